@@ -1,0 +1,242 @@
+"""Plain data the rules engine works on: rules, people, facts, adjustments and results.
+
+Everything here is immutable and free of I/O. Adapters (workbook reader, database, wire
+protocol) build these objects; the engine (`server.scoring.engine.score`) turns them into a
+`ScoreResult`. Numbers are `Decimal` so that rounding matches HR's Excel exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+
+class IndicatorKind(StrEnum):
+    """How an indicator counts towards the total."""
+
+    QUANTITATIVE = "quantitative"  # measured value scored by a rule, inside the 100 weights
+    QUALITATIVE = "qualitative"  # rating (A/B/C/D, stars) scored by a scale, inside the weights
+    BONUS = "bonus"  # extra points outside the weights, capped
+    PENALTY = "penalty"  # deducted points outside the weights, capped
+
+
+class MissingPolicy(StrEnum):
+    """What happens when an employee has no value for an applicable indicator.
+
+    Missing data is never silently zero: the policy is chosen explicitly per indicator (or
+    for the whole rule set) and every use of it is written into the explanation.
+    """
+
+    BLOCK = "block"  # the employee gets no total; status names the missing indicators
+    ZERO = "zero"  # the indicator scores 0 points, explanation says why
+    EXCLUDE = "exclude"  # the indicator is dropped for that employee, weights re-normalised
+
+
+class GradingMethod(StrEnum):
+    BANDS = "bands"  # fixed score bands, e.g. S >= 95, A >= 85 ...
+    FORCED = "forced"  # forced distribution by quota within a group (e.g. department)
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """One row of the KPI rules table.
+
+    `params` holds the rule's parameters (target, floor, cap, steps, scale, expr, per, ...)
+    already parsed: numbers as Decimal, tables as tuples, text as str. See
+    `server.scoring.rules` for the parameters each rule takes.
+    """
+
+    code: str
+    name: str
+    kind: IndicatorKind
+    weight: Decimal  # points out of 100; 0 for bonus/penalty items
+    source: str  # erp, qms, crm, attendance, rating, jira, equipment, manual, ...
+    rule: str  # rule type, a key of server.scoring.rules.RULES
+    params: Mapping[str, object] = field(default_factory=dict)
+    departments: frozenset[str] = frozenset()  # empty: applies to every department
+    positions: frozenset[str] = frozenset()  # empty: applies to every position
+    missing: MissingPolicy | None = None  # None: use RuleSet.missing_default
+    unit: str = ""  # "%", "件", "万元", ... shown in explanations
+    adjust_roles: frozenset[str] = frozenset()  # who may adjust (role or user names)
+    adjust_max_up: Decimal | None = None  # largest positive adjustment in points
+    adjust_max_down: Decimal | None = None  # largest negative adjustment, as a positive number
+
+    def applies_to(self, employee: Employee) -> bool:
+        if self.departments and employee.department not in self.departments:
+            return False
+        return not (self.positions and employee.position not in self.positions)
+
+    @property
+    def weighted(self) -> bool:
+        """True when the indicator shares the 100 weights (not a bonus/penalty item)."""
+        return self.kind in (IndicatorKind.QUANTITATIVE, IndicatorKind.QUALITATIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class GradeBand:
+    grade: str
+    min_score: Decimal  # inclusive lower bound
+
+
+@dataclass(frozen=True, slots=True)
+class GradeQuota:
+    grade: str
+    share: Decimal  # fraction of the group, e.g. Decimal("0.2")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """The whole scoring configuration of one template/period."""
+
+    indicators: tuple[Indicator, ...]
+    missing_default: MissingPolicy = MissingPolicy.BLOCK
+    grading: GradingMethod = GradingMethod.BANDS
+    bands: tuple[GradeBand, ...] = ()  # best grade first
+    quotas: tuple[GradeQuota, ...] = ()  # best grade first, shares sum to 1
+    distribution_group: str = "department"  # Employee attribute the quotas apply within
+    total_cap: Decimal | None = None  # optional ceiling for the total (after bonus)
+    weight_tolerance: Decimal = Decimal("0.01")  # |sum(weights) - 100| allowed
+
+    def indicator(self, code: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.code == code:
+                return ind
+        raise KeyError(code)
+
+
+@dataclass(frozen=True, slots=True)
+class Employee:
+    employee_id: str
+    name: str
+    department: str
+    position: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One input value for (employee, indicator, field).
+
+    `field` is "actual" for the measured value; formula rules may read further named inputs
+    (e.g. "resolved" and "total"). `value` is a Decimal for numbers or a str for ratings.
+    """
+
+    employee_id: str
+    indicator: str
+    value: Decimal | str
+    field: str = "actual"
+    source: str = ""
+    stale: bool = False  # last good value kept after a failed pull
+
+
+@dataclass(frozen=True, slots=True)
+class TargetOverride:
+    """Per-employee parameters that replace the indicator's (target, floor, cap, ...)."""
+
+    employee_id: str
+    indicator: str
+    params: Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    employee_id: str
+    indicator: str
+    points: Decimal
+    reason: str
+    author: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreInput:
+    rules: RuleSet
+    employees: tuple[Employee, ...]
+    facts: tuple[Fact, ...] = ()
+    overrides: tuple[TargetOverride, ...] = ()
+    adjustments: tuple[Adjustment, ...] = ()
+
+
+class LineStatus(StrEnum):
+    OK = "ok"
+    MISSING = "missing"  # no data, policy BLOCK: not scored
+    ZEROED = "zeroed"  # no data, policy ZERO
+    EXCLUDED = "excluded"  # no data, policy EXCLUDE
+    NOT_APPLICABLE = "n/a"  # indicator does not apply to this employee
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorScore:
+    """The score of one employee on one indicator, with how it was reached."""
+
+    employee_id: str
+    indicator: str
+    actual: Decimal | str | None
+    target: Decimal | None
+    weight: Decimal  # effective weight after re-normalisation (0 for bonus/penalty)
+    base_points: Decimal | None  # rounded rule result before adjustment
+    adjustment: Decimal  # points added by adjustments (0 when none)
+    points: Decimal | None  # base_points + adjustment; None when not scored
+    explanation: str
+    status: LineStatus = LineStatus.OK
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeResult:
+    employee_id: str
+    total: Decimal | None  # None when blocked by missing data
+    grade: str | None
+    rank: int | None  # competition rank over everyone scored ("1224")
+    group_rank: int | None  # rank within the distribution group (department)
+    status: str  # "ok" or a human-readable reason the total is missing
+    missing: tuple[str, ...] = ()  # indicator codes that blocked the total
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    lines: tuple[IndicatorScore, ...]
+    employees: tuple[EmployeeResult, ...]
+
+    def line(self, employee_id: str, indicator: str) -> IndicatorScore:
+        for ln in self.lines:
+            if ln.employee_id == employee_id and ln.indicator == indicator:
+                return ln
+        raise KeyError((employee_id, indicator))
+
+    def employee(self, employee_id: str) -> EmployeeResult:
+        for emp in self.employees:
+            if emp.employee_id == employee_id:
+                return emp
+        raise KeyError(employee_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation problem, located the way HR finds it in the workbook."""
+
+    table: str  # kpibook table name, e.g. "kb_rules"
+    row: int | None  # Excel row number on the sheet (1-based), None for table-level problems
+    column: str | None  # header caption as HR sees it
+    message: str  # why, in words HR understands
+    sheet: str | None = None  # sheet name when known
+    cell: str | None = None  # A1 address when known, e.g. "D7"
+
+    def __str__(self) -> str:
+        where = [f"sheet '{self.sheet}'" if self.sheet else f"table {self.table}"]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column '{self.column}'")
+        if self.cell:
+            where.append(f"cell {self.cell}")
+        return ", ".join(where) + f": {self.message}"
+
+
+class ValidationError(Exception):
+    """Raised with every problem found; nothing is scored when it is raised."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
