@@ -222,6 +222,8 @@ class Problem:
     message: str  # why, in words HR understands
     sheet: str | None = None  # sheet name when known
     cell: str | None = None  # A1 address when known, e.g. "D7"
+    key: tuple[str, ...] | None = None  # (employee_id[, indicator]) or (code,): lets an
+    # adapter that knows where rows sit fill in sheet/row/cell for engine-found problems
 
     def __str__(self) -> str:
         where = [f"sheet '{self.sheet}'" if self.sheet else f"table {self.table}"]
