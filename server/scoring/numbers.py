@@ -1,0 +1,95 @@
+"""Decimal helpers shared by the engine and the adapters: conversion, parsing, rounding.
+
+Everything is Decimal so results match HR's Excel ROUND() to the cent. Floats are converted
+through `repr` (the shortest text that round-trips), so an Excel 0.1 stays Decimal("0.1") and
+not 0.1000000000000000055511151231257827.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(0, 11)}
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+# Characters NFKC leaves alone but people paste from Word/WeChat as signs or spaces.
+_EXTRA_FOLD = str.maketrans({"\u2212": "-", "\u2013": "-", "\u00a0": " ", "\u3000": " "})
+
+
+def to_decimal(value: object) -> Decimal:
+    """An exact Decimal for an int, float (via repr), Decimal or numeric text.
+
+    Raises ValueError for booleans, NaN/infinity and anything that is not a number.
+    """
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"'{value}' is not a finite number")
+        return value
+    if isinstance(value, bool):  # bool is an int subclass; True is never a KPI value
+        raise ValueError(f"'{value}' is not a number")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"'{value}' is not a finite number")
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        return parse_number(value)
+    raise ValueError(f"'{value}' is not a number")
+
+
+def parse_number(value: object) -> Decimal:
+    """Parse a number as HR types it: 85, "85", " 85% " (-> 0.85), "1,234.5", full-width
+    digits and punctuation ("１２３４．５", "８５％").
+
+    Raises ValueError with a short reason when the text is not a number.
+    """
+    if not isinstance(value, str):
+        return to_decimal(value)
+    text = unicodedata.normalize("NFKC", value).translate(_EXTRA_FOLD).strip()
+    if not text:
+        raise ValueError("empty value is not a number")
+    percent = text.endswith("%")
+    body = text[:-1].strip() if percent else text
+    body = body.replace(" ", "")
+    if "," in body:
+        # Only thousands grouping is accepted: "1,5" could be a European 1.5 and guessing
+        # would silently multiply by ten.
+        if not _GROUPED_NUMBER.fullmatch(body):
+            raise ValueError(f"'{value.strip()}' is not a number (use '.' for decimals)")
+        body = body.replace(",", "")
+    if not _PLAIN_NUMBER.fullmatch(body):
+        raise ValueError(f"'{value.strip()}' is not a number")
+    try:
+        number = Decimal(body)
+    except InvalidOperation:  # pragma: no cover - the regex already guards this
+        raise ValueError(f"'{value.strip()}' is not a number") from None
+    return number / 100 if percent else number
+
+
+def round_half_up(x: Decimal, places: int = 2) -> Decimal:
+    """Round half away from zero, like Excel's ROUND: 2.675 -> 2.68, -2.675 -> -2.68."""
+    quantum = _QUANTA.get(places)
+    if quantum is None:
+        quantum = Decimal(1).scaleb(-places)
+    return x.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def fmt(x: Decimal, places: int = 2) -> str:
+    """Text for a number rounded half away from zero to `places` decimals, never "-0.00"."""
+    rounded = round_half_up(x, places)
+    if not rounded:
+        rounded = abs(rounded)
+    return f"{rounded:f}"
+
+
+def fmt_short(x: Decimal, places: int = 4) -> str:
+    """Text for a parameter value: at most `places` decimals, trailing zeros dropped
+    (25 -> "25", 0.125 -> "0.125", 33.333333 -> "33.3333")."""
+    rounded = round_half_up(x, places)
+    text = f"{rounded:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
