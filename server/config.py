@@ -1,0 +1,113 @@
+"""Server configuration: every setting comes from a `KPIBOOK_*` environment variable.
+
+`SETTINGS` is the single list of settings (name, default, parser, help); docs/config.md
+describes the same list for operators. `create_app(config)` applies, in this order: defaults,
+the environment, then the mapping passed in (tests pass overrides that way).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+PREFIX = "KPIBOOK_"
+
+
+def parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a yes/no value: {text!r}")
+
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3,
+          "gb": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    """'64MB', '512k', '1048576' -> bytes. HR admins write sizes the way they read them."""
+    raw = text.strip().lower().replace(" ", "")
+    digits = raw.rstrip("kmgb")
+    unit = raw[len(digits):]
+    if not digits.isdigit() or unit not in _UNITS:
+        raise ValueError(f"not a size: {text!r} (examples: 64MB, 512KB, 1048576)")
+    return int(digits) * _UNITS[unit]
+
+
+def parse_lang(text: str) -> str:
+    value = text.strip().lower()
+    if value.startswith("zh"):
+        return "zh"
+    if value.startswith("en"):
+        return "en"
+    raise ValueError(f"unsupported language {text!r} (zh or en)")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str  # Flask config key; the environment variable is PREFIX + name
+    default: object  # None: computed in create_app (paths under the instance folder)
+    parse: Callable[[str], object]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return PREFIX + self.name
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", None, str,
+            "SQLAlchemy URL. Default sqlite:///<instance>/kpibook.sqlite3; PostgreSQL: "
+            "postgresql+psycopg://user:password@host/dbname"),
+    Setting("HISTORY_DIR", None, str,
+            "Folder of the git repository that versions submitted periods. "
+            "Default <instance>/history"),
+    Setting("SECRET_KEY", None, str,
+            "Secret for signed cookies (the review pages). Default: random per process"),
+    Setting("BASE_URL", "https://localhost:8443", str,
+            "Public https URL of this server; filled into the add-in manifest"),
+    Setting("MAX_CONTENT_LENGTH", 64 * 1024**2, parse_size,
+            "Largest accepted request body (e.g. 64MB); larger uploads get 413"),
+    Setting("TRUST_PROXY", 0, int,
+            "Number of reverse proxies in front of the server whose X-Forwarded-* headers "
+            "are trusted (0: none)"),
+    Setting("LANG", "zh", parse_lang,
+            "Default language of messages and written results (zh or en); a workbook's "
+            "kb_meta lang and ?lang= override it"),
+    Setting("LOG_LEVEL", "INFO", str.upper, "Python logging level of the server"),
+    Setting("INSTANCE_PATH", None, str,
+            "Folder for the database, history, certificates. Default ./instance"),
+)
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The settings present in the environment, parsed. A bad value names its variable."""
+    env = os.environ if environ is None else environ
+    out: dict[str, object] = {}
+    for s in SETTINGS:
+        if s.env in env:
+            try:
+                out[s.name] = s.parse(env[s.env])
+            except ValueError as exc:
+                raise ValueError(f"{s.env}: {exc}") from None
+    return out
+
+
+def defaults() -> dict[str, object]:
+    return {s.name: s.default for s in SETTINGS if s.default is not None}
+
+
+def finish(config: dict[str, object], instance_path: str) -> None:
+    """Fill the settings whose defaults depend on the instance folder."""
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "kpibook.sqlite3")
+    if not config.get("HISTORY_DIR"):
+        config["HISTORY_DIR"] = os.path.join(instance_path, "history")
+    if not config.get("SECRET_KEY"):
+        # Only signs short-lived cookies; a restart logging reviewers out is acceptable.
+        config["SECRET_KEY"] = secrets.token_hex(32)
+    config["BASE_URL"] = str(config.get("BASE_URL", "")).rstrip("/")

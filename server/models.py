@@ -1,0 +1,234 @@
+"""Database models (SQLAlchemy 2.x declarative).
+
+The schema is owned by Alembic (server/migrations); `create_all` is never used outside
+throw-away tests. Rule sets and score results are stored as JSON snapshots because they are
+records of what was used/produced at a moment, not data that is edited in place. Decimal values
+inside JSON are strings so that nothing is rounded by a float on the way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Explicit constraint names so that migrations are identical on SQLite and PostgreSQL and
+# batch (copy-table) migrations on SQLite can find constraints by name.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        dt.datetime: DateTime(timezone=True),
+    }
+
+
+class Role(StrEnum):
+    HR_ADMIN = "hr_admin"  # runs periods: new period, pull, score, submit, users
+    EXECUTIVE = "executive"  # adjusts scores within the authority stored on the user
+    DEPT_HEAD = "dept_head"  # adjusts/reviews their department within their authority
+    EMPLOYEE = "employee"  # sees their own results
+    AUDITOR = "auditor"  # reads everything, changes nothing
+
+
+class PeriodState(StrEnum):
+    OPEN = "open"  # created; data may be pulled and scored
+    SCORED = "scored"  # at least one score snapshot stored
+    SUBMITTED = "submitted"  # adjustments submitted; totals authoritative (re-submit allowed)
+    CLOSED = "closed"  # frozen: buttons that change state answer 409
+
+
+class AdjustmentStatus(StrEnum):
+    ACTIVE = "active"  # the current adjustment for (employee, indicator)
+    SUPERSEDED = "superseded"  # replaced by a later submission
+    REJECTED = "rejected"  # refused in review (the history issue)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)  # login-style handle
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))  # a Role value
+    # An executive's or department head's authority is data, e.g.
+    # {"departments": ["生产部"], "indicators": ["PROD_EFF"], "max_points": "5"}; empty: the
+    # limits of the rules table (adjust_by / max up / max down) alone apply.
+    authority: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    email: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+
+class ApiToken(Base):
+    """A personal access token. Only the sha256 of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to recognise a token
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Template(Base):
+    """A KPI template (e.g. manufacturing): its rule set as a JSON snapshot."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[str] = mapped_column(String(20), default="1")
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Period(Base):
+    __tablename__ = "periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)  # e.g. "2025-03"
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"), index=True)
+    template_code: Mapped[str] = mapped_column(String(50), default="")
+    state: Mapped[str] = mapped_column(String(20), default=PeriodState.OPEN.value)
+    lang: Mapped[str] = mapped_column(String(5), default="zh")
+    # The rule set in force for the period, copied from the template or the workbook that
+    # was scored, so that later template edits never change a past period.
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    template: Mapped[Template | None] = relationship()
+
+
+class Employee(Base):
+    __tablename__ = "employees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_id: Mapped[str] = mapped_column(String(50), unique=True)  # HR's 工号
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(200), default="")
+    position: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    manager: Mapped[str] = mapped_column(String(50), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SourceFact(Base):
+    """One value fetched from a source system, with where it came from.
+
+    `raw_value` is what the source said (text, as received); `value_num`/`value_text` is the
+    converted value the engine uses. A failed later pull keeps the last good value and sets
+    `stale` instead of deleting it.
+    """
+
+    __tablename__ = "source_facts"
+    __table_args__ = (
+        UniqueConstraint("period_id", "employee_id", "indicator", "field",
+                         name="uq_source_facts_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id", ondelete="CASCADE"),
+                                           index=True)
+    employee_id: Mapped[str] = mapped_column(String(50))
+    indicator: Mapped[str] = mapped_column(String(50))
+    field: Mapped[str] = mapped_column(String(50), default="actual")
+    source: Mapped[str] = mapped_column(String(50))  # erp, qms, crm, attendance, simulator...
+    raw_value: Mapped[str | None] = mapped_column(Text)
+    value_num: Mapped[Decimal | None] = mapped_column(Numeric(20, 6))
+    value_text: Mapped[str | None] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(20), default="")
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    fetched_by: Mapped[str] = mapped_column(String(100), default="")
+    request: Mapped[str] = mapped_column(Text, default="")  # what was asked of the source
+    stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)  # last pull error when stale
+
+    @property
+    def value(self) -> Decimal | str | None:
+        return self.value_num if self.value_num is not None else self.value_text
+
+
+class ScoreRun(Base):
+    """A score snapshot: every line and total of one scoring of a period."""
+
+    __tablename__ = "score_runs"
+    __table_args__ = (UniqueConstraint("period_id", "run_no", name="uq_score_runs_run"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id", ondelete="CASCADE"),
+                                           index=True)
+    run_no: Mapped[int] = mapped_column(Integer)  # 1, 2, ... within the period
+    kind: Mapped[str] = mapped_column(String(20), default="score")  # score | submit
+    lang: Mapped[str] = mapped_column(String(5), default="zh")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    rules_digest: Mapped[str] = mapped_column(String(64), default="")
+    input_digest: Mapped[str] = mapped_column(String(64), default="")
+    employee_count: Mapped[int] = mapped_column(Integer, default=0)
+    lines: Mapped[list[Any]] = mapped_column(default=list)  # IndicatorScore as dicts
+    totals: Mapped[list[Any]] = mapped_column(default=list)  # EmployeeResult as dicts
+
+    period: Mapped[Period] = relationship()
+
+
+class Adjustment(Base):
+    __tablename__ = "adjustments"
+    __table_args__ = (Index("ix_adjustments_lookup", "period_id", "employee_id", "indicator"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id", ondelete="CASCADE"))
+    employee_id: Mapped[str] = mapped_column(String(50))
+    indicator: Mapped[str] = mapped_column(String(50))
+    points: Mapped[Decimal] = mapped_column(Numeric(9, 2))
+    reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100))  # user name at the time
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), default=AdjustmentStatus.ACTIVE.value)
+    score_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("score_runs.id", ondelete="SET NULL"))
