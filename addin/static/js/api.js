@@ -1,0 +1,111 @@
+/**
+ * Talking to the kpibook server: base URL, the personal access token, ribbon-button posts.
+ * @module api
+ */
+
+/** localStorage key of the personal access token. */
+export const TOKEN_KEY = "kpibook.token";
+
+/**
+ * The server's base URL. The add-in's pages are served from `{base}/addin/...`, so the base is
+ * everything before "/addin/" in the page address; no configuration is needed per server.
+ * @param {{href: string}} [location]
+ * @returns {string} e.g. "https://kpi.example.com" or "https://host/kpibook"
+ */
+export function serverBaseUrl(location = globalThis.location) {
+  const href = String(location?.href ?? "");
+  const at = href.indexOf("/addin/");
+  return at === -1 ? new URL(href).origin : href.slice(0, at);
+}
+
+/**
+ * The token is kept in the add-in's localStorage (per user and per server origin), never in
+ * `Office.context.document.settings`: those are saved inside the workbook, and workbooks are
+ * mailed around.
+ * @param {Storage} [storage] @returns {string}
+ */
+export function getToken(storage = globalThis.localStorage) {
+  return (storage?.getItem(TOKEN_KEY) ?? "").trim();
+}
+
+/** @param {string} token @param {Storage} [storage] */
+export function setToken(token, storage = globalThis.localStorage) {
+  const clean = String(token ?? "").trim();
+  if (clean) storage.setItem(TOKEN_KEY, clean);
+  else storage.removeItem(TOKEN_KEY);
+}
+
+/** An error the user should read: the server's own message, or ours. */
+export class ServerError extends Error {
+  /** @param {string} message @param {number} [status] @param {string} [code] */
+  constructor(message, status = 0, code = "server") {
+    super(message);
+    this.name = "ServerError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * @typedef {object} RequestOptions
+ * @property {string} [base] server base URL (default: from the page address)
+ * @property {string} [token] bearer token (default: the stored one)
+ * @property {typeof fetch} [fetchImpl] for tests
+ */
+
+/** Sends a request with the bearer token; turns failures into ServerError with a readable text. */
+async function request(path, init, options) {
+  const base = options.base ?? serverBaseUrl();
+  const token = options.token ?? getToken();
+  if (!token) throw new ServerError("No access token.", 0, "no_token");
+  const fetchImpl = options.fetchImpl ?? globalThis.fetch;
+  let response;
+  try {
+    response = await fetchImpl(`${base}${path}`, {
+      ...init,
+      headers: { ...init.headers, Authorization: `Bearer ${token}` },
+    });
+  } catch (error) {
+    throw new ServerError(`${base}: ${error?.message ?? error}`, 0, "network");
+  }
+  if (response.status !== 200) {
+    // The server answers errors as text/plain meant for the user: show it as it is.
+    const body = (await response.text().catch(() => "")).trim();
+    const code = response.status === 401 ? "unauthorized" : "server";
+    throw new ServerError(body || `HTTP ${response.status} ${response.statusText ?? ""}`.trim(), response.status, code);
+  }
+  return response;
+}
+
+/**
+ * Posts the workbook payload for one ribbon button and returns the actions to apply.
+ * @param {string} button one of protocol.BUTTONS
+ * @param {object} payload from buildPayload
+ * @param {RequestOptions} [options]
+ * @returns {Promise<import("./actions.js").Action[]>}
+ */
+export async function postButton(button, payload, options = {}) {
+  const response = await request(`/xl/${encodeURIComponent(button)}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(payload),
+  }, options);
+  let reply;
+  try {
+    reply = await response.json();
+  } catch {
+    throw new ServerError("The server reply is not JSON.", 200, "bad_reply");
+  }
+  if (!reply || !Array.isArray(reply.actions)) throw new ServerError("The server reply has no actions list.", 200, "bad_reply");
+  return reply.actions;
+}
+
+/**
+ * Who the token belongs to.
+ * @param {RequestOptions} [options]
+ * @returns {Promise<{user: string, display_name: string, role: string}>}
+ */
+export async function whoami(options = {}) {
+  const response = await request("/api/v1/whoami", { method: "GET", headers: { Accept: "application/json" } }, options);
+  return response.json();
+}

@@ -1,0 +1,78 @@
+/**
+ * One ribbon button from click to result: read the workbook, post it, apply the reply.
+ * @module runner
+ */
+
+import { applyActions } from "./actions.js";
+import { postButton } from "./api.js";
+import { t } from "./i18n.js";
+import { buildPayload } from "./payload.js";
+import { status as pageStatus } from "./status.js";
+
+/**
+ * @typedef {object} RunOptions
+ * @property {{run: Function}} [excel] the Excel namespace (tests pass a mock)
+ * @property {ReturnType<import("./status.js").createStatus>} [status]
+ * @property {import("./api.js").RequestOptions} [request]
+ */
+
+/**
+ * Runs `button` against the open workbook and records progress, result and errors in the
+ * status. Resolves to the apply result; rejects with the error (already recorded in status).
+ * A second click while a button runs is refused: two overlapping runs could write stale results.
+ * @param {string} button
+ * @param {RunOptions} [options]
+ */
+export async function runButton(button, options = {}) {
+  const excel = options.excel ?? globalThis.Excel;
+  const status = options.status ?? pageStatus;
+  if (status.state.busy) {
+    const error = new Error(t("busy"));
+    status.update({ error: { message: error.message, at: new Date() } });
+    throw error;
+  }
+  status.update({ busy: button, progress: t("reading"), error: null });
+  try {
+    const result = await excel.run(async (context) => {
+      const payload = await buildPayload(context, { onProgress: (p) => status.update({ progress: progressText(p) }) });
+      status.update({ progress: t("sending") });
+      const actions = await postButton(button, payload, options.request);
+      status.update({ progress: t("applying") });
+      return applyActions(context, actions, { onProgress: (p) => status.update({ progress: progressText(p) }) });
+    });
+    status.update({
+      busy: null,
+      progress: "",
+      lastResult: { button, applied: result.applied, at: new Date() },
+      alerts: [...status.state.alerts, ...result.alerts],
+    });
+    return result;
+  } catch (error) {
+    status.update({ busy: null, progress: "", error: { message: describeError(error), at: new Date() } });
+    throw error;
+  }
+}
+
+/** "reading 100000/250000" -> localised text with the counts. */
+function progressText(progress) {
+  const [phase, counts] = String(progress).split(" ");
+  const text = t(phase === "applying" ? "applying" : "reading");
+  return counts ? `${text} ${counts}` : text;
+}
+
+/**
+ * What to tell the user about an error: the server's text as it is, our hint for known codes.
+ * @param {any} error @returns {string}
+ */
+export function describeError(error) {
+  switch (error?.code) {
+    case "no_token":
+      return t("no_token");
+    case "unauthorized":
+      return `${t("unauthorized")}\n${error.message}`;
+    case "network":
+      return `${t("network")}: ${error.message}`;
+    default:
+      return String(error?.message ?? error);
+  }
+}

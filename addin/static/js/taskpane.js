@@ -1,0 +1,116 @@
+/**
+ * The task pane: who is signed in, the token, the workbook's period, buttons, progress, the
+ * last result, errors and the server's messages. Also registers the ribbon commands, because
+ * with the shared runtime this page is the add-in's only runtime.
+ *
+ * All data goes into the DOM through textContent, never innerHTML: server messages and names
+ * are untrusted text.
+ * @module taskpane
+ */
+
+import { getToken, serverBaseUrl, setToken, whoami } from "./api.js";
+import { openReviewPage, registerCommands } from "./commands.js";
+import { pickLanguage, setLanguage, t } from "./i18n.js";
+import { readPeriod } from "./meta.js";
+import { describeError, runButton } from "./runner.js";
+import { status } from "./status.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** Fills every [data-i18n] element with its text in the current language. */
+function translatePage() {
+  document.documentElement.lang = t("title") === "KPI scoring" ? "en" : "zh-CN";
+  for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
+}
+
+/** Shows the signed-in user, or the invitation to paste a token. */
+async function refreshWho() {
+  const who = $("who");
+  if (!getToken()) {
+    who.textContent = t("notSignedIn");
+    return;
+  }
+  try {
+    const me = await whoami();
+    who.textContent = `${me.display_name || me.user} (${me.user}) · ${t("role")}: ${me.role}`;
+  } catch (error) {
+    who.textContent = describeError(error);
+  }
+}
+
+/** Shows the period from the workbook's kb_meta table. */
+async function refreshPeriod() {
+  try {
+    const period = await Excel.run((context) => readPeriod(context));
+    $("period").textContent = period ?? t("periodUnknown");
+  } catch (error) {
+    $("period").textContent = describeError(error);
+  }
+}
+
+/** Renders one server alert as a dismissable card. */
+function alertCard(alert, index) {
+  const card = document.createElement("div");
+  card.className = `kb-alert ${alert.mode === "critical" ? "critical" : ""}`;
+  if (alert.title) {
+    const title = document.createElement("strong");
+    title.textContent = alert.title;
+    card.append(title);
+  }
+  card.append(document.createTextNode(alert.prompt));
+  const ok = document.createElement("button");
+  ok.type = "button";
+  ok.textContent = t("ok");
+  ok.addEventListener("click", () => status.update({ alerts: status.state.alerts.filter((_, i) => i !== index) }));
+  card.append(document.createElement("br"), ok);
+  return card;
+}
+
+/** Re-renders everything that depends on the status. */
+function render(state) {
+  const busy = Boolean(state.busy);
+  for (const button of document.querySelectorAll("[data-button]")) button.disabled = busy;
+  $("progress").hidden = !busy;
+  $("progress-text").textContent = state.progress || t("working");
+  $("error-box").hidden = !state.error;
+  $("error-text").textContent = state.error ? state.error.message : "";
+  $("alerts").replaceChildren(...state.alerts.map(alertCard));
+  const last = state.lastResult;
+  $("last-result").textContent = last
+    ? `${t(`btn_${last.button}`)} · ${last.at.toLocaleString()} · ${t("done", { n: last.applied })}`
+    : t("none");
+}
+
+/** Wires the form and buttons. */
+function bindEvents() {
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    setToken($("token").value);
+    $("token").value = "";
+    $("token-status").textContent = t("tokenSaved");
+    refreshWho();
+  });
+  $("token-clear").addEventListener("click", () => {
+    setToken("");
+    $("token-status").textContent = t("tokenCleared");
+    refreshWho();
+  });
+  for (const button of document.querySelectorAll("[data-button]")) {
+    button.addEventListener("click", () => runButton(button.dataset.button).then(refreshPeriod, () => {}));
+  }
+  $("open-review").addEventListener("click", () => openReviewPage(Office));
+}
+
+Office.onReady(() => {
+  setLanguage(pickLanguage(Office.context.displayLanguage));
+  registerCommands(Office);
+  translatePage();
+  $("server").textContent = serverBaseUrl();
+  bindEvents();
+  status.subscribe(render);
+  // After a ribbon command the period may have changed (new_period).
+  status.subscribe((state) => { if (!state.busy && state.lastResult) refreshPeriod(); });
+  render(status.state);
+  refreshWho();
+  refreshPeriod();
+});
