@@ -1,0 +1,613 @@
+"""The one authoritative scorer: ScoreInput -> ScoreResult, or every problem found.
+
+`validate` and `score` run the same single pass (checks need the computed lines anyway, e.g. an
+adjustment pushing a line past its cap), so nothing is ever half-scored: `score` raises
+ValidationError with all problems, or returns a complete result.
+
+Order of work per employee: applicable indicators -> data present or missing policy ->
+effective weights (re-normalised when something was dropped) -> rule -> round each line to the
+cent -> adjustments -> total = sum of the rounded lines -> grades and ranks over everyone scored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from dataclasses import fields as dataclass_fields
+from decimal import ROUND_HALF_UP, Decimal
+
+from server.scoring.model import (
+    Adjustment,
+    Employee,
+    EmployeeResult,
+    Fact,
+    GradingMethod,
+    Indicator,
+    IndicatorKind,
+    IndicatorScore,
+    LineStatus,
+    MissingPolicy,
+    Problem,
+    RuleSet,
+    ScoreInput,
+    ScoreResult,
+    ValidationError,
+)
+from server.scoring.numbers import fmt, fmt_short, to_decimal
+from server.scoring.rules import (
+    Scorer,
+    build_scorer,
+    column_of,
+    indicator_issues,
+    params_issues,
+)
+
+ZERO = Decimal(0)
+ZERO_POINTS = Decimal("0.00")  # a zeroed line shows 0.00 like every other line
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+QUOTA_TOLERANCE = Decimal("0.001")
+EMPLOYEE_ATTRIBUTES = frozenset(f.name for f in dataclass_fields(Employee))
+
+TEXT = {
+    "en": {
+        "na": "not applicable",
+        "zero": "no data -> 0 (policy: zero)",
+        "exclude": "no data -> excluded, remaining weights re-normalised (policy: exclude)",
+        "block": "no data -> no total (policy: block)",
+        "renorm": "weight {w} re-normalised: {w} × 100 / {s}",
+        "personal": " (personal target)",
+        "adjust": "; adjustment {p} ({r}) -> {t}",
+        "missing_status": "missing data: {codes}",
+        "nothing_status": "no data for any weighted indicator: {codes}",
+        "stale": " (last good value, source pull failed)",
+    },
+    "zh": {
+        "na": "不适用",
+        "zero": "无数据 -> 0（缺数据处理：计零分）",
+        "exclude": "无数据 -> 剔除，其余权重重新归一（缺数据处理：剔除）",
+        "block": "无数据 -> 不计总分（缺数据处理：阻断）",
+        "renorm": "权重 {w} 重新归一：{w} × 100 / {s}",
+        "personal": "（个人目标）",
+        "adjust": "；调整 {p}（{r}）-> {t}",
+        "missing_status": "缺少数据：{codes}",
+        "nothing_status": "所有计权指标均无数据：{codes}",
+        "stale": "（沿用上次数据，本次取数失败）",
+    },
+}
+
+
+def validate(inp: ScoreInput) -> list[Problem]:
+    """Every problem that would stop `score`; empty when the input can be scored."""
+    return _Run(inp, "en").problems
+
+
+def score(inp: ScoreInput, lang: str = "en") -> ScoreResult:
+    """Score everyone, or raise ValidationError listing every problem (nothing half-scored)."""
+    run = _Run(inp, lang)
+    if run.problems:
+        raise ValidationError(run.problems)
+    return run.result()
+
+
+def _rounded(x: Decimal) -> Decimal:
+    return x.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _signed(x: Decimal) -> str:
+    return ("+" if x >= 0 else "") + fmt(x)
+
+
+class _Run:
+    """One pass over a ScoreInput: checks, lines, totals, grades and ranks."""
+
+    def __init__(self, inp: ScoreInput, lang: str):
+        self.inp = inp
+        self.lang = lang if lang in TEXT else "en"
+        self.text = TEXT[self.lang]
+        self.problems: list[Problem] = []
+        rules = inp.rules
+        self.indicators = {}
+        self.scorers: dict[str, Scorer] = {}
+        self._check_rules(rules)
+        self._check_settings(rules)
+        self.employees: dict[str, Employee] = {}
+        self._check_roster(inp.employees)
+        self.actuals: dict[tuple[str, str], Fact] = {}
+        self.fields: dict[tuple[str, str], dict[str, object]] = {}  # formula inputs
+        self.stale_inputs: set[tuple[str, str]] = set()  # formula lines with a stale input
+        self._index_facts(inp.facts)
+        self.personal: dict[tuple[str, str], Scorer] = {}
+        self._index_overrides(inp.overrides)
+        self.adjustments: dict[tuple[str, str], list[Adjustment]] = defaultdict(list)
+        self._index_adjustments(inp.adjustments)
+        self.lines: list[IndicatorScore] = []
+        self.totals: list[tuple[Employee, Decimal | None, str, tuple[str, ...]]] = []
+        self._score_lines()
+
+    # -- problems --------------------------------------------------------------------------
+
+    def problem(self, table: str, column: str | None, message: str,
+                key: tuple[str, ...] | None) -> None:
+        self.problems.append(Problem(table, None, column, message, key=key))
+
+    # -- rules table -----------------------------------------------------------------------
+
+    def _check_rules(self, rules: RuleSet) -> None:
+        weight_sum = ZERO
+        for ind in rules.indicators:
+            code = ind.code
+            if not str(code).strip():
+                self.problem("kb_rules", "code", "an indicator has no code", (code,))
+                continue
+            if code in self.indicators:
+                self.problem("kb_rules", "code", f"indicator code '{code}' is used twice", (code,))
+                continue
+            self.indicators[code] = ind
+            issues = indicator_issues(ind)
+            for column, message in issues:
+                self.problem("kb_rules", column, f"{code}: {message}", (code,))
+            if ind.weighted:
+                with suppress(ValueError):  # a bad weight is reported by indicator_issues
+                    weight_sum += to_decimal(ind.weight)
+            if not issues:
+                try:
+                    self.scorers[code] = build_scorer(ind, lang=self.lang)
+                except (ValueError, KeyError, TypeError) as exc:  # belt and braces
+                    self.problem("kb_rules", "params", f"{code}: {exc}", (code,))
+        if any(ind.weighted for ind in rules.indicators):
+            if abs(weight_sum - HUNDRED) > rules.weight_tolerance:
+                self.problem("kb_rules", "weight",
+                             f"the weights of the weighted indicators add up to "
+                             f"{fmt_short(weight_sum)}, not 100", None)
+        else:
+            self.problem("kb_rules", "weight", "there is no weighted indicator", None)
+
+    def _check_settings(self, rules: RuleSet) -> None:
+        def bad(setting: str, message: str) -> None:
+            self.problem("kb_settings", "value", message, (setting,))
+
+        if rules.grading is GradingMethod.BANDS:
+            mins = [band.min_score for band in rules.bands]
+            if any(a <= b for a, b in zip(mins, mins[1:], strict=False)):
+                bad("bands", "grade bands must be listed best first with falling minimum "
+                             "scores, e.g. S 95, A 85, B 70, C 0")
+            if len({band.grade for band in rules.bands}) != len(rules.bands):
+                bad("bands", "a grade appears twice in the grade bands")
+        else:
+            if not rules.quotas:
+                bad("quotas", "forced distribution needs grade quotas, e.g. A 20%, B 70%, C 10%")
+            elif any(q.share < 0 for q in rules.quotas):
+                bad("quotas", "a grade quota cannot be negative")
+            elif abs(sum(q.share for q in rules.quotas) - 1) > QUOTA_TOLERANCE:
+                total = fmt_short(sum(q.share for q in rules.quotas) * HUNDRED, 2)
+                bad("quotas", f"grade quotas add up to {total}%, not 100%")
+            if len({q.grade for q in rules.quotas}) != len(rules.quotas):
+                bad("quotas", "a grade appears twice in the grade quotas")
+        group = rules.distribution_group
+        if group and group not in EMPLOYEE_ATTRIBUTES:
+            allowed = ", ".join(sorted(EMPLOYEE_ATTRIBUTES - {"name", "email", "employee_id"}))
+            bad("distribution_group", f"'{group}' is not a roster column to group by ({allowed})")
+        if rules.total_cap is not None and rules.total_cap <= 0:
+            bad("total_cap", "the total cap must be above 0")
+
+    # -- roster ----------------------------------------------------------------------------
+
+    def _check_roster(self, employees: Iterable[Employee]) -> None:
+        weighted = [ind for ind in self.indicators.values() if ind.weighted]
+        for emp in employees:
+            eid = emp.employee_id
+            if not str(eid).strip():
+                self.problem("kb_roster", "employee_id", f"'{emp.name}' has no employee ID", (eid,))
+                continue
+            if eid in self.employees:
+                self.problem("kb_roster", "employee_id", f"employee ID '{eid}' is listed twice",
+                             (eid,))
+                continue
+            self.employees[eid] = emp
+            if weighted and not any(ind.applies_to(emp) for ind in weighted):
+                self.problem("kb_roster", "department",
+                             f"no weighted indicator applies to {eid} (department "
+                             f"'{emp.department}', position '{emp.position}')", (eid,))
+
+    # -- facts, overrides, adjustments -----------------------------------------------------
+
+    def _index_facts(self, facts: Iterable[Fact]) -> None:
+        employees, indicators = self.employees, self.indicators
+        actuals, fields = self.actuals, self.fields
+        formula_codes = {c for c, ind in indicators.items() if ind.rule == "formula"}
+        seen: set[tuple[str, str, str]] = set()
+        for fact in facts:
+            eid, code, name = fact.employee_id, fact.indicator, fact.field or "actual"
+            key = (eid, code)
+            if eid not in employees:
+                self.problem("kb_data", "employee_id", f"employee '{eid}' is not on the roster",
+                             (eid, code))
+                continue
+            if code not in indicators:
+                self.problem("kb_data", "indicator", f"indicator '{code}' is not in the rules",
+                             (eid, code))
+                continue
+            if (eid, code, name) in seen:
+                self.problem("kb_data", "value", f"{eid} {code}: '{name}' is given twice",
+                             (eid, code, name))
+                continue
+            seen.add((eid, code, name))
+            if code in formula_codes:
+                fields.setdefault(key, {})[name] = fact.value
+                if name == "actual":
+                    actuals[key] = fact
+                if fact.stale:
+                    self.stale_inputs.add(key)
+            elif name != "actual":
+                self.problem("kb_data", "field",
+                             f"{eid} {code}: rule {indicators[code].rule} reads only 'actual', "
+                             f"not '{name}'", (eid, code, name))
+            else:
+                actuals[key] = fact
+
+    def _index_overrides(self, overrides: Iterable) -> None:
+        seen = set()
+        for ov in overrides:
+            eid, code = ov.employee_id, ov.indicator
+            if eid not in self.employees:
+                self.problem("kb_targets", "employee_id", f"employee '{eid}' is not on the roster",
+                             (eid, code))
+                continue
+            ind = self.indicators.get(code)
+            if ind is None:
+                self.problem("kb_targets", "indicator", f"indicator '{code}' is not in the rules",
+                             (eid, code))
+                continue
+            if (eid, code) in seen:
+                self.problem("kb_targets", "indicator",
+                             f"{eid} {code}: personal target given twice", (eid, code))
+                continue
+            seen.add((eid, code))
+            if not ind.applies_to(self.employees[eid]):
+                self.problem("kb_targets", "indicator",
+                             f"{eid} {code}: indicator does not apply to this employee",
+                             (eid, code))
+                continue
+            merged = {**ind.params, **ov.params}
+            issues = params_issues(ind.rule, ind.kind, merged)
+            own = {col for col, _ in params_issues(ind.rule, ind.kind, ind.params)}
+            for column, message in issues:
+                if column in own:
+                    continue  # the rules-table row itself is wrong; reported there
+                param = column if column in ("target", "floor", "cap") else "params"
+                self.problem("kb_targets", column_of(param), f"{eid} {code}: {message}",
+                             (eid, code, param))
+            if not issues and code in self.scorers:
+                self.personal[(eid, code)] = build_scorer(ind, merged, self.lang)
+
+    def _index_adjustments(self, adjustments: Iterable[Adjustment]) -> None:
+        for adj in adjustments:
+            eid, code = adj.employee_id, adj.indicator
+            if eid not in self.employees:
+                self.problem("kb_adjustments", "employee_id",
+                             f"employee '{eid}' is not on the roster", (eid, code))
+                continue
+            ind = self.indicators.get(code)
+            if ind is None:
+                self.problem("kb_adjustments", "indicator",
+                             f"indicator '{code}' is not in the rules", (eid, code))
+                continue
+            if not ind.applies_to(self.employees[eid]):
+                self.problem("kb_adjustments", "indicator",
+                             f"{eid} {code}: indicator does not apply to this employee; "
+                             "nothing to adjust", (eid, code))
+                continue
+            if not str(adj.reason or "").strip():
+                self.problem("kb_adjustments", "reason",
+                             f"{eid} {code}: an adjustment needs a reason", (eid, code, "reason"))
+                continue
+            try:
+                points = to_decimal(adj.points)
+            except ValueError as exc:
+                self.problem("kb_adjustments", "points", f"{eid} {code}: {exc}",
+                             (eid, code, "points"))
+                continue
+            if points != _rounded(points):
+                self.problem("kb_adjustments", "points",
+                             f"{eid} {code}: adjustment {fmt_short(points, 6)} has more than "
+                             "2 decimals", (eid, code, "points"))
+                continue
+            self.adjustments[(eid, code)].append(adj)
+
+    # -- lines -----------------------------------------------------------------------------
+
+    def _score_lines(self) -> None:
+        rules = self.inp.rules
+        text = self.text
+        indicators = [ind for ind in rules.indicators
+                      if self.indicators.get(ind.code) is ind]
+        default_missing = rules.missing_default
+        missing_policy = {ind.code: ind.missing or default_missing for ind in indicators}
+        weights = {ind.code: to_decimal(ind.weight) if ind.code in self.scorers else ZERO
+                   for ind in indicators}
+        full_sum = sum((weights[ind.code] for ind in indicators if ind.weighted), ZERO)
+        applicable_cache: dict[tuple[str, str], tuple[Indicator, ...]] = {}
+        weight_cache: dict[Decimal, dict[str, tuple[Decimal, str]]] = {}
+        nominal = {code: (w, fmt_short(w)) for code, w in weights.items()}
+        actuals, fields_of, personal = self.actuals, self.fields, self.personal
+        scorers, adjustments = self.scorers, self.adjustments
+        append_line = self.lines.append
+        block, zero_policy, exclude = MissingPolicy.BLOCK, MissingPolicy.ZERO, MissingPolicy.EXCLUDE
+        st_ok, st_na = LineStatus.OK, LineStatus.NOT_APPLICABLE
+        problem = self.problem
+
+        for emp in self.employees.values():
+            eid = emp.employee_id
+            group_key = (emp.department, emp.position)
+            applicable = applicable_cache.get(group_key)
+            if applicable is None:
+                applicable = tuple(ind for ind in indicators if ind.applies_to(emp))
+                applicable_cache[group_key] = applicable
+            # First: which applicable indicators have their data, and which are dropped.
+            present: dict[str, Fact | None] = {}
+            dropped_weight = ZERO
+            for ind in applicable:
+                code = ind.code
+                scorer = scorers.get(code)
+                if scorer is None:
+                    continue
+                if ind.rule == "formula":
+                    got = fields_of.get((eid, code))
+                    if scorer.needs <= (got.keys() if got else _NOTHING):
+                        present[code] = actuals.get((eid, code)) or _NO_FACT
+                    else:
+                        present[code] = None
+                else:
+                    present[code] = actuals.get((eid, code))
+                if present[code] is None and missing_policy[code] is exclude and ind.weighted:
+                    dropped_weight += weights[code]
+            if len(applicable) == len(indicators) and not dropped_weight:
+                eff = nominal
+                kept_sum = full_sum
+            else:
+                kept_sum = sum((weights[i.code] for i in applicable if i.weighted), ZERO)
+                kept_sum -= dropped_weight
+                eff = weight_cache.get(kept_sum) if kept_sum != full_sum else nominal
+                if eff is None and kept_sum > 0:
+                    eff = self._effective_weights(weights, kept_sum, indicators)
+                    weight_cache[kept_sum] = eff
+
+            total = ZERO
+            missing_codes: list[str] = []
+            excluded_codes: list[str] = []
+            applicable_codes = {ind.code for ind in applicable}
+            for ind in indicators:
+                code = ind.code
+                if code not in applicable_codes:
+                    append_line(IndicatorScore(eid, code, None, None, ZERO, None, ZERO, None,
+                                               text["na"], st_na))
+                    continue
+                scorer = scorers.get(code)
+                if scorer is None:
+                    continue  # the rule itself is broken; reported with the rules table
+                fact = present[code]
+                if ind.weighted:
+                    w, w_text = eff[code] if eff else (ZERO, "0")
+                else:
+                    w, w_text = ZERO, "0"
+                own = personal.get((eid, code)) if personal else None
+                if fact is None:
+                    policy = missing_policy[code]
+                    if policy is block:
+                        missing_codes.append(code)
+                        append_line(IndicatorScore(eid, code, None, scorer.target, w, None,
+                                                   ZERO, None, text["block"], LineStatus.MISSING))
+                        self._no_line_to_adjust(eid, code)
+                    elif policy is zero_policy:
+                        line = self._adjusted(eid, code, ind, None, scorer.target, w, ZERO_POINTS,
+                                              text["zero"], LineStatus.ZEROED, False, own)
+                        if line.points is not None:
+                            total += line.points
+                        append_line(line)
+                    else:
+                        excluded_codes.append(code)
+                        append_line(IndicatorScore(eid, code, None, scorer.target, ZERO, None,
+                                                   ZERO, None, text["exclude"],
+                                                   LineStatus.EXCLUDED))
+                        self._no_line_to_adjust(eid, code)
+                    continue
+                use = own or scorer
+                value = fact.value
+                try:
+                    raw, words = use.run(value, w, w_text, fields_of.get((eid, code)))
+                except (ValueError, ArithmeticError) as exc:
+                    problem("kb_data", "value", f"{eid} {code}: {exc}", (eid, code))
+                    continue
+                base = raw.quantize(CENT, rounding=ROUND_HALF_UP)
+                explanation = f"{words} = {base}"
+                if own is not None:
+                    explanation += text["personal"]
+                stale = fact.stale or (eid, code) in self.stale_inputs
+                if stale:
+                    explanation += text["stale"]
+                if adjustments and (eid, code) in adjustments:
+                    line = self._adjusted(eid, code, ind, value, use.target, w, base,
+                                          explanation, st_ok, stale, own)
+                else:
+                    line = IndicatorScore(eid, code, value, use.target, w, base, ZERO, base,
+                                          explanation, st_ok, stale)
+                if line.points is not None:
+                    total += line.points
+                append_line(line)
+
+            if missing_codes:
+                status = text["missing_status"].format(codes=", ".join(missing_codes))
+                self.totals.append((emp, None, status, tuple(missing_codes)))
+            elif not kept_sum and any(i.weighted for i in applicable):
+                status = text["nothing_status"].format(codes=", ".join(excluded_codes))
+                self.totals.append((emp, None, status, tuple(excluded_codes)))
+            else:
+                cap = rules.total_cap
+                if cap is not None and total > cap:
+                    total = cap
+                self.totals.append((emp, total, "ok", ()))
+
+    def _effective_weights(self, weights: Mapping[str, Decimal], kept_sum: Decimal,
+                           indicators: list[Indicator]) -> dict[str, tuple[Decimal, str]]:
+        """w × 100 / (sum of the weights still in play), with the working shown."""
+        template, s_text = self.text["renorm"], fmt_short(kept_sum)
+        eff = {}
+        for ind in indicators:
+            w = weights[ind.code]
+            effective = w * HUNDRED / kept_sum
+            shown = fmt_short(effective)
+            eff[ind.code] = (effective,
+                             f"{shown} ({template.format(w=fmt_short(w), s=s_text)})")
+        return eff
+
+    def _no_line_to_adjust(self, eid: str, code: str) -> None:
+        if (eid, code) in self.adjustments:
+            self.problem("kb_adjustments", "indicator",
+                         f"{eid} {code}: there is no score to adjust (no data)", (eid, code))
+
+    def _adjusted(self, eid: str, code: str, ind: Indicator, value: object,
+                  target: Decimal | None, w: Decimal, base: Decimal, explanation: str,
+                  status: LineStatus, stale: bool, own: Scorer | None) -> IndicatorScore:
+        """A line with its adjustments added, checked against the line's range."""
+        adjustments = sorted(self.adjustments.get((eid, code), ()),
+                             key=lambda a: (to_decimal(a.points), a.reason, a.author))
+        if not adjustments:
+            return IndicatorScore(eid, code, value, target, w, base, ZERO, base, explanation,
+                                  status, stale)
+        delta = sum((to_decimal(a.points) for a in adjustments), ZERO)
+        points = base + delta
+        running = base
+        for adj in adjustments:
+            running += to_decimal(adj.points)
+            explanation += self.text["adjust"].format(p=_signed(to_decimal(adj.points)),
+                                                      r=adj.reason.strip(), t=fmt(running))
+        scorer = own or self.scorers[code]
+        if ind.weighted:
+            low, high = ZERO, _rounded(w * scorer.max_share)
+        elif ind.kind is IndicatorKind.PENALTY:
+            low, high = -(scorer.item_cap or ZERO), ZERO
+        else:
+            low, high = ZERO, scorer.item_cap or ZERO
+        if not low <= points <= high:
+            self.problem("kb_adjustments", "points",
+                         f"{eid} {code}: adjusted score {fmt(points)} is outside "
+                         f"{fmt(low)}..{fmt(high)}", (eid, code, "points"))
+        if ind.adjust_max_up is not None and delta > ind.adjust_max_up:
+            self.problem("kb_adjustments", "points",
+                         f"{eid} {code}: adjustment {_signed(delta)} is more than the "
+                         f"allowed +{fmt_short(ind.adjust_max_up)}", (eid, code, "points"))
+        if ind.adjust_max_down is not None and -delta > ind.adjust_max_down:
+            self.problem("kb_adjustments", "points",
+                         f"{eid} {code}: adjustment {_signed(delta)} is more than the "
+                         f"allowed -{fmt_short(ind.adjust_max_down)}", (eid, code, "points"))
+        return IndicatorScore(eid, code, value, target, w, base, delta, points, explanation,
+                              status, stale)
+
+    # -- totals, grades, ranks -------------------------------------------------------------
+
+    def result(self) -> ScoreResult:
+        rules = self.inp.rules
+        group_attr = rules.distribution_group
+        scored = [(emp, total) for emp, total, _, _ in self.totals if total is not None]
+        rank = competition_ranks(t for _, t in scored)
+        groups: dict[object, list[int]] = defaultdict(list)
+        for i, (emp, _) in enumerate(scored):
+            groups[getattr(emp, group_attr) if group_attr else ""].append(i)
+        group_rank: dict[int, int] = {}
+        grade: dict[int, str | None] = {}
+        for members in groups.values():
+            ranks = competition_ranks(scored[i][1] for i in members)
+            for i, r in zip(members, ranks, strict=True):
+                group_rank[i] = r
+            if rules.grading is GradingMethod.FORCED:
+                grades = forced_grades([scored[i][1] for i in members], rules.quotas)
+                for i, g in zip(members, grades, strict=True):
+                    grade[i] = g
+        if rules.grading is GradingMethod.BANDS:
+            for i, (_, total) in enumerate(scored):
+                grade[i] = band_grade(total, rules.bands)
+        index = {emp.employee_id: i for i, (emp, _) in enumerate(scored)}
+        results = []
+        for emp, total, status, missing in self.totals:
+            i = index.get(emp.employee_id) if total is not None else None
+            if i is None:
+                results.append(EmployeeResult(emp.employee_id, None, None, None, None, status,
+                                              missing))
+            else:
+                results.append(EmployeeResult(emp.employee_id, total, grade.get(i), rank[i],
+                                              group_rank[i], status, missing))
+        return ScoreResult(tuple(self.lines), tuple(results))
+
+
+class _NoFact:
+    """Marks a formula line whose inputs are all present but which has no 'actual' fact."""
+
+    value = None
+    stale = False
+
+
+_NO_FACT = _NoFact()
+_NOTHING: frozenset[str] = frozenset()
+
+
+def competition_ranks(totals: Iterable[Decimal]) -> list[int]:
+    """Competition ranks ("1224") by total, highest first, in the order given."""
+    values = list(totals)
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=True)
+    ranks = [0] * len(values)
+    previous, previous_rank = None, 0
+    for position, i in enumerate(order, start=1):
+        if values[i] != previous:
+            previous, previous_rank = values[i], position
+        ranks[i] = previous_rank
+    return ranks
+
+
+def band_grade(total: Decimal, bands: Iterable) -> str | None:
+    """The first (best) band whose inclusive minimum the total reaches; None below all."""
+    for band in bands:
+        if total >= band.min_score:
+            return band.grade
+    return None
+
+
+def quota_counts(n: int, quotas: Iterable) -> list[int]:
+    """Seats per grade: largest remainder of share × n, ties to the better grade."""
+    quotas = list(quotas)
+    total_share = sum((q.share for q in quotas), ZERO)
+    if not quotas or total_share <= 0:
+        return [0] * len(quotas)
+    exact = [q.share * n / total_share for q in quotas]
+    counts = [int(x) for x in exact]  # floor: shares are never negative here
+    left = n - sum(counts)
+    by_remainder = sorted(range(len(quotas)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in by_remainder[:left]:
+        counts[i] += 1
+    return counts
+
+
+def forced_grades(totals: list[Decimal], quotas: Iterable) -> list[str | None]:
+    """Grades by quota in rank order; equal totals always share the better grade.
+
+    Each grade owns a run of positions (its seats, best grade first). A group of equal totals
+    takes the grade owning the position of its first member, so a tie at a boundary pushes the
+    overflow into the following grades, which then get fewer seats.
+    """
+    quotas = list(quotas)
+    counts = quota_counts(len(totals), quotas)
+    ends, running = [], 0
+    for c in counts:
+        running += c
+        ends.append(running)
+    order = sorted(range(len(totals)), key=lambda i: totals[i], reverse=True)
+    grades: list[str | None] = [None] * len(totals)
+    g, previous, current = 0, None, None
+    for position, i in enumerate(order):
+        if totals[i] != previous:
+            while g < len(ends) - 1 and position >= ends[g]:
+                g += 1
+            current, previous = (quotas[g].grade if quotas else None), totals[i]
+        grades[i] = current
+    return grades

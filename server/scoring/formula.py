@@ -1,0 +1,174 @@
+"""A safe expression evaluator for the `formula` rule.
+
+HR writes expressions such as `actual / target * weight` or
+`weight if resolved >= total * 0.9 else weight * resolved / total`. They are parsed with
+Python's `ast` and only a whitelist is accepted: numbers, names, + - * /, unary minus and plus,
+comparisons, and/or/not, `x if c else y`, and calls to min/max/abs/round/clamp. There is no
+eval/exec, no attribute access, no subscripts, no keyword arguments, and the expression size is
+bounded. The tree is compiled once into nested closures, so evaluating per employee is cheap.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import unicodedata
+from collections.abc import Callable, Mapping
+from decimal import Decimal, DecimalException
+
+from server.scoring.numbers import round_half_up, to_decimal
+
+MAX_FORMULA_CHARS = 500
+MAX_FORMULA_NODES = 200
+
+Value = Decimal | bool
+Evaluator = Callable[[Mapping[str, Decimal]], Value]
+
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Div: operator.truediv}
+_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+            ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne}
+# Symbols people paste from Word or type with a Chinese keyboard.
+_SYMBOLS = str.maketrans({"×": "*", "÷": "/", "−": "-", "–": "-"})
+
+
+def _clamp(x: Decimal, low: Decimal, high: Decimal) -> Decimal:
+    return max(low, min(high, x))
+
+
+def _round(x: Decimal, places: Decimal = Decimal(0)) -> Decimal:
+    # Excel's ROUND (half away from zero), not Python's banker's rounding.
+    if places != places.to_integral_value():
+        raise ValueError("round() takes a whole number of places")
+    return round_half_up(x, int(places))
+
+
+# name -> (function, least args, most args)
+FUNCTIONS: dict[str, tuple[Callable[..., Decimal], int, int]] = {
+    "min": (min, 2, 20),
+    "max": (max, 2, 20),
+    "abs": (abs, 1, 1),
+    "round": (_round, 1, 2),
+    "clamp": (_clamp, 3, 3),
+}
+
+
+class Formula:
+    """A compiled, safe expression. `names` are the inputs it reads."""
+
+    __slots__ = ("text", "names", "_run")
+
+    def __init__(self, text: str, names: frozenset[str], run: Evaluator):
+        self.text = text
+        self.names = names
+        self._run = run
+
+    def evaluate(self, env: Mapping[str, Decimal]) -> Decimal:
+        """The value for these inputs. Raises ValueError for a missing input, division by
+        zero or a true/false result."""
+        try:
+            result = self._run(env)
+        except ZeroDivisionError:
+            raise ValueError(f"division by zero in formula '{self.text}'") from None
+        except DecimalException as exc:
+            # 0/0 raises InvalidOperation([DivisionUndefined]): still a division by zero.
+            if "Division" in type(exc).__name__ or "Division" in str(exc):
+                raise ValueError(f"division by zero in formula '{self.text}'") from None
+            raise ValueError(f"formula '{self.text}' cannot be computed ({exc!r})") from None
+        except KeyError as exc:
+            raise ValueError(f"formula '{self.text}' needs a value for {exc.args[0]}") from None
+        if isinstance(result, bool):
+            raise ValueError(f"formula '{self.text}' gives true/false, not a number")
+        return result
+
+    def __repr__(self) -> str:
+        return f"Formula({self.text!r})"
+
+
+def compile_formula(text: str) -> Formula:
+    """Parse and check an expression. Raises ValueError with the reason it is refused."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("the formula is empty")
+    source = unicodedata.normalize("NFKC", text).translate(_SYMBOLS).strip()
+    if len(source) > MAX_FORMULA_CHARS:
+        raise ValueError(f"the formula is longer than {MAX_FORMULA_CHARS} characters")
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"formula '{source}' is not a valid expression ({exc.msg})") from None
+    except (ValueError, RecursionError, MemoryError):
+        raise ValueError(f"formula '{source}' is not a valid expression") from None
+    nodes = sum(1 for _ in ast.walk(tree))
+    if nodes > MAX_FORMULA_NODES:
+        raise ValueError(f"the formula is too large ({nodes} parts, at most {MAX_FORMULA_NODES})")
+    names: set[str] = set()
+    run = _compile(tree.body, names, source)
+    return Formula(source, frozenset(names), run)
+
+
+def _compile(node: ast.AST, names: set[str], source: str) -> Evaluator:
+    """Turn one whitelisted node into a closure; refuse everything else."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise ValueError(f"'{node.value!r}' is not allowed in a formula (numbers only)")
+        try:
+            constant = to_decimal(node.value)
+        except ValueError:
+            raise ValueError(f"'{node.value!r}' is not a usable number") from None
+        return lambda env: constant
+    if isinstance(node, ast.Name):
+        name = node.id
+        if name in FUNCTIONS:
+            raise ValueError(f"'{name}' is a function; call it like {name}(...)")
+        names.add(name)
+        return lambda env: env[name]
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        op = _BINARY[type(node.op)]
+        left, right = _compile(node.left, names, source), _compile(node.right, names, source)
+        return lambda env: op(left(env), right(env))
+    if isinstance(node, ast.UnaryOp):
+        operand = _compile(node.operand, names, source)
+        if isinstance(node.op, ast.USub):
+            return lambda env: -operand(env)
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        if isinstance(node.op, ast.Not):
+            return lambda env: not operand(env)
+    if isinstance(node, ast.BoolOp):
+        parts = [_compile(v, names, source) for v in node.values]
+        if isinstance(node.op, ast.And):
+            return lambda env: all(p(env) for p in parts)
+        return lambda env: any(p(env) for p in parts)
+    if isinstance(node, ast.Compare) and all(type(o) in _COMPARE for o in node.ops):
+        first = _compile(node.left, names, source)
+        chain = [(_COMPARE[type(o)], _compile(c, names, source))
+                 for o, c in zip(node.ops, node.comparators, strict=True)]
+
+        def compare(env: Mapping[str, Decimal]) -> bool:
+            left = first(env)
+            for op, right_of in chain:
+                right = right_of(env)
+                if not op(left, right):
+                    return False
+                left = right
+            return True
+
+        return compare
+    if isinstance(node, ast.IfExp):
+        test = _compile(node.test, names, source)
+        then, other = _compile(node.body, names, source), _compile(node.orelse, names, source)
+        return lambda env: then(env) if test(env) else other(env)
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            called = node.func.id if isinstance(node.func, ast.Name) else "this"
+            allowed = ", ".join(FUNCTIONS)
+            raise ValueError(f"'{called}' cannot be called in a formula (only {allowed})")
+        if node.keywords:
+            raise ValueError(f"{node.func.id}() takes no named arguments")
+        function, least, most = FUNCTIONS[node.func.id]
+        if not least <= len(node.args) <= most:
+            raise ValueError(f"{node.func.id}() takes {least}..{most} arguments")
+        args = [_compile(a, names, source) for a in node.args]
+        return lambda env: function(*(a(env) for a in args))
+    shown = ast.get_source_segment(source, node) or type(node).__name__
+    raise ValueError(f"'{shown}' is not allowed in a formula")

@@ -1,0 +1,712 @@
+"""The scoring rules: what each rule type computes, its parameters and their checks.
+
+A rule is compiled once per indicator (and once per personal-target override) into a `Scorer`
+whose `run(value, weight, weight_text, fields)` returns the unrounded points and the words of
+the explanation. Everything that does not depend on the employee (cap × target, sorted step
+tables, label maps, text of constants) is worked out at compile time, so scoring 100,000 lines
+costs a few Decimal operations and one f-string each.
+
+Numbers: multiply before dividing (w * a / t, not w * (a / t)) so an exact x.xx5 stays exact
+and rounds up the way Excel's ROUND does.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from server.scoring.formula import Formula, compile_formula
+from server.scoring.model import Indicator, IndicatorKind
+from server.scoring.numbers import fmt, fmt_short, parse_number, to_decimal
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+
+# fields: the further fact fields of (employee, indicator) for formula rules, else None
+RunFunction = Callable[[object, Decimal, str, Mapping[str, object] | None], tuple[Decimal, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scorer:
+    """One rule compiled for one parameter set (an indicator, or a personal target)."""
+
+    run: RunFunction
+    max_share: Decimal  # weighted: largest points as a multiple of the weight
+    item_cap: Decimal | None  # bonus/penalty: largest points (absolute)
+    needs: frozenset[str]  # fact fields read ("actual", or a formula's inputs)
+    target: Decimal | None  # shown in the scores table
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What a rule needs to know about its indicator besides the parameters."""
+
+    weight: Decimal  # nominal weight (before re-normalisation)
+    kind: IndicatorKind
+    unit: str = ""
+    lang: str = "en"
+
+    @property
+    def zh(self) -> bool:
+        return self.lang == "zh"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    name: str
+    required: tuple[str, ...]
+    optional: Mapping[str, object]  # name -> default (None: no default, may be left out)
+    kinds: frozenset[IndicatorKind]
+    value: str  # what `actual` is: "number", "count", "label", "stars", "fields"
+    en: str
+    zh: str
+    build: Callable[[Mapping[str, object], RuleContext], Scorer]
+    check: Callable[[Mapping[str, object]], list[tuple[str, str]]] = field(default=lambda p: [])
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return (*self.required, *self.optional)
+
+    def compute(self, params: Mapping[str, object], actual: object, weight: Decimal,
+                kind: IndicatorKind = IndicatorKind.QUANTITATIVE,
+                lang: str = "en") -> tuple[Decimal, str]:
+        """Score one value outside the engine (previews, docs): unrounded points and text."""
+        scorer = self.build(with_defaults(self, params), RuleContext(weight, kind, "", lang))
+        return scorer.run(actual, weight, fmt_short(weight), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# values and texts
+
+
+def number_value(value: object) -> Decimal:
+    """The numeric value of a fact; raises ValueError("'abc' is not a number")."""
+    if type(value) is Decimal and value.is_finite():
+        return value
+    return parse_number(value) if isinstance(value, str) else to_decimal(value)
+
+
+def count_value(value: object) -> Decimal:
+    n = number_value(value)
+    if n < 0:
+        raise ValueError(f"a count cannot be negative ({fmt_short(n)})")
+    if n != n.to_integral_value():
+        raise ValueError(f"a count must be a whole number ({fmt_short(n)})")
+    return n
+
+
+def fold_label(label: object) -> str:
+    return unicodedata.normalize("NFKC", str(label)).strip().casefold()
+
+
+def pct(x: Decimal) -> str:
+    """0.8 -> "80.00%"."""
+    return fmt(x * HUNDRED) + "%"
+
+
+def share_text(x: Decimal) -> str:
+    """A parameter share: 1.2 -> "120%"."""
+    return fmt_short(x * HUNDRED, 2) + "%"
+
+
+def value_formatter(unit: str) -> Callable[[Decimal], str]:
+    """How an actual/target is shown: 0.02 with unit "%" -> "2%", 12 with unit "件" -> "12件"."""
+    if unit.strip() == "%":
+        return lambda x: fmt_short(x * HUNDRED, 4) + "%"
+    suffix = unit.strip()
+    return lambda x: fmt_short(x, 4) + suffix
+
+
+T = {
+    "en": {
+        "of_target": "of target", "capped": "capped at", "not_below": "not below 0",
+        "full": "full", "actual": "actual", "target": "target", "zero": "0",
+        "within": "within", "beyond": "beyond", "below_steps": "below the lowest step",
+        "step": "step", "ratio": "ratio", "rating": "rating", "stars": "stars",
+        "items": "items", "given": "points given", "rescaled": "re-scaled to weight",
+        "floor": "floor", "at_least": "at least",
+    },
+    "zh": {
+        "of_target": "完成率", "capped": "封顶", "not_below": "不低于 0",
+        "full": "满分", "actual": "实际", "target": "目标", "zero": "0",
+        "within": "在允许偏差内", "beyond": "超出", "below_steps": "低于最低档",
+        "step": "档位", "ratio": "完成率", "rating": "评级", "stars": "星",
+        "items": "项", "given": "直接评分", "rescaled": "按权重折算",
+        "floor": "底线", "at_least": "不低于",
+    },
+}
+
+
+def words(ctx: RuleContext) -> dict[str, str]:
+    return T["zh" if ctx.zh else "en"]
+
+
+def ratio_words(ctx: RuleContext, ratio_text: str) -> str:
+    # "80.00% of target" / "完成率 80.00%"
+    return f"完成率 {ratio_text}" if ctx.zh else f"{ratio_text} of target"
+
+
+# ---------------------------------------------------------------------------------------------
+# parameter access
+
+
+def num_param(params: Mapping[str, object], key: str) -> Decimal:
+    return number_value(params[key])
+
+
+def opt_param(params: Mapping[str, object], key: str) -> Decimal | None:
+    value = params.get(key)
+    return None if value is None else number_value(value)
+
+
+def table_param(params: Mapping[str, object], key: str) -> tuple[tuple[str, Decimal], ...]:
+    value = params[key]
+    if isinstance(value, str):  # a table given as text (e.g. built in code): parse it
+        from server.scoring.params import parse_table
+
+        value = parse_table(key, value)
+    if not isinstance(value, tuple | list) or not all(
+        isinstance(item, tuple | list) and len(item) == 2 for item in value
+    ):
+        raise ValueError(f"'{key}' must be a table like 'key:value, key:value'")
+    return tuple((str(k).strip(), number_value(v)) for k, v in value)
+
+
+def with_defaults(spec: RuleSpec, params: Mapping[str, object]) -> dict[str, object]:
+    merged = {k: v for k, v in spec.optional.items() if v is not None}
+    merged.update(params)
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------
+# the rules
+
+
+def build_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    t, cap = num_param(params, "target"), num_param(params, "cap")
+    cap_t, cap_text, to_of = cap * t, share_text(cap), ratio_words
+    capped, not_below = words(ctx)["capped"], words(ctx)["not_below"]
+
+    def run(v, w, wt, fields):
+        a = number_value(v)
+        if a >= cap_t:  # a / t >= cap, without dividing
+            return w * cap, f"{to_of(ctx, pct(a / t))}, {capped} {cap_text} × {wt}"
+        if a <= 0:
+            return ZERO, f"{to_of(ctx, pct(a / t))}, {not_below} × {wt}"
+        return w * a / t, f"{to_of(ctx, fmt(a * HUNDRED / t) + '%')} × {wt}"
+
+    return Scorer(run, cap, None, frozenset({"actual"}), t)
+
+
+def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    t, cap = num_param(params, "target"), num_param(params, "cap")
+    show, W = value_formatter(ctx.unit), words(ctx)  # noqa: N806
+    cap_text, t_text = share_text(cap), show(t)
+
+    def run(v, w, wt, fields):
+        a = number_value(v)
+        if a < 0:
+            raise ValueError(f"a lower-is-better value cannot be negative ({show(a)})")
+        if a == 0 or t >= cap * a:  # t / a >= cap
+            head = f"{W['target']} {t_text} / {W['actual']} {show(a)}"
+            if a == 0:
+                return w * cap, f"{head}: {W['full']} {cap_text} × {wt}"
+            return w * cap, f"{head} = {pct(t / a)}, {W['capped']} {cap_text} × {wt}"
+        head = f"{W['target']} {t_text} / {W['actual']} {show(a)} = {fmt(t * HUNDRED / a)}%"
+        return w * t / a, f"{head} × {wt}"
+
+    return Scorer(run, cap, None, frozenset({"actual"}), t)
+
+
+def build_reverse_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    t, f = num_param(params, "target"), num_param(params, "floor")
+    span, show, W = f - t, value_formatter(ctx.unit), words(ctx)  # noqa: N806
+    t_text, f_text = show(t), show(f)
+
+    def run(v, w, wt, fields):
+        a = number_value(v)
+        if a <= t:
+            return w, f"{W['actual']} {show(a)} ≤ {W['target']} {t_text}: {W['full']} × {wt}"
+        if a >= f:
+            return ZERO, f"{W['actual']} {show(a)} ≥ {W['floor']} {f_text}: 0 × {wt}"
+        share = fmt((f - a) * HUNDRED / span) + "%"
+        head = f"({f_text} − {show(a)}) / ({f_text} − {t_text})"
+        return w * (f - a) / span, f"{head} = {share} × {wt}"
+
+    return Scorer(run, ONE, None, frozenset({"actual"}), t)
+
+
+def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    f, t, cap = num_param(params, "floor"), num_param(params, "target"), num_param(params, "cap")
+    span, show, W = t - f, value_formatter(ctx.unit), words(ctx)  # noqa: N806
+    cap_span, t_text, f_text, cap_text = cap * (t - f), show(t), show(f), share_text(cap)
+
+    def run(v, w, wt, fields):
+        a = number_value(v)
+        head = f"({show(a)} − {f_text}) / ({t_text} − {f_text})"
+        if a <= f:
+            return ZERO, f"{W['actual']} {show(a)} ≤ {W['floor']} {f_text}: 0 × {wt}"
+        if a - f >= cap_span:
+            return w * cap, f"{head} = {pct((a - f) / span)}, {W['capped']} {cap_text} × {wt}"
+        return w * (a - f) / span, f"{head} = {fmt((a - f) * HUNDRED / span)}% × {wt}"
+
+    return Scorer(run, cap, None, frozenset({"actual"}), t)
+
+
+def build_band(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    t, tol, zero_at = (num_param(params, k) for k in ("target", "tolerance", "zero_at"))
+    span, show, W = zero_at - tol, value_formatter(ctx.unit), words(ctx)  # noqa: N806
+    t_text, tol_text, zero_text = show(t), show(tol), show(zero_at)
+
+    def run(v, w, wt, fields):
+        a = number_value(v)
+        d = abs(a - t)
+        head = f"|{show(a)} − {t_text}| = {show(d)}"
+        if d <= tol:
+            return w, f"{head} ≤ {tol_text}: {W['full']} × {wt}"
+        if d >= zero_at:
+            return ZERO, f"{head} ≥ {zero_text}: 0 × {wt}"
+        share = fmt((zero_at - d) * HUNDRED / span) + "%"
+        return w * (zero_at - d) / span, f"{head}: ({zero_text} − {show(d)}) / ({zero_text} − {tol_text}) = {share} × {wt}"  # noqa: E501
+
+    return Scorer(run, ONE, None, frozenset({"actual"}), t)
+
+
+def step_table(params: Mapping[str, object]) -> list[tuple[Decimal, str, Decimal]]:
+    """(threshold, its text, percent of weight), highest threshold first."""
+    rows = [(parse_number(k), k, v) for k, v in table_param(params, "steps")]
+    return sorted(rows, key=lambda row: row[0], reverse=True)
+
+
+def build_steps(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    of_ratio = str(params.get("of", "ratio")).strip().lower() == "ratio"
+    t = opt_param(params, "target")
+    show, W = value_formatter(ctx.unit), words(ctx)  # noqa: N806
+    rows = step_table(params)
+    # Compare a >= threshold * t instead of a / t >= threshold: exact, and no division per line.
+    cut_points = [(thr * t if of_ratio else thr, text, share) for thr, text, share in rows]
+    lowest = rows[-1][1]
+    label = W["ratio"] if of_ratio else W["actual"]
+
+    def run(v, w, wt, fields):
+        a = number_value(v)
+        shown = pct(a / t) if of_ratio else show(a)
+        for cut, text, share in cut_points:
+            if a >= cut:
+                return w * share / HUNDRED, f"{label} {shown} ≥ {W['step']} {text} → {fmt_short(share)}% × {wt}"  # noqa: E501
+        return ZERO, f"{label} {shown} {W['below_steps']} {lowest}: 0 × {wt}"
+
+    top = max(share for _, _, share in rows)
+    return Scorer(run, max(top, ZERO) / HUNDRED, None, frozenset({"actual"}), t)
+
+
+def build_deduction(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    per, least = num_param(params, "per"), num_param(params, "min_points")
+    wn, W = ctx.weight, words(ctx)  # noqa: N806
+    per_text, wn_text, least_text = fmt_short(per), fmt_short(wn), fmt_short(least)
+
+    def run(v, w, wt, fields):
+        n = count_value(v)
+        points = wn - per * n
+        text = f"{wn_text} − {per_text} × {fmt_short(n)}"
+        if points < least:
+            points, text = least, f"{text}, {W['at_least']} {least_text}"
+        if w != wn:  # weight re-normalised: keep the same share of the weight
+            return points * w / wn, f"{text}; {W['rescaled']} {wt}"
+        return points, text
+
+    return Scorer(run, ONE, None, frozenset({"actual"}), None)
+
+
+DEFAULT_SCALE = (("A", Decimal(100)), ("B", Decimal(85)), ("C", Decimal(70)), ("D", Decimal(50)))
+DEFAULT_STARS = tuple((str(n), Decimal(n * 20)) for n in range(1, 6))
+
+
+def build_rating(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    scale = table_param(params, "scale")
+    shares = {fold_label(k): (k, v) for k, v in scale}
+    allowed = ", ".join(k for k, _ in scale)
+    rating = words(ctx)["rating"]
+
+    def run(v, w, wt, fields):
+        found = shares.get(fold_label(v))
+        if found is None:
+            raise ValueError(f"rating '{str(v).strip()}' is not on the scale ({allowed})")
+        label, share = found
+        return w * share / HUNDRED, f"{rating} {label} = {fmt_short(share)}% × {wt}"
+
+    top = max(v for _, v in scale)
+    return Scorer(run, top / HUNDRED, None, frozenset({"actual"}), None)
+
+
+def star_count(value: object) -> Decimal:
+    if isinstance(value, str) and value.strip() and set(value.strip()) <= {"★", "☆"}:
+        return Decimal(value.count("★"))  # "★★★☆☆" -> 3
+    return number_value(value)
+
+
+def build_stars(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    scale = table_param(params, "scale") if "scale" in params else DEFAULT_STARS
+    shares = {parse_number(k): v for k, v in scale}
+    allowed = ", ".join(k for k, _ in scale)
+    stars = words(ctx)["stars"]
+
+    def run(v, w, wt, fields):
+        n = star_count(v)
+        share = shares.get(n)
+        if share is None:
+            raise ValueError(f"'{fmt_short(n)}' stars is not on the scale ({allowed})")
+        return w * share / HUNDRED, f"{fmt_short(n)} {stars} = {fmt_short(share)}% × {wt}"
+
+    top = max(v for _, v in scale)
+    return Scorer(run, top / HUNDRED, None, frozenset({"actual"}), None)
+
+
+def build_per_item(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    per, cap = num_param(params, "per"), num_param(params, "cap")
+    sign = -1 if ctx.kind is IndicatorKind.PENALTY else 1
+    W, per_text, cap_text = words(ctx), fmt_short(per), fmt_short(cap)  # noqa: N806
+    minus = "−" if sign < 0 else "+"
+
+    def run(v, w, wt, fields):
+        n = count_value(v)
+        points = per * n
+        text = f"{minus}{fmt_short(n)} {W['items']} × {per_text}"
+        if points > cap:
+            points, text = cap, f"{text}, {W['capped']} {cap_text}"
+        return points * sign, text
+
+    return Scorer(run, ZERO, cap, frozenset({"actual"}), None)
+
+
+def build_points(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    wn, W = ctx.weight, words(ctx)  # noqa: N806
+    weighted = ctx.kind in (IndicatorKind.QUANTITATIVE, IndicatorKind.QUALITATIVE)
+    cap = opt_param(params, "cap")
+    top = cap if cap is not None else wn
+    sign = -1 if ctx.kind is IndicatorKind.PENALTY else 1
+    top_text = fmt_short(top)
+
+    def run(v, w, wt, fields):
+        a = number_value(v)
+        text = f"{W['given']} {fmt_short(a)}"
+        if a < 0:
+            a, text = ZERO, f"{text}, {W['not_below']}"
+        elif a > top:
+            a, text = top, f"{text}, {W['capped']} {top_text}"
+        if weighted and w != wn:
+            return a * w / wn, f"{text}; {W['rescaled']} {wt}"
+        return a * sign, text
+
+    if weighted:
+        return Scorer(run, top / wn if wn else ZERO, None, frozenset({"actual"}), None)
+    return Scorer(run, ZERO, top, frozenset({"actual"}), None)
+
+
+FORMULA_PARAM_NAMES = ("target", "floor", "cap", "weight")
+
+
+def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
+    formula: Formula = compile_formula(str(params["expr"]))
+    cap = num_param(params, "cap")
+    constants = {k: num_param(params, k) for k in ("target", "floor") if k in params}
+    constants["cap"] = cap
+    fact_names = formula.names - set(FORMULA_PARAM_NAMES)
+    shown_names = sorted(formula.names - {"weight"})
+    W, cap_text = words(ctx), share_text(cap)  # noqa: N806
+    evaluate = formula.evaluate
+
+    def run(v, w, wt, fields):
+        env: dict[str, Decimal] = dict(constants)
+        for name in fact_names:
+            env[name] = number_value(fields[name] if fields else v)
+        env["weight"] = w
+        raw = evaluate(env)
+        values = ", ".join(f"{n}={fmt_short(env[n])}" for n in shown_names)
+        text = f"{formula.text} [{values}, weight={wt}] = {fmt_short(raw)}"
+        if raw < 0:
+            return ZERO, f"{text}, {W['not_below']}"
+        if raw > w * cap:
+            return w * cap, f"{text}, {W['capped']} {cap_text} × {wt}"
+        return raw, text
+
+    return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"))
+
+
+# ---------------------------------------------------------------------------------------------
+# checks: (column, message) pairs; column "params" unless the parameter has its own column
+
+PARAM_COLUMNS = frozenset({"target", "floor", "cap"})
+
+
+def column_of(param: str) -> str:
+    return param if param in PARAM_COLUMNS else "params"
+
+
+def _numbers(params: Mapping[str, object], *keys: str) -> tuple[dict[str, Decimal], list]:
+    values, issues = {}, []
+    for key in keys:
+        if key not in params or params[key] is None:
+            continue
+        try:
+            values[key] = number_value(params[key])
+        except ValueError as exc:
+            issues.append((column_of(key), f"{key}: {exc}"))
+    return values, issues
+
+
+def check_target_cap(params: Mapping[str, object], zero_target_ok: bool = False) -> list:
+    v, issues = _numbers(params, "target", "cap")
+    if "target" in v and (v["target"] < 0 or (v["target"] == 0 and not zero_target_ok)):
+        issues.append(("target", f"target must be above 0 for a ratio (is {fmt_short(v['target'])})"))  # noqa: E501
+    if "cap" in v and v["cap"] <= 0:
+        issues.append(("cap", f"cap must be above 0 (is {fmt_short(v['cap'])})"))
+    return issues
+
+
+def check_reverse_ratio(params: Mapping[str, object]) -> list:
+    return check_target_cap(params, zero_target_ok=True)
+
+
+def check_reverse_linear(params: Mapping[str, object]) -> list:
+    v, issues = _numbers(params, "target", "floor")
+    if len(v) == 2 and v["floor"] <= v["target"]:
+        issues.append(("floor", "floor must be above target (lower is better: full at target, "
+                                f"0 at floor), is {fmt_short(v['floor'])} vs {fmt_short(v['target'])}"))  # noqa: E501
+    return issues
+
+
+def check_linear(params: Mapping[str, object]) -> list:
+    issues = check_target_cap({k: params[k] for k in ("cap",) if k in params})
+    v, more = _numbers(params, "target", "floor")
+    issues += more
+    if len(v) == 2 and v["floor"] >= v["target"]:
+        issues.append(("floor", "floor must be below target (0 at floor, full at target), "
+                                f"is {fmt_short(v['floor'])} vs {fmt_short(v['target'])}"))
+    return issues
+
+
+def check_band(params: Mapping[str, object]) -> list:
+    v, issues = _numbers(params, "target", "tolerance", "zero_at")
+    if "tolerance" in v and v["tolerance"] < 0:
+        issues.append(("params", "tolerance cannot be negative"))
+    if "tolerance" in v and "zero_at" in v and v["zero_at"] <= v["tolerance"]:
+        issues.append(("params", "zero_at must be beyond tolerance "
+                                 f"(is {fmt_short(v['zero_at'])} vs {fmt_short(v['tolerance'])})"))
+    return issues
+
+
+def _table_issues(params: Mapping[str, object], key: str) -> tuple[list, list]:
+    try:
+        table = table_param(params, key)
+    except ValueError as exc:
+        return [], [("params", str(exc))]
+    issues = []
+    if not table:
+        issues.append(("params", f"'{key}' is empty"))
+    if any(v < 0 for _, v in table):
+        issues.append(("params", f"'{key}' has a negative percentage"))
+    return list(table), issues
+
+
+def check_steps(params: Mapping[str, object]) -> list:
+    of = str(params.get("of", "ratio")).strip().lower()
+    issues = []
+    if of not in ("ratio", "actual"):
+        issues.append(("params", f"of must be 'ratio' or 'actual' (is '{of}')"))
+    if of == "ratio":
+        if "target" not in params:
+            issues.append(("target", "steps of the ratio need a target"))
+        else:
+            issues += check_target_cap({"target": params["target"]})
+    table, more = _table_issues(params, "steps")
+    issues += more
+    thresholds = []
+    for k, _ in table:
+        try:
+            thresholds.append(parse_number(k))
+        except ValueError:
+            issues.append(("params", f"step threshold '{k}' is not a number"))
+    if len(set(thresholds)) != len(thresholds):
+        issues.append(("params", "steps has the same threshold twice"))
+    return issues
+
+
+def check_deduction(params: Mapping[str, object]) -> list:
+    v, issues = _numbers(params, "per", "min_points")
+    if "per" in v and v["per"] < 0:
+        issues.append(("params", "per must not be negative (it is the points taken off each time)"))  # noqa: E501
+    if "min_points" in v and v["min_points"] < 0:
+        issues.append(("params", "min_points must not be negative"))
+    return issues
+
+
+def check_rating(params: Mapping[str, object]) -> list:
+    if "scale" not in params:
+        return []
+    table, issues = _table_issues(params, "scale")
+    labels = [fold_label(k) for k, _ in table]
+    if len(set(labels)) != len(labels):
+        issues.append(("params", "scale has the same rating twice"))
+    return issues
+
+
+def check_stars(params: Mapping[str, object]) -> list:
+    issues = check_rating(params)
+    if "scale" in params and not issues:
+        for k, _ in table_param(params, "scale"):
+            try:
+                n = parse_number(k)
+                ok = n >= 0 and n == n.to_integral_value()
+            except ValueError:
+                ok = False
+            if not ok:
+                issues.append(("params", f"star count '{k}' must be a whole number"))
+    return issues
+
+
+def check_per_item(params: Mapping[str, object]) -> list:
+    v, issues = _numbers(params, "per", "cap")
+    for key in ("per", "cap"):
+        if key in v and v[key] < 0:
+            issues.append((column_of(key), f"{key} must not be negative"))
+    return issues
+
+
+def check_points(params: Mapping[str, object]) -> list:
+    v, issues = _numbers(params, "cap")
+    if "cap" in v and v["cap"] <= 0:
+        issues.append(("cap", "cap must be above 0"))
+    return issues
+
+
+def check_formula(params: Mapping[str, object]) -> list:
+    v, issues = _numbers(params, "target", "floor", "cap")
+    if "cap" in v and v["cap"] <= 0:
+        issues.append(("cap", "cap must be above 0"))
+    try:
+        formula = compile_formula(str(params.get("expr", "")))
+    except ValueError as exc:
+        return [*issues, ("params", str(exc))]
+    for name in ("target", "floor"):
+        if name in formula.names and name not in params:
+            issues.append((name, f"the formula uses {name} but no {name} is given"))
+    return issues
+
+
+WEIGHTED = frozenset({IndicatorKind.QUANTITATIVE, IndicatorKind.QUALITATIVE})
+ITEMS = frozenset({IndicatorKind.BONUS, IndicatorKind.PENALTY})
+QUANT = frozenset({IndicatorKind.QUANTITATIVE})
+
+
+def _spec(name, required, optional, kinds, value, en, zh, build, check):
+    return RuleSpec(name, tuple(required), dict(optional), kinds, value, en, zh, build, check)
+
+
+RULES: dict[str, RuleSpec] = {s.name: s for s in (
+    _spec("ratio", ["target"], {"cap": ONE}, QUANT, "number",
+          "w × min(cap, actual / target), never below 0",
+          "权重 × min(封顶, 实际 / 目标)，不低于 0", build_ratio, check_target_cap),
+    _spec("reverse_ratio", ["target"], {"cap": ONE}, QUANT, "number",
+          "lower is better: w × min(cap, target / actual); actual 0 -> w × cap",
+          "越低越好：权重 × min(封顶, 目标 / 实际)；实际为 0 得 权重 × 封顶",
+          build_reverse_ratio, check_reverse_ratio),
+    _spec("reverse_linear", ["target", "floor"], {}, QUANT, "number",
+          "lower is better: full at actual <= target, 0 at actual >= floor, linear between",
+          "越低越好：不高于目标得满分，达到底线得 0，之间线性", build_reverse_linear,
+          check_reverse_linear),
+    _spec("linear", ["floor", "target"], {"cap": ONE}, QUANT, "number",
+          "w × clamp((actual - floor) / (target - floor), 0, cap)",
+          "权重 × clamp((实际 - 底线) / (目标 - 底线), 0, 封顶)", build_linear, check_linear),
+    _spec("band", ["target", "tolerance", "zero_at"], {}, QUANT, "number",
+          "closer is better: full within ±tolerance of target, 0 at ±zero_at, linear between",
+          "越接近目标越好：偏差不超过 tolerance 得满分，达到 zero_at 得 0，之间线性",
+          build_band, check_band),
+    _spec("steps", ["steps"], {"of": "ratio", "target": None}, QUANT, "number",
+          "step table threshold:percent of weight; the highest threshold <= value wins",
+          "阶梯表 门槛:权重百分比；取不高于实际的最高门槛", build_steps, check_steps),
+    _spec("deduction", ["per"], {"min_points": ZERO}, QUANT, "count",
+          "max(min_points, w - per × count)", "max(最低分, 权重 - 每次扣分 × 次数)",
+          build_deduction, check_deduction),
+    _spec("rating", [], {"scale": DEFAULT_SCALE}, frozenset({IndicatorKind.QUALITATIVE}),
+          "label", "rating label -> percent of weight (default A:100,B:85,C:70,D:50)",
+          "评级 -> 权重百分比（默认 A:100,B:85,C:70,D:50）", build_rating, check_rating),
+    _spec("stars", [], {"scale": None}, frozenset({IndicatorKind.QUALITATIVE}), "stars",
+          "1-5 stars -> stars × 20% of weight (or the given scale)",
+          "1-5 星 -> 星数 × 20% × 权重（或自定义 scale）", build_stars, check_stars),
+    _spec("per_item", ["per", "cap"], {}, ITEMS, "count",
+          "bonus/penalty outside the weights: min(cap, per × count) points",
+          "权重外加减分：min(上限, 每项分值 × 次数)", build_per_item, check_per_item),
+    _spec("points", [], {"cap": None}, WEIGHTED | ITEMS, "number",
+          "points given directly, clamped to [0, cap or weight]",
+          "直接给分，限制在 [0, 封顶或权重]", build_points, check_points),
+    _spec("formula", ["expr"], {"cap": ONE, "target": None, "floor": None}, QUANT, "fields",
+          "a safe expression over actual, target, floor, cap, weight and further inputs, "
+          "clamped to [0, w × cap]",
+          "安全公式（可用 actual, target, floor, cap, weight 及其他输入），限制在 [0, 权重 × 封顶]",
+          build_formula, check_formula),
+)}
+
+
+def params_issues(rule: str, kind: IndicatorKind, params: Mapping[str, object],
+                  weight: Decimal | None = None) -> list[tuple[str, str]]:
+    """(column, message) for every problem with a rule's parameters."""
+    spec = RULES.get(rule)
+    if spec is None:
+        known = ", ".join(RULES)
+        return [("rule", f"unknown rule '{rule}' (known: {known})")]
+    issues: list[tuple[str, str]] = []
+    unknown = [k for k in params if k not in spec.params]
+    if unknown:
+        allowed = ", ".join(spec.params) or "none"
+        issues.append(("params", f"rule {rule} does not take {', '.join(unknown)} "
+                                 f"(its parameters: {allowed})"))
+    missing = [k for k in spec.required if params.get(k) is None]
+    for key in missing:
+        issues.append((column_of(key), f"rule {rule} needs {key}"))
+    if missing:
+        return issues
+    issues += spec.check(with_defaults(spec, params))
+    if rule == "points" and kind in ITEMS and params.get("cap") is None:
+        issues.append(("cap", "a bonus/penalty item with rule points needs a cap"))
+    return issues
+
+
+def indicator_issues(ind: Indicator) -> list[tuple[str, str]]:
+    """(column, message) for every problem of one rules-table row."""
+    issues: list[tuple[str, str]] = []
+    spec = RULES.get(ind.rule)
+    if spec is not None and ind.kind not in spec.kinds:
+        allowed = ", ".join(k.value for k in spec.kinds)
+        issues.append(("kind", f"rule {ind.rule} does not fit a {ind.kind.value} indicator "
+                               f"(it is for {allowed})"))
+    try:
+        weight = to_decimal(ind.weight)
+    except ValueError as exc:
+        issues.append(("weight", f"weight: {exc}"))
+        weight = None
+    if weight is not None:
+        if ind.weighted and weight <= 0:
+            issues.append(("weight", f"weight must be above 0 (is {fmt_short(weight)})"))
+        if not ind.weighted and weight != 0:
+            issues.append(("weight", f"a {ind.kind.value} item sits outside the 100 weights; "
+                                     "leave its weight 0 and use cap"))
+    issues += params_issues(ind.rule, ind.kind, ind.params, weight)
+    return issues
+
+
+def check_indicator(ind: Indicator) -> list[str]:
+    """Every problem with one indicator's rule, kind, weight and parameters, in words."""
+    return [message for _, message in indicator_issues(ind)]
+
+
+def build_scorer(ind: Indicator, params: Mapping[str, object] | None = None,
+                 lang: str = "en") -> Scorer:
+    """Compile an indicator's rule (with `params` instead of its own when given). Only call
+    this for parameters `params_issues` accepts."""
+    spec = RULES[ind.rule]
+    ctx = RuleContext(to_decimal(ind.weight), ind.kind, ind.unit, lang)
+    return spec.build(with_defaults(spec, ind.params if params is None else params), ctx)
