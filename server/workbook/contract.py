@@ -9,13 +9,35 @@ either a complete `ScoreInput` comes back or a `ValidationError` carrying all pr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
 
-from server.scoring.model import Problem
-from server.workbook.schema import TABLES, TableSpec, fold, match_column
+from server.scoring.engine import validate
+from server.scoring.model import (
+    Adjustment,
+    Employee,
+    Fact,
+    GradeBand,
+    GradeQuota,
+    GradingMethod,
+    Indicator,
+    IndicatorKind,
+    MissingPolicy,
+    Problem,
+    RuleSet,
+    ScoreInput,
+    TargetOverride,
+    ValidationError,
+)
+from server.scoring.numbers import parse_number
+from server.scoring.params import parse_params, parse_table
+from server.scoring.rules import RULES, indicator_issues
+from server.workbook.schema import TABLES, TableSpec, caption_parts, fold, match_column
 from server.xlwire.snapshot import BookSnapshot, CellError, cell_address
 
 SCORING_TABLES = ("kb_rules", "kb_roster", "kb_data")
@@ -202,3 +224,512 @@ def _plain_text(value: object) -> str:
 
 def _folded(value: object) -> str:
     return fold(_plain_text(value)) if value is not None else ""
+
+
+# --- cell conversion ---------------------------------------------------------------------
+
+KIND_WORDS: dict[IndicatorKind, tuple[str, ...]] = {
+    IndicatorKind.QUANTITATIVE: ("quantitative", "quant", "定量", "量化", "定量指标"),
+    IndicatorKind.QUALITATIVE: ("qualitative", "qual", "定性", "定性指标", "评价"),
+    IndicatorKind.BONUS: ("bonus", "加分", "加分项"),
+    IndicatorKind.PENALTY: ("penalty", "扣分", "扣分项", "减分", "减分项"),
+}
+MISSING_WORDS: dict[MissingPolicy, tuple[str, ...]] = {
+    MissingPolicy.BLOCK: ("block", "阻断", "不计总分", "暂停"),
+    MissingPolicy.ZERO: ("zero", "记零", "计零", "零分", "记0分", "0"),
+    MissingPolicy.EXCLUDE: ("exclude", "排除", "剔除", "不考核"),
+}
+GRADING_WORDS: dict[GradingMethod, tuple[str, ...]] = {
+    GradingMethod.BANDS: ("bands", "分数段", "区间", "等级区间"),
+    GradingMethod.FORCED: ("forced", "强制分布", "比例分布"),
+}
+RULE_WORDS: dict[str, tuple[str, ...]] = {
+    "ratio": ("比率", "完成率", "达成率"),
+    "reverse_ratio": ("反向比率", "反比"),
+    "reverse_linear": ("反向线性",),
+    "linear": ("线性", "线性插值"),
+    "band": ("区间", "目标区间", "偏差区间"),
+    "steps": ("阶梯", "分档", "档位"),
+    "deduction": ("扣分", "按次扣分"),
+    "rating": ("评级", "等级评价", "评分等级"),
+    "stars": ("星级",),
+    "per_item": ("按项", "逐项", "按次"),
+    "points": ("点数", "直接得分", "分值"),
+    "formula": ("公式",),
+}
+GROUP_WORDS = {"department": ("department", "dept", "部门"), "position": ("position", "岗位")}
+STALE_WORDS = ("stale", "过期", "旧数据", "沿用")
+LIST_SEPARATORS = re.compile(r"[,，;；、\n]+")
+
+SETTING_KEYS: dict[str, tuple[str, ...]] = {
+    "grading": ("grading", "grading method", "评级方式", "评级方法"),
+    "grade_bands": ("grade bands", "bands", "等级分数线", "等级区间"),
+    "quotas": ("quotas", "distribution quotas", "强制分布比例", "等级比例"),
+    "distribution_group": ("distribution group", "分布分组", "排名分组"),
+    "missing_default": ("missing data default", "missing default", "缺数据默认处理", "缺数据处理"),
+    "total_cap": ("total cap", "总分封顶", "总分上限"),
+    "language": ("language", "lang", "语言"),
+    "weight_tolerance": ("weight tolerance", "权重容差"),
+}
+
+
+def _lookup(words: dict, value: object):
+    """The key of `words` whose synonyms (or the key itself) match a cell, else None."""
+    wanted = set(caption_parts(_plain_text(value)))
+    for key, names in words.items():
+        if wanted & {fold(str(key)), *(fold(n) for n in names)}:
+            return key
+    return None
+
+
+def _known(words: dict) -> str:
+    return ", ".join(f"{key} ({'/'.join(n for n in names if not n.isascii())})"
+                     for key, names in words.items())
+
+
+def _split_list(value: object) -> frozenset[str]:
+    if _is_blank(value):
+        return frozenset()
+    return frozenset(p.strip() for p in LIST_SEPARATORS.split(_plain_text(value)) if p.strip())
+
+
+class _Reader:
+    """Converts cells of one TableFrame, collecting located problems instead of stopping."""
+
+    def __init__(self, frame: TableFrame, problems: list[Problem]):
+        self.frame = frame
+        self.problems = problems
+
+    def fail(self, i: int | None, key: str | None, message: str) -> None:
+        self.problems.append(self.frame.problem(i, key, message))
+
+    def raw(self, i: int, key: str) -> object:
+        """The cell value; Excel error cells are reported here once and read as blank."""
+        value = self.frame.value(i, key)
+        if isinstance(value, CellError):
+            self.fail(i, key, f"the cell shows the Excel error {value.code}; fix the formula "
+                              f"or type a value")
+            return None
+        return value
+
+    def text(self, i: int, key: str, required: bool = False) -> str:
+        value = self.raw(i, key)
+        if _is_blank(value):
+            if required and not isinstance(self.frame.value(i, key), CellError):
+                self.fail(i, key, "this cell must not be blank")
+            return ""
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        return _plain_text(value)
+
+    def number(self, i: int, key: str, required: bool = False) -> Decimal | None:
+        value = self.raw(i, key)
+        if _is_blank(value):
+            if required and not isinstance(self.frame.value(i, key), CellError):
+                self.fail(i, key, "this cell must not be blank; type a number")
+            return None
+        if isinstance(value, datetime | date):
+            self.fail(i, key, f"expected a number, found the date {value:%Y-%m-%d}")
+            return None
+        try:
+            return parse_number(value)
+        except ValueError as exc:
+            self.fail(i, key, f"expected a number: {exc}")
+            return None
+
+    def when(self, i: int, key: str) -> datetime | None:
+        """A date/time cell: a real date, an Excel serial number or ISO text."""
+        value = self.raw(i, key)
+        if _is_blank(value):
+            return None
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if 1 <= value < 2958466:  # Excel's serial range, 1900-01-01 .. 9999-12-31
+                return _EXCEL_EPOCH + timedelta(days=float(value))
+        elif isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.strip().replace("/", "-"))
+            except ValueError:
+                pass
+        self.fail(i, key, f"'{_plain_text(value)}' is not a date; write 2026-10-31 or "
+                          f"2026-10-31 08:00")
+        return None
+
+    def period(self, i: int, key: str) -> str:
+        """A period as "YYYY-MM": text, or a date cell that Excel made of "2026-10"."""
+        value = self.raw(i, key)
+        if _is_blank(value):
+            return ""
+        if isinstance(value, datetime | date):
+            return f"{value:%Y-%m}"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            moment = self.when(i, key)
+            return f"{moment:%Y-%m}" if moment else ""
+        return _plain_text(value)
+
+
+_EXCEL_EPOCH = datetime(1899, 12, 30)  # serial 1 = 1900-01-01 with Excel's leap-year bug
+
+
+def _first_rows(frame: TableFrame, keys: list[tuple], what: str, key_column: str,
+                problems: list[Problem]) -> dict[tuple, int]:
+    """Frame row of each key; a duplicate is reported naming both Excel rows."""
+    first: dict[tuple, int] = {}
+    for i, key in enumerate(keys):
+        if key is None or not all(key):
+            continue
+        if key in first:
+            shown = " / ".join(key)
+            problems.append(frame.problem(
+                i, key_column,
+                f"{what} {shown} appears twice: rows {frame.excel_rows[first[key]]} and "
+                f"{frame.excel_rows[i]}; keep one row"))
+            continue
+        first[key] = i
+    return first
+
+
+@dataclass(slots=True)
+class _Located:
+    """Where engine objects came from, so engine problems can be pointed at a cell."""
+
+    settings: dict[tuple, int] = field(default_factory=dict)
+    rules: dict[tuple, int] = field(default_factory=dict)
+    roster: dict[tuple, int] = field(default_factory=dict)
+    targets: dict[tuple, int] = field(default_factory=dict)
+    data: dict[tuple, int] = field(default_factory=dict)
+    adjustments: dict[tuple, int] = field(default_factory=dict)
+
+
+def to_score_input(tables: Tables) -> ScoreInput:
+    """Convert located tables into the engine's input, or raise every problem at once.
+
+    Runs the engine's own `validate` too and points its problems at the rows they concern.
+    """
+    problems = list(tables.problems)
+    where = _Located()
+    meta = read_meta(tables)
+    settings = _read_settings(tables.get("kb_settings"), problems, where)
+    indicators = _read_rules(tables.get("kb_rules"), problems, where)
+    employees = _read_roster(tables.get("kb_roster"), problems, where)
+    codes = {ind.code: ind for ind in indicators}
+    ids = {emp.employee_id for emp in employees}
+    # Unknown codes/ids are only reported when the table they refer to was readable.
+    known_codes = codes if "kb_rules" in tables else None
+    known_ids = ids if "kb_roster" in tables else None
+    overrides = _read_targets(tables.get("kb_targets"), known_codes, known_ids, problems, where)
+    facts = _read_data(tables.get("kb_data"), codes, known_codes, known_ids,
+                       meta.get("period", ""), problems, where)
+    adjustments = _read_adjustments(tables.get("kb_adjustments"), known_codes, known_ids,
+                                    problems, where)
+    if problems:
+        raise ValidationError(_in_sheet_order(problems))
+    rules = RuleSet(indicators=tuple(indicators), **settings)
+    inp = ScoreInput(rules, tuple(employees), tuple(facts), tuple(overrides), tuple(adjustments))
+    engine_problems = [_locate(p, tables, where) for p in validate(inp)]
+    if engine_problems:
+        raise ValidationError(_in_sheet_order(engine_problems))
+    return inp
+
+
+_TABLE_ORDER = {name: n for n, name in enumerate(TABLES)}
+
+
+def _in_sheet_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (_TABLE_ORDER.get(p.table, 99), p.row or 0))
+
+
+def _read_settings(frame: TableFrame | None, problems: list[Problem], where: _Located
+                   ) -> dict[str, object]:
+    settings: dict[str, object] = {}
+    if frame is None:
+        return settings
+    read = _Reader(frame, problems)
+    seen: dict[str, int] = {}
+    for i in range(len(frame.frame)):
+        label = read.text(i, "key")
+        if not label:
+            continue
+        key = _lookup(SETTING_KEYS, label)
+        if key is None:
+            read.fail(i, "key", f"unknown setting '{label}'; known settings: "
+                                f"{', '.join(names[-1] for names in SETTING_KEYS.values())}")
+            continue
+        if key in seen:
+            read.fail(i, "key", f"setting '{label}' is given twice (rows "
+                                f"{frame.excel_rows[seen[key]]} and {frame.excel_rows[i]})")
+            continue
+        seen[key] = i
+        where.settings[(_SETTING_FIELDS.get(key, key),)] = i
+        raw = read.raw(i, "value")
+        if _is_blank(raw):
+            continue  # blank: the default applies
+        try:
+            value = _setting_value(key, raw)
+        except ValueError as exc:
+            read.fail(i, "value", str(exc))
+            continue
+        if value is not None:
+            settings[_SETTING_FIELDS.get(key, key)] = value
+    return settings
+
+
+_SETTING_FIELDS = {"grading": "grading", "grade_bands": "bands", "quotas": "quotas",
+                   "distribution_group": "distribution_group",
+                   "missing_default": "missing_default", "total_cap": "total_cap",
+                   "weight_tolerance": "weight_tolerance"}
+
+
+def _setting_value(key: str, raw: object) -> object:
+    """One settings value, parsed; ValueError with the reason when it cannot be."""
+    text = _plain_text(raw)
+    if key == "grading":
+        method = _lookup(GRADING_WORDS, text)
+        if method is None:
+            raise ValueError(f"unknown grading method '{text}'; use {_known(GRADING_WORDS)}")
+        return method
+    if key == "missing_default":
+        policy = _lookup(MISSING_WORDS, text)
+        if policy is None:
+            raise ValueError(f"unknown missing-data policy '{text}'; use {_known(MISSING_WORDS)}")
+        return policy
+    if key == "distribution_group":
+        group = _lookup(GROUP_WORDS, text)
+        if group is None:
+            raise ValueError(f"unknown distribution group '{text}'; use department (部门) or "
+                             f"position (岗位)")
+        return group
+    if key in ("total_cap", "weight_tolerance"):
+        return parse_number(raw)
+    if key == "grade_bands":
+        return tuple(GradeBand(grade, score) for grade, score in parse_table("bands", text))
+    if key == "quotas":
+        pairs = parse_table("quotas", text)
+        total = sum(share for _, share in pairs)
+        scale = Decimal(1) if total <= Decimal("1.0001") else Decimal(100)  # 0.1 or 10%
+        return tuple(GradeQuota(grade, share / scale) for grade, share in pairs)
+    return None  # language: read by the caller through read_settings_language
+
+
+def _read_rules(frame: TableFrame | None, problems: list[Problem], where: _Located
+                ) -> list[Indicator]:
+    if frame is None:
+        return []
+    read = _Reader(frame, problems)
+    codes = [(read.text(i, "code", required=True),) for i in range(len(frame.frame))]
+    where.rules = _first_rows(frame, codes, "indicator code", "code", problems)
+    parsed: list[tuple[int, dict]] = []
+    for i in range(len(frame.frame)):
+        if where.rules.get(codes[i]) != i:
+            continue  # blank or duplicate code, already reported
+        row = _read_rule_row(read, i, codes[i][0])
+        if row is not None:
+            parsed.append((i, row))
+    # Weights typed as a percent-formatted cell arrive as 0.3; all of them, or none, are.
+    weighted = [r["weight"] for _, r in parsed if r["kind"] in _WEIGHTED and r["weight"]]
+    as_fraction = bool(weighted) and sum(weighted) <= Decimal("1.0001")
+    indicators: list[Indicator] = []
+    for i, row in parsed:
+        if as_fraction and row["kind"] in _WEIGHTED:
+            row["weight"] = row["weight"] * 100
+        ind = Indicator(**row)
+        issues = indicator_issues(ind)
+        for column, message in issues:
+            # the engine names the column a parameter would have; fall back to Parameters
+            key = next((k for k in (column, "params", "rule") if frame.has(k)), None)
+            read.fail(i, key, message)
+        if not issues:
+            indicators.append(ind)
+    return indicators
+
+
+_WEIGHTED = (IndicatorKind.QUANTITATIVE, IndicatorKind.QUALITATIVE)
+
+
+def _read_rule_row(read: _Reader, i: int, code: str) -> dict | None:
+    """The keyword arguments of one Indicator, or None when a cell is wrong (reported)."""
+    before = len(read.problems)
+    name = read.text(i, "name", required=True)
+    kind_text = read.text(i, "kind", required=True)
+    kind = _lookup(KIND_WORDS, kind_text) if kind_text else None
+    if kind_text and kind is None:
+        read.fail(i, "kind", f"unknown kind '{kind_text}'; use {_known(KIND_WORDS)}")
+    weight = read.number(i, "weight", required=kind in _WEIGHTED)
+    if weight is not None and weight < 0:
+        read.fail(i, "weight", "a weight cannot be negative")
+    source = read.text(i, "source", required=True).lower()
+    rule_text = read.text(i, "rule", required=True)
+    rule = _rule_name(rule_text) if rule_text else None
+    if rule_text and rule is None:
+        read.fail(i, "rule", f"unknown rule '{rule_text}'; use one of {', '.join(RULES)}")
+    params: dict[str, object] = {}
+    params_text = read.text(i, "params")
+    if params_text:
+        try:
+            params = parse_params(params_text)
+        except ValueError as exc:
+            read.fail(i, "params", f"cannot read the parameters: {exc}")
+    for key in ("target", "floor", "cap"):
+        value = read.number(i, key)
+        if value is None:
+            continue
+        if key in params and params[key] != value:
+            read.fail(i, key, f"{key} is {value} here but {params[key]} in the parameters; "
+                              f"keep one")
+        params[key] = value
+    missing_text = read.text(i, "missing")
+    missing = _lookup(MISSING_WORDS, missing_text) if missing_text else None
+    if missing_text and missing is None:
+        read.fail(i, "missing", f"unknown missing-data policy '{missing_text}'; use "
+                                f"{_known(MISSING_WORDS)}")
+    max_up = read.number(i, "adjust_max_up")
+    max_down = read.number(i, "adjust_max_down")
+    if len(read.problems) > before:
+        return None
+    return dict(
+        code=code, name=name, kind=kind, source=source, rule=rule, params=params,
+        weight=weight if weight is not None and kind in _WEIGHTED else Decimal(0),
+        departments=_split_list(read.raw(i, "departments")),
+        positions=_split_list(read.raw(i, "positions")),
+        missing=missing, unit=read.text(i, "unit"),
+        adjust_roles=_split_list(read.raw(i, "adjust_by")),
+        adjust_max_up=max_up, adjust_max_down=abs(max_down) if max_down is not None else None,
+    )
+
+
+def _rule_name(text: str) -> str | None:
+    folded = fold(text)
+    for name in RULES:
+        if folded == fold(name):
+            return name
+    found = _lookup(RULE_WORDS, text)
+    return found if found in RULES else None
+
+
+def _employee_id(read: _Reader, i: int, key: str = "employee_id") -> str:
+    """Employee ids are text: 1001 typed as a number and "1001" are the same person."""
+    return read.text(i, key, required=True)
+
+
+def _read_roster(frame: TableFrame | None, problems: list[Problem], where: _Located
+                 ) -> list[Employee]:
+    if frame is None:
+        return []
+    read = _Reader(frame, problems)
+    ids = [(_employee_id(read, i),) for i in range(len(frame.frame))]
+    where.roster = _first_rows(frame, ids, "employee id", "employee_id", problems)
+    employees = []
+    for i in range(len(frame.frame)):
+        name = read.text(i, "name", required=True)
+        department = read.text(i, "department", required=True)
+        if ids[i][0] and name and department and where.roster.get(ids[i]) == i:
+            employees.append(Employee(ids[i][0], name, department, read.text(i, "position"),
+                                      read.text(i, "email")))
+    return employees
+
+
+def _check_refs(read: _Reader, i: int, employee_id: str, code: str,
+                codes: dict | None, ids: set | None) -> bool:
+    ok = True
+    if ids is not None and employee_id and employee_id not in ids:
+        read.fail(i, "employee_id", f"employee {employee_id} is not in the roster")
+        ok = False
+    if codes is not None and code and code not in codes:
+        read.fail(i, "indicator", f"indicator {code} is not in the KPI rules")
+        ok = False
+    return ok and bool(employee_id) and bool(code)
+
+
+def _read_targets(frame, codes, ids, problems, where) -> list[TargetOverride]:
+    if frame is None:
+        return []
+    read = _Reader(frame, problems)
+    keys = [(_employee_id(read, i), read.text(i, "indicator", required=True))
+            for i in range(len(frame.frame))]
+    where.targets = _first_rows(frame, keys, "target for", "indicator", problems)
+    overrides = []
+    for i, (employee_id, code) in enumerate(keys):
+        params = {k: v for k in ("target", "floor", "cap")
+                  if (v := read.number(i, k)) is not None}
+        if _check_refs(read, i, employee_id, code, codes, ids) and params \
+                and where.targets.get(keys[i]) == i:
+            overrides.append(TargetOverride(employee_id, code, params))
+    return overrides
+
+
+def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:
+    if frame is None:
+        return []
+    read = _Reader(frame, problems)
+    keys = [(_employee_id(read, i), read.text(i, "indicator", required=True),
+             read.text(i, "field") or "actual") for i in range(len(frame.frame))]
+    where.data = _first_rows(frame, keys, "value for", "indicator", problems)
+    facts = []
+    for i, (employee_id, code, field_name) in enumerate(keys):
+        ok = _check_refs(read, i, employee_id, code, codes, ids)
+        if frame.has("fetched_at"):
+            read.when(i, "fetched_at")
+        row_period = read.period(i, "period")
+        if period and row_period and row_period != period:
+            read.fail(i, "period", f"this value is for {row_period} but the workbook scores "
+                                   f"{period}")
+            ok = False
+        ind = indicators.get(code)
+        value: Decimal | str | None
+        if ind is not None and ind.rule == "rating":
+            value = read.text(i, "value") or None
+        else:
+            value = read.number(i, "value")
+        if value is None or not ok or where.data.get(keys[i]) != i:
+            continue  # blank value: missing data, handled by the indicator's policy
+        status = read.text(i, "status")
+        stale = bool(status) and _lookup({"stale": STALE_WORDS}, status) == "stale"
+        facts.append(Fact(employee_id, code, value, field_name, read.text(i, "source"), stale))
+    return facts
+
+
+def _read_adjustments(frame, codes, ids, problems, where) -> list[Adjustment]:
+    if frame is None:
+        return []
+    read = _Reader(frame, problems)
+    adjustments = []
+    keys = []
+    for i in range(len(frame.frame)):
+        points = read.number(i, "points")
+        reason = read.text(i, "reason")
+        if not points:  # rows are pre-generated for every indicator; blank or 0 is no change
+            keys.append(None)
+            continue
+        key = (_employee_id(read, i), read.text(i, "indicator", required=True))
+        keys.append(key)
+        if not reason:
+            read.fail(i, "reason", f"an adjustment of {points} points needs a reason")
+        if _check_refs(read, i, *key, codes, ids) and reason:
+            adjustments.append((i, Adjustment(key[0], key[1], points, reason)))
+    where.adjustments = _first_rows(frame, keys, "adjustment of", "indicator", problems)
+    return [adj for i, adj in adjustments if where.adjustments.get(keys[i]) == i]
+
+
+def _locate(problem: Problem, tables: Tables, where: _Located) -> Problem:
+    """Fill in sheet, row, caption and cell for an engine problem from its key."""
+    frame = tables.get(problem.table)
+    if problem.row is not None or frame is None:
+        return problem
+    column = problem.column if problem.column in frame.spec.keys else None
+    key = tuple(problem.key or ())
+    rows = {"kb_settings": where.settings, "kb_rules": where.rules, "kb_roster": where.roster,
+            "kb_targets": where.targets, "kb_data": where.data,
+            "kb_adjustments": where.adjustments}.get(problem.table, {})
+    if problem.table == "kb_data" and len(key) >= 2:
+        key = (key[0], key[1], key[2] if len(key) > 2 else "actual")
+    elif problem.table in ("kb_targets", "kb_adjustments"):
+        key = key[:2]
+    i = rows.get(key) if key else None
+    if i is None:  # a table-level problem, e.g. weights not adding up to 100
+        caption = frame.caption(column) if column else problem.column
+        return replace(problem, sheet=frame.sheet, column=caption)
+    located = frame.problem(i, column if column in frame.columns else None, problem.message)
+    return replace(located, column=located.column or problem.column, key=problem.key)
