@@ -27,6 +27,9 @@ from server.xlwire.snapshot import (
     TableSnapshot,
 )
 
+PROTOCOL_VERSION = "0.37.8"
+"""The xlwings client version whose wire format we implement (and that our clients send)."""
+
 ERROR_CODES = (
     "#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!",
     "#SPILL!", "#CALC!", "#GETTING_DATA", "#BUSY!", "#DATA!", "#FIELD!", "#BLOCKED!",

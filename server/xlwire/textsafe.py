@@ -1,0 +1,83 @@
+"""Text safety: strings we write must land in Excel as the literal text, never as a formula.
+
+The clients write `setValues` the way a person types: VBA assigns `Range.Value = array`
+(after trying `WebHelpers.ParseIso` on every cell, so "1-2-3" or "2024-01-05" would become a
+date), Office Scripts calls `range.setValues`, Office.js sets `range.values`. In all of them a
+string starting with "=" becomes a formula, "+1"/"-2" become numbers, "@SUM(A1)" becomes a
+formula and "00123" becomes 123. The one prefix all three honour is Excel's own text prefix,
+a leading apostrophe: the cell stores the rest of the string as text (its PrefixCharacter is
+"'", the value has no apostrophe) and ParseIso fails on it, so VBA does not turn it into a
+date either. `addin.headless.apply_actions` honours the same prefix (openpyxl: the text
+without the apostrophe, data type "s", quotePrefix style).
+
+We prefix every non-empty string rather than guessing which ones Excel would reinterpret:
+Excel's entry parser also converts "50%", "(5)", "1/2", "TRUE", "$5", "3:15", so a blacklist
+would always miss something. The only cost is the quotePrefix flag on our own text cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+
+TEXT_PREFIX = "'"
+
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # serial 0 in the 1900 date system (post-1900-03-01)
+
+
+def as_text(value: str) -> str:
+    """The wire form of a string that every client stores as this exact text."""
+    return TEXT_PREFIX + value if value else value
+
+
+def from_wire_text(value: str) -> tuple[str, bool]:
+    """(text to store, stored with the text prefix?) for a string received in setValues."""
+    if value.startswith(TEXT_PREFIX):
+        return value[1:], True
+    return value, False
+
+
+def excel_serial(value: dt.datetime | dt.date) -> float | int:
+    """A date as an Excel 1900-system serial: the one date form every client writes as-is."""
+    if not isinstance(value, dt.datetime):
+        return (value - _EXCEL_EPOCH.date()).days
+    delta = value.replace(tzinfo=None) - _EXCEL_EPOCH
+    return delta.days + delta.seconds / 86400 + delta.microseconds / 86_400_000_000
+
+
+def to_wire(value: object) -> object:
+    """One Python cell value -> the JSON value a setValues action carries.
+
+    None -> "" (clears the cell; a JSON null is ignored by Office.js but not by VBA),
+    str -> as_text, datetime/date -> serial number (give the column a date number format),
+    Decimal -> float, numbers/bools as they are. Anything else is written as its text.
+    """
+    cls = value.__class__
+    if cls is str:
+        return TEXT_PREFIX + value if value else value  # as_text, inlined: hot path
+    if value is None:
+        return ""
+    if cls is int or cls is bool:
+        return value
+    if cls is float:
+        return "" if math.isnan(value) or math.isinf(value) else value  # JSON has no NaN
+    if isinstance(value, (dt.datetime, dt.date)):
+        return excel_serial(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return ""
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (int, float)):
+        return to_wire(float(value)) if isinstance(value, float) else int(value)
+    return as_text(str(value))
+
+
+def column_to_wire(values: list[object]) -> list[object]:
+    """`to_wire` over a column, with a fast path for all-string or all-number columns."""
+    classes = {v.__class__ for v in values}
+    if classes <= {int, bool}:
+        return list(values)
+    if classes == {str}:
+        return [TEXT_PREFIX + v if v else v for v in values]
+    return [to_wire(v) for v in values]
