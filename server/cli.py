@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import click
 
+from server.workbook import cli as workbook_cli
+
 
 @click.group(help="kpibook: KPI scoring for HR, in the Excel workbooks HR already uses.")
 @click.version_option(package_name="kpibook")
 def main() -> None:
     pass
 
+
+main.add_command(workbook_cli.templates)
+main.add_command(workbook_cli.score)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,268 @@
+"""Engine results and problems -> a WritePlan for kpibook's own tables, plus user messages.
+
+Only kb_scores, kb_summary, the computed columns of kb_adjustments and kb_meta are written;
+HR's tables and HR's extra columns are never named in a plan, so they survive every run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from server.scoring.model import (
+    IndicatorScore,
+    LineStatus,
+    Problem,
+    ScoreInput,
+    ScoreResult,
+    ValidationError,
+)
+from server.workbook.contract import Tables
+from server.xlwire.plan import TableWrite, WritePlan
+
+POINTS_FORMAT = "0.00"
+PERCENT_FORMAT = "0.00%"
+MISSING_FILL = "#FCE4B6"  # amber: missing data / blocked total
+STALE_FILL = "#EDEDED"  # light grey: value kept from an earlier pull
+GRADE_FILLS = {"S": "#C6E0B4", "A": "#E2EFDA", "B": "#DDEBF7", "C": "#FFF2CC", "D": "#F8CBAD"}
+
+LINE_STATUS = {
+    "en": {LineStatus.OK: "ok", LineStatus.MISSING: "missing data", LineStatus.ZEROED:
+           "no data: 0", LineStatus.EXCLUDED: "excluded", LineStatus.NOT_APPLICABLE: "n/a"},
+    "zh": {LineStatus.OK: "正常", LineStatus.MISSING: "缺数据", LineStatus.ZEROED: "无数据记零",
+           LineStatus.EXCLUDED: "已剔除", LineStatus.NOT_APPLICABLE: "不适用"},
+}
+WORDS = {
+    "en": {"ok": "ok", "stale": " (last good value)", "adjusted": "adjusted",
+           "not_applicable": "indicator does not apply: adjustment ignored",
+           "title": "kpibook: please fix these cells", "more": "... and {n} more",
+           "intro": "Nothing was scored. {n} problem(s) found:", "scored": "kpibook: scored"},
+    "zh": {"ok": "正常", "stale": "（沿用旧数据）", "adjusted": "已调整",
+           "not_applicable": "该指标不适用，调整无效",
+           "title": "kpibook：请修正以下单元格", "more": "……另有 {n} 个问题",
+           "intro": "未计算得分，发现 {n} 个问题：", "scored": "kpibook：计算完成"},
+}
+ALERT_LIMIT = 30  # an alert box longer than this is unreadable; the rest are counted
+
+
+def _lang(lang: str) -> str:
+    return "zh" if str(lang).lower().startswith("zh") else "en"
+
+
+def score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str = "zh"
+               ) -> WritePlan:
+    """What to write back after a successful scoring run."""
+    lang = _lang(lang)
+    plan = WritePlan(activate_table="kb_summary")
+    plan.tables.append(_scores_write(result, inp, lang))
+    plan.tables.append(_summary_write(result, inp, lang))
+    if "kb_adjustments" in tables:
+        plan.tables.append(_adjustments_write(result, inp, tables, lang))
+    plan.meta = {"scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 "engine_version": _engine_version()}
+    return plan
+
+
+def _engine_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kpibook")
+    except PackageNotFoundError:  # running from a checkout without installing
+        return "dev"
+
+
+def _status(line: IndicatorScore, lang: str) -> str:
+    text = LINE_STATUS[lang].get(line.status, str(line.status))
+    return text + (WORDS[lang]["stale"] if line.stale else "")
+
+
+def _fill(line: IndicatorScore) -> str | None:
+    if line.status in (LineStatus.MISSING, LineStatus.ZEROED, LineStatus.EXCLUDED):
+        return MISSING_FILL
+    return STALE_FILL if line.stale else None
+
+
+def _shown(value: object) -> object:
+    """Decimals go to Excel as floats (the protocol carries JSON numbers); text stays text."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+SCORE_COLUMNS = ["employee_id", "name", "department", "indicator", "indicator_name", "actual",
+                 "target", "weight", "base_points", "adjustment", "points", "explanation",
+                 "status"]
+
+
+def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrite:
+    people = {e.employee_id: e for e in inp.employees}
+    indicators = {i.code: i for i in inp.rules.indicators}
+    lines = [ln for ln in result.lines if ln.status is not LineStatus.NOT_APPLICABLE]
+    rows, fills = [], []
+    for ln in lines:
+        emp, ind = people[ln.employee_id], indicators[ln.indicator]
+        rows.append([emp.employee_id, emp.name, emp.department, ind.code, ind.name,
+                     _shown(ln.actual), _shown(ln.target), _shown(ln.weight),
+                     _shown(ln.base_points), _shown(ln.adjustment), _shown(ln.points),
+                     ln.explanation, _status(ln, lang)])
+        fills.append(_fill(ln))
+    # Percent format only when every numeric actual is a percent; a column has one format.
+    percent = {ind.code for ind in inp.rules.indicators if ind.unit == "%"}
+    numeric = {ln.indicator for ln in lines if isinstance(ln.actual, Decimal)}
+    actual_format = PERCENT_FORMAT if numeric and numeric <= percent else "General"
+    return TableWrite(
+        "kb_scores", list(SCORE_COLUMNS), rows,
+        number_formats={"actual": actual_format, "target": actual_format, "weight": "0.##",
+                        "base_points": POINTS_FORMAT, "adjustment": POINTS_FORMAT,
+                        "points": POINTS_FORMAT},
+        row_fills=fills,
+        text_columns=frozenset({"employee_id", "name", "department", "indicator",
+                                "indicator_name", "explanation", "status"}),
+    )
+
+
+def _summary_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrite:
+    codes = [ind.code for ind in inp.rules.indicators]
+    columns = ["employee_id", "name", "department", "position", *codes,
+               "total", "grade", "rank", "group_rank", "status"]
+    points = {(ln.employee_id, ln.indicator): ln.points for ln in result.lines}
+    outcome = {e.employee_id: e for e in result.employees}
+    rows, fills, cell_fills = [], [], {}
+    for n, emp in enumerate(inp.employees):
+        res = outcome[emp.employee_id]
+        status = WORDS[lang]["ok"] if res.status == "ok" else res.status
+        rows.append([emp.employee_id, emp.name, emp.department, emp.position,
+                     *(_shown(points.get((emp.employee_id, c))) for c in codes),
+                     _shown(res.total), res.grade, res.rank, res.group_rank, status])
+        fills.append(MISSING_FILL if res.total is None else None)
+        if res.grade in GRADE_FILLS:
+            cell_fills[(n, "grade")] = GRADE_FILLS[res.grade]
+    formats = {code: POINTS_FORMAT for code in codes} | {"total": POINTS_FORMAT}
+    return TableWrite(
+        "kb_summary", columns, rows, number_formats=formats, row_fills=fills,
+        cell_fills=cell_fills, captions={code: code for code in codes},
+        text_columns=frozenset({"employee_id", "name", "department", "position", "grade",
+                                "status"}),
+    )
+
+
+ADJUSTMENT_COLUMNS = ["employee_id", "name", "department", "indicator", "indicator_name",
+                      "base_points", "adjusted", "status"]
+
+
+def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str
+                       ) -> TableWrite:
+    """One row per employee x applicable indicator, keeping what executives typed.
+
+    When the existing rows are already in that order only the computed columns are written;
+    otherwise points and reason move with their (employee, indicator) key so that nobody's
+    typed adjustment ends up on another row.
+    """
+    existing = _typed_adjustments(tables)
+    wanted = [(ln.employee_id, ln.indicator) for ln in result.lines
+              if ln.status is not LineStatus.NOT_APPLICABLE]
+    keys = wanted + [k for k in existing if k not in set(wanted)]  # never drop typed input
+    lines = {(ln.employee_id, ln.indicator): ln for ln in result.lines}
+    people = {e.employee_id: e for e in inp.employees}
+    names = {i.code: i.name for i in inp.rules.indicators}
+    rows, fills = [], []
+    for eid, code in keys:
+        emp, ln = people.get(eid), lines.get((eid, code))
+        if ln is None or ln.status is LineStatus.NOT_APPLICABLE:
+            status = WORDS[lang]["not_applicable"]
+        elif ln.adjustment:
+            status = WORDS[lang]["adjusted"]
+        else:
+            status = _status(ln, lang)
+        rows.append([eid, emp.name if emp else None, emp.department if emp else None, code,
+                     names.get(code), _shown(ln.base_points) if ln else None,
+                     _shown(ln.points) if ln else None, status])
+        fills.append(_fill(ln) if ln else MISSING_FILL)
+    columns = list(ADJUSTMENT_COLUMNS)
+    if keys != list(existing) or len(existing) != tables["kb_adjustments"].n_body_rows:
+        columns += ["points", "reason"]
+        for row, key in zip(rows, keys, strict=True):
+            points, reason = existing.get(key, (None, None))
+            row += [points, reason]
+    return TableWrite(
+        "kb_adjustments", columns, rows,
+        number_formats={"base_points": POINTS_FORMAT, "adjusted": POINTS_FORMAT,
+                        "points": POINTS_FORMAT},
+        row_fills=fills,
+        text_columns=frozenset({"employee_id", "name", "department", "indicator",
+                                "indicator_name", "status", "reason"}),
+    )
+
+
+def _typed_adjustments(tables: Tables) -> dict[tuple[str, str], tuple[object, object]]:
+    """(employee, indicator) -> (points, reason) exactly as typed, in sheet order."""
+    frame = tables.get("kb_adjustments")
+    typed: dict[tuple[str, str], tuple[object, object]] = {}
+    if frame is None:
+        return typed
+    for i in range(len(frame.frame)):
+        eid, code = frame.value(i, "employee_id"), frame.value(i, "indicator")
+        if eid is None or code is None:
+            continue
+        key = (_key_text(eid), _key_text(code))
+        typed.setdefault(key, (frame.value(i, "points"), frame.value(i, "reason")))
+    return typed
+
+
+def _key_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+# --- problems ----------------------------------------------------------------------------
+
+PLACE = {
+    "en": ("sheet '{sheet}'", "row {row}", "column '{column}'", "cell {cell}"),
+    "zh": ("工作表“{sheet}”", "第 {row} 行", "列“{column}”", "单元格 {cell}"),
+}
+
+
+def problem_text(problem: Problem, lang: str = "zh") -> str:
+    """One problem, where first (sheet, row, column, cell), then why."""
+    lang = _lang(lang)
+    sheet_word, row_word, column_word, cell_word = PLACE[lang]
+    where = [sheet_word.format(sheet=problem.sheet) if problem.sheet
+             else ("table " if lang == "en" else "表 ") + problem.table]
+    if problem.row is not None:
+        where.append(row_word.format(row=problem.row))
+    if problem.column:
+        where.append(column_word.format(column=problem.column))
+    if problem.cell:
+        where.append(cell_word.format(cell=problem.cell))
+    separator = ", " if lang == "en" else "，"
+    colon = ": " if lang == "en" else "："
+    return separator.join(where) + colon + problem.message
+
+
+def problems_message(problems: list[Problem], lang: str = "zh") -> str:
+    """Plain text listing problems (at most ALERT_LIMIT), for an alert or a text/plain 4xx."""
+    lang = _lang(lang)
+    lines = [WORDS[lang]["intro"].format(n=len(problems))]
+    lines += [f"{n}. {problem_text(p, lang)}" for n, p in
+              enumerate(problems[:ALERT_LIMIT], start=1)]
+    if len(problems) > ALERT_LIMIT:
+        lines.append(WORDS[lang]["more"].format(n=len(problems) - ALERT_LIMIT))
+    return "\n".join(lines)
+
+
+def validation_message(error: ValidationError, lang: str = "zh") -> str:
+    """The text/plain body for a request whose workbook could not be scored."""
+    return problems_message(error.problems, lang)
+
+
+def check_plan(problems: list[Problem], lang: str = "zh") -> WritePlan:
+    """An alert listing problems; nothing else in the workbook changes."""
+    lang = _lang(lang)
+    if not problems:
+        ok = "No problems found." if lang == "en" else "未发现问题。"
+        return WritePlan(alert=(ok, WORDS[lang]["scored"].split(":")[0].split("：")[0]))
+    first = problems[0]
+    return WritePlan(alert=(problems_message(problems, lang), WORDS[lang]["title"]),
+                     activate_table=first.table)
