@@ -1,0 +1,139 @@
+"""The Flask application factory.
+
+`create_app()` reads `KPIBOOK_*` environment variables (server/config.py), connects the
+database (schema by Alembic only), registers one blueprint per area and the error handlers
+that turn every failure into a plain-text message the Excel clients can show.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from server import config as cfg
+from server import db
+from server.services.errors import ClientError, plain
+
+log = logging.getLogger("kpibook")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+_HTTP_MESSAGES = {
+    404: ("找不到该地址。", "Not found."),
+    405: ("该地址不接受此请求方法。", "Method not allowed."),
+    413: ("上传的工作簿太大（上限 {limit}）。请删除不需要的工作表后重试。",
+          "The workbook is too large (limit {limit}). Remove sheets you do not need and retry."),
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the kpibook server. `config` overrides the environment (tests use it)."""
+    overrides = dict(config or {})
+    instance_path = overrides.get("INSTANCE_PATH") or os.environ.get(cfg.PREFIX + "INSTANCE_PATH")
+    app = Flask(
+        "server",
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+    )
+    settings = cfg.defaults()
+    settings.update(cfg.from_environ())
+    settings.update(overrides)
+    cfg.finish(settings, app.instance_path)
+    app.config.update(settings)
+    app.config["INSTANCE_PATH"] = app.instance_path
+    # Flask's JSON provider would sort keys; action order and readability do not need it.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    logging.basicConfig(level=app.config["LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.setLevel(app.config["LOG_LEVEL"])
+
+    if int(app.config.get("TRUST_PROXY") or 0) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = int(app.config["TRUST_PROXY"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
+
+    db.init_app(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+    _register_error_handlers(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from server.blueprints import addin, api, health, review, xl
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(xl.bp)
+    app.register_blueprint(addin.bp)
+    app.register_blueprint(review.bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _request_id() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+
+    @app.after_request
+    def _headers(resp: Response) -> Response:
+        resp.headers["X-Request-ID"] = g.get("request_id", "")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.is_secure:
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # Excel on the web shows the add-in's pages inside a cross-origin iframe, so they
+        # must not forbid framing; every other page may not be framed (clickjacking).
+        if not request.path.startswith("/addin/"):
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+            resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        return resp
+
+
+def _error(message: str, status: int) -> Response:
+    if request.path.startswith("/api/"):
+        resp = jsonify(error=message, status=status)
+        resp.status_code = status
+        return resp
+    return plain(message, status)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ClientError)
+    def _client_error(exc: ClientError) -> Response:
+        log.info("%s %s -> %s: %s", request.method, request.path, exc.status,
+                 exc.message.splitlines()[0] if exc.message else "")
+        return _error(exc.message, exc.status)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        zh, en = _HTTP_MESSAGES.get(status, (exc.name, exc.description or exc.name))
+        limit = _size(app.config.get("MAX_CONTENT_LENGTH"))
+        return _error(f"{zh}\n{en}".format(limit=limit), status)
+
+    @app.errorhandler(Exception)
+    def _server_error(exc: Exception) -> Response:
+        rid = g.get("request_id", "-")
+        log.exception("request %s %s %s failed", rid, request.method, request.path)
+        # No stack trace or exception text: it may contain workbook data or internals.
+        return _error(
+            f"服务器内部错误（请求编号 {rid}）。请把该编号告诉管理员。\n"
+            f"Internal server error (request id {rid}). Please give this id to your "
+            f"administrator.", 500)
+
+
+def _size(n: object) -> str:
+    if not isinstance(n, int):
+        return "?"
+    return f"{n // 1024**2} MB" if n >= 1024**2 else f"{n // 1024} KB"

@@ -1,0 +1,99 @@
+"""Periods: creation from the New-period button, lookup by the workbook's kb_meta, state rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import Period, PeriodState, Template, User
+from server.services.errors import Conflict
+
+# States in which a button may change the period (closed periods are frozen).
+WRITABLE = (PeriodState.OPEN.value, PeriodState.SCORED.value, PeriodState.SUBMITTED.value)
+
+
+def to_jsonable(obj: object) -> object:
+    """Engine dataclasses -> JSON-safe data. Decimals become strings (no float rounding)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (frozenset, set)):
+        return sorted(to_jsonable(v) for v in obj)  # type: ignore[type-var]
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+def digest(obj: object) -> str:
+    data = json.dumps(to_jsonable(obj), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def default_period_code(today: dt.date | None = None) -> str:
+    today = today or dt.date.today()
+    return f"{today.year:04d}-{today.month:02d}"
+
+
+def find_period(session: Session, code: str) -> Period | None:
+    return session.scalar(select(Period).where(Period.code == code))
+
+
+def require_period(session: Session, code: str, lang: str, *, writable: bool = True) -> Period:
+    """The workbook's period; 409 when it is unknown (New period not pressed) or closed."""
+    if not code:
+        raise Conflict(
+            "工作簿尚未关联考核期间：请先点击「新建期间」。" if lang == "zh" else
+            "The workbook is not linked to a period yet: press 'New period' first.")
+    period = find_period(session, code)
+    if period is None:
+        raise Conflict(
+            f"服务器上没有期间 {code}：请先点击「新建期间」。" if lang == "zh" else
+            f"Period {code} does not exist on the server: press 'New period' first.")
+    if writable and period.state not in WRITABLE:
+        raise Conflict(
+            f"期间 {code} 已关闭（状态 {period.state}），不能再修改。" if lang == "zh" else
+            f"Period {code} is {period.state}; it can no longer be changed.")
+    return period
+
+
+def open_period(session: Session, code: str, template_code: str, user: User, lang: str,
+                rules: Mapping[str, object] | None = None) -> tuple[Period, bool]:
+    """Create the period, or return the existing one when it is still open for the same
+    template (pressing New period twice is harmless). Returns (period, created)."""
+    template = session.scalar(select(Template).where(Template.code == template_code)) \
+        if template_code else None
+    period = find_period(session, code)
+    if period is not None:
+        if period.state not in WRITABLE:
+            raise Conflict(
+                f"期间 {code} 已关闭，不能重新创建。" if lang == "zh" else
+                f"Period {code} is closed; it cannot be created again.")
+        if template_code and period.template_code and period.template_code != template_code:
+            raise Conflict(
+                f"期间 {code} 已使用模板 {period.template_code} 创建，与本工作簿的模板 "
+                f"{template_code} 不同。" if lang == "zh" else
+                f"Period {code} already exists with template {period.template_code}, not "
+                f"this workbook's template {template_code}.")
+        return period, False
+    snapshot = dict(rules) if rules else (dict(template.rules) if template else {})
+    period = Period(code=code, template=template, template_code=template_code,
+                    state=PeriodState.OPEN.value, lang=lang, rules=snapshot,
+                    created_by=user.name)
+    session.add(period)
+    session.flush()
+    return period, True

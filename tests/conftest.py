@@ -1,0 +1,149 @@
+"""Shared fixtures: a migrated database, the Flask app and client, users with tokens, and a
+real PostgreSQL database (Debian's cluster, started when needed)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory) -> Path:
+    """One SQLite file migrated to head; tests get copies (migrating per test is slow)."""
+    from server.db import upgrade
+
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path, _migrated_sqlite) -> str:
+    path = tmp_path / "kpibook.sqlite3"
+    shutil.copy(_migrated_sqlite, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app_config(tmp_path, db_url) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": db_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "HISTORY_DIR": str(tmp_path / "history"),
+        "BASE_URL": "https://kpi.example.com:8443",
+        "SECRET_KEY": "test",
+        "FACT_SOURCE": "simulator",
+        "LANG": "zh",
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    from server import create_app
+
+    app = create_app(app_config)
+    yield app
+    from server.db import get_engine
+
+    get_engine(app).dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_token(app):
+    """make_token(name, role, authority=None) -> a bearer token for a new user."""
+    from server.auth import create_token, create_user
+    from server.db import session_scope
+
+    def make(name: str = "hr", role: str = "hr_admin", authority: dict | None = None,
+             display_name: str = "") -> str:
+        with session_scope(app) as session:
+            user = create_user(session, name, role, display_name or name, authority)
+            return create_token(session, user, "test")
+
+    return make
+
+
+@pytest.fixture
+def hr_token(make_token) -> str:
+    return make_token("hr", "hr_admin", display_name="人力资源部 李娜")
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+
+
+def _pg_missing_reason() -> str | None:
+    if shutil.which("pg_lsclusters") is None and not list(Path("/usr/lib/postgresql").glob(
+            "*/bin/postgres")):
+        return "PostgreSQL server binaries are not installed (apt-get install postgresql)"
+    return None
+
+
+def _psql(sql: str) -> str:
+    return subprocess.run(
+        ["su", "postgres", "-c", f"psql -X -v ON_ERROR_STOP=1 -At -c {_shq(sql)}"],
+        check=True, capture_output=True, text=True, timeout=60).stdout
+
+
+def _shq(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def _cluster_port() -> int:
+    """Start Debian's cluster when it is down; its port. Never initdb: the packaged cluster
+    exists and the server refuses to run as root anyway."""
+    out = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True,
+                         check=True).stdout
+    lines = [ln.split() for ln in out.splitlines() if ln.strip()]
+    if not lines:
+        raise RuntimeError("no PostgreSQL cluster (pg_lsclusters is empty)")
+    if not any(parts[3] == "online" for parts in lines):
+        subprocess.run(["service", "postgresql", "start"], check=True, capture_output=True,
+                       timeout=120)
+        out = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True,
+                             check=True).stdout
+        lines = [ln.split() for ln in out.splitlines() if ln.strip()]
+    online = [parts for parts in lines if parts[3] == "online"]
+    if not online:
+        raise RuntimeError(f"PostgreSQL did not start: {out}")
+    return int(online[0][2])
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """(port, role, password) of a PostgreSQL role the tests may create databases with."""
+    reason = _pg_missing_reason()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    port = _cluster_port()
+    role, password = "kpibook_test", "kpibook_test_pw"
+    exists = _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'").strip()
+    verb = "ALTER" if exists else "CREATE"
+    _psql(f"{verb} ROLE {role} LOGIN CREATEDB PASSWORD '{password}'")
+    return port, role, password
+
+
+@pytest.fixture
+def pg_url(postgres_server):
+    """A fresh, empty PostgreSQL database (dropped afterwards), as a psycopg URL."""
+    port, role, password = postgres_server
+    name = "kpibook_t_" + uuid.uuid4().hex[:10]
+    assert re.fullmatch(r"[a-z0-9_]+", name)
+    _psql(f"CREATE DATABASE {name} OWNER {role} ENCODING 'UTF8' TEMPLATE template0")
+    yield f"postgresql+psycopg://{role}:{password}@127.0.0.1:{port}/{name}"
+    _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
