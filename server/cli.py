@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from server import commands as server_commands
+from server import demo as server_demo
 from server.workbook import cli as workbook_cli
 
 
@@ -15,6 +17,8 @@ def main() -> None:
 
 main.add_command(workbook_cli.templates)
 main.add_command(workbook_cli.score)
+for _command in (*server_commands.COMMANDS, server_demo.demo):
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -78,6 +78,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LANG", "zh", parse_lang,
             "Default language of messages and written results (zh or en); a workbook's "
             "kb_meta lang and ?lang= override it"),
+    Setting("FACT_SOURCE", "stored", str.lower,
+            "Where Pull gets facts: 'stored' (facts in the database only) or 'simulator' "
+            "(invent demo facts for periods that have none)"),
     Setting("LOG_LEVEL", "INFO", str.upper, "Python logging level of the server"),
     Setting("INSTANCE_PATH", None, str,
             "Folder for the database, history, certificates. Default ./instance"),

@@ -1,0 +1,297 @@
+"""Server commands of the `kpibook` CLI: db, users, tokens, serve, xl (headless client).
+
+Registered on `server.cli.main`. Every command builds the app from KPIBOOK_* environment
+variables, the same way the server does, so `KPIBOOK_DATABASE_URL=... kpibook users add ...`
+administers exactly the database the server uses.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+
+
+def _app() -> Flask:
+    from server import create_app
+
+    return create_app()
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+
+@click.group(help="Database schema (Alembic migrations).")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply migrations up to REVISION (default: the latest).")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    from server import db as database
+
+    app = _app()
+    url = app.config["DATABASE_URL"]
+    database.upgrade(url, revision)
+    click.echo(f"database at revision {database.current_revision(database.get_engine(app))}"
+               f" ({_safe_url(url)})")
+
+
+@db.command("current", help="Show the database's revision and the latest one.")
+def db_current() -> None:
+    from server import db as database
+
+    app = _app()
+    click.echo(f"current: {database.current_revision(database.get_engine(app))}")
+    click.echo(f"head:    {database.head_revision()}")
+
+
+@db.command("revision", help="Developers: autogenerate a migration from server/models.py.")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    from alembic import command
+
+    from server import db as database
+
+    app = _app()
+    command.revision(database.alembic_config(app.config["DATABASE_URL"]), message=message,
+                     autogenerate=True)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def require_migrated(app: Flask) -> None:
+    """Stop with a clear message when the database is not at the latest migration."""
+    from server import db as database
+
+    current = database.current_revision(database.get_engine(app))
+    head = database.head_revision()
+    if current != head:
+        raise click.ClickException(
+            f"the database is at revision {current or '(empty)'}, the code needs {head}: "
+            f"run `kpibook db upgrade` first")
+
+
+# --- users and tokens -------------------------------------------------------------------------
+
+ROLES = ("hr_admin", "executive", "dept_head", "employee", "auditor")
+
+
+@click.group(help="Users and their roles.")
+def users() -> None:
+    pass
+
+
+@users.command("add", help="Create user NAME with a role.")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--display-name", default="", help="Name shown to people, e.g. 张伟.")
+@click.option("--email", default="")
+@click.option("--authority", default="",
+              help='Executive/department head authority as JSON, e.g. '
+                   '\'{"departments": ["一车间"], "max_points": 3}\'.')
+def users_add(name: str, role: str, display_name: str, email: str, authority: str) -> None:
+    from server.auth import create_user
+    from server.db import session_scope
+
+    try:
+        auth = json.loads(authority) if authority else {}
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--authority") from None
+    app = _app()
+    require_migrated(app)
+    with session_scope(app) as session:
+        try:
+            user = create_user(session, name, role, display_name, auth, email)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created user {user.name} ({user.role})")
+
+
+@users.command("list", help="List users.")
+def users_list() -> None:
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import User
+
+    app = _app()
+    with session_scope(app) as session:
+        for u in session.scalars(select(User).order_by(User.name)):
+            state = "" if u.active else " (inactive)"
+            auth = f" authority={json.dumps(u.authority, ensure_ascii=False)}" \
+                if u.authority else ""
+            click.echo(f"{u.name}\t{u.role}\t{u.display_name}{state}{auth}")
+
+
+@click.group(help="API tokens (shown once; only a hash is stored).")
+def tokens() -> None:
+    pass
+
+
+@tokens.command("create", help="Create a token for user NAME and print it once.")
+@click.argument("name")
+@click.option("--label", default="cli", help="What the token is for, e.g. 'laptop Excel'.")
+def tokens_create(name: str, label: str) -> None:
+    from sqlalchemy import select
+
+    from server.auth import create_token
+    from server.db import session_scope
+    from server.models import User
+
+    app = _app()
+    require_migrated(app)
+    with session_scope(app) as session:
+        user = session.scalar(select(User).where(User.name == name))
+        if user is None:
+            raise click.ClickException(f"no user {name!r}; create it with `kpibook users add`")
+        token = create_token(session, user, label)
+    click.echo(token)
+    click.echo("(store it now: it cannot be shown again)", err=True)
+
+
+@tokens.command("list", help="List tokens (prefixes only).")
+def tokens_list() -> None:
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import ApiToken
+
+    app = _app()
+    with session_scope(app) as session:
+        for t in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            state = "revoked" if t.revoked_at else "active"
+            click.echo(f"{t.prefix}…\t{t.user.name}\t{t.name}\t{state}")
+
+
+@tokens.command("revoke", help="Revoke the token(s) starting with PREFIX.")
+@click.argument("prefix")
+def tokens_revoke(prefix: str) -> None:
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import ApiToken
+
+    if len(prefix) < 8:
+        raise click.BadParameter("give at least 8 characters", param_hint="PREFIX")
+    app = _app()
+    with session_scope(app) as session:
+        rows = session.scalars(select(ApiToken).where(ApiToken.prefix.startswith(prefix[:12])))
+        n = 0
+        for t in rows:
+            t.revoked_at = dt.datetime.now(dt.UTC)
+            n += 1
+    click.echo(f"revoked {n} token(s)")
+
+
+# --- serve --------------------------------------------------------------------------------------
+
+
+@click.command(help="Serve kpibook over HTTPS (Office add-ins require HTTPS, even locally).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True, type=int)
+@click.option("--cert", type=click.Path(dir_okay=False, exists=True),
+              help="PEM certificate; default: a self-signed one in the instance folder.")
+@click.option("--key", type=click.Path(dir_okay=False, exists=True), help="PEM private key.")
+@click.option("--http", "plain_http", is_flag=True,
+              help="Plain HTTP, e.g. behind a TLS-terminating proxy (add-ins need HTTPS).")
+def serve(host: str, port: int, cert: str | None, key: str | None, plain_http: bool) -> None:
+    app = _app()
+    require_migrated(app)
+    run_server(app, host, port, cert, key, plain_http)
+
+
+def run_server(app: Flask, host: str, port: int, cert: str | None = None,
+               key: str | None = None, plain_http: bool = False) -> None:
+    from werkzeug.serving import run_simple
+
+    from server.certs import ensure_self_signed
+
+    if bool(cert) != bool(key):
+        raise click.UsageError("--cert and --key go together")
+    ssl_context = None
+    if not plain_http:
+        if not cert:
+            cert_path, key_path = ensure_self_signed(app.instance_path)
+            cert, key = str(cert_path), str(key_path)
+            click.echo(f"self-signed certificate: {cert} (trust it once, see docs/server.md)")
+        ssl_context = (cert, key)
+    scheme = "http" if plain_http else "https"
+    click.echo(f"kpibook serving on {scheme}://{host}:{port}/  (Ctrl+C to stop)")
+    # Werkzeug's threaded server is enough for one HR department; larger sites run the WSGI
+    # app (server:create_app()) under gunicorn/waitress behind a proxy (docs/server.md).
+    run_simple(host, port, app, ssl_context=ssl_context, threaded=True, use_reloader=False)
+
+
+# --- xl: the headless client -------------------------------------------------------------------
+
+BUTTONS = ("new_period", "pull", "score", "check", "submit")
+
+
+@click.command("xl", help="Press a KPI ribbon BUTTON on WORKBOOK.xlsx without Excel.")
+@click.argument("button", type=click.Choice(BUTTONS))
+@click.argument("workbook", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--server", "server_url", default=None,
+              help="Server base URL, e.g. https://localhost:8443 (default: in-process app).")
+@click.option("--token", envvar="KPIBOOK_TOKEN", default=None,
+              help="API token (or KPIBOOK_TOKEN).")
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the result here (default: update WORKBOOK in place).")
+@click.option("--insecure", is_flag=True,
+              help="Do not verify the server's certificate (self-signed local servers).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None)
+def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
+       out_path: Path | None, insecure: bool, lang: str | None) -> None:
+    from addin.headless import ServerError, flask_poster, run_button
+
+    query = f"?lang={lang}" if lang else ""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if server_url:
+        post = http_post(server_url, headers, insecure, query)
+    else:
+        app = _app()
+        require_migrated(app)
+        client = app.test_client()
+        base = flask_poster(client, headers=headers)
+        post = (lambda b, p: base(b + query, p)) if query else base
+    try:
+        result = run_button(button, workbook, out_path, post=post)
+    except ServerError as exc:
+        click.echo(str(exc.message if hasattr(exc, "message") else exc), err=True)
+        sys.exit(1)
+    for message, title in result.alerts:
+        click.echo(f"[{title}] {message}" if title else message)
+    click.echo(f"{len(result.actions)} action(s) applied; saved {result.out_path}")
+
+
+def http_post(server_url: str, headers: dict[str, str], insecure: bool, query: str = ""):
+    """POST {server}/xl/{button} with requests; returns (status, body) for run_button."""
+    import requests
+
+    base = server_url.rstrip("/")
+    if not base.endswith("/xl"):
+        base += "/xl"
+    if insecure:
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def post(button: str, payload: dict) -> tuple[int, bytes]:
+        resp = requests.post(f"{base}/{button}{query}", json=payload, headers=headers,
+                             timeout=300, verify=not insecure)
+        return resp.status_code, resp.content
+
+    return post
+
+
+COMMANDS = (db, users, tokens, serve, xl)

@@ -1,0 +1,135 @@
+"""`kpibook demo`: a ready-to-try server (the README's `scripts/run`).
+
+Migrates the database, creates demo users with fresh tokens (printed), a demo period with the
+manufacturing template's people and source facts from the simulator, writes the template
+workbooks, then serves over HTTPS on localhost and prints how to sideload the add-in.
+Running it again is safe: existing data is kept, demo tokens are replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+DEMO_USERS = (
+    # name, role, display name, authority
+    ("hr", "hr_admin", "人力资源部 李娜", {}),
+    ("gm", "executive", "总经理 周建国", {"max_points": "5"}),
+    ("zhangwei", "dept_head", "一车间主任 张伟", {"departments": ["一车间"], "max_points": "3"}),
+    ("auditor", "auditor", "审计 孙丽华", {}),
+)
+DEMO_TEMPLATE = "manufacturing"
+DEMO_TOKEN_LABEL = "demo"
+
+
+def setup_demo(app: Flask, workbook_dir: Path | None = None) -> dict[str, object]:
+    """Everything but serving. Returns {"tokens": {user: token}, "period": code,
+    "workbooks": [paths]} so that tests and scripts can use it."""
+    from server import db as database
+
+    database.upgrade(app.config["DATABASE_URL"])
+    from server.db import session_scope
+
+    with session_scope(app) as session:
+        tokens = _users(session)
+        period = _period(session)
+    workbooks: list[Path] = []
+    try:
+        from server.workbook.templates import write_templates
+    except ImportError:  # the template builder is not there (yet)
+        write_templates = None
+    if write_templates is not None:
+        workbooks = write_templates(workbook_dir or Path(app.instance_path) / "workbooks")
+    return {"tokens": tokens, "period": period, "workbooks": workbooks}
+
+
+def _users(session: Session) -> dict[str, str]:
+    from server.auth import create_token, create_user
+    from server.models import ApiToken, User
+
+    tokens = {}
+    now = dt.datetime.now(dt.UTC)
+    for name, role, display, authority in DEMO_USERS:
+        user = session.scalar(select(User).where(User.name == name))
+        if user is None:
+            user = create_user(session, name, role, display, authority)
+        for old in session.scalars(select(ApiToken).where(
+                ApiToken.user_id == user.id, ApiToken.name == DEMO_TOKEN_LABEL,
+                ApiToken.revoked_at.is_(None))):
+            old.revoked_at = now  # tokens printed by an earlier demo run stop working
+        tokens[name] = create_token(session, user, DEMO_TOKEN_LABEL)
+    return tokens
+
+
+def _period(session: Session) -> str:
+    from server.models import Employee, Period, PeriodState, Template, User
+    from server.services.facts import facts_for, store_facts
+    from server.services.simulator import template_facts
+    from server.workbook import template_content as content
+
+    for key, tpl in content.TEMPLATES.items():
+        if session.scalar(select(Template).where(Template.code == key)) is None:
+            session.add(Template(code=key, name=tpl.title_zh, version="1",
+                                 rules={"indicators": [r.as_row() for r in tpl.rules]}))
+    session.flush()
+    tpl = content.TEMPLATES[DEMO_TEMPLATE]
+    for m in tpl.roster:
+        emp = session.scalar(select(Employee).where(Employee.employee_id == m.employee_id))
+        if emp is None:
+            session.add(Employee(employee_id=m.employee_id, name=m.name,
+                                 department=m.department, position=m.position, email=m.email,
+                                 manager=m.manager))
+    code = content.PERIOD
+    period = session.scalar(select(Period).where(Period.code == code))
+    if period is None:
+        template = session.scalar(select(Template).where(Template.code == DEMO_TEMPLATE))
+        period = Period(code=code, template=template, template_code=DEMO_TEMPLATE,
+                        state=PeriodState.OPEN.value, lang="zh",
+                        rules=dict(template.rules) if template else {}, created_by="demo")
+        session.add(period)
+        session.flush()
+    if not facts_for(session, period):
+        hr = session.scalar(select(User).where(User.name == "hr"))
+        store_facts(session, period, template_facts(DEMO_TEMPLATE, code) or [],
+                    fetched_by=f"simulator/{hr.name if hr else 'demo'}")
+    return code
+
+
+@click.command(help="Run the demo: migrate, demo users/tokens/period/facts, serve over HTTPS.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare everything, print it, do not serve.")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    from server import create_app
+    from server.commands import run_server
+
+    base = f"https://localhost:{port}" if host in ("127.0.0.1", "localhost", "0.0.0.0") \
+        else f"https://{host}:{port}"
+    # The demo has no real source systems: Pull on a new period invents facts.
+    app = create_app({"FACT_SOURCE": "simulator", "BASE_URL": base})
+    info = setup_demo(app)
+    click.echo("kpibook demo")
+    click.echo(f"  database:  {app.config['DATABASE_URL']}")
+    click.echo(f"  period:    {info['period']} (template {DEMO_TEMPLATE}, facts from the "
+               f"simulator)")
+    click.echo("  tokens (shown once; paste one into the add-in's settings):")
+    for name, role, display, _ in DEMO_USERS:
+        click.echo(f"    {name:<9} {role:<10} {display}: {info['tokens'][name]}")
+    for path in info["workbooks"]:  # type: ignore[union-attr]
+        click.echo(f"  workbook:  {path}")
+    click.echo(f"  manifest:  {base}/addin/manifest.xml")
+    click.echo("  sideload:  Excel on the web: Insert > Add-ins > Upload My Add-in > the manifest;"
+               "\n             Windows: put the manifest in a shared-folder catalogue (Trust "
+               "Center);\n             Mac: copy it to ~/Library/Containers/com.microsoft.Excel/"
+               "Data/Documents/wef/")
+    click.echo("  headless:  kpibook xl score WORKBOOK.xlsx --server "
+               f"{base} --token <token> --insecure")
+    click.echo("  The certificate is self-signed: open the manifest URL once in a browser and "
+               "trust it (docs/server.md).")
+    if not no_serve:
+        run_server(app, host, port)
