@@ -197,7 +197,7 @@ export function fakeExcel(model) {
       items: list().map((entry) => namedItemNode(entry, scopeSheet)),
       add: (name, reference) => enqueue(() => {
         if (typeof reference === "string") list().push({ name, type: "Range", refersTo: reference });
-        else list().push({ name, type: "Range", rangeAddress: reference.address });
+        else list().push({ name, type: "Range", rangeAddress: reference._properties.get("address")._valueBeforeLoaded });
       }),
       getItem: (name) => {
         const entry = list().find((candidate) => candidate.name === name);
