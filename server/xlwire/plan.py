@@ -35,3 +35,6 @@ class WritePlan:
     meta: dict[str, str] = field(default_factory=dict)  # kb_meta key -> value to set
     alert: tuple[str, str] | None = None  # (message, title) shown to the user
     activate_table: str | None = None  # bring this table's sheet to the front
+    # Tables that plan_to_actions may create on a new sheet when the workbook lacks them
+    # (otherwise a missing table is an error). kb_meta is always created when missing.
+    create_missing: frozenset[str] = frozenset()

@@ -1,0 +1,511 @@
+"""The actions kpibook sends back to the client: the ONLY module that builds action dicts.
+
+Every action is one of `ALLOWED_ACTIONS`, the functions that xlwings' VBA client
+(addin/Remote.bas: `Sub <func>(wb, action)`) and Office Scripts client (js/xlwings.ts:
+`registerCallback(<func>)`) both implement; our Office.js add-in and `addin.headless`
+implement the same set. An action a client lacks fails inside Excel half-way through the
+list, so nothing else may be emitted.
+
+Coordinates are 0-based; `args` is always a list (VBA reads it as a 1-based Collection).
+Strings in `setValues` go through `textsafe.as_text` so that no client turns them into
+formulas, numbers or dates; dates go as serial numbers with a date number format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from server.workbook import schema
+from server.workbook.schema import TableSpec, caption_parts, fold, match_column
+from server.xlwire.plan import TableWrite, WritePlan
+from server.xlwire.snapshot import (
+    BookSnapshot,
+    RangeRef,
+    SheetSnapshot,
+    TableSnapshot,
+    column_letters,
+)
+from server.xlwire.textsafe import column_to_wire, to_wire
+
+ALLOWED_ACTIONS: frozenset[str] = frozenset({
+    "setValues", "rangeClearContents", "rangeClearFormats", "rangeClear", "addSheet",
+    "setSheetName", "setAutofit", "setRangeColor", "activateSheet", "addHyperlink",
+    "setNumberFormat", "alert", "setRangeName", "namesAdd", "nameDelete", "addTable",
+    "setTableName", "resizeTable",
+})
+"""Checked against Remote.bas and xlwings.ts by tests/xlwire/test_actions_allowed.py."""
+
+MAX_ROWS_PER_SETVALUES = 5_000
+"""Office Scripts and Office.js reject very large single writes (~5 MB); smaller blocks
+also keep the VBA client's JSON parser responsive."""
+
+DEFAULT_TABLE_STYLE = "TableStyleMedium2"
+TEXT_FORMAT = "@"
+
+Action = dict[str, Any]
+
+
+class PlanError(ValueError):
+    """The plan cannot be written into this workbook; `message` is for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def error_response(message: str, status: int = 400) -> tuple[str, int, dict[str, str]]:
+    """A Flask response the clients show verbatim: every client displays a non-200 body
+    as the error message (VBA MsgBox, Office Scripts throw), so it is plain text."""
+    return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+# --- builders: one per allowed function ------------------------------------------------
+
+
+def _action(func: str, args: list[Any] | None = None, *, sheet: int | None = None,
+            ref: RangeRef | None = None, values: list[list[Any]] | None = None) -> Action:
+    assert func in ALLOWED_ACTIONS, func
+    return {
+        "func": func,
+        "args": [None] if args is None else list(args),
+        "values": values,
+        "sheet_position": sheet,
+        "start_row": None if ref is None else ref.row,
+        "start_column": None if ref is None else ref.col,
+        "row_count": None if ref is None else ref.n_rows,
+        "column_count": None if ref is None else ref.n_cols,
+    }
+
+
+def set_values(sheet: int, row: int, col: int, values: list[list[Any]]) -> Action:
+    """Write a block of already wire-converted values (see `textsafe.to_wire`)."""
+    n_cols = max((len(r) for r in values), default=0)
+    return _action("setValues", sheet=sheet, ref=RangeRef(row, col, len(values), n_cols),
+                   values=values)
+
+
+def range_clear_contents(sheet: int, ref: RangeRef) -> Action:
+    return _action("rangeClearContents", sheet=sheet, ref=ref)
+
+
+def range_clear_formats(sheet: int, ref: RangeRef) -> Action:
+    return _action("rangeClearFormats", sheet=sheet, ref=ref)
+
+
+def range_clear(sheet: int, ref: RangeRef) -> Action:
+    return _action("rangeClear", sheet=sheet, ref=ref)
+
+
+def add_sheet(position: int, name: str) -> Action:
+    """New sheet at 0-based `position`. VBA moves it *after* that index and Office Scripts
+    puts it *at* it; both agree only when position == number of sheets, so append only."""
+    return _action("addSheet", [position, name])
+
+
+def set_sheet_name(sheet: int, name: str) -> Action:
+    return _action("setSheetName", [name], sheet=sheet)
+
+
+def set_autofit(sheet: int, ref: RangeRef, axis: str = "columns") -> Action:
+    if axis not in ("columns", "rows"):
+        raise ValueError(axis)
+    return _action("setAutofit", [axis], sheet=sheet, ref=ref)
+
+
+def set_range_color(sheet: int, ref: RangeRef, color: str) -> Action:
+    return _action("setRangeColor", [_hex_color(color)], sheet=sheet, ref=ref)
+
+
+def activate_sheet(sheet: int) -> Action:
+    return _action("activateSheet", [sheet])
+
+
+def add_hyperlink(sheet: int, row: int, col: int, address: str, text: str | None = None,
+                  tip: str | None = None) -> Action:
+    # Office Scripts calls .toString() on every arg: never send null.
+    return _action("addHyperlink", [address, text or address, tip or ""], sheet=sheet,
+                   ref=RangeRef(row, col, 1, 1))
+
+
+def set_number_format(sheet: int, ref: RangeRef, number_format: str) -> Action:
+    return _action("setNumberFormat", [number_format], sheet=sheet, ref=ref)
+
+
+def alert(message: str, title: str = "kpibook", buttons: str = "ok", mode: str = "info"
+          ) -> Action:
+    """Message box (VBA). Office Scripts *throws* the prompt, ending the action list there:
+    `plan_to_actions` always puts it last."""
+    return _action("alert", [message, title, buttons, mode, ""])
+
+
+def set_range_name(sheet: int, ref: RangeRef, name: str) -> Action:
+    return _action("setRangeName", [name], sheet=sheet, ref=ref)
+
+
+def names_add(name: str, refers_to: str, sheet: int | None = None) -> Action:
+    """Book-scoped name (sheet None) or a name scoped to `sheet`; refers_to like '=S!$A$1'."""
+    return _action("namesAdd", [name, refers_to], sheet=sheet)
+
+
+def name_delete(name: str, refers_to: str, plain_name: str, sheet_index: int | None,
+                book_scope: bool, scope_sheet_index: int | None) -> Action:
+    """VBA matches args[0:2] (full name, refers_to); Office Scripts uses args[2], [4], [5]."""
+    return _action("nameDelete",
+                   [name, refers_to, plain_name, sheet_index, book_scope, scope_sheet_index])
+
+
+def add_table(sheet: int, ref: RangeRef, name: str, has_headers: bool = True,
+              style: str = DEFAULT_TABLE_STYLE) -> Action:
+    return _action("addTable", [_absolute(ref), has_headers, style, name], sheet=sheet)
+
+
+def set_table_name(sheet: int, table_index: int, name: str) -> Action:
+    return _action("setTableName", [table_index, name], sheet=sheet)
+
+
+def resize_table(sheet: int, table_index: int, ref: RangeRef) -> Action:
+    return _action("resizeTable", [table_index, _absolute(ref)], sheet=sheet)
+
+
+def _absolute(ref: RangeRef) -> str:
+    def one(row: int, col: int) -> str:
+        return f"${column_letters(col)}${row + 1}"
+    return f"{one(ref.row, ref.col)}:{one(ref.row + ref.n_rows - 1, ref.col + ref.n_cols - 1)}"
+
+
+def _hex_color(color: str) -> str:
+    text = color.strip()
+    body = text.lstrip("#")
+    if len(body) != 6 or any(c not in "0123456789abcdefABCDEF" for c in body):
+        raise ValueError(f"not a #rrggbb colour: {color!r}")
+    return "#" + body.upper()
+
+
+# --- plan -> actions -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Target:
+    """Where one TableWrite lands once the table is located (or created)."""
+
+    sheet: int
+    first_body_row: int
+    column_of: dict[str, int]  # key -> absolute 0-based column
+
+
+def _runs(sorted_ints: Iterable[int]) -> list[tuple[int, int]]:
+    """[3, 4, 5, 8] -> [(3, 3), (8, 1)]: (start, length) of consecutive runs."""
+    runs: list[tuple[int, int]] = []
+    for n in sorted_ints:
+        if runs and runs[-1][0] + runs[-1][1] == n:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((n, 1))
+    return runs
+
+
+def _label(spec: TableSpec | None, name: str) -> str:
+    return f"'{name}' ({spec.zh} / {spec.en})" if spec else f"'{name}'"
+
+
+def _column_keys(spec: TableSpec, write: TableWrite, captions: list[object]
+                 ) -> dict[str, int]:
+    """Key -> offset inside the table for every header the plan's columns recognise."""
+    wanted = set(write.columns)
+    extra = {k for k in write.columns if k not in spec.keys}  # e.g. indicator codes
+    folded_extra = {fold(k): k for k in extra}
+    for key, caption in write.captions.items():
+        if key in extra:
+            folded_extra.setdefault(fold(caption), key)
+    found: dict[str, int] = {}
+    for offset, caption in enumerate(captions):
+        if caption is None or str(caption).strip() == "":
+            continue
+        key = None
+        column = match_column(spec, str(caption))
+        if column is not None and column.key in wanted:
+            key = column.key
+        elif column is None:
+            for part in caption_parts(str(caption)):
+                if part in folded_extra:
+                    key = folded_extra[part]
+                    break
+        if key is not None and key not in found:  # first matching header wins, like the reader
+            found[key] = offset
+    return found
+
+
+def _occupied(sheet: SheetSnapshot, ref: RangeRef) -> bool:
+    """Does the client report any value inside `ref`? (C-speed per row: slice + count.)"""
+    c0, c1 = ref.col, ref.col + ref.n_cols
+    for row in sheet.values[ref.row: ref.row + ref.n_rows]:
+        part = row[c0:c1]
+        if part.count(None) != len(part):
+            return True
+    return False
+
+
+def _date_format(column: list[object]) -> str | None:
+    kinds = {v.__class__ for v in column if v is not None}
+    if not kinds or not all(issubclass(k, (dt.date,)) for k in kinds):
+        return None
+    has_time = any(isinstance(v, dt.datetime) and v.time() != dt.time() for v in column)
+    return "yyyy-mm-dd hh:mm" if has_time else "yyyy-mm-dd"
+
+
+def _body_actions(write: TableWrite, target: _Target, actions: list[Action]) -> None:
+    """setValues per run of adjacent columns, chunked; then number formats and fills."""
+    n = len(write.rows)
+    index = {key: i for i, key in enumerate(write.columns)}
+    width = len(write.columns)
+    for r, row in enumerate(write.rows):
+        if len(row) != width:
+            raise ValueError(f"{write.table}: row {r} has {len(row)} values for "
+                             f"{width} columns")
+    columns = list(zip(*write.rows, strict=True)) if n else [() for _ in write.columns]
+    by_col = {target.column_of[k]: k for k in write.columns}
+    formats = dict(write.number_formats)
+    wire: dict[str, list[object]] = {}
+    for key in write.columns:
+        values = list(columns[index[key]])
+        if key not in formats:
+            date_format = _date_format(values)
+            if date_format:
+                formats[key] = date_format
+        wire[key] = column_to_wire(values)
+    for start, length in _runs(sorted(by_col)):
+        keys = [by_col[c] for c in range(start, start + length)]
+        block = [list(t) for t in zip(*(wire[k] for k in keys), strict=True)] if n else []
+        for chunk in range(0, n, MAX_ROWS_PER_SETVALUES):
+            part = block[chunk: chunk + MAX_ROWS_PER_SETVALUES]
+            actions.append(set_values(target.sheet, target.first_body_row + chunk, start, part))
+    if n == 0:
+        return
+    # Text columns keep General: a Text ("@") cell might keep our apostrophe literally.
+    by_format: dict[str, list[int]] = {}
+    for key, number_format in formats.items():
+        if key in target.column_of and not (number_format == TEXT_FORMAT
+                                            and key in write.text_columns):
+            by_format.setdefault(number_format, []).append(target.column_of[key])
+    for number_format, cols in sorted(by_format.items()):
+        for start, length in _runs(sorted(cols)):
+            ref = RangeRef(target.first_body_row, start, n, length)
+            actions.append(set_number_format(target.sheet, ref, number_format))
+    _fill_actions(write, target, n, actions)
+
+
+def _fill_actions(write: TableWrite, target: _Target, n: int, actions: list[Action]) -> None:
+    col_runs = _runs(sorted(target.column_of[k] for k in write.columns))
+    if write.row_fills is not None:
+        if len(write.row_fills) != n:
+            raise ValueError(f"{write.table}: {len(write.row_fills)} row fills for {n} rows")
+        r = 0
+        while r < n:  # consecutive rows of one colour become one range per column run
+            color, end = write.row_fills[r], r + 1
+            while end < n and write.row_fills[end] == color:
+                end += 1
+            if color is not None:
+                for start, length in col_runs:
+                    ref = RangeRef(target.first_body_row + r, start, end - r, length)
+                    actions.append(set_range_color(target.sheet, ref, color))
+            r = end
+    by_cell: dict[tuple[str, int], list[int]] = {}
+    for (row, key), color in write.cell_fills.items():
+        if key not in target.column_of or not 0 <= row < n:
+            raise ValueError(f"{write.table}: cell fill for unknown cell ({row}, {key!r})")
+        by_cell.setdefault((color, target.column_of[key]), []).append(row)
+    for (color, col), rows in sorted(by_cell.items()):
+        for start, length in _runs(sorted(rows)):
+            ref = RangeRef(target.first_body_row + start, col, length, 1)
+            actions.append(set_range_color(target.sheet, ref, color))
+
+
+def _caption(spec: TableSpec, write: TableWrite, key: str) -> str:
+    if key in write.captions:
+        return write.captions[key]
+    return spec.column(key).caption if key in spec.keys else key
+
+
+def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapshot,
+                    spec: TableSpec, write: TableWrite, actions: list[Action]) -> None:
+    label = _label(spec, table.name)
+    where = f"table {label} on sheet '{sheet.name}'"
+    if table.header is None:
+        raise PlanError(f"The header row of {where} is hidden; show it (Table Design > "
+                        "Header Row) and try again.")
+    if table.show_totals:
+        raise PlanError(f"{where} has a totals row, which kpibook cannot resize around; "
+                        "turn it off (Table Design > Total Row) and try again.")
+    captions = sheet.block(table.header)[0]
+    offsets = _column_keys(spec, write, captions)
+    missing = [k for k in write.columns if k not in offsets]
+
+    n = len(write.rows)
+    n_body_new = max(n, 1)  # an Excel table always keeps one body row
+    old_body = table.body.n_rows if table.body is not None else 0
+    first_body = table.header.row + 1
+    new_width = table.range.n_cols + len(missing)
+
+    # Cells the table will swallow must be empty: HR's notes next to or below the table.
+    if missing:
+        right = RangeRef(table.range.row, table.range.col + table.range.n_cols,
+                         1 + max(n_body_new, old_body), len(missing))
+        if _occupied(sheet, right):
+            raise PlanError(
+                f"kpibook needs to add column(s) {', '.join(missing)} to {where}, but cells "
+                f"{right.address} are not empty. Move that content elsewhere and try again.")
+    if n_body_new > old_body:
+        below = RangeRef(first_body + old_body, table.range.col, n_body_new - old_body,
+                         new_width)
+        if _occupied(sheet, below):
+            raise PlanError(
+                f"{where} must grow to {n_body_new} rows, but cells {below.address} below it "
+                "are not empty. Move that content elsewhere and try again.")
+
+    table_index = sheet.tables.index(table)
+    new_range = RangeRef(table.range.row, table.range.col, 1 + n_body_new, new_width)
+    if new_range != table.range:
+        actions.append(resize_table(sheet.index, table_index, new_range))
+    column_of = {k: table.range.col + off for k, off in offsets.items()}
+    for j, key in enumerate(missing):
+        column_of[key] = table.range.col + table.range.n_cols + j
+    if missing:
+        header = [to_wire(_caption(spec, write, k)) for k in missing]
+        actions.append(set_values(sheet.index, table.header.row,
+                                  table.range.col + table.range.n_cols, [header]))
+    target = _Target(sheet.index, first_body, column_of)
+    _body_actions(write, target, actions)
+    if n == 0:  # the one body row Excel keeps: empty our columns in it
+        for start, length in _runs(sorted(column_of.values())):
+            actions.append(range_clear_contents(sheet.index, RangeRef(first_body, start, 1,
+                                                                      length)))
+    if old_body > n_body_new:  # rows that left the table: values and our colours go
+        leftover = RangeRef(first_body + n_body_new, table.range.col, old_body - n_body_new,
+                            table.range.n_cols)
+        actions.append(range_clear(sheet.index, leftover))
+
+
+def _unique_sheet_name(book: BookSnapshot, taken: set[str], wanted: str) -> str:
+    name, n = wanted[:31], 2
+    while name.lower() in taken:
+        suffix = f" ({n})"
+        name = wanted[: 31 - len(suffix)] + suffix
+        n += 1
+    return name
+
+
+def _create_table(book: BookSnapshot, spec: TableSpec, write: TableWrite, position: int,
+                  taken_sheets: set[str], actions: list[Action]) -> None:
+    sheet_name = _unique_sheet_name(book, taken_sheets, spec.zh)
+    taken_sheets.add(sheet_name.lower())
+    actions.append(add_sheet(position, sheet_name))
+    header = [to_wire(_caption(spec, write, k)) for k in write.columns]
+    actions.append(set_values(position, 0, 0, [header]))
+    n_body = max(len(write.rows), 1)
+    ref = RangeRef(0, 0, 1 + n_body, len(write.columns))
+    actions.append(add_table(position, ref, spec.name))
+    target = _Target(position, 1, {k: i for i, k in enumerate(write.columns)})
+    _body_actions(write, target, actions)
+
+
+def _meta_actions(book: BookSnapshot, meta: Mapping[str, object], actions: list[Action]
+                  ) -> bool:
+    """Set kb_meta keys: an existing key's value cell is overwritten, new keys take empty
+    rows of the table or grow it. False when kb_meta is absent (the caller creates it)."""
+    found = book.find_table(schema.META.name)
+    if found is None:
+        return False
+    sheet, table = found
+    where = f"table {_label(schema.META, table.name)} on sheet '{sheet.name}'"
+    if table.header is None or table.show_totals:
+        raise PlanError(f"Show the header row and hide the totals row of {where}.")
+    offsets = _column_keys(schema.META, TableWrite("kb_meta", ["key", "value"], []),
+                           sheet.block(table.header)[0])
+    if "key" not in offsets or "value" not in offsets:
+        raise PlanError(f"{where} needs its key and value columns (键 / Key, 值 / Value).")
+    key_col = table.range.col + offsets["key"]
+    value_col = table.range.col + offsets["value"]
+    first_body = table.header.row + 1
+    body = sheet.block(table.body) if table.body is not None else []
+    row_of: dict[str, int] = {}
+    free: list[int] = []
+    for r, row in enumerate(body):
+        key = row[offsets["key"]]
+        if key is None or str(key).strip() == "":
+            free.append(r)
+        else:
+            row_of.setdefault(str(key).strip(), r)
+    new_rows: list[tuple[int, str, object]] = []
+    n_body = len(body)
+    for key, value in meta.items():
+        if key in row_of:
+            actions.append(set_values(sheet.index, first_body + row_of[key], value_col,
+                                      [[to_wire(value)]]))
+            continue
+        if free:
+            r = free.pop(0)
+        else:
+            r, n_body = n_body, n_body + 1
+        new_rows.append((r, key, value))
+    if n_body > len(body):
+        below = RangeRef(first_body + len(body), table.range.col, n_body - len(body),
+                         table.range.n_cols)
+        if _occupied(sheet, below):
+            raise PlanError(f"{where} must grow, but cells {below.address} below it are not "
+                            "empty. Move that content elsewhere and try again.")
+        actions.append(resize_table(sheet.index, sheet.tables.index(table),
+                                    RangeRef(table.range.row, table.range.col, 1 + n_body,
+                                             table.range.n_cols)))
+    for r, key, value in new_rows:
+        actions.append(set_values(sheet.index, first_body + r, key_col, [[to_wire(key)]]))
+        actions.append(set_values(sheet.index, first_body + r, value_col, [[to_wire(value)]]))
+    return True
+
+
+def plan_to_actions(book: BookSnapshot, plan: WritePlan,
+                    specs: Mapping[str, TableSpec] = schema.TABLES) -> list[Action]:
+    """The actions that write `plan` into the workbook `book` describes, touching nothing
+    but kpibook's tables (their kpibook columns, their size, their rows' colours).
+
+    Raises PlanError (a sentence for the user) when a needed table is missing and the plan
+    does not allow creating it, or when the table cannot grow without overwriting HR's cells.
+    """
+    actions: list[Action] = []
+    writes = list(plan.tables)
+    if plan.meta and not _meta_actions(book, plan.meta, actions):
+        # kb_meta is kpibook's own bookkeeping sheet: always created when missing.
+        writes.append(TableWrite(schema.META.name, ["key", "value"],
+                                 [[k, v] for k, v in plan.meta.items()],
+                                 text_columns=frozenset({"key", "value"})))
+    taken_sheets = {s.name.lower() for s in book.sheets}
+    n_sheets = len(book.sheets)
+    created: dict[str, int] = {}
+    for write in writes:
+        spec = specs.get(write.table)
+        if spec is None:
+            raise ValueError(f"{write.table!r} is not a kpibook table: it is never written")
+        found = book.find_table(write.table)
+        if found is not None:
+            _write_existing(book, found[0], found[1], spec, write, actions)
+        elif write.table in plan.create_missing or write.table == schema.META.name:
+            created[write.table] = n_sheets
+            _create_table(book, spec, write, n_sheets, taken_sheets, actions)
+            n_sheets += 1
+        else:
+            raise PlanError(
+                f"This workbook has no table named {_label(spec, write.table)}. Use a kpibook "
+                "template, or restore the table (Table Design > Table Name).")
+    if plan.activate_table:
+        found = book.find_table(plan.activate_table)
+        if found is not None:
+            actions.append(activate_sheet(found[0].index))
+        elif plan.activate_table in created:
+            actions.append(activate_sheet(created[plan.activate_table]))
+    elif created:  # VBA's Sheets.Add activated the new sheet: give the user theirs back
+        actions.append(activate_sheet(book.active_sheet_index))
+    if plan.alert is not None:
+        actions.append(alert(plan.alert[0], plan.alert[1]))  # last: Office Scripts throws it
+    return actions
