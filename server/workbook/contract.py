@@ -416,10 +416,10 @@ def to_score_input(tables: Tables) -> ScoreInput:
     indicators = _read_rules(tables.get("kb_rules"), problems, where)
     employees = _read_roster(tables.get("kb_roster"), problems, where)
     codes = {ind.code: ind for ind in indicators}
-    ids = {emp.employee_id for emp in employees}
-    # Unknown codes/ids are only reported when the table they refer to was readable.
-    known_codes = codes if "kb_rules" in tables else None
-    known_ids = ids if "kb_roster" in tables else None
+    # References are checked against every code/id written down, even on rows with problems
+    # of their own (so one typo is one problem), and only when that table was readable.
+    known_codes = {key[0] for key in where.rules} if "kb_rules" in tables else None
+    known_ids = {key[0] for key in where.roster} if "kb_roster" in tables else None
     overrides = _read_targets(tables.get("kb_targets"), known_codes, known_ids, problems, where)
     facts = _read_data(tables.get("kb_data"), codes, known_codes, known_ids,
                        meta.get("period", ""), problems, where)
@@ -678,17 +678,26 @@ def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[F
                                    f"{period}")
             ok = False
         ind = indicators.get(code)
-        value: Decimal | str | None
-        if ind is not None and ind.rule == "rating":
-            value = read.text(i, "value") or None
-        else:
-            value = read.number(i, "value")
+        if ind is None:
+            continue  # unknown code (reported) or unreadable rules: the value's type is unknown
+        value = _fact_value(read, i, ind)
         if value is None or not ok or where.data.get(keys[i]) != i:
             continue  # blank value: missing data, handled by the indicator's policy
         status = read.text(i, "status")
         stale = bool(status) and _lookup({"stale": STALE_WORDS}, status) == "stale"
         facts.append(Fact(employee_id, code, value, field_name, read.text(i, "source"), stale))
     return facts
+
+
+def _fact_value(read: _Reader, i: int, ind: Indicator) -> Decimal | str | None:
+    """Ratings stay labels ("A"), stars may be "★★★☆☆"; everything else is a number."""
+    if ind.rule == "rating":
+        return read.text(i, "value") or None
+    raw = read.raw(i, "value")
+    if ind.rule == "stars" and isinstance(raw, str) and raw.strip() and set(raw.strip()) <= {
+            "★", "☆"}:
+        return raw.strip()
+    return read.number(i, "value")
 
 
 def _read_adjustments(frame, codes, ids, problems, where) -> list[Adjustment]:

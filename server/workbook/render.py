@@ -86,7 +86,7 @@ def _fill(line: IndicatorScore) -> str | None:
 def _shown(value: object) -> object:
     """Decimals go to Excel as floats (the protocol carries JSON numbers); text stays text."""
     if isinstance(value, Decimal):
-        return float(value)
+        return float(value) or 0.0  # never -0.0: Excel would show "-0.00"
     return value
 
 

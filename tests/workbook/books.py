@@ -1,19 +1,22 @@
-"""Build BookSnapshots for tests: from rows in code, or from an .xlsx via openpyxl.
+"""Build BookSnapshots for tests from rows in code; .xlsx files go through addin.headless.
 
-`snapshot_from_xlsx` stands in for addin.headless (the real client) so these tests do not
-depend on the protocol layer; it reads what a client would send: values, tables, sheet order.
+`edited_template` copies a shipped template, lets a test change cells with openpyxl, and reads
+it back the way the headless client sends it, so broken-workbook tests start from a real file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
+from openpyxl.workbook.workbook import Workbook
 
+from addin.headless import snapshot_from_xlsx
 from server.workbook.schema import TABLES
-from server.xlwire.snapshot import BookSnapshot, CellError, RangeRef, SheetSnapshot, TableSnapshot
+from server.xlwire.snapshot import BookSnapshot, RangeRef, SheetSnapshot, TableSnapshot
 
-_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!"}
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "workbook_templates"
 
 
 def table_snapshot(name: str, sheet_index: int, row: int, col: int, n_rows: int, n_cols: int):
@@ -40,26 +43,11 @@ def make_book(tables: dict[str, tuple[list[str], list[list[object]]]],
     return BookSnapshot("test", "0", "test.xlsx", 0, None, sheets)
 
 
-def _cell_value(value: object) -> object:
-    if isinstance(value, str) and value in _ERRORS:
-        return CellError(value)
-    return value
-
-
-def snapshot_from_xlsx(path: str | Path) -> BookSnapshot:
-    wb = openpyxl.load_workbook(path, data_only=False)
-    sheets = []
-    for index, ws in enumerate(wb.worksheets):
-        values = [[_cell_value(c) for c in row] for row in ws.iter_rows(
-            min_row=1, min_col=1, max_row=ws.max_row, max_col=ws.max_column, values_only=True)]
-        sheet = SheetSnapshot(index, ws.title, values)
-        for table in ws.tables.values():
-            rng = RangeRef.parse(table.ref)
-            shown = table.headerRowCount != 0
-            header = RangeRef(rng.row, rng.col, 1, rng.n_cols) if shown else None
-            n_body = rng.n_rows - 1 - (1 if table.totalsRowCount else 0)
-            body = RangeRef(rng.row + 1, rng.col, n_body, rng.n_cols) if n_body > 0 else None
-            sheet.tables.append(TableSnapshot(table.name, index, rng, header, body,
-                                              bool(table.totalsRowCount)))
-        sheets.append(sheet)
-    return BookSnapshot("test", "0", Path(path).name, 0, None, sheets)
+def edited_template(tmp_path: Path, edit: Callable[[Workbook], None],
+                    template: str = "manufacturing") -> BookSnapshot:
+    """A shipped template changed by `edit`, saved and read back as a client sends it."""
+    wb = openpyxl.load_workbook(TEMPLATE_DIR / f"{template}.xlsx")
+    edit(wb)
+    path = tmp_path / f"{template}-edited.xlsx"
+    wb.save(path)
+    return snapshot_from_xlsx(path)
