@@ -8,6 +8,7 @@ language come from the workbook's kb_meta; `?lang=zh|en` overrides the language.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -20,7 +21,7 @@ from server.services import facts as fact_service
 from server.services import periods as period_service
 from server.services import scoring as scoring_service
 from server.services import simulator
-from server.services.errors import Unprocessable
+from server.services.errors import ClientError, Unprocessable
 from server.services.workbook import (
     Workbook,
     invalid,
@@ -33,9 +34,20 @@ from server.services.workbook import (
 from server.xlwire.plan import WritePlan
 
 bp = Blueprint("xl", __name__, url_prefix="/xl")
+log = logging.getLogger("kpibook.xl")
 
 ALL_ROLES = tuple(r.value for r in Role)
 ADJUSTERS = (Role.HR_ADMIN.value, Role.EXECUTIVE.value, Role.DEPT_HEAD.value)
+
+
+@bp.errorhandler(ClientError)
+def _client_error(exc: ClientError):
+    """Every ribbon error is text/plain: all clients show a non-200 body verbatim."""
+    from server.xlwire.actions import error_response
+
+    log.info("%s -> %s: %s", request.path, exc.status, exc.message.splitlines()[0])
+    body, status, headers = error_response(exc.message.rstrip("\n") + "\n", exc.status)
+    return body, status, {**headers, "Cache-Control": "no-store"}
 
 
 def _lang(wb: Workbook | None = None) -> str:
@@ -70,7 +82,7 @@ def new_period() -> Response:
     lang = _lang(wb)
     require_role(user, (Role.HR_ADMIN.value,), "新建期间" if lang == "zh" else "create periods")
     if wb.tables.get("kb_meta") is None:
-        raise invalid(wb.tables.problems or [], lang) if wb.tables.problems else Unprocessable(
+        raise Unprocessable(
             "工作簿没有 kb_meta 表（工作表 _kpibook）：请使用 kpibook 模板。" if lang == "zh" else
             "The workbook has no kb_meta table (sheet _kpibook): start from a kpibook template.")
     code = (request.args.get("period") or wb.period or
@@ -162,8 +174,9 @@ def check() -> Response:
     from server.workbook.render import check_plan
 
     plan = check_plan(problems, lang) if _takes_lang(check_plan) else check_plan(problems)
-    # check never writes tables or metadata, whatever the renderer puts in the plan
-    plan = WritePlan(alert=plan.alert or _no_problems(lang))
+    # check never writes tables or metadata, whatever the renderer puts in the plan; it may
+    # bring the sheet of the first problem to the front.
+    plan = WritePlan(alert=plan.alert or _no_problems(lang), activate_table=plan.activate_table)
     return _answer(wb, plan)
 
 
