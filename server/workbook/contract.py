@@ -693,7 +693,7 @@ def _fact_value(read: _Reader, i: int, ind: Indicator) -> Decimal | str | None:
     """Ratings stay labels ("A"), stars may be "★★★☆☆"; everything else is a number."""
     if ind.rule == "rating":
         return read.text(i, "value") or None
-    raw = read.raw(i, "value")
+    raw = read.frame.value(i, "value")  # not read.raw: that would report an error cell twice
     if ind.rule == "stars" and isinstance(raw, str) and raw.strip() and set(raw.strip()) <= {
             "★", "☆"}:
         return raw.strip()
