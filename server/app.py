@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import config as cfg
 from server import db
@@ -84,6 +84,11 @@ def _register_request_hooks(app: Flask) -> None:
     def _request_id() -> None:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        # Refuse a declared oversized body before authentication or reading it; Werkzeug's
+        # own limit still guards chunked bodies without Content-Length.
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if limit and request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
 
     @app.after_request
     def _headers(resp: Response) -> Response:
