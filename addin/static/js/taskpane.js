@@ -3,7 +3,7 @@
  * last result, errors and the server's messages. Also registers the ribbon commands, because
  * with the shared runtime this page is the add-in's only runtime.
  *
- * All data goes into the DOM through textContent, never innerHTML: server messages and names
+ * All data goes into the DOM through textContent, never parsed as HTML: server messages and names
  * are untrusted text.
  * @module taskpane
  */
@@ -96,7 +96,7 @@ function bindEvents() {
     refreshWho();
   });
   for (const button of document.querySelectorAll("[data-button]")) {
-    button.addEventListener("click", () => runButton(button.dataset.button).then(refreshPeriod, () => {}));
+    button.addEventListener("click", () => runButton(button.dataset.button).catch(() => {}));
   }
   $("open-review").addEventListener("click", () => openReviewPage(Office));
 }
