@@ -17,7 +17,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @login_required
 def whoami() -> Response:
     user = current_user()
-    return jsonify(name=user.name, display_name=user.display_name, role=user.role,
+    # `user` is what the add-in's whoami() reads; `name` for scripts.
+    return jsonify(user=user.name, name=user.name, display_name=user.display_name, role=user.role,
                    authority=user.authority or {})
 
 
