@@ -394,7 +394,8 @@ def _set_table_name(wb: Workbook, action: dict[str, Any], state: _ApplyState) ->
     ws = _sheet(wb, action)
     table = _table_at(wb, action)
     new = action["args"][1]
-    items = [(new if t is table else key, t) for key, t in ws.tables.items()]
+    # TableList.items() yields (name, ref); dict.items gives the Table objects themselves.
+    items = [(new if t is table else key, t) for key, t in dict.items(ws.tables)]
     table.name = table.displayName = new
     ws.tables.clear()  # rebuilt to keep the ListObjects order (actions address tables by it)
     ws.tables.update(items)

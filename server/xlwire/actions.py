@@ -14,6 +14,7 @@ formulas, numbers or dates; dates go as serial numbers with a date number format
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -248,9 +249,9 @@ def _occupied(sheet: SheetSnapshot, ref: RangeRef) -> bool:
     return False
 
 
-def _date_format(column: list[object]) -> str | None:
-    kinds = {v.__class__ for v in column if v is not None}
-    if not kinds or not all(issubclass(k, (dt.date,)) for k in kinds):
+def _date_format(column: list[object], classes: set[type]) -> str | None:
+    kinds = classes - {type(None)}
+    if not kinds or not all(issubclass(k, dt.date) for k in kinds):
         return None
     has_time = any(isinstance(v, dt.datetime) and v.time() != dt.time() for v in column)
     return "yyyy-mm-dd hh:mm" if has_time else "yyyy-mm-dd"
@@ -260,22 +261,23 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action]) -> 
     """setValues per run of adjacent columns, chunked; then number formats and fills."""
     n = len(write.rows)
     index = {key: i for i, key in enumerate(write.columns)}
-    width = len(write.columns)
-    for r, row in enumerate(write.rows):
-        if len(row) != width:
-            raise ValueError(f"{write.table}: row {r} has {len(row)} values for "
-                             f"{width} columns")
-    columns = list(zip(*write.rows, strict=True)) if n else [() for _ in write.columns]
+    try:  # the transposition checks the row lengths at C speed
+        columns = list(zip(*write.rows, strict=True)) if n else [() for _ in write.columns]
+    except ValueError:
+        columns = []
+    if len(columns) != len(write.columns):
+        raise ValueError(f"{write.table}: every row needs {len(write.columns)} values")
     by_col = {target.column_of[k]: k for k in write.columns}
     formats = dict(write.number_formats)
     wire: dict[str, list[object]] = {}
     for key in write.columns:
         values = list(columns[index[key]])
+        classes = {v.__class__ for v in values}
         if key not in formats:
-            date_format = _date_format(values)
+            date_format = _date_format(values, classes)
             if date_format:
                 formats[key] = date_format
-        wire[key] = column_to_wire(values)
+        wire[key] = column_to_wire(values, classes)
     for start, length in _runs(sorted(by_col)):
         keys = [by_col[c] for c in range(start, start + length)]
         block = [list(t) for t in zip(*(wire[k] for k in keys), strict=True)] if n else []
@@ -473,6 +475,19 @@ def plan_to_actions(book: BookSnapshot, plan: WritePlan,
     Raises PlanError (a sentence for the user) when a needed table is missing and the plan
     does not allow creating it, or when the table cannot grow without overwriting HR's cells.
     """
+    # Large plans allocate millions of small lists that cannot form cycles: pausing the
+    # cyclic GC meanwhile saves a third of the time.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan_to_actions(book, plan, specs)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _plan_to_actions(book: BookSnapshot, plan: WritePlan, specs: Mapping[str, TableSpec]
+                     ) -> list[Action]:
     actions: list[Action] = []
     writes = list(plan.tables)
     if plan.meta and not _meta_actions(book, plan.meta, actions):

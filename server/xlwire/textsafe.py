@@ -73,11 +73,17 @@ def to_wire(value: object) -> object:
     return as_text(str(value))
 
 
-def column_to_wire(values: list[object]) -> list[object]:
-    """`to_wire` over a column, with a fast path for all-string or all-number columns."""
-    classes = {v.__class__ for v in values}
+def column_to_wire(values: list[object], classes: set[type] | None = None) -> list[object]:
+    """`to_wire` over a column, with fast paths for all-text or all-number columns.
+
+    `classes` (the set of value classes in the column) may be passed when already known.
+    """
+    if classes is None:
+        classes = {v.__class__ for v in values}
     if classes <= {int, bool}:
         return list(values)
+    if classes <= {int, float, bool} and math.isfinite(math.fsum(values)):
+        return list(values)  # no NaN/inf anywhere (fsum at C speed proves it)
     if classes == {str}:
         return [TEXT_PREFIX + v if v else v for v in values]
     return [to_wire(v) for v in values]
