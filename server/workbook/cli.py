@@ -28,21 +28,23 @@ def build(out_dir: Path) -> None:
 @click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Where to save (default: WORKBOOK-scored.xlsx beside it).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
-              help="Language of explanations, statuses and messages.")
-def score(workbook: Path, out_path: Path | None, lang: str) -> None:
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Language of explanations, statuses and messages "
+                   "(default: the workbook's Language setting, else zh).")
+def score(workbook: Path, out_path: Path | None, lang: str | None) -> None:
     # Imported here so `kpibook --help` works even while a layer is being rebuilt.
     import openpyxl
 
     from addin.headless import apply_actions, snapshot_from_xlsx
     from server.scoring.engine import score as score_input
     from server.scoring.model import ValidationError
-    from server.workbook.contract import read_tables, to_score_input
+    from server.workbook.contract import read_tables, to_score_input, workbook_language
     from server.workbook.render import score_plan, validation_message
     from server.xlwire.actions import plan_to_actions
 
     book = snapshot_from_xlsx(workbook)
     tables = read_tables(book)
+    lang = lang or workbook_language(tables) or "zh"
     try:
         inp = to_score_input(tables)
         result = score_input(inp, lang=lang)

@@ -216,6 +216,21 @@ def read_meta(tables: Tables) -> dict[str, str]:
     return meta
 
 
+def workbook_language(tables: Tables) -> str | None:
+    """The settings table's Language ("zh"/"en"), None when not set or not recognised."""
+    frame = tables.get("kb_settings")
+    if frame is None:
+        return None
+    for i in range(len(frame.frame)):
+        if _lookup(SETTING_KEYS, frame.value(i, "key") or "") == "language":
+            text = _folded(frame.value(i, "value"))
+            if text.startswith(("zh", "中文", "cn")):
+                return "zh"
+            if text.startswith(("en", "英文")):
+                return "en"
+    return None
+
+
 def _plain_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -511,7 +526,7 @@ def _setting_value(key: str, raw: object) -> object:
         total = sum(share for _, share in pairs)
         scale = Decimal(1) if total <= Decimal("1.0001") else Decimal(100)  # 0.1 or 10%
         return tuple(GradeQuota(grade, share / scale) for grade, share in pairs)
-    return None  # language: read by the caller through read_settings_language
+    return None  # language is not engine input: see workbook_language
 
 
 def _read_rules(frame: TableFrame | None, problems: list[Problem], where: _Located
