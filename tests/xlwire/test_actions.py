@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 
@@ -205,9 +204,8 @@ def test_error_response() -> None:
     assert error_response("x", 422)[1] == 422
 
 
-def test_large_plan_is_fast() -> None:
-    """20,000 managers x 10 indicators: 200,000 rows of kb_scores, in well under a second
-    on a normal machine (bound generous for slow shared CI)."""
+def test_large_plan_is_split_into_client_sized_writes() -> None:
+    """20,000 managers x 10 indicators: 200,000 rows of kb_scores (speed: bench/)."""
     n = 200_000
     rows = [[f"E{i // 10:05d}", f"K{i % 10}", float(i % 97), "ok", "explanation text"]
             for i in range(n)]
@@ -217,10 +215,7 @@ def test_large_plan_is_fast() -> None:
     plan = WritePlan(tables=[TableWrite(
         "kb_scores", ["employee_id", "indicator", "points", "status", "explanation"], rows,
         number_formats={"points": "0.00"}, row_fills=[None] * n)])
-    start = time.perf_counter()
     actions = plan_to_actions(book, plan)
-    elapsed = time.perf_counter() - start
     writes = [a for a in actions if a["func"] == "setValues"]
     assert len(writes) == n // MAX_ROWS_PER_SETVALUES
     assert sum(a["row_count"] for a in writes) == n
-    assert elapsed < 2.0, elapsed

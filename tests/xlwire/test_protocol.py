@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import pytest
 
@@ -122,20 +121,13 @@ def test_parse_iso_datetime_rejects_non_dates() -> None:
     assert parse_iso_datetime("2021-13-01T00:00:00Z") is None
 
 
-def test_large_payload_is_fast() -> None:
-    """20,000 managers x 10 indicators in a long table: parsing stays well under a second
-    beyond JSON decoding itself (generous bound: CI boxes are slow and shared)."""
+def test_large_payload_parses_completely() -> None:
+    """20,000 managers x 10 indicators in a long table (speed: bench/bench_protocol.py)."""
     rows = [["工号", "指标", "值", "日期", "状态"]] + [
         [f"E{i:05d}", f"K{j}", i * 0.5, "2024-03-31T00:00:00.000Z" if j == 0 else "", "ok"]
         for i in range(20_000) for j in range(10)
     ]
     body = json.dumps(_payload(values=rows)).encode()
-    start = time.perf_counter()
-    json.loads(body)
-    decode = time.perf_counter() - start
-    start = time.perf_counter()
     book = parse_payload(body)
-    total = time.perf_counter() - start
     assert len(book.sheets[1].values) == 200_001
     assert book.sheets[1].values[1][3] == dt.datetime(2024, 3, 31)
-    assert total - decode < 1.5, (decode, total)
