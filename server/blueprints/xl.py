@@ -51,13 +51,25 @@ def _client_error(exc: ClientError):
 
 
 def _lang(wb: Workbook | None = None) -> str:
-    for candidate in (request.args.get("lang"), wb.meta.get("lang") if wb else None):
+    # ?lang= wins, then kb_meta, then the workbook's settings table, then KPIBOOK_LANG.
+    candidates = [request.args.get("lang")]
+    if wb is not None:
+        candidates += [wb.meta.get("lang"), _settings_lang(wb)]
+    for candidate in candidates:
         if candidate:
             try:
                 return parse_lang(candidate)
             except ValueError:
                 continue
     return current_app.config["LANG"]
+
+
+def _settings_lang(wb: Workbook) -> str | None:
+    try:
+        from server.workbook.contract import workbook_language
+    except ImportError:  # older contract module
+        return None
+    return workbook_language(wb.tables)
 
 
 def _load(required: tuple[str, ...] | None = None) -> Workbook:

@@ -58,6 +58,25 @@ def active_adjustments(session: Session, period: Period) -> dict[Key, Adjustment
     return {(r.employee_id, r.indicator): r for r in rows}
 
 
+# What HR writes in the rules table's "Adjustable by" column for each role. An executive
+# may do what a department head may (the general manager outranks directors).
+ROLE_NAMES = {
+    Role.HR_ADMIN.value: {"hr_admin", "hr", "人力资源部", "人力资源", "人事部"},
+    Role.DEPT_HEAD.value: {"dept_head", "部门总监", "部门负责人", "部门经理", "部门主管",
+                           "department head", "director"},
+    Role.EXECUTIVE.value: {"executive", "总经理", "高管", "副总经理", "general manager", "ceo"},
+}
+
+
+def names_of(user: User) -> set[str]:
+    """Every name an 'Adjustable by' cell may use for this user (compared case-folded)."""
+    names = {user.role, user.name, user.display_name, *ROLE_NAMES.get(user.role, ())}
+    if user.role == Role.EXECUTIVE.value:
+        names |= ROLE_NAMES[Role.DEPT_HEAD.value]
+    names |= set((user.authority or {}).get("titles") or ())
+    return {n.strip().casefold() for n in names if n}
+
+
 def authority_problems(user: User, inp: ScoreInput, changed: dict[Key, Decimal],
                        tables: Tables, lang: str) -> list[Problem]:
     """Changed adjustments (new, modified or removed) the user may not make.
@@ -77,7 +96,7 @@ def authority_problems(user: User, inp: ScoreInput, changed: dict[Key, Decimal],
     indicators = set(auth.get("indicators") or ())
     max_points = Decimal(str(auth["max_points"])) if auth.get("max_points") else None
     people = {e.employee_id: e for e in inp.employees}
-    who = {user.role, user.name, user.display_name}
+    who = names_of(user)
     problems = []
     for (employee_id, code), points in sorted(changed.items()):
         reasons = []
@@ -85,7 +104,8 @@ def authority_problems(user: User, inp: ScoreInput, changed: dict[Key, Decimal],
             ind = inp.rules.indicator(code)
         except KeyError:
             ind = None
-        if ind is not None and ind.adjust_roles and not (who & set(ind.adjust_roles)):
+        if ind is not None and ind.adjust_roles and not (
+                who & {r.strip().casefold() for r in ind.adjust_roles}):
             reasons.append(f"指标 {code} 只能由 {'、'.join(sorted(ind.adjust_roles))} 调整"
                            if lang == "zh" else
                            f"indicator {code} may only be adjusted by "

@@ -166,3 +166,70 @@ def _adjustment_sheet(wb):
                     header[col.key] = c.column
             return ws, header, cells[1][0].row
     raise KeyError("kb_adjustments")
+
+
+def _set_adjustment(book: Path, employee_id: str, indicator: str, points, reason) -> None:
+    wb = openpyxl.load_workbook(book)
+    ws, header, first = _adjustment_sheet(wb)
+    for r in range(first, ws.max_row + 1):
+        if (ws.cell(r, header["employee_id"]).value == employee_id
+                and ws.cell(r, header["indicator"]).value == indicator):
+            ws.cell(r, header["points"]).value = points
+            ws.cell(r, header["reason"]).value = reason
+            wb.save(book)
+            return
+    raise AssertionError(f"no adjustment row {employee_id}/{indicator}")
+
+
+def test_authority_of_department_head(app, client, book, press, make_token):
+    """A department head adjusts within their department and limit; anything else is 403
+    and stores nothing."""
+    head = make_token("zhangwei", "dept_head", {"departments": ["一车间"], "max_points": "3"})
+    press("new_period", book)
+    press("pull", book)
+    _set_adjustment(book, "M1002", "PROD_EFF", -1, "二车间不归我管")  # 二车间
+    before = counts(app)
+    h = headless()
+    with pytest.raises(h.ServerError) as exc:
+        press("submit", book, token=head)
+    assert exc.value.status == 403
+    assert "M1002" in str(exc.value) or "二车间" in str(exc.value) or "部门" in str(exc.value)
+    assert counts(app) == before
+
+    _set_adjustment(book, "M1002", "PROD_EFF", None, None)
+    _set_adjustment(book, "M1001", "PROD_EFF", 2, "紧急订单")  # 一车间, within ±3
+    press("submit", book, token=head)
+    with session_scope(app) as s:
+        row = s.scalar(select(Adjustment))
+        assert (row.employee_id, row.author, row.status) == ("M1001", "zhangwei", "active")
+
+    # re-submitting the same workbook changes nothing; withdrawing supersedes
+    press("submit", book, token=head)
+    assert counts(app)["Adjustment"] == 1
+    _set_adjustment(book, "M1001", "PROD_EFF", None, None)
+    press("submit", book, token=head)
+    with session_scope(app) as s:
+        assert s.scalar(select(Adjustment)).status == "superseded"
+
+
+def test_full_flow_on_postgresql(pg_url, tmp_path, book):
+    """The same buttons against PostgreSQL."""
+    from server import create_app
+    from server.auth import create_token, create_user
+    from server.db import get_engine, upgrade
+
+    upgrade(pg_url)
+    app = create_app({"DATABASE_URL": pg_url, "INSTANCE_PATH": str(tmp_path / "i"),
+                      "FACT_SOURCE": "simulator"})
+    with session_scope(app) as s:
+        token = create_token(s, create_user(s, "hr", "hr_admin"))
+    h = headless()
+    post = h.flask_poster(app.test_client(), headers={"Authorization": f"Bearer {token}"})
+    for button in ("new_period", "pull", "score", "check"):
+        h.run_button(button, book, post=post)
+    _set_adjustment(book, "M1001", "PROD_EFF", 1.5, "理由")
+    h.run_button("submit", book, post=post)
+    c = counts(app)
+    assert c["Period"] == 1 and c["ScoreRun"] == 2 and c["Adjustment"] == 1
+    assert c["SourceFact"] > 50
+    get_engine(app).dispose()
