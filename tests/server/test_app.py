@@ -75,3 +75,13 @@ def test_security_headers(client):
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["X-Request-ID"]
+
+
+def test_docs_list_every_setting():
+    from pathlib import Path
+
+    from server.config import SETTINGS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text("utf-8")
+    for s in SETTINGS:
+        assert f"`{s.env}`" in text, s.env
