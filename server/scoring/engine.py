@@ -11,9 +11,10 @@ cent -> adjustments -> total = sum of the rounded lines -> grades and ranks over
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from contextlib import suppress
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -80,15 +81,35 @@ TEXT = {
 
 def validate(inp: ScoreInput) -> list[Problem]:
     """Every problem that would stop `score`; empty when the input can be scored."""
-    return _Run(inp, "en").problems
+    with _no_cyclic_gc():
+        return _Run(inp, "en").problems
 
 
 def score(inp: ScoreInput, lang: str = "en") -> ScoreResult:
     """Score everyone, or raise ValidationError listing every problem (nothing half-scored)."""
-    run = _Run(inp, lang)
-    if run.problems:
-        raise ValidationError(run.problems)
-    return run.result()
+    with _no_cyclic_gc():
+        run = _Run(inp, lang)
+        if run.problems:
+            raise ValidationError(run.problems)
+        return run.result()
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cycle collector while scoring.
+
+    A month allocates ~100,000 result objects; the collector would otherwise re-walk all of
+    them again and again (it cost more than the scoring itself). The engine builds no
+    reference cycles, so plain reference counting frees everything; the collector is
+    switched back on afterwards only if it was on before.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _rounded(x: Decimal) -> Decimal:
@@ -217,25 +238,29 @@ class _Run:
         employees, indicators = self.employees, self.indicators
         actuals, fields = self.actuals, self.fields
         formula_codes = {c for c, ind in indicators.items() if ind.rule == "formula"}
-        seen: set[tuple[str, str, str]] = set()
+        plain_codes = indicators.keys() - formula_codes
         for fact in facts:
-            eid, code, name = fact.employee_id, fact.indicator, fact.field or "actual"
+            eid, code = fact.employee_id, fact.indicator
             key = (eid, code)
+            # Fast path: the usual 'actual' of a known person and a non-formula indicator.
+            if (fact.field == "actual" and code in plain_codes and key not in actuals
+                    and eid in employees):
+                actuals[key] = fact
+                continue
+            name = fact.field or "actual"
             if eid not in employees:
                 self.problem("kb_data", "employee_id", f"employee '{eid}' is not on the roster",
                              (eid, code))
-                continue
-            if code not in indicators:
+            elif code not in indicators:
                 self.problem("kb_data", "indicator", f"indicator '{code}' is not in the rules",
                              (eid, code))
-                continue
-            if (eid, code, name) in seen:
-                self.problem("kb_data", "value", f"{eid} {code}: '{name}' is given twice",
-                             (eid, code, name))
-                continue
-            seen.add((eid, code, name))
-            if code in formula_codes:
-                fields.setdefault(key, {})[name] = fact.value
+            elif code in formula_codes:
+                inputs = fields.setdefault(key, {})
+                if name in inputs:
+                    self.problem("kb_data", "value", f"{eid} {code}: '{name}' is given twice",
+                                 (eid, code, name))
+                    continue
+                inputs[name] = fact.value
                 if name == "actual":
                     actuals[key] = fact
                 if fact.stale:
@@ -244,11 +269,16 @@ class _Run:
                 self.problem("kb_data", "field",
                              f"{eid} {code}: rule {indicators[code].rule} reads only 'actual', "
                              f"not '{name}'", (eid, code, name))
+            elif key in actuals:
+                self.problem("kb_data", "value", f"{eid} {code}: 'actual' is given twice",
+                             (eid, code, name))
             else:
                 actuals[key] = fact
 
     def _index_overrides(self, overrides: Iterable) -> None:
         seen = set()
+        built: dict[tuple, Scorer] = {}
+        own_issues: dict[str, set[str]] = {}
         for ov in overrides:
             eid, code = ov.employee_id, ov.indicator
             if eid not in self.employees:
@@ -271,8 +301,16 @@ class _Run:
                              (eid, code))
                 continue
             merged = {**ind.params, **ov.params}
+            cache_key = (code, _frozen(merged))
+            cached = built.get(cache_key)
+            if cached is not None:  # same personal parameters as someone else's
+                self.personal[(eid, code)] = cached
+                continue
             issues = params_issues(ind.rule, ind.kind, merged)
-            own = {col for col, _ in params_issues(ind.rule, ind.kind, ind.params)}
+            own = own_issues.get(code)
+            if own is None:
+                own = own_issues[code] = {c for c, _ in params_issues(ind.rule, ind.kind,
+                                                                      ind.params)}
             for column, message in issues:
                 if column in own:
                     continue  # the rules-table row itself is wrong; reported there
@@ -280,7 +318,8 @@ class _Run:
                 self.problem("kb_targets", column_of(param), f"{eid} {code}: {message}",
                              (eid, code, param))
             if not issues and code in self.scorers:
-                self.personal[(eid, code)] = build_scorer(ind, merged, self.lang)
+                scorer = built[cache_key] = build_scorer(ind, merged, self.lang)
+                self.personal[(eid, code)] = scorer
 
     def _index_adjustments(self, adjustments: Iterable[Adjustment]) -> None:
         for adj in adjustments:
@@ -319,135 +358,170 @@ class _Run:
     # -- lines -----------------------------------------------------------------------------
 
     def _score_lines(self) -> None:
+        """Every line of every employee, in input order; the hot loop of the engine.
+
+        Per-indicator constants are gathered once into plans (one per department/position
+        pair), and the common line (data present, no personal target, no adjustment) takes a
+        short path; everything else goes through `_special_line`.
+        """
         rules = self.inp.rules
         text = self.text
-        indicators = [ind for ind in rules.indicators
-                      if self.indicators.get(ind.code) is ind]
+        indicators = [ind for ind in rules.indicators if self.indicators.get(ind.code) is ind]
         default_missing = rules.missing_default
-        missing_policy = {ind.code: ind.missing or default_missing for ind in indicators}
+        policies = {ind.code: ind.missing or default_missing for ind in indicators}
         weights = {ind.code: to_decimal(ind.weight) if ind.code in self.scorers else ZERO
                    for ind in indicators}
         full_sum = sum((weights[ind.code] for ind in indicators if ind.weighted), ZERO)
-        applicable_cache: dict[tuple[str, str], tuple[Indicator, ...]] = {}
+        plans: dict[tuple[str, str], tuple] = {}
         weight_cache: dict[Decimal, dict[str, tuple[Decimal, str]]] = {}
-        nominal = {code: (w, fmt_short(w)) for code, w in weights.items()}
-        actuals, fields_of, personal = self.actuals, self.fields, self.personal
-        scorers, adjustments = self.scorers, self.adjustments
+        actuals_get, fields_get = self.actuals.get, self.fields.get
+        special = set(self.personal) | set(self.adjustments)
+        stale_inputs = self.stale_inputs
         append_line = self.lines.append
-        block, zero_policy, exclude = MissingPolicy.BLOCK, MissingPolicy.ZERO, MissingPolicy.EXCLUDE
-        st_ok, st_na = LineStatus.OK, LineStatus.NOT_APPLICABLE
-        problem = self.problem
+        st_ok, st_na, na_text = LineStatus.OK, LineStatus.NOT_APPLICABLE, text["na"]
+        cent, half_up = CENT, ROUND_HALF_UP
+        problem, special_line = self.problem, self._special_line
+        total_cap = rules.total_cap
+        new_line = IndicatorScore
 
         for emp in self.employees.values():
             eid = emp.employee_id
-            group_key = (emp.department, emp.position)
-            applicable = applicable_cache.get(group_key)
-            if applicable is None:
-                applicable = tuple(ind for ind in indicators if ind.applies_to(emp))
-                applicable_cache[group_key] = applicable
-            # First: which applicable indicators have their data, and which are dropped.
-            present: dict[str, Fact | None] = {}
-            dropped_weight = ZERO
-            for ind in applicable:
-                code = ind.code
-                scorer = scorers.get(code)
-                if scorer is None:
-                    continue
-                if ind.rule == "formula":
-                    got = fields_of.get((eid, code))
-                    if scorer.needs <= (got.keys() if got else _NOTHING):
-                        present[code] = actuals.get((eid, code)) or _NO_FACT
-                    else:
-                        present[code] = None
-                else:
-                    present[code] = actuals.get((eid, code))
-                if present[code] is None and missing_policy[code] is exclude and ind.weighted:
-                    dropped_weight += weights[code]
-            if len(applicable) == len(indicators) and not dropped_weight:
-                eff = nominal
-                kept_sum = full_sum
-            else:
-                kept_sum = sum((weights[i.code] for i in applicable if i.weighted), ZERO)
-                kept_sum -= dropped_weight
-                eff = weight_cache.get(kept_sum) if kept_sum != full_sum else nominal
-                if eff is None and kept_sum > 0:
-                    eff = self._effective_weights(weights, kept_sum, indicators)
-                    weight_cache[kept_sum] = eff
-
+            plan = plans.get((emp.department, emp.position))
+            if plan is None:
+                plan = self._plan(emp, indicators, policies, weights, full_sum)
+                plans[(emp.department, emp.position)] = plan
+            entries, applicable_sum, droppable, has_weighted = plan
+            kept_sum, renormalised = applicable_sum, applicable_sum != full_sum
+            if droppable:  # weighted indicators whose missing data drops them (EXCLUDE)
+                for code, is_formula, needs in droppable:
+                    if not self._has_data(eid, code, is_formula, needs):
+                        kept_sum -= weights[code]
+                        renormalised = True
+            eff = None
+            if renormalised and kept_sum > 0:
+                eff = weight_cache.get(kept_sum)
+                if eff is None:
+                    eff = weight_cache[kept_sum] = self._effective_weights(weights, kept_sum,
+                                                                           indicators)
             total = ZERO
-            missing_codes: list[str] = []
-            excluded_codes: list[str] = []
-            applicable_codes = {ind.code for ind in applicable}
-            for ind in indicators:
-                code = ind.code
-                if code not in applicable_codes:
-                    append_line(IndicatorScore(eid, code, None, None, ZERO, None, ZERO, None,
-                                               text["na"], st_na))
+            blocked: list[str] = []
+            excluded: list[str] = []
+            for code, ind, run, target, weighted, is_formula, needs, w, w_text in entries:
+                if run is None:
+                    append_line(new_line(eid, code, None, None, ZERO, None, ZERO, None,
+                                         na_text, st_na))
                     continue
-                scorer = scorers.get(code)
-                if scorer is None:
-                    continue  # the rule itself is broken; reported with the rules table
-                fact = present[code]
-                if ind.weighted:
-                    w, w_text = eff[code] if eff else (ZERO, "0")
+                if weighted and eff is not None:
+                    w, w_text = eff[code]
+                key = (eid, code)
+                if is_formula:
+                    fields = fields_get(key)
+                    has = needs <= (fields.keys() if fields else _NOTHING)
+                    fact = (actuals_get(key) or _NO_FACT) if has else None
                 else:
-                    w, w_text = ZERO, "0"
-                own = personal.get((eid, code)) if personal else None
-                if fact is None:
-                    policy = missing_policy[code]
-                    if policy is block:
-                        missing_codes.append(code)
-                        append_line(IndicatorScore(eid, code, None, scorer.target, w, None,
-                                                   ZERO, None, text["block"], LineStatus.MISSING))
-                        self._no_line_to_adjust(eid, code)
-                    elif policy is zero_policy:
-                        line = self._adjusted(eid, code, ind, None, scorer.target, w, ZERO_POINTS,
-                                              text["zero"], LineStatus.ZEROED, False, own)
+                    fields, fact = None, actuals_get(key)
+                if fact is None or (special and key in special):
+                    line = special_line(eid, ind, fact, fields, w, w_text, policies[code],
+                                        blocked, excluded)
+                    if line is not None:
                         if line.points is not None:
                             total += line.points
                         append_line(line)
-                    else:
-                        excluded_codes.append(code)
-                        append_line(IndicatorScore(eid, code, None, scorer.target, ZERO, None,
-                                                   ZERO, None, text["exclude"],
-                                                   LineStatus.EXCLUDED))
-                        self._no_line_to_adjust(eid, code)
                     continue
-                use = own or scorer
                 value = fact.value
                 try:
-                    raw, words = use.run(value, w, w_text, fields_of.get((eid, code)))
+                    raw, words = run(value, w, w_text, fields)
                 except (ValueError, ArithmeticError) as exc:
                     problem("kb_data", "value", f"{eid} {code}: {exc}", (eid, code))
                     continue
-                base = raw.quantize(CENT, rounding=ROUND_HALF_UP)
-                explanation = f"{words} = {base}"
-                if own is not None:
-                    explanation += text["personal"]
-                stale = fact.stale or (eid, code) in self.stale_inputs
-                if stale:
-                    explanation += text["stale"]
-                if adjustments and (eid, code) in adjustments:
-                    line = self._adjusted(eid, code, ind, value, use.target, w, base,
-                                          explanation, st_ok, stale, own)
+                base = raw.quantize(cent, rounding=half_up)
+                total += base
+                if fact.stale or (is_formula and key in stale_inputs):
+                    append_line(new_line(eid, code, value, target, w, base, ZERO, base,
+                                         f"{words} = {base}{text['stale']}", st_ok, True))
                 else:
-                    line = IndicatorScore(eid, code, value, use.target, w, base, ZERO, base,
-                                          explanation, st_ok, stale)
-                if line.points is not None:
-                    total += line.points
-                append_line(line)
+                    append_line(new_line(eid, code, value, target, w, base, ZERO, base,
+                                         f"{words} = {base}", st_ok, False))
 
-            if missing_codes:
-                status = text["missing_status"].format(codes=", ".join(missing_codes))
-                self.totals.append((emp, None, status, tuple(missing_codes)))
-            elif not kept_sum and any(i.weighted for i in applicable):
-                status = text["nothing_status"].format(codes=", ".join(excluded_codes))
-                self.totals.append((emp, None, status, tuple(excluded_codes)))
+            if blocked:
+                status = text["missing_status"].format(codes=", ".join(blocked))
+                self.totals.append((emp, None, status, tuple(blocked)))
+            elif has_weighted and kept_sum <= 0:
+                status = text["nothing_status"].format(codes=", ".join(excluded))
+                self.totals.append((emp, None, status, tuple(excluded)))
             else:
-                cap = rules.total_cap
-                if cap is not None and total > cap:
-                    total = cap
+                if total_cap is not None and total > total_cap:
+                    total = total_cap
                 self.totals.append((emp, total, "ok", ()))
+
+    def _plan(self, emp: Employee, indicators: list[Indicator],
+              policies: Mapping[str, MissingPolicy], weights: Mapping[str, Decimal],
+              full_sum: Decimal) -> tuple:
+        """Per-indicator constants for everyone sharing this employee's department and
+        position: the line entries, the applicable weight sum, the droppable indicators."""
+        entries, droppable, applicable_sum, has_weighted = [], [], ZERO, False
+        for ind in indicators:
+            code = ind.code
+            scorer = self.scorers.get(code)
+            applies = ind.applies_to(emp)
+            weighted = ind.weighted
+            if not applies:
+                entries.append((code, ind, None, None, weighted, False, _NOTHING, ZERO, "0"))
+                continue
+            if scorer is None:
+                continue  # the rule itself is broken; reported with the rules table
+            is_formula = ind.rule == "formula"
+            w = weights[code] if weighted else ZERO
+            entries.append((code, ind, scorer.run, scorer.target, weighted, is_formula,
+                            scorer.needs, w, fmt_short(w)))
+            if weighted:
+                has_weighted = True
+                applicable_sum += w
+                if policies[code] is MissingPolicy.EXCLUDE:
+                    droppable.append((code, is_formula, scorer.needs))
+        return tuple(entries), applicable_sum, tuple(droppable), has_weighted
+
+    def _has_data(self, eid: str, code: str, is_formula: bool, needs: frozenset[str]) -> bool:
+        if is_formula:
+            fields = self.fields.get((eid, code))
+            return needs <= (fields.keys() if fields else _NOTHING)
+        return (eid, code) in self.actuals
+
+    def _special_line(self, eid: str, ind: Indicator, fact: object, fields: object,
+                      w: Decimal, w_text: str, policy: MissingPolicy, blocked: list[str],
+                      excluded: list[str]) -> IndicatorScore | None:
+        """A line with missing data, a personal target or adjustments (the rare cases)."""
+        code, text = ind.code, self.text
+        own = self.personal.get((eid, code))
+        scorer = own or self.scorers[code]
+        if fact is None:
+            if policy is MissingPolicy.BLOCK:
+                blocked.append(code)
+                self._no_line_to_adjust(eid, code)
+                return IndicatorScore(eid, code, None, scorer.target, w, None, ZERO, None,
+                                      text["block"], LineStatus.MISSING)
+            if policy is MissingPolicy.EXCLUDE:
+                excluded.append(code)
+                self._no_line_to_adjust(eid, code)
+                return IndicatorScore(eid, code, None, scorer.target, ZERO, None, ZERO, None,
+                                      text["exclude"], LineStatus.EXCLUDED)
+            return self._adjusted(eid, code, ind, None, scorer.target, w, ZERO_POINTS,
+                                  text["zero"], LineStatus.ZEROED, False, own)
+        value = fact.value  # type: ignore[attr-defined]
+        try:
+            raw, words = scorer.run(value, w, w_text, fields)  # type: ignore[arg-type]
+        except (ValueError, ArithmeticError) as exc:
+            self.problem("kb_data", "value", f"{eid} {code}: {exc}", (eid, code))
+            return None
+        base = raw.quantize(CENT, rounding=ROUND_HALF_UP)
+        explanation = f"{words} = {base}"
+        if own is not None:
+            explanation += text["personal"]
+        stale = fact.stale or (eid, code) in self.stale_inputs  # type: ignore[attr-defined]
+        if stale:
+            explanation += text["stale"]
+        return self._adjusted(eid, code, ind, value, scorer.target, w, base, explanation,
+                              LineStatus.OK, stale, own)
 
     def _effective_weights(self, weights: Mapping[str, Decimal], kept_sum: Decimal,
                            indicators: list[Indicator]) -> dict[str, tuple[Decimal, str]]:
@@ -539,6 +613,12 @@ class _Run:
                 results.append(EmployeeResult(emp.employee_id, total, grade.get(i), rank[i],
                                               group_rank[i], status, missing))
         return ScoreResult(tuple(self.lines), tuple(results))
+
+
+def _frozen(params: Mapping[str, object]) -> tuple:
+    """A hashable, order-free key for a parameter mapping (values are hashable: Decimal,
+    str, tuples)."""
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
 
 class _NoFact:

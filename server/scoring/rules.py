@@ -15,13 +15,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from server.scoring.formula import Formula, compile_formula
 from server.scoring.model import Indicator, IndicatorKind
-from server.scoring.numbers import fmt, fmt_short, parse_number, to_decimal
+from server.scoring.numbers import fmt_short, parse_number, to_decimal
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
 
@@ -103,8 +104,21 @@ def fold_label(label: object) -> str:
 
 
 def pct(x: Decimal) -> str:
-    """0.8 -> "80.00%"."""
-    return fmt(x * HUNDRED) + "%"
+    """0.8 -> "80.00%". Inline quantize: this runs for most lines."""
+    return f"{(x * HUNDRED).quantize(CENT, ROUND_HALF_UP)}%"
+
+
+def pct_of(numerator: Decimal, denominator: Decimal) -> str:
+    """numerator / denominator as a percentage with 2 decimals, dividing once."""
+    return f"{(numerator * HUNDRED / denominator).quantize(CENT, ROUND_HALF_UP)}%"
+
+
+def num_text(x: Decimal) -> str:
+    """A value as typed (80, 0.02, 12.5); long or exponent forms cut to 4 decimals."""
+    text = str(x)
+    if len(text) > 12 or "E" in text:
+        return fmt_short(x)
+    return text
 
 
 def share_text(x: Decimal) -> str:
@@ -115,9 +129,9 @@ def share_text(x: Decimal) -> str:
 def value_formatter(unit: str) -> Callable[[Decimal], str]:
     """How an actual/target is shown: 0.02 with unit "%" -> "2%", 12 with unit "件" -> "12件"."""
     if unit.strip() == "%":
-        return lambda x: fmt_short(x * HUNDRED, 4) + "%"
+        return lambda x: num_text(x * HUNDRED) + "%"
     suffix = unit.strip()
-    return lambda x: fmt_short(x, 4) + suffix
+    return lambda x: num_text(x) + suffix
 
 
 T = {
@@ -196,7 +210,7 @@ def build_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return w * cap, f"{to_of(ctx, pct(a / t))}, {capped} {cap_text} × {wt}"
         if a <= 0:
             return ZERO, f"{to_of(ctx, pct(a / t))}, {not_below} × {wt}"
-        return w * a / t, f"{to_of(ctx, fmt(a * HUNDRED / t) + '%')} × {wt}"
+        return w * a / t, f"{to_of(ctx, pct_of(a, t))} × {wt}"
 
     return Scorer(run, cap, None, frozenset({"actual"}), t)
 
@@ -215,7 +229,7 @@ def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Score
             if a == 0:
                 return w * cap, f"{head}: {W['full']} {cap_text} × {wt}"
             return w * cap, f"{head} = {pct(t / a)}, {W['capped']} {cap_text} × {wt}"
-        head = f"{W['target']} {t_text} / {W['actual']} {show(a)} = {fmt(t * HUNDRED / a)}%"
+        head = f"{W['target']} {t_text} / {W['actual']} {show(a)} = {pct_of(t, a)}"
         return w * t / a, f"{head} × {wt}"
 
     return Scorer(run, cap, None, frozenset({"actual"}), t)
@@ -232,7 +246,7 @@ def build_reverse_linear(params: Mapping[str, object], ctx: RuleContext) -> Scor
             return w, f"{W['actual']} {show(a)} ≤ {W['target']} {t_text}: {W['full']} × {wt}"
         if a >= f:
             return ZERO, f"{W['actual']} {show(a)} ≥ {W['floor']} {f_text}: 0 × {wt}"
-        share = fmt((f - a) * HUNDRED / span) + "%"
+        share = pct_of(f - a, span)
         head = f"({f_text} − {show(a)}) / ({f_text} − {t_text})"
         return w * (f - a) / span, f"{head} = {share} × {wt}"
 
@@ -251,7 +265,7 @@ def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return ZERO, f"{W['actual']} {show(a)} ≤ {W['floor']} {f_text}: 0 × {wt}"
         if a - f >= cap_span:
             return w * cap, f"{head} = {pct((a - f) / span)}, {W['capped']} {cap_text} × {wt}"
-        return w * (a - f) / span, f"{head} = {fmt((a - f) * HUNDRED / span)}% × {wt}"
+        return w * (a - f) / span, f"{head} = {pct_of(a - f, span)} × {wt}"
 
     return Scorer(run, cap, None, frozenset({"actual"}), t)
 
@@ -269,7 +283,7 @@ def build_band(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return w, f"{head} ≤ {tol_text}: {W['full']} × {wt}"
         if d >= zero_at:
             return ZERO, f"{head} ≥ {zero_text}: 0 × {wt}"
-        share = fmt((zero_at - d) * HUNDRED / span) + "%"
+        share = pct_of(zero_at - d, span)
         return w * (zero_at - d) / span, f"{head}: ({zero_text} − {show(d)}) / ({zero_text} − {tol_text}) = {share} × {wt}"  # noqa: E501
 
     return Scorer(run, ONE, None, frozenset({"actual"}), t)
@@ -289,6 +303,7 @@ def build_steps(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     # Compare a >= threshold * t instead of a / t >= threshold: exact, and no division per line.
     cut_points = [(thr * t if of_ratio else thr, text, share) for thr, text, share in rows]
     lowest = rows[-1][1]
+    share_texts = {share: fmt_short(share) for _, _, share in rows}
     label = W["ratio"] if of_ratio else W["actual"]
 
     def run(v, w, wt, fields):
@@ -296,7 +311,7 @@ def build_steps(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         shown = pct(a / t) if of_ratio else show(a)
         for cut, text, share in cut_points:
             if a >= cut:
-                return w * share / HUNDRED, f"{label} {shown} ≥ {W['step']} {text} → {fmt_short(share)}% × {wt}"  # noqa: E501
+                return w * share / HUNDRED, f"{label} {shown} ≥ {W['step']} {text} → {share_texts[share]}% × {wt}"  # noqa: E501
         return ZERO, f"{label} {shown} {W['below_steps']} {lowest}: 0 × {wt}"
 
     top = max(share for _, _, share in rows)
@@ -311,7 +326,7 @@ def build_deduction(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     def run(v, w, wt, fields):
         n = count_value(v)
         points = wn - per * n
-        text = f"{wn_text} − {per_text} × {fmt_short(n)}"
+        text = f"{wn_text} − {per_text} × {num_text(n)}"
         if points < least:
             points, text = least, f"{text}, {W['at_least']} {least_text}"
         if w != wn:  # weight re-normalised: keep the same share of the weight
@@ -330,13 +345,14 @@ def build_rating(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     shares = {fold_label(k): (k, v) for k, v in scale}
     allowed = ", ".join(k for k, _ in scale)
     rating = words(ctx)["rating"]
+    share_texts = {share: fmt_short(share) for _, share in scale}
 
     def run(v, w, wt, fields):
         found = shares.get(fold_label(v))
         if found is None:
             raise ValueError(f"rating '{str(v).strip()}' is not on the scale ({allowed})")
         label, share = found
-        return w * share / HUNDRED, f"{rating} {label} = {fmt_short(share)}% × {wt}"
+        return w * share / HUNDRED, f"{rating} {label} = {share_texts[share]}% × {wt}"
 
     top = max(v for _, v in scale)
     return Scorer(run, top / HUNDRED, None, frozenset({"actual"}), None)
@@ -353,13 +369,14 @@ def build_stars(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     shares = {parse_number(k): v for k, v in scale}
     allowed = ", ".join(k for k, _ in scale)
     stars = words(ctx)["stars"]
+    share_texts = {share: fmt_short(share) for _, share in scale}
 
     def run(v, w, wt, fields):
         n = star_count(v)
         share = shares.get(n)
         if share is None:
             raise ValueError(f"'{fmt_short(n)}' stars is not on the scale ({allowed})")
-        return w * share / HUNDRED, f"{fmt_short(n)} {stars} = {fmt_short(share)}% × {wt}"
+        return w * share / HUNDRED, f"{num_text(n)} {stars} = {share_texts[share]}% × {wt}"
 
     top = max(v for _, v in scale)
     return Scorer(run, top / HUNDRED, None, frozenset({"actual"}), None)
@@ -374,7 +391,7 @@ def build_per_item(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     def run(v, w, wt, fields):
         n = count_value(v)
         points = per * n
-        text = f"{minus}{fmt_short(n)} {W['items']} × {per_text}"
+        text = f"{minus}{num_text(n)} {W['items']} × {per_text}"
         if points > cap:
             points, text = cap, f"{text}, {W['capped']} {cap_text}"
         return points * sign, text
@@ -392,7 +409,7 @@ def build_points(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
 
     def run(v, w, wt, fields):
         a = number_value(v)
-        text = f"{W['given']} {fmt_short(a)}"
+        text = f"{W['given']} {num_text(a)}"
         if a < 0:
             a, text = ZERO, f"{text}, {W['not_below']}"
         elif a > top:
@@ -425,8 +442,8 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             env[name] = number_value(fields[name] if fields else v)
         env["weight"] = w
         raw = evaluate(env)
-        values = ", ".join(f"{n}={fmt_short(env[n])}" for n in shown_names)
-        text = f"{formula.text} [{values}, weight={wt}] = {fmt_short(raw)}"
+        values = ", ".join(f"{n}={num_text(env[n])}" for n in shown_names)
+        text = f"{formula.text} [{values}, weight={wt}] = {num_text(raw)}"
         if raw < 0:
             return ZERO, f"{text}, {W['not_below']}"
         if raw > w * cap:
