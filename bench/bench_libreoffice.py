@@ -418,6 +418,7 @@ def compare(layout: Layout, path: Path, result) -> dict:
              "uncomputed": 0, "lo_float": 0, "engine_wrong": 0, "both_wrong": 0,
              "unexplained": 0}
     examples: list[str] = []
+    by_rule: dict[str, int] = {}  # "verdict rule" -> count
     employees = {e.employee_id: e for e in layout.load.employees}
 
     def check(what: str, mine: Decimal | None, raw: object, context: str,
@@ -437,6 +438,8 @@ def compare(layout: Layout, path: Path, result) -> dict:
             stats["mismatch"] += 1
             verdict = _verdict(mine, theirs, exact)
             stats[verdict] += 1
+            kind = "total" if what.endswith(" total") else context.split(",")[0]
+            by_rule[f"{verdict} {kind}"] = by_rule.get(f"{verdict} {kind}", 0) + 1
             if len(examples) < 20:
                 shown = "n/a" if exact is None else f"{float(exact):.2f}"
                 examples.append(f"{what}: LibreOffice {raw!r}, engine {mine}, exact {shown} "
@@ -465,6 +468,7 @@ def compare(layout: Layout, path: Path, result) -> dict:
         check(f"{eid} total", totals[eid], row[total_idx], "", exact_total)
     wb.close()
     stats["examples"] = examples
+    stats["by_rule"] = dict(sorted(by_rule.items()))
     return stats
 
 
@@ -541,6 +545,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"mismatches          {stats['mismatch']:>12,}  (against exact rational arithmetic: "
           f"{stats['lo_float']} LibreOffice float artefacts, {stats['engine_wrong']} engine "
           f"wrong, {stats['both_wrong']} both wrong, {stats['unexplained']} unexplained)")
+    if stats["by_rule"]:
+        print("  by verdict and rule: " + ", ".join(f"{k}: {v}" for k, v in
+                                                    stats["by_rule"].items()))
     for line in stats["examples"][:10]:
         print("  " + line)
     if not args.keep and args.out is None:
