@@ -206,7 +206,16 @@ def tokens_revoke(prefix: str) -> None:
 @click.option("--http", "plain_http", is_flag=True,
               help="Plain HTTP, e.g. behind a TLS-terminating proxy (add-ins need HTTPS).")
 def serve(host: str, port: int, cert: str | None, key: str | None, plain_http: bool) -> None:
-    app = _app()
+    import os
+
+    from server import create_app
+
+    overrides = {}
+    if not os.environ.get("KPIBOOK_BASE_URL"):
+        # The manifest must point at where this process listens unless told otherwise.
+        local = host if host not in ("127.0.0.1", "0.0.0.0", "::") else "localhost"
+        overrides["BASE_URL"] = f"{'http' if plain_http else 'https'}://{local}:{port}"
+    app = create_app(overrides)
     require_migrated(app)
     run_server(app, host, port, cert, key, plain_http)
 
