@@ -126,10 +126,15 @@ def share_text(x: Decimal) -> str:
     return fmt_short(x * HUNDRED, 2) + "%"
 
 
+def _strip_zeros(text: str) -> str:
+    # 0.02 × 100 is "2.00" in Decimal; people wrote 2%
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def value_formatter(unit: str) -> Callable[[Decimal], str]:
     """How an actual/target is shown: 0.02 with unit "%" -> "2%", 12 with unit "件" -> "12件"."""
     if unit.strip() == "%":
-        return lambda x: num_text(x * HUNDRED) + "%"
+        return lambda x: _strip_zeros(num_text(x * HUNDRED)) + "%"
     suffix = unit.strip()
     return lambda x: num_text(x) + suffix
 
