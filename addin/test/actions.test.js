@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { SUPPORTED_ACTIONS, applyActions } from "../static/js/actions.js";
-import { cellAt, fakeExcel, sheetModel, valueAt } from "./helpers/fake-excel.js";
+import { ProtectedSheetError, SUPPORTED_ACTIONS, applyActions, sheetsWrittenBy } from "../static/js/actions.js";
+import { DEFAULT_PROTECTION_OPTIONS, cellAt, fakeExcel, protectSheet, sheetModel, valueAt } from "./helpers/fake-excel.js";
 
 /** A two-sheet book: Data (with a table) and Notes. */
 function book() {
@@ -154,7 +154,7 @@ test("an unsupported action refuses the whole list before touching the workbook"
 test("value writes are batched into one sync; structural actions sync at once", async () => {
   const writes = Array.from({ length: 20 }, (_, i) => at("setValues", [null], [0, i, 0, 1, 1], { values: [[i]] }));
   const { fake } = await apply(book(), writes);
-  assert.equal(fake.syncCount, 2); // one to list the sheets, one for all writes
+  assert.equal(fake.syncCount, 3); // list the sheets, read their protection, all writes
   const { fake: structural } = await apply(book(), [bookLevel("addSheet", [2, "A"]), bookLevel("addSheet", [3, "B"])]);
   assert.equal(structural.syncCount, 3);
 });
@@ -164,4 +164,118 @@ test("an Excel error names the failing action", async () => {
     apply(book(), [bookLevel("nameDelete", ["missing", "=A1", "missing", 0, true, null])]),
     /action 1 of 1 \(nameDelete\).*ItemNotFound/,
   );
+});
+
+// --- protected sheets ------------------------------------------------------------------------
+
+/** The options kpibook's templates protect with (server/workbook/templates.py). */
+const TEMPLATE_OPTIONS = { allowAutoFilter: true, allowSort: true, allowFormatColumns: true, allowFormatCells: false };
+
+/** book() with Data protected as the templates do, Notes protected too but never written. */
+function protectedBook({ password = null } = {}) {
+  const model = book();
+  protectSheet(model.sheets[0], { password, options: TEMPLATE_OPTIONS });
+  protectSheet(model.sheets[1], { options: { allowFormatRows: true } });
+  return model;
+}
+
+const expectedOptions = (options) => ({ ...DEFAULT_PROTECTION_OPTIONS, ...options });
+
+test("a sheet protected without a password is unprotected for the writes and protected again with the same options", async () => {
+  const model = protectedBook();
+  const { result } = await apply(model, [
+    at("setValues", [null], [0, 1, 1, 2, 1], { values: [[95], [88]] }),
+    at("setNumberFormat", ["0.00"], [0, 1, 1, 2, 1]),
+    at("setRangeColor", ["#FFEEAA"], [0, 1, 1, 1, 1]),
+    at("resizeTable", [0, "A1:B4"], [0, null, null, null, null]),
+    bookLevel("alert", ["完成", "", "ok", "info", ""]),
+  ]);
+  const [data, notes] = model.sheets;
+  assert.equal(result.applied, 5);
+  assert.equal(valueAt(data, 1, 1), 95);
+  assert.equal(cellAt(data, 2, 1).numberFormat, "0.00");
+  assert.equal(data.tables[0].address, "A1:B4");
+  assert.deepEqual(data.protection, { protected: true, password: null, options: expectedOptions(TEMPLATE_OPTIONS) });
+  assert.deepEqual(data.protectionLog, ["unprotect", "protect"]);
+  // A protected sheet the actions do not write to is left alone.
+  assert.deepEqual(notes.protectionLog, []);
+  assert.equal(notes.protection.protected, true);
+});
+
+test("without the unprotect step Excel refuses the write (the fake enforces protection)", async () => {
+  const model = protectedBook();
+  const fake = fakeExcel(model);
+  fake.context.workbook.worksheets.getItem("Data").getRangeByIndexes(0, 0, 1, 1).values = [["x"]];
+  await assert.rejects(fake.context.sync(), /AccessDenied/);
+  assert.equal(valueAt(model.sheets[0], 0, 0), "Name");
+});
+
+test("protection is restored when applying the actions fails", async () => {
+  const model = protectedBook();
+  await assert.rejects(
+    apply(model, [
+      at("setValues", [null], [0, 1, 1, 1, 1], { values: [[95]] }),
+      bookLevel("nameDelete", ["missing", "=A1", "missing", 0, true, null]),
+    ]),
+    /nameDelete.*ItemNotFound/,
+  );
+  const data = model.sheets[0];
+  assert.deepEqual(data.protection, { protected: true, password: null, options: expectedOptions(TEMPLATE_OPTIONS) });
+  assert.deepEqual(data.protectionLog, ["unprotect", "protect"]);
+});
+
+test("protection is restored when an action fails synchronously (no such sheet)", async () => {
+  const model = protectedBook();
+  await assert.rejects(
+    apply(model, [
+      at("setValues", [null], [0, 1, 1, 1, 1], { values: [[95]] }),
+      at("setValues", [null], [7, 0, 0, 1, 1], { values: [[1]] }),
+    ]),
+    /No sheet at position 7/,
+  );
+  assert.equal(model.sheets[0].protection.protected, true);
+  assert.deepEqual(model.sheets[0].protection.options, expectedOptions(TEMPLATE_OPTIONS));
+});
+
+test("a sheet protected with a password stops everything before any write, with a bilingual message naming it", async () => {
+  const model = protectedBook();
+  protectSheet(model.sheets[0], { password: "secret", options: TEMPLATE_OPTIONS });
+  const notesOptions = { ...model.sheets[1].protection.options };
+  const error = await applyActions(fakeExcel(model).context, [
+    at("setValues", [null], [1, 0, 0, 1, 1], { values: [["notes changed"]] }),
+    at("setValues", [null], [0, 1, 1, 1, 1], { values: [["data changed"]] }),
+  ]).then(() => null, (failure) => failure);
+  assert.ok(error instanceof ProtectedSheetError, String(error));
+  assert.equal(error.sheetName, "Data");
+  assert.match(error.message, /工作表“Data”设置了密码保护/);
+  assert.match(error.message, /The sheet "Data" is protected with a password/);
+  assert.match(error.message, /未做任何更改[\s\S]*Nothing was changed/);
+  const [data, notes] = model.sheets;
+  assert.equal(valueAt(data, 1, 1), 1);
+  assert.equal(valueAt(notes, 0, 0), "x");
+  // The password sheet was never unprotected; the other one is protected again as it was.
+  assert.deepEqual(data.protection, { protected: true, password: "secret", options: expectedOptions(TEMPLATE_OPTIONS) });
+  assert.deepEqual(data.protectionLog, []);
+  assert.equal(notes.protection.protected, true);
+  assert.deepEqual(notes.protection.options, notesOptions);
+});
+
+test("unprotected sheets cost no protection calls; reading only (alerts) loads no protection", async () => {
+  const model = book();
+  const { fake } = await apply(model, [bookLevel("alert", ["hi", "", "ok", "", ""])]);
+  assert.equal(fake.syncCount, 2); // list the sheets, the (empty) batch; no protection read
+  await apply(model, [at("setValues", [null], [0, 0, 0, 1, 1], { values: [["y"]] })]);
+  assert.deepEqual(model.sheets[0].protectionLog, []);
+});
+
+test("sheetsWrittenBy maps positions back through addSheet", () => {
+  const actions = [
+    at("setValues", [null], [2, 0, 0, 1, 1], { values: [[1]] }),
+    bookLevel("addSheet", [0, "新"]),
+    at("setValues", [null], [0, 0, 0, 1, 1], { values: [[1]] }), // the new sheet
+    at("setRangeColor", ["#fff"], [2, 0, 0, 1, 1]), // was position 1
+    bookLevel("activateSheet", [3]),
+    at("setSheetName", ["x"], [3, null, null, null, null]),
+  ];
+  assert.deepEqual(sheetsWrittenBy(actions, 3), [1, 2]);
 });

@@ -10,6 +10,13 @@
  * Value writes are grouped into one sync (up to CELLS_PER_SYNC cells); actions that change the
  * workbook's structure (sheets, tables, names) are synced at once because later actions address
  * sheets and tables by position, and because a failure then points at the action that caused it.
+ *
+ * Protected sheets: kpibook's templates protect the output sheets (得分明细, 汇总, 调整) without a
+ * password, so that HR cannot overwrite computed cells by mistake. Excel refuses every write to
+ * such a sheet, also from an add-in. The sheets the actions write to are therefore unprotected
+ * first and protected again afterwards with the same options, also when applying fails. A sheet
+ * protected with a password is never touched: the whole reply is refused before anything is
+ * written (see `unprotectSheets`).
  * @module actions
  */
 
@@ -44,27 +51,58 @@ export const CELLS_PER_SYNC = 100_000;
  * @property {Alert[]} alerts messages the server wants shown, in order
  */
 
-/** The action handlers: (state, action) => void; `structural` ones are synced right away. */
+/**
+ * The action handlers: (state, action) => void. `structural` ones are synced right away;
+ * `writesSheet` ones change cells or tables of the sheet at `sheet_position`, which Excel refuses
+ * on a protected sheet.
+ */
 const HANDLERS = {
-  setValues: { run: setValues },
-  rangeClearContents: { run: (state, action) => targetRange(state, action).clear("Contents") },
-  rangeClearFormats: { run: (state, action) => targetRange(state, action).clear("Formats") },
-  rangeClear: { run: (state, action) => targetRange(state, action).clear("All") },
+  setValues: { run: setValues, writesSheet: true },
+  rangeClearContents: { run: (state, action) => targetRange(state, action).clear("Contents"), writesSheet: true },
+  rangeClearFormats: { run: (state, action) => targetRange(state, action).clear("Formats"), writesSheet: true },
+  rangeClear: { run: (state, action) => targetRange(state, action).clear("All"), writesSheet: true },
   addSheet: { run: addSheet, structural: true },
   setSheetName: { run: (state, action) => { sheetAt(state, action.sheet_position).name = String(action.args[0]); }, structural: true },
-  setAutofit: { run: setAutofit },
-  setRangeColor: { run: setRangeColor },
+  setAutofit: { run: setAutofit, writesSheet: true },
+  setRangeColor: { run: setRangeColor, writesSheet: true },
   activateSheet: { run: (state, action) => sheetAt(state, Number(action.args[0])).activate() },
-  addHyperlink: { run: addHyperlink },
-  setNumberFormat: { run: setNumberFormat },
+  addHyperlink: { run: addHyperlink, writesSheet: true },
+  setNumberFormat: { run: setNumberFormat, writesSheet: true },
   alert: { run: collectAlert },
   setRangeName: { run: (state, action) => state.context.workbook.names.add(String(action.args[0]), targetRange(state, action)), structural: true },
   namesAdd: { run: namesAdd, structural: true },
   nameDelete: { run: nameDelete, structural: true },
-  addTable: { run: addTable, structural: true },
-  setTableName: { run: (state, action) => { tableAt(state, action).name = String(action.args[1]); }, structural: true },
-  resizeTable: { run: (state, action) => tableAt(state, action).resize(String(action.args[1])), structural: true },
+  addTable: { run: addTable, structural: true, writesSheet: true },
+  setTableName: { run: (state, action) => { tableAt(state, action).name = String(action.args[1]); }, structural: true, writesSheet: true },
+  resizeTable: { run: (state, action) => tableAt(state, action).resize(String(action.args[1])), structural: true, writesSheet: true },
 };
+
+/**
+ * A sheet protected with a password: kpibook cannot (and must not) unprotect it. The message is
+ * bilingual because it is shown as it is, from the task pane or a ribbon command.
+ */
+export class ProtectedSheetError extends Error {
+  /** @param {string} sheetName @param {any} [cause] Excel's own error */
+  constructor(sheetName, cause) {
+    super(
+      `工作表“${sheetName}”设置了密码保护，kpibook 无法写入，本次未做任何更改。` +
+      "请在 Excel 中撤销该工作表的保护（审阅 → 撤销工作表保护）后重试。\n" +
+      `The sheet "${sheetName}" is protected with a password, so kpibook cannot write to it. ` +
+      "Nothing was changed. Unprotect it in Excel (Review → Unprotect Sheet) and try again.",
+      { cause },
+    );
+    this.name = "ProtectedSheetError";
+    this.code = "sheet_password";
+    this.sheetName = sheetName;
+  }
+}
+
+/**
+ * @typedef {object} UnprotectedSheet a sheet kpibook unprotected and must protect again
+ * @property {Excel.Worksheet} sheet
+ * @property {string} name
+ * @property {Excel.WorksheetProtectionOptions} options the protection options it had
+ */
 
 /** Names of the actions this client implements. */
 export const SUPPORTED_ACTIONS = Object.freeze(Object.keys(HANDLERS));
@@ -91,6 +129,111 @@ export async function applyActions(context, actions, options = {}) {
   // round trip is needed to find a sheet by position (WorksheetCollection has no getItemAt).
   const state = { context, sheets: [...worksheets.items], alerts: [] };
 
+  const written = sheetsWrittenBy(actions, state.sheets.length).map((position) => state.sheets[position]);
+  const unprotected = await unprotectSheets(context, written);
+  let result;
+  try {
+    result = await applyInOrder(state, actions, progress);
+  } catch (error) {
+    const restoreError = await restoreProtection(context, unprotected);
+    if (restoreError) error.message = `${error.message}\n${restoreError.message}`;
+    throw error;
+  }
+  const restoreError = await restoreProtection(context, unprotected);
+  if (restoreError) throw restoreError;
+  return result;
+}
+
+/**
+ * The 0-based positions, in the workbook as it is before the actions run, of the sheets whose
+ * cells or tables the actions change. `addSheet` shifts the positions later actions use; the
+ * sheets it adds are new and never protected, so they are not listed.
+ * @param {Action[]} actions
+ * @param {number} sheetCount number of sheets before the actions run
+ * @returns {number[]} sorted positions
+ */
+export function sheetsWrittenBy(actions, sheetCount) {
+  // At each step: position now -> position before the actions (null for sheets added here).
+  const original = Array.from({ length: sheetCount }, (_, position) => position);
+  const written = new Set();
+  for (const action of actions) {
+    if (action.func === "addSheet") {
+      const at = Math.min(Math.max(0, Number(action.args[0])), original.length);
+      original.splice(at, 0, null);
+    } else if (HANDLERS[action.func]?.writesSheet) {
+      const before = original[action.sheet_position];
+      if (before !== null && before !== undefined) written.add(before);
+    }
+  }
+  return [...written].sort((a, b) => a - b);
+}
+
+/**
+ * Unprotects those of `sheets` that are protected, remembering their protection options.
+ * Only sheets protected without a password can be unprotected; if one has a password Excel
+ * refuses, every sheet unprotected here is protected again and a ProtectedSheetError naming it
+ * is thrown, before any action has written anything.
+ * @param {Excel.RequestContext} context
+ * @param {Excel.Worksheet[]} sheets sheets the actions write to (names loaded)
+ * @returns {Promise<UnprotectedSheet[]>} the sheets to protect again afterwards
+ */
+async function unprotectSheets(context, sheets) {
+  if (!sheets.length) return [];
+  for (const sheet of sheets) sheet.protection.load("protected,options");
+  await context.sync();
+  const locked = sheets
+    .filter((sheet) => sheet.protection.protected)
+    .map((sheet) => ({ sheet, name: sheet.name, options: { ...sheet.protection.options } }));
+  if (!locked.length) return [];
+  for (const { sheet } of locked) sheet.protection.unprotect();
+  try {
+    await context.sync();
+    return locked;
+  } catch (error) {
+    // Excel runs the batch in order and stops at the failure: the sheets before the failing one
+    // are unprotected now, the failing one (the first still protected) has a password.
+    for (const { sheet } of locked) sheet.protection.load("protected");
+    await context.sync();
+    const opened = locked.filter(({ sheet }) => !sheet.protection.protected);
+    const refused = locked.find(({ sheet }) => sheet.protection.protected);
+    const restoreError = await restoreProtection(context, opened);
+    if (!refused) throw error; // not a password problem after all
+    const refusal = new ProtectedSheetError(refused.name, error);
+    if (restoreError) refusal.message = `${refusal.message}\n${restoreError.message}`;
+    throw refusal;
+  }
+}
+
+/**
+ * Protects the sheets again with the options they had. Never throws: returns the error to report
+ * (bilingual, naming the sheets) or null, so that it cannot hide the error of the actions.
+ * @param {Excel.RequestContext} context
+ * @param {UnprotectedSheet[]} sheets
+ * @returns {Promise<Error|null>}
+ */
+async function restoreProtection(context, sheets) {
+  if (!sheets.length) return null;
+  for (const { sheet, options } of sheets) sheet.protection.protect(options);
+  try {
+    await context.sync();
+    return null;
+  } catch (error) {
+    const names = sheets.map(({ name }) => `“${name}”`).join("、");
+    return new Error(
+      `无法重新保护工作表 ${names}，请在 Excel 中手动保护（审阅 → 保护工作表）。\n` +
+      `Could not protect the sheet(s) ${names} again; please protect them in Excel (Review → Protect Sheet): ` +
+      `${error?.message ?? error}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Runs the handlers in order, syncing after structural actions and every CELLS_PER_SYNC cells.
+ * @returns {Promise<ApplyResult>}
+ */
+async function applyInOrder(state, actions, progress) {
+  const context = state.context;
   let pendingCells = 0;
   let firstPending = 0;
   const flush = async (upTo) => {

@@ -24,9 +24,26 @@ export function parseA1(address) {
   return { row: a.row, column: a.column, rowCount: b.row - a.row + 1, columnCount: b.column - a.column + 1 };
 }
 
-/** A sheet of the model. */
+/** Excel's default protection options (Review > Protect Sheet with nothing ticked). */
+export const DEFAULT_PROTECTION_OPTIONS = Object.freeze({
+  allowAutoFilter: false, allowDeleteColumns: false, allowDeleteRows: false, allowEditObjects: false,
+  allowEditScenarios: false, allowFormatCells: false, allowFormatColumns: false, allowFormatRows: false,
+  allowInsertColumns: false, allowInsertHyperlinks: false, allowInsertRows: false, allowPivotTables: false,
+  allowSort: false, selectionMode: "Normal",
+});
+
+/**
+ * A sheet of the model. `protection`: {protected, password, options}; while `protected` is
+ * true every write to the sheet's cells or tables fails at sync, as in Excel.
+ * `protectionLog` records "unprotect"/"protect" calls that Excel carried out.
+ */
 export function sheetModel(name, rows = [], extra = {}) {
-  const sheet = { name, cells: new Map(), tables: [], names: [], shapes: [], activations: 0, ...extra };
+  const sheet = {
+    name, cells: new Map(), tables: [], names: [], shapes: [], activations: 0,
+    protection: { protected: false, password: null, options: { ...DEFAULT_PROTECTION_OPTIONS } },
+    protectionLog: [],
+    ...extra,
+  };
   rows.forEach((row, r) => row.forEach((value, c) => {
     if (value !== "" && value !== null && value !== undefined) cellAt(sheet, r, c).value = value;
   }));
@@ -38,6 +55,19 @@ export function cellAt(sheet, r, c) {
   const key = `${r},${c}`;
   if (!sheet.cells.has(key)) sheet.cells.set(key, { value: "", numberFormat: "General", category: "General", fill: null, hyperlink: null, autofit: null });
   return sheet.cells.get(key);
+}
+
+/** Protects a model sheet (optionally with a password and non-default options). */
+export function protectSheet(sheet, { password = null, options = {} } = {}) {
+  sheet.protection = { protected: true, password, options: { ...DEFAULT_PROTECTION_OPTIONS, ...options } };
+  return sheet;
+}
+
+/** Excel's refusal to change a protected sheet (thrown while the batch runs, i.e. at sync). */
+function assertWritable(sheet) {
+  if (sheet?.protection?.protected) {
+    throw new Error(`AccessDenied: the sheet ${sheet.name} is protected; unprotect it to change it`);
+  }
 }
 
 /** Value at (r, c) or "" — what Excel shows for an empty cell. */
@@ -106,7 +136,9 @@ export function fakeExcel(model) {
         categories[r].push(sheet.cells.get(`${row + r},${column + c}`)?.category ?? "General");
       }
     }
+    // Every write goes through forEachCell, so this is where a protected sheet refuses it.
     const forEachCell = (fn) => {
+      assertWritable(sheet);
       for (let r = 0; r < rowCount; r++) for (let c = 0; c < columnCount; c++) fn(cellAt(sheet, row + r, column + c), r, c);
     };
     const fill = node({ clear: () => enqueue(() => forEachCell((cell) => { cell.fill = null; })) },
@@ -173,8 +205,8 @@ export function fakeExcel(model) {
       style: table?.style ?? "", showFilterButton: table?.showFilterButton ?? true,
       getRange: () => part("range"), getHeaderRowRange: () => part("header"),
       getDataBodyRange: () => part("body"), getTotalRowRange: () => part("totals"),
-      resize: (address) => enqueue(() => { resolve().address = address.replace(/\$/g, ""); }),
-    }, { onSet: (prop, value) => { if (prop === "name" || prop === "style") resolve()[prop] = value; } });
+      resize: (address) => enqueue(() => { assertWritable(sheet); resolve().address = address.replace(/\$/g, ""); }),
+    }, { onSet: (prop, value) => { if (prop === "name" || prop === "style") { assertWritable(sheet); resolve()[prop] = value; } } });
   }
 
   function namedItemNode(entry, scopeSheet) {
@@ -207,6 +239,49 @@ export function fakeExcel(model) {
     }, { collection: true });
   }
 
+  /**
+   * worksheet.protection. Not an OfficeMockObject because `options` is a plain object in
+   * Office.js (a complex value, not a navigation property), which the mock cannot express; the
+   * same discipline is enforced by hand: reading before load() + sync() throws.
+   */
+  function protectionNode(sheet) {
+    const requested = new Set();
+    let loaded = null;
+    const read = (prop) => {
+      if (!loaded || !requested.has(prop)) throw new Error(`protection.${prop} was read without load("${prop}") and context.sync()`);
+      return loaded[prop];
+    };
+    const protection = {
+      load(props) {
+        for (const prop of String(props).split(",")) requested.add(prop.trim());
+        return protection;
+      },
+      async sync() {
+        if (requested.size) loaded = { protected: sheet.protection.protected, options: { ...sheet.protection.options } };
+      },
+      get protected() { return read("protected"); },
+      get options() { return read("options"); },
+      protect(options = {}, password = null) {
+        enqueue(() => {
+          if (sheet.protection.protected) throw new Error(`InvalidOperation: the sheet ${sheet.name} is already protected`);
+          sheet.protection = { protected: true, password, options: { ...DEFAULT_PROTECTION_OPTIONS, ...options } };
+          sheet.protectionLog.push("protect");
+        });
+      },
+      unprotect(password = null) {
+        enqueue(() => {
+          if (sheet.protection.password && sheet.protection.password !== password) {
+            throw new Error(`InvalidArgument: the password to unprotect ${sheet.name} is not correct`);
+          }
+          sheet.protection = { ...sheet.protection, protected: false, password: null };
+          sheet.protectionLog.push("unprotect");
+        });
+      },
+    };
+    nodes.push(protection);
+    return protection;
+  }
+
   function sheetNode(sheet) {
     return node({
       name: sheet.name,
@@ -219,12 +294,13 @@ export function fakeExcel(model) {
       activate: () => enqueue(() => { model.activeSheet = sheetIndex(sheet); sheet.activations++; }),
     }, {
       children: {
+        protection: protectionNode(sheet),
         get tables() {
           return node({
             items: sheet.tables.map((table) => tableNode(sheet, () => table)),
             add: (address, hasHeaders) => {
               const table = { name: `Table${sheet.tables.length + 1}`, address: address.replace(/\$/g, ""), showHeaders: hasHeaders, showTotals: false, style: "TableStyleMedium2", showFilterButton: true };
-              enqueue(() => sheet.tables.push(table));
+              enqueue(() => { assertWritable(sheet); sheet.tables.push(table); });
               return tableNode(sheet, () => table);
             },
             getItemAt: (index) => tableNode(sheet, () => sheet.tables[index]),
