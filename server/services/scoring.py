@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from server.models import Adjustment as AdjustmentRow
 from server.models import AdjustmentStatus, Period, PeriodState, Role, ScoreRun, User
 from server.scoring.model import Adjustment, Problem, ScoreInput, ScoreResult
-from server.services.errors import Forbidden, describe_problems
+from server.services.errors import Forbidden
 from server.services.periods import digest, to_jsonable
 from server.workbook.contract import Tables
+from server.workbook.render import problems_message
 
 
 def run_engine(inp: ScoreInput, lang: str) -> ScoreResult:
@@ -162,7 +163,7 @@ def submit(session: Session, period: Period, inp: ScoreInput, tables: Tables, us
     if problems:
         head = ("以下调整超出您的权限，未保存任何内容：" if lang == "zh" else
                 "These adjustments are outside your authority; nothing was saved:")
-        raise Forbidden(head + "\n" + describe_problems(problems, lang))
+        raise Forbidden(problems_message(problems, lang, intro=head))
 
     result = run_engine(inp, lang)
     run = store_run(session, period, inp, result, user, lang, kind="submit")

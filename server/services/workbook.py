@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from server.scoring.model import Problem, ScoreInput, ValidationError
-from server.services.errors import BadRequest, Unprocessable, describe_problems
+from server.services.errors import BadRequest, Unprocessable
 from server.workbook.contract import Tables, read_meta, read_tables, to_score_input
+from server.workbook.render import problems_message
 from server.xlwire.plan import WritePlan
 from server.xlwire.protocol import PayloadError, parse_payload
 from server.xlwire.snapshot import BookSnapshot
@@ -55,7 +56,7 @@ def invalid(problems: list[Problem], lang: str) -> Unprocessable:
     n = len(problems)
     head = (f"工作簿有 {n} 处问题，未做任何更改：" if lang == "zh" else
             f"The workbook has {n} problem(s); nothing was changed:")
-    return Unprocessable(head + "\n" + describe_problems(problems, lang), problems)
+    return Unprocessable(problems_message(problems, lang, intro=head), problems)
 
 
 def problems_of(wb: Workbook) -> tuple[ScoreInput | None, list[Problem]]:

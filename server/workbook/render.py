@@ -241,10 +241,13 @@ def problem_text(problem: Problem, lang: str = "zh") -> str:
     return separator.join(where) + colon + problem.message
 
 
-def problems_message(problems: list[Problem], lang: str = "zh") -> str:
-    """Plain text listing problems (at most ALERT_LIMIT), for an alert or a text/plain 4xx."""
+def problems_message(problems: list[Problem], lang: str = "zh", intro: str | None = None) -> str:
+    """Plain text listing problems (at most ALERT_LIMIT), for an alert or a text/plain 4xx.
+
+    `intro` replaces the default first line ("Nothing was scored. N problem(s) found:").
+    """
     lang = _lang(lang)
-    lines = [WORDS[lang]["intro"].format(n=len(problems))]
+    lines = [intro or WORDS[lang]["intro"].format(n=len(problems))]
     lines += [f"{n}. {problem_text(p, lang)}" for n, p in
               enumerate(problems[:ALERT_LIMIT], start=1)]
     if len(problems) > ALERT_LIMIT:
