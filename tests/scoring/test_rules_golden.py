@@ -210,11 +210,16 @@ def test_half_cent_rounds_up_like_excel():
     # 30 × 2.0455 / 3 = 20.455 exactly; dividing first (2.0455 / 3 = 0.68183...) would lose
     # the half and give 20.45: the engine multiplies before it divides
     assert points(ind("R", "ratio", 30, "target=3"), D("2.0455")) == D("20.46")
+    # banker's rounding would give 20.46 here (6 is even); Excel and we give 20.47
+    assert points(ind("R", "ratio", 25, "target=100"), D("81.86")) == D("20.47")
+    assert points(ind("R", "ratio", 30, "target=3"), D("2.0465")) == D("20.47")
 
 
 def test_negative_half_cent_rounds_away_from_zero():
     penalty = ind("P", "per_item", 0, "per=2.675; cap=10", kind=PENALTY)
     assert points(penalty, 1) == D("-2.68")
+    # -2.665: banker's rounding gives -2.66, Excel's ROUND gives -2.67
+    assert points(ind("P", "per_item", 0, "per=2.665; cap=10", kind=PENALTY), 1) == D("-2.67")
 
 
 # -- rule checks ---------------------------------------------------------------------------------
