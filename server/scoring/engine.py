@@ -239,10 +239,12 @@ class _Run:
             key = (eid, code)
             # Fast path: the usual 'actual' of a known person and a non-formula indicator.
             if (fact.field == "actual" and code in plain_codes and key not in actuals
-                    and eid in employees):
+                    and eid in employees and type(fact.value) is Decimal):
                 actuals[key] = fact
                 continue
             name = fact.field or "actual"
+            if fact.value is None or (isinstance(fact.value, str) and not fact.value.strip()):
+                continue  # an empty cell is no data: the missing-data policy decides, openly
             if eid not in employees:
                 self.problem("kb_data", "employee_id", f"employee '{eid}' is not on the roster",
                              (eid, code))

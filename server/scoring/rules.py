@@ -147,7 +147,7 @@ T = {
         "within": "within", "beyond": "beyond", "below_steps": "below the lowest step",
         "step": "step", "ratio": "ratio", "rating": "rating", "stars": "stars",
         "items": "items", "given": "points given", "rescaled": "re-scaled to weight",
-        "floor": "floor", "at_least": "at least",
+        "floor": "floor", "at_least": "at least", "sep": ", ",
     },
     "zh": {
         "of_target": "完成率", "capped": "封顶", "not_below": "不低于 0",
@@ -155,7 +155,7 @@ T = {
         "within": "在允许偏差内", "beyond": "超出", "below_steps": "低于最低档",
         "step": "档位", "ratio": "完成率", "rating": "评级", "stars": "星",
         "items": "项", "given": "直接评分", "rescaled": "按权重折算",
-        "floor": "底线", "at_least": "不低于",
+        "floor": "底线", "at_least": "不低于", "sep": "，",
     },
 }
 
@@ -207,15 +207,15 @@ def with_defaults(spec: RuleSpec, params: Mapping[str, object]) -> dict[str, obj
 
 def build_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     t, cap = num_param(params, "target"), num_param(params, "cap")
-    cap_t, cap_text, to_of = cap * t, share_text(cap), ratio_words
+    cap_t, cap_text, to_of, W = cap * t, share_text(cap), ratio_words, words(ctx)  # noqa: N806
     capped, not_below = words(ctx)["capped"], words(ctx)["not_below"]
 
     def run(v, w, wt, fields):
         a = number_value(v)
         if a >= cap_t:  # a / t >= cap, without dividing
-            return w * cap, f"{to_of(ctx, pct(a / t))}, {capped} {cap_text} × {wt}"
+            return w * cap, f"{to_of(ctx, pct(a / t))}{W['sep']}{capped} {cap_text} × {wt}"
         if a <= 0:
-            return ZERO, f"{to_of(ctx, pct(a / t))}, {not_below} × {wt}"
+            return ZERO, f"{to_of(ctx, pct(a / t))}{W['sep']}{not_below} × {wt}"
         return w * a / t, f"{to_of(ctx, pct_of(a, t))} × {wt}"
 
     return Scorer(run, cap, None, frozenset({"actual"}), t)
@@ -234,7 +234,7 @@ def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Score
             head = f"{W['target']} {t_text} / {W['actual']} {show(a)}"
             if a == 0:
                 return w * cap, f"{head}: {W['full']} {cap_text} × {wt}"
-            return w * cap, f"{head} = {pct(t / a)}, {W['capped']} {cap_text} × {wt}"
+            return w * cap, f"{head} = {pct(t / a)}{W['sep']}{W['capped']} {cap_text} × {wt}"
         head = f"{W['target']} {t_text} / {W['actual']} {show(a)} = {pct_of(t, a)}"
         return w * t / a, f"{head} × {wt}"
 
@@ -270,7 +270,8 @@ def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         if a <= f:
             return ZERO, f"{W['actual']} {show(a)} ≤ {W['floor']} {f_text}: 0 × {wt}"
         if a - f >= cap_span:
-            return w * cap, f"{head} = {pct((a - f) / span)}, {W['capped']} {cap_text} × {wt}"
+            capped = f"{W['sep']}{W['capped']} {cap_text}"
+            return w * cap, f"{head} = {pct((a - f) / span)}{capped} × {wt}"
         return w * (a - f) / span, f"{head} = {pct_of(a - f, span)} × {wt}"
 
     return Scorer(run, cap, None, frozenset({"actual"}), t)
@@ -334,7 +335,7 @@ def build_deduction(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         points = wn - per * n
         text = f"{wn_text} − {per_text} × {num_text(n)}"
         if points < least:
-            points, text = least, f"{text}, {W['at_least']} {least_text}"
+            points, text = least, f"{text}{W['sep']}{W['at_least']} {least_text}"
         if w != wn:  # weight re-normalised: keep the same share of the weight
             return points * w / wn, f"{text}; {W['rescaled']} {wt}"
         return points, text
@@ -399,7 +400,7 @@ def build_per_item(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         points = per * n
         text = f"{minus}{num_text(n)} {W['items']} × {per_text}"
         if points > cap:
-            points, text = cap, f"{text}, {W['capped']} {cap_text}"
+            points, text = cap, f"{text}{W['sep']}{W['capped']} {cap_text}"
         return points * sign, text
 
     return Scorer(run, ZERO, cap, frozenset({"actual"}), None)
@@ -417,9 +418,9 @@ def build_points(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         a = number_value(v)
         text = f"{W['given']} {num_text(a)}"
         if a < 0:
-            a, text = ZERO, f"{text}, {W['not_below']}"
+            a, text = ZERO, f"{text}{W['sep']}{W['not_below']}"
         elif a > top:
-            a, text = top, f"{text}, {W['capped']} {top_text}"
+            a, text = top, f"{text}{W['sep']}{W['capped']} {top_text}"
         if weighted and w != wn:
             return a * w / wn, f"{text}; {W['rescaled']} {wt}"
         return a * sign, text
@@ -451,9 +452,9 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         values = ", ".join(f"{n}={num_text(env[n])}" for n in shown_names)
         text = f"{formula.text} [{values}, weight={wt}] = {num_text(raw)}"
         if raw < 0:
-            return ZERO, f"{text}, {W['not_below']}"
+            return ZERO, f"{text}{W['sep']}{W['not_below']}"
         if raw > w * cap:
-            return w * cap, f"{text}, {W['capped']} {cap_text} × {wt}"
+            return w * cap, f"{text}{W['sep']}{W['capped']} {cap_text} × {wt}"
         return raw, text
 
     return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"))

@@ -327,3 +327,30 @@ def test_frames():
     assert list(employees["employee_id"]) == ["E1", "E2"]
     assert employees["rank"].tolist() == [2, 1]
     assert set(lines["status"]) == {"ok"}
+
+
+@pytest.mark.parametrize("empty", [None, "", "   "])
+def test_an_empty_cell_is_missing_data_not_zero(empty):
+    from server.scoring.model import Fact
+
+    rs = sales_and_quality()
+    inp = ScoreInput(rs, (emp("E1"),), (fact("E1", "SALES", 80), Fact("E1", "QUAL", empty)))
+    result = score(inp)
+    assert result.line("E1", "QUAL").status is LineStatus.MISSING
+    assert result.employee("E1").total is None
+
+
+def test_stale_values_are_marked():
+    rs = rules(ind("A", "ratio", 100, "target=100"))
+    line = score(ScoreInput(rs, (emp("E1"),), (fact("E1", "A", 90, stale=True),))).line("E1", "A")
+    assert line.stale
+    assert "last good value" in line.explanation
+
+
+def test_chinese_explanations_use_the_same_numbers():
+    rs = rules(ind("A", "ratio", 100, "target=100; cap=1.2"))
+    inp = ScoreInput(rs, (emp("E1"),), (fact("E1", "A", 130),))
+    assert score(inp, "zh").line("E1", "A").explanation == \
+        "完成率 130.00%，封顶 120% × 100 = 120.00"
+    assert score(inp, "en").line("E1", "A").explanation == \
+        "130.00% of target, capped at 120% × 100 = 120.00"
