@@ -482,6 +482,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", type=Path, default=None, help="work directory (default: temp)")
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
 
     soffice = ensure_soffice()
     out = args.out or Path(tempfile.mkdtemp(prefix="kpibook-lo-"))

@@ -231,6 +231,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="print a cProfile of the server path at N managers")
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
     from server.config import defaults
 
     default_limit = int(defaults()["MAX_CONTENT_LENGTH"])

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lang", default="en", choices=("en", "zh"))
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one run")
     args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
 
     t_gen, load = timed(workload.generate, args.managers, args.indicators)
     t_inp, inp = timed(load.score_input)
