@@ -164,11 +164,6 @@ def words(ctx: RuleContext) -> dict[str, str]:
     return T["zh" if ctx.zh else "en"]
 
 
-def ratio_words(ctx: RuleContext, ratio_text: str) -> str:
-    # "80.00% of target" / "完成率 80.00%"
-    return f"完成率 {ratio_text}" if ctx.zh else f"{ratio_text} of target"
-
-
 # ---------------------------------------------------------------------------------------------
 # parameter access
 
@@ -207,16 +202,19 @@ def with_defaults(spec: RuleSpec, params: Mapping[str, object]) -> dict[str, obj
 
 def build_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     t, cap = num_param(params, "target"), num_param(params, "cap")
-    cap_t, cap_text, to_of, W = cap * t, share_text(cap), ratio_words, words(ctx)  # noqa: N806
-    capped, not_below = words(ctx)["capped"], words(ctx)["not_below"]
+    cap_t, cap_text, W = cap * t, share_text(cap), words(ctx)  # noqa: N806
+    # "80.00% of target" / "完成率 80.00%": fixed words around the figure, chosen once
+    before, after = ("完成率 ", "") if ctx.zh else ("", " of target")
+    capped = f"{W['sep']}{W['capped']} {cap_text}"
+    not_below = f"{W['sep']}{W['not_below']}"
 
     def run(v, w, wt, fields):
         a = number_value(v)
         if a >= cap_t:  # a / t >= cap, without dividing
-            return w * cap, f"{to_of(ctx, pct(a / t))}{W['sep']}{capped} {cap_text} × {wt}"
+            return w * cap, f"{before}{pct_of(a, t)}{after}{capped} × {wt}"
         if a <= 0:
-            return ZERO, f"{to_of(ctx, pct(a / t))}{W['sep']}{not_below} × {wt}"
-        return w * a / t, f"{to_of(ctx, pct_of(a, t))} × {wt}"
+            return ZERO, f"{before}{pct_of(a, t)}{after}{not_below} × {wt}"
+        return w * a / t, f"{before}{pct_of(a, t)}{after} × {wt}"
 
     return Scorer(run, cap, None, frozenset({"actual"}), t)
 
