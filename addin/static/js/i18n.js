@@ -38,7 +38,7 @@ const TEXTS = {
     btn_check: "检查",
     btn_submit: "提交",
     btn_review: "打开审核页面",
-    server_label: "服务器",
+    server_label: "服务器：",
     ok: "确定",
   },
   en: {
@@ -74,7 +74,7 @@ const TEXTS = {
     btn_check: "Check",
     btn_submit: "Submit",
     btn_review: "Open review page",
-    server_label: "Server",
+    server_label: "Server: ",
     ok: "OK",
   },
 };

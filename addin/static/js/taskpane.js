@@ -26,6 +26,7 @@ function translatePage() {
 /** Shows the signed-in user, or the invitation to paste a token. */
 async function refreshWho() {
   const who = $("who");
+  who.classList.toggle("kb-placeholder", !getToken());
   if (!getToken()) {
     who.textContent = t("notSignedIn");
     return;
@@ -43,8 +44,10 @@ async function refreshPeriod() {
   try {
     const period = await Excel.run((context) => readPeriod(context));
     $("period").textContent = period ?? t("periodUnknown");
+    $("period").classList.toggle("kb-placeholder", period === null);
   } catch (error) {
     $("period").textContent = describeError(error);
+    $("period").classList.add("kb-placeholder");
   }
 }
 
