@@ -1,0 +1,217 @@
+"""Where things live in the history repository and how each file is written.
+
+Every file is UTF-8, LF-terminated, in a stable order, one line per cell, so that `git diff`
+shows changed cells and `git blame` names who set each cell::
+
+    periods/<period>/state.json                          period status (open/approved ...)
+    periods/<period>/rules.json                          rules snapshot of the last (re)score
+    periods/<period>/employees.tsv                       employee_id  name  department
+    periods/<period>/totals.tsv                          employee_id  total  grade  rank  group_rank
+    periods/<period>/adjustments/<shard>/<employee>.tsv  indicator  points  reason
+    periods/<period>/scores/<shard>/<employee>.tsv       indicator  base  adjustment  points
+
+`<shard>` is the first two hex digits of sha1(employee_id): a commit that touches one
+employee rewrites one small blob and five small trees, whatever the size of the period.
+Text fields escape backslash, tab, CR and LF as ``\\\\ \\t \\r \\n`` so one cell stays one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from urllib.parse import quote, unquote
+
+from .model import CellValue, EmployeeInfo, ScoreLine, TotalLine
+
+ROOT = "periods"
+ADJUSTMENTS = "adjustments"
+SCORES = "scores"
+TOTALS = "totals.tsv"
+EMPLOYEES = "employees.tsv"
+STATE = "state.json"
+RULES = "rules.json"
+MISSING = "-"  # an absent number in a file or trailer
+
+_PERIOD = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,39}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SAFE_NAME = "-_."  # plus ASCII letters and digits; everything else is percent-encoded
+
+
+class LayoutError(ValueError):
+    """A period, employee id or indicator code that cannot be stored safely."""
+
+
+def check_period(period: str) -> str:
+    if not _PERIOD.match(period):
+        raise LayoutError(f"period code {period!r}: letters, digits, '-', '_', '.' only")
+    return period
+
+
+def check_code(kind: str, code: str) -> str:
+    """Employee ids and indicator codes are keys: non-empty, no control characters."""
+    if not code or _CONTROL.search(code) or code != code.strip():
+        raise LayoutError(f"{kind} {code!r}: empty, padded or containing control characters")
+    return code
+
+
+def period_dir(period: str) -> str:
+    return f"{ROOT}/{check_period(period)}"
+
+
+def shard_of(employee_id: str) -> str:
+    return hashlib.sha1(employee_id.encode("utf-8")).hexdigest()[:2]
+
+
+def employee_filename(employee_id: str) -> str:
+    # Percent-encoding keeps ids like "A/1" or "..": a file name, never a path.
+    name = quote(check_code("employee id", employee_id), safe=_SAFE_NAME)
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    return name + ".tsv"
+
+
+def employee_from_filename(name: str) -> str:
+    return unquote(name.removesuffix(".tsv"))
+
+
+def adjustments_path(period: str, employee_id: str) -> str:
+    return (f"{period_dir(period)}/{ADJUSTMENTS}/{shard_of(employee_id)}/"
+            f"{employee_filename(employee_id)}")
+
+
+def scores_path(period: str, employee_id: str) -> str:
+    return f"{period_dir(period)}/{SCORES}/{shard_of(employee_id)}/{employee_filename(employee_id)}"
+
+
+# ---- values ----------------------------------------------------------------------------
+
+def format_points(value: Decimal | None, *, signed: bool = False) -> str:
+    """Canonical text of a number: at least two decimals, no exponent ("1.50", "+2.00")."""
+    if value is None:
+        return MISSING
+    if not value.is_finite():
+        raise LayoutError(f"number {value} is not finite")
+    normal = value.normalize()
+    if normal.as_tuple().exponent > -2:  # type: ignore[operator]
+        normal = normal.quantize(Decimal("0.01"))
+    if normal == 0:
+        normal = abs(normal)  # no "-0.00"
+    text = format(normal, "f")
+    return f"+{text}" if signed and normal > 0 else text
+
+
+def parse_points(text: str) -> Decimal | None:
+    if text == MISSING:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:
+        raise LayoutError(f"not a number: {text!r}") from exc
+
+
+def _parse_int(text: str) -> int | None:
+    return None if text == MISSING else int(text)
+
+
+def escape_text(text: str) -> str:
+    return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\r", "\\r")
+            .replace("\n", "\\n"))
+
+
+_UNESCAPE = {"\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
+
+
+def unescape_text(text: str) -> str:
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    chars = iter(text)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append(_UNESCAPE.get(nxt, "\\" + nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _optional_text(value: str | None) -> str:
+    return MISSING if value is None else escape_text(value)
+
+
+def _parse_optional_text(text: str) -> str | None:
+    return None if text == MISSING else unescape_text(text)
+
+
+def _lines(data: bytes) -> list[list[str]]:
+    return [line.split("\t") for line in data.decode("utf-8").split("\n") if line]
+
+
+# ---- files -----------------------------------------------------------------------------
+
+def dump_adjustments(cells: Mapping[str, CellValue]) -> bytes:
+    """One employee's adjustments: `indicator<TAB>points<TAB>reason`, sorted by indicator."""
+    return "".join(
+        f"{check_code('indicator', code)}\t{format_points(v.points, signed=True)}\t"
+        f"{escape_text(v.reason)}\n"
+        for code, v in sorted(cells.items())).encode("utf-8")
+
+
+def load_adjustments(data: bytes) -> dict[str, CellValue]:
+    out: dict[str, CellValue] = {}
+    for fields in _lines(data):
+        code, points, reason = fields
+        out[code] = CellValue(Decimal(points), unescape_text(reason))
+    return out
+
+
+def dump_scores(lines: Mapping[str, ScoreLine]) -> bytes:
+    return "".join(
+        f"{check_code('indicator', code)}\t{format_points(s.base)}\t"
+        f"{format_points(s.adjustment, signed=True)}\t{format_points(s.points)}\n"
+        for code, s in sorted(lines.items())).encode("utf-8")
+
+
+def load_scores(data: bytes) -> dict[str, ScoreLine]:
+    out: dict[str, ScoreLine] = {}
+    for code, base, adjustment, points in _lines(data):
+        out[code] = ScoreLine(parse_points(base), Decimal(adjustment), parse_points(points))
+    return out
+
+
+def dump_totals(totals: Mapping[str, TotalLine]) -> bytes:
+    return "".join(
+        f"{check_code('employee id', emp)}\t{format_points(t.total)}\t{_optional_text(t.grade)}\t"
+        f"{MISSING if t.rank is None else t.rank}\t"
+        f"{MISSING if t.group_rank is None else t.group_rank}\n"
+        for emp, t in sorted(totals.items())).encode("utf-8")
+
+
+def load_totals(data: bytes) -> dict[str, TotalLine]:
+    return {emp: TotalLine(parse_points(total), _parse_optional_text(grade), _parse_int(rank),
+                           _parse_int(group_rank))
+            for emp, total, grade, rank, group_rank in _lines(data)}
+
+
+def dump_employees(employees: Mapping[str, EmployeeInfo]) -> bytes:
+    return "".join(
+        f"{check_code('employee id', emp)}\t{escape_text(e.name)}\t{escape_text(e.department)}\n"
+        for emp, e in sorted(employees.items())).encode("utf-8")
+
+
+def load_employees(data: bytes) -> dict[str, EmployeeInfo]:
+    return {emp: EmployeeInfo(unescape_text(name), unescape_text(dept))
+            for emp, name, dept in _lines(data)}
+
+
+def dump_json(value: Mapping[str, object]) -> bytes:
+    """Sorted keys, two-space indent, real UTF-8: one setting per line for diff and blame."""
+    return (json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2, default=str)
+            + "\n").encode("utf-8")
+
+
+def load_json(data: bytes) -> dict[str, object]:
+    return json.loads(data.decode("utf-8"))

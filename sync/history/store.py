@@ -1,0 +1,829 @@
+"""The git-backed adjustment history: writing commits fast, reading state, diffs, blame.
+
+One bare repository holds every period (layout: `sync.history.layout`). Commits are written
+without an index or work tree: blobs, trees and the commit object are stored directly as
+loose objects (re-using every unchanged subtree by hash), then the branch moves with
+`git update-ref <branch> NEW OLD`, a compare-and-swap. The whole read-base -> merge -> write
+-> update-ref sequence runs under a `Lock` (fcntl.flock by default), so concurrent threads and
+processes never orphan a commit.
+
+Crash safety (see docs/history.md): objects are fsynced before the ref moves and git fsyncs
+the ref (core.fsync=reference), so an acknowledged commit survives power loss; a crash before
+the ref update leaves only unreachable objects (gc removes them); the database is written
+*after* the commit and keyed by the Submission-Id trailer, and `recover()` lists the commits
+the database has not seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import tempfile
+import threading
+import zlib
+from collections.abc import Callable, Collection, Iterable, Mapping
+from decimal import Decimal
+from hashlib import sha1
+from pathlib import Path
+
+from git import Repo
+
+from . import layout
+from .lock import FileLock, Lock
+from .merge import apply_edits, merge
+from .message import build_message, cells_from_trailers, first, parse_trailers
+from .model import (
+    CellChange,
+    CellDiff,
+    CellKey,
+    Cells,
+    CellValue,
+    CellVersion,
+    CommitInfo,
+    Conflict,
+    DiffResult,
+    Editor,
+    Kind,
+    PeriodSnapshot,
+    ScoreDiff,
+    ScoreSnapshot,
+    SubmitResult,
+    TotalDiff,
+)
+
+ZERO_SHA = "0" * 40
+TREE_MODE = 0o40000
+BLOB_MODE = 0o100644
+_LOG_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%s%x1f%(trailers:only=true,unfold=true)%x1f"
+_TREE_CACHE_LIMIT = 20_000
+
+FaultHook = Callable[[str], None]
+TreeEntries = dict[str, tuple[int, bytes]]  # name -> (mode, binary sha)
+
+
+class HistoryError(RuntimeError):
+    pass
+
+
+class PeriodClosed(HistoryError):
+    """The period is approved: adjustments need a reopen first."""
+
+
+class ConcurrentUpdate(HistoryError):
+    """The branch moved under us although we held the lock: a writer bypassed the lock."""
+
+
+def _check_editor(editor: Editor) -> Editor:
+    for part in (editor.name, editor.email):
+        if not part or any(c in part for c in "<>\n\r\0"):
+            raise ValueError(f"editor {editor!r}: name and email must be non-empty, no <>, "
+                             "no line breaks")
+    return editor
+
+
+def _check_submission_id(submission_id: str) -> str:
+    if not submission_id or any(c.isspace() for c in submission_id) or len(submission_id) > 200:
+        raise ValueError(f"submission id {submission_id!r}: 1-200 characters, no spaces")
+    return submission_id
+
+
+class History:
+    """A git-backed history of KPI adjustments, scores and approvals for every period.
+
+    One instance may be shared by the threads of a process (reads of GitPython's object
+    database are serialised internally; writes hold `lock`). Several processes may open the
+    same repository; they exclude each other through the same lock file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, branch: str = "main",
+                 lock: Lock | None = None, durable: bool = True,
+                 maintenance_every: int = 500, clock: Callable[[], dt.datetime] | None = None,
+                 fault_hook: FaultHook | None = None) -> None:
+        self.path = Path(path)
+        self.branch = branch
+        self.ref = f"refs/heads/{branch}"
+        self.durable = durable
+        self.maintenance_every = maintenance_every
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._fault_hook = fault_hook
+        if not (self.path / "HEAD").exists():
+            self._init()
+        self._repo = Repo(self.path)
+        self._odb_lock = threading.Lock()  # GitPython's cat-file pipes are not thread-safe
+        self._tree_cache: dict[bytes, TreeEntries] = {}
+        self.lock: Lock = lock or FileLock(self.path / "kpibook-history.lock")
+        self._known_ids: dict[str, str] = {}  # Submission-Id -> commit, on the branch
+        self._known_upto: str | None = None  # branch head the cache was built from
+        self._commits_since_maintenance = 0
+        self._maintenance: threading.Thread | None = None
+
+    # ---- life cycle ----------------------------------------------------------------------
+
+    def _init(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "init", "--quiet", "--bare", f"--initial-branch={self.branch}",
+                        str(self.path)], check=True)
+        settings = {
+            "core.logAllRefUpdates": "always",  # reflog of the branch, bare repos default off
+            # git fsyncs the ref it writes; our loose objects are fsynced by us (_write_object)
+            "core.fsync": "reference,pack,pack-metadata,commit-graph",
+            "gc.auto": "6700",
+            "gc.autoDetach": "true",
+        }
+        for key, value in settings.items():
+            subprocess.run(["git", f"--git-dir={self.path}", "config", key, value], check=True)
+
+    def close(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.join()
+        self._repo.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- git plumbing --------------------------------------------------------------------
+
+    def _git(self, *args: str, input: bytes | None = None,
+             env: Mapping[str, str] | None = None, check: bool = True) -> bytes:
+        proc = subprocess.run(["git", f"--git-dir={self.path}", *args], input=input,
+                              capture_output=True, env={**os.environ, **(env or {})})
+        if check and proc.returncode != 0:
+            raise HistoryError(f"git {' '.join(args[:3])}: "
+                               f"{proc.stderr.decode('utf-8', 'replace').strip()}")
+        return proc.stdout
+
+    def head(self) -> str | None:
+        """The branch's commit, read from the ref file or packed-refs (no subprocess)."""
+        loose = self.path / self.ref
+        try:
+            text = loose.read_text().strip()
+            if text:
+                return text
+        except FileNotFoundError:
+            pass
+        try:
+            packed = (self.path / "packed-refs").read_text()
+        except FileNotFoundError:
+            return None
+        for line in packed.splitlines():
+            if line.endswith(" " + self.ref) and not line.startswith(("#", "^")):
+                return line.split(" ", 1)[0]
+        return None
+
+    def _read_object(self, sha: bytes) -> tuple[str, bytes]:
+        with self._odb_lock:
+            stream = self._repo.odb.stream(sha)
+            return stream.type.decode() if isinstance(stream.type, bytes) else stream.type, \
+                stream.read()
+
+    def _read_tree(self, sha: bytes | None) -> TreeEntries:
+        if sha is None:
+            return {}
+        cached = self._tree_cache.get(sha)
+        if cached is not None:
+            return cached
+        kind, data = self._read_object(sha)
+        if kind != "tree":
+            raise HistoryError(f"{sha.hex()} is a {kind}, not a tree")
+        entries: TreeEntries = {}
+        i = 0
+        while i < len(data):
+            space = data.index(b" ", i)
+            nul = data.index(b"\0", space)
+            entries[data[space + 1:nul].decode("utf-8")] = (int(data[i:space], 8),
+                                                            data[nul + 1:nul + 21])
+            i = nul + 21
+        if len(self._tree_cache) > _TREE_CACHE_LIMIT:
+            self._tree_cache.clear()
+        self._tree_cache[sha] = entries
+        return entries
+
+    def _commit_tree(self, commit: str | None) -> bytes | None:
+        if commit is None:
+            return None
+        kind, data = self._read_object(bytes.fromhex(commit))
+        if kind != "commit" or not data.startswith(b"tree "):
+            raise HistoryError(f"{commit} is not a commit")
+        return bytes.fromhex(data[5:45].decode())
+
+    def _lookup(self, commit: str | None, path: str) -> tuple[int, bytes] | None:
+        """The (mode, sha) of `path` in `commit`, walking cached trees."""
+        tree = self._commit_tree(commit)
+        parts = path.split("/")
+        for depth, name in enumerate(parts):
+            entry = self._read_tree(tree).get(name)
+            if entry is None:
+                return None
+            if depth == len(parts) - 1:
+                return entry
+            if entry[0] != TREE_MODE:
+                return None
+            tree = entry[1]
+        return None
+
+    def _read_file(self, commit: str | None, path: str) -> bytes | None:
+        entry = self._lookup(commit, path)
+        return None if entry is None else self._read_object(entry[1])[1]
+
+    def _read_blobs(self, shas: Iterable[str]) -> dict[str, bytes]:
+        """Many blobs in one `git cat-file --batch` run (one round trip, not one per blob)."""
+        wanted = sorted(set(shas))
+        if not wanted:
+            return {}
+        if len(wanted) <= 8:
+            return {s: self._read_object(bytes.fromhex(s))[1] for s in wanted}
+        out = self._git("cat-file", "--batch", input="".join(s + "\n" for s in wanted).encode())
+        blobs: dict[str, bytes] = {}
+        pos = 0
+        for sha in wanted:
+            header_end = out.index(b"\n", pos)
+            _, _, size = out[pos:header_end].split(b" ")
+            start = header_end + 1
+            blobs[sha] = out[start:start + int(size)]
+            pos = start + int(size) + 1
+        return blobs
+
+    def _ls_tree(self, commit: str | None, prefix: str) -> dict[str, str]:
+        """path -> blob sha of every file under `prefix` in `commit`."""
+        if commit is None:
+            return {}
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", commit, "--", prefix)
+        files: dict[str, str] = {}
+        for record in out.split(b"\0"):
+            if record:
+                meta, path = record.split(b"\t", 1)
+                files[path.decode("utf-8")] = meta.split(b" ")[2].decode()
+        return files
+
+    def _write_object(self, kind: bytes, data: bytes, synced_dirs: set[Path]) -> bytes:
+        """Store a loose object (zlib, git's format); fsync it when durable."""
+        raw = b"%s %d\0" % (kind, len(data)) + data
+        sha = sha1(raw).digest()
+        hexsha = sha.hex()
+        directory = self.path / "objects" / hexsha[:2]
+        target = directory / hexsha[2:]
+        if target.exists():
+            return sha
+        directory.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=directory)
+        try:
+            os.write(fd, zlib.compress(raw, 1))
+            if self.durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)  # same name = same content, so replacing is harmless
+        synced_dirs.add(directory)
+        return sha
+
+    def _sync_dirs(self, dirs: set[Path]) -> None:
+        if not self.durable:
+            return
+        for directory in dirs:
+            fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _edit_tree(self, tree: bytes | None, changes: Mapping[tuple[str, ...], bytes | None],
+                   synced: set[Path]) -> bytes | None:
+        """A new tree: `tree` with blobs set (sha) or removed (None); empty trees vanish.
+
+        Only the trees on the changed paths are rewritten; every other subtree keeps its
+        hash, so a commit touching one employee writes one blob and five small trees.
+        """
+        entries = dict(self._read_tree(tree))
+        grouped: dict[str, dict[tuple[str, ...], bytes | None]] = {}
+        for path, blob in changes.items():
+            if len(path) == 1:
+                if blob is None:
+                    entries.pop(path[0], None)
+                else:
+                    entries[path[0]] = (BLOB_MODE, blob)
+            else:
+                grouped.setdefault(path[0], {})[path[1:]] = blob
+        for name, sub_changes in grouped.items():
+            old = entries.get(name)
+            sub = self._edit_tree(old[1] if old and old[0] == TREE_MODE else None,
+                                  sub_changes, synced)
+            if sub is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = (TREE_MODE, sub)
+        if not entries:
+            return None
+        # git orders tree entries by name, directories compared as if they ended in "/"
+        ordered = sorted(entries.items(), key=lambda kv: kv[0].encode("utf-8")
+                         + (b"/" if kv[1][0] == TREE_MODE else b""))
+        data = b"".join(b"%o %s\0%s" % (mode, name.encode("utf-8"), sha)
+                        for name, (mode, sha) in ordered)
+        sha = self._write_object(b"tree", data, synced)
+        self._tree_cache[sha] = entries
+        return sha
+
+    def _write_commit(self, parent: str | None, files: Mapping[str, bytes | None],
+                      editor: Editor, message: str) -> str:
+        """Write blobs, trees and the commit object; returns the commit (ref not moved)."""
+        synced: set[Path] = set()
+        changes = {tuple(path.split("/")): None if data is None else
+                   self._write_object(b"blob", data, synced) for path, data in files.items()}
+        root = self._edit_tree(self._commit_tree(parent), changes, synced)
+        if root is None:
+            root = self._write_object(b"tree", b"", synced)
+        when = self._clock()
+        stamp = f"{int(when.timestamp())} +0000"
+        who = f"{editor.name} <{editor.email}> {stamp}"
+        header = f"tree {root.hex()}\n" + (f"parent {parent}\n" if parent else "")
+        data = f"{header}author {who}\ncommitter {who}\n\n{message}".encode()
+        commit = self._write_object(b"commit", data, synced).hex()
+        self._sync_dirs(synced)
+        return commit
+
+    def _move_branch(self, new: str, old: str | None, editor: Editor, note: str) -> None:
+        env = {"GIT_COMMITTER_NAME": editor.name, "GIT_COMMITTER_EMAIL": editor.email}
+        proc = subprocess.run(
+            ["git", f"--git-dir={self.path}", "update-ref", "-m", note, self.ref, new,
+             old or ZERO_SHA], capture_output=True, env={**os.environ, **env})
+        if proc.returncode != 0:
+            raise ConcurrentUpdate(f"{self.ref} is no longer {old}: "
+                                   f"{proc.stderr.decode('utf-8', 'replace').strip()}")
+
+    def _fault(self, point: str) -> None:
+        if self._fault_hook is not None:
+            self._fault_hook(point)
+
+    def _commit(self, parent: str | None, files: Mapping[str, bytes | None], editor: Editor,
+                message: str, kind: str, submission_id: str) -> str:
+        """Write a commit and move the branch to it; the caller holds the lock."""
+        commit = self._write_commit(parent, files, editor, message)
+        self._fault("objects-written")
+        self._move_branch(commit, parent, editor, f"kpibook {kind} {submission_id}")
+        self._known_ids[submission_id] = commit
+        self._known_upto = commit
+        self._fault("ref-updated")
+        self._commits_since_maintenance += 1
+        return commit
+
+    # ---- maintenance ---------------------------------------------------------------------
+
+    def maintain(self, wait: bool = False) -> None:
+        """Pack loose objects when git thinks it is time, refresh the commit-graph.
+
+        `git gc --auto` packs once ~6,700 loose objects exist and consolidates packs past
+        50; the commit-graph with changed-path Bloom filters makes `git log -- <file>` (cell
+        history, timeline) skip commits that did not touch the file. Both are safe while
+        other writers commit. Runs in a background thread unless `wait`.
+        """
+        def run() -> None:
+            self._git("gc", "--auto", "--quiet", env={"GIT_TERMINAL_PROMPT": "0"},
+                      check=False)
+            self._git("-c", "gc.autoDetach=false", "commit-graph", "write", "--reachable",
+                      "--changed-paths", "--split", check=False)
+
+        if self._maintenance is not None and self._maintenance.is_alive():
+            if not wait:
+                return
+            self._maintenance.join()
+        self._commits_since_maintenance = 0
+        if wait:
+            run()
+        else:
+            self._maintenance = threading.Thread(target=run, name="history-maintenance",
+                                                 daemon=True)
+            self._maintenance.start()
+
+    def _after_commit(self) -> None:
+        if self.maintenance_every and self._commits_since_maintenance >= self.maintenance_every:
+            self.maintain()
+
+    # ---- submission ids ------------------------------------------------------------------
+
+    def _refresh_known_ids(self, head: str | None) -> None:
+        """Bring the Submission-Id -> commit map up to `head` (incrementally)."""
+        if head is None or head == self._known_upto:
+            return
+        span = head if self._known_upto is None else f"{self._known_upto}..{head}"
+        out = self._git("log", "--format=%H %(trailers:key=Submission-Id,valueonly=true)",
+                        span).decode("utf-8")
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                self._known_ids.setdefault(parts[1], parts[0])
+        self._known_upto = head
+
+    def commit_of(self, submission_id: str) -> str | None:
+        """The commit that recorded `submission_id`, if it is on the branch."""
+        self._refresh_known_ids(self.head())
+        return self._known_ids.get(submission_id)
+
+    def recover(self, known_submission_ids: Collection[str]) -> list[CommitInfo]:
+        """Commits on the branch whose Submission-Id the database does not know, oldest first.
+
+        Call at start-up, then write each into the database (keyed by submission id, so a
+        replay is idempotent). Also removes a branch lock file left by a writer killed inside
+        `git update-ref` — safe because every writer holds `lock` first.
+        """
+        with self.lock.hold():
+            stale = self.path / f"{self.ref}.lock"
+            if stale.exists():
+                stale.unlink()
+        missing = [info for info in self._log(self.head(), None, reverse=True)
+                   if info.submission_id and info.submission_id not in known_submission_ids]
+        return missing
+
+    # ---- reading -------------------------------------------------------------------------
+
+    def _employee_cells(self, commit: str | None, period: str,
+                        employees: Iterable[str]) -> dict[CellKey, CellValue]:
+        cells: dict[CellKey, CellValue] = {}
+        for emp in employees:
+            data = self._read_file(commit, layout.adjustments_path(period, emp))
+            if data:
+                cells.update({(emp, code): v for code, v in layout.load_adjustments(data).items()})
+        return cells
+
+    def cells_at(self, commit: str | None, period: str) -> dict[CellKey, CellValue]:
+        """Every adjustment of `period` at `commit`."""
+        prefix = f"{layout.period_dir(period)}/{layout.ADJUSTMENTS}/"
+        files = self._ls_tree(commit, prefix)
+        blobs = self._read_blobs(files.values())
+        cells: dict[CellKey, CellValue] = {}
+        for path, sha in files.items():
+            emp = layout.employee_from_filename(path.rsplit("/", 1)[1])
+            cells.update({(emp, c): v for c, v in layout.load_adjustments(blobs[sha]).items()})
+        return cells
+
+    def state_at(self, commit: str | None, period: str) -> PeriodSnapshot:
+        """The full state of `period` at `commit` (None: the branch head), from git alone."""
+        commit = commit or self.head()
+        root = layout.period_dir(period) + "/"
+        files = self._ls_tree(commit, root)
+        blobs = self._read_blobs(files.values())
+        snap = PeriodSnapshot(commit=commit, period=period, adjustments={}, scores={},
+                              totals={}, employees={}, status={}, rules=None)
+        rules: dict[str, object] | None = None
+        for path, sha in files.items():
+            rel, data = path[len(root):], blobs[sha]
+            if rel.startswith(layout.ADJUSTMENTS + "/"):
+                emp = layout.employee_from_filename(rel.rsplit("/", 1)[1])
+                snap.adjustments.update(
+                    {(emp, c): v for c, v in layout.load_adjustments(data).items()})
+            elif rel.startswith(layout.SCORES + "/"):
+                emp = layout.employee_from_filename(rel.rsplit("/", 1)[1])
+                snap.scores.update({(emp, c): v for c, v in layout.load_scores(data).items()})
+            elif rel == layout.TOTALS:
+                snap.totals.update(layout.load_totals(data))
+            elif rel == layout.EMPLOYEES:
+                snap.employees.update(layout.load_employees(data))
+            elif rel == layout.STATE:
+                snap.status.update(layout.load_json(data))
+            elif rel == layout.RULES:
+                rules = layout.load_json(data)
+        return PeriodSnapshot(**{**_fields(snap), "rules": rules})
+
+    def status(self, period: str, commit: str | None = None) -> dict[str, object]:
+        data = self._read_file(commit or self.head(), f"{layout.period_dir(period)}/{layout.STATE}")
+        return layout.load_json(data) if data else {"status": "open"}
+
+    def _parse_log(self, out: bytes) -> list[CommitInfo]:
+        infos = []
+        for record in out.decode("utf-8").split("\x1e"):
+            if not record.strip():
+                continue
+            commit, parents, name, email, at, subject, trailer_text, _rest = record.split("\x1f", 7)
+            trailers = parse_trailers(trailer_text)
+            infos.append(CommitInfo(
+                commit=commit, parent=parents.split()[0] if parents else None,
+                author=Editor(name, email),
+                when=dt.datetime.fromtimestamp(int(at), dt.UTC),
+                kind=first(trailers, "Kind"), period=first(trailers, "Period"),
+                submission_id=first(trailers, "Submission-Id"), subject=subject,
+                cells=cells_from_trailers(trailers),
+                reverts=first(trailers, "Reverts") or None))
+        return infos
+
+    def _log(self, tip: str | None, paths: list[str] | None, *args: str,
+             reverse: bool = False) -> list[CommitInfo]:
+        if tip is None:
+            return []
+        cmd = ["log", f"--format={_LOG_FORMAT}", *(["--reverse"] if reverse else []), *args, tip]
+        if paths:
+            cmd += ["--", *paths]
+        return self._parse_log(self._git(*cmd))
+
+    def commit_info(self, commit: str) -> CommitInfo:
+        return self._log(commit, None, "-1")[0]
+
+    def timeline(self, period: str, *, employee: str | None = None,
+                 indicator: str | None = None, department: str | None = None,
+                 editor: str | None = None, kind: str | None = None,
+                 limit: int | None = None) -> list[CommitInfo]:
+        """Commits of `period`, newest first, from one `git log` call with trailers.
+
+        `employee`/`indicator` keep commits that changed such a cell; `department` those
+        that changed a cell of an employee in that department (employees.tsv at the head);
+        `editor` matches the author's name or email. Score and status commits have no cell
+        trailers, so cell filters leave them out.
+        """
+        head = self.head()
+        args = []
+        if limit is not None and not any((employee, indicator, department, editor, kind)):
+            args.append(f"-n{limit}")
+        infos = self._log(head, [layout.period_dir(period)], *args)
+        members: set[str] | None = None
+        if department is not None:
+            data = self._read_file(head, f"{layout.period_dir(period)}/{layout.EMPLOYEES}")
+            members = {e for e, info in (layout.load_employees(data) if data else {}).items()
+                       if info.department == department}
+        out = []
+        for info in infos:
+            if kind is not None and info.kind != kind:
+                continue
+            if editor is not None and editor not in (info.author.name, info.author.email):
+                continue
+            wants_cell = employee or indicator or members is not None
+            if wants_cell and not any((employee is None or c.employee_id == employee)
+                                      and (indicator is None or c.indicator == indicator)
+                                      and (members is None or c.employee_id in members)
+                                      for c in info.cells):
+                continue
+            out.append(info)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def cell_history(self, period: str, employee_id: str, indicator: str) -> list[CellVersion]:
+        """Every value the cell had, oldest first, with who set it, when and why.
+
+        One `git log --raw` over the employee's small file (Bloom filters in the
+        commit-graph skip the other commits) gives each version's blob; only versions where
+        this cell's line changed are kept. No `git blame`, no `log -L`.
+        """
+        path = layout.adjustments_path(period, employee_id)
+        head = self.head()
+        if head is None:
+            return []
+        out = self._git("log", f"--format={_LOG_FORMAT}", "--raw", "--no-abbrev",
+                        "--no-renames", "--reverse", head, "--", path)
+        infos = self._parse_log(out)
+        blob_of: list[str | None] = []
+        for record in out.decode("utf-8").split("\x1e"):
+            if not record.strip():
+                continue
+            raw = record.rsplit("\x1f", 1)[1]
+            new = None
+            for line in raw.splitlines():
+                if line.startswith(":"):
+                    sha = line.split()[3]
+                    new = None if sha == ZERO_SHA else sha
+            blob_of.append(new)
+        blobs = self._read_blobs(s for s in blob_of if s)
+        versions: list[CellVersion] = []
+        previous: CellValue | None = None
+        for info, sha in zip(infos, blob_of, strict=True):
+            value = layout.load_adjustments(blobs[sha]).get(indicator) if sha else None
+            if value != previous:
+                versions.append(CellVersion(value=value, change=info))
+                previous = value
+        return versions
+
+    def last_change(self, period: str, cell: CellKey) -> CommitInfo | None:
+        history = self.cell_history(period, *cell)
+        return history[-1].change if history else None
+
+    def diff(self, period: str, a: str | None, b: str | None) -> DiffResult:
+        """Cells, score lines and totals that differ between versions `a` and `b`.
+
+        Files are compared by blob hash first; only differing files are read. Each changed
+        cell names the newest commit between the two versions that changed it.
+        """
+        root = layout.period_dir(period) + "/"
+        files_a, files_b = self._ls_tree(a, root), self._ls_tree(b, root)
+        changed = sorted(p for p in set(files_a) | set(files_b) if files_a.get(p) != files_b.get(p))
+        blobs = self._read_blobs([files_a[p] for p in changed if p in files_a]
+                                 + [files_b[p] for p in changed if p in files_b])
+
+        def load(files: dict[str, str], path: str) -> bytes:
+            return blobs[files[path]] if path in files else b""
+
+        cell_diffs: list[tuple[CellKey, CellValue | None, CellValue | None]] = []
+        score_diffs: list[ScoreDiff] = []
+        total_diffs: list[TotalDiff] = []
+        for path in changed:
+            rel = path[len(root):]
+            if rel.startswith((layout.ADJUSTMENTS + "/", layout.SCORES + "/")):
+                emp = layout.employee_from_filename(rel.rsplit("/", 1)[1])
+                loader = (layout.load_adjustments if rel.startswith(layout.ADJUSTMENTS)
+                          else layout.load_scores)
+                old, new = loader(load(files_a, path)), loader(load(files_b, path))
+                for code in sorted(set(old) | set(new)):
+                    if old.get(code) != new.get(code):
+                        if loader is layout.load_scores:
+                            score_diffs.append(ScoreDiff(emp, code, old.get(code), new.get(code)))
+                        else:
+                            cell_diffs.append(((emp, code), old.get(code), new.get(code)))
+            elif rel == layout.TOTALS:
+                old_t = layout.load_totals(load(files_a, path))
+                new_t = layout.load_totals(load(files_b, path))
+                total_diffs.extend(TotalDiff(e, old_t.get(e), new_t.get(e))
+                                   for e in sorted(set(old_t) | set(new_t))
+                                   if old_t.get(e) != new_t.get(e))
+        who: dict[CellKey, CommitInfo] = {}
+        if cell_diffs and a and b:
+            # newest first, so the first commit naming a cell is the one that last changed it
+            for info in self._log(b, [root + layout.ADJUSTMENTS], f"^{a}") or \
+                    self._log(a, [root + layout.ADJUSTMENTS], f"^{b}"):
+                for change in info.cells:
+                    who.setdefault(change.cell, info)
+        cells = tuple(CellDiff(cell[0], cell[1], old, new, who.get(cell))
+                      for cell, old, new in cell_diffs)
+        return DiffResult(a=a, b=b, cells=cells, scores=tuple(score_diffs),
+                          totals=tuple(total_diffs))
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def submit(self, period: str, base_commit: str | None,
+               edits: Mapping[CellKey, CellValue | None], editor: Editor,
+               submission_id: str, *, reasons: Mapping[CellKey, str] | None = None,
+               note: str = "") -> SubmitResult:
+        """Record an executive's adjustments made against `base_commit`.
+
+        `edits` maps cells to their new value (None removes the adjustment; give the reason
+        in `reasons`). The edits are merged three-way into the branch head; conflicting
+        cells are not committed and come back with both values and who made the head's.
+        A submission id already on the branch returns that commit (`duplicate=True`).
+        """
+        _check_editor(editor)
+        _check_submission_id(submission_id)
+        for (emp, code), value in edits.items():
+            layout.check_code("employee id", emp)
+            layout.check_code("indicator", code)
+            if value is not None and not value.reason.strip():
+                raise ValueError(f"{emp} {code}: an adjustment needs a reason")
+        removal_reasons = reasons or {}
+        # canonical numbers, so "2" and "2.00" are the same value in merges and trailers
+        edits = {cell: None if v is None else
+                 CellValue(layout.parse_points(layout.format_points(v.points)), v.reason)
+                 for cell, v in edits.items()}
+        with self.lock.hold():
+            result = self._submit_locked(period, base_commit, edits, editor, submission_id,
+                                         kind=Kind.ADJUSTMENT, note=note,
+                                         trailer_reason=lambda cell, value: (
+                                             value.reason if value is not None
+                                             else removal_reasons.get(cell, "")))
+        self._after_commit()
+        return result
+
+    def _submit_locked(self, period: str, base_commit: str | None,
+                       edits: Mapping[CellKey, CellValue | None], editor: Editor,
+                       submission_id: str, *, kind: Kind, note: str,
+                       trailer_reason: Callable[[CellKey, CellValue | None], str],
+                       extra: tuple[tuple[str, str], ...] = ()) -> SubmitResult:
+        head = self.head()
+        self._refresh_known_ids(head)
+        done = self._known_ids.get(submission_id)
+        if done is not None:
+            info = self.commit_info(done)
+            return SubmitResult(commit=done, head=head, applied=info.cells, duplicate=True)
+        if self.status(period, head).get("status") == "approved":
+            raise PeriodClosed(f"period {period} is approved; reopen it before adjusting")
+        employees = sorted({emp for emp, _ in edits})
+        # Only the edited employees' files matter: every other cell merges to the head's.
+        base_cells = self._employee_cells(base_commit, period, employees)
+        head_cells = (base_cells if base_commit == head
+                      else self._employee_cells(head, period, employees))
+        result = merge(base_cells, head_cells, apply_edits(base_cells, edits))
+        conflicts = tuple(Conflict(c.cell, c.base, c.head, c.submitted,
+                                   self.last_change(period, c.cell))
+                          for c in result.conflicts)
+        changed = sorted(cell for cell in set(head_cells) | set(result.merged)
+                         if head_cells.get(cell) != result.merged.get(cell))
+        if not changed:
+            return SubmitResult(commit=None, head=head, conflicts=conflicts)
+        applied = tuple(CellChange(
+            employee_id=emp, indicator=code,
+            old=None if head_cells.get((emp, code)) is None else head_cells[(emp, code)].points,
+            new=None if result.merged.get((emp, code)) is None
+            else result.merged[(emp, code)].points,
+            reason=trailer_reason((emp, code), result.merged.get((emp, code))))
+            for emp, code in changed)
+        files: dict[str, bytes | None] = {}
+        for emp in sorted({emp for emp, _ in changed}):
+            mine = {code: v for (e, code), v in result.merged.items() if e == emp}
+            files[layout.adjustments_path(period, emp)] = layout.dump_adjustments(mine) or None
+        verb = {Kind.REVERT: "Revert"}.get(kind, "Adjust")
+        named = ", ".join(f"{c.employee_id} {c.indicator}" for c in applied[:3])
+        more = ", ..." if len(applied) > 3 else ""
+        message = build_message(
+            subject=f"{verb} {period}: {len(applied)} cell(s) by {editor.name} ({named}{more})",
+            period=period, kind=kind.value, submission_id=submission_id, cells=applied,
+            note=note, extra=(*extra, *((("Base", base_commit),) if base_commit else ())))
+        commit = self._commit(head, files, editor, message, kind.value, submission_id)
+        return SubmitResult(commit=commit, head=commit, applied=applied, conflicts=conflicts)
+
+    def revert(self, period: str, commit: str, editor: Editor, reason: str,
+               submission_id: str) -> SubmitResult:
+        """Restore the values `commit` replaced, for the cells it changed.
+
+        This is a three-way merge with base = state after `commit`, theirs = state before
+        it: a cell changed again since `commit` is a conflict, not overwritten.
+        """
+        _check_editor(editor)
+        _check_submission_id(submission_id)
+        if not reason.strip():
+            raise ValueError("a revert needs a reason")
+        info = self.commit_info(commit)
+        if not info.cells:
+            raise HistoryError(f"{commit} changed no adjustment cells; nothing to revert")
+        employees = sorted({c.employee_id for c in info.cells})
+        before = self._employee_cells(info.parent, period, employees)
+        edits = {c.cell: before.get(c.cell) for c in info.cells}
+        with self.lock.hold():
+            result = self._submit_locked(period, commit, edits, editor, submission_id,
+                                         kind=Kind.REVERT, note=reason,
+                                         trailer_reason=lambda cell, value: reason,
+                                         extra=(("Reverts", commit),))
+        self._after_commit()
+        return result
+
+    def record_scores(self, period: str, snapshot: ScoreSnapshot, editor: Editor,
+                      submission_id: str, *, kind: Kind = Kind.BASELINE,
+                      note: str = "") -> str | None:
+        """Write a baseline or re-score: every score line, totals, employees, rules.
+
+        Employees no longer scored lose their score file. Returns the commit, or None when
+        nothing changed (the same id again returns the first commit).
+        """
+        _check_editor(editor)
+        _check_submission_id(submission_id)
+        if kind not in (Kind.BASELINE, Kind.RESCORE):
+            raise ValueError(f"record_scores writes baseline or rescore, not {kind}")
+        root = layout.period_dir(period)
+        per_employee: dict[str, dict[str, object]] = {}
+        for (emp, code), line in snapshot.lines.items():
+            per_employee.setdefault(emp, {})[code] = line
+        files: dict[str, bytes | None] = {
+            layout.scores_path(period, emp): layout.dump_scores(lines)  # type: ignore[arg-type]
+            for emp, lines in per_employee.items()}
+        files[f"{root}/{layout.TOTALS}"] = layout.dump_totals(snapshot.totals) or None
+        if snapshot.employees:
+            files[f"{root}/{layout.EMPLOYEES}"] = layout.dump_employees(snapshot.employees)
+        if snapshot.rules is not None:
+            files[f"{root}/{layout.RULES}"] = layout.dump_json(snapshot.rules)
+        with self.lock.hold():
+            head = self.head()
+            self._refresh_known_ids(head)
+            if submission_id in self._known_ids:
+                return self._known_ids[submission_id]
+            for path in self._ls_tree(head, f"{root}/{layout.SCORES}/"):
+                files.setdefault(path, None)
+            if not self._changes_anything(head, files):
+                return None
+            message = build_message(
+                subject=f"{kind.value.capitalize()} {period}: {len(per_employee)} employees, "
+                        f"{len(snapshot.lines)} lines by {editor.name}",
+                period=period, kind=kind.value, submission_id=submission_id, note=note)
+            commit = self._commit(head, files, editor, message, kind.value, submission_id)
+        self._after_commit()
+        return commit
+
+    def set_status(self, period: str, status: str, editor: Editor, reason: str,
+                   submission_id: str, *, kind: Kind = Kind.APPROVAL) -> str | None:
+        """Approve, send back or reopen a period (state.json); returns the commit."""
+        _check_editor(editor)
+        _check_submission_id(submission_id)
+        path = f"{layout.period_dir(period)}/{layout.STATE}"
+        data = layout.dump_json({"status": status, "by": editor.name, "reason": reason})
+        with self.lock.hold():
+            head = self.head()
+            self._refresh_known_ids(head)
+            if submission_id in self._known_ids:
+                return self._known_ids[submission_id]
+            if not self._changes_anything(head, {path: data}):
+                return None
+            message = build_message(
+                subject=f"{kind.value.capitalize()} {period}: {status} by {editor.name}",
+                period=period, kind=kind.value, submission_id=submission_id, note=reason,
+                extra=(("Status", status),))
+            commit = self._commit(head, {path: data}, editor, message, kind.value,
+                                  submission_id)
+        self._after_commit()
+        return commit
+
+    def _changes_anything(self, head: str | None, files: Mapping[str, bytes | None]) -> bool:
+        return any(self._read_file(head, path) != data for path, data in files.items())
+
+
+def _fields(snap: PeriodSnapshot) -> dict[str, object]:
+    return {name: getattr(snap, name) for name in PeriodSnapshot.__slots__}
+
+
+def cells_total(cells: Cells) -> Decimal:
+    """Sum of adjustment points (handy for dashboards and tests)."""
+    return sum((v.points for v in cells.values()), Decimal(0))
