@@ -162,7 +162,8 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
     existing = _typed_adjustments(tables)
     wanted = [(ln.employee_id, ln.indicator) for ln in result.lines
               if ln.status is not LineStatus.NOT_APPLICABLE]
-    keys = wanted + [k for k in existing if k not in set(wanted)]  # never drop typed input
+    wanted_set = set(wanted)
+    keys = wanted + [k for k in existing if k not in wanted_set]  # never drop typed input
     lines = {(ln.employee_id, ln.indicator): ln for ln in result.lines}
     people = {e.employee_id: e for e in inp.employees}
     names = {i.code: i.name for i in inp.rules.indicators}
