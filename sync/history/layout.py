@@ -17,6 +17,7 @@ Text fields escape backslash, tab, CR and LF as ``\\\\ \\t \\r \\n`` so one cell
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote, unquote
 
-from .model import CellValue, EmployeeInfo, ScoreLine, TotalLine
+from .model import CellValue, Editor, EmployeeInfo, ScoreLine, Stamp, TotalLine
 
 ROOT = "periods"
 ADJUSTMENTS = "adjustments"
@@ -152,20 +153,38 @@ def _lines(data: bytes) -> list[list[str]]:
 
 # ---- files -----------------------------------------------------------------------------
 
-def dump_adjustments(cells: Mapping[str, CellValue]) -> bytes:
-    """One employee's adjustments: `indicator<TAB>points<TAB>reason`, sorted by indicator."""
+def dump_adjustments(cells: Mapping[str, tuple[CellValue, Stamp]]) -> bytes:
+    """One employee's adjustments, sorted by indicator, one line per cell:
+    `indicator<TAB>points<TAB>reason<TAB>editor <email><TAB>UTC time<TAB>submission id`.
+
+    The stamp repeats what `git blame` would say, so a diff between distant versions names
+    who made each value without walking the history.
+    """
     return "".join(
         f"{check_code('indicator', code)}\t{format_points(v.points, signed=True)}\t"
-        f"{escape_text(v.reason)}\n"
-        for code, v in sorted(cells.items())).encode("utf-8")
+        f"{escape_text(v.reason)}\t{escape_text(st.editor.name)} <{escape_text(st.editor.email)}>"
+        f"\t{st.when.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}\t"
+        f"{escape_text(st.submission_id)}\n"
+        for code, (v, st) in sorted(cells.items())).encode("utf-8")
+
+
+def load_adjustment_lines(data: bytes) -> dict[str, tuple[CellValue, Stamp | None]]:
+    out: dict[str, tuple[CellValue, Stamp | None]] = {}
+    for fields in _lines(data):
+        code, points, reason = fields[:3]
+        stamp = None
+        if len(fields) >= 6:
+            who, when, sub = fields[3:6]
+            name, _, email = unescape_text(who).rpartition(" <")
+            stamp = Stamp(Editor(name, email.removesuffix(">")),
+                          dt.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
+                          unescape_text(sub))
+        out[code] = (CellValue(Decimal(points), unescape_text(reason)), stamp)
+    return out
 
 
 def load_adjustments(data: bytes) -> dict[str, CellValue]:
-    out: dict[str, CellValue] = {}
-    for fields in _lines(data):
-        code, points, reason = fields
-        out[code] = CellValue(Decimal(points), unescape_text(reason))
-    return out
+    return {code: value for code, (value, _) in load_adjustment_lines(data).items()}
 
 
 def dump_scores(lines: Mapping[str, ScoreLine]) -> bytes:

@@ -47,6 +47,15 @@ class Editor:
 
 
 @dataclass(frozen=True, slots=True)
+class Stamp:
+    """Who set a cell's current value, when, in which submission (kept beside the value)."""
+
+    editor: Editor
+    when: dt.datetime
+    submission_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CellChange:
     """One cell changed by one commit, as written in the commit's trailers."""
 
@@ -171,7 +180,10 @@ class CellDiff:
     indicator: str
     old: CellValue | None
     new: CellValue | None
-    changed_by: CommitInfo | None  # the newest commit between the two versions touching it
+    # who made the new value (for a removal: who removed it), from the stamp kept in the
+    # file or, for removals, the newest commit between the two versions naming the cell
+    changed_by: Stamp | None
+    reason: str  # the new value's reason, or the removal's reason
 
 
 @dataclass(frozen=True, slots=True)

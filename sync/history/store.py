@@ -16,13 +16,15 @@ the database has not seen.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import os
 import subprocess
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from decimal import Decimal
 from hashlib import sha1
 from pathlib import Path
@@ -48,6 +50,7 @@ from .model import (
     PeriodSnapshot,
     ScoreDiff,
     ScoreSnapshot,
+    Stamp,
     SubmitResult,
     TotalDiff,
 )
@@ -57,6 +60,16 @@ TREE_MODE = 0o40000
 BLOB_MODE = 0o100644
 _LOG_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%s%x1f%(trailers:only=true,unfold=true)%x1f"
 _TREE_CACHE_LIMIT = 20_000
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.syncfs  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNCFS = _load_syncfs()
 
 FaultHook = Callable[[str], None]
 TreeEntries = dict[str, tuple[int, bytes]]  # name -> (mode, binary sha)
@@ -259,7 +272,7 @@ class History:
                 files[path.decode("utf-8")] = meta.split(b" ")[2].decode()
         return files
 
-    def _write_object(self, kind: bytes, data: bytes, synced_dirs: set[Path]) -> bytes:
+    def _write_object(self, kind: bytes, data: bytes, written: set[Path]) -> bytes:
         """Store a loose object (zlib, git's format); fsync it when durable."""
         raw = b"%s %d\0" % (kind, len(data)) + data
         sha = sha1(raw).digest()
@@ -272,20 +285,31 @@ class History:
         fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=directory)
         try:
             os.write(fd, zlib.compress(raw, 1))
-            if self.durable:
-                os.fsync(fd)
         finally:
             os.close(fd)
         os.chmod(tmp, 0o444)
         os.replace(tmp, target)  # same name = same content, so replacing is harmless
-        synced_dirs.add(directory)
+        written.add(target)
         return sha
 
-    def _sync_dirs(self, dirs: set[Path]) -> None:
-        if not self.durable:
+    def _sync_objects(self, written: set[Path]) -> None:
+        """Make the new objects durable before the ref can point at them.
+
+        One syncfs(2) of the repository's filesystem flushes every object file and directory
+        entry of the commit at once (one journal commit instead of ~15 fsyncs); where
+        syncfs is unavailable each object directory and file is fsynced.
+        """
+        if not self.durable or not written:
             return
-        for directory in dirs:
-            fd = os.open(directory, os.O_RDONLY)
+        if _SYNCFS is not None:
+            fd = os.open(self.path / "objects", os.O_RDONLY)
+            try:
+                if _SYNCFS(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+        for path in sorted(written | {p.parent for p in written}):
+            fd = os.open(path, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
@@ -328,7 +352,7 @@ class History:
         return sha
 
     def _write_commit(self, parent: str | None, files: Mapping[str, bytes | None],
-                      editor: Editor, message: str) -> str:
+                      editor: Editor, message: str, when: dt.datetime) -> str:
         """Write blobs, trees and the commit object; returns the commit (ref not moved)."""
         synced: set[Path] = set()
         changes = {tuple(path.split("/")): None if data is None else
@@ -336,13 +360,12 @@ class History:
         root = self._edit_tree(self._commit_tree(parent), changes, synced)
         if root is None:
             root = self._write_object(b"tree", b"", synced)
-        when = self._clock()
         stamp = f"{int(when.timestamp())} +0000"
         who = f"{editor.name} <{editor.email}> {stamp}"
         header = f"tree {root.hex()}\n" + (f"parent {parent}\n" if parent else "")
         data = f"{header}author {who}\ncommitter {who}\n\n{message}".encode()
         commit = self._write_object(b"commit", data, synced).hex()
-        self._sync_dirs(synced)
+        self._sync_objects(synced)
         return commit
 
     def _move_branch(self, new: str, old: str | None, editor: Editor, note: str) -> None:
@@ -359,9 +382,10 @@ class History:
             self._fault_hook(point)
 
     def _commit(self, parent: str | None, files: Mapping[str, bytes | None], editor: Editor,
-                message: str, kind: str, submission_id: str) -> str:
+                message: str, kind: str, submission_id: str,
+                when: dt.datetime | None = None) -> str:
         """Write a commit and move the branch to it; the caller holds the lock."""
-        commit = self._write_commit(parent, files, editor, message)
+        commit = self._write_commit(parent, files, editor, message, when or self._clock())
         self._fault("objects-written")
         self._move_branch(commit, parent, editor, f"kpibook {kind} {submission_id}")
         self._known_ids[submission_id] = commit
@@ -439,14 +463,20 @@ class History:
 
     # ---- reading -------------------------------------------------------------------------
 
-    def _employee_cells(self, commit: str | None, period: str,
-                        employees: Iterable[str]) -> dict[CellKey, CellValue]:
-        cells: dict[CellKey, CellValue] = {}
+    def _employee_lines(self, commit: str | None, period: str, employees: Iterable[str]
+                        ) -> dict[CellKey, tuple[CellValue, Stamp | None]]:
+        lines: dict[CellKey, tuple[CellValue, Stamp | None]] = {}
         for emp in employees:
             data = self._read_file(commit, layout.adjustments_path(period, emp))
             if data:
-                cells.update({(emp, code): v for code, v in layout.load_adjustments(data).items()})
-        return cells
+                lines.update({(emp, code): line
+                              for code, line in layout.load_adjustment_lines(data).items()})
+        return lines
+
+    def _employee_cells(self, commit: str | None, period: str,
+                        employees: Iterable[str]) -> dict[CellKey, CellValue]:
+        return {cell: value for cell, (value, _) in
+                self._employee_lines(commit, period, employees).items()}
 
     def cells_at(self, commit: str | None, period: str) -> dict[CellKey, CellValue]:
         """Every adjustment of `period` at `commit`."""
@@ -523,26 +553,41 @@ class History:
     def timeline(self, period: str, *, employee: str | None = None,
                  indicator: str | None = None, department: str | None = None,
                  editor: str | None = None, kind: str | None = None,
-                 limit: int | None = None) -> list[CommitInfo]:
-        """Commits of `period`, newest first, from one `git log` call with trailers.
+                 limit: int | None = 50, skip: int = 0) -> list[CommitInfo]:
+        """Commits of `period`, newest first, with trailers parsed (one streamed `git log`).
 
         `employee`/`indicator` keep commits that changed such a cell; `department` those
         that changed a cell of an employee in that department (employees.tsv at the head);
-        `editor` matches the author's name or email. Score and status commits have no cell
-        trailers, so cell filters leave them out.
+        `editor` matches the author's name or email exactly. Git narrows first (path of the
+        employee's files, --grep on the trailers, --author) and the log stops as soon as
+        `skip + limit` commits matched, so a page costs the same at any history length.
+        Score and status commits have no cell trailers, so cell filters leave them out.
         """
         head = self.head()
-        args = []
-        if limit is not None and not any((employee, indicator, department, editor, kind)):
-            args.append(f"-n{limit}")
-        infos = self._log(head, [layout.period_dir(period)], *args)
+        root = layout.period_dir(period)
+        paths = [root]
         members: set[str] | None = None
         if department is not None:
-            data = self._read_file(head, f"{layout.period_dir(period)}/{layout.EMPLOYEES}")
+            data = self._read_file(head, f"{root}/{layout.EMPLOYEES}")
             members = {e for e, info in (layout.load_employees(data) if data else {}).items()
                        if info.department == department}
-        out = []
-        for info in infos:
+            if employee is not None:
+                members &= {employee}
+            if not members:
+                return []
+            paths = [layout.adjustments_path(period, e) for e in sorted(members)]
+        elif employee is not None:
+            paths = [layout.adjustments_path(period, employee)]
+        args = ["--fixed-strings", "--all-match"]
+        if indicator is not None:
+            args.append(f"--grep=Indicator: {indicator}")
+        if kind is not None:
+            args.append(f"--grep=Kind: {kind}")
+        if editor is not None:
+            args.append(f"--author={editor}")
+        out: list[CommitInfo] = []
+        matched = 0
+        for info in self._iter_log(head, paths, *args):
             if kind is not None and info.kind != kind:
                 continue
             if editor is not None and editor not in (info.author.name, info.author.email):
@@ -553,7 +598,9 @@ class History:
                                       and (members is None or c.employee_id in members)
                                       for c in info.cells):
                 continue
-            out.append(info)
+            matched += 1
+            if matched > skip:
+                out.append(info)
             if limit is not None and len(out) >= limit:
                 break
         return out
@@ -612,39 +659,89 @@ class History:
         def load(files: dict[str, str], path: str) -> bytes:
             return blobs[files[path]] if path in files else b""
 
-        cell_diffs: list[tuple[CellKey, CellValue | None, CellValue | None]] = []
+        cell_diffs: list[tuple[CellKey, tuple | None, tuple | None]] = []
         score_diffs: list[ScoreDiff] = []
         total_diffs: list[TotalDiff] = []
         for path in changed:
             rel = path[len(root):]
             if rel.startswith((layout.ADJUSTMENTS + "/", layout.SCORES + "/")):
                 emp = layout.employee_from_filename(rel.rsplit("/", 1)[1])
-                loader = (layout.load_adjustments if rel.startswith(layout.ADJUSTMENTS)
+                loader = (layout.load_adjustment_lines if rel.startswith(layout.ADJUSTMENTS)
                           else layout.load_scores)
                 old, new = loader(load(files_a, path)), loader(load(files_b, path))
                 for code in sorted(set(old) | set(new)):
-                    if old.get(code) != new.get(code):
-                        if loader is layout.load_scores:
+                    if loader is layout.load_scores:
+                        if old.get(code) != new.get(code):
                             score_diffs.append(ScoreDiff(emp, code, old.get(code), new.get(code)))
-                        else:
-                            cell_diffs.append(((emp, code), old.get(code), new.get(code)))
+                    elif (old.get(code) or (None,))[0] != (new.get(code) or (None,))[0]:
+                        cell_diffs.append(((emp, code), old.get(code), new.get(code)))
             elif rel == layout.TOTALS:
                 old_t = layout.load_totals(load(files_a, path))
                 new_t = layout.load_totals(load(files_b, path))
                 total_diffs.extend(TotalDiff(e, old_t.get(e), new_t.get(e))
                                    for e in sorted(set(old_t) | set(new_t))
                                    if old_t.get(e) != new_t.get(e))
-        who: dict[CellKey, CommitInfo] = {}
-        if cell_diffs and a and b:
-            # newest first, so the first commit naming a cell is the one that last changed it
-            for info in self._log(b, [root + layout.ADJUSTMENTS], f"^{a}") or \
-                    self._log(a, [root + layout.ADJUSTMENTS], f"^{b}"):
-                for change in info.cells:
-                    who.setdefault(change.cell, info)
-        cells = tuple(CellDiff(cell[0], cell[1], old, new, who.get(cell))
-                      for cell, old, new in cell_diffs)
-        return DiffResult(a=a, b=b, cells=cells, scores=tuple(score_diffs),
+        removed = {cell for cell, _, new in cell_diffs if new is None}
+        removals = self._find_removals(period, a, b, removed) if removed else {}
+        cells = []
+        for cell, old, new in cell_diffs:
+            if new is not None:
+                cells.append(CellDiff(cell[0], cell[1], old[0] if old else None, new[0],
+                                      new[1], new[0].reason))
+            else:
+                info, change = removals.get(cell, (None, None))
+                stamp = (Stamp(info.author, info.when, info.submission_id) if info else None)
+                cells.append(CellDiff(cell[0], cell[1], old[0] if old else None, None, stamp,
+                                      change.reason if change else ""))
+        return DiffResult(a=a, b=b, cells=tuple(cells), scores=tuple(score_diffs),
                           totals=tuple(total_diffs))
+
+    def _find_removals(self, period: str, a: str | None, b: str | None, cells: set[CellKey]
+                       ) -> dict[CellKey, tuple[CommitInfo, CellChange]]:
+        """For cells absent at `b`: the newest commit in between that removed them.
+
+        Walks only the removed cells' files, newest first, and stops once all are found.
+        """
+        if not (a and b):
+            return {}
+        newer, older = (b, a) if self._is_ancestor(a, b) else (a, b)
+        paths = sorted({layout.adjustments_path(period, emp) for emp, _ in cells})
+        found: dict[CellKey, tuple[CommitInfo, CellChange]] = {}
+        for info in self._iter_log(newer, paths, f"^{older}"):
+            for change in info.cells:
+                if change.cell in cells and change.cell not in found:
+                    found[change.cell] = (info, change)
+            if len(found) == len(cells):
+                break
+        return found
+
+    def _is_ancestor(self, a: str, b: str) -> bool:
+        return subprocess.run(["git", f"--git-dir={self.path}", "merge-base", "--is-ancestor",
+                               a, b]).returncode == 0
+
+    def _iter_log(self, tip: str | None, paths: list[str], *args: str) -> Iterator[CommitInfo]:
+        """`git log` parsed as it streams, so a caller that has enough stops git early."""
+        if tip is None:
+            return
+        proc = subprocess.Popen(["git", f"--git-dir={self.path}", "log", f"--format={_LOG_FORMAT}",
+                                 *args, tip, "--", *paths], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        pending = b""
+        try:
+            while chunk := proc.stdout.read1(1 << 16):
+                pending += chunk
+                *records, pending = pending.split(b"\x1e")
+                for record in records:
+                    if record.strip():
+                        yield from self._parse_log(b"\x1e" + record)
+            if pending.strip():
+                yield from self._parse_log(b"\x1e" + pending)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.stdout.close()
+            proc.wait()
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -695,9 +792,10 @@ class History:
             raise PeriodClosed(f"period {period} is approved; reopen it before adjusting")
         employees = sorted({emp for emp, _ in edits})
         # Only the edited employees' files matter: every other cell merges to the head's.
-        base_cells = self._employee_cells(base_commit, period, employees)
-        head_cells = (base_cells if base_commit == head
-                      else self._employee_cells(head, period, employees))
+        head_lines = self._employee_lines(head, period, employees)
+        head_cells = {cell: value for cell, (value, _) in head_lines.items()}
+        base_cells = (head_cells if base_commit == head
+                      else self._employee_cells(base_commit, period, employees))
         result = merge(base_cells, head_cells, apply_edits(base_cells, edits))
         conflicts = tuple(Conflict(c.cell, c.base, c.head, c.submitted,
                                    self.last_change(period, c.cell))
@@ -713,9 +811,14 @@ class History:
             else result.merged[(emp, code)].points,
             reason=trailer_reason((emp, code), result.merged.get((emp, code))))
             for emp, code in changed)
+        when = self._clock()
+        new_stamp = Stamp(editor, when.replace(microsecond=0), submission_id)
+        changed_set = set(changed)
         files: dict[str, bytes | None] = {}
         for emp in sorted({emp for emp, _ in changed}):
-            mine = {code: v for (e, code), v in result.merged.items() if e == emp}
+            mine = {code: (v, new_stamp if (e, code) in changed_set
+                           else head_lines[(e, code)][1] or new_stamp)
+                    for (e, code), v in result.merged.items() if e == emp}
             files[layout.adjustments_path(period, emp)] = layout.dump_adjustments(mine) or None
         verb = {Kind.REVERT: "Revert"}.get(kind, "Adjust")
         named = ", ".join(f"{c.employee_id} {c.indicator}" for c in applied[:3])
@@ -724,7 +827,7 @@ class History:
             subject=f"{verb} {period}: {len(applied)} cell(s) by {editor.name} ({named}{more})",
             period=period, kind=kind.value, submission_id=submission_id, cells=applied,
             note=note, extra=(*extra, *((("Base", base_commit),) if base_commit else ())))
-        commit = self._commit(head, files, editor, message, kind.value, submission_id)
+        commit = self._commit(head, files, editor, message, kind.value, submission_id, when)
         return SubmitResult(commit=commit, head=commit, applied=applied, conflicts=conflicts)
 
     def revert(self, period: str, commit: str, editor: Editor, reason: str,

@@ -1,0 +1,165 @@
+"""Benchmark of the git-backed adjustment history (sync.history).
+
+Builds a repository with a baseline of N employees x M indicators, then submits one
+adjustment commit at a time (1-3 cells; every 10th against a stale base so the three-way
+merge runs), and prints:
+
+* submit latency p50/p99 around 10, 1,000 and 20,000 commits of history;
+* diff, cell history, timeline and state_at latency at the end;
+* the repository's size on disk before and after `git gc`.
+
+Packing while running: History(maintenance_every=500) runs `git gc --auto` (packs once
+~6,700 loose objects exist) and `git commit-graph write --changed-paths --split` in a
+background thread every 500 commits.
+
+    .venv/bin/python bench/bench_history.py                 # 20,000 commits, 1,000 employees
+    .venv/bin/python bench/bench_history.py --commits 2000  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sync.history import (  # noqa: E402
+    CellValue,
+    Editor,
+    EmployeeInfo,
+    History,
+    Kind,
+    ScoreLine,
+    ScoreSnapshot,
+    TotalLine,
+)
+
+PERIOD = "2026-10"
+EDITORS = [Editor(f"Exec {i}", f"exec{i}@example.cn") for i in range(5)]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def fmt(values: list[float]) -> str:
+    return (f"p50 {pct(values, 50):7.1f} ms   p99 {pct(values, 99):7.1f} ms   "
+            f"max {max(values):7.1f} ms   (n={len(values)})")
+
+
+def du(path: Path) -> str:
+    return subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True,
+                          check=True).stdout.split()[0]
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--commits", type=int, default=20_000)
+    ap.add_argument("--employees", type=int, default=1_000)
+    ap.add_argument("--indicators", type=int, default=10)
+    ap.add_argument("--no-durable", action="store_true", help="skip fsync of objects")
+    ap.add_argument("--dir", help="keep the repository here instead of a temporary dir")
+    args = ap.parse_args()
+    rnd = random.Random(7)
+    employees = [f"E{i:05d}" for i in range(args.employees)]
+    indicators = [f"K{j:02d}" for j in range(args.indicators)]
+    workdir = Path(args.dir or tempfile.mkdtemp(prefix="bench-history-"))
+    repo = workdir / "history.git"
+    history = History(repo, durable=not args.no_durable, maintenance_every=500)
+    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout
+    print(f"repository {repo}  employees {args.employees} x indicators {args.indicators}  "
+          f"durable={not args.no_durable}  {git_version.strip()}")
+
+    lines = {(e, k): ScoreLine(Decimal(rnd.randint(50, 100)), Decimal(0),
+                               Decimal(rnd.randint(50, 100)))
+             for e in employees for k in indicators}
+    totals = {e: TotalLine(Decimal(rnd.randint(600, 1000)), "A", i + 1, None)
+              for i, e in enumerate(employees)}
+    people = {e: EmployeeInfo(f"员工{e}", f"部门{int(e[1:]) % 7}") for e in employees}
+    t0 = time.perf_counter()
+    baseline = history.record_scores(PERIOD, ScoreSnapshot(lines, totals, people, {"v": 1}),
+                                     EDITORS[0], "baseline-1", kind=Kind.BASELINE)
+    print(f"baseline commit ({len(lines)} score lines): {(time.perf_counter() - t0) * 1000:.0f} ms")
+
+    marks = sorted({m for m in (10, 1_000, 20_000) if m <= args.commits} | {args.commits})
+    window = 200
+    latencies: dict[int, list[float]] = {m: [] for m in marks}
+    heads: list[str] = []
+    conflicts = 0
+    t_all = time.perf_counter()
+    for n in range(1, args.commits + 1):
+        head = history.head()
+        base = heads[-5] if n % 10 == 0 and len(heads) > 5 else head
+        edits = {}
+        for _ in range(rnd.randint(1, 3)):
+            cell = (rnd.choice(employees), rnd.choice(indicators))
+            edits[cell] = CellValue(Decimal(rnd.randint(-50, 50)) / 10,
+                                    f"调整原因 {n}: 客户反馈\n第二行")
+        t0 = time.perf_counter()
+        result = history.submit(PERIOD, base, edits, EDITORS[n % len(EDITORS)], f"sub-{n}")
+        ms = (time.perf_counter() - t0) * 1000
+        conflicts += len(result.conflicts)
+        if result.commit:
+            heads.append(result.commit)
+        for m in marks:
+            if m - min(window, m) < n <= m:
+                latencies[m].append(ms)
+        if n % 2000 == 0:
+            print(f"  {n} commits, {n / (time.perf_counter() - t_all):.0f} commits/s, "
+                  f".git {du(repo)}", flush=True)
+    history.maintain(wait=True)
+    print(f"\nsubmit latency (last {window} submits before each mark; {conflicts} conflicts "
+          "reported in all):")
+    for m in marks:
+        print(f"  at {m:>6} commits: {fmt(latencies[m])}")
+
+    head = history.head()
+    total_commits = int(history._git("rev-list", "--count", head))
+    print(f"\nreads at {total_commits} commits:")
+    sample = [(rnd.choice(employees), rnd.choice(indicators)) for _ in range(20)]
+    it = iter(sample * 3)
+    emp, ind = sample[0]
+    reads = {
+        "cell_history": (lambda: history.cell_history(PERIOD, *next(it)), 20),
+        "diff head~1..head": (lambda: history.diff(PERIOD, heads[-2], head), 20),
+        "diff head~100..head": (lambda: history.diff(PERIOD, heads[-101], head), 10),
+        "diff baseline..head": (lambda: history.diff(PERIOD, baseline, head), 3),
+        "timeline newest 50": (lambda: history.timeline(PERIOD, limit=50), 10),
+        "timeline employee 50": (lambda: history.timeline(PERIOD, employee=emp), 5),
+        "timeline indicator 50": (lambda: history.timeline(PERIOD, indicator=ind), 5),
+        "timeline department 50": (lambda: history.timeline(PERIOD, department="部门3"), 5),
+        "timeline editor 50": (lambda: history.timeline(PERIOD, editor=EDITORS[1].email), 5),
+        "timeline everything": (lambda: history.timeline(PERIOD, limit=None), 2),
+        "state_at head": (lambda: history.state_at(head, PERIOD), 3),
+    }
+    for name, (fn, repeat) in reads.items():
+        print(f"  {name:<24}", fmt(timed(fn, repeat)))
+    history.close()
+
+    print(f"\nrepository on disk: {du(repo)} before gc")
+    t0 = time.perf_counter()
+    subprocess.run(["git", f"--git-dir={repo}", "gc", "--quiet"], check=True)
+    print(f"repository on disk: {du(repo)} after git gc ({time.perf_counter() - t0:.1f} s)")
+    count = subprocess.run(["git", f"--git-dir={repo}", "count-objects", "-vH"],
+                           capture_output=True, text=True, check=True).stdout
+    print("  " + count.replace("\n", "; "))
+
+
+if __name__ == "__main__":
+    main()
