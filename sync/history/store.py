@@ -479,7 +479,8 @@ class History:
                 self._employee_lines(commit, period, employees).items()}
 
     def cells_at(self, commit: str | None, period: str) -> dict[CellKey, CellValue]:
-        """Every adjustment of `period` at `commit`."""
+        """Every adjustment of `period` at `commit` (None: the branch head)."""
+        commit = commit or self.head()
         prefix = f"{layout.period_dir(period)}/{layout.ADJUSTMENTS}/"
         files = self._ls_tree(commit, prefix)
         blobs = self._read_blobs(files.values())
