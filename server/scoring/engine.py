@@ -18,6 +18,7 @@ from contextlib import suppress
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 
+from server.scoring.messages import Message, about, lang_of, message, seq, why_of
 from server.scoring.model import (
     Adjustment,
     Employee,
@@ -79,22 +80,26 @@ TEXT = {
 }
 
 
-def validate(inp: ScoreInput) -> list[Problem]:
-    """Every problem that would stop `score`; empty when the input can be scored."""
+def validate(inp: ScoreInput, lang: str = "en") -> list[Problem]:
+    """Every problem that would stop `score`; empty when the input can be scored.
+
+    Messages are in `lang` ("zh" or "en"); each problem's `why` renders them in either."""
     # The cycle collector is paused while scoring: a month allocates ~100,000 result objects
     # and the collector would re-walk them again and again (it cost more than the scoring).
     # The engine builds no reference cycles, so reference counting frees everything.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Run(inp, "en").problems
+        return _Run(inp, lang).problems
     finally:
         if was_enabled:
             gc.enable()
 
 
 def score(inp: ScoreInput, lang: str = "en") -> ScoreResult:
-    """Score everyone, or raise ValidationError listing every problem (nothing half-scored)."""
+    """Score everyone, or raise ValidationError listing every problem (nothing half-scored).
+
+    `lang` ("zh" or "en") words the explanations, statuses and problem messages."""
     was_enabled = gc.isenabled()
     gc.disable()  # see validate
     try:
@@ -120,7 +125,7 @@ class _Run:
 
     def __init__(self, inp: ScoreInput, lang: str):
         self.inp = inp
-        self.lang = lang if lang in TEXT else "en"
+        self.lang = lang_of(lang)
         self.text = TEXT[self.lang]
         self.problems: list[Problem] = []
         rules = inp.rules
@@ -144,9 +149,9 @@ class _Run:
 
     # -- problems --------------------------------------------------------------------------
 
-    def problem(self, table: str, column: str | None, message: str,
+    def problem(self, table: str, column: str | None, why: Message,
                 key: tuple[str, ...] | None) -> None:
-        self.problems.append(Problem(table, None, column, message, key=key))
+        self.problems.append(Problem(table, None, column, why.text(self.lang), key=key, why=why))
 
     # -- rules table -----------------------------------------------------------------------
 
@@ -155,15 +160,15 @@ class _Run:
         for ind in rules.indicators:
             code = ind.code
             if not str(code).strip():
-                self.problem("kb_rules", "code", "an indicator has no code", (code,))
+                self.problem("kb_rules", "code", message("rules.no_code"), (code,))
                 continue
             if code in self.indicators:
-                self.problem("kb_rules", "code", f"indicator code '{code}' is used twice", (code,))
+                self.problem("kb_rules", "code", message("rules.code_twice", code=code), (code,))
                 continue
             self.indicators[code] = ind
             issues = indicator_issues(ind)
-            for column, message in issues:
-                self.problem("kb_rules", column, f"{code}: {message}", (code,))
+            for column, why in issues:
+                self.problem("kb_rules", column, about(code, why), (code,))
             if ind.weighted:
                 with suppress(ValueError):  # a bad weight is reported by indicator_issues
                     weight_sum += to_decimal(ind.weight)
@@ -171,42 +176,40 @@ class _Run:
                 try:
                     self.scorers[code] = build_scorer(ind, lang=self.lang)
                 except (ValueError, KeyError, TypeError) as exc:  # belt and braces
-                    self.problem("kb_rules", "params", f"{code}: {exc}", (code,))
+                    self.problem("kb_rules", "params", about(code, why_of(exc)), (code,))
         if any(ind.weighted for ind in rules.indicators):
             if abs(weight_sum - HUNDRED) > rules.weight_tolerance:
                 self.problem("kb_rules", "weight",
-                             f"the weights of the weighted indicators add up to "
-                             f"{fmt_short(weight_sum)}, not 100", None)
+                             message("rules.weights_sum", total=fmt_short(weight_sum)), None)
         else:
-            self.problem("kb_rules", "weight", "there is no weighted indicator", None)
+            self.problem("kb_rules", "weight", message("rules.no_weighted"), None)
 
     def _check_settings(self, rules: RuleSet) -> None:
-        def bad(setting: str, message: str) -> None:
-            self.problem("kb_settings", "value", message, (setting,))
+        def bad(setting: str, key: str, **params: object) -> None:
+            self.problem("kb_settings", "value", message(key, **params), (setting,))
 
         if rules.grading is GradingMethod.BANDS:
             mins = [band.min_score for band in rules.bands]
             if any(a <= b for a, b in zip(mins, mins[1:], strict=False)):
-                bad("bands", "grade bands must be listed best first with falling minimum "
-                             "scores, e.g. S 95, A 85, B 70, C 0")
+                bad("bands", "settings.bands_falling")
             if len({band.grade for band in rules.bands}) != len(rules.bands):
-                bad("bands", "a grade appears twice in the grade bands")
+                bad("bands", "settings.band_twice")
         else:
             if not rules.quotas:
-                bad("quotas", "forced distribution needs grade quotas, e.g. A 20%, B 70%, C 10%")
+                bad("quotas", "settings.quotas_needed")
             elif any(q.share < 0 for q in rules.quotas):
-                bad("quotas", "a grade quota cannot be negative")
+                bad("quotas", "settings.quota_negative")
             elif abs(sum(q.share for q in rules.quotas) - 1) > QUOTA_TOLERANCE:
                 total = fmt_short(sum(q.share for q in rules.quotas) * HUNDRED, 2)
-                bad("quotas", f"grade quotas add up to {total}%, not 100%")
+                bad("quotas", "settings.quotas_sum", total=total)
             if len({q.grade for q in rules.quotas}) != len(rules.quotas):
-                bad("quotas", "a grade appears twice in the grade quotas")
+                bad("quotas", "settings.quota_twice")
         group = rules.distribution_group
         if group and group not in EMPLOYEE_ATTRIBUTES:
-            allowed = ", ".join(sorted(EMPLOYEE_ATTRIBUTES - {"name", "email", "employee_id"}))
-            bad("distribution_group", f"'{group}' is not a roster column to group by ({allowed})")
+            allowed = seq(sorted(EMPLOYEE_ATTRIBUTES - {"name", "email", "employee_id"}))
+            bad("distribution_group", "settings.bad_group", group=group, allowed=allowed)
         if rules.total_cap is not None and rules.total_cap <= 0:
-            bad("total_cap", "the total cap must be above 0")
+            bad("total_cap", "settings.total_cap")
 
     # -- roster ----------------------------------------------------------------------------
 
@@ -215,17 +218,18 @@ class _Run:
         for emp in employees:
             eid = emp.employee_id
             if not str(eid).strip():
-                self.problem("kb_roster", "employee_id", f"'{emp.name}' has no employee ID", (eid,))
+                self.problem("kb_roster", "employee_id", message("roster.no_id", name=emp.name),
+                             (eid,))
                 continue
             if eid in self.employees:
-                self.problem("kb_roster", "employee_id", f"employee ID '{eid}' is listed twice",
+                self.problem("kb_roster", "employee_id", message("roster.id_twice", eid=eid),
                              (eid,))
                 continue
             self.employees[eid] = emp
             if weighted and not any(ind.applies_to(emp) for ind in weighted):
                 self.problem("kb_roster", "department",
-                             f"no weighted indicator applies to {eid} (department "
-                             f"'{emp.department}', position '{emp.position}')", (eid,))
+                             message("roster.nothing_applies", eid=eid,
+                                     department=emp.department, position=emp.position), (eid,))
 
     # -- facts, overrides, adjustments -----------------------------------------------------
 
@@ -246,15 +250,16 @@ class _Run:
             if fact.value is None or (isinstance(fact.value, str) and not fact.value.strip()):
                 continue  # an empty cell is no data: the missing-data policy decides, openly
             if eid not in employees:
-                self.problem("kb_data", "employee_id", f"employee '{eid}' is not on the roster",
+                self.problem("kb_data", "employee_id", message("data.not_on_roster", eid=eid),
                              (eid, code))
             elif code not in indicators:
-                self.problem("kb_data", "indicator", f"indicator '{code}' is not in the rules",
+                self.problem("kb_data", "indicator", message("data.not_in_rules", code=code),
                              (eid, code))
             elif code in formula_codes:
                 inputs = fields.setdefault(key, {})
                 if name in inputs:
-                    self.problem("kb_data", "value", f"{eid} {code}: '{name}' is given twice",
+                    self.problem("kb_data", "value",
+                                 about(f"{eid} {code}", message("data.given_twice", name=name)),
                                  (eid, code, name))
                     continue
                 inputs[name] = fact.value
@@ -264,10 +269,12 @@ class _Run:
                     self.stale_inputs.add(key)
             elif name != "actual":
                 self.problem("kb_data", "field",
-                             f"{eid} {code}: rule {indicators[code].rule} reads only 'actual', "
-                             f"not '{name}'", (eid, code, name))
+                             about(f"{eid} {code}", message(
+                                 "data.only_actual", rule=indicators[code].rule, name=name)),
+                             (eid, code, name))
             elif key in actuals:
-                self.problem("kb_data", "value", f"{eid} {code}: 'actual' is given twice",
+                self.problem("kb_data", "value",
+                             about(f"{eid} {code}", message("data.given_twice", name="actual")),
                              (eid, code, name))
             else:
                 actuals[key] = fact
@@ -279,22 +286,22 @@ class _Run:
         for ov in overrides:
             eid, code = ov.employee_id, ov.indicator
             if eid not in self.employees:
-                self.problem("kb_targets", "employee_id", f"employee '{eid}' is not on the roster",
+                self.problem("kb_targets", "employee_id", message("data.not_on_roster", eid=eid),
                              (eid, code))
                 continue
             ind = self.indicators.get(code)
             if ind is None:
-                self.problem("kb_targets", "indicator", f"indicator '{code}' is not in the rules",
+                self.problem("kb_targets", "indicator", message("data.not_in_rules", code=code),
                              (eid, code))
                 continue
             if (eid, code) in seen:
                 self.problem("kb_targets", "indicator",
-                             f"{eid} {code}: personal target given twice", (eid, code))
+                             about(f"{eid} {code}", message("targets.twice")), (eid, code))
                 continue
             seen.add((eid, code))
             if not ind.applies_to(self.employees[eid]):
                 self.problem("kb_targets", "indicator",
-                             f"{eid} {code}: indicator does not apply to this employee",
+                             about(f"{eid} {code}", message("targets.not_applicable")),
                              (eid, code))
                 continue
             merged = {**ind.params, **ov.params}
@@ -308,11 +315,11 @@ class _Run:
             if own is None:
                 own = own_issues[code] = {c for c, _ in params_issues(ind.rule, ind.kind,
                                                                       ind.params)}
-            for column, message in issues:
+            for column, why in issues:
                 if column in own:
                     continue  # the rules-table row itself is wrong; reported there
                 param = column if column in ("target", "floor", "cap") else "params"
-                self.problem("kb_targets", column_of(param), f"{eid} {code}: {message}",
+                self.problem("kb_targets", column_of(param), about(f"{eid} {code}", why),
                              (eid, code, param))
             if not issues and code in self.scorers:
                 scorer = built[cache_key] = build_scorer(ind, merged, self.lang)
@@ -323,32 +330,34 @@ class _Run:
             eid, code = adj.employee_id, adj.indicator
             if eid not in self.employees:
                 self.problem("kb_adjustments", "employee_id",
-                             f"employee '{eid}' is not on the roster", (eid, code))
+                             message("data.not_on_roster", eid=eid), (eid, code))
                 continue
             ind = self.indicators.get(code)
             if ind is None:
                 self.problem("kb_adjustments", "indicator",
-                             f"indicator '{code}' is not in the rules", (eid, code))
+                             message("data.not_in_rules", code=code), (eid, code))
                 continue
             if not ind.applies_to(self.employees[eid]):
                 self.problem("kb_adjustments", "indicator",
-                             f"{eid} {code}: indicator does not apply to this employee; "
-                             "nothing to adjust", (eid, code))
+                             about(f"{eid} {code}", message("adjust.not_applicable")),
+                             (eid, code))
                 continue
             if not str(adj.reason or "").strip():
                 self.problem("kb_adjustments", "reason",
-                             f"{eid} {code}: an adjustment needs a reason", (eid, code, "reason"))
+                             about(f"{eid} {code}", message("adjust.needs_reason")),
+                             (eid, code, "reason"))
                 continue
             try:
                 points = to_decimal(adj.points)
             except ValueError as exc:
-                self.problem("kb_adjustments", "points", f"{eid} {code}: {exc}",
+                self.problem("kb_adjustments", "points", about(f"{eid} {code}", why_of(exc)),
                              (eid, code, "points"))
                 continue
             if points != _rounded(points):
                 self.problem("kb_adjustments", "points",
-                             f"{eid} {code}: adjustment {fmt_short(points, 6)} has more than "
-                             "2 decimals", (eid, code, "points"))
+                             about(f"{eid} {code}",
+                                   message("adjust.decimals", points=fmt_short(points, 6))),
+                             (eid, code, "points"))
                 continue
             self.adjustments[(eid, code)].append(adj)
 
@@ -435,7 +444,7 @@ class _Run:
                     else:
                         raw, words = own.run(value, w, w_text, fields)
                 except (ValueError, ArithmeticError) as exc:
-                    problem("kb_data", "value", f"{eid} {code}: {exc}", (eid, code))
+                    problem("kb_data", "value", about(f"{eid} {code}", why_of(exc)), (eid, code))
                     continue
                 base = raw.quantize(cent, half_up)  # positional: faster than rounding=
                 total += base
@@ -520,7 +529,7 @@ class _Run:
         try:
             raw, words = scorer.run(value, w, w_text, fields)  # type: ignore[arg-type]
         except (ValueError, ArithmeticError) as exc:
-            self.problem("kb_data", "value", f"{eid} {code}: {exc}", (eid, code))
+            self.problem("kb_data", "value", about(f"{eid} {code}", why_of(exc)), (eid, code))
             return None
         base = raw.quantize(CENT, ROUND_HALF_UP)
         explanation = f"{words} = {base!s}"
@@ -548,7 +557,7 @@ class _Run:
     def _no_line_to_adjust(self, eid: str, code: str) -> None:
         if (eid, code) in self.adjustments:
             self.problem("kb_adjustments", "indicator",
-                         f"{eid} {code}: there is no score to adjust (no data)", (eid, code))
+                         about(f"{eid} {code}", message("adjust.no_score")), (eid, code))
 
     def _adjusted(self, eid: str, code: str, ind: Indicator, value: object,
                   target: Decimal | None, w: Decimal, base: Decimal, explanation: str,
@@ -575,16 +584,19 @@ class _Run:
             low, high = ZERO, scorer.item_cap or ZERO
         if not low <= points <= high:
             self.problem("kb_adjustments", "points",
-                         f"{eid} {code}: adjusted score {fmt(points)} is outside "
-                         f"{fmt(low)}..{fmt(high)}", (eid, code, "points"))
+                         about(f"{eid} {code}", message("adjust.outside", points=fmt(points),
+                                                        low=fmt(low), high=fmt(high))),
+                         (eid, code, "points"))
         if ind.adjust_max_up is not None and delta > ind.adjust_max_up:
             self.problem("kb_adjustments", "points",
-                         f"{eid} {code}: adjustment {_signed(delta)} is more than the "
-                         f"allowed +{fmt_short(ind.adjust_max_up)}", (eid, code, "points"))
+                         about(f"{eid} {code}", message(
+                             "adjust.more_than", delta=_signed(delta),
+                             limit=f"+{fmt_short(ind.adjust_max_up)}")), (eid, code, "points"))
         if ind.adjust_max_down is not None and -delta > ind.adjust_max_down:
             self.problem("kb_adjustments", "points",
-                         f"{eid} {code}: adjustment {_signed(delta)} is more than the "
-                         f"allowed -{fmt_short(ind.adjust_max_down)}", (eid, code, "points"))
+                         about(f"{eid} {code}", message(
+                             "adjust.more_than", delta=_signed(delta),
+                             limit=f"-{fmt_short(ind.adjust_max_down)}")), (eid, code, "points"))
         return IndicatorScore(eid, code, value, target, w, base, delta, points, explanation,
                               status, stale)
 

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal, DecimalException
 
+from server.scoring.messages import MessageError
 from server.scoring.numbers import round_half_up, to_decimal
 
 MAX_FORMULA_CHARS = 500
@@ -39,7 +40,7 @@ def _clamp(x: Decimal, low: Decimal, high: Decimal) -> Decimal:
 def _round(x: Decimal, places: Decimal = Decimal(0)) -> Decimal:
     # Excel's ROUND (half away from zero), not Python's banker's rounding.
     if places != places.to_integral_value():
-        raise ValueError("round() takes a whole number of places")
+        raise MessageError("formula.round_places")
     return round_half_up(x, int(places))
 
 
@@ -69,16 +70,16 @@ class Formula:
         try:
             result = self._run(env)
         except ZeroDivisionError:
-            raise ValueError(f"division by zero in formula '{self.text}'") from None
+            raise MessageError("formula.div0", text=self.text) from None
         except DecimalException as exc:
             # 0/0 raises InvalidOperation([DivisionUndefined]): still a division by zero.
             if "Division" in type(exc).__name__ or "Division" in str(exc):
-                raise ValueError(f"division by zero in formula '{self.text}'") from None
-            raise ValueError(f"formula '{self.text}' cannot be computed ({exc!r})") from None
+                raise MessageError("formula.div0", text=self.text) from None
+            raise MessageError("formula.cannot", text=self.text, error=repr(exc)) from None
         except KeyError as exc:
-            raise ValueError(f"formula '{self.text}' needs a value for {exc.args[0]}") from None
+            raise MessageError("formula.needs", text=self.text, name=exc.args[0]) from None
         if isinstance(result, bool):
-            raise ValueError(f"formula '{self.text}' gives true/false, not a number")
+            raise MessageError("formula.bool", text=self.text)
         return result
 
     def __repr__(self) -> str:
@@ -88,19 +89,19 @@ class Formula:
 def compile_formula(text: str) -> Formula:
     """Parse and check an expression. Raises ValueError with the reason it is refused."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("the formula is empty")
+        raise MessageError("formula.empty")
     source = unicodedata.normalize("NFKC", text).translate(_SYMBOLS).strip()
     if len(source) > MAX_FORMULA_CHARS:
-        raise ValueError(f"the formula is longer than {MAX_FORMULA_CHARS} characters")
+        raise MessageError("formula.too_long", most=MAX_FORMULA_CHARS)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ValueError(f"formula '{source}' is not a valid expression ({exc.msg})") from None
+        raise MessageError("formula.syntax", text=source, error=exc.msg) from None
     except (ValueError, RecursionError, MemoryError):
-        raise ValueError(f"formula '{source}' is not a valid expression") from None
+        raise MessageError("formula.invalid", text=source) from None
     nodes = sum(1 for _ in ast.walk(tree))
     if nodes > MAX_FORMULA_NODES:
-        raise ValueError(f"the formula is too large ({nodes} parts, at most {MAX_FORMULA_NODES})")
+        raise MessageError("formula.too_large", n=nodes, most=MAX_FORMULA_NODES)
     names: set[str] = set()
     run = _compile(tree.body, names, source)
     return Formula(source, frozenset(names), run)
@@ -110,16 +111,16 @@ def _compile(node: ast.AST, names: set[str], source: str) -> Evaluator:
     """Turn one whitelisted node into a closure; refuse everything else."""
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-            raise ValueError(f"'{node.value!r}' is not allowed in a formula (numbers only)")
+            raise MessageError("formula.numbers_only", value=repr(node.value))
         try:
             constant = to_decimal(node.value)
         except ValueError:
-            raise ValueError(f"'{node.value!r}' is not a usable number") from None
+            raise MessageError("formula.bad_number", value=repr(node.value)) from None
         return lambda env: constant
     if isinstance(node, ast.Name):
         name = node.id
         if name in FUNCTIONS:
-            raise ValueError(f"'{name}' is a function; call it like {name}(...)")
+            raise MessageError("formula.call_it", name=name)
         names.add(name)
         return lambda env: env[name]
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
@@ -162,13 +163,13 @@ def _compile(node: ast.AST, names: set[str], source: str) -> Evaluator:
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             called = node.func.id if isinstance(node.func, ast.Name) else "this"
             allowed = ", ".join(FUNCTIONS)
-            raise ValueError(f"'{called}' cannot be called in a formula (only {allowed})")
+            raise MessageError("formula.not_callable", name=called, allowed=allowed)
         if node.keywords:
-            raise ValueError(f"{node.func.id}() takes no named arguments")
+            raise MessageError("formula.no_keywords", name=node.func.id)
         function, least, most = FUNCTIONS[node.func.id]
         if not least <= len(node.args) <= most:
-            raise ValueError(f"{node.func.id}() takes {least}..{most} arguments")
+            raise MessageError("formula.arg_count", name=node.func.id, least=least, most=most)
         args = [_compile(a, names, source) for a in node.args]
         return lambda env: function(*(a(env) for a in args))
     shown = ast.get_source_segment(source, node) or type(node).__name__
-    raise ValueError(f"'{shown}' is not allowed in a formula")
+    raise MessageError("formula.not_allowed", part=shown)

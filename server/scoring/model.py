@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from server.scoring.messages import Message
+
 
 class IndicatorKind(StrEnum):
     """How an indicator counts towards the total."""
@@ -228,6 +230,11 @@ class Problem:
     cell: str | None = None  # A1 address when known, e.g. "D7"
     key: tuple[str, ...] | None = None  # (employee_id[, indicator]) or (code,): lets an
     # adapter that knows where rows sit fill in sheet/row/cell for engine-found problems
+    why: Message | None = None  # `message` unrendered: the same reason in any language
+
+    def text(self, lang: str) -> str:
+        """The message in `lang` ("zh"/"en") when it came from the catalogue, else as is."""
+        return self.why.text(lang) if self.why is not None else self.message
 
     def __str__(self) -> str:
         where = [f"sheet '{self.sheet}'" if self.sheet else f"table {self.table}"]

@@ -11,6 +11,8 @@ import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from server.scoring.messages import MessageError
+
 _QUANTA = {places: Decimal(1).scaleb(-places) for places in range(0, 11)}
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
@@ -25,32 +27,32 @@ def to_decimal(value: object) -> Decimal:
     """
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValueError(f"'{value}' is not a finite number")
+            raise MessageError("number.not_finite", value=value)
         return value
     if isinstance(value, bool):  # bool is an int subclass; True is never a KPI value
-        raise ValueError(f"'{value}' is not a number")
+        raise MessageError("number.invalid", value=value)
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"'{value}' is not a finite number")
+            raise MessageError("number.not_finite", value=value)
         return Decimal(repr(value))
     if isinstance(value, str):
         return parse_number(value)
-    raise ValueError(f"'{value}' is not a number")
+    raise MessageError("number.invalid", value=value)
 
 
 def parse_number(value: object) -> Decimal:
     """Parse a number as HR types it: 85, "85", " 85% " (-> 0.85), "1,234.5", full-width
     digits and punctuation ("１２３４．５", "８５％").
 
-    Raises ValueError with a short reason when the text is not a number.
+    Raises ValueError (a MessageError) with a short reason when the text is not a number.
     """
     if not isinstance(value, str):
         return to_decimal(value)
     text = unicodedata.normalize("NFKC", value).translate(_EXTRA_FOLD).strip()
     if not text:
-        raise ValueError("empty value is not a number")
+        raise MessageError("number.empty")
     percent = text.endswith("%")
     body = text[:-1].strip() if percent else text
     body = body.replace(" ", "")
@@ -58,14 +60,14 @@ def parse_number(value: object) -> Decimal:
         # Only thousands grouping is accepted: "1,5" could be a European 1.5 and guessing
         # would silently multiply by ten.
         if not _GROUPED_NUMBER.fullmatch(body):
-            raise ValueError(f"'{value.strip()}' is not a number (use '.' for decimals)")
+            raise MessageError("number.decimal_comma", value=value.strip())
         body = body.replace(",", "")
     if not _PLAIN_NUMBER.fullmatch(body):
-        raise ValueError(f"'{value.strip()}' is not a number")
+        raise MessageError("number.invalid", value=value.strip())
     try:
         number = Decimal(body)
     except InvalidOperation:  # pragma: no cover - the regex already guards this
-        raise ValueError(f"'{value.strip()}' is not a number") from None
+        raise MessageError("number.invalid", value=value.strip()) from None
     return number / 100 if percent else number
 
 

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from decimal import Decimal
 
+from server.scoring.messages import MessageError
 from server.scoring.numbers import parse_number
 
 _ITEM_SEPARATORS = re.compile(r"[;；\n\r]+")
@@ -43,16 +44,16 @@ def parse_params(text: str | None) -> dict[str, object]:
             continue
         item = item.replace("＝", "=")
         if "=" not in item:
-            raise ValueError(f"'{item}' has no '=' (write key=value)")
+            raise MessageError("params.no_equals", item=item)
         raw_key, raw_value = item.split("=", 1)
         key = unicodedata.normalize("NFKC", raw_key).strip().lower()
         if not _KEY.fullmatch(key):
-            raise ValueError(f"'{raw_key.strip()}' is not a parameter name (in '{item}')")
+            raise MessageError("params.bad_name", name=raw_key.strip(), item=item)
         if key in params:
-            raise ValueError(f"parameter '{key}' is given twice")
+            raise MessageError("params.twice", key=key)
         value = raw_value.strip()
         if not value:
-            raise ValueError(f"parameter '{key}' has no value")
+            raise MessageError("params.no_value", key=key)
         params[key] = parse_value(key, value)
     return params
 
@@ -78,18 +79,18 @@ def parse_table(key: str, value: str) -> Table:
         if not entry:
             continue
         if ":" not in entry:
-            raise ValueError(f"'{entry}' in '{key}' has no ':' (write key:value, key:value)")
+            raise MessageError("table.no_colon", entry=entry, key=key)
         entry_key, entry_value = (part.strip() for part in entry.split(":", 1))
         if not entry_key:
-            raise ValueError(f"'{entry}' in '{key}' has no key before ':'")
+            raise MessageError("table.no_key", entry=entry, key=key)
         number_text = entry_value[:-1] if entry_value.endswith("%") else entry_value
         try:
             number = parse_number(number_text)
         except ValueError:
-            raise ValueError(f"'{entry_value}' in '{key}' is not a number") from None
+            raise MessageError("table.not_number", value=entry_value, key=key) from None
         pairs.append((entry_key, number))
     if not pairs:
-        raise ValueError(f"parameter '{key}' has an empty table")
+        raise MessageError("table.empty", key=key)
     return tuple(pairs)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from server.scoring.formula import Formula, compile_formula
+from server.scoring.messages import Message, MessageError, about, message, seq, why_of
 from server.scoring.model import Indicator, IndicatorKind
 from server.scoring.numbers import fmt_short, parse_number, to_decimal
 
@@ -65,7 +66,8 @@ class RuleSpec:
     en: str
     zh: str
     build: Callable[[Mapping[str, object], RuleContext], Scorer]
-    check: Callable[[Mapping[str, object]], list[tuple[str, str]]] = field(default=lambda p: [])
+    check: Callable[[Mapping[str, object]], list[tuple[str, Message]]] = field(
+        default=lambda p: [])
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -93,9 +95,9 @@ def number_value(value: object) -> Decimal:
 def count_value(value: object) -> Decimal:
     n = number_value(value)
     if n < 0:
-        raise ValueError(f"a count cannot be negative ({fmt_short(n)})")
+        raise MessageError("value.count_negative", n=fmt_short(n))
     if n != n.to_integral_value():
-        raise ValueError(f"a count must be a whole number ({fmt_short(n)})")
+        raise MessageError("value.count_whole", n=fmt_short(n))
     return n
 
 
@@ -186,7 +188,7 @@ def table_param(params: Mapping[str, object], key: str) -> tuple[tuple[str, Deci
     if not isinstance(value, tuple | list) or not all(
         isinstance(item, tuple | list) and len(item) == 2 for item in value
     ):
-        raise ValueError(f"'{key}' must be a table like 'key:value, key:value'")
+        raise MessageError("table.shape", key=key)
     return tuple((str(k).strip(), number_value(v)) for k, v in value)
 
 
@@ -227,7 +229,7 @@ def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Score
     def run(v, w, wt, fields):
         a = number_value(v)
         if a < 0:
-            raise ValueError(f"a lower-is-better value cannot be negative ({show(a)})")
+            raise MessageError("value.reverse_negative", value=show(a))
         if a == 0 or t >= cap * a:  # t / a >= cap
             head = f"{W['target']} {t_text} / {W['actual']} {show(a)}"
             if a == 0:
@@ -355,7 +357,7 @@ def build_rating(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     def run(v, w, wt, fields):
         found = shares.get(fold_label(v))
         if found is None:
-            raise ValueError(f"rating '{str(v).strip()}' is not on the scale ({allowed})")
+            raise MessageError("value.rating_off_scale", label=str(v).strip(), allowed=allowed)
         label, share = found
         return w * share / HUNDRED, f"{rating} {label} = {share_texts[share]}% × {wt}"
 
@@ -380,7 +382,7 @@ def build_stars(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         n = star_count(v)
         share = shares.get(n)
         if share is None:
-            raise ValueError(f"'{fmt_short(n)}' stars is not on the scale ({allowed})")
+            raise MessageError("value.stars_off_scale", n=fmt_short(n), allowed=allowed)
         return w * share / HUNDRED, f"{num_text(n)} {stars} = {share_texts[share]}% × {wt}"
 
     top = max(v for _, v in scale)
@@ -476,16 +478,16 @@ def _numbers(params: Mapping[str, object], *keys: str) -> tuple[dict[str, Decima
         try:
             values[key] = number_value(params[key])
         except ValueError as exc:
-            issues.append((column_of(key), f"{key}: {exc}"))
+            issues.append((column_of(key), about(key, why_of(exc))))
     return values, issues
 
 
 def check_target_cap(params: Mapping[str, object], zero_target_ok: bool = False) -> list:
     v, issues = _numbers(params, "target", "cap")
     if "target" in v and (v["target"] < 0 or (v["target"] == 0 and not zero_target_ok)):
-        issues.append(("target", f"target must be above 0 for a ratio (is {fmt_short(v['target'])})"))  # noqa: E501
+        issues.append(("target", message("rule.target_above_0", value=fmt_short(v["target"]))))
     if "cap" in v and v["cap"] <= 0:
-        issues.append(("cap", f"cap must be above 0 (is {fmt_short(v['cap'])})"))
+        issues.append(("cap", message("rule.cap_above_0_is", value=fmt_short(v["cap"]))))
     return issues
 
 
@@ -496,8 +498,8 @@ def check_reverse_ratio(params: Mapping[str, object]) -> list:
 def check_reverse_linear(params: Mapping[str, object]) -> list:
     v, issues = _numbers(params, "target", "floor")
     if len(v) == 2 and v["floor"] <= v["target"]:
-        issues.append(("floor", "floor must be above target (lower is better: full at target, "
-                                f"0 at floor), is {fmt_short(v['floor'])} vs {fmt_short(v['target'])}"))  # noqa: E501
+        issues.append(("floor", message("rule.floor_above_target", floor=fmt_short(v["floor"]),
+                                        target=fmt_short(v["target"]))))
     return issues
 
 
@@ -506,18 +508,18 @@ def check_linear(params: Mapping[str, object]) -> list:
     v, more = _numbers(params, "target", "floor")
     issues += more
     if len(v) == 2 and v["floor"] >= v["target"]:
-        issues.append(("floor", "floor must be below target (0 at floor, full at target), "
-                                f"is {fmt_short(v['floor'])} vs {fmt_short(v['target'])}"))
+        issues.append(("floor", message("rule.floor_below_target", floor=fmt_short(v["floor"]),
+                                        target=fmt_short(v["target"]))))
     return issues
 
 
 def check_band(params: Mapping[str, object]) -> list:
     v, issues = _numbers(params, "target", "tolerance", "zero_at")
     if "tolerance" in v and v["tolerance"] < 0:
-        issues.append(("params", "tolerance cannot be negative"))
+        issues.append(("params", message("rule.tolerance_negative")))
     if "tolerance" in v and "zero_at" in v and v["zero_at"] <= v["tolerance"]:
-        issues.append(("params", "zero_at must be beyond tolerance "
-                                 f"(is {fmt_short(v['zero_at'])} vs {fmt_short(v['tolerance'])})"))
+        issues.append(("params", message("rule.zero_at_beyond", zero_at=fmt_short(v["zero_at"]),
+                                         tolerance=fmt_short(v["tolerance"]))))
     return issues
 
 
@@ -525,12 +527,12 @@ def _table_issues(params: Mapping[str, object], key: str) -> tuple[list, list]:
     try:
         table = table_param(params, key)
     except ValueError as exc:
-        return [], [("params", str(exc))]
+        return [], [("params", why_of(exc))]
     issues = []
     if not table:
-        issues.append(("params", f"'{key}' is empty"))
+        issues.append(("params", message("rule.table_empty", key=key)))
     if any(v < 0 for _, v in table):
-        issues.append(("params", f"'{key}' has a negative percentage"))
+        issues.append(("params", message("rule.table_negative", key=key)))
     return list(table), issues
 
 
@@ -538,10 +540,10 @@ def check_steps(params: Mapping[str, object]) -> list:
     of = str(params.get("of", "ratio")).strip().lower()
     issues = []
     if of not in ("ratio", "actual"):
-        issues.append(("params", f"of must be 'ratio' or 'actual' (is '{of}')"))
+        issues.append(("params", message("rule.steps_of", of=of)))
     if of == "ratio":
         if "target" not in params:
-            issues.append(("target", "steps of the ratio need a target"))
+            issues.append(("target", message("rule.steps_need_target")))
         else:
             issues += check_target_cap({"target": params["target"]})
     table, more = _table_issues(params, "steps")
@@ -551,18 +553,18 @@ def check_steps(params: Mapping[str, object]) -> list:
         try:
             thresholds.append(parse_number(k))
         except ValueError:
-            issues.append(("params", f"step threshold '{k}' is not a number"))
+            issues.append(("params", message("rule.step_not_number", threshold=k)))
     if len(set(thresholds)) != len(thresholds):
-        issues.append(("params", "steps has the same threshold twice"))
+        issues.append(("params", message("rule.steps_twice")))
     return issues
 
 
 def check_deduction(params: Mapping[str, object]) -> list:
     v, issues = _numbers(params, "per", "min_points")
     if "per" in v and v["per"] < 0:
-        issues.append(("params", "per must not be negative (it is the points taken off each time)"))  # noqa: E501
+        issues.append(("params", message("rule.per_negative")))
     if "min_points" in v and v["min_points"] < 0:
-        issues.append(("params", "min_points must not be negative"))
+        issues.append(("params", message("rule.not_negative", key="min_points")))
     return issues
 
 
@@ -572,7 +574,7 @@ def check_rating(params: Mapping[str, object]) -> list:
     table, issues = _table_issues(params, "scale")
     labels = [fold_label(k) for k, _ in table]
     if len(set(labels)) != len(labels):
-        issues.append(("params", "scale has the same rating twice"))
+        issues.append(("params", message("rule.scale_twice")))
     return issues
 
 
@@ -586,7 +588,7 @@ def check_stars(params: Mapping[str, object]) -> list:
             except ValueError:
                 ok = False
             if not ok:
-                issues.append(("params", f"star count '{k}' must be a whole number"))
+                issues.append(("params", message("rule.star_whole", n=k)))
     return issues
 
 
@@ -594,28 +596,28 @@ def check_per_item(params: Mapping[str, object]) -> list:
     v, issues = _numbers(params, "per", "cap")
     for key in ("per", "cap"):
         if key in v and v[key] < 0:
-            issues.append((column_of(key), f"{key} must not be negative"))
+            issues.append((column_of(key), message("rule.not_negative", key=key)))
     return issues
 
 
 def check_points(params: Mapping[str, object]) -> list:
     v, issues = _numbers(params, "cap")
     if "cap" in v and v["cap"] <= 0:
-        issues.append(("cap", "cap must be above 0"))
+        issues.append(("cap", message("rule.cap_above_0")))
     return issues
 
 
 def check_formula(params: Mapping[str, object]) -> list:
     v, issues = _numbers(params, "target", "floor", "cap")
     if "cap" in v and v["cap"] <= 0:
-        issues.append(("cap", "cap must be above 0"))
+        issues.append(("cap", message("rule.cap_above_0")))
     try:
         formula = compile_formula(str(params.get("expr", "")))
     except ValueError as exc:
-        return [*issues, ("params", str(exc))]
+        return [*issues, ("params", why_of(exc))]
     for name in ("target", "floor"):
         if name in formula.names and name not in params:
-            issues.append((name, f"the formula uses {name} but no {name} is given"))
+            issues.append((name, message("rule.formula_uses", name=name)))
     return issues
 
 
@@ -673,56 +675,61 @@ RULES: dict[str, RuleSpec] = {s.name: s for s in (
 )}
 
 
+Issue = tuple[str, Message]  # (column, why)
+
+
+def kind_word(kind: IndicatorKind) -> Message:
+    return message(f"kind.{kind.value}")
+
+
 def params_issues(rule: str, kind: IndicatorKind, params: Mapping[str, object],
-                  weight: Decimal | None = None) -> list[tuple[str, str]]:
+                  weight: Decimal | None = None) -> list[Issue]:
     """(column, message) for every problem with a rule's parameters."""
     spec = RULES.get(rule)
     if spec is None:
-        known = ", ".join(RULES)
-        return [("rule", f"unknown rule '{rule}' (known: {known})")]
-    issues: list[tuple[str, str]] = []
+        return [("rule", message("rule.unknown", rule=rule, known=seq(RULES)))]
+    issues: list[Issue] = []
     unknown = [k for k in params if k not in spec.params]
     if unknown:
-        allowed = ", ".join(spec.params) or "none"
-        issues.append(("params", f"rule {rule} does not take {', '.join(unknown)} "
-                                 f"(its parameters: {allowed})"))
+        allowed = seq(spec.params) if spec.params else message("none")
+        issues.append(("params", message("rule.unknown_params", rule=rule, unknown=seq(unknown),
+                                         allowed=allowed)))
     missing = [k for k in spec.required if params.get(k) is None]
     for key in missing:
-        issues.append((column_of(key), f"rule {rule} needs {key}"))
+        issues.append((column_of(key), message("rule.needs", rule=rule, key=key)))
     if missing:
         return issues
     issues += spec.check(with_defaults(spec, params))
     if rule == "points" and kind in ITEMS and params.get("cap") is None:
-        issues.append(("cap", "a bonus/penalty item with rule points needs a cap"))
+        issues.append(("cap", message("rule.item_points_cap")))
     return issues
 
 
-def indicator_issues(ind: Indicator) -> list[tuple[str, str]]:
+def indicator_issues(ind: Indicator) -> list[Issue]:
     """(column, message) for every problem of one rules-table row."""
-    issues: list[tuple[str, str]] = []
+    issues: list[Issue] = []
     spec = RULES.get(ind.rule)
     if spec is not None and ind.kind not in spec.kinds:
-        allowed = ", ".join(k.value for k in spec.kinds)
-        issues.append(("kind", f"rule {ind.rule} does not fit a {ind.kind.value} indicator "
-                               f"(it is for {allowed})"))
+        allowed = seq(kind_word(k) for k in spec.kinds)
+        issues.append(("kind", message("rule.kind_mismatch", rule=ind.rule,
+                                       kind=kind_word(ind.kind), allowed=allowed)))
     try:
         weight = to_decimal(ind.weight)
     except ValueError as exc:
-        issues.append(("weight", f"weight: {exc}"))
+        issues.append(("weight", about("weight", why_of(exc))))
         weight = None
     if weight is not None:
         if ind.weighted and weight <= 0:
-            issues.append(("weight", f"weight must be above 0 (is {fmt_short(weight)})"))
+            issues.append(("weight", message("rule.weight_above_0", value=fmt_short(weight))))
         if not ind.weighted and weight != 0:
-            issues.append(("weight", f"a {ind.kind.value} item sits outside the 100 weights; "
-                                     "leave its weight 0 and use cap"))
+            issues.append(("weight", message("rule.item_weight", kind=kind_word(ind.kind))))
     issues += params_issues(ind.rule, ind.kind, ind.params, weight)
     return issues
 
 
-def check_indicator(ind: Indicator) -> list[str]:
+def check_indicator(ind: Indicator, lang: str = "en") -> list[str]:
     """Every problem with one indicator's rule, kind, weight and parameters, in words."""
-    return [message for _, message in indicator_issues(ind)]
+    return [why.text(lang) for _, why in indicator_issues(ind)]
 
 
 def build_scorer(ind: Indicator, params: Mapping[str, object] | None = None,
