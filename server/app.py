@@ -70,13 +70,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from server.blueprints import addin, api, health, review, xl
+    from server.blueprints import addin, api, facts, health, review, xl
 
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(xl.bp)
     app.register_blueprint(addin.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(facts.bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -110,8 +110,14 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     base = f"https://localhost:{port}" if host in ("127.0.0.1", "localhost", "0.0.0.0") \
         else f"https://{host}:{port}"
-    # The demo has no real source systems: Pull on a new period invents facts.
-    app = create_app({"FACT_SOURCE": "simulator", "BASE_URL": base})
+    # Simulated source systems (ERP, CRM, DingTalk, Jira, GitLab, file drops) on 127.0.0.1,
+    # so that Pull data works on the first day; without a connectors file Pull would invent
+    # facts for a new period.
+    from sync.simulators.demo import DEMO_CONFIG, start_demo_sources
+
+    app = create_app({"FACT_SOURCE": "simulator", "BASE_URL": base,
+                      "SYNC_CONFIG": str(DEMO_CONFIG)})
+    sources = start_demo_sources(Path(app.instance_path) / "demo_drop")
     info = setup_demo(app)
     click.echo("kpibook demo")
     click.echo(f"  database:  {app.config['DATABASE_URL']}")
@@ -122,6 +128,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"    {name:<9} {role:<10} {display}: {info['tokens'][name]}")
     for path in info["workbooks"]:  # type: ignore[union-attr]
         click.echo(f"  workbook:  {path}")
+    click.echo(f"  sources:   simulated ERP/CRM/DingTalk/Jira/GitLab at {sources.url}, file "
+               f"drops in {Path(app.instance_path) / 'demo_drop'} ({DEMO_CONFIG.name}); "
+               f"`kpibook pull {info['period']} --config {DEMO_CONFIG}` from another shell "
+               "needs the same KPIBOOK_DEMO_* variables")
     click.echo(f"  manifest:  {base}/addin/manifest.xml")
     click.echo("  sideload:  Excel on the web: Insert > Add-ins > Upload My Add-in > the manifest;"
                "\n             Windows: put the manifest in a shared-folder catalogue (Trust "
@@ -131,5 +141,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
                f"{base} --token <token> --insecure")
     click.echo("  The certificate is self-signed: open the manifest URL once in a browser and "
                "trust it (docs/server.md).")
-    if not no_serve:
-        run_server(app, host, port)
+    try:
+        if not no_serve:
+            run_server(app, host, port)
+    finally:
+        sources.stop()

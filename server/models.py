@@ -232,3 +232,26 @@ class Adjustment(Base):
     status: Mapped[str] = mapped_column(String(20), default=AdjustmentStatus.ACTIVE.value)
     score_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("score_runs.id", ondelete="SET NULL"))
+
+
+class PushedRecord(Base):
+    """A record a source system sent to POST /api/v1/facts (sync/connectors/push.py).
+
+    One row per (source, external id): sending it again replaces it (a correction) instead of
+    adding to it, so a retried push never double-counts. `request_key` and `request_hash`
+    make a repeated request with the same key answer the same way.
+    """
+
+    __tablename__ = "pushed_records"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_pushed_records_key"),
+                      Index("ix_pushed_records_period", "source", "period_code"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    external_id: Mapped[str] = mapped_column(String(200))
+    period_code: Mapped[str] = mapped_column(String(20))
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    request_key: Mapped[str] = mapped_column(String(200), default="", index=True)
+    request_hash: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    received_by: Mapped[str] = mapped_column(String(100), default="")  # the source's client

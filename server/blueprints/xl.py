@@ -19,6 +19,7 @@ from server.models import Role
 from server.scoring.model import ScoreResult
 from server.services import facts as fact_service
 from server.services import periods as period_service
+from server.services import pull as pull_service
 from server.services import scoring as scoring_service
 from server.services import simulator
 from server.services.errors import ClientError, Unprocessable
@@ -127,15 +128,19 @@ def pull() -> Response:
         raise invalid(wb.tables.problems, lang)
     session = get_session()
     period = period_service.require_period(session, wb.period, lang)
+    # Source systems first (KPIBOOK_SYNC_CONFIG); stored facts / the simulator otherwise.
+    report = pull_service.pull_for_button(session, period, user.name, current_app.config,
+                                          pull_service.roster_ids(wb))
     facts = fact_service.facts_for(session, period)
-    if not facts and current_app.config.get("FACT_SOURCE") == "simulator":
+    if not facts and report is None and current_app.config.get("FACT_SOURCE") == "simulator":
         sim = simulator.template_facts(period.template_code, period.code)
         if sim is None:
             inp = score_input_for_simulation(wb, lang)
             sim = simulator.invent_facts(inp.rules.indicators, inp.employees, period.code)
         fact_service.store_facts(session, period, sim, fetched_by=f"simulator/{user.name}")
         facts = fact_service.facts_for(session, period)
-    plan = fact_service.pull_plan(wb, period, facts, lang)
+    plan = fact_service.pull_plan(wb, period, facts, lang, report,
+                                  current_app.config["BASE_URL"])
     session.commit()
     return _answer(wb, plan)
 

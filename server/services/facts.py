@@ -18,9 +18,26 @@ DATA_COLUMNS = ["employee_id", "indicator", "field", "value", "unit", "source", 
                 "fetched_at", "status", "provenance"]
 
 STATUS_WORDS = {
-    "zh": {"ok": "已获取", "stale": "过期（沿用上次数据）", "manual": "手工录入"},
-    "en": {"ok": "fetched", "stale": "stale (last good value kept)", "manual": "entered by hand"},
+    "zh": {"ok": "已获取", "stale": "过期", "manual": "手工录入"},
+    "en": {"ok": "fetched", "stale": "stale", "manual": "entered by hand"},
 }
+STALE_FILL = "#FFE699"  # amber: a kept value whose source failed stands out
+MAX_ALERT_PROBLEMS = 15
+
+
+def status_text(f: SourceFact, lang: str) -> str:
+    """"stale / <why>; value from <when>" — the part before " / " is the word the workbook
+    contract recognises as stale (過期/stale), the rest says why to the people reading it."""
+    words = STATUS_WORDS.get(lang, STATUS_WORDS["en"])
+    if not f.stale:
+        return words["ok"]
+    when = f.fetched_at.strftime("%Y-%m-%d %H:%M") if f.fetched_at else "?"
+    why = (f.error or "").strip()
+    if lang == "zh":
+        return f"{words['stale']} / {why}；沿用 {when} 的数据" if why else \
+            f"{words['stale']} / 沿用 {when} 的数据"
+    return f"{words['stale']} / {why}; value from {when}" if why else \
+        f"{words['stale']} / value from {when}"
 
 
 def store_facts(session: Session, period: Period, facts: Iterable[SimFact], fetched_by: str,
@@ -55,7 +72,11 @@ def facts_for(session: Session, period: Period) -> list[SourceFact]:
         .order_by(SourceFact.id)).all())
 
 
-def _provenance(f: SourceFact) -> str:
+def fact_anchor(f: SourceFact) -> str:
+    return f"fact-{f.employee_id}-{f.indicator}-{f.field or 'actual'}"
+
+
+def _provenance(f: SourceFact, base_url: str = "", period_code: str = "") -> str:
     parts = [f.source]
     if f.request:
         parts.append(f.request)
@@ -63,12 +84,16 @@ def _provenance(f: SourceFact) -> str:
         parts.append(f"by {f.fetched_by}")
     if f.raw_value is not None and f.raw_value != str(cell_value(f.value)):
         parts.append(f"raw {f.raw_value}")
+    if base_url and period_code:
+        parts.append(f"{base_url.rstrip('/')}/sync/{period_code}#{fact_anchor(f)}")
     return " | ".join(parts)
 
 
-def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str) -> WritePlan:
+def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
+              report: object | None = None, base_url: str = "") -> WritePlan:
     """kb_data rewritten from the stored facts; rows HR typed for values the server does not
-    have (e.g. manual items) are kept below them."""
+    have (e.g. manual items) are kept below them. `report` (a PullReport) adds what each
+    source did, failures and row problems to the alert."""
     words = STATUS_WORDS.get(lang, STATUS_WORDS["en"])
     rows: list[list[object]] = []
     served = set()
@@ -77,8 +102,8 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str) 
         served.add((f.employee_id, f.indicator, f.field or "actual"))
         rows.append([f.employee_id, f.indicator, f.field or "actual", cell_value(f.value),
                      f.unit, f.source, period.code, cell_value(f.fetched_at),
-                     words["stale"] if f.stale else words["ok"], _provenance(f)])
-        fills.append("#FFF2CC" if f.stale else None)  # stale values stand out in yellow
+                     status_text(f, lang), _provenance(f, base_url, period.code)])
+        fills.append(STALE_FILL if f.stale else None)
     frame = wb.tables.get("kb_data")
     if frame is not None:
         for i in range(len(frame.frame)):
@@ -102,6 +127,8 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str) 
         msg = f"Wrote {n} source values for period {period.code}" + (
             f"; {stale} are stale." if stale else ".")
         title = "Pull"
+    if report is not None:
+        msg += "\n" + pull_summary(report, lang)
     return WritePlan(
         tables=[TableWrite("kb_data", list(DATA_COLUMNS), rows,
                            row_fills=fills,
@@ -111,3 +138,34 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str) 
         alert=(msg, title),
         activate_table="kb_data",
     )
+
+
+def pull_summary(report: object, lang: str) -> str:
+    """Per-source lines, failures and the first row problems of a PullReport."""
+    lines = []
+    for o in report.outcomes:  # type: ignore[attr-defined]
+        prog = o.progress
+        if o.ok:
+            lines.append(
+                (f"· {o.source}：{len(o.facts)} 个值，{len(o.problems)} 个问题"
+                 if lang == "zh" else
+                 f"· {o.source}: {len(o.facts)} values, {len(o.problems)} problems")
+                + (f" ({prog.pages} pages, {prog.seconds:.1f} s)" if prog else ""))
+        else:
+            lines.append(f"· {o.source}：失败，保留上次数据（标记为过期）：{o.error}"
+                         if lang == "zh" else
+                         f"· {o.source}: FAILED, last good values kept and marked stale: "
+                         f"{o.error}")
+    if report.kept_stale:  # type: ignore[attr-defined]
+        lines.append(f"保留并标记过期的旧值：{report.kept_stale} 个" if lang == "zh" else  # type: ignore[attr-defined]
+                     f"Old values kept and marked stale: {report.kept_stale}")  # type: ignore[attr-defined]
+    problems = report.problems  # type: ignore[attr-defined]
+    if problems:
+        lines.append(f"逐行问题（{len(problems)}）：" if lang == "zh" else
+                     f"Row problems ({len(problems)}):")
+        lines += [f"  {p}" for p in problems[:MAX_ALERT_PROBLEMS]]
+        if len(problems) > MAX_ALERT_PROBLEMS:
+            lines.append(f"  … 另有 {len(problems) - MAX_ALERT_PROBLEMS} 个，见网页"
+                         if lang == "zh" else
+                         f"  … {len(problems) - MAX_ALERT_PROBLEMS} more on the web page")
+    return "\n".join(lines)

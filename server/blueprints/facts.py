@@ -1,0 +1,180 @@
+"""Source facts over HTTP: the inbound push API, pull progress for the task pane, the facts
+with their provenance as JSON, and the page HR opens from a provenance link (with an upload
+form for file-drop sources).
+
+  POST /api/v1/facts                          push records (Bearer = the push source's token)
+  GET  /api/v1/periods/<code>/pull-status     per-source progress of the running/last pull
+  GET  /api/v1/periods/<code>/facts           every fact with its provenance
+  GET  /sync/<code>                           the same as a page; anchors per fact
+  POST /sync/<code>/upload/<source>           a CSV/XLSX for a file-drop source
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
+from sqlalchemy import select
+
+from server.auth import bearer_token, current_user, login_required, require_role
+from server.db import get_session
+from server.models import Period, Role, SourceFact
+from server.services import facts as fact_service
+from server.services import pull as pull_service
+from server.services.errors import BadRequest, NotFound, Unprocessable
+
+bp = Blueprint("facts", __name__)
+
+UPLOAD_SUFFIXES = (".csv", ".xlsx", ".xlsm")
+
+
+def _period(code: str) -> Period:
+    period = get_session().scalar(select(Period).where(Period.code == code))
+    if period is None:
+        raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
+    return period
+
+
+@bp.post("/api/v1/facts")
+def push() -> Response:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object: {\"source\", \"period\", "
+                         "\"records\": [...]}")
+    source_name = str(body.get("source") or "").strip()
+    config = pull_service.sync_config(current_app.config)
+    source = pull_service.authenticate_push(config, source_name, bearer_token() or "")
+    key = (request.headers.get("Idempotency-Key") or str(body.get("request_key") or "")).strip()
+    if len(key) > 200:
+        raise Unprocessable("Idempotency-Key is longer than 200 characters")
+    session = get_session()
+    status, answer = pull_service.receive_push(session, source, body, key,
+                                               request.remote_addr or "", current_app.config)
+    session.commit()
+    resp = jsonify(answer)
+    resp.status_code = status
+    return resp
+
+
+@bp.get("/api/v1/periods/<code>/pull-status")
+@login_required
+def pull_status(code: str) -> Response:
+    status = pull_service.pull_status(code)
+    if status is None:
+        _period(code)
+        return jsonify(period=code, state="idle", sources=[], problems=[], summary={})
+    return jsonify(status)
+
+
+def _fact_dict(f: SourceFact, lang: str) -> dict[str, object]:
+    value = f.value
+    if isinstance(value, Decimal):
+        value = format(value.normalize(), "f")  # 0.988, not the column's 0.988000
+    return {"employee_id": f.employee_id, "indicator": f.indicator, "field": f.field,
+            "value": None if value is None else str(value), "raw_value": f.raw_value,
+            "unit": f.unit, "source": f.source, "request": f.request,
+            "fetched_at": f.fetched_at.isoformat() if f.fetched_at else None,
+            "fetched_by": f.fetched_by, "stale": f.stale, "error": f.error,
+            "status": fact_service.status_text(f, lang), "anchor": fact_service.fact_anchor(f)}
+
+
+@bp.get("/api/v1/periods/<code>/facts")
+@login_required
+def facts_json(code: str) -> Response:
+    period = _period(code)
+    lang = request.args.get("lang") or period.lang or "zh"
+    facts = fact_service.facts_for(get_session(), period)
+    return jsonify(period=code, state=period.state, frozen=pull_service.is_frozen(period),
+                   facts=[_fact_dict(f, lang) for f in facts])
+
+
+PAGE = """<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<title>{{ t('源数据', 'Source data') }} {{ period.code }}</title>
+<style>
+ body{font-family:system-ui,"Microsoft YaHei",sans-serif;margin:1.5rem;color:#222}
+ table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;
+ vertical-align:top} th{background:#f3f3f3} tr.stale td{background:#FFE699}
+ tr:target td{outline:2px solid #2b6cb0} .muted{color:#666} .bad{color:#a00}
+</style></head><body>
+<h1>{{ t('源数据', 'Source data') }} · {{ period.code }}
+ <small class="muted">{{ period.template_code }} · {{ period.state }}{% if frozen %} ·
+ {{ t('已冻结', 'frozen') }}{% endif %}</small></h1>
+{% if status %}
+<h2>{{ t('最近一次获取', 'Last pull') }}: {{ status.state }} {{ status.finished_at }}
+ ({{ status.by }})</h2>
+<table><tr><th>{{ t('来源', 'Source') }}</th><th>{{ t('状态', 'State') }}</th>
+<th>{{ t('页', 'Pages') }}</th><th>{{ t('记录', 'Records') }}</th>
+<th>{{ t('值', 'Values') }}</th><th>{{ t('问题', 'Problems') }}</th><th>s</th>
+<th>{{ t('错误', 'Error') }}</th></tr>
+{% for s in status.sources %}<tr><td>{{ s.source }}</td><td>{{ s.state }}</td>
+<td>{{ s.pages }}</td><td>{{ s.records }}</td><td>{{ s.facts }}</td><td>{{ s.problems }}</td>
+<td>{{ '%.2f' % s.seconds }}</td><td class="bad">{{ s.error }}</td></tr>{% endfor %}
+</table>
+{% if status.problems %}<h3>{{ t('逐行问题', 'Row problems') }}</h3><ul>
+{% for p in status.problems %}<li>{{ p.source }}: {{ p.at }}: {{ p.field }}: {{ p.reason }}
+ {{ p.employee_id }} {{ p.indicator }}</li>{% endfor %}</ul>{% endif %}
+{% endif %}
+<h2>{{ t('数值与出处', 'Values and provenance') }} ({{ facts|length }})</h2>
+<table><tr><th>{{ t('工号', 'Employee') }}</th><th>{{ t('指标', 'Indicator') }}</th>
+<th>{{ t('字段', 'Field') }}</th><th>{{ t('数值', 'Value') }}</th>
+<th>{{ t('原始值', 'Raw') }}</th><th>{{ t('单位', 'Unit') }}</th>
+<th>{{ t('来源', 'Source') }}</th><th>{{ t('获取时间', 'Fetched at') }}</th>
+<th>{{ t('获取人', 'By') }}</th><th>{{ t('状态', 'Status') }}</th>
+<th>{{ t('请求', 'Request') }}</th></tr>
+{% for f in facts %}<tr id="{{ f.anchor }}" class="{{ 'stale' if f.stale }}">
+<td>{{ f.employee_id }}</td><td>{{ f.indicator }}</td><td>{{ f.field }}</td>
+<td>{{ f.value }}</td><td>{{ f.raw_value }}</td><td>{{ f.unit }}</td><td>{{ f.source }}</td>
+<td>{{ f.fetched_at }}</td><td>{{ f.fetched_by }}</td><td>{{ f.status }}</td>
+<td class="muted">{{ f.request }}</td></tr>{% endfor %}
+</table>
+{% if file_sources %}<h2>{{ t('上传文件', 'Upload a file') }}</h2>
+<p class="muted">{{ t('CSV（UTF-8 或 GBK/GB18030）或 XLSX；下次获取数据时读取。',
+ 'CSV (UTF-8 or GBK/GB18030) or XLSX; read by the next pull.') }}</p>
+{% for s in file_sources %}<form method="post" enctype="multipart/form-data"
+ action="{{ url_for('facts.upload', code=period.code, source=s) }}">
+ <label>{{ s }} <input type="file" name="file" accept=".csv,.xlsx,.xlsm"></label>
+ <button>{{ t('上传', 'Upload') }}</button></form>{% endfor %}{% endif %}
+</body></html>"""
+
+
+@bp.get("/sync/<code>")
+@login_required
+def page(code: str) -> str:
+    period = _period(code)
+    lang = request.args.get("lang") or period.lang or "zh"
+    facts = [_fact_dict(f, lang) for f in fact_service.facts_for(get_session(), period)]
+    config = pull_service.sync_config(current_app.config)
+    file_sources = [s.name for s in pull_service.sources_for(config, period)
+                    if s.kind == "files"] if config else []
+    return render_template_string(
+        PAGE, lang=lang, period=period, facts=facts, status=pull_service.pull_status(code),
+        frozen=pull_service.is_frozen(period), file_sources=file_sources,
+        t=lambda zh, en: zh if lang == "zh" else en)
+
+
+@bp.post("/sync/<code>/upload/<source>")
+@login_required
+def upload(code: str, source: str) -> Response:
+    user = current_user()
+    require_role(user, (Role.HR_ADMIN.value,), "upload source files")
+    period = _period(code)
+    config = pull_service.sync_config(current_app.config)
+    src = config.source(source) if config else None
+    if src is None or src.kind != "files":
+        raise NotFound(f"no file-drop source {source!r} in the connectors file")
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        raise BadRequest("choose a file to upload (form field 'file')")
+    name = Path(file.filename).name
+    if not name.lower().endswith(UPLOAD_SUFFIXES):
+        raise Unprocessable(f"{name}: only .csv, .xlsx and .xlsm files are read")
+    # Keep the original (often Chinese) name but nothing that could leave the folder.
+    safe = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).lstrip(".") or "upload.csv"
+    folder = Path(pull_service.uploads_dir(current_app.config)) / src.name
+    folder.mkdir(parents=True, exist_ok=True)
+    file.save(folder / safe)
+    return jsonify(period=period.code, source=src.name, saved=safe,
+                   note="read by the next pull (its name must match the source's pattern)")

@@ -1,0 +1,465 @@
+"""Pull data from the configured source systems into a period's source facts.
+
+The glue between sync/ (Flask-free connectors, mapping, concurrent pull) and the database:
+which sources apply to a period, who the known employees are, how outcomes become stored
+facts (a failed or partial source keeps its last good values and marks them stale with the
+reason), frozen periods, progress for the task pane, and the inbound push API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import Employee, Period, PushedRecord, SourceFact
+from server.services.errors import Conflict, Unprocessable
+from sync.config import PeriodWindow, SourceConfig, SyncConfig, load_config
+from sync.mapping import MappedFact, map_records
+from sync.pull import SourceOutcome, SourceProgress, pull_sources
+
+# A period in one of these states has frozen facts: no pull or push may change them. The
+# workflow issue owns the states; these names are its approved/published/closed.
+FROZEN_STATES = frozenset({"approved", "published", "closed"})
+MAX_PROBLEMS_KEPT = 500
+
+
+def is_frozen(period: Period) -> bool:
+    return period.state in FROZEN_STATES
+
+
+def config_path(config: Mapping[str, Any]) -> str:
+    """KPIBOOK_SYNC_CONFIG (or app config SYNC_CONFIG): the connectors file; '' = none."""
+    return str(config.get("SYNC_CONFIG") or os.environ.get("KPIBOOK_SYNC_CONFIG") or "")
+
+
+def uploads_dir(config: Mapping[str, Any]) -> str:
+    """Files uploaded through the web page land in <this>/<source name>/."""
+    given = config.get("SYNC_UPLOAD_DIR") or os.environ.get("KPIBOOK_SYNC_UPLOAD_DIR")
+    return str(given or Path(str(config.get("INSTANCE_PATH") or "instance")) / "uploads")
+
+
+def sync_config(config: Mapping[str, Any]) -> SyncConfig | None:
+    """The connectors file, read on every use (cheap, and `${VAR}` values may change); None
+    when none is configured."""
+    path = config_path(config)
+    return load_config(path) if path else None
+
+
+def sources_for(config: SyncConfig, period: Period) -> list[SourceConfig]:
+    """Sources whose `templates` option includes the period's template (no option: all)."""
+    out = []
+    for s in config.sources:
+        templates = s.options.get("templates")
+        if templates and period.template_code and period.template_code not in templates:
+            continue
+        out.append(s)
+    return out
+
+
+# --- progress (polled by the task pane through GET /api/v1/periods/<code>/pull-status) ------
+
+
+@dataclass(slots=True)
+class PullStatus:
+    period: str
+    state: str = "running"  # running | done | failed
+    started_at: str = ""
+    finished_at: str = ""
+    by: str = ""
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[dict[str, str]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "state": self.state, "started_at": self.started_at,
+                "finished_at": self.finished_at, "by": self.by,
+                "sources": list(self.sources.values()), "problems": self.problems,
+                "summary": self.summary}
+
+
+_STATUS: dict[str, PullStatus] = {}
+_STATUS_LOCK = threading.Lock()
+
+
+def pull_status(period_code: str) -> dict[str, Any] | None:
+    with _STATUS_LOCK:
+        status = _STATUS.get(period_code)
+        return None if status is None else json.loads(json.dumps(status.as_dict()))
+
+
+# --- the pull ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PullReport:
+    period: str
+    outcomes: list[SourceOutcome]
+    stored: int = 0  # new or changed facts
+    unchanged: int = 0
+    kept_stale: int = 0  # last good values kept because their source failed / was partial
+    frozen: bool = False
+    when: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def failed(self) -> list[SourceOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def problems(self) -> list[str]:
+        return [p.message() for o in self.outcomes for p in o.problems]
+
+
+def known_employees(session: Session, period: Period,
+                    roster: set[str] | None = None) -> set[str]:
+    """Who may receive facts: the workbook's roster when given, else the employees table, the
+    period template's demo roster and whoever already has facts in the period."""
+    if roster:
+        return set(roster)
+    known = set(session.scalars(select(Employee.employee_id).where(Employee.active)).all())
+    try:
+        from server.workbook.template_content import TEMPLATES
+
+        tpl = TEMPLATES.get(period.template_code)
+        if tpl is not None:
+            known |= {m.employee_id for m in tpl.roster}
+    except ImportError:
+        pass
+    known |= set(session.scalars(select(SourceFact.employee_id).where(
+        SourceFact.period_id == period.id)).all())
+    return known
+
+
+def pushed_provider(session: Session) -> Callable[[str, str], list[dict[str, Any]]]:
+    """Stored push records as connector records (read before the threads start)."""
+    rows = session.scalars(select(PushedRecord)).all()
+    by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        by_key.setdefault((r.source, r.period_code), []).append(
+            {**r.record, "external_id": r.external_id,
+             "_at": f"push {r.external_id} ({r.received_at:%Y-%m-%d %H:%M})"})
+    return lambda source, period: list(by_key.get((source, period), []))
+
+
+def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConfig,
+             app_config: Mapping[str, Any], roster: set[str] | None = None,
+             only: set[str] | None = None,
+             on_progress: Callable[[SourceProgress], None] | None = None) -> PullReport:
+    """Fetch every applicable source concurrently and store the outcomes (not committed)."""
+    if is_frozen(period):
+        raise Conflict(f"期间 {period.code} 已{period.state}，源数据已冻结，不能再获取。\n"
+                       f"Period {period.code} is {period.state}: its facts are frozen and a "
+                       "pull cannot change them.")
+    window = PeriodWindow.of(period.code)
+    sources = sources_for(config, period)
+    if only:
+        unknown = only - {s.name for s in sources}
+        if unknown:
+            raise Unprocessable(f"unknown source(s) for period {period.code}: "
+                                f"{', '.join(sorted(unknown))}")
+    status = PullStatus(period.code, started_at=_iso(dt.datetime.now(dt.UTC)), by=fetched_by)
+    with _STATUS_LOCK:
+        _STATUS[period.code] = status
+
+    def progress(p: SourceProgress) -> None:
+        with _STATUS_LOCK:
+            status.sources[p.source] = p.as_dict()
+        if on_progress is not None:
+            on_progress(p)
+
+    subset = SyncConfig(tuple(sources), config.path, config.workers)
+    try:
+        outcomes = pull_sources(subset, window, known_employees(session, period, roster),
+                                progress, pushed_provider(session), uploads_dir(app_config),
+                                only)
+        report = store_outcomes(session, period, outcomes, fetched_by)
+    except Exception:
+        with _STATUS_LOCK:
+            status.state, status.finished_at = "failed", _iso(dt.datetime.now(dt.UTC))
+        raise
+    with _STATUS_LOCK:
+        status.state, status.finished_at = "done", _iso(report.when)
+        status.problems = [
+            {"source": p.source, "at": p.at, "field": p.field, "reason": p.reason,
+             "employee_id": p.employee_id, "indicator": p.indicator}
+            for o in outcomes for p in o.problems][:MAX_PROBLEMS_KEPT]
+        status.summary = {"stored": report.stored, "unchanged": report.unchanged,
+                          "kept_stale": report.kept_stale,
+                          "failed": {o.source: o.error for o in report.failed},
+                          "problems": len(report.problems)}
+    return report
+
+
+def store_outcomes(session: Session, period: Period, outcomes: list[SourceOutcome],
+                   fetched_by: str, when: dt.datetime | None = None) -> PullReport:
+    """New values replace old ones; a source that failed, or did not deliver a value it
+    delivered before, leaves the old value in place marked stale with the reason."""
+    if is_frozen(period):
+        raise Conflict(f"Period {period.code} is {period.state}: its facts are frozen.")
+    when = when or dt.datetime.now(dt.UTC)
+    report = PullReport(period.code, outcomes, when=when)
+    existing = {(f.employee_id, f.indicator, f.field): f for f in session.scalars(
+        select(SourceFact).where(SourceFact.period_id == period.id)).all()}
+    stamp = when.strftime("%Y-%m-%d %H:%M UTC")
+    for outcome in outcomes:
+        mine = [f for f in existing.values()
+                if f.source == outcome.source or f.indicator in outcome.indicators]
+        if not outcome.ok:
+            for f in mine:
+                _mark_stale(f, f"{outcome.source} failed at {stamp}: {outcome.error}")
+                report.kept_stale += 1
+            continue
+        fresh = set()
+        for mf in outcome.facts:
+            key = (mf.employee_id, mf.indicator, mf.field)
+            fresh.add(key)
+            row = existing.get(key)
+            if row is None:
+                row = SourceFact(period_id=period.id, employee_id=mf.employee_id,
+                                 indicator=mf.indicator, field=mf.field)
+                session.add(row)
+                existing[key] = row
+            elif _same(row, mf):
+                row.stale, row.error = False, None
+                row.request, row.fetched_by, row.fetched_at = mf.request, fetched_by, when
+                report.unchanged += 1
+                continue
+            _fill(row, mf, fetched_by, when)
+            report.stored += 1
+        for f in mine:
+            key = (f.employee_id, f.indicator, f.field)
+            if key in fresh:
+                continue
+            reason = outcome.rejected.get(key)
+            _mark_stale(f, f"{outcome.source} at {stamp}: " + (
+                reason or "no value in this pull"))
+            report.kept_stale += 1
+    session.flush()
+    return report
+
+
+def _same(row: SourceFact, mf: MappedFact) -> bool:
+    return (row.source == mf.source and row.raw_value == mf.raw_value
+            and row.value == mf.value and row.unit == mf.unit)
+
+
+def _fill(row: SourceFact, mf: MappedFact, fetched_by: str, when: dt.datetime) -> None:
+    row.source = mf.source
+    row.raw_value = mf.raw_value
+    if isinstance(mf.value, str):
+        row.value_num, row.value_text = None, mf.value
+    else:
+        row.value_num, row.value_text = mf.value, None
+    row.unit = mf.unit
+    row.fetched_at = when
+    row.fetched_by = fetched_by
+    row.request = mf.request
+    row.stale = False
+    row.error = None
+
+
+def _mark_stale(row: SourceFact, reason: str) -> None:
+    row.stale = True
+    row.error = reason[:1000]
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.isoformat(timespec="seconds")
+
+
+# --- the Pull button --------------------------------------------------------------------------
+
+
+def pull_for_button(session: Session, period: Period, user_name: str,
+                    app_config: Mapping[str, Any], roster: set[str] | None
+                    ) -> PullReport | None:
+    """Pull from the connectors file when one is configured (None when not)."""
+    config = sync_config(app_config)
+    if config is None or is_frozen(period):
+        return None
+    return run_pull(session, period, user_name, config, app_config, roster)
+
+
+# --- inbound push -----------------------------------------------------------------------------
+
+
+def authenticate_push(config: SyncConfig | None, source_name: str, token: str) -> SourceConfig:
+    """The push source whose token this is; Unauthorized-style errors name nothing secret."""
+    from server.services.errors import Unauthorized
+
+    source = config.source(source_name) if config else None
+    if source is None or source.kind != "push":
+        raise Unauthorized(f"unknown push source {source_name!r}")
+    try:
+        expected = source.secret("token")
+    except Exception:  # noqa: BLE001 - an unset token env var means nobody may push
+        raise Unauthorized(f"push source {source_name!r} has no token configured") from None
+    if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Unauthorized(f"invalid token for push source {source_name!r}")
+    return source
+
+
+def receive_push(session: Session, source: SourceConfig, body: Mapping[str, Any],
+                 request_key: str, client: str, app_config: Mapping[str, Any]
+                 ) -> tuple[int, dict[str, Any]]:
+    """Store pushed records (all or nothing) and refresh that source's facts. Returns
+    (http status, answer)."""
+    period_code = str(body.get("period") or "").strip()
+    records = body.get("records")
+    if not period_code or not isinstance(records, list) or not records:
+        raise Unprocessable("body must be {\"period\": \"2026-10\", \"records\": [{...}]} with "
+                            "at least one record")
+    period = session.scalar(select(Period).where(Period.code == period_code))
+    if period is None:
+        raise Unprocessable(f"period {period_code} does not exist on the server")
+    if is_frozen(period):
+        raise Conflict(f"period {period_code} is {period.state}: its facts are frozen")
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False,
+                                       default=str).encode()).hexdigest()
+    if request_key:
+        seen = session.scalars(select(PushedRecord).where(
+            PushedRecord.source == source.name, PushedRecord.request_key == request_key)
+        ).first()
+        if seen is not None:
+            if seen.request_hash != digest:
+                raise Conflict(f"request key {request_key!r} was already used for a "
+                               "different body; use a new key for new data")
+            return 200, {"source": source.name, "period": period_code, "replayed": True,
+                         "request_key": request_key, "created": 0, "updated": 0,
+                         "unchanged": len(records)}
+    id_field = source.external_id or "external_id"
+    problems, ids = [], set()
+    for n, rec in enumerate(records, 1):
+        if not isinstance(rec, dict):
+            problems.append(f"record {n}: not a JSON object")
+            continue
+        ext = str(rec.get(id_field) or "").strip()
+        if not ext:
+            problems.append(f"record {n}: field {id_field}: missing (every record needs a "
+                            "unique external id)")
+        elif ext in ids:
+            problems.append(f"record {n}: field {id_field}: {ext!r} appears twice")
+        ids.add(ext)
+    if not problems:
+        known = known_employees(session, period)
+        tagged = [{**r, "_at": f"record {n} ({r.get(id_field)})"} for n, r in
+                  enumerate(records, 1)]
+        mapped = map_records(source, tagged, known, "push")
+        problems = [p.message() for p in mapped.problems]
+    if problems:
+        raise Unprocessable("nothing stored; fix these records and send again:\n"
+                            + "\n".join(problems[:200]))
+    existing = {r.external_id: r for r in session.scalars(select(PushedRecord).where(
+        PushedRecord.source == source.name, PushedRecord.external_id.in_(ids))).all()}
+    created = updated = unchanged = 0
+    now = dt.datetime.now(dt.UTC)
+    for rec in records:
+        ext = str(rec[id_field]).strip()
+        clean = {k: v for k, v in rec.items() if not str(k).startswith("_")}
+        row = existing.get(ext)
+        if row is None:
+            session.add(PushedRecord(source=source.name, external_id=ext,
+                                     period_code=period_code, record=clean,
+                                     request_key=request_key, request_hash=digest,
+                                     received_at=now, received_by=client))
+            created += 1
+        elif row.record == clean and row.period_code == period_code:
+            unchanged += 1
+        else:
+            row.record, row.period_code, row.received_at = clean, period_code, now
+            row.request_key, row.request_hash, row.received_by = request_key, digest, client
+            updated += 1
+    session.flush()
+    config = SyncConfig((source,))
+    report = run_pull(session, period, f"push/{client}", config, app_config,
+                      only={source.name})
+    return (201 if created else 200), {
+        "source": source.name, "period": period_code, "replayed": False,
+        "request_key": request_key, "created": created, "updated": updated,
+        "unchanged": unchanged, "facts_stored": report.stored,
+        "facts_unchanged": report.unchanged}
+
+
+def roster_ids(wb: Any) -> set[str] | None:
+    """Employee ids of the workbook's kb_roster (None when it has none)."""
+    frame = wb.tables.get("kb_roster") if wb is not None else None
+    if frame is None:
+        return None
+    ids = set()
+    for i in range(len(frame.frame)):
+        value = frame.value(i, "employee_id")
+        if value is not None and str(value).strip():
+            ids.add(str(int(value)) if isinstance(value, float) and value.is_integer()
+                    else str(value).strip())
+    return ids or None
+
+
+# --- `kpibook pull PERIOD` ----------------------------------------------------------------------
+
+import click  # noqa: E402 - the CLI part of this module
+
+
+@click.command("pull", help="Pull PERIOD's data from the source systems and store it.")
+@click.argument("period_code", metavar="PERIOD")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Connectors file (default: KPIBOOK_SYNC_CONFIG).")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--by", "by", default="cli", show_default=True, help="Recorded as fetched by.")
+def pull_command(period_code: str, config_file: str | None, sources: tuple[str, ...],
+                 by: str) -> None:
+    import time
+
+    from server import create_app
+    from server.commands import require_migrated
+    from server.db import session_scope
+    from server.services.errors import ClientError
+    from sync.errors import SyncError
+
+    overrides = {"SYNC_CONFIG": config_file} if config_file else {}
+    app = create_app(overrides)
+    require_migrated(app)
+    try:
+        config = sync_config(app.config)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from None
+    if config is None:
+        raise click.ClickException("no connectors file: give --config FILE or set "
+                                   "KPIBOOK_SYNC_CONFIG (docs/sync.md)")
+    began = time.perf_counter()
+    last: dict[str, str] = {}
+
+    def show(p: SourceProgress) -> None:
+        # one line per change of state, and every 10 pages while fetching
+        mark = f"{p.state}:{p.pages // 10}"
+        if last.get(p.source) != mark:
+            last[p.source] = mark
+            click.echo(f"[{time.perf_counter() - began:6.2f}s] {p.line()}")
+
+    with session_scope(app) as session:
+        period = session.scalar(select(Period).where(Period.code == period_code))
+        if period is None:
+            raise click.ClickException(f"period {period_code} does not exist (press New period "
+                                       "or create it first)")
+        try:
+            report = run_pull(session, period, by, config, app.config,
+                              only=set(sources) or None, on_progress=show)
+        except ClientError as exc:
+            raise click.ClickException(exc.message) from None
+        from server.services.facts import pull_summary
+
+        click.echo(pull_summary(report, "en"))
+        click.echo(f"period {period.code}: {report.stored} stored, {report.unchanged} "
+                   f"unchanged, {report.kept_stale} kept stale, {len(report.problems)} "
+                   f"problems, {time.perf_counter() - began:.2f} s")
+    if report.failed:
+        raise SystemExit(2)  # scripts see that a source failed; good data is still stored
