@@ -350,7 +350,7 @@ DEFAULT_STARS = tuple((str(n), Decimal(n * 20)) for n in range(1, 6))
 def build_rating(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     scale = table_param(params, "scale")
     shares = {fold_label(k): (k, v) for k, v in scale}
-    allowed = ", ".join(k for k, _ in scale)
+    allowed = seq(k for k, _ in scale)
     rating = words(ctx)["rating"]
     share_texts = {share: fmt_short(share) for _, share in scale}
 
@@ -374,7 +374,7 @@ def star_count(value: object) -> Decimal:
 def build_stars(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     scale = table_param(params, "scale") if "scale" in params else DEFAULT_STARS
     shares = {parse_number(k): v for k, v in scale}
-    allowed = ", ".join(k for k, _ in scale)
+    allowed = seq(k for k, _ in scale)
     stars = words(ctx)["stars"]
     share_texts = {share: fmt_short(share) for _, share in scale}
 

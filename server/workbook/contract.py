@@ -18,6 +18,7 @@ from decimal import Decimal
 import pandas as pd
 
 from server.scoring.engine import validate
+from server.scoring.messages import Message, MessageError, message, seq, text_of, why_of
 from server.scoring.model import (
     Adjustment,
     Employee,
@@ -88,12 +89,28 @@ class TableFrame:
             return None
         return self.frame.iat[i, self.frame.columns.get_loc(key)]
 
-    def problem(self, i: int | None, key: str | None, message: str) -> Problem:
-        """A problem located at frame row `i` (None: the whole table) and column `key`."""
+    def problem(self, i: int | None, key: str | None, why: Message | str,
+                lang: str = "zh") -> Problem:
+        """A problem located at frame row `i` (None: the whole table) and column `key`,
+        worded in `lang`."""
         row = self.excel_rows[i] if i is not None else None
         column = self.caption(key) if key else None
         cell = self.cell(i, key) if i is not None and key else None
-        return Problem(self.name, row, column, message, sheet=self.sheet, cell=cell)
+        return _problem(self.name, row, column, why, lang, sheet=self.sheet, cell=cell)
+
+
+def _problem(table: str, row: int | None, column: str | None, why: Message | str, lang: str,
+             **where: object) -> Problem:
+    """A Problem whose message is `why` in `lang`, keeping `why` when it is a Message."""
+    return Problem(table, row, column, text_of(why, lang), **where,  # type: ignore[arg-type]
+                   why=why if isinstance(why, Message) else None)
+
+
+def in_language(problem: Problem, lang: str) -> Problem:
+    """The same problem with its message in `lang` (unchanged when it has no Message)."""
+    if problem.why is None:
+        return problem
+    return replace(problem, message=problem.why.text(lang))
 
 
 @dataclass(slots=True)
@@ -117,8 +134,10 @@ def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def read_tables(book: BookSnapshot, required: Iterable[str] = SCORING_TABLES) -> Tables:
-    """Locate every kpibook table in `book`; problems for missing tables and columns.
+def read_tables(book: BookSnapshot, required: Iterable[str] = SCORING_TABLES,
+                lang: str = "zh") -> Tables:
+    """Locate every kpibook table in `book`; problems for missing tables and columns, worded
+    in `lang` ("zh" or "en"; `to_score_input` re-words them in its own language).
 
     Tables not in `required` are read when present. A table whose required columns are missing
     is reported and left out of `frames`, so later steps never see a half-understood table.
@@ -129,27 +148,25 @@ def read_tables(book: BookSnapshot, required: Iterable[str] = SCORING_TABLES) ->
         found = book.find_table(name)
         if found is None:
             if name in required:
-                tables.problems.append(Problem(
+                tables.problems.append(_problem(
                     name, None, None,
-                    f"the workbook has no table {name} (sheet {spec.zh} / {spec.en}): "
-                    f"restore the sheet from the template or name its table {name} "
-                    f"(Table Design > Table Name)"))
+                    message("book.no_table", name=name, zh=spec.zh, en=spec.en), lang))
             continue
         sheet, table = found
         if table.header is None:
-            tables.problems.append(Problem(
-                name, None, None,
-                f"table {name} hides its header row; turn on Table Design > Header Row",
+            tables.problems.append(_problem(
+                name, None, None, message("book.hidden_header", name=name), lang,
                 sheet=sheet.name))
             continue
-        frame, problems = _read_table(spec, sheet.name, sheet.index, sheet, table)
+        frame, problems = _read_table(spec, sheet.name, sheet.index, sheet, table, lang)
         tables.problems.extend(problems)
         if frame is not None:
             tables.frames[name] = frame
     return tables
 
 
-def _read_table(spec, sheet_name, sheet_index, sheet, table) -> tuple[TableFrame | None, list]:
+def _read_table(spec, sheet_name, sheet_index, sheet, table, lang: str = "zh"
+                ) -> tuple[TableFrame | None, list]:
     header_ref = table.header
     captions = sheet.block(header_ref)[0]
     columns: dict[str, tuple[str, int]] = {}
@@ -164,23 +181,23 @@ def _read_table(spec, sheet_name, sheet_index, sheet, table) -> tuple[TableFrame
             continue
         if column.key in columns:
             first_caption, first_col = columns[column.key]
-            problems.append(Problem(
+            problems.append(_problem(
                 spec.name, header_ref.row + 1, text,
-                f"columns '{first_caption}' ({cell_address(header_ref.row, first_col)}) and "
-                f"'{text}' ({cell_address(header_ref.row, col)}) both mean "
-                f"{column.caption}; rename or delete one of them",
-                sheet=sheet_name, cell=cell_address(header_ref.row, col)))
+                message("book.both_mean", first=first_caption,
+                        first_cell=cell_address(header_ref.row, first_col), second=text,
+                        second_cell=cell_address(header_ref.row, col), caption=column.caption),
+                lang, sheet=sheet_name, cell=cell_address(header_ref.row, col)))
             continue
         columns[column.key] = (text, col)
     for column in spec.columns:
         if column.required and column.key not in columns:
-            accepted = ", ".join(f"'{n}'" for n in dict.fromkeys(
-                (column.caption, column.zh, column.en, *column.aliases)))
-            problems.append(Problem(
+            accepted = seq(dict.fromkeys(
+                (column.caption, column.zh, column.en, *column.aliases)), quoted=True)
+            problems.append(_problem(
                 spec.name, header_ref.row + 1, column.caption,
-                f"table {spec.name} on sheet '{sheet_name}' has no column {column.caption}; "
-                f"accepted captions: {accepted}",
-                sheet=sheet_name))
+                message("book.no_column", name=spec.name, sheet=sheet_name,
+                        caption=column.caption, accepted=accepted),
+                lang, sheet=sheet_name))
     if problems:
         return None, problems
 
@@ -297,9 +314,9 @@ def _lookup(words: dict, value: object):
     return None
 
 
-def _known(words: dict) -> str:
-    return ", ".join(f"{key} ({'/'.join(n for n in names if not n.isascii())})"
-                     for key, names in words.items())
+def _known(words: dict) -> object:
+    return seq(f"{key} ({'/'.join(n for n in names if not n.isascii())})"
+               for key, names in words.items())
 
 
 def _split_list(value: object) -> frozenset[str]:
@@ -311,19 +328,24 @@ def _split_list(value: object) -> frozenset[str]:
 class _Reader:
     """Converts cells of one TableFrame, collecting located problems instead of stopping."""
 
-    def __init__(self, frame: TableFrame, problems: list[Problem]):
+    def __init__(self, frame: TableFrame, problems: list[Problem], lang: str = "zh"):
         self.frame = frame
         self.problems = problems
+        self.lang = lang
 
-    def fail(self, i: int | None, key: str | None, message: str) -> None:
-        self.problems.append(self.frame.problem(i, key, message))
+    def fail(self, i: int | None, key: str | None, why: Message | str, /,
+             **params: object) -> None:
+        """Report a problem at row `i`, column `key`: a catalogue key with its fields, or a
+        Message."""
+        if isinstance(why, str):
+            why = message(why, **params)
+        self.problems.append(self.frame.problem(i, key, why, self.lang))
 
     def raw(self, i: int, key: str) -> object:
         """The cell value; Excel error cells are reported here once and read as blank."""
         value = self.frame.value(i, key)
         if isinstance(value, CellError):
-            self.fail(i, key, f"the cell shows the Excel error {value.code}; fix the formula "
-                              f"or type a value")
+            self.fail(i, key, "cell.excel_error", code=value.code)
             return None
         return value
 
@@ -331,7 +353,7 @@ class _Reader:
         value = self.raw(i, key)
         if _is_blank(value):
             if required and not isinstance(self.frame.value(i, key), CellError):
-                self.fail(i, key, "this cell must not be blank")
+                self.fail(i, key, "cell.blank")
             return ""
         if isinstance(value, bool):
             return "TRUE" if value else "FALSE"
@@ -341,15 +363,15 @@ class _Reader:
         value = self.raw(i, key)
         if _is_blank(value):
             if required and not isinstance(self.frame.value(i, key), CellError):
-                self.fail(i, key, "this cell must not be blank; type a number")
+                self.fail(i, key, "cell.blank_number")
             return None
         if isinstance(value, datetime | date):
-            self.fail(i, key, f"expected a number, found the date {value:%Y-%m-%d}")
+            self.fail(i, key, "cell.date_not_number", date=f"{value:%Y-%m-%d}")
             return None
         try:
             return parse_number(value)
         except ValueError as exc:
-            self.fail(i, key, f"expected a number: {exc}")
+            self.fail(i, key, "cell.expected_number", reason=why_of(exc))
             return None
 
     def when(self, i: int, key: str) -> datetime | None:
@@ -369,8 +391,7 @@ class _Reader:
                 return datetime.fromisoformat(value.strip().replace("/", "-"))
             except ValueError:
                 pass
-        self.fail(i, key, f"'{_plain_text(value)}' is not a date; write 2026-10-31 or "
-                          f"2026-10-31 08:00")
+        self.fail(i, key, "cell.not_a_date", value=_plain_text(value))
         return None
 
     def period(self, i: int, key: str) -> str:
@@ -390,7 +411,7 @@ _EXCEL_EPOCH = datetime(1899, 12, 30)  # serial 1 = 1900-01-01 with Excel's leap
 
 
 def _first_rows(frame: TableFrame, keys: list[tuple], what: str, key_column: str,
-                problems: list[Problem]) -> dict[tuple, int]:
+                problems: list[Problem], lang: str = "zh") -> dict[tuple, int]:
     """Frame row of each key; a duplicate is reported naming both Excel rows."""
     first: dict[tuple, int] = {}
     for i, key in enumerate(keys):
@@ -400,8 +421,8 @@ def _first_rows(frame: TableFrame, keys: list[tuple], what: str, key_column: str
             shown = " / ".join(key)
             problems.append(frame.problem(
                 i, key_column,
-                f"{what} {shown} appears twice: rows {frame.excel_rows[first[key]]} and "
-                f"{frame.excel_rows[i]}; keep one row"))
+                message("rows.twice", what=message(what), shown=shown,
+                        first=frame.excel_rows[first[key]], second=frame.excel_rows[i]), lang))
             continue
         first[key] = i
     return first
@@ -409,8 +430,10 @@ def _first_rows(frame: TableFrame, keys: list[tuple], what: str, key_column: str
 
 @dataclass(slots=True)
 class _Located:
-    """Where engine objects came from, so engine problems can be pointed at a cell."""
+    """Where engine objects came from, so engine problems can be pointed at a cell (and the
+    language the contract words its problems in)."""
 
+    lang: str = "zh"
     settings: dict[tuple, int] = field(default_factory=dict)
     rules: dict[tuple, int] = field(default_factory=dict)
     roster: dict[tuple, int] = field(default_factory=dict)
@@ -419,13 +442,14 @@ class _Located:
     adjustments: dict[tuple, int] = field(default_factory=dict)
 
 
-def to_score_input(tables: Tables) -> ScoreInput:
+def to_score_input(tables: Tables, lang: str = "zh") -> ScoreInput:
     """Convert located tables into the engine's input, or raise every problem at once.
 
     Runs the engine's own `validate` too and points its problems at the rows they concern.
+    Every problem is worded in `lang` ("zh" or "en"), those found by `read_tables` included.
     """
-    problems = list(tables.problems)
-    where = _Located()
+    problems = [in_language(p, lang) for p in tables.problems]
+    where = _Located(lang)
     meta = read_meta(tables)
     settings = _read_settings(tables.get("kb_settings"), problems, where)
     indicators = _read_rules(tables.get("kb_rules"), problems, where)
@@ -444,7 +468,7 @@ def to_score_input(tables: Tables) -> ScoreInput:
         raise ValidationError(_in_sheet_order(problems))
     rules = RuleSet(indicators=tuple(indicators), **settings)
     inp = ScoreInput(rules, tuple(employees), tuple(facts), tuple(overrides), tuple(adjustments))
-    engine_problems = [_locate(p, tables, where) for p in validate(inp)]
+    engine_problems = [_locate(p, tables, where) for p in validate(inp, lang)]
     if engine_problems:
         raise ValidationError(_in_sheet_order(engine_problems))
     return inp
@@ -462,7 +486,7 @@ def _read_settings(frame: TableFrame | None, problems: list[Problem], where: _Lo
     settings: dict[str, object] = {}
     if frame is None:
         return settings
-    read = _Reader(frame, problems)
+    read = _Reader(frame, problems, where.lang)
     seen: dict[str, int] = {}
     for i in range(len(frame.frame)):
         label = read.text(i, "key")
@@ -470,12 +494,12 @@ def _read_settings(frame: TableFrame | None, problems: list[Problem], where: _Lo
             continue
         key = _lookup(SETTING_KEYS, label)
         if key is None:
-            read.fail(i, "key", f"unknown setting '{label}'; known settings: "
-                                f"{', '.join(names[-1] for names in SETTING_KEYS.values())}")
+            read.fail(i, "key", "settings.unknown", label=label,
+                      known=seq(names[-1] for names in SETTING_KEYS.values()))
             continue
         if key in seen:
-            read.fail(i, "key", f"setting '{label}' is given twice (rows "
-                                f"{frame.excel_rows[seen[key]]} and {frame.excel_rows[i]})")
+            read.fail(i, "key", "settings.twice", label=label,
+                      first=frame.excel_rows[seen[key]], second=frame.excel_rows[i])
             continue
         seen[key] = i
         where.settings[(_SETTING_FIELDS.get(key, key),)] = i
@@ -485,7 +509,7 @@ def _read_settings(frame: TableFrame | None, problems: list[Problem], where: _Lo
         try:
             value = _setting_value(key, raw)
         except ValueError as exc:
-            read.fail(i, "value", str(exc))
+            read.fail(i, "value", why_of(exc))
             continue
         if value is not None:
             settings[_SETTING_FIELDS.get(key, key)] = value
@@ -504,18 +528,19 @@ def _setting_value(key: str, raw: object) -> object:
     if key == "grading":
         method = _lookup(GRADING_WORDS, text)
         if method is None:
-            raise ValueError(f"unknown grading method '{text}'; use {_known(GRADING_WORDS)}")
+            raise MessageError("settings.unknown_grading", text=text,
+                               known=_known(GRADING_WORDS))
         return method
     if key == "missing_default":
         policy = _lookup(MISSING_WORDS, text)
         if policy is None:
-            raise ValueError(f"unknown missing-data policy '{text}'; use {_known(MISSING_WORDS)}")
+            raise MessageError("settings.unknown_missing", text=text,
+                               known=_known(MISSING_WORDS))
         return policy
     if key == "distribution_group":
         group = _lookup(GROUP_WORDS, text)
         if group is None:
-            raise ValueError(f"unknown distribution group '{text}'; use department (部门) or "
-                             f"position (岗位)")
+            raise MessageError("settings.unknown_group", text=text)
         return group
     if key in ("total_cap", "weight_tolerance"):
         return parse_number(raw)
@@ -533,9 +558,9 @@ def _read_rules(frame: TableFrame | None, problems: list[Problem], where: _Locat
                 ) -> list[Indicator]:
     if frame is None:
         return []
-    read = _Reader(frame, problems)
+    read = _Reader(frame, problems, where.lang)
     codes = [(read.text(i, "code", required=True),) for i in range(len(frame.frame))]
-    where.rules = _first_rows(frame, codes, "indicator code", "code", problems)
+    where.rules = _first_rows(frame, codes, "what.code", "code", problems, where.lang)
     parsed: list[tuple[int, dict]] = []
     for i in range(len(frame.frame)):
         if where.rules.get(codes[i]) != i:
@@ -552,10 +577,10 @@ def _read_rules(frame: TableFrame | None, problems: list[Problem], where: _Locat
             row["weight"] = row["weight"] * 100
         ind = Indicator(**row)
         issues = indicator_issues(ind)
-        for column, message in issues:
+        for column, why in issues:
             # the engine names the column a parameter would have; fall back to Parameters
             key = next((k for k in (column, "params", "rule") if frame.has(k)), None)
-            read.fail(i, key, message)
+            read.fail(i, key, why)
         if not issues:
             indicators.append(ind)
     return indicators
@@ -571,35 +596,34 @@ def _read_rule_row(read: _Reader, i: int, code: str) -> dict | None:
     kind_text = read.text(i, "kind", required=True)
     kind = _lookup(KIND_WORDS, kind_text) if kind_text else None
     if kind_text and kind is None:
-        read.fail(i, "kind", f"unknown kind '{kind_text}'; use {_known(KIND_WORDS)}")
+        read.fail(i, "kind", "rules.unknown_kind", text=kind_text, known=_known(KIND_WORDS))
     weight = read.number(i, "weight", required=kind in _WEIGHTED)
     if weight is not None and weight < 0:
-        read.fail(i, "weight", "a weight cannot be negative")
+        read.fail(i, "weight", "rules.weight_negative")
     source = read.text(i, "source", required=True).lower()
     rule_text = read.text(i, "rule", required=True)
     rule = _rule_name(rule_text) if rule_text else None
     if rule_text and rule is None:
-        read.fail(i, "rule", f"unknown rule '{rule_text}'; use one of {', '.join(RULES)}")
+        read.fail(i, "rule", "rules.unknown_rule", text=rule_text, known=seq(RULES))
     params: dict[str, object] = {}
     params_text = read.text(i, "params")
     if params_text:
         try:
             params = parse_params(params_text)
         except ValueError as exc:
-            read.fail(i, "params", f"cannot read the parameters: {exc}")
+            read.fail(i, "params", "rules.bad_params", reason=why_of(exc))
     for key in ("target", "floor", "cap"):
         value = read.number(i, key)
         if value is None:
             continue
         if key in params and params[key] != value:
-            read.fail(i, key, f"{key} is {value} here but {params[key]} in the parameters; "
-                              f"keep one")
+            read.fail(i, key, "rules.param_conflict", key=key, value=value, other=params[key])
         params[key] = value
     missing_text = read.text(i, "missing")
     missing = _lookup(MISSING_WORDS, missing_text) if missing_text else None
     if missing_text and missing is None:
-        read.fail(i, "missing", f"unknown missing-data policy '{missing_text}'; use "
-                                f"{_known(MISSING_WORDS)}")
+        read.fail(i, "missing", "settings.unknown_missing", text=missing_text,
+                  known=_known(MISSING_WORDS))
     max_up = read.number(i, "adjust_max_up")
     max_down = read.number(i, "adjust_max_down")
     if len(read.problems) > before:
@@ -633,9 +657,9 @@ def _read_roster(frame: TableFrame | None, problems: list[Problem], where: _Loca
                  ) -> list[Employee]:
     if frame is None:
         return []
-    read = _Reader(frame, problems)
+    read = _Reader(frame, problems, where.lang)
     ids = [(_employee_id(read, i),) for i in range(len(frame.frame))]
-    where.roster = _first_rows(frame, ids, "employee id", "employee_id", problems)
+    where.roster = _first_rows(frame, ids, "what.employee", "employee_id", problems, where.lang)
     employees = []
     for i in range(len(frame.frame)):
         name = read.text(i, "name", required=True)
@@ -650,10 +674,10 @@ def _check_refs(read: _Reader, i: int, employee_id: str, code: str,
                 codes: dict | None, ids: set | None) -> bool:
     ok = True
     if ids is not None and employee_id and employee_id not in ids:
-        read.fail(i, "employee_id", f"employee {employee_id} is not in the roster")
+        read.fail(i, "employee_id", "refs.no_employee", eid=employee_id)
         ok = False
     if codes is not None and code and code not in codes:
-        read.fail(i, "indicator", f"indicator {code} is not in the KPI rules")
+        read.fail(i, "indicator", "refs.no_indicator", code=code)
         ok = False
     return ok and bool(employee_id) and bool(code)
 
@@ -661,10 +685,10 @@ def _check_refs(read: _Reader, i: int, employee_id: str, code: str,
 def _read_targets(frame, codes, ids, problems, where) -> list[TargetOverride]:
     if frame is None:
         return []
-    read = _Reader(frame, problems)
+    read = _Reader(frame, problems, where.lang)
     keys = [(_employee_id(read, i), read.text(i, "indicator", required=True))
             for i in range(len(frame.frame))]
-    where.targets = _first_rows(frame, keys, "target for", "indicator", problems)
+    where.targets = _first_rows(frame, keys, "what.target", "indicator", problems, where.lang)
     overrides = []
     for i, (employee_id, code) in enumerate(keys):
         params = {k: v for k in ("target", "floor", "cap")
@@ -678,10 +702,10 @@ def _read_targets(frame, codes, ids, problems, where) -> list[TargetOverride]:
 def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:
     if frame is None:
         return []
-    read = _Reader(frame, problems)
+    read = _Reader(frame, problems, where.lang)
     keys = [(_employee_id(read, i), read.text(i, "indicator", required=True),
              read.text(i, "field") or "actual") for i in range(len(frame.frame))]
-    where.data = _first_rows(frame, keys, "value for", "indicator", problems)
+    where.data = _first_rows(frame, keys, "what.value", "indicator", problems, where.lang)
     facts = []
     for i, (employee_id, code, field_name) in enumerate(keys):
         ok = _check_refs(read, i, employee_id, code, codes, ids)
@@ -689,8 +713,7 @@ def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[F
             read.when(i, "fetched_at")
         row_period = read.period(i, "period")
         if period and row_period and row_period != period:
-            read.fail(i, "period", f"this value is for {row_period} but the workbook scores "
-                                   f"{period}")
+            read.fail(i, "period", "data.wrong_period", row_period=row_period, period=period)
             ok = False
         ind = indicators.get(code)
         if ind is None:
@@ -718,7 +741,7 @@ def _fact_value(read: _Reader, i: int, ind: Indicator) -> Decimal | str | None:
 def _read_adjustments(frame, codes, ids, problems, where) -> list[Adjustment]:
     if frame is None:
         return []
-    read = _Reader(frame, problems)
+    read = _Reader(frame, problems, where.lang)
     adjustments = []
     keys = []
     for i in range(len(frame.frame)):
@@ -730,10 +753,11 @@ def _read_adjustments(frame, codes, ids, problems, where) -> list[Adjustment]:
         key = (_employee_id(read, i), read.text(i, "indicator", required=True))
         keys.append(key)
         if not reason:
-            read.fail(i, "reason", f"an adjustment of {points} points needs a reason")
+            read.fail(i, "reason", "adjust.reason_needed", points=points)
         if _check_refs(read, i, *key, codes, ids) and reason:
             adjustments.append((i, Adjustment(key[0], key[1], points, reason)))
-    where.adjustments = _first_rows(frame, keys, "adjustment of", "indicator", problems)
+    where.adjustments = _first_rows(frame, keys, "what.adjustment", "indicator", problems,
+                                    where.lang)
     return [adj for i, adj in adjustments if where.adjustments.get(keys[i]) == i]
 
 
@@ -755,5 +779,6 @@ def _locate(problem: Problem, tables: Tables, where: _Located) -> Problem:
     if i is None:  # a table-level problem, e.g. weights not adding up to 100
         caption = frame.caption(column) if column else problem.column
         return replace(problem, sheet=frame.sheet, column=caption)
-    located = frame.problem(i, column if column in frame.columns else None, problem.message)
+    located = frame.problem(i, column if column in frame.columns else None,
+                            problem.why or problem.message, where.lang)
     return replace(located, column=located.column or problem.column, key=problem.key)

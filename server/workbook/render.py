@@ -226,7 +226,7 @@ PLACE = {
 
 
 def problem_text(problem: Problem, lang: str = "zh") -> str:
-    """One problem, where first (sheet, row, column, cell), then why."""
+    """One problem, where first (sheet, row, column, cell), then why, all in `lang`."""
     lang = _lang(lang)
     sheet_word, row_word, column_word, cell_word = PLACE[lang]
     where = [sheet_word.format(sheet=problem.sheet) if problem.sheet
@@ -239,7 +239,9 @@ def problem_text(problem: Problem, lang: str = "zh") -> str:
         where.append(cell_word.format(cell=problem.cell))
     separator = ", " if lang == "en" else "，"
     colon = ": " if lang == "en" else "："
-    return separator.join(where) + colon + problem.message
+    # problem.text: the catalogue message re-worded in `lang`, whatever language it was
+    # found in (tables are located before the workbook's language is known)
+    return separator.join(where) + colon + problem.text(lang)
 
 
 def problems_message(problems: list[Problem], lang: str = "zh", intro: str | None = None) -> str:

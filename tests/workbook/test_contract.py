@@ -36,9 +36,10 @@ def small_book(rules=None, roster=None, data=None, adjustments=None, headers=Non
     return make_book(tables)
 
 
-def problems_of(book) -> list:
+def problems_of(book, lang: str = "en") -> list:
+    """Every problem, worded in `lang` (English here: the tests below read English words)."""
     with pytest.raises(ValidationError) as caught:
-        to_score_input(read_tables(book))
+        to_score_input(read_tables(book, lang=lang), lang=lang)
     return caught.value.problems
 
 
