@@ -59,17 +59,17 @@ def invalid(problems: list[Problem], lang: str) -> Unprocessable:
     return Unprocessable(problems_message(problems, lang, intro=head), problems)
 
 
-def problems_of(wb: Workbook) -> tuple[ScoreInput | None, list[Problem]]:
-    """The engine input, or every problem (contract and engine) with its location."""
+def problems_of(wb: Workbook, lang: str = "zh") -> tuple[ScoreInput | None, list[Problem]]:
+    """The engine input, or every problem (contract and engine) with its location, in `lang`."""
     try:
-        return to_score_input(wb.tables), []
+        return to_score_input(wb.tables, lang), []
     except ValidationError as exc:
         return None, exc.problems
 
 
 def score_input(wb: Workbook, lang: str) -> ScoreInput:
     """The engine input; 422 listing sheet/row/column of every problem otherwise."""
-    inp, problems = problems_of(wb)
+    inp, problems = problems_of(wb, lang)
     if problems or inp is None:
         raise invalid(problems, lang)
     return inp

@@ -46,7 +46,7 @@ def score(workbook: Path, out_path: Path | None, lang: str | None) -> None:
     tables = read_tables(book)
     lang = lang or workbook_language(tables) or "zh"
     try:
-        inp = to_score_input(tables)
+        inp = to_score_input(tables, lang)
         result = score_input(inp, lang=lang)
     except ValidationError as exc:
         click.echo(validation_message(exc, lang), err=True)
