@@ -63,9 +63,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
     db.init_app(app)
+    from server import auth, notify, web
+
+    auth.init_app(app)  # cookies, CSRF, HTTPS-only credentials, OAuth2 server
     _register_blueprints(app)
     _register_request_hooks(app)
     _register_error_handlers(app)
+    web.init_app(app)
+    notify.install(app)
     return app
 
 
@@ -78,6 +83,19 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(addin.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(facts.bp)
+    _register_web_blueprints(app, exempt_from_csrf=(xl.bp, api.bp, facts.bp))
+
+
+def _register_web_blueprints(app: Flask, exempt_from_csrf: tuple) -> None:
+    from server.blueprints import account, admin, me, periods, signin
+
+    for web_bp in (signin.bp, signin.oauth_bp, account.bp, admin.bp, periods.bp, me.bp):
+        app.register_blueprint(web_bp)
+    # Token-authenticated endpoints carry no cookie credentials, so CSRF does not apply
+    # (server/auth.py accepts no session cookie on their writes).
+    csrf = app.extensions["kpibook.csrf"]
+    for bp in (*exempt_from_csrf, signin.oauth_bp):
+        csrf.exempt(bp)
 
 
 def _register_request_hooks(app: Flask) -> None:
@@ -97,7 +115,8 @@ def _register_request_hooks(app: Flask) -> None:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         if request.is_secure:
-            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            resp.headers.setdefault("Strict-Transport-Security",
+                                    "max-age=31536000; includeSubDomains")
         # Excel on the web shows the add-in's pages inside a cross-origin iframe, so they
         # must not forbid framing; every other page may not be framed (clickjacking).
         if not request.path.startswith("/addin/"):
@@ -107,6 +126,10 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _error(message: str, status: int) -> Response:
+    from server.web import error_page, is_web_request
+
+    if is_web_request():
+        return error_page(message, status)
     if request.path.startswith("/api/"):
         resp = jsonify(error=message, status=status)
         resp.status_code = status

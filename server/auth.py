@@ -1,8 +1,19 @@
-"""Bearer-token authentication (personal access tokens) and role checks.
+"""Who is asking: passwords, web sessions, personal access tokens, OAuth2 machine clients.
 
-Simple until the roles issue lands: a token is 32 random bytes shown once; the database keeps
-only its sha256 (a fast hash is fine for high-entropy random tokens, unlike passwords). Each
-token belongs to one user with one role; an executive's authority is data on the user.
+* People sign in on the web page with a password (argon2id, argon2-cffi). The browser gets a
+  signed, Secure, HttpOnly, SameSite=Lax cookie holding a random session id; the database keeps
+  only its sha256, so signing out, deactivating a user or changing a password ends sessions on
+  the server. Repeated failures are slowed down and lock the account (docs/security.md).
+* The Excel add-in and scripts send a personal access token (`Authorization: Bearer kpb_...`),
+  created on the account page, shown once, stored as sha256, expiring and revocable. A fast
+  hash is right for 32 random bytes (unlike passwords).
+* Machine clients (source systems pushing facts) use OAuth2 client credentials through authlib:
+  `POST /oauth/token` issues short-lived tokens with scopes; `require_oauth("facts:write")`
+  protects an endpoint and declares its policy for the permission-matrix test.
+* Tokens, passwords and session cookies are refused over plain HTTP unless the request came
+  through a trusted TLS proxy (KPIBOOK_TRUST_PROXY) or KPIBOOK_ALLOW_INSECURE_HTTP is set.
+
+What a user may do once known is decided by server/policy.py, never here.
 """
 
 from __future__ import annotations
@@ -11,21 +22,48 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, request
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, g, request, session
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import get_session
-from server.models import ApiToken, Role, User
-from server.services.errors import Forbidden, Unauthorized
+from server.models import ApiToken, OAuthClient, OAuthToken, Role, User, WebSession
+from server.services.errors import ClientError, Forbidden, Unauthorized
 
-TOKEN_PREFIX = "kpb_"  # recognisable in logs and secret scanners
+log = logging.getLogger("kpibook.auth")
+
+TOKEN_PREFIX = "kpb_"  # personal access tokens: recognisable in logs and secret scanners
+OAUTH_TOKEN_PREFIX = "kpo_"  # OAuth2 access tokens of machine clients
+MAX_TOKEN_DAYS = 365
+MIN_PASSWORD_LENGTH = 10
+SESSION_KEY = "kb_sid"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# argon2id with the library's defaults (RFC 9106 low-memory profile: 64 MiB, 3 passes).
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so that a wrong name costs as much time as a
+# wrong password and sign-in does not reveal which names exist.
+_DUMMY_HASH = _hasher.hash("kpibook-no-such-user")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def hash_token(token: str) -> str:
@@ -36,23 +74,169 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+# --- users and passwords ---------------------------------------------------------------------
+
+
 def create_user(session: Session, name: str, role: str, display_name: str = "",
-                authority: dict[str, Any] | None = None, email: str = "") -> User:
+                authority: dict[str, Any] | None = None, email: str = "",
+                password: str | None = None, employee_id: str = "") -> User:
     role = Role(role).value  # ValueError names the bad role
+    name = name.strip()
+    if not name:
+        raise ValueError("user name is empty")
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise ValueError(f"user {name!r} already exists")
     user = User(name=name, role=role, display_name=display_name or name,
-                authority=authority or {}, email=email)
+                authority=authority or {}, email=email, employee_id=employee_id,
+                failed_logins=0)
+    if password is not None:
+        set_password(user, password)
     session.add(user)
     session.flush()
     return user
 
 
-def create_token(session: Session, user: User, name: str = "") -> str:
-    """Store a new token for `user` and return it; it cannot be recovered later."""
+def password_problem(password: str, lang: str = "zh") -> str | None:
+    """Why a new password is not acceptable, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。" if lang == "zh" else
+                f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if password.isdigit() or password.isalpha():
+        return ("密码不能只包含数字或只包含字母。" if lang == "zh" else
+                "The password may not be only digits or only letters.")
+    return None
+
+
+def set_password(user: User, password: str) -> None:
+    problem = password_problem(password, "en")
+    if problem:
+        raise ValueError(problem)
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def end_all_sessions(session: Session, user: User) -> None:
+    now = utcnow()
+    for row in session.scalars(select(WebSession).where(WebSession.user_id == user.id,
+                                                         WebSession.revoked_at.is_(None))):
+        row.revoked_at = now
+
+
+class SignInRefused(ClientError):
+    status = 401
+
+
+def authenticate(session: Session, name: str, password: str, lang: str = "zh") -> User:
+    """The user with this name and password, or SignInRefused. Counts failures, locks the
+    account after LOGIN_MAX_FAILURES in a row and slows every further failure down."""
+    cfg = current_app.config
+    user = session.scalar(select(User).where(User.name == name.strip()))
+    now = utcnow()
+    wrong = ("用户名或密码错误。" if lang == "zh" else "Wrong user name or password.")
+    if user is None or not user.active or not user.password_hash:
+        _verify(_DUMMY_HASH, password)
+        time.sleep(min(float(cfg["LOGIN_FAILURE_DELAY"]), 5.0))
+        raise SignInRefused(wrong)
+    locked_until = _aware(user.locked_until)
+    if locked_until is not None and locked_until > now:
+        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
+        raise SignInRefused(
+            f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试或联系人力资源部。"
+            if lang == "zh" else
+            f"Too many failed sign-ins: the account is locked. Try again in {minutes} "
+            f"minute(s) or ask HR to unlock it.", 429)
+    if _verify(user.password_hash, password):
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        return user
+    user.failed_logins = (user.failed_logins or 0) + 1
+    log.warning("failed sign-in for user id %s (%s in a row)", user.id, user.failed_logins)
+    if user.failed_logins >= int(cfg["LOGIN_MAX_FAILURES"]):
+        user.locked_until = now + dt.timedelta(minutes=int(cfg["LOGIN_LOCK_MINUTES"]))
+        user.failed_logins = 0
+        session.commit()
+        raise SignInRefused(
+            "登录失败次数过多，账户已锁定 {m} 分钟。".format(m=cfg["LOGIN_LOCK_MINUTES"])
+            if lang == "zh" else
+            "Too many failed sign-ins: the account is locked for {m} minutes.".format(
+                m=cfg["LOGIN_LOCK_MINUTES"]), 429)
+    session.commit()
+    # Every failure in a row costs more time (slows guessing from one browser or script).
+    time.sleep(min(float(cfg["LOGIN_FAILURE_DELAY"]) * user.failed_logins, 5.0))
+    raise SignInRefused(wrong)
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return _hasher.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# --- web sessions ----------------------------------------------------------------------------
+
+
+def start_web_session(db: Session, user: User) -> str:
+    """Create a server-side session for `user` and put its id into the signed cookie."""
+    cfg = current_app.config
+    sid = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.add(WebSession(sid_hash=hash_token(sid), user_id=user.id, created_at=now,
+                      last_seen_at=now, ip=(request.remote_addr or "")[:64],
+                      expires_at=now + dt.timedelta(hours=int(cfg["SESSION_HOURS"]))))
+    db.flush()
+    session.clear()  # a new id after sign-in: no session fixation
+    session[SESSION_KEY] = sid
+    session.permanent = True
+    return sid
+
+
+def end_web_session(db: Session) -> None:
+    sid = session.pop(SESSION_KEY, None)
+    if sid:
+        row = db.scalar(select(WebSession).where(WebSession.sid_hash == hash_token(sid)))
+        if row is not None and row.revoked_at is None:
+            row.revoked_at = utcnow()
+    session.clear()
+
+
+def web_session_user(db: Session) -> User | None:
+    sid = session.get(SESSION_KEY)
+    if not sid:
+        return None
+    row = db.scalar(select(WebSession).where(WebSession.sid_hash == hash_token(sid)))
+    now = utcnow()
+    idle = dt.timedelta(minutes=int(current_app.config["SESSION_IDLE_MINUTES"]))
+    if (row is None or row.revoked_at is not None or _aware(row.expires_at) <= now
+            or _aware(row.last_seen_at) + idle <= now or not row.user.active):
+        session.pop(SESSION_KEY, None)
+        return None
+    if now - _aware(row.last_seen_at) > dt.timedelta(minutes=1):
+        row.last_seen_at = now  # at most one write a minute per browser
+        db.commit()
+    return row.user
+
+
+# --- personal access tokens ------------------------------------------------------------------
+
+
+def create_token(session: Session, user: User, name: str = "",
+                 days: int | None = None) -> str:
+    """Store a new token for `user` and return it; it cannot be recovered later.
+
+    `days`: lifetime (at most 365); None: KPIBOOK_TOKEN_DAYS outside requests never expire
+    (CLI and demo tokens), inside requests the configured default."""
     token = new_token()
+    expires = None
+    if days is not None:
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise ValueError(f"a token lives 1 to {MAX_TOKEN_DAYS} days")
+        expires = utcnow() + dt.timedelta(days=days)
     session.add(ApiToken(user=user, name=name or "token", token_hash=hash_token(token),
-                         prefix=token[:12]))
+                         prefix=token[:12], expires_at=expires))
     session.flush()
     return token
 
@@ -65,7 +249,10 @@ def user_for_token(session: Session, token: str) -> User | None:
         return None
     if row.revoked_at is not None or not row.user.active:
         return None
-    row.last_used_at = dt.datetime.now(dt.UTC)
+    expires = _aware(row.expires_at)
+    if expires is not None and expires <= utcnow():
+        return None
+    row.last_used_at = utcnow()
     return row.user
 
 
@@ -77,26 +264,52 @@ def bearer_token() -> str | None:
     return value.strip()
 
 
-def current_user() -> User:
-    """The authenticated user of this request; 401 when the token is absent or unknown."""
+def _accepts_session_auth() -> bool:
+    # Ribbon buttons and API writes accept only tokens: a cookie would let another site make
+    # the browser press a button (CSRF). API reads may use the web session (the pages' charts).
+    if request.path.startswith("/xl/"):
+        return False
+    if request.path.startswith("/api/"):
+        return request.method in ("GET", "HEAD")
+    return True
+
+
+def optional_user() -> User | None:
+    """The user of this request (token, else web session), or None when anonymous."""
     if "user" in g:
         return g.user
+    db = get_session()
     token = bearer_token()
-    if token is None:
+    user: User | None = None
+    if token is not None:
+        user = user_for_token(db, token)
+        if user is None:
+            raise Unauthorized(
+                "访问令牌无效、已过期或已撤销。\nThe access token is invalid, expired or "
+                "revoked.")
+        db.commit()  # last_used_at
+        g.auth_via = "token"
+    elif _accepts_session_auth():
+        user = web_session_user(db)
+        g.auth_via = "session"
+    if user is not None:
+        g.user = user
+    return user
+
+
+def current_user() -> User:
+    """The authenticated user of this request; 401 when nobody is signed in."""
+    user = optional_user()
+    if user is None:
         raise Unauthorized(
             "需要登录：请在 KPI 加载项中填写访问令牌 (Authorization: Bearer <token>)。\n"
             "Sign-in required: set your access token in the KPI add-in "
             "(Authorization: Bearer <token>).")
-    session = get_session()
-    user = user_for_token(session, token)
-    if user is None:
-        raise Unauthorized("访问令牌无效或已撤销。\nThe access token is invalid or revoked.")
-    session.commit()  # last_used_at
-    g.user = user
     return user
 
 
 def require_role(user: User, roles: tuple[str, ...], action: str) -> None:
+    """Kept for callers outside the policy module's reach; prefer policy.require."""
     if user.role not in roles:
         raise Forbidden(
             f"您的角色（{user.role}）不能执行「{action}」。\n"
@@ -112,3 +325,208 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+# --- transport security ----------------------------------------------------------------------
+
+
+def _refuse_insecure_transport() -> None:
+    """Before every request: no credentials over plain HTTP (docs/security.md)."""
+    if request.is_secure or current_app.config.get("ALLOW_INSECURE_HTTP"):
+        return
+    if request.headers.get("Authorization"):
+        # The token has crossed the network in clear text already; say so.
+        raise Forbidden(
+            "访问令牌只能通过 HTTPS 发送：请使用 https:// 地址，并在账户页面撤销该令牌（它已"
+            "以明文传输）。\nTokens are accepted over HTTPS only: use the https:// address and "
+            "revoke this token on your account page (it was sent in clear text).")
+    if request.method == "POST" and request.endpoint in ("auth.login", "oauth.token"):
+        raise ClientError(
+            "只能通过 HTTPS 登录：请使用 https:// 地址。\nSign-in is accepted over HTTPS "
+            "only: use the https:// address.", 400)
+
+
+# --- OAuth2 client credentials (authlib) -----------------------------------------------------
+
+OAUTH_SCOPES = {
+    "facts:write": ("推送源系统数据", "push source-system facts"),
+    "periods:read": ("读取期间与结果", "read periods and results"),
+}
+
+
+class _Client:
+    """authlib's ClientMixin over an OAuthClient row."""
+
+    def __init__(self, row: OAuthClient):
+        self.row = row
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = set(self.row.scopes or ())
+        asked = (scope or "").split()
+        return " ".join(s for s in asked if s in allowed) if asked else " ".join(
+            sorted(allowed))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(self.row.secret_hash, hash_token(client_secret or ""))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class _IssuedToken:
+    """authlib's TokenMixin over an OAuthToken row."""
+
+    def __init__(self, row: OAuthToken):
+        self.row = row
+        self.client = _Client(row.client)
+
+    def check_client(self, client: Any) -> bool:
+        return client.get_client_id() == self.row.client.client_id
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return int((_aware(self.row.expires_at) - _aware(self.row.issued_at)).total_seconds())
+
+    def is_expired(self) -> bool:
+        return _aware(self.row.expires_at) <= utcnow()
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None or self.row.client.revoked_at is not None
+
+    def get_user(self) -> None:
+        return None
+
+    def get_client(self) -> _Client:
+        return self.client
+
+
+def create_oauth_client(db: Session, name: str, scopes: list[str],
+                        created_by: str = "") -> tuple[OAuthClient, str]:
+    """A new machine client and its secret (shown once)."""
+    unknown = [s for s in scopes if s not in OAUTH_SCOPES]
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be some of {sorted(OAUTH_SCOPES)}")
+    secret = secrets.token_urlsafe(32)
+    row = OAuthClient(client_id="kbc_" + secrets.token_hex(8), secret_hash=hash_token(secret),
+                      name=name, scopes=sorted(set(scopes)), created_by=created_by)
+    db.add(row)
+    db.flush()
+    return row, secret
+
+
+def _query_client(client_id: str) -> _Client | None:
+    row = get_session().scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if row is None or row.revoked_at is not None:
+        return None
+    return _Client(row)
+
+
+def _save_token(token: dict[str, Any], oauth_request: Any) -> None:
+    db = get_session()
+    now = utcnow()
+    db.add(OAuthToken(client_pk=oauth_request.client.row.id,
+                      token_hash=hash_token(token["access_token"]),
+                      scope=token.get("scope", ""), issued_at=now,
+                      expires_at=now + dt.timedelta(seconds=int(token["expires_in"]))))
+    db.commit()
+
+
+def _oauth_token_value(**_kwargs: Any) -> str:
+    return OAUTH_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _make_oauth(app: Flask) -> tuple[Any, Any]:
+    from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+    from authlib.oauth2.rfc6749 import grants
+    from authlib.oauth2.rfc6750 import BearerTokenValidator
+
+    class _Validator(BearerTokenValidator):
+        def authenticate_token(self, token_string: str) -> _IssuedToken | None:
+            row = get_session().scalar(select(OAuthToken).where(
+                OAuthToken.token_hash == hash_token(token_string)))
+            return None if row is None else _IssuedToken(row)
+
+    app.config.setdefault("OAUTH2_ACCESS_TOKEN_GENERATOR", _oauth_token_value)
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
+        "client_credentials": int(app.config["OAUTH_TOKEN_SECONDS"])}
+    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server.register_grant(grants.ClientCredentialsGrant)
+    protector = ResourceProtector()
+    protector.register_token_validator(_Validator())
+    return server, protector
+
+
+def oauth_server() -> Any:
+    return current_app.extensions["kpibook.oauth"][0]
+
+
+def require_oauth(scope: str) -> Callable[[F], F]:
+    """Protect a machine endpoint: a valid, unexpired OAuth2 token carrying `scope`.
+
+    Usage (the facts push API)::
+
+        @bp.post("/facts")
+        @require_oauth("facts:write")
+        def push_facts(): client = current_oauth_client()  # OAuthClient row
+
+    Answers 401 (no/invalid/expired/revoked token) or 403 (insufficient_scope) as JSON
+    (RFC 6750), and declares the route's policy for the permission-matrix test.
+    """
+    from server import policy
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            protector = current_app.extensions["kpibook.oauth"][1]
+            with protector.acquire(scope) as token:
+                g.oauth_client = token.row.client
+            return view(*args, **kwargs)
+
+        return policy.machine(scope)(wrapped)  # type: ignore[return-value]
+
+    return decorator
+
+
+def current_oauth_client() -> OAuthClient:
+    """The OAuthClient of a request that passed `require_oauth`."""
+    return g.oauth_client
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+
+def init_app(app: Flask) -> None:
+    """Cookies, CSRF, transport checks and the OAuth2 server (called by create_app)."""
+    from flask_wtf.csrf import CSRFProtect
+
+    insecure = bool(app.config.get("ALLOW_INSECURE_HTTP"))
+    app.config.update(
+        SESSION_COOKIE_NAME="kpibook_session",
+        SESSION_COOKIE_SECURE=not insecure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=int(app.config["SESSION_HOURS"])),
+        WTF_CSRF_TIME_LIMIT=None,  # bound to the session, which expires itself
+        WTF_CSRF_SSL_STRICT=True,
+    )
+    csrf = CSRFProtect(app)
+    app.extensions["kpibook.csrf"] = csrf
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_insecure_transport)
+    app.extensions["kpibook.oauth"] = _make_oauth(app)

@@ -261,6 +261,8 @@ BUTTONS = ("new_period", "pull", "score", "check", "submit")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None)
 def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
        out_path: Path | None, insecure: bool, lang: str | None) -> None:
+    import functools
+
     from addin.headless import ServerError, flask_poster, run_button
 
     query = f"?lang={lang}" if lang else ""
@@ -271,6 +273,9 @@ def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
         app = _app()
         require_migrated(app)
         client = app.test_client()
+        # In-process: nothing crosses a network, so the request counts as HTTPS (tokens are
+        # refused over plain HTTP, docs/security.md).
+        client.post = functools.partial(client.post, base_url="https://localhost")
         base = flask_poster(client, headers=headers)
         post = (lambda b, p: base(b + query, p)) if query else base
     try:

@@ -84,6 +84,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_LEVEL", "INFO", str.upper, "Python logging level of the server"),
     Setting("INSTANCE_PATH", None, str,
             "Folder for the database, history, certificates. Default ./instance"),
+    # --- security (docs/security.md) ---
+    Setting("ALLOW_INSECURE_HTTP", False, parse_bool,
+            "Accept tokens, sign-in and session cookies over plain HTTP. Only for unit tests "
+            "and local development; behind a TLS proxy set TRUST_PROXY instead"),
+    Setting("SESSION_HOURS", 8, int, "Web sign-in lasts this many hours at most"),
+    Setting("SESSION_IDLE_MINUTES", 60, int,
+            "A web session unused for this many minutes must sign in again"),
+    Setting("LOGIN_MAX_FAILURES", 5, int,
+            "Failed sign-ins in a row before the account is locked"),
+    Setting("LOGIN_LOCK_MINUTES", 15, int, "How long a locked account stays locked"),
+    Setting("LOGIN_FAILURE_DELAY", 0.5, float,
+            "Seconds added per failed sign-in in a row (slows password guessing; max 5 s)"),
+    Setting("TOKEN_DAYS", 90, int,
+            "Default lifetime of personal access tokens in days (the maximum is 365)"),
+    Setting("OAUTH_TOKEN_SECONDS", 3600, int,
+            "Lifetime of OAuth2 client-credentials access tokens"),
+    # --- notifications (docs/security.md, notifications) ---
+    Setting("SMTP_HOST", "", str, "SMTP server for e-mail notifications (empty: no e-mail)"),
+    Setting("SMTP_PORT", 25, int, "SMTP port (587 with SMTP_STARTTLS, 465 with SMTP_SSL)"),
+    Setting("SMTP_USER", "", str, "SMTP user name (empty: no SMTP authentication)"),
+    Setting("SMTP_PASSWORD", "", str, "SMTP password"),
+    Setting("SMTP_STARTTLS", False, parse_bool, "Upgrade the SMTP connection with STARTTLS"),
+    Setting("SMTP_SSL", False, parse_bool, "Connect to SMTP over TLS (port 465)"),
+    Setting("MAIL_FROM", "kpibook@localhost", str, "Sender address of notification e-mails"),
+    Setting("WEBHOOK_URL", "", str,
+            "Robot webhook for notifications, e.g. a DingTalk or Feishu group robot (empty: none)"),
+    Setting("WEBHOOK_STYLE", "dingtalk", str.lower,
+            "Body of the webhook POST: dingtalk (markdown), feishu (text) or plain (JSON event)"),
 )
 
 

@@ -61,10 +61,18 @@ class Role(StrEnum):
 
 
 class PeriodState(StrEnum):
-    OPEN = "open"  # created; data may be pulled and scored
+    """The period workflow (server/workflow.py says who moves it and what each state freezes)."""
+
+    DRAFT = "draft"  # created on the web page; nothing collected yet
+    COLLECTING = "collecting"  # data is being pulled (New period on the ribbon starts here)
     SCORED = "scored"  # at least one score snapshot stored
-    SUBMITTED = "submitted"  # adjustments submitted; totals authoritative (re-submit allowed)
+    IN_REVIEW = "in_review"  # adjustments submitted, waiting for an executive's approval
+    APPROVED = "approved"  # approved: facts and scores frozen (no Pull, no Score)
+    PUBLISHED = "published"  # managers see results; no adjustments except appeal answers
     CLOSED = "closed"  # frozen: buttons that change state answer 409
+    # Names used before the workflow existed; same values, so old code keeps working.
+    OPEN = "collecting"
+    SUBMITTED = "in_review"
 
 
 class AdjustmentStatus(StrEnum):
@@ -87,6 +95,12 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Web sign-in (server/auth.py): argon2id hash; None = no password (token-only account).
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # in a row
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # The roster's 工号 of the manager this account belongs to (role employee): their results.
+    employee_id: Mapped[str] = mapped_column(String(50), default="")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -108,6 +122,7 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # None: never
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -232,6 +247,140 @@ class Adjustment(Base):
     status: Mapped[str] = mapped_column(String(20), default=AdjustmentStatus.ACTIVE.value)
     score_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("score_runs.id", ondelete="SET NULL"))
+
+
+# --- accounts, workflow and feedback (docs/roles.md, docs/security.md) ------------------------
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random id; only its sha256 is stored, so
+    signing out, deactivating a user or changing a password ends the session server-side."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class PeriodEvent(Base):
+    """One workflow step of a period (who moved it from which state to which, and why)."""
+
+    __tablename__ = "period_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id", ondelete="CASCADE"),
+                                           index=True)
+    action: Mapped[str] = mapped_column(String(30))  # a workflow action, e.g. "approve"
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))  # user name at the time
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Acknowledgement(Base):
+    """A manager confirmed they have seen their published result (the total at that time)."""
+
+    __tablename__ = "acknowledgements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # No cascade: feedback is kept permanently, a period with feedback cannot be deleted.
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    employee_id: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    user_name: Mapped[str] = mapped_column(String(100))
+    run_no: Mapped[int] = mapped_column(Integer)  # the score snapshot that was shown
+    total: Mapped[str] = mapped_column(String(20), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AppealStatus(StrEnum):
+    OPEN = "open"  # waits for HR's answer
+    ANSWERED = "answered"  # waits for the manager's confirmation
+    CONFIRMED = "confirmed"  # the manager confirmed the answer (closed)
+
+
+class Appeal(Base):
+    """A manager's appeal against a published result and HR's answer. Kept permanently."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), index=True)
+    employee_id: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20), default=AppealStatus.OPEN.value)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    run_no: Mapped[int] = mapped_column(Integer)  # the snapshot appealed against
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[str] = mapped_column(String(100), default="")
+    answered_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    adjustment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("adjustments.id", ondelete="SET NULL"))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    period: Mapped[Period] = relationship()
+
+
+class OAuthClient(Base):
+    """A machine client (source system, integration) of the OAuth2 client-credentials grant.
+    The secret is shown once; only its sha256 is stored (it is random, like tokens)."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    scopes: Mapped[list[Any]] = mapped_column(default=list)  # e.g. ["facts:write"]
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class OAuthToken(Base):
+    """An access token issued to an OAuthClient (sha256 stored, never the token)."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id", ondelete="CASCADE"),
+                                           index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(500), default="")
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    client: Mapped[OAuthClient] = relationship()
+
+
+class Notification(Base):
+    """One notification sent (or that failed), for the admin page and for audits."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. adjustments_to_approve
+    channel: Mapped[str] = mapped_column(String(20))  # email | webhook
+    recipient: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(20), default="sent")  # sent | failed
+    error: Mapped[str] = mapped_column(Text, default="")
 
 
 class PushedRecord(Base):

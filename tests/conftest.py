@@ -43,6 +43,9 @@ def app_config(tmp_path, db_url) -> dict:
         "SECRET_KEY": "test",
         "FACT_SOURCE": "simulator",
         "LANG": "zh",
+        # The test client speaks plain HTTP; tests/web/test_security.py checks the refusal.
+        "ALLOW_INSECURE_HTTP": True,
+        "LOGIN_FAILURE_DELAY": 0.01,
     }
 
 
@@ -75,6 +78,37 @@ def make_token(app):
             return create_token(session, user, "test")
 
     return make
+
+
+@pytest.fixture
+def web_login(app):
+    """web_login(client, name, role="hr_admin", **user) -> the User, signed in on `client`
+    (a server-side web session and its cookie, as the sign-in page would create)."""
+    from server.auth import SESSION_KEY, create_user, hash_token
+    from server.db import session_scope
+    from server.models import User, WebSession
+
+    def login(client, name: str, role: str = "hr_admin", **fields):
+        import datetime as dt
+        import secrets
+
+        from sqlalchemy import select
+
+        sid = secrets.token_urlsafe(16)
+        with session_scope(app) as s:
+            user = s.scalar(select(User).where(User.name == name)) or create_user(
+                s, name, role, fields.pop("display_name", name), fields.pop("authority", None),
+                **fields)
+            now = dt.datetime.now(dt.UTC)
+            s.add(WebSession(sid_hash=hash_token(sid), user_id=user.id, created_at=now,
+                             last_seen_at=now, expires_at=now + dt.timedelta(hours=1)))
+            s.flush()
+            s.expunge(user)
+        with client.session_transaction() as sess:
+            sess[SESSION_KEY] = sid
+        return user
+
+    return login
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import select
 
+from server import policy
 from server.auth import current_user, login_required
 from server.db import get_session
 from server.models import Period, ScoreRun
@@ -14,6 +15,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/whoami")
+@policy.token("api.read")
 @login_required
 def whoami() -> Response:
     user = current_user()
@@ -23,6 +25,7 @@ def whoami() -> Response:
 
 
 @bp.get("/periods")
+@policy.token("api.read")
 @login_required
 def periods() -> Response:
     rows = get_session().scalars(select(Period).order_by(Period.code)).all()
@@ -30,8 +33,10 @@ def periods() -> Response:
 
 
 @bp.get("/periods/<code>")
+@policy.token("api.read")
 @login_required
 def period(code: str) -> Response:
+    user = current_user()
     session = get_session()
     p = session.scalar(select(Period).where(Period.code == code))
     if p is None:
@@ -41,8 +46,17 @@ def period(code: str) -> Response:
     body = _period(p)
     body["latest_run"] = None if run is None else {
         "run_no": run.run_no, "kind": run.kind, "created_at": run.created_at.isoformat(),
-        "created_by": run.created_by, "totals": run.totals}
+        "created_by": run.created_by, "totals": _visible_totals(session, user, run.totals)}
     return jsonify(body)
+
+
+def _visible_totals(session, user, totals: list) -> list:
+    """Only the managers the policy lets this user read (another department: nothing)."""
+    from server.services.roster import departments_of
+
+    departments = departments_of(session, [t["employee_id"] for t in totals])
+    return policy.filter_rows(user, totals, lambda t: departments.get(t["employee_id"]),
+                              lambda t: t["employee_id"])
 
 
 def _period(p: Period) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
+from server import policy
 from server.config import parse_lang
 from server.db import get_session
 from server.models import Period
@@ -21,6 +22,7 @@ def page_lang() -> str:
 
 
 @bp.get("/review")
+@policy.web("period.view")
 def index() -> str:
     periods = get_session().scalars(select(Period).order_by(Period.code.desc())).all()
     return render_template("review.html", lang=page_lang(), periods=periods)

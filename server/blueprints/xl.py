@@ -12,7 +12,8 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from server.auth import current_user, require_role
+from server import policy, workflow
+from server.auth import current_user
 from server.config import parse_lang
 from server.db import get_session
 from server.models import Role
@@ -37,8 +38,9 @@ from server.xlwire.plan import WritePlan
 bp = Blueprint("xl", __name__, url_prefix="/xl")
 log = logging.getLogger("kpibook.xl")
 
+# Who may press which button is server/policy.py's ACTIONS; what the period's state
+# allows is server/workflow.py's ALLOWED_IN.
 ALL_ROLES = tuple(r.value for r in Role)
-ADJUSTERS = (Role.HR_ADMIN.value, Role.EXECUTIVE.value, Role.DEPT_HEAD.value)
 
 
 @bp.errorhandler(ClientError)
@@ -89,11 +91,12 @@ def _stamp(plan: WritePlan, **meta: str) -> WritePlan:
 
 
 @bp.post("/new_period")
+@policy.token("period.create")
 def new_period() -> Response:
     user = current_user()
     wb = _load(required=())
     lang = _lang(wb)
-    require_role(user, (Role.HR_ADMIN.value,), "新建期间" if lang == "zh" else "create periods")
+    policy.require(user, "period.create", lang=lang)
     if wb.tables.get("kb_meta") is None:
         raise Unprocessable(
             "工作簿没有 kb_meta 表（工作表 _kpibook）：请使用 kpibook 模板。" if lang == "zh" else
@@ -103,6 +106,8 @@ def new_period() -> Response:
     template = (wb.template or request.args.get("template") or "custom").strip()
     session = get_session()
     period, created = period_service.open_period(session, code, template, user, lang)
+    if created:
+        workflow.record_event(session, period, "create", "", period.state, user)
     session.commit()
     if lang == "zh":
         msg = (f"已创建考核期间 {code}（模板 {template}）。" if created else
@@ -119,15 +124,18 @@ def new_period() -> Response:
 
 
 @bp.post("/pull")
+@policy.token("period.pull")
 def pull() -> Response:
     user = current_user()
     wb = _load(required=("kb_data",))
     lang = _lang(wb)
-    require_role(user, (Role.HR_ADMIN.value,), "获取数据" if lang == "zh" else "pull data")
+    policy.require(user, "period.pull", lang=lang)
     if "kb_data" not in wb.tables:
         raise invalid(wb.tables.problems, lang)
     session = get_session()
     period = period_service.require_period(session, wb.period, lang)
+    workflow.require_allowed(period, "pull", lang)
+    workflow.advance(session, period, "pull", user)
     # Source systems first (KPIBOOK_SYNC_CONFIG); stored facts / the simulator otherwise.
     report = pull_service.pull_for_button(session, period, user.name, current_app.config,
                                           pull_service.roster_ids(wb))
@@ -163,13 +171,15 @@ def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str) -> WritePlan:
 
 
 @bp.post("/score")
+@policy.token("period.score")
 def score() -> Response:
     user = current_user()
     wb = _load()
     lang = _lang(wb)
-    require_role(user, ADJUSTERS, "计算得分" if lang == "zh" else "score")
+    policy.require(user, "period.score", lang=lang)
     session = get_session()
     period = period_service.require_period(session, wb.period, lang)
+    workflow.require_allowed(period, "score", lang)
     inp = score_input(wb, lang)
     result = scoring_service.run_engine(inp, lang)
     run = scoring_service.store_run(session, period, inp, result, user, lang)
@@ -181,12 +191,13 @@ def score() -> Response:
 
 
 @bp.post("/check")
+@policy.token("period.check")
 def check() -> Response:
     """Validate only: no database change, no workbook change except the alert."""
     user = current_user()
     wb = _load()
     lang = _lang(wb)
-    require_role(user, ALL_ROLES, "检查" if lang == "zh" else "check")
+    policy.require(user, "period.check", lang=lang)
     _inp, problems = problems_of(wb)
     from server.workbook.render import check_plan
 
@@ -198,13 +209,15 @@ def check() -> Response:
 
 
 @bp.post("/submit")
+@policy.token("period.submit")
 def submit() -> Response:
     user = current_user()
     wb = _load()
     lang = _lang(wb)
-    require_role(user, ADJUSTERS, "提交调整" if lang == "zh" else "submit adjustments")
+    policy.require(user, "period.submit", lang=lang)
     session = get_session()
     period = period_service.require_period(session, wb.period, lang)
+    workflow.require_allowed(period, "submit", lang)
     inp = score_input(wb, lang)
     run, result, counts, inp = scoring_service.submit(session, period, inp, wb.tables, user,
                                                       lang)

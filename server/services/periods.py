@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from server.models import Period, PeriodState, Template, User
 from server.services.errors import Conflict
 
-# States in which a button may change the period (closed periods are frozen).
-WRITABLE = (PeriodState.OPEN.value, PeriodState.SCORED.value, PeriodState.SUBMITTED.value)
+# States in which a button may be used at all (closed periods are frozen); what each
+# state freezes in detail is server/workflow.py's ALLOWED_IN.
+WRITABLE = tuple(s.value for s in PeriodState if s != PeriodState.CLOSED)
 
 
 def to_jsonable(obj: object) -> object:

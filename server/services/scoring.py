@@ -12,8 +12,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server import policy
 from server.models import Adjustment as AdjustmentRow
-from server.models import AdjustmentStatus, Period, PeriodState, Role, ScoreRun, User
+from server.models import AdjustmentStatus, Period, ScoreRun, User
 from server.scoring.model import Adjustment, Problem, ScoreInput, ScoreResult
 from server.services.errors import Forbidden
 from server.services.periods import digest, to_jsonable
@@ -41,8 +42,14 @@ def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreRe
     session.add(run)
     # The period keeps the rule set that produced its latest snapshot.
     period.rules = to_jsonable(inp.rules)  # type: ignore[assignment]
-    if period.state == PeriodState.OPEN.value:
-        period.state = PeriodState.SCORED.value
+    # Departments decide who may read a result (server/policy.py): keep the roster in force.
+    from server.services.roster import remember_employees
+
+    remember_employees(session, inp.employees)
+    if kind == "score":
+        from server.workflow import advance
+
+        advance(session, period, "score", user)
     session.flush()
     return run
 
@@ -59,68 +66,27 @@ def active_adjustments(session: Session, period: Period) -> dict[Key, Adjustment
     return {(r.employee_id, r.indicator): r for r in rows}
 
 
-# What HR writes in the rules table's "Adjustable by" column for each role. An executive
-# may do what a department head may (the general manager outranks directors).
-ROLE_NAMES = {
-    Role.HR_ADMIN.value: {"hr_admin", "hr", "人力资源部", "人力资源", "人事部"},
-    Role.DEPT_HEAD.value: {"dept_head", "部门总监", "部门负责人", "部门经理", "部门主管",
-                           "department head", "director"},
-    Role.EXECUTIVE.value: {"executive", "总经理", "高管", "副总经理", "general manager", "ceo"},
-}
-
-
-def names_of(user: User) -> set[str]:
-    """Every name an 'Adjustable by' cell may use for this user (compared case-folded)."""
-    names = {user.role, user.name, user.display_name, *ROLE_NAMES.get(user.role, ())}
-    if user.role == Role.EXECUTIVE.value:
-        names |= ROLE_NAMES[Role.DEPT_HEAD.value]
-    names |= set((user.authority or {}).get("titles") or ())
-    return {n.strip().casefold() for n in names if n}
+# The authority rules live in the policy module (the one place deciding who may do what);
+# these names stay importable from here.
+ROLE_NAMES = policy.ROLE_NAMES
+names_of = policy.names_of
 
 
 def authority_problems(user: User, inp: ScoreInput, changed: dict[Key, Decimal],
                        tables: Tables, lang: str) -> list[Problem]:
-    """Changed adjustments (new, modified or removed) the user may not make.
-
-    HR admins are bounded only by the rules table's limits (which the engine checks). Others
-    need: their role or name in the indicator's 'Adjustable by' (when it is set) and, from the
-    authority stored on the user, the employee's department, the indicator and max points.
-    """
-    if user.role == Role.HR_ADMIN.value:
-        return []
-    if user.role not in (Role.EXECUTIVE.value, Role.DEPT_HEAD.value):
-        return [Problem("kb_adjustments", None, None,
-                        f"角色 {user.role} 不能调整分数" if lang == "zh" else
-                        f"role {user.role} may not adjust scores")] if changed else []
-    auth = user.authority or {}
-    departments = set(auth.get("departments") or ())
-    indicators = set(auth.get("indicators") or ())
-    max_points = Decimal(str(auth["max_points"])) if auth.get("max_points") else None
+    """Changed adjustments (new, modified or removed) the user may not make, located in the
+    workbook; the reasons come from `policy.adjustment_refusals`."""
     people = {e.employee_id: e for e in inp.employees}
-    who = names_of(user)
     problems = []
     for (employee_id, code), points in sorted(changed.items()):
-        reasons = []
         try:
-            ind = inp.rules.indicator(code)
+            roles = inp.rules.indicator(code).adjust_roles
         except KeyError:
-            ind = None
-        if ind is not None and ind.adjust_roles and not (
-                who & {r.strip().casefold() for r in ind.adjust_roles}):
-            reasons.append(f"指标 {code} 只能由 {'、'.join(sorted(ind.adjust_roles))} 调整"
-                           if lang == "zh" else
-                           f"indicator {code} may only be adjusted by "
-                           f"{', '.join(sorted(ind.adjust_roles))}")
+            roles = frozenset()
         emp = people.get(employee_id)
-        if departments and (emp is None or emp.department not in departments):
-            reasons.append("该员工不在您的授权部门内" if lang == "zh" else
-                           "the employee is outside your departments")
-        if indicators and code not in indicators:
-            reasons.append(f"您无权调整指标 {code}" if lang == "zh" else
-                           f"you may not adjust indicator {code}")
-        if max_points is not None and abs(points) > max_points:
-            reasons.append(f"超过您的调整上限 ±{max_points} 分" if lang == "zh" else
-                           f"more than your limit of ±{max_points} points")
+        change = policy.Change(employee_id, emp.department if emp else None, code, points,
+                               frozenset(roles))
+        reasons = policy.adjustment_refusals(user, change, lang)
         if reasons:
             problems.append(_locate_adjustment(tables, employee_id, code,
                                                "; ".join(reasons)))
@@ -182,6 +148,8 @@ def submit(session: Session, period: Period, inp: ScoreInput, tables: Tables, us
                 status=AdjustmentStatus.ACTIVE.value, score_run_id=run.id))
             if key not in current:
                 counts["added"] += 1
-    period.state = PeriodState.SUBMITTED.value
+    from server.workflow import advance
+
+    advance(session, period, "submit", user)
     session.flush()
     return run, result, counts, inp

@@ -81,7 +81,7 @@ def test_full_flow(app, client, book, press):
         period = s.scalar(select(Period))
         assert period.code == "2026-10"
         assert period.template_code == "manufacturing"
-        assert period.state == "open"
+        assert period.state == "collecting"
 
     r = press("pull", book)
     data = table_rows(book, "kb_data")
@@ -130,7 +130,7 @@ def test_submit_stores_adjustments_and_writes_totals(app, book, press):
         assert len(rows) == 1
         assert rows[0].reason == "超额完成紧急订单"
         assert rows[0].author == "hr"
-        assert s.scalar(select(Period)).state == "submitted"
+        assert s.scalar(select(Period)).state == "in_review"
         run = s.scalar(select(ScoreRun).order_by(ScoreRun.run_no.desc()))
         assert run.kind == "submit"
     assert_hr_additions_survive(book)
@@ -220,7 +220,7 @@ def test_full_flow_on_postgresql(pg_url, tmp_path, book):
 
     upgrade(pg_url)
     app = create_app({"DATABASE_URL": pg_url, "INSTANCE_PATH": str(tmp_path / "i"),
-                      "FACT_SOURCE": "simulator"})
+                      "FACT_SOURCE": "simulator", "ALLOW_INSECURE_HTTP": True})
     with session_scope(app) as s:
         token = create_token(s, create_user(s, "hr", "hr_admin"))
     h = headless()

@@ -53,12 +53,16 @@ def test_db_users_tokens_whoami(env):
     from server import create_app
 
     app = create_app()
-    resp = app.test_client().get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+    # Tokens travel over HTTPS only (docs/security.md).
+    https = {"base_url": "https://localhost"}
+    resp = app.test_client().get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"},
+                                 **https)
     assert resp.json["display_name"] == "李总"
     assert token not in run("tokens", "list").output
     assert run("tokens", "revoke", token[:12]).exit_code == 0
     assert app.test_client().get(
-        "/api/v1/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        "/api/v1/whoami", headers={"Authorization": f"Bearer {token}"},
+        **https).status_code == 401
 
 
 @pytest.mark.skipif(not TEMPLATE.is_file(), reason="templates not built yet")

@@ -76,7 +76,8 @@ def test_app_on_postgresql(pg_url, tmp_path):
         s.flush()
         s.add(Adjustment(period_id=period.id, employee_id="M1001", indicator="PROD_EFF",
                          points=Decimal("1.25"), reason="理由", author="gm"))
-    resp = app.test_client().get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+    resp = app.test_client().get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"},
+                                 base_url="https://localhost")
     assert resp.status_code == 200
     assert resp.json["authority"] == {"departments": ["一车间"]}
     with session_scope(app) as s:

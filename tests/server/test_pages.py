@@ -44,12 +44,14 @@ def test_addin_static_files_may_be_framed(client):
     assert client.get("/addin/../server/app.py").status_code == 404
 
 
-def test_review_page_is_escaped_and_bilingual(app, client):
+def test_review_page_is_escaped_and_bilingual(app, client, web_login):
     from server.db import session_scope
     from server.models import Period
 
     with session_scope(app) as s:
         s.add(Period(code="<script>x</script>", template_code="manufacturing"))
+    assert client.get("/review").status_code == 302  # to the sign-in page
+    web_login(client, "auditor", "auditor")
     zh = client.get("/review")
     assert zh.status_code == 200
     assert "考核复核" in zh.get_data(as_text=True)

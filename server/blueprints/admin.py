@@ -1,0 +1,288 @@
+"""Administration: users, roles, executive authority, roster import, OAuth2 clients,
+notification log. HR admins change; auditors read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from flask import Blueprint, Response, render_template, request
+from sqlalchemy import select
+
+from server import auth, policy
+from server.db import get_session
+from server.models import Employee, Notification, OAuthClient, Role, User
+from server.services.errors import BadRequest, NotFound
+from server.web import back, lang, say, t
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+ROLES = [r.value for r in Role]
+
+
+def _user(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        raise NotFound("找不到该用户。\nNo such user.")
+    return user
+
+
+def _text(value: object) -> str:
+    # Blank cells arrive as None or NaN (pandas).
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
+def _listed(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("，", ",").replace("、", ",").replace("\n", ",")
+            .split(",") if p.strip()]
+
+
+def _points(text: str, what: str) -> str | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadRequest(f"{what}必须是数字。\n{what}: not a number.") from None
+    if value < 0 or value > 100:
+        raise BadRequest(f"{what}必须在 0 到 100 之间。\n{what}: between 0 and 100.")
+    return str(value)
+
+
+def authority_from_form(form) -> dict:  # noqa: ANN001 - werkzeug MultiDict
+    auth_data: dict[str, object] = {}
+    if _listed(form.get("departments", "")):
+        auth_data["departments"] = _listed(form.get("departments", ""))
+    if _listed(form.get("indicators", "")):
+        auth_data["indicators"] = _listed(form.get("indicators", ""))
+    if _listed(form.get("titles", "")):
+        auth_data["titles"] = _listed(form.get("titles", ""))
+    up = _points(form.get("max_up", ""), t("最多加分", "Max up"))
+    down = _points(form.get("max_down", ""), t("最多减分", "Max down"))
+    if up is not None:
+        auth_data["max_up"] = up
+    if down is not None:
+        auth_data["max_down"] = down
+    return auth_data
+
+
+@bp.get("/users")
+@policy.web("users.view")
+def users() -> str:
+    db = get_session()
+    rows = db.scalars(select(User).order_by(User.role, User.name)).all()
+    return render_template("admin/users.html", users=rows, roles=ROLES, now=auth.utcnow(),
+                           aware=auth._aware)
+
+
+@bp.post("/users")
+@policy.web("users.manage")
+def create_user() -> Response:
+    db = get_session()
+    form = request.form
+    role = form.get("role", "")
+    if role not in ROLES:
+        raise BadRequest("请选择角色。\nChoose a role.")
+    password = form.get("password", "")
+    if password:
+        problem = auth.password_problem(password, lang())
+        if problem:
+            say(problem, problem, "error")
+            return back("admin.users")
+    try:
+        user = auth.create_user(db, form.get("name", ""), role, form.get("display_name", ""),
+                                authority_from_form(form), form.get("email", "").strip(),
+                                password or None, form.get("employee_id", "").strip())
+    except ValueError as exc:
+        say(f"无法创建用户：{exc}", f"Cannot create the user: {exc}", "error")
+        return back("admin.users")
+    db.commit()
+    say(f"已创建用户 {user.name}。", f"Created user {user.name}.")
+    return back("admin.user", user_id=user.id)
+
+
+@bp.get("/users/<int:user_id>")
+@policy.web("users.view")
+def user(user_id: int) -> str:
+    return render_template("admin/user.html", user=_user(user_id), roles=ROLES,
+                           now=auth.utcnow(), aware=auth._aware)
+
+
+@bp.post("/users/<int:user_id>")
+@policy.web("users.manage")
+def update_user(user_id: int) -> Response:
+    db = get_session()
+    target = _user(user_id)
+    me = auth.current_user()
+    form = request.form
+    role = form.get("role", target.role)
+    if role not in ROLES:
+        raise BadRequest("请选择角色。\nChoose a role.")
+    active = form.get("active") == "on"
+    if target.id == me.id and (role != target.role or not active):
+        say("不能更改自己的角色或停用自己。", "You cannot change your own role or deactivate "
+            "yourself.", "error")
+        return back("admin.user", user_id=user_id)
+    target.display_name = form.get("display_name", "").strip() or target.name
+    target.email = form.get("email", "").strip()
+    target.role = role
+    target.employee_id = form.get("employee_id", "").strip()
+    target.authority = authority_from_form(form)
+    if target.active and not active:
+        auth.end_all_sessions(db, target)
+    target.active = active
+    db.commit()
+    say("已保存。", "Saved.")
+    return back("admin.user", user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/password")
+@policy.web("users.manage")
+def reset_password(user_id: int) -> Response:
+    db = get_session()
+    target = _user(user_id)
+    password = request.form.get("password", "")
+    problem = auth.password_problem(password, lang())
+    if problem:
+        say(problem, problem, "error")
+        return back("admin.user", user_id=user_id)
+    auth.set_password(target, password)
+    auth.end_all_sessions(db, target)
+    db.commit()
+    say("已设置新密码，该用户的登录已全部结束。",
+        "New password set; the user's sign-ins were ended.")
+    return back("admin.user", user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@policy.web("users.manage")
+def unlock(user_id: int) -> Response:
+    target = _user(user_id)
+    target.locked_until = None
+    target.failed_logins = 0
+    get_session().commit()
+    say("已解锁。", "Unlocked.")
+    return back("admin.user", user_id=user_id)
+
+
+# --- roster import -----------------------------------------------------------------------------
+
+
+@bp.get("/import")
+@policy.web("users.manage")
+def import_form() -> str:
+    return render_template("admin/import.html", report=None)
+
+
+@bp.post("/import")
+@policy.web("users.manage")
+def import_roster() -> str:
+    """Accounts for the managers of a workbook's roster table (kb_roster): each becomes an
+    employee account named by their 工号 (no password until HR sets one), their Employee
+    record is updated, and their department decides who may read their results."""
+    upload = request.files.get("workbook")
+    if upload is None or not upload.filename:
+        raise BadRequest("请选择一个 .xlsx 工作簿。\nChoose an .xlsx workbook.")
+    from addin.headless import snapshot_from_xlsx
+    from server.services.workbook import open_workbook
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "roster.xlsx"
+        upload.save(path)
+        try:
+            book = snapshot_from_xlsx(path)
+        except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
+            raise BadRequest("无法读取该文件：请上传 Excel .xlsx 工作簿。\n"
+                             "The file cannot be read: upload an Excel .xlsx workbook.") from None
+    wb = open_workbook(book, ("kb_roster",))
+    frame = wb.tables.get("kb_roster")
+    if frame is None:
+        raise BadRequest("工作簿中没有人员名单表（kb_roster）。\n"
+                         "The workbook has no roster table (kb_roster).")
+    db = get_session()
+    report = {"created": [], "updated": [], "skipped": []}
+    for i in range(len(frame.frame)):
+        emp_id = _text(frame.value(i, "employee_id"))
+        name = _text(frame.value(i, "name"))
+        dept = _text(frame.value(i, "department"))
+        if not emp_id or not name:
+            row_no = frame.excel_rows[i]
+            report["skipped"].append(t(f"第 {row_no} 行：缺少工号或姓名",
+                                       f"row {row_no}: no employee ID or name"))
+            continue
+        email = _text(frame.value(i, "email"))
+        position = _text(frame.value(i, "position"))
+        emp = db.scalar(select(Employee).where(Employee.employee_id == emp_id))
+        if emp is None:
+            emp = Employee(employee_id=emp_id, name=name)
+            db.add(emp)
+        emp.name, emp.department, emp.email, emp.position = name, dept, email, position
+        account = db.scalar(select(User).where(User.employee_id == emp_id)) or \
+            db.scalar(select(User).where(User.name == emp_id))
+        if account is None:
+            auth.create_user(db, emp_id, Role.EMPLOYEE.value, name, {}, email,
+                             employee_id=emp_id)
+            report["created"].append(f"{emp_id} {name}")
+        else:
+            account.display_name = name
+            account.email = email or account.email
+            account.employee_id = emp_id
+            report["updated"].append(f"{emp_id} {name}")
+    db.commit()
+    return render_template("admin/import.html", report=report)
+
+
+# --- OAuth2 clients ----------------------------------------------------------------------------
+
+
+@bp.get("/clients")
+@policy.web("clients.manage")
+def clients() -> str:
+    rows = get_session().scalars(select(OAuthClient).order_by(OAuthClient.id.desc())).all()
+    return render_template("admin/clients.html", clients=rows, scopes=auth.OAUTH_SCOPES,
+                           secret=None, new_client=None)
+
+
+@bp.post("/clients")
+@policy.web("clients.manage")
+def create_client() -> Response:
+    db = get_session()
+    me = auth.current_user()
+    scopes = request.form.getlist("scopes")
+    try:
+        row, secret = auth.create_oauth_client(db, request.form.get("name", "").strip()[:100]
+                                               or "client", scopes, me.name)
+    except ValueError:
+        raise BadRequest("请至少选择一个权限范围。\nChoose at least one scope.") from None
+    db.commit()
+    rows = db.scalars(select(OAuthClient).order_by(OAuthClient.id.desc())).all()
+    html = render_template("admin/clients.html", clients=rows, scopes=auth.OAUTH_SCOPES,
+                           secret=secret, new_client=row)
+    return Response(html, headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/clients/<int:client_id>/revoke")
+@policy.web("clients.manage")
+def revoke_client(client_id: int) -> Response:
+    db = get_session()
+    row = db.get(OAuthClient, client_id)
+    if row is None:
+        raise NotFound("找不到该客户端。\nNo such client.")
+    row.revoked_at = row.revoked_at or dt.datetime.now(dt.UTC)
+    db.commit()
+    say(f"客户端 {row.client_id} 已停用，其令牌立即失效。",
+        f"Client {row.client_id} revoked; its tokens stop working now.")
+    return back("admin.clients")
+
+
+@bp.get("/notifications")
+@policy.web("notifications.view")
+def notifications() -> str:
+    rows = get_session().scalars(select(Notification).order_by(Notification.id.desc())
+                                 .limit(200)).all()
+    return render_template("admin/notifications.html", rows=rows)

@@ -1,0 +1,228 @@
+"""Periods on the web: where each period stands and what waits for whom, the workflow
+buttons, results (filtered by the policy), exports, web adjustments, appeals for HR."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, render_template, request
+from sqlalchemy import select
+
+from server import auth, policy, workflow
+from server.db import get_session
+from server.models import Adjustment, AdjustmentStatus, Appeal, Period, PeriodState
+from server.services import feedback
+from server.services.errors import BadRequest, NotFound
+from server.services.periods import find_period
+from server.services.roster import departments_of, names_of_employees
+from server.web import back, lang, say, t
+
+bp = Blueprint("periods", __name__)
+
+
+def _period(code: str) -> Period:
+    period = find_period(get_session(), code)
+    if period is None:
+        raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
+    return period
+
+
+def _visible_totals(user, run) -> list[dict]:
+    db = get_session()
+    totals = list(run.totals) if run else []
+    departments = departments_of(db, [x["employee_id"] for x in totals])
+    names = names_of_employees(db)
+    rows = policy.filter_rows(user, totals, lambda x: departments.get(x["employee_id"]),
+                              lambda x: x["employee_id"])
+    return [{**x, "department": departments.get(x["employee_id"], ""),
+             "name": names.get(x["employee_id"], x["employee_id"])} for x in rows]
+
+
+@bp.get("/periods")
+@policy.web("period.view")
+def index() -> str:
+    db = get_session()
+    periods = db.scalars(select(Period).order_by(Period.code.desc())).all()
+    rows = [(p, workflow.waiting_for(db, p)) for p in periods]
+    return render_template("periods.html", rows=rows, order=workflow.ORDER)
+
+
+@bp.post("/periods")
+@policy.web("period.create")
+def create() -> Response:
+    user = auth.current_user()
+    code = request.form.get("code", "").strip()
+    template = request.form.get("template", "").strip()
+    if not code or len(code) > 20:
+        raise BadRequest("请填写期间代码（例如 2025-03，最多 20 个字符）。\n"
+                         "Enter a period code (e.g. 2025-03, at most 20 characters).")
+    db = get_session()
+    if find_period(db, code) is not None:
+        say(f"期间 {code} 已存在。", f"Period {code} already exists.", "error")
+        return back("periods.index")
+    period = Period(code=code, template_code=template, state=PeriodState.DRAFT.value,
+                    lang=lang(), rules={}, created_by=user.name)
+    db.add(period)
+    db.flush()
+    workflow.record_event(db, period, "create", "", period.state, user)
+    db.commit()
+    say(f"已创建期间 {code}（草稿）。", f"Created period {code} (draft).")
+    return back("periods.detail", code=code)
+
+
+@bp.get("/periods/<code>")
+@policy.web("period.view")
+def detail(code: str) -> str:
+    user = auth.current_user()
+    db = get_session()
+    period = _period(code)
+    run = workflow.latest_run(db, period)
+    totals = _visible_totals(user, run)
+    shown = {x["employee_id"] for x in totals}
+    adjustments = [a for a in db.scalars(select(Adjustment).where(
+        Adjustment.period_id == period.id, Adjustment.status == AdjustmentStatus.ACTIVE.value)
+        .order_by(Adjustment.employee_id, Adjustment.indicator)) if a.employee_id in shown]
+    appeals = feedback.visible_appeals(db, user, period)
+    from server.models import Acknowledgement
+
+    acked = set(db.scalars(select(Acknowledgement.employee_id).where(
+        Acknowledgement.period_id == period.id)))
+    return render_template(
+        "period.html", period=period, run=run, totals=totals, adjustments=adjustments,
+        appeals=appeals, acked=acked, events=workflow.history(db, period),
+        waiting=workflow.waiting_for(db, period), transitions=workflow.available(period, user),
+        reopen_targets=workflow.reopen_targets(period) if period.state in (
+            "approved", "published", "closed") else [], order=workflow.ORDER,
+        names=names_of_employees(db))
+
+
+@bp.post("/periods/<code>/transition")
+@policy.web("period.transition")
+def transition(code: str) -> Response:
+    user = auth.current_user()
+    db = get_session()
+    period = _period(code)
+    action = request.form.get("action", "")
+    event = workflow.transition(db, period, action, user, request.form.get("reason", ""),
+                                request.form.get("to_state") or None, lang())
+    db.commit()
+    say(f"期间 {code}：{workflow.action_word(action, 'zh')}，现为「"
+        f"{workflow.state_word(event.to_state, 'zh')}」。",
+        f"Period {code}: {workflow.action_word(action, 'en')}; now "
+        f"{workflow.state_word(event.to_state, 'en')}.")
+    return back("periods.detail", code=code)
+
+
+@bp.get("/periods/<code>/export.csv")
+@policy.web("result.export")
+def export(code: str) -> Response:
+    """The results the user may read, as CSV for Excel (UTF-8 with BOM, Chinese captions)."""
+    user = auth.current_user()
+    period = _period(code)
+    run = workflow.latest_run(get_session(), period)
+    out = io.StringIO()
+    out.write("\ufeff")
+    w = csv.writer(out)
+    w.writerow([t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
+                t("总分", "Total"), t("等级", "Grade"), t("排名", "Rank"), t("状态", "Status")])
+    for x in _visible_totals(user, run):
+        w.writerow([_cell(v) for v in (x["employee_id"], x["name"], x["department"],
+                                       x.get("total") or "", x.get("grade") or "",
+                                       x.get("rank") or "", x.get("status") or "")])
+    return Response(out.getvalue(), content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="kpibook-{_filename(code)}.csv"',
+        "Cache-Control": "no-store"})
+
+
+def _cell(value: object) -> str:
+    # A cell starting with = + - @ would run as a formula in Excel (CSV injection).
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(text) \
+        else text
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _filename(code: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in code)
+
+
+@bp.get("/periods/<code>/results/<employee_id>")
+@policy.web("result.view")
+def result(code: str, employee_id: str) -> str:
+    user = auth.current_user()
+    db = get_session()
+    period = _period(code)
+    policy.require(user, "result.view", feedback.subject(db, employee_id), lang())
+    view = feedback.result_of(db, period, employee_id)
+    if view.total is None:
+        raise NotFound(f"期间 {code} 没有 {employee_id} 的结果。\n"
+                       f"Period {code} has no result for {employee_id}.")
+    return render_template("result.html", view=view, self_view=False,
+                           may_adjust=policy.can(user, "adjustment.make")
+                           and period.state in workflow.ALLOWED_IN["adjust"])
+
+
+@bp.post("/periods/<code>/results/<employee_id>/adjust")
+@policy.web("adjustment.make")
+def adjust(code: str, employee_id: str) -> Response:
+    user = auth.current_user()
+    db = get_session()
+    period = _period(code)
+    policy.require(user, "result.view", feedback.subject(db, employee_id), lang())
+    row = feedback.adjust(db, period, user, employee_id, request.form.get("indicator", ""),
+                          request.form.get("points", ""), request.form.get("reason", ""),
+                          lang())
+    db.commit()
+    say(f"已调整 {employee_id} 的 {row.indicator}：{row.points:+} 分。",
+        f"Adjusted {row.indicator} of {employee_id} by {row.points:+} points.")
+    return back("periods.result", code=code, employee_id=employee_id)
+
+
+@bp.get("/appeals")
+@policy.web("appeal.list")
+def appeals() -> str:
+    user = auth.current_user()
+    db = get_session()
+    return render_template("appeals.html", appeals=feedback.visible_appeals(db, user),
+                           names=names_of_employees(db))
+
+
+@bp.get("/appeals/<int:appeal_id>")
+@policy.web("appeal.view")
+def appeal(appeal_id: int) -> str:
+    user = auth.current_user()
+    db = get_session()
+    item = db.get(Appeal, appeal_id)
+    if item is None:
+        raise NotFound("找不到该申诉。\nNo such appeal.")
+    policy.require(user, "appeal.view", feedback.subject(db, item.employee_id), lang())
+    view = feedback.result_of(db, item.period, item.employee_id)
+    return render_template("appeal.html", item=item, view=view)
+
+
+@bp.post("/appeals/<int:appeal_id>/answer")
+@policy.web("appeal.answer")
+def answer(appeal_id: int) -> Response:
+    user = auth.current_user()
+    db = get_session()
+    item = db.get(Appeal, appeal_id)
+    if item is None:
+        raise NotFound("找不到该申诉。\nNo such appeal.")
+    feedback.answer(db, item, user, request.form.get("answer", ""), lang(),
+                    indicator=request.form.get("indicator", "").strip(),
+                    points=request.form.get("points", "").strip(),
+                    adjust_reason=request.form.get("adjust_reason", ""))
+    db.commit()
+    from server import notify
+
+    notify.appeal_answered(item.id)
+    say("已答复申诉，等待经理确认。", "Answer saved; waiting for the manager's confirmation.")
+    return back("periods.appeal", appeal_id=appeal_id)

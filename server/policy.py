@@ -1,0 +1,363 @@
+"""The one place that decides who may read and write what (docs/roles.md).
+
+API:
+
+* `can(user, action, resource=None) -> bool` — `action` is one of ACTIONS; `resource` narrows
+  it to data: `Subject(employee_id=..., department=...)` for a manager's results and feedback,
+  `Change(...)` for an adjustment. Without a resource the answer is the role-level one ("may
+  this role ever do this?").
+* `require(user, action, resource=None, lang="zh")` — the same, raising Forbidden (403) with
+  a message people understand.
+* `department_scope(user)` — the departments whose data the user may see (None: all);
+  `visible(user, employee_id, department)`, `filter_rows(user, rows, department_of)` and
+  `employee_filter(user, column)` filter lists and queries, so that lists, exports, searches,
+  diffs and charts show nothing the user may not read.
+* `adjustment_refusals(user, change, lang)` — why an adjustment is outside the user's
+  authority (role, "Adjustable by", departments, indicators, max points up/down); the ribbon's
+  Submit and the web pages use it alike.
+* Route declarations: every view carries a policy (`web(action)`, `token(action)`,
+  `machine(scope)` via `server.auth.require_oauth`, `public(why)`); `route_policy(app,
+  endpoint)` reads it back. tests/web/test_permission_matrix.py walks `app.url_map` and fails
+  for any route without one.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from flask import Flask, g, redirect, request, url_for
+
+from server.models import Role, User
+from server.services.errors import Forbidden
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HR = Role.HR_ADMIN.value
+EXEC = Role.EXECUTIVE.value
+DEPT = Role.DEPT_HEAD.value
+EMP = Role.EMPLOYEE.value
+AUD = Role.AUDITOR.value
+ALL = frozenset({HR, EXEC, DEPT, EMP, AUD})
+STAFF = frozenset({HR, EXEC, DEPT, AUD})  # everyone who works with other people's results
+
+# action -> roles that may ever do it. Data-level limits (departments, own results,
+# authority) are applied on top in `can` when a resource is given.
+ACTIONS: dict[str, frozenset[str]] = {
+    "account.own": ALL,  # own password, own tokens, own profile
+    "api.read": ALL,  # whoami and the period list of the API (results are filtered)
+    "period.view": STAFF,  # period list/status, period page (results filtered by department)
+    "period.create": frozenset({HR}),
+    "period.transition": frozenset({HR, EXEC}),  # which transition: server/workflow.py
+    "period.pull": frozenset({HR}),
+    "period.score": frozenset({HR, EXEC, DEPT}),
+    "period.submit": frozenset({HR, EXEC, DEPT}),
+    "period.check": ALL,
+    "result.view": ALL,  # one manager's result: resource needed (own dept / self)
+    "result.export": STAFF,
+    "adjustment.make": frozenset({HR, EXEC, DEPT}),
+    "feedback.respond": frozenset({EMP}),  # acknowledge / appeal / confirm: own result only
+    "appeal.view": ALL,  # resource needed
+    "appeal.list": STAFF,
+    "appeal.answer": frozenset({HR}),
+    "users.view": frozenset({HR, AUD}),
+    "users.manage": frozenset({HR}),
+    "clients.manage": frozenset({HR}),
+    "notifications.view": frozenset({HR, AUD}),
+}
+
+# Actions whose resource is a manager (Subject): department scope or self applies.
+_SUBJECT_ACTIONS = {"result.view", "result.export", "appeal.view", "adjustment.make",
+                    "feedback.respond", "period.view", "appeal.list"}
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A manager whose result or feedback is asked for."""
+
+    employee_id: str
+    department: str | None  # None: unknown (not in the roster) - only "all departments" sees it
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An adjustment someone wants to make."""
+
+    employee_id: str
+    department: str | None
+    indicator: str
+    points: Decimal
+    adjust_roles: frozenset[str] = frozenset()  # the indicator's "Adjustable by" cell
+
+
+# --- data scope --------------------------------------------------------------------------------
+
+
+def department_scope(user: User) -> frozenset[str] | None:
+    """Departments whose results the user may read; None = every department.
+
+    HR and auditors read everything. An executive reads the departments of their authority
+    (none listed: all). A department head reads their authority's departments only (none
+    listed: none). Employees read no department, only themselves (see `visible`)."""
+    if user.role in (HR, AUD):
+        return None
+    departments = frozenset(str(d) for d in (user.authority or {}).get("departments") or ())
+    if user.role == EXEC:
+        return departments or None
+    if user.role == DEPT:
+        return departments
+    return frozenset()
+
+
+def visible(user: User, employee_id: str, department: str | None) -> bool:
+    if user.role == EMP:
+        return bool(user.employee_id) and user.employee_id == employee_id
+    scope = department_scope(user)
+    return scope is None or (department is not None and department in scope)
+
+
+def filter_rows(user: User, rows: Iterable[Any], department_of: Callable[[Any], str | None],
+                employee_of: Callable[[Any], str]) -> list[Any]:
+    """The rows (totals, lines, adjustments, appeals...) the user may read."""
+    return [r for r in rows if visible(user, employee_of(r), department_of(r))]
+
+
+def employee_filter(user: User, employee_id_column: Any, department_column: Any) -> Any:
+    """A SQL condition restricting a query to what the user may read (None: no limit)."""
+    from sqlalchemy import false
+
+    if user.role == EMP:
+        return employee_id_column == user.employee_id if user.employee_id else false()
+    scope = department_scope(user)
+    if scope is None:
+        return None
+    return department_column.in_(sorted(scope)) if scope else false()
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+def can(user: User | None, action: str, resource: Subject | Change | None = None) -> bool:
+    if user is None or not user.active:
+        return False
+    roles = ACTIONS.get(action)
+    if roles is None:
+        raise KeyError(f"unknown policy action {action!r}")
+    if user.role not in roles:
+        return False
+    if resource is None:
+        return True
+    if isinstance(resource, Change):
+        return visible(user, resource.employee_id, resource.department) and not \
+            adjustment_refusals(user, resource, "en")
+    if action == "feedback.respond":
+        return bool(user.employee_id) and user.employee_id == resource.employee_id
+    if action in _SUBJECT_ACTIONS:
+        return visible(user, resource.employee_id, resource.department)
+    return True
+
+
+def require(user: User | None, action: str, resource: Subject | Change | None = None,
+            lang: str = "zh") -> None:
+    """`can` or 403 with a message naming what was refused (and nothing of the data)."""
+    if can(user, action, resource):
+        return
+    if isinstance(resource, Change) and user is not None:
+        reasons = adjustment_refusals(user, resource, lang)
+        if reasons:
+            zh = lang == "zh"
+            raise Forbidden(("超出您的调整权限：" + "；".join(reasons) + "。") if zh else
+                            ("Outside your authority to adjust: " + "; ".join(reasons) + "."))
+    role = user.role if user is not None else "-"
+    zh, en = ACTION_WORDS.get(action, (action, action))
+    if resource is not None and user is not None and user.role in ACTIONS.get(action, ()):
+        raise Forbidden(f"您无权查看或处理其他部门/其他人的数据（{zh}）。" if lang == "zh" else
+                        f"You may not {en} for another department or person.")
+    raise Forbidden(f"您的角色（{ROLE_WORDS.get(role, (role, role))[0]}）不能{zh}。"
+                    if lang == "zh" else
+                    f"Your role ({ROLE_WORDS.get(role, (role, role))[1]}) may not {en}.")
+
+
+# --- adjustment authority ------------------------------------------------------------------
+
+# What HR writes in the rules table's "Adjustable by" column for each role. An executive
+# may do what a department head may (the general manager outranks directors).
+ROLE_NAMES = {
+    HR: {"hr_admin", "hr", "人力资源部", "人力资源", "人事部"},
+    DEPT: {"dept_head", "部门总监", "部门负责人", "部门经理", "部门主管",
+           "department head", "director"},
+    EXEC: {"executive", "总经理", "高管", "副总经理", "general manager", "ceo"},
+}
+
+
+def names_of(user: User) -> set[str]:
+    """Every name an 'Adjustable by' cell may use for this user (compared case-folded)."""
+    names = {user.role, user.name, user.display_name, *ROLE_NAMES.get(user.role, ())}
+    if user.role == EXEC:
+        names |= ROLE_NAMES[DEPT]
+    names |= set((user.authority or {}).get("titles") or ())
+    return {n.strip().casefold() for n in names if n}
+
+
+def _points(value: object) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return abs(Decimal(str(value)))
+    except InvalidOperation:
+        return None
+
+
+def authority_limits(user: User) -> tuple[Decimal | None, Decimal | None]:
+    """(max up, max down) in points from the user's authority; None: no personal limit."""
+    auth = user.authority or {}
+    both = _points(auth.get("max_points"))
+    up = _points(auth.get("max_up"))
+    down = _points(auth.get("max_down"))
+    return (up if up is not None else both), (down if down is not None else both)
+
+
+def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[str]:
+    """Why `user` may not make `change` (empty: allowed).
+
+    HR admins are bounded only by the rules table's limits (which the engine checks). Others
+    need their role or name in the indicator's 'Adjustable by' (when it is set) and, from the
+    authority stored on the user, the employee's department, the indicator and the maximum
+    points up and down."""
+    zh = lang == "zh"
+    if user.role == HR:
+        return []
+    if user.role not in (EXEC, DEPT):
+        return [f"角色 {ROLE_WORDS[user.role][0]} 不能调整分数" if zh else
+                f"role {user.role} may not adjust scores"]
+    reasons = []
+    code = change.indicator
+    if change.adjust_roles and not (
+            names_of(user) & {r.strip().casefold() for r in change.adjust_roles}):
+        roles = sorted(change.adjust_roles)
+        reasons.append(f"指标 {code} 只能由 {'、'.join(roles)} 调整" if zh else
+                       f"indicator {code} may only be adjusted by {', '.join(roles)}")
+    auth = user.authority or {}
+    departments = set(auth.get("departments") or ())
+    if user.role == DEPT and not departments:
+        reasons.append("您的账户没有授权部门" if zh else "your account has no departments")
+    elif departments and (change.department is None or change.department not in departments):
+        reasons.append("该员工不在您的授权部门内" if zh else
+                       "the employee is outside your departments")
+    indicators = set(auth.get("indicators") or ())
+    if indicators and code not in indicators:
+        reasons.append(f"您无权调整指标 {code}" if zh else f"you may not adjust indicator {code}")
+    up, down = authority_limits(user)
+    if change.points > 0 and up is not None and change.points > up:
+        reasons.append(f"加分超过您的上限 +{up} 分" if zh else
+                       f"more than your limit of +{up} points")
+    if change.points < 0 and down is not None and -change.points > down:
+        reasons.append(f"减分超过您的上限 -{down} 分" if zh else
+                       f"more than your limit of -{down} points")
+    return reasons
+
+
+# --- route declarations ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    kind: str  # web | token | machine | public
+    action: str | None  # an ACTIONS key (web/token), an OAuth scope (machine), None (public)
+    note: str = ""
+
+
+# Endpoints Flask itself adds.
+PUBLIC_ENDPOINTS = {"static": "stylesheets, scripts and images of the web pages"}
+
+
+def _declare(view: F, policy: RoutePolicy) -> F:
+    view.kb_policy = policy  # type: ignore[attr-defined]
+    return view
+
+
+def route_policy(app: Flask, endpoint: str) -> RoutePolicy | None:
+    if endpoint in PUBLIC_ENDPOINTS:
+        return RoutePolicy("public", None, PUBLIC_ENDPOINTS[endpoint])
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "kb_policy", None)
+
+
+def public(why: str) -> Callable[[F], F]:
+    """Declare a route open to everyone (sign-in page, health check, add-in files)."""
+    return lambda view: _declare(view, RoutePolicy("public", None, why))
+
+
+def token(action: str) -> Callable[[F], F]:
+    """A token-authenticated route (ribbon, API) whose view calls `require` itself, because
+    the refusal must be worded in the workbook's language or depends on the data."""
+    if action not in ACTIONS:
+        raise KeyError(action)
+    return lambda view: _declare(view, RoutePolicy("token", action))
+
+
+def machine(scope: str) -> Callable[[F], F]:
+    """Declared by `server.auth.require_oauth(scope)`."""
+    return lambda view: _declare(view, RoutePolicy("machine", scope))
+
+
+def web(action: str) -> Callable[[F], F]:
+    """A web page or form: sign-in required (else the sign-in page), then the role-level
+    `can(user, action)`; data-level checks follow in the view with `require`."""
+    if action not in ACTIONS:
+        raise KeyError(action)
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            from server.auth import optional_user
+            from server.services.errors import Unauthorized
+
+            user = optional_user()
+            if user is None:
+                if request.method in ("GET", "HEAD"):
+                    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                raise Unauthorized("请先登录。\nPlease sign in first.")
+            require(user, action, lang=g.get("lang", "zh"))
+            return view(*args, **kwargs)
+
+        return _declare(wrapped, RoutePolicy("web", action))  # type: ignore[return-value]
+
+    return decorator
+
+
+# --- words -------------------------------------------------------------------------------------
+
+ROLE_WORDS = {
+    HR: ("人力资源管理员", "HR admin"),
+    EXEC: ("高管", "executive"),
+    DEPT: ("部门负责人", "department head"),
+    EMP: ("员工（被考核经理）", "employee"),
+    AUD: ("审计（只读）", "auditor (read-only)"),
+}
+
+ACTION_WORDS = {
+    "account.own": ("管理自己的账户", "manage your account"),
+    "api.read": ("读取接口", "read the API"),
+    "period.view": ("查看考核期间", "view periods"),
+    "period.create": ("新建期间", "create periods"),
+    "period.transition": ("推进期间流程", "move periods through the workflow"),
+    "period.pull": ("获取数据", "pull data"),
+    "period.score": ("计算得分", "score"),
+    "period.submit": ("提交调整", "submit adjustments"),
+    "period.check": ("检查", "check"),
+    "result.view": ("查看考核结果", "view results"),
+    "result.export": ("导出结果", "export results"),
+    "adjustment.make": ("调整分数", "adjust scores"),
+    "feedback.respond": ("确认或申诉结果", "acknowledge or appeal results"),
+    "appeal.view": ("查看申诉", "view appeals"),
+    "appeal.list": ("查看申诉列表", "list appeals"),
+    "appeal.answer": ("答复申诉", "answer appeals"),
+    "users.view": ("查看用户", "view users"),
+    "users.manage": ("管理用户", "manage users"),
+    "clients.manage": ("管理接口客户端", "manage API clients"),
+    "notifications.view": ("查看通知记录", "view notifications"),
+}

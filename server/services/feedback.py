@@ -1,0 +1,298 @@
+"""A manager's result and the feedback on it: web adjustments, acknowledgements, appeals.
+
+Results are read from the period's latest score snapshot (ScoreRun). An adjustment made on
+the web (by an adjuster before publishing, or by HR answering an appeal) is stored like a
+ribbon Submit: an Adjustment row with author and reason, the previous one for the same
+(manager, indicator) superseded, and a new snapshot whose lines, totals, grades and ranks
+include it. Appeals and acknowledgements are never deleted.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server import policy, workflow
+from server.models import (
+    Acknowledgement,
+    Adjustment,
+    AdjustmentStatus,
+    Appeal,
+    AppealStatus,
+    Employee,
+    Period,
+    ScoreRun,
+    User,
+)
+from server.services.errors import BadRequest, Conflict, NotFound
+from server.services.periods import digest
+from server.services.roster import departments_of
+
+
+def _dec(value: object) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def indicators_of(period: Period) -> dict[str, dict[str, Any]]:
+    """code -> the indicator's stored rule (name, adjust roles and limits), when known."""
+    out = {}
+    for ind in (period.rules or {}).get("indicators") or ():
+        if isinstance(ind, dict) and ind.get("code"):
+            out[str(ind["code"])] = ind
+    return out
+
+
+def subject(db: Session, employee_id: str) -> policy.Subject:
+    dept = db.scalar(select(Employee.department).where(Employee.employee_id == employee_id))
+    return policy.Subject(employee_id, dept)
+
+
+@dataclass
+class ResultView:
+    period: Period
+    employee_id: str
+    name: str
+    department: str | None
+    run: ScoreRun | None
+    total: dict[str, Any] | None
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    acknowledgements: list[Acknowledgement] = field(default_factory=list)
+    appeals: list[Appeal] = field(default_factory=list)
+
+    @property
+    def acknowledged(self) -> bool:
+        return bool(self.run and any(a.run_no == self.run.run_no for a in self.acknowledgements))
+
+    @property
+    def open_appeal(self) -> Appeal | None:
+        return next((a for a in self.appeals if a.status != AppealStatus.CONFIRMED.value), None)
+
+
+def result_of(db: Session, period: Period, employee_id: str) -> ResultView:
+    run = workflow.latest_run(db, period)
+    emp = db.scalar(select(Employee).where(Employee.employee_id == employee_id))
+    names = indicators_of(period)
+    total = next((t for t in (run.totals if run else []) if t["employee_id"] == employee_id),
+                 None)
+    lines = []
+    for line in (run.lines if run else []):
+        if line["employee_id"] == employee_id:
+            lines.append({**line, "name": (names.get(line["indicator"]) or {}).get("name", "")})
+    adjustments = list(db.scalars(select(Adjustment).where(
+        Adjustment.period_id == period.id, Adjustment.employee_id == employee_id)
+        .order_by(Adjustment.created_at, Adjustment.id)))
+    acks = list(db.scalars(select(Acknowledgement).where(
+        Acknowledgement.period_id == period.id, Acknowledgement.employee_id == employee_id)
+        .order_by(Acknowledgement.id)))
+    appeals = list(db.scalars(select(Appeal).where(
+        Appeal.period_id == period.id, Appeal.employee_id == employee_id).order_by(Appeal.id)))
+    return ResultView(period, employee_id, emp.name if emp else employee_id,
+                      emp.department if emp else None, run, total, lines, adjustments, acks,
+                      appeals)
+
+
+# --- adjustments on the web --------------------------------------------------------------------
+
+
+def adjust(db: Session, period: Period, user: User, employee_id: str, indicator: str,
+           points_text: str, reason: str, lang: str = "zh", *,
+           appeal: Appeal | None = None) -> Adjustment:
+    """Store one adjustment and a new snapshot including it (403/409/400 as the rules say)."""
+    zh = lang == "zh"
+    workflow.require_allowed(period, "appeal_adjust" if appeal is not None else "adjust", lang)
+    points = _dec(points_text)
+    reason = (reason or "").strip()
+    if points is None or points != points.quantize(Decimal("0.01")):
+        raise BadRequest("分数必须是数字，最多两位小数。" if zh else
+                         "Points must be a number with at most 2 decimals.")
+    if not reason:
+        raise BadRequest("调整必须填写原因。" if zh else "An adjustment needs a reason.")
+    run = workflow.latest_run(db, period)
+    if run is None:
+        raise Conflict("尚无计算结果，无法调整。" if zh else "There is no score result to adjust.")
+    line = next((ln for ln in run.lines
+                 if ln["employee_id"] == employee_id and ln["indicator"] == indicator), None)
+    if line is None:
+        raise NotFound(f"{employee_id} 没有指标 {indicator}。" if zh else
+                       f"{employee_id} has no indicator {indicator}.")
+    rule = indicators_of(period).get(indicator) or {}
+    dept = subject(db, employee_id).department
+    change = policy.Change(employee_id, dept, indicator, points,
+                           frozenset(rule.get("adjust_roles") or ()))
+    policy.require(user, "adjustment.make", change, lang)
+    up, down = _dec(rule.get("adjust_max_up")), _dec(rule.get("adjust_max_down"))
+    if (points > 0 and up is not None and points > up) or (
+            points < 0 and down is not None and -points > abs(down)):
+        raise BadRequest(f"超出规则表允许的调整范围（+{up} / -{down}）。" if zh else
+                         f"Outside the rules table's limits (+{up} / -{down}).")
+    for old in db.scalars(select(Adjustment).where(
+            Adjustment.period_id == period.id, Adjustment.employee_id == employee_id,
+            Adjustment.indicator == indicator,
+            Adjustment.status == AdjustmentStatus.ACTIVE.value)):
+        old.status = AdjustmentStatus.SUPERSEDED.value
+    new_run = _patched_run(db, period, run, employee_id, indicator, points, user)
+    row = Adjustment(period_id=period.id, employee_id=employee_id, indicator=indicator,
+                     points=points, reason=reason, author=user.name, author_id=user.id,
+                     status=AdjustmentStatus.ACTIVE.value, score_run_id=new_run.id)
+    db.add(row)
+    if appeal is None:
+        workflow.advance(db, period, "adjust", user)
+    db.flush()
+    return row
+
+
+def _patched_run(db: Session, period: Period, run: ScoreRun, employee_id: str, indicator: str,
+                 points: Decimal, user: User) -> ScoreRun:
+    lines = copy.deepcopy(run.lines)
+    totals = copy.deepcopy(run.totals)
+    for ln in lines:
+        if ln["employee_id"] == employee_id and ln["indicator"] == indicator:
+            ln["adjustment"] = str(points)
+            base = _dec(ln.get("base_points"))
+            ln["points"] = None if base is None else str(base + points)
+    rules = period.rules or {}
+    cap = _dec(rules.get("total_cap"))
+    for t in totals:
+        if t["employee_id"] != employee_id or t.get("total") in (None, ""):
+            continue
+        total = sum((_dec(ln["points"]) or Decimal(0) for ln in lines
+                     if ln["employee_id"] == employee_id), Decimal(0))
+        if cap is not None:
+            total = min(total, cap)
+        t["total"] = str(total)
+        if rules.get("grading", "bands") == "bands" and rules.get("bands"):
+            t["grade"] = next((b["grade"] for b in rules["bands"]
+                               if total >= (_dec(b.get("min_score")) or Decimal(0))),
+                              t.get("grade"))
+    _rerank(db, totals)
+    last = db.scalar(select(func.max(ScoreRun.run_no)).where(ScoreRun.period_id == period.id))
+    new = ScoreRun(period_id=period.id, run_no=(last or 0) + 1, kind="adjust", lang=run.lang,
+                   created_by=user.name, rules_digest=run.rules_digest,
+                   input_digest=digest({"base": run.input_digest, "employee": employee_id,
+                                        "indicator": indicator, "points": str(points)}),
+                   employee_count=run.employee_count, lines=lines, totals=totals)
+    db.add(new)
+    db.flush()
+    return new
+
+
+def _rerank(db: Session, totals: list[dict[str, Any]]) -> None:
+    """Competition ranks ("1224") over everyone and within each department."""
+    departments = departments_of(db, [t["employee_id"] for t in totals])
+    scored = [(Decimal(str(t["total"])), t) for t in totals if t.get("total") not in (None, "")]
+    for value, t in scored:
+        t["rank"] = 1 + sum(1 for other, _ in scored if other > value)
+        dept = departments.get(t["employee_id"])
+        t["group_rank"] = 1 + sum(1 for other, o in scored if other > value
+                                  and departments.get(o["employee_id"]) == dept)
+
+
+# --- acknowledgements and appeals ------------------------------------------------------------
+
+
+def _own_result(db: Session, period: Period, user: User, lang: str) -> ResultView:
+    policy.require(user, "feedback.respond", subject(db, user.employee_id or "-"), lang)
+    workflow.require_allowed(period, "feedback", lang)
+    view = result_of(db, period, user.employee_id)
+    if view.run is None or view.total is None:
+        raise NotFound("本期间没有您的考核结果。" if lang == "zh" else
+                       "There is no result of yours in this period.")
+    return view
+
+
+def acknowledge(db: Session, period: Period, user: User, lang: str = "zh") -> Acknowledgement:
+    view = _own_result(db, period, user, lang)
+    if view.open_appeal is not None:
+        raise Conflict("您的申诉尚未结束：请先确认答复。" if lang == "zh" else
+                       "Your appeal is still open: confirm the answer first.")
+    if view.acknowledged:
+        raise Conflict("您已确认过该结果。" if lang == "zh" else
+                       "You have already acknowledged this result.")
+    row = Acknowledgement(period_id=period.id, employee_id=user.employee_id, user_id=user.id,
+                          user_name=user.name, run_no=view.run.run_no,  # type: ignore[union-attr]
+                          total=str(view.total.get("total") or ""))  # type: ignore[union-attr]
+    db.add(row)
+    db.flush()
+    return row
+
+
+def appeal(db: Session, period: Period, user: User, reason: str, lang: str = "zh") -> Appeal:
+    view = _own_result(db, period, user, lang)
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadRequest("申诉必须填写理由。" if lang == "zh" else "An appeal needs a reason.")
+    if view.open_appeal is not None:
+        raise Conflict("您已有一个未结束的申诉。" if lang == "zh" else
+                       "You already have an open appeal.")
+    if view.acknowledged:
+        raise Conflict("您已确认该结果，不能再申诉。" if lang == "zh" else
+                       "You acknowledged this result; it can no longer be appealed.")
+    row = Appeal(period_id=period.id, employee_id=user.employee_id, reason=reason,
+                 created_by=user.name, created_by_id=user.id,
+                 run_no=view.run.run_no)  # type: ignore[union-attr]
+    db.add(row)
+    db.flush()
+    return row
+
+
+def answer(db: Session, item: Appeal, user: User, text: str, lang: str = "zh", *,
+           indicator: str = "", points: str = "", adjust_reason: str = "") -> Appeal:
+    """HR's answer; with `indicator`/`points` also an adjustment (reason required)."""
+    policy.require(user, "appeal.answer", subject(db, item.employee_id), lang)
+    if item.status != AppealStatus.OPEN.value:
+        raise Conflict("该申诉已答复。" if lang == "zh" else "This appeal is already answered.")
+    text = (text or "").strip()
+    if not text:
+        raise BadRequest("请填写答复。" if lang == "zh" else "Write an answer.")
+    if indicator or (points or "").strip():
+        adj = adjust(db, item.period, user, item.employee_id, indicator, points,
+                     adjust_reason or text, lang, appeal=item)
+        item.adjustment_id = adj.id
+    else:
+        workflow.require_allowed(item.period, "feedback", lang)
+    item.answer = text
+    item.answered_by = user.name
+    item.answered_at = dt.datetime.now(dt.UTC)
+    item.status = AppealStatus.ANSWERED.value
+    db.flush()
+    return item
+
+
+def confirm(db: Session, item: Appeal, user: User, lang: str = "zh") -> Appeal:
+    """The manager confirms HR's answer; the result shown then counts as acknowledged."""
+    policy.require(user, "feedback.respond", subject(db, item.employee_id), lang)
+    workflow.require_allowed(item.period, "feedback", lang)
+    if item.status != AppealStatus.ANSWERED.value:
+        raise Conflict("该申诉尚未答复或已确认。" if lang == "zh" else
+                       "This appeal is not answered yet or already confirmed.")
+    item.status = AppealStatus.CONFIRMED.value
+    item.confirmed_at = dt.datetime.now(dt.UTC)
+    view = result_of(db, item.period, item.employee_id)
+    if view.run is not None:
+        db.add(Acknowledgement(period_id=item.period_id, employee_id=item.employee_id,
+                               user_id=user.id, user_name=user.name, run_no=view.run.run_no,
+                               total=str((view.total or {}).get("total") or "")))
+    db.flush()
+    return item
+
+
+def visible_appeals(db: Session, user: User, period: Period | None = None) -> list[Appeal]:
+    stmt = select(Appeal).order_by(Appeal.created_at.desc(), Appeal.id.desc())
+    if period is not None:
+        stmt = stmt.where(Appeal.period_id == period.id)
+    rows = list(db.scalars(stmt))
+    departments = departments_of(db, [a.employee_id for a in rows])
+    return policy.filter_rows(user, rows, lambda a: departments.get(a.employee_id),
+                              lambda a: a.employee_id)

@@ -1,0 +1,121 @@
+"""Shared pieces of the web pages: language, the `t(zh, en)` helper, flash messages, HTML
+error pages. Pages are Jinja templates in server/templates extending base.html (autoescaped;
+every form carries `csrf_field()`); the stylesheet is server/static/kpibook.css."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup
+
+from server.config import parse_lang
+
+# Paths that are not web pages: their errors stay plain text / JSON for their clients.
+_NOT_WEB = ("/xl/", "/api/", "/addin/", "/oauth/", "/healthz", "/static/")
+
+
+def is_web_request() -> bool:
+    return not request.path.startswith(_NOT_WEB)
+
+
+def lang() -> str:
+    return g.get("lang") or current_app.config["LANG"]
+
+
+def t(zh: str, en: str) -> str:
+    """The text in the page's language (templates and views)."""
+    return zh if lang() == "zh" else en
+
+
+def say(zh: str, en: str, category: str = "success") -> None:
+    flash(t(zh, en), category)
+
+
+def back(endpoint: str, **values: Any) -> Response:
+    return redirect(url_for(endpoint, **values))
+
+
+def _choose_lang() -> None:
+    """?lang= switches and is remembered in the session; else the session, else the
+    browser's Accept-Language, else KPIBOOK_LANG."""
+    asked = request.args.get("lang")
+    if asked:
+        try:
+            g.lang = parse_lang(asked)
+            session["lang"] = g.lang
+            return
+        except ValueError:
+            pass
+    if session.get("lang") in ("zh", "en"):
+        g.lang = session["lang"]
+        return
+    best = request.accept_languages.best_match(["zh", "zh-CN", "en"]) if \
+        request.accept_languages else None
+    g.lang = parse_lang(best) if best else current_app.config["LANG"]
+
+
+def error_page(message: str, status: int) -> Response:
+    """An HTML page for a refused web request: the bilingual message, nothing else."""
+    zh, _, en = message.partition("\n")
+    text = (zh if lang() == "zh" or not en else en).strip()
+    html = render_template("error.html", status=status, message=text)
+    resp = Response(html, status=status, content_type="text/html; charset=utf-8")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def init_app(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError, generate_csrf
+
+    from server import policy, workflow
+    from server.auth import optional_user
+
+    app.before_request(_choose_lang)
+
+    def csrf_field() -> Markup:
+        return Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+            generate_csrf())
+
+    def signed_in_user():
+        try:
+            return optional_user() if is_web_request() else None
+        except Exception:  # noqa: BLE001 - a bad cookie must not break the error page
+            return None
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {"t": t, "lang": lang(), "csrf_field": csrf_field, "me": signed_in_user(),
+                "can": policy.can, "state_word": lambda s: workflow.state_word(s, lang()),
+                "action_word": lambda a: workflow.action_word(a, lang()),
+                "role_word": lambda r: policy.ROLE_WORDS.get(r, (r, r))[0 if lang() == "zh"
+                                                                         else 1],
+                "switch_lang_url": _switch_url}
+
+    @app.errorhandler(CSRFError)
+    def _csrf_refused(exc: CSRFError) -> Response:
+        from server.app import _error
+
+        return _error("表单已过期或来源不可信（CSRF 校验失败），未做任何更改。请刷新页面后重试。\n"
+                      "The form expired or did not come from this site (CSRF check failed); "
+                      "nothing was changed. Reload the page and try again.", 400)
+
+
+def _switch_url() -> str:
+    other = "en" if lang() == "zh" else "zh"
+    args = request.args.to_dict()
+    args["lang"] = other
+    from urllib.parse import urlencode
+
+    return request.path + "?" + urlencode(args)
