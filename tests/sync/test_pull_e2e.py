@@ -162,7 +162,8 @@ def test_rnd_pull_and_score(tmp_path, press):
     assert "jira" in alert and "gitlab" in alert and "erp" not in alert, alert
     press("score", book)
     got = totals(book)
-    summary = [(col(r, "工号", "Employee"), col(r, "状态", "Status")) for r in rows(book, "kb_summary")]
+    summary = [(col(r, "工号", "Employee"), col(r, "状态", "Status"))
+               for r in rows(book, "kb_summary")]
     assert {emp: got.get(emp) for emp in RND} == RND, (summary, result.alerts)
 
 
