@@ -83,19 +83,15 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(addin.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(facts.bp)
-    _register_web_blueprints(app, exempt_from_csrf=(xl.bp, api.bp, facts.bp))
+    _register_web_blueprints(app)
 
 
-def _register_web_blueprints(app: Flask, exempt_from_csrf: tuple) -> None:
+def _register_web_blueprints(app: Flask) -> None:
+    # CSRF: server/auth.py checks every POST that may carry the session cookie.
     from server.blueprints import account, admin, me, periods, signin
 
     for web_bp in (signin.bp, signin.oauth_bp, account.bp, admin.bp, periods.bp, me.bp):
         app.register_blueprint(web_bp)
-    # Token-authenticated endpoints carry no cookie credentials, so CSRF does not apply
-    # (server/auth.py accepts no session cookie on their writes).
-    csrf = app.extensions["kpibook.csrf"]
-    for bp in (*exempt_from_csrf, signin.oauth_bp):
-        csrf.exempt(bp)
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -525,8 +525,21 @@ def init_app(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=int(app.config["SESSION_HOURS"])),
         WTF_CSRF_TIME_LIMIT=None,  # bound to the session, which expires itself
         WTF_CSRF_SSL_STRICT=True,
+        # Checked below for every request that can carry the session cookie, so a new web
+        # form is protected without anyone remembering to.
+        WTF_CSRF_CHECK_DEFAULT=False,
     )
     csrf = CSRFProtect(app)
     app.extensions["kpibook.csrf"] = csrf
+
+    def _csrf_where_cookies_count() -> None:
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or \
+                not app.config.get("WTF_CSRF_ENABLED", True):
+            return
+        if request.path.startswith(("/xl/", "/api/", "/oauth/")):
+            return  # token-authenticated: no cookie credentials accepted there
+        csrf.protect()
+
+    app.before_request(_csrf_where_cookies_count)
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_insecure_transport)
     app.extensions["kpibook.oauth"] = _make_oauth(app)

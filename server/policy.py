@@ -53,6 +53,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "period.create": frozenset({HR}),
     "period.transition": frozenset({HR, EXEC}),  # which transition: server/workflow.py
     "period.pull": frozenset({HR}),
+    # Source facts cover every department and are not filtered per manager: HR and audit only.
+    "facts.view": frozenset({HR, AUD}),
     "period.score": frozenset({HR, EXEC, DEPT}),
     "period.submit": frozenset({HR, EXEC, DEPT}),
     "period.check": ALL,
@@ -300,7 +302,8 @@ def token(action: str) -> Callable[[F], F]:
 
 
 def machine(scope: str) -> Callable[[F], F]:
-    """Declared by `server.auth.require_oauth(scope)`."""
+    """A route for machines: declared by `server.auth.require_oauth(scope)`, or directly by a
+    route that checks its own machine credential (e.g. the sync push tokens)."""
     return lambda view: _declare(view, RoutePolicy("machine", scope))
 
 
@@ -315,10 +318,11 @@ def web(action: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             from server.auth import optional_user
             from server.services.errors import Unauthorized
+            from server.web import is_web_request
 
             user = optional_user()
             if user is None:
-                if request.method in ("GET", "HEAD"):
+                if request.method in ("GET", "HEAD") and is_web_request():
                     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
                 raise Unauthorized("请先登录。\nPlease sign in first.")
             require(user, action, lang=g.get("lang", "zh"))
@@ -346,6 +350,7 @@ ACTION_WORDS = {
     "period.create": ("新建期间", "create periods"),
     "period.transition": ("推进期间流程", "move periods through the workflow"),
     "period.pull": ("获取数据", "pull data"),
+    "facts.view": ("查看源系统数据", "view source-system facts"),
     "period.score": ("计算得分", "score"),
     "period.submit": ("提交调整", "submit adjustments"),
     "period.check": ("检查", "check"),

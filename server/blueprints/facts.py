@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 from sqlalchemy import select
 
+from server import policy
 from server.auth import bearer_token, current_user, login_required, require_role
 from server.db import get_session
 from server.models import Period, Role, SourceFact
@@ -38,6 +39,7 @@ def _period(code: str) -> Period:
 
 
 @bp.post("/api/v1/facts")
+@policy.machine("sync push token of the source (sync config)")
 def push() -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -59,6 +61,7 @@ def push() -> Response:
 
 
 @bp.get("/api/v1/periods/<code>/pull-status")
+@policy.web("facts.view")
 @login_required
 def pull_status(code: str) -> Response:
     status = pull_service.pull_status(code)
@@ -81,6 +84,7 @@ def _fact_dict(f: SourceFact, lang: str) -> dict[str, object]:
 
 
 @bp.get("/api/v1/periods/<code>/facts")
+@policy.web("facts.view")
 @login_required
 def facts_json(code: str) -> Response:
     period = _period(code)
@@ -134,13 +138,14 @@ PAGE = """<!doctype html>
 <p class="muted">{{ t('CSV（UTF-8 或 GBK/GB18030）或 XLSX；下次获取数据时读取。',
  'CSV (UTF-8 or GBK/GB18030) or XLSX; read by the next pull.') }}</p>
 {% for s in file_sources %}<form method="post" enctype="multipart/form-data"
- action="{{ url_for('facts.upload', code=period.code, source=s) }}">
+ action="{{ url_for('facts.upload', code=period.code, source=s) }}">{{ csrf_field() }}
  <label>{{ s }} <input type="file" name="file" accept=".csv,.xlsx,.xlsm"></label>
  <button>{{ t('上传', 'Upload') }}</button></form>{% endfor %}{% endif %}
 </body></html>"""
 
 
 @bp.get("/sync/<code>")
+@policy.web("facts.view")
 @login_required
 def page(code: str) -> str:
     period = _period(code)
@@ -156,6 +161,7 @@ def page(code: str) -> str:
 
 
 @bp.post("/sync/<code>/upload/<source>")
+@policy.web("period.pull")
 @login_required
 def upload(code: str, source: str) -> Response:
     user = current_user()
