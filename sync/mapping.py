@@ -58,8 +58,10 @@ class MapResult:
 def to_decimal(value: Any) -> tuple[Decimal | None, bool]:
     """(number, written_as_percent) or (None, False). Accepts 98.8, "98.8", "98.8%",
     "1,234.5" and full-width digits; floats go through repr so 0.1 stays 0.1."""
-    if isinstance(value, bool) or value is None:
+    if value is None:
         return None, False
+    if isinstance(value, bool):
+        return Decimal(int(value)), False  # true/false flags count as 1/0 (e.g. reviewed)
     if isinstance(value, Decimal):
         return value, False
     if isinstance(value, int):

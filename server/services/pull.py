@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Employee, Period, PushedRecord, SourceFact
@@ -203,74 +203,87 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
 def store_outcomes(session: Session, period: Period, outcomes: list[SourceOutcome],
                    fetched_by: str, when: dt.datetime | None = None) -> PullReport:
     """New values replace old ones; a source that failed, or did not deliver a value it
-    delivered before, leaves the old value in place marked stale with the reason."""
+    delivered before, leaves the old value in place marked stale with the reason.
+
+    Core bulk statements, not ORM objects: a pull of 5,000 managers x 5 sources touches
+    25,000 rows and the unit of work would spend seconds on bookkeeping."""
     if is_frozen(period):
         raise Conflict(f"Period {period.code} is {period.state}: its facts are frozen.")
     when = when or dt.datetime.now(dt.UTC)
     report = PullReport(period.code, outcomes, when=when)
-    existing = {(f.employee_id, f.indicator, f.field): f for f in session.scalars(
-        select(SourceFact).where(SourceFact.period_id == period.id)).all()}
+    t = SourceFact
+    existing = {(r.employee_id, r.indicator, r.field): r for r in session.execute(
+        select(t.id, t.employee_id, t.indicator, t.field, t.source, t.raw_value, t.value_num,
+               t.value_text, t.unit).where(t.period_id == period.id)).all()}
     stamp = when.strftime("%Y-%m-%d %H:%M UTC")
+    inserts: dict[tuple[str, str, str], dict[str, Any]] = {}
+    updates: dict[int, dict[str, Any]] = {}
+    stale: dict[int, dict[str, Any]] = {}
     for outcome in outcomes:
-        mine = [f for f in existing.values()
-                if f.source == outcome.source or f.indicator in outcome.indicators]
+        mine = [r for r in existing.values()
+                if r.source == outcome.source or r.indicator in outcome.indicators]
         if not outcome.ok:
-            for f in mine:
-                _mark_stale(f, f"{outcome.source} failed at {stamp}: {outcome.error}")
-                report.kept_stale += 1
+            for r in mine:
+                stale[r.id] = {"id": r.id, "stale": True, "error": _reason(
+                    f"{outcome.source} failed at {stamp}: {outcome.error}")}
             continue
         fresh = set()
         for mf in outcome.facts:
             key = (mf.employee_id, mf.indicator, mf.field)
             fresh.add(key)
+            values = _columns(mf, fetched_by, when)
             row = existing.get(key)
             if row is None:
-                row = SourceFact(period_id=period.id, employee_id=mf.employee_id,
-                                 indicator=mf.indicator, field=mf.field)
-                session.add(row)
-                existing[key] = row
-            elif _same(row, mf):
-                row.stale, row.error = False, None
-                row.request, row.fetched_by, row.fetched_at = mf.request, fetched_by, when
+                inserts[key] = {"period_id": period.id, "employee_id": mf.employee_id,
+                                "indicator": mf.indicator, "field": mf.field, **values}
+                continue
+            if _same(row, mf):
                 report.unchanged += 1
-                continue
-            _fill(row, mf, fetched_by, when)
-            report.stored += 1
-        for f in mine:
-            key = (f.employee_id, f.indicator, f.field)
-            if key in fresh:
-                continue
-            reason = outcome.rejected.get(key)
-            _mark_stale(f, f"{outcome.source} at {stamp}: " + (
-                reason or "no value in this pull"))
-            report.kept_stale += 1
+            else:
+                report.stored += 1
+            updates[row.id] = {"id": row.id, **values}
+            stale.pop(row.id, None)
+        for r in mine:
+            key = (r.employee_id, r.indicator, r.field)
+            if key not in fresh and r.id not in updates:
+                reason = outcome.rejected.get(key) or "no value in this pull"
+                stale[r.id] = {"id": r.id, "stale": True,
+                               "error": _reason(f"{outcome.source} at {stamp}: {reason}")}
+    report.stored += len(inserts)
+    report.kept_stale = len(stale)
     session.flush()
+    table = SourceFact.__table__
+    conn = session.connection()
+    if inserts:
+        conn.execute(insert(table), list(inserts.values()))
+    for rows in (updates, stale):
+        if rows:
+            first = next(iter(rows.values()))
+            stmt = update(table).where(table.c.id == bindparam("_id")).values(
+                {k: bindparam(k) for k in first if k != "id"})
+            conn.execute(stmt, [{**{k: v for k, v in r.items() if k != "id"}, "_id": r["id"]}
+                                for r in rows.values()])
+    session.expire_all()  # ORM objects loaded earlier must not show the old values
     return report
 
 
-def _same(row: SourceFact, mf: MappedFact) -> bool:
-    return (row.source == mf.source and row.raw_value == mf.raw_value
-            and row.value == mf.value and row.unit == mf.unit)
+def _same(row: Any, mf: MappedFact) -> bool:
+    value = row.value_num if row.value_num is not None else row.value_text
+    return (row.source == mf.source and row.raw_value == mf.raw_value and value == mf.value
+            and row.unit == mf.unit)
 
 
-def _fill(row: SourceFact, mf: MappedFact, fetched_by: str, when: dt.datetime) -> None:
-    row.source = mf.source
-    row.raw_value = mf.raw_value
-    if isinstance(mf.value, str):
-        row.value_num, row.value_text = None, mf.value
-    else:
-        row.value_num, row.value_text = mf.value, None
-    row.unit = mf.unit
-    row.fetched_at = when
-    row.fetched_by = fetched_by
-    row.request = mf.request
-    row.stale = False
-    row.error = None
+def _columns(mf: MappedFact, fetched_by: str, when: dt.datetime) -> dict[str, Any]:
+    text_value = isinstance(mf.value, str)
+    return {"source": mf.source, "raw_value": mf.raw_value,
+            "value_num": None if text_value else mf.value,
+            "value_text": mf.value if text_value else None, "unit": mf.unit,
+            "fetched_at": when, "fetched_by": fetched_by, "request": mf.request,
+            "stale": False, "error": None}
 
 
-def _mark_stale(row: SourceFact, reason: str) -> None:
-    row.stale = True
-    row.error = reason[:1000]
+def _reason(text: str) -> str:
+    return text[:1000]
 
 
 def _iso(when: dt.datetime) -> str:
