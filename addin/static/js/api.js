@@ -109,3 +109,22 @@ export async function whoami(options = {}) {
   const response = await request("/api/v1/whoami", { method: "GET", headers: { Accept: "application/json" } }, options);
   return response.json();
 }
+
+/**
+ * Progress of the period's running (or last) pull, per source system.
+ * @param {string} period e.g. "2026-10"
+ * @param {RequestOptions} [options]
+ * @returns {Promise<{state: string, sources: Array<{source: string, state: string, pages: number, records: number, error: string}>}>}
+ */
+export async function pullStatus(period, options = {}) {
+  const path = `/api/v1/periods/${encodeURIComponent(period)}/pull-status`;
+  const response = await request(path, { method: "GET", headers: { Accept: "application/json" } }, options);
+  return response.json();
+}
+
+/** "erp 3 pages/1500 · crm done · qms failed" for the status line. */
+export function pullProgressText(status) {
+  return (status?.sources ?? [])
+    .map((s) => (s.state === "running" ? `${s.source} ${s.pages}p/${s.records}` : `${s.source} ${s.state}`))
+    .join(" · ");
+}

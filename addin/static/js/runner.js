@@ -4,8 +4,9 @@
  */
 
 import { applyActions } from "./actions.js";
-import { postButton } from "./api.js";
+import { postButton, pullProgressText, pullStatus } from "./api.js";
 import { t } from "./i18n.js";
+import { readPeriod } from "./meta.js";
 import { buildPayload } from "./payload.js";
 import { status as pageStatus } from "./status.js";
 
@@ -36,7 +37,15 @@ export async function runButton(button, options = {}) {
     const result = await excel.run(async (context) => {
       const payload = await buildPayload(context, { onProgress: (p) => status.update({ progress: progressText(p) }) });
       status.update({ progress: t("sending") });
-      const actions = await postButton(button, payload, options.request);
+      // Pull is one round trip; meanwhile the server's per-source progress is polled.
+      const period = button === "pull" ? await readPeriod(context).catch(() => null) : null;
+      const stopPolling = period ? pollPullStatus(period, status, options.request) : () => {};
+      let actions;
+      try {
+        actions = await postButton(button, payload, options.request);
+      } finally {
+        stopPolling();
+      }
       status.update({ progress: t("applying") });
       return applyActions(context, actions, { onProgress: (p) => status.update({ progress: progressText(p) }) });
     });
@@ -51,6 +60,27 @@ export async function runButton(button, options = {}) {
     status.update({ busy: null, progress: "", error: { message: describeError(error), at: new Date() } });
     throw error;
   }
+}
+
+/** Polls GET /api/v1/periods/<period>/pull-status until stopped; failures are ignored. */
+export function pollPullStatus(period, status, request = {}, everyMs = 700) {
+  let stopped = false;
+  let timer = null;
+  const tick = async () => {
+    try {
+      const s = await pullStatus(period, request);
+      const text = pullProgressText(s);
+      if (!stopped && s.state === "running" && text) status.update({ progress: text });
+    } catch {
+      // progress is a nicety: the Pull's own answer reports every failure
+    }
+    if (!stopped) timer = setTimeout(tick, everyMs);
+  };
+  timer = setTimeout(tick, everyMs);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 /** "reading 100000/250000" -> localised text with the counts. */
