@@ -37,8 +37,8 @@ def departments_of(session: Session, employee_ids: Iterable[str] | None = None
     stmt = select(Employee.employee_id, Employee.department)
     if employee_ids is not None:
         stmt = stmt.where(Employee.employee_id.in_(list(employee_ids)))
-    return dict(session.execute(stmt).tuples().all())
+    return {k: v for k, v in session.execute(stmt).all()}
 
 
 def names_of_employees(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(Employee.employee_id, Employee.name)).tuples().all())
+    return {k: v for k, v in session.execute(select(Employee.employee_id, Employee.name)).all()}

@@ -1,0 +1,123 @@
+"""A small world for the account/policy/workflow tests: two departments, one manager in each,
+a user per role, a published period with a score snapshot, and an appeal per manager."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pytest
+
+OWN_DEPT, OTHER_DEPT = "一车间", "二车间"
+OWN, OTHER = "M1001", "M1002"  # managers of OWN_DEPT and OTHER_DEPT
+OTHER_NAME = "王芳"  # must never appear on a page of someone who may not read OTHER
+PERIOD = "2025-03"
+PASSWORD = "correct horse 42"
+
+
+@dataclass
+class World:
+    users: dict[str, int] = field(default_factory=dict)  # role -> user id
+    names: dict[str, str] = field(default_factory=dict)  # role -> user name
+    appeals: dict[str, int] = field(default_factory=dict)  # OWN/OTHER -> appeal id
+    victim_id: int = 0  # a user whose record admin forms may change
+    client_pk: int = 0  # an OAuth client
+    token_ids: dict[str, int] = field(default_factory=dict)
+
+
+def lines_for(emp: str, points: str) -> list[dict]:
+    return [{"employee_id": emp, "indicator": "PROD_EFF", "actual": "0.98", "target": "1",
+             "weight": "40", "base_points": points, "adjustment": "0", "points": points,
+             "explanation": "达成率 98%", "status": "ok", "stale": False},
+            {"employee_id": emp, "indicator": "QUALITY", "actual": "0.02", "target": "0.03",
+             "weight": "60", "base_points": "50", "adjustment": "0", "points": "50",
+             "explanation": "不良率 2%", "status": "ok", "stale": False}]
+
+
+RULES = {"indicators": [
+    {"code": "PROD_EFF", "name": "生产效率", "adjust_roles": [], "adjust_max_up": "5",
+     "adjust_max_down": "5"},
+    {"code": "QUALITY", "name": "质量", "adjust_roles": ["总经理"], "adjust_max_up": "5",
+     "adjust_max_down": "5"}],
+    "grading": "bands", "bands": [{"grade": "A", "min_score": "90"},
+                                  {"grade": "B", "min_score": "80"},
+                                  {"grade": "C", "min_score": "0"}]}
+
+
+def make_world(app, state: str = "published") -> World:
+    from server.auth import create_oauth_client, create_token, create_user
+    from server.db import session_scope
+    from server.models import Appeal, Employee, Period, ScoreRun
+
+    w = World()
+    with session_scope(app) as s:
+        s.add_all([Employee(employee_id=OWN, name="张伟", department=OWN_DEPT),
+                   Employee(employee_id=OTHER, name=OTHER_NAME, department=OTHER_DEPT)])
+        people = {
+            "hr_admin": create_user(s, "hr", "hr_admin", "人力资源部 李娜", {},
+                                    "hr@example.com", password=PASSWORD),
+            "executive": create_user(s, "gm", "executive", "总经理 周建国",
+                                     {"departments": [OWN_DEPT], "max_points": "3"},
+                                     "gm@example.com", password=PASSWORD),
+            "dept_head": create_user(s, "head", "dept_head", "一车间主任",
+                                     {"departments": [OWN_DEPT], "max_points": "2"},
+                                     "head@example.com", password=PASSWORD),
+            "employee": create_user(s, OWN, "employee", "张伟", {}, "zhang@example.com",
+                                    password=PASSWORD, employee_id=OWN),
+            "auditor": create_user(s, "auditor", "auditor", "审计 孙丽华", {},
+                                   password=PASSWORD),
+        }
+        create_user(s, OTHER, "employee", OTHER_NAME, {}, "wang@example.com",
+                    password=PASSWORD, employee_id=OTHER)
+        victim = create_user(s, "victim", "auditor", "victim")
+        for role, u in people.items():
+            w.users[role], w.names[role] = u.id, u.name
+            create_token(s, u, "matrix", days=30)
+        period = Period(code=PERIOD, template_code="manufacturing", state=state, rules=RULES,
+                        created_by="hr")
+        s.add(period)
+        s.flush()
+        s.add(ScoreRun(period_id=period.id, run_no=1, kind="score", created_by="hr",
+                       employee_count=2,
+                       lines=lines_for(OWN, "40") + lines_for(OTHER, "35"),
+                       totals=[{"employee_id": OWN, "total": "90", "grade": "A", "rank": 1,
+                                "group_rank": 1, "status": "ok", "missing": []},
+                               {"employee_id": OTHER, "total": "85", "grade": "B", "rank": 2,
+                                "group_rank": 1, "status": "ok", "missing": []}]))
+        for key, emp in (("own", OWN), ("other", OTHER)):
+            a = Appeal(period_id=period.id, employee_id=emp, reason=f"{emp} 的申诉理由",
+                       created_by=emp, run_no=1, created_at=dt.datetime.now(dt.UTC))
+            s.add(a)
+            s.flush()
+            w.appeals[key] = a.id
+        client, _secret = create_oauth_client(s, "ERP", ["facts:write"], "hr")
+        w.client_pk = client.id
+        w.victim_id = victim.id
+        from sqlalchemy import select
+
+        from server.models import ApiToken
+
+        for role, uid in w.users.items():
+            w.token_ids[role] = s.scalar(select(ApiToken.id).where(ApiToken.user_id == uid))
+    return w
+
+
+@pytest.fixture
+def world(app) -> World:
+    return make_world(app)
+
+
+def sign_in(client, name: str, password: str = PASSWORD, **kw):
+    """Sign in through the real form (CSRF token read from the page)."""
+    page = client.get("/login", **kw)
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post("/login", data={"name": name, "password": password,
+                                       "csrf_token": token}, **kw)
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF field on the page"
+    return m.group(1)
