@@ -94,9 +94,11 @@ def _stamp(plan: WritePlan, **meta: str) -> WritePlan:
 @policy.token("period.create")
 def new_period() -> Response:
     user = current_user()
+    # Who may press the button is decided before the body is parsed; the message language
+    # is then ?lang= or the server's (the workbook is not read for people who may not).
+    policy.require(user, "period.create", lang=_lang())
     wb = _load(required=())
     lang = _lang(wb)
-    policy.require(user, "period.create", lang=lang)
     if wb.tables.get("kb_meta") is None:
         raise Unprocessable(
             "工作簿没有 kb_meta 表（工作表 _kpibook）：请使用 kpibook 模板。" if lang == "zh" else
@@ -127,9 +129,11 @@ def new_period() -> Response:
 @policy.token("period.pull")
 def pull() -> Response:
     user = current_user()
+    # Who may press the button is decided before the body is parsed; the message language
+    # is then ?lang= or the server's (the workbook is not read for people who may not).
+    policy.require(user, "period.pull", lang=_lang())
     wb = _load(required=("kb_data",))
     lang = _lang(wb)
-    policy.require(user, "period.pull", lang=lang)
     if "kb_data" not in wb.tables:
         raise invalid(wb.tables.problems, lang)
     session = get_session()
@@ -174,9 +178,11 @@ def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str) -> WritePlan:
 @policy.token("period.score")
 def score() -> Response:
     user = current_user()
+    # Who may press the button is decided before the body is parsed; the message language
+    # is then ?lang= or the server's (the workbook is not read for people who may not).
+    policy.require(user, "period.score", lang=_lang())
     wb = _load()
     lang = _lang(wb)
-    policy.require(user, "period.score", lang=lang)
     session = get_session()
     period = period_service.require_period(session, wb.period, lang)
     workflow.require_allowed(period, "score", lang)
@@ -195,9 +201,11 @@ def score() -> Response:
 def check() -> Response:
     """Validate only: no database change, no workbook change except the alert."""
     user = current_user()
+    # Who may press the button is decided before the body is parsed; the message language
+    # is then ?lang= or the server's (the workbook is not read for people who may not).
+    policy.require(user, "period.check", lang=_lang())
     wb = _load()
     lang = _lang(wb)
-    policy.require(user, "period.check", lang=lang)
     _inp, problems = problems_of(wb)
     from server.workbook.render import check_plan
 
@@ -212,9 +220,11 @@ def check() -> Response:
 @policy.token("period.submit")
 def submit() -> Response:
     user = current_user()
+    # Who may press the button is decided before the body is parsed; the message language
+    # is then ?lang= or the server's (the workbook is not read for people who may not).
+    policy.require(user, "period.submit", lang=_lang())
     wb = _load()
     lang = _lang(wb)
-    policy.require(user, "period.submit", lang=lang)
     session = get_session()
     period = period_service.require_period(session, wb.period, lang)
     workflow.require_allowed(period, "submit", lang)
