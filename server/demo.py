@@ -121,8 +121,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     info = setup_demo(app)
     click.echo("kpibook demo")
     click.echo(f"  database:  {app.config['DATABASE_URL']}")
-    click.echo(f"  period:    {info['period']} (template {DEMO_TEMPLATE}, facts from the "
-               f"simulator)")
+    click.echo(f"  period:    {info['period']} (template {DEMO_TEMPLATE}; Pull data reads the "
+               f"simulated source systems)")
     click.echo("  tokens (shown once; paste one into the add-in's settings):")
     for name, role, display, _ in DEMO_USERS:
         click.echo(f"    {name:<9} {role:<10} {display}: {info['tokens'][name]}")

@@ -169,6 +169,13 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
                                 f"{', '.join(sorted(unknown))}")
     status = PullStatus(period.code, started_at=_iso(dt.datetime.now(dt.UTC)), by=fetched_by)
     with _STATUS_LOCK:
+        running = _STATUS.get(period.code)
+        if running is not None and running.state == "running":
+            # two HR colleagues pressing Pull at once would race on the same rows
+            raise Conflict(f"期间 {period.code} 正在获取数据（{running.by}，开始于 "
+                           f"{running.started_at}），请稍后再试。\n"
+                           f"A pull of period {period.code} is already running (by "
+                           f"{running.by}, since {running.started_at}); try again shortly.")
         _STATUS[period.code] = status
 
     def progress(p: SourceProgress) -> None:

@@ -144,3 +144,20 @@ def test_cli_pull_prints_progress_per_source(app, db_url, tmp_path, monkeypatch,
     with session_scope(app) as s:
         sales = s.scalars(select(SourceFact).where(SourceFact.indicator == "SALES")).all()
         assert len(sales) == 8 and all(f.stale and f.fetched_by == "nightly" for f in sales)
+
+
+def test_a_second_pull_of_the_same_period_waits_its_turn(app):
+    from server.services import pull as pull_service
+    from server.services.errors import Conflict
+    from sync.config import load_config
+
+    with session_scope(app) as s:
+        s.add(Period(code="2026-10", template_code="manufacturing", state="collecting"))
+    running = pull_service.PullStatus("2026-10", started_at="2026-11-02T16:02:00", by="li")
+    pull_service._STATUS["2026-10"] = running
+    try:
+        with session_scope(app) as s, pytest.raises(Conflict, match="already running"):
+            pull_service.run_pull(s, s.scalar(select(Period)), "hr",
+                                  load_config(DEMO_CONFIG), app.config)
+    finally:
+        running.state = "done"
