@@ -1,5 +1,6 @@
 """Jira: REST search with JQL (`GET {url}/rest/api/2/search?jql=&startAt=&maxResults=`),
-startAt/total pagination. Each issue becomes a flat record: key, assignee, status, done (1/0),
+startAt/total pagination; `api = "cloud"` uses Jira Cloud's `/rest/api/3/search/jql` with
+nextPageToken pages. Each issue becomes a flat record: key, assignee, status, done (1/0),
 story_points, issuetype, priority, labels, created, resolutiondate, duedate, on_time (1/0),
 plus any `fields = {name = "customfield_..."}`. Progress = ratio of done / all issues, or of
 story points (docs/sync.md).
@@ -35,6 +36,8 @@ def fetch(source: SourceConfig, window: PeriodWindow, ctx: FetchContext) -> Fetc
     who = str(opts.get("assignee_field") or "name")
     wanted = ["assignee", "status", "resolution", "resolutiondate", "duedate", "created",
               "issuetype", "priority", "labels", sp_field, *extra.values()]
+    if str(opts.get("api") or "v2").lower() == "cloud":
+        return _fetch_cloud(source, ctx, base, jql, size, wanted, who, sp_field, extra)
     url = f"{base}/rest/api/2/search"
     sess = session_for(source)
     records: list[dict[str, Any]] = []
@@ -56,6 +59,36 @@ def fetch(source: SourceConfig, window: PeriodWindow, ctx: FetchContext) -> Fetc
             if not issues:
                 break  # a total that overstates the issues must not loop forever
             start += len(issues)
+    finally:
+        sess.close()
+    return Fetched(records, f"Jira search {url} JQL: {jql}", pages)
+
+
+def _fetch_cloud(source: SourceConfig, ctx: FetchContext, base: str, jql: str, size: int,
+                 wanted: list[str], who: str, sp_field: str, extra: dict[str, str]) -> Fetched:
+    """Jira Cloud's `GET /rest/api/3/search/jql`: nextPageToken pages until isLast."""
+    url = f"{base}/rest/api/3/search/jql"
+    sess = session_for(source)
+    records: list[dict[str, Any]] = []
+    token: str | None = None
+    pages = 0
+    try:
+        while pages < MAX_PAGES:
+            params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(wanted)}
+            if token:
+                params["nextPageToken"] = token
+            resp = request(sess, source, "GET", url, params=params)
+            doc = json_of(source, resp, f"search page {pages + 1}")
+            issues = doc.get("issues") if isinstance(doc, dict) else None
+            if not isinstance(issues, list):
+                raise SourceError(source.name, f"search page {pages + 1}: not a Jira search "
+                                               "answer (no issues)", url)
+            pages += 1
+            records.extend(_flatten(issue, who, sp_field, extra, pages) for issue in issues)
+            ctx.progress(pages, len(records))
+            token = doc.get("nextPageToken")
+            if doc.get("isLast", not token) or not token or not issues:
+                break
     finally:
         sess.close()
     return Fetched(records, f"Jira search {url} JQL: {jql}", pages)

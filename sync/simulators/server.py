@@ -6,6 +6,7 @@ Routes (all under the server's base URL):
   GET  /crm/api/deliveries          static bearer token; ?page=&page_size= {data, total_pages}
   GET  /gitlab/api/v4/merge_requests  PRIVATE-TOKEN header; ?page=&per_page=, Link: rel="next"
   GET  /jira/rest/api/2/search      HTTP Basic; ?jql=&startAt=&maxResults= {issues, total}
+  GET  /jira/rest/api/3/search/jql  Jira Cloud; ?jql=&nextPageToken= {issues, nextPageToken}
   GET  /dingtalk/gettoken, POST /dingtalk/attendance/list   DingTalk shapes (errcode, hasMore)
 
 Faults for tests: `fault(prefix, mode, times)` with mode timeout | 500 | 429 | malformed |
@@ -186,6 +187,10 @@ def _handler(sim: SourceSimulator) -> type[BaseHTTPRequestHandler]:
         def deliveries(self) -> None:
             if self._bearer() != CRM_TOKEN:
                 return self._send(401, {"error": "invalid_token"})
+            if "offset" in self.q:  # offset/limit paging, as many CRMs offer it
+                start = int(self.q["offset"])
+                size = min(int(self.q.get("limit") or 100), sim.page_size)
+                return self._send(200, {"data": sim.data.crm_deliveries[start:start + size]})
             size = min(int(self.q.get("page_size") or 100), sim.page_size)
             page = int(self.q.get("page") or 1)
             rows = sim.data.crm_deliveries
@@ -219,6 +224,20 @@ def _handler(sim: SourceSimulator) -> type[BaseHTTPRequestHandler]:
             rows = sim.data.jira_issues
             self._send(200, {"startAt": start, "maxResults": size, "total": len(rows),
                              "issues": rows[start:start + size]})
+
+        def jira_search_jql(self) -> None:
+            """Jira Cloud's /rest/api/3/search/jql: nextPageToken instead of startAt/total."""
+            expected = base64.b64encode(f"{JIRA_USER}:{JIRA_TOKEN}".encode()).decode()
+            if (self.headers.get("Authorization") or "") != f"Basic {expected}":
+                return self._send(401, {"errorMessages": ["authentication required"]})
+            start = int(self.q.get("nextPageToken") or 0)
+            size = min(int(self.q.get("maxResults") or 50), sim.page_size)
+            rows = sim.data.jira_issues
+            nxt = start + size
+            doc: dict[str, Any] = {"issues": rows[start:nxt], "isLast": nxt >= len(rows)}
+            if nxt < len(rows):
+                doc["nextPageToken"] = str(nxt)
+            self._send(200, doc)
 
         # --- DingTalk ---------------------------------------------------------------
         def gettoken(self) -> None:
@@ -254,6 +273,7 @@ def _handler(sim: SourceSimulator) -> type[BaseHTTPRequestHandler]:
         ("GET", "/crm/api/deliveries"): Handler.deliveries,
         ("GET", "/gitlab/api/v4/merge_requests"): Handler.merge_requests,
         ("GET", "/jira/rest/api/2/search"): Handler.jira_search,
+        ("GET", "/jira/rest/api/3/search/jql"): Handler.jira_search_jql,
         ("GET", "/dingtalk/gettoken"): Handler.gettoken,
         ("POST", "/dingtalk/attendance/list"): Handler.attendance,
     }

@@ -196,3 +196,32 @@ def test_empty_source_is_not_an_error_but_has_no_values():
         finally:
             del os.environ["T_ERP_SECRET"]
     assert got.records == [] and got.pages == 1
+
+
+def test_jira_cloud_next_page_token(sim, monkeypatch):
+    monkeypatch.setenv("T_JIRA", sim_server.JIRA_TOKEN)
+    source = one({"name": "jira", "kind": "jira", "api": "cloud", "url": f"{sim.url}/jira",
+                  "jql": "project = RD", "page_size": 100,
+                  "auth": {"type": "basic", "username": sim_server.JIRA_USER,
+                           "password_env": "T_JIRA"},
+                  "employee_key": "assignee",
+                  "indicator": [{"indicator": "PROD_INCIDENT", "aggregate": "count",
+                                 "where": {"issuetype": "Incident"}}]})
+    got = fetch(source, WINDOW, FetchContext())
+    assert len(got.records) == len(sim.data.jira_issues)
+    assert got.pages == -(-len(sim.data.jira_issues) // 100)
+    assert any("nextPageToken=100" in r for r in sim.requests)
+    facts = {f.employee_id: f.value for f in map_records(source, got.records, None,
+                                                         got.request).facts}
+    assert facts == {"R2003": 1}
+
+
+def test_offset_pagination(sim, monkeypatch):
+    monkeypatch.setenv("T_CRM", sim_server.CRM_TOKEN)
+    source = one({"name": "crm", "kind": "rest", "url": f"{sim.url}/crm/api/deliveries",
+                  "items": "data", "auth": {"type": "bearer", "token_env": "T_CRM"},
+                  "pagination": {"type": "offset", "size": 5}, "employee_key": "salesperson",
+                  "indicator": [{"indicator": "SALES", "value": "amount_yuan"}]})
+    got = fetch(source, WINDOW, FetchContext())
+    assert len(got.records) == 32 and got.pages == 7  # 6 full pages and a short one
+    assert any("offset=30&limit=5" in r for r in sim.requests)
