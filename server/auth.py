@@ -466,8 +466,19 @@ def _make_oauth(app: Flask) -> tuple[Any, Any]:
     app.config.setdefault("OAUTH2_ACCESS_TOKEN_GENERATOR", _oauth_token_value)
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
         "client_credentials": int(app.config["OAUTH_TOKEN_SECONDS"])}
+    from authlib.oauth2.rfc6749.errors import InvalidScopeError
+
+    class _ClientCredentials(grants.ClientCredentialsGrant):
+        def validate_token_request(self) -> None:
+            super().validate_token_request()
+            # A scope the client was not given is an error, not silently dropped.
+            asked = set((self.request.payload.scope or "").split())
+            if asked - set(self.request.client.row.scopes or ()):
+                raise InvalidScopeError()
+
+    app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", sorted(OAUTH_SCOPES))
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
-    server.register_grant(grants.ClientCredentialsGrant)
+    server.register_grant(_ClientCredentials)
     protector = ResourceProtector()
     protector.register_token_validator(_Validator())
     return server, protector
