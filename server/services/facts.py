@@ -98,6 +98,14 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
     rows: list[list[object]] = []
     served = set()
     fills: list[str | None] = []
+    # Facts for people or indicators this workbook does not have would make Score refuse the
+    # whole workbook: they stay on the server (web page) and the alert counts them.
+    codes, people = _workbook_keys(wb)
+    left_out = [f for f in facts if (codes and f.indicator not in codes)
+                or (people and f.employee_id not in people)]
+    if left_out:
+        skip = {id(f) for f in left_out}
+        facts = [f for f in facts if id(f) not in skip]
     for f in facts:
         served.add((f.employee_id, f.indicator, f.field or "actual"))
         rows.append([f.employee_id, f.indicator, f.field or "actual", cell_value(f.value),
@@ -127,6 +135,11 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
         msg = f"Wrote {n} source values for period {period.code}" + (
             f"; {stale} are stale." if stale else ".")
         title = "Pull"
+    if left_out:
+        msg += (f"\n{len(left_out)} 个服务器上的值不属于本工作簿的指标或人员，未写入（见网页）。"
+                if lang == "zh" else
+                f"\n{len(left_out)} stored values are for indicators or people this workbook "
+                "does not have; not written (see the web page).")
     if report is not None:
         msg += "\n" + pull_summary(report, lang)
     return WritePlan(
@@ -138,6 +151,23 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
         alert=(msg, title),
         activate_table="kb_data",
     )
+
+
+def _workbook_keys(wb: Workbook) -> tuple[set[str], set[str]]:
+    """Indicator codes of kb_rules and employee ids of kb_roster (empty: not known)."""
+    out: list[set[str]] = []
+    for table, column in (("kb_rules", "code"), ("kb_roster", "employee_id")):
+        frame = wb.tables.get(table)
+        keys: set[str] = set()
+        if frame is not None:
+            for i in range(len(frame.frame)):
+                value = frame.value(i, column)
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                if value is not None and str(value).strip():
+                    keys.add(str(value).strip())
+        out.append(keys)
+    return out[0], out[1]
 
 
 def pull_summary(report: object, lang: str) -> str:

@@ -212,3 +212,22 @@ def test_pull_status_and_facts_api(app, client, tmp_path, press, hr_token):
     assert 'id="fact-M1001-PROD_EFF-actual"' in html and "qms" in html
     assert client.get("/api/v1/periods/2026-10/pull-status").status_code == 401
 
+
+
+def test_values_the_workbook_cannot_use_stay_on_the_server(app, tmp_path, press):
+    book = blank_book(tmp_path, "manufacturing")
+    press("new_period", book)
+    with session_scope(app) as s:
+        period = s.scalar(select(Period))
+        s.add(SourceFact(period_id=period.id, employee_id="M1001", indicator="OVERTIME",
+                         source="hr_system", raw_value="12", value_num=Decimal(12)))
+        s.add(SourceFact(period_id=period.id, employee_id="X9999", indicator="PROD_EFF",
+                         source="erp_old", raw_value="1", value_num=Decimal(1)))
+    result = press("pull", book)
+    alert = "\n".join(m for m, _ in result.alerts)
+    assert "2 个服务器上的值不属于本工作簿" in alert, alert
+    written = {(col(r, "工号", "Employee"), col(r, "指标", "Indicator"))
+               for r in rows(book, "kb_data")}
+    assert ("M1001", "OVERTIME") not in written and ("X9999", "PROD_EFF") not in written
+    press("score", book)
+    assert totals(book)["M1001"] == MANUFACTURING["M1001"]
