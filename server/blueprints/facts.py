@@ -5,6 +5,7 @@ form for file-drop sources).
   POST /api/v1/facts                          push records (Bearer = the push source's token)
   GET  /api/v1/periods/<code>/pull-status     per-source progress of the running/last pull
   GET  /api/v1/periods/<code>/facts           every fact with its provenance
+  GET  /api/v1/periods/<code>/explanations    latest score lines with links to their facts
   GET  /sync/<code>                           the same as a page; anchors per fact
   POST /sync/<code>/upload/<source>           a CSV/XLSX for a file-drop source
 """
@@ -94,6 +95,44 @@ def facts_json(code: str) -> Response:
                    facts=[_fact_dict(f, lang) for f in facts])
 
 
+def _latest_lines(period: Period) -> list[dict[str, object]]:
+    from server.models import ScoreRun
+
+    run = get_session().scalar(select(ScoreRun).where(ScoreRun.period_id == period.id)
+                               .order_by(ScoreRun.run_no.desc()).limit(1))
+    return list(run.lines or []) if run is not None else []
+
+
+def _explained(period: Period, lang: str, employee: str = "") -> list[dict[str, object]]:
+    """The latest score lines, each with the facts it was computed from and their links."""
+    base = current_app.config.get("BASE_URL", "").rstrip("/")
+    by_key: dict[tuple[str, str], list[dict[str, object]]] = {}
+    for f in fact_service.facts_for(get_session(), period):
+        d = _fact_dict(f, lang)
+        d["url"] = f"{base}/sync/{period.code}#{d['anchor']}"
+        by_key.setdefault((f.employee_id, f.indicator), []).append(d)
+    out = []
+    for line in _latest_lines(period):
+        eid, code = str(line.get("employee_id")), str(line.get("indicator"))
+        if employee and eid != employee:
+            continue
+        out.append({"employee_id": eid, "indicator": code, "points": line.get("points"),
+                    "explanation": line.get("explanation"), "stale": line.get("stale"),
+                    "facts": by_key.get((eid, code), [])})
+    return out
+
+
+@bp.get("/api/v1/periods/<code>/explanations")
+@policy.web("facts.view")
+@login_required
+def explanations(code: str) -> Response:
+    """Each score line of the latest run with links to the source facts behind it."""
+    period = _period(code)
+    lang = request.args.get("lang") or period.lang or "zh"
+    return jsonify(period=code,
+                   lines=_explained(period, lang, request.args.get("employee", "").strip()))
+
+
 PAGE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
 <title>{{ t('源数据', 'Source data') }} {{ period.code }}</title>
@@ -127,12 +166,13 @@ PAGE = """<!doctype html>
 <th>{{ t('原始值', 'Raw') }}</th><th>{{ t('单位', 'Unit') }}</th>
 <th>{{ t('来源', 'Source') }}</th><th>{{ t('获取时间', 'Fetched at') }}</th>
 <th>{{ t('获取人', 'By') }}</th><th>{{ t('状态', 'Status') }}</th>
-<th>{{ t('请求', 'Request') }}</th></tr>
+<th>{{ t('请求', 'Request') }}</th><th>{{ t('得分说明', 'Score explanation') }}</th></tr>
 {% for f in facts %}<tr id="{{ f.anchor }}" class="{{ 'stale' if f.stale }}">
 <td>{{ f.employee_id }}</td><td>{{ f.indicator }}</td><td>{{ f.field }}</td>
 <td>{{ f.value }}</td><td>{{ f.raw_value }}</td><td>{{ f.unit }}</td><td>{{ f.source }}</td>
 <td>{{ f.fetched_at }}</td><td>{{ f.fetched_by }}</td><td>{{ f.status }}</td>
-<td class="muted">{{ f.request }}</td></tr>{% endfor %}
+<td class="muted">{{ f.request }}</td>
+<td>{{ explain.get((f.employee_id, f.indicator), '') }}</td></tr>{% endfor %}
 </table>
 {% if file_sources %}<h2>{{ t('上传文件', 'Upload a file') }}</h2>
 <p class="muted">{{ t('CSV（UTF-8 或 GBK/GB18030）或 XLSX；下次获取数据时读取。',
@@ -156,6 +196,8 @@ def page(code: str) -> str:
                     if s.kind == "files"] if config else []
     return render_template_string(
         PAGE, lang=lang, period=period, facts=facts, status=pull_service.pull_status(code),
+        explain={(str(ln.get("employee_id")), str(ln.get("indicator"))): ln.get("explanation")
+                 for ln in _latest_lines(period)},
         frozen=pull_service.is_frozen(period), file_sources=file_sources,
         t=lambda zh, en: zh if lang == "zh" else en)
 

@@ -231,3 +231,20 @@ def test_values_the_workbook_cannot_use_stay_on_the_server(app, tmp_path, press)
     assert ("M1001", "OVERTIME") not in written and ("X9999", "PROD_EFF") not in written
     press("score", book)
     assert totals(book)["M1001"] == MANUFACTURING["M1001"]
+
+
+def test_score_explanations_link_to_their_facts(client, tmp_path, press, hr_token):
+    auth = {"Authorization": f"Bearer {hr_token}"}
+    book = blank_book(tmp_path, "manufacturing")
+    press("new_period", book)
+    press("pull", book)
+    press("score", book)
+    lines = client.get("/api/v1/periods/2026-10/explanations?employee=M1001",
+                       headers=auth).get_json()["lines"]
+    eff = next(ln for ln in lines if ln["indicator"] == "PROD_EFF")
+    assert eff["points"] == "31.20" and eff["explanation"]
+    [fact] = eff["facts"]
+    assert fact["url"].endswith("/sync/2026-10#fact-M1001-PROD_EFF-actual")
+    assert "ratio 1976 / 2000" in fact["request"]
+    html = client.get("/sync/2026-10", headers=auth).get_data(as_text=True)
+    assert eff["explanation"] in html
