@@ -22,6 +22,8 @@ DEMO_USERS = (
     ("gm", "executive", "总经理 周建国", {"max_points": "5"}),
     ("zhangwei", "dept_head", "一车间主任 张伟", {"departments": ["一车间"], "max_points": "3"}),
     ("auditor", "auditor", "审计 孙丽华", {}),
+    # a scored manager (employee account linked to the roster's 工号 M1004)
+    ("M1004", "employee", "一车间副主任 赵敏", {}),
 )
 DEMO_TEMPLATE = "manufacturing"
 DEMO_TOKEN_LABEL = "demo"
@@ -36,7 +38,7 @@ def setup_demo(app: Flask, workbook_dir: Path | None = None) -> dict[str, object
     from server.db import session_scope
 
     with session_scope(app) as session:
-        tokens = _users(session)
+        tokens, passwords = _users(session)
         period = _period(session)
     workbooks: list[Path] = []
     try:
@@ -45,25 +47,33 @@ def setup_demo(app: Flask, workbook_dir: Path | None = None) -> dict[str, object
         write_templates = None
     if write_templates is not None:
         workbooks = write_templates(workbook_dir or Path(app.instance_path) / "workbooks")
-    return {"tokens": tokens, "period": period, "workbooks": workbooks}
+    return {"tokens": tokens, "passwords": passwords, "period": period,
+            "workbooks": workbooks}
 
 
-def _users(session: Session) -> dict[str, str]:
-    from server.auth import create_token, create_user
+def _users(session: Session) -> tuple[dict[str, str], dict[str, str]]:
+    import secrets
+
+    from server.auth import create_token, create_user, end_all_sessions, set_password
     from server.models import ApiToken, User
 
-    tokens = {}
+    tokens, passwords = {}, {}
     now = dt.datetime.now(dt.UTC)
     for name, role, display, authority in DEMO_USERS:
         user = session.scalar(select(User).where(User.name == name))
         if user is None:
-            user = create_user(session, name, role, display, authority)
+            user = create_user(session, name, role, display, authority,
+                               employee_id=name if role == "employee" else "")
+        # A fresh web password per demo run, printed like the tokens.
+        passwords[name] = "demo-" + secrets.token_urlsafe(8)
+        set_password(user, passwords[name])
+        end_all_sessions(session, user)
         for old in session.scalars(select(ApiToken).where(
                 ApiToken.user_id == user.id, ApiToken.name == DEMO_TOKEN_LABEL,
                 ApiToken.revoked_at.is_(None))):
             old.revoked_at = now  # tokens printed by an earlier demo run stop working
         tokens[name] = create_token(session, user, DEMO_TOKEN_LABEL)
-    return tokens
+    return tokens, passwords
 
 
 def _period(session: Session) -> str:
@@ -126,6 +136,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo("  tokens (shown once; paste one into the add-in's settings):")
     for name, role, display, _ in DEMO_USERS:
         click.echo(f"    {name:<9} {role:<10} {display}: {info['tokens'][name]}")
+    click.echo(f"  web pages: {base}/login  (user / password, new each run)")
+    for name, role, _display, _ in DEMO_USERS:
+        click.echo(f"    {name:<9} {role:<10} {info['passwords'][name]}")
     for path in info["workbooks"]:  # type: ignore[union-attr]
         click.echo(f"  workbook:  {path}")
     click.echo(f"  sources:   simulated ERP/CRM/DingTalk/Jira/GitLab at {sources.url}, file "
