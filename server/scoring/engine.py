@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from server.scoring.messages import Message, about, lang_of, message, seq, why_of
 from server.scoring.model import (
@@ -36,7 +37,7 @@ from server.scoring.model import (
     ScoreResult,
     ValidationError,
 )
-from server.scoring.numbers import fmt, fmt_short, to_decimal
+from server.scoring.numbers import decimal_of, fmt, fmt_short, to_decimal
 from server.scoring.rules import (
     Scorer,
     build_scorer,
@@ -405,7 +406,7 @@ class _Run:
                     if not self._has_data(eid, code, is_formula, needs):
                         kept_sum -= weights[code]
                         renormalised = True
-            eff = None
+            eff = None  # code -> (shown weight, its text, weight passed to the rule, divisor)
             if renormalised and kept_sum > 0:
                 eff = weight_cache.get(kept_sum)
                 if eff is None:
@@ -420,7 +421,9 @@ class _Run:
                                          na_text, st_na))
                     continue
                 if weighted and eff is not None:
-                    w, w_text = eff[code]
+                    w, w_text, w_run, divisor = eff[code]
+                else:
+                    w_run, divisor = w, None
                 key = (eid, code)
                 if is_formula:
                     fields = fields_get(key)
@@ -429,8 +432,8 @@ class _Run:
                 else:
                     fields, fact = None, actuals_get(key)
                 if fact is None or (special and key in special):
-                    line = special_line(eid, ind, fact, fields, w, w_text, policies[code],
-                                        blocked, excluded)
+                    line = special_line(eid, ind, fact, fields, w, w_text, w_run, divisor,
+                                        policies[code], blocked, excluded)
                     if line is not None:
                         if line.points is not None:
                             total += line.points
@@ -440,12 +443,14 @@ class _Run:
                 own = personal_get(key) if personal_get else None
                 try:
                     if own is None:
-                        raw, words = run(value, w, w_text, fields)
+                        raw, words = run(value, w_run, w_text, fields)
                     else:
-                        raw, words = own.run(value, w, w_text, fields)
+                        raw, words = own.run(value, w_run, w_text, fields)
                 except (ValueError, ArithmeticError) as exc:
                     problem("kb_data", "value", about(f"{eid} {code}", why_of(exc)), (eid, code))
                     continue
+                if divisor is not None:
+                    raw = raw / divisor  # the re-normalisation, last (_effective_weights)
                 base = raw.quantize(cent, half_up)  # positional: faster than rounding=
                 total += base
                 explanation = f"{words} = {base!s}"
@@ -506,7 +511,8 @@ class _Run:
         return (eid, code) in self.actuals
 
     def _special_line(self, eid: str, ind: Indicator, fact: object, fields: object,
-                      w: Decimal, w_text: str, policy: MissingPolicy, blocked: list[str],
+                      w: Decimal, w_text: str, w_run: Decimal | Fraction,
+                      divisor: Decimal | None, policy: MissingPolicy, blocked: list[str],
                       excluded: list[str]) -> IndicatorScore | None:
         """A line with missing data, a personal target or adjustments (the rare cases)."""
         code, text = ind.code, self.text
@@ -523,14 +529,16 @@ class _Run:
                 self._no_line_to_adjust(eid, code)
                 return IndicatorScore(eid, code, None, scorer.target, ZERO, None, ZERO, None,
                                       text["exclude"], LineStatus.EXCLUDED)
-            return self._adjusted(eid, code, ind, None, scorer.target, w, ZERO_POINTS,
-                                  text["zero"], LineStatus.ZEROED, False, own)
+            return self._adjusted(eid, code, ind, None, scorer.target, w, w_run, divisor,
+                                  ZERO_POINTS, text["zero"], LineStatus.ZEROED, False, own)
         value = fact.value  # type: ignore[attr-defined]
         try:
-            raw, words = scorer.run(value, w, w_text, fields)  # type: ignore[arg-type]
+            raw, words = scorer.run(value, w_run, w_text, fields)  # type: ignore[arg-type]
         except (ValueError, ArithmeticError) as exc:
             self.problem("kb_data", "value", about(f"{eid} {code}", why_of(exc)), (eid, code))
             return None
+        if divisor is not None:
+            raw = raw / divisor
         base = raw.quantize(CENT, ROUND_HALF_UP)
         explanation = f"{words} = {base!s}"
         if own is not None:
@@ -538,20 +546,35 @@ class _Run:
         stale = fact.stale or (eid, code) in self.stale_inputs  # type: ignore[attr-defined]
         if stale:
             explanation += text["stale"]
-        return self._adjusted(eid, code, ind, value, scorer.target, w, base, explanation,
-                              LineStatus.OK, stale, own)
+        return self._adjusted(eid, code, ind, value, scorer.target, w, w_run, divisor, base,
+                              explanation, LineStatus.OK, stale, own)
 
     def _effective_weights(self, weights: Mapping[str, Decimal], kept_sum: Decimal,
-                           indicators: list[Indicator]) -> dict[str, tuple[Decimal, str]]:
-        """w × 100 / (sum of the weights still in play), with the working shown."""
+                           indicators: list[Indicator]) -> dict[str, tuple]:
+        """w × 100 / (sum of the weights still in play), with the working shown.
+
+        Per code: (the weight shown, its text, the weight passed to the rule, the divisor).
+        w × 100 / s is often not a finite decimal (10 × 100 / 90 = 11.11…); as a 28-digit
+        Decimal it is slightly low and an exact 7.375 came out 7.3749…9 -> 7.37. So it is
+        never used in arithmetic: a rule linear in the weight gets the exact w × 100 and the
+        engine divides its result by s last, in one correctly rounded Decimal division (exact
+        whenever the result is a terminating decimal, as every half-cent is; otherwise within
+        1e-27 of a value whose distance to any half-cent is far larger). A formula gets the
+        weight as an exact Fraction. Both keep Decimal speed for the 95% of lines that are
+        not formulas, which Fraction everywhere would not.
+        """
         template, s_text = self.text["renorm"], fmt_short(kept_sum)
         eff = {}
         for ind in indicators:
-            w = weights[ind.code]
-            effective = w * HUNDRED / kept_sum
-            shown = fmt_short(effective)
-            eff[ind.code] = (effective,
-                             f"{shown} ({template.format(w=fmt_short(w), s=s_text)})")
+            code = ind.code
+            w = weights[code]
+            effective = w * HUNDRED / kept_sum  # shown only
+            text = f"{fmt_short(effective)} ({template.format(w=fmt_short(w), s=s_text)})"
+            scorer = self.scorers.get(code)
+            if scorer is None or scorer.linear:
+                eff[code] = (effective, text, w * HUNDRED, kept_sum)
+            else:
+                eff[code] = (effective, text, Fraction(w * HUNDRED) / Fraction(kept_sum), None)
         return eff
 
     def _no_line_to_adjust(self, eid: str, code: str) -> None:
@@ -560,7 +583,8 @@ class _Run:
                          about(f"{eid} {code}", message("adjust.no_score")), (eid, code))
 
     def _adjusted(self, eid: str, code: str, ind: Indicator, value: object,
-                  target: Decimal | None, w: Decimal, base: Decimal, explanation: str,
+                  target: Decimal | None, w: Decimal, w_run: Decimal | Fraction,
+                  divisor: Decimal | None, base: Decimal, explanation: str,
                   status: LineStatus, stale: bool, own: Scorer | None) -> IndicatorScore:
         """A line with its adjustments added, checked against the line's range."""
         adjustments = sorted(self.adjustments.get((eid, code), ()),
@@ -576,8 +600,14 @@ class _Run:
             explanation += self.text["adjust"].format(p=_signed(to_decimal(adj.points)),
                                                       r=adj.reason.strip(), t=fmt(running))
         scorer = own or self.scorers[code]
-        if ind.weighted:
-            low, high = ZERO, _rounded(w * scorer.max_share)
+        if ind.weighted:  # the exact weight (see _effective_weights) × the largest share
+            if divisor is not None:
+                high = _rounded(w_run * scorer.max_share / divisor)
+            elif type(w_run) is Fraction:
+                high = _rounded(decimal_of(w_run * Fraction(scorer.max_share)))
+            else:
+                high = _rounded(w_run * scorer.max_share)
+            low = ZERO
         elif ind.kind is IndicatorKind.PENALTY:
             low, high = -(scorer.item_cap or ZERO), ZERO
         else:

@@ -6,24 +6,31 @@ Python's `ast` and only a whitelist is accepted: numbers, names, + - * /, unary 
 comparisons, and/or/not, `x if c else y`, and calls to min/max/abs/round/clamp. There is no
 eval/exec, no attribute access, no subscripts, no keyword arguments, and the expression size is
 bounded. The tree is compiled once into nested closures, so evaluating per employee is cheap.
+
+Arithmetic is exact: inputs and constants are `fractions.Fraction`, so `actual / 3 * weight`
+or a re-normalised weight of 100/9 lose nothing, and the rule rounds the exact value once
+(a 28-digit Decimal would turn an exact 7.375 into 7.3749…9 and round it down).
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import unicodedata
 from collections.abc import Callable, Mapping
-from decimal import Decimal, DecimalException
+from decimal import Decimal
+from fractions import Fraction
 
 from server.scoring.messages import MessageError
-from server.scoring.numbers import round_half_up, to_decimal
+from server.scoring.numbers import to_decimal
 
 MAX_FORMULA_CHARS = 500
 MAX_FORMULA_NODES = 200
 
-Value = Decimal | bool
-Evaluator = Callable[[Mapping[str, Decimal]], Value]
+Value = Fraction | bool
+Evaluator = Callable[[Mapping[str, Fraction]], Value]
+_HALF = Fraction(1, 2)
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv}
@@ -33,19 +40,21 @@ _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
 _SYMBOLS = str.maketrans({"×": "*", "÷": "/", "−": "-", "–": "-"})
 
 
-def _clamp(x: Decimal, low: Decimal, high: Decimal) -> Decimal:
+def _clamp(x: Fraction, low: Fraction, high: Fraction) -> Fraction:
     return max(low, min(high, x))
 
 
-def _round(x: Decimal, places: Decimal = Decimal(0)) -> Decimal:
+def _round(x: Fraction, places: Fraction = Fraction(0)) -> Fraction:
     # Excel's ROUND (half away from zero), not Python's banker's rounding.
-    if places != places.to_integral_value():
+    if places.denominator != 1:
         raise MessageError("formula.round_places")
-    return round_half_up(x, int(places))
+    scale = Fraction(10) ** int(places)
+    units = math.floor(abs(x) * scale + _HALF)
+    return (units if x >= 0 else -units) / scale
 
 
 # name -> (function, least args, most args)
-FUNCTIONS: dict[str, tuple[Callable[..., Decimal], int, int]] = {
+FUNCTIONS: dict[str, tuple[Callable[..., Fraction], int, int]] = {
     "min": (min, 2, 20),
     "max": (max, 2, 20),
     "abs": (abs, 1, 1),
@@ -64,17 +73,15 @@ class Formula:
         self.names = names
         self._run = run
 
-    def evaluate(self, env: Mapping[str, Decimal]) -> Decimal:
-        """The value for these inputs. Raises ValueError for a missing input, division by
-        zero or a true/false result."""
+    def evaluate(self, env: Mapping[str, Decimal | Fraction]) -> Fraction:
+        """The exact value for these inputs (Decimal or Fraction). Raises ValueError for a
+        missing input, division by zero or a true/false result."""
+        exact = {k: v if type(v) is Fraction else Fraction(v) for k, v in env.items()}
         try:
-            result = self._run(env)
-        except ZeroDivisionError:
+            result = self._run(exact)
+        except ZeroDivisionError:  # also 0/0
             raise MessageError("formula.div0", text=self.text) from None
-        except DecimalException as exc:
-            # 0/0 raises InvalidOperation([DivisionUndefined]): still a division by zero.
-            if "Division" in type(exc).__name__ or "Division" in str(exc):
-                raise MessageError("formula.div0", text=self.text) from None
+        except (ArithmeticError, OverflowError) as exc:  # pragma: no cover - defensive
             raise MessageError("formula.cannot", text=self.text, error=repr(exc)) from None
         except KeyError as exc:
             raise MessageError("formula.needs", text=self.text, name=exc.args[0]) from None
@@ -113,7 +120,7 @@ def _compile(node: ast.AST, names: set[str], source: str) -> Evaluator:
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise MessageError("formula.numbers_only", value=repr(node.value))
         try:
-            constant = to_decimal(node.value)
+            constant = Fraction(to_decimal(node.value))  # 0.9 is 9/10, not the binary float
         except ValueError:
             raise MessageError("formula.bad_number", value=repr(node.value)) from None
         return lambda env: constant
@@ -145,7 +152,7 @@ def _compile(node: ast.AST, names: set[str], source: str) -> Evaluator:
         chain = [(_COMPARE[type(o)], _compile(c, names, source))
                  for o, c in zip(node.ops, node.comparators, strict=True)]
 
-        def compare(env: Mapping[str, Decimal]) -> bool:
+        def compare(env: Mapping[str, Fraction]) -> bool:
             left = first(env)
             for op, right_of in chain:
                 right = right_of(env)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
 
 from server.scoring.messages import MessageError
 
@@ -95,3 +96,22 @@ def fmt_short(x: Decimal, places: int = 4) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def decimal_of(x: Fraction, places: int = 24) -> Decimal:
+    """An exact Fraction as a Decimal that every later rounding to fewer than `places`
+    decimals treats exactly like `x` itself.
+
+    Exact (trailing zeros dropped) when `x` has at most `places` decimals. Otherwise it is
+    truncated to `places` decimals and a final digit 1 is appended (a "sticky" digit): the
+    result is strictly between the truncation and the next value, as `x` is, so it can never
+    land on a half (x.xx5000…) that `x` is not, nor on the wrong side of one.
+    """
+    n, d = x.numerator, x.denominator
+    sign = "-" if n < 0 else ""
+    whole, rest = divmod(abs(n) * 10**places, d)
+    if rest:
+        return Decimal(f"{sign}{whole}1E-{places + 1}")
+    text = str(whole).rjust(places + 1, "0")
+    head, tail = text[:-places], text[-places:].rstrip("0")
+    return Decimal(f"{sign}{head}.{tail}" if tail else f"{sign}{head}")

@@ -7,7 +7,11 @@ tables, label maps, text of constants) is worked out at compile time, so scoring
 costs a few Decimal operations and one f-string each.
 
 Numbers: multiply before dividing (w * a / t, not w * (a / t)) so an exact x.xx5 stays exact
-and rounds up the way Excel's ROUND does.
+and rounds up the way Excel's ROUND does: a Decimal quotient is exact whenever the exact value
+is a terminating decimal that fits in 28 digits, which every half-cent is. Rules other than
+`formula` are linear in the weight (`Scorer.linear`), so a re-normalised weight w × 100 / s is
+never materialised: the engine passes w × 100 and divides the rule's result by s last (see
+engine._effective_weights). `formula` evaluates in exact fractions.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from server.scoring.formula import Formula, compile_formula
 from server.scoring.messages import Message, MessageError, about, message, seq, why_of
 from server.scoring.model import Indicator, IndicatorKind
-from server.scoring.numbers import fmt_short, parse_number, to_decimal
+from server.scoring.numbers import decimal_of, fmt_short, parse_number, to_decimal
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -40,6 +45,10 @@ class Scorer:
     item_cap: Decimal | None  # bonus/penalty: largest points (absolute)
     needs: frozenset[str]  # fact fields read ("actual", or a formula's inputs)
     target: Decimal | None  # shown in the scores table
+    # True: points are proportional to the weight (run(v, k·w) = k·run(v, w)), so the engine
+    # may pass w × 100 and divide by the re-normalising sum last. False (formula): run takes
+    # the effective weight itself, as an exact Fraction when it is re-normalised.
+    linear: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,21 +452,31 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     W, cap_text = words(ctx), share_text(cap)  # noqa: N806
     evaluate = formula.evaluate
 
+    exact_constants = {k: Fraction(v) for k, v in constants.items()}
+    exact_cap = exact_constants["cap"]
+
     def run(v, w, wt, fields):
-        env: dict[str, Decimal] = dict(constants)
+        # w: the effective weight, a Decimal or (re-normalised) an exact Fraction. The
+        # formula is evaluated in Fractions and the exact value handed back as a Decimal
+        # that rounds to the cent exactly like it (numbers.decimal_of).
+        shown: dict[str, Decimal] = dict(constants)
+        env: dict[str, Fraction] = dict(exact_constants)
         for name in fact_names:
-            env[name] = number_value(fields[name] if fields else v)
-        env["weight"] = w
+            shown[name] = value = number_value(fields[name] if fields else v)
+            env[name] = Fraction(value)
+        weight = env["weight"] = w if type(w) is Fraction else Fraction(w)
         raw = evaluate(env)
-        values = ", ".join(f"{n}={num_text(env[n])}" for n in shown_names)
-        text = f"{formula.text} [{values}, weight={wt}] = {num_text(raw)}"
+        values = ", ".join(f"{n}={num_text(shown[n])}" for n in shown_names)
+        raw_decimal = decimal_of(raw)
+        text = f"{formula.text} [{values}, weight={wt}] = {num_text(raw_decimal)}"
         if raw < 0:
             return ZERO, f"{text}{W['sep']}{W['not_below']}"
-        if raw > w * cap:
-            return w * cap, f"{text}{W['sep']}{W['capped']} {cap_text} × {wt}"
-        return raw, text
+        top = weight * exact_cap
+        if raw > top:
+            return decimal_of(top), f"{text}{W['sep']}{W['capped']} {cap_text} × {wt}"
+        return raw_decimal, text
 
-    return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"))
+    return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"), linear=False)
 
 
 # ---------------------------------------------------------------------------------------------

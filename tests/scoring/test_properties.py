@@ -1,13 +1,14 @@
 """Properties that hold for any rule set and any data: caps, sums, determinism, order."""
 
 from decimal import Decimal as D
+from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.scoring.engine import score
 from server.scoring.model import IndicatorKind, MissingPolicy, ScoreInput
-from server.scoring.numbers import round_half_up
+from server.scoring.numbers import decimal_of, round_half_up
 from server.scoring.rules import build_scorer
 from tests.scoring.factories import emp, fact, ind, rules
 
@@ -93,7 +94,9 @@ def test_a_line_never_exceeds_its_cap(inp):
         indicator = by_code[line.indicator]
         scorer = build_scorer(indicator)
         if indicator.weighted:
-            top = round_half_up(line.weight * scorer.max_share)
+            # the exact weight (w × 100 / s, shown as a 28-digit Decimal) × the largest share
+            exact_weight = Fraction(line.weight).limit_denominator(10**9)
+            top = round_half_up(decimal_of(exact_weight * Fraction(scorer.max_share)))
             assert D(0) <= line.points <= top, line
         elif indicator.kind is BONUS:
             assert D(0) <= line.points <= scorer.item_cap, line
