@@ -24,18 +24,8 @@ class LockTimeout(TimeoutError):
 class Lock(Protocol):
     """Anything with `hold()` returning a context manager that excludes other holders.
 
-    A multi-host deployment plugs in a PostgreSQL advisory lock here, e.g.::
-
-        class AdvisoryLock:
-            def __init__(self, connect, key): ...
-            @contextmanager
-            def hold(self):
-                with self.connect() as conn:
-                    conn.execute("select pg_advisory_lock(%s)", (self.key,))
-                    try:
-                        yield
-                    finally:
-                        conn.execute("select pg_advisory_unlock(%s)", (self.key,))
+    A multi-host deployment plugs in `sync.history.pglock.PgAdvisoryLock` (a PostgreSQL
+    session-level advisory lock), see docs/history.md for its limits.
     """
 
     def hold(self) -> AbstractContextManager[None]: ...

@@ -2,6 +2,8 @@
 
     _writer.py REPO MODE ...
       submit WORKER COUNT      submit COUNT edits, one cell each, ids WORKER-n
+      submit-pg WORKER COUNT URL KEY   the same, excluding each other by PgAdvisoryLock(URL, KEY)
+                               instead of the repository's flock
       crash-after-commit DB    submit, print the commit, then wait to be killed before the
                                (SQLite) database write
       crash-mid-commit         stop after the objects are written, before the ref moves
@@ -29,10 +31,15 @@ def hang(point: str) -> None:
 
 def main() -> None:
     repo, mode, *rest = sys.argv[1:]
-    if mode == "submit":
+    if mode in ("submit", "submit-pg"):
         worker, count = rest[0], int(rest[1])
         editor = Editor(f"Exec {worker}", f"{worker}@example.cn")
-        with History(repo, durable=False, maintenance_every=0) as h:
+        lock = None
+        if mode == "submit-pg":
+            from sync.history.pglock import PgAdvisoryLock
+
+            lock = PgAdvisoryLock(rest[2], rest[3], timeout=120)
+        with History(repo, durable=False, maintenance_every=0, lock=lock) as h:
             for n in range(count):
                 # a stale base on purpose: the merge must bring everybody's cells along
                 h.submit(PERIOD, None if n % 3 else h.head(),
