@@ -12,6 +12,7 @@ cent -> adjustments -> total = sum of the rounded lines -> grades and ranks over
 from __future__ import annotations
 
 import gc
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
@@ -81,17 +82,49 @@ TEXT = {
 }
 
 
+# One run serves `validate` and `score`: checking needs every line computed anyway, so a
+# clean `validate` keeps its result for the next `score` of the same input object (the
+# Score button validates while reading the workbook, then scores), which takes it. Keyed by
+# the identity of the (immutable) input and dropped when that input is garbage-collected, so
+# it never outlives the input and can never answer for another one. `score` itself keeps
+# nothing: scoring the same input again computes it again.
+_SCORED: dict[int, tuple[str, ScoreResult]] = {}
+
+
+def _remember(inp: ScoreInput, lang: str, result: ScoreResult) -> None:
+    key = id(inp)
+    if key not in _SCORED:
+        weakref.finalize(inp, _SCORED.pop, key, None)
+    _SCORED[key] = (lang, result)
+
+
+def _remembered(inp: ScoreInput, lang: str, take: bool = False) -> ScoreResult | None:
+    found = _SCORED.get(id(inp))
+    if found is None or found[0] != lang:
+        return None
+    if take:
+        _SCORED.pop(id(inp), None)
+    return found[1]
+
+
 def validate(inp: ScoreInput, lang: str = "en") -> list[Problem]:
     """Every problem that would stop `score`; empty when the input can be scored.
 
-    Messages are in `lang` ("zh" or "en"); each problem's `why` renders them in either."""
+    Messages are in `lang` ("zh" or "en"); each problem's `why` renders them in either.
+    When there is none, the result is kept for `score(inp, lang)` (see _SCORED)."""
+    lang = lang_of(lang)
+    if _remembered(inp, lang) is not None:
+        return []
     # The cycle collector is paused while scoring: a month allocates ~100,000 result objects
     # and the collector would re-walk them again and again (it cost more than the scoring).
     # The engine builds no reference cycles, so reference counting frees everything.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Run(inp, lang).problems
+        run = _Run(inp, lang)
+        if not run.problems:
+            _remember(inp, lang, run.result())
+        return run.problems
     finally:
         if was_enabled:
             gc.enable()
@@ -101,6 +134,10 @@ def score(inp: ScoreInput, lang: str = "en") -> ScoreResult:
     """Score everyone, or raise ValidationError listing every problem (nothing half-scored).
 
     `lang` ("zh" or "en") words the explanations, statuses and problem messages."""
+    lang = lang_of(lang)
+    remembered = _remembered(inp, lang, take=True)
+    if remembered is not None:
+        return remembered
     was_enabled = gc.isenabled()
     gc.disable()  # see validate
     try:

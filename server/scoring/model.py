@@ -151,7 +151,7 @@ class Adjustment:
     author: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)  # weakref: engine's one-run memo
 class ScoreInput:
     rules: RuleSet
     employees: tuple[Employee, ...]

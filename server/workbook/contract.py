@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-
-import pandas as pd
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from server.scoring.engine import validate
 from server.scoring.messages import Message, MessageError, message, seq, text_of, why_of
@@ -41,6 +41,9 @@ from server.scoring.rules import RULES, indicator_issues
 from server.workbook.schema import TABLES, TableSpec, caption_parts, fold, match_column
 from server.xlwire.snapshot import BookSnapshot, CellError, cell_address
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 SCORING_TABLES = ("kb_rules", "kb_roster", "kb_data")
 """Tables a workbook must have to be scored; the others fall back to defaults when absent."""
 
@@ -49,8 +52,10 @@ SCORING_TABLES = ("kb_rules", "kb_roster", "kb_data")
 class TableFrame:
     """One kpibook table as found in the workbook, with where each value sits.
 
-    `frame` has one column per schema key found (raw cell values, object dtype) and one row per
-    non-blank data row; `excel_rows[i]` is the 1-based Excel row of `frame.iloc[i]`.
+    `data` has one plain list per schema key found (raw cell values) with one entry per
+    non-blank data row; `excel_rows[i]` is the 1-based Excel row of row `i`. `len(frame)` is
+    the number of rows. (`frame` gives the same as a pandas DataFrame, built on first use:
+    reading 100,000 cells one by one through pandas cost seconds, plain lists microseconds.)
     """
 
     spec: TableSpec
@@ -60,13 +65,33 @@ class TableFrame:
     first_col: int  # 0-based sheet column of the table's first column
     columns: dict[str, tuple[str, int]]  # key -> (caption as HR wrote it, 0-based sheet col)
     extra_columns: dict[str, int]  # HR's own columns: caption -> 0-based sheet col
-    frame: pd.DataFrame
+    data: dict[str, list[object]]  # key -> raw cell values, one per non-blank row
     excel_rows: list[int]
     n_body_rows: int = 0  # data rows in the table, blank ones included
+    _frame: Any = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def __len__(self) -> int:
+        return len(self.excel_rows)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table as a pandas DataFrame (object dtype, one column per key found)."""
+        if self._frame is None:
+            import pandas as pd
+
+            self._frame = pd.DataFrame({k: pd.Series(v, dtype=object)
+                                        for k, v in self.data.items()},
+                                       columns=list(self.data), dtype=object)
+        return self._frame
+
+    def column(self, key: str) -> list[object]:
+        """Raw values of column `key`, one per row (all None when the column is absent)."""
+        values = self.data.get(key)
+        return values if values is not None else [None] * len(self.excel_rows)
 
     def has(self, key: str) -> bool:
         return key in self.columns
@@ -84,10 +109,9 @@ class TableFrame:
         return cell_address(self.excel_rows[i] - 1, self.columns[key][1])
 
     def value(self, i: int, key: str) -> object:
-        """Raw value of frame row `i`, column `key`; None when the column is absent."""
-        if key not in self.columns:
-            return None
-        return self.frame.iat[i, self.frame.columns.get_loc(key)]
+        """Raw value of row `i`, column `key`; None when the column is absent."""
+        values = self.data.get(key)
+        return None if values is None else values[i]
 
     def problem(self, i: int | None, key: str | None, why: Message | str,
                 lang: str = "zh") -> Problem:
@@ -201,21 +225,35 @@ def _read_table(spec, sheet_name, sheet_index, sheet, table, lang: str = "zh"
     if problems:
         return None, problems
 
-    records: list[list[object]] = []
+    records: list[tuple[object, ...]] = []
     excel_rows: list[int] = []
     body = table.body
     n_body = body.n_rows if body is not None else 0
+    wanted = [col for _, col in columns.values()] + list(extra.values())
+    # One C-level itemgetter per row instead of a method call per cell; the first len(columns)
+    # values are ours, the rest HR's extra columns (they only decide whether a row is blank).
+    pick = itemgetter(*wanted) if len(wanted) > 1 else (lambda row: (row[wanted[0]],))
+    reach = max(wanted, default=-1)
+    rows = sheet.values
     for r in range(n_body):
         sheet_row = body.row + r
-        values = [sheet.cell(sheet_row, col) for _, col in columns.values()]
-        extras = [sheet.cell(sheet_row, col) for col in extra.values()]
-        if all(_is_blank(v) for v in values + extras):
+        row = rows[sheet_row] if sheet_row < len(rows) else ()
+        if len(row) > reach:
+            values = pick(row)
+        else:  # a short row (the client trimmed trailing blanks)
+            values = tuple(sheet.cell(sheet_row, col) for col in wanted)
+        for v in values:
+            if v is not None and not (v.__class__ is str and not v.strip()):
+                break
+        else:
             continue  # wholly blank rows are spacing, not data
         records.append(values)
         excel_rows.append(sheet_row + 1)
-    frame = pd.DataFrame(records, columns=list(columns), dtype=object)
+    n_ours = len(columns)
+    by_column = list(zip(*records, strict=True))[:n_ours] if records else [()] * n_ours
+    data = {key: list(values) for key, values in zip(columns, by_column, strict=True)}
     return TableFrame(spec, sheet_name, sheet_index, header_ref.row, table.range.col,
-                      columns, extra, frame, excel_rows, n_body), []
+                      columns, extra, data, excel_rows, n_body), []
 
 
 def read_meta(tables: Tables) -> dict[str, str]:
@@ -224,7 +262,7 @@ def read_meta(tables: Tables) -> dict[str, str]:
     frame = tables.get("kb_meta")
     if frame is None:
         return meta
-    for i in range(len(frame.frame)):
+    for i in range(len(frame)):
         key = frame.value(i, "key")
         if _is_blank(key) or isinstance(key, CellError):
             continue
@@ -238,7 +276,7 @@ def workbook_language(tables: Tables) -> str | None:
     frame = tables.get("kb_settings")
     if frame is None:
         return None
-    for i in range(len(frame.frame)):
+    for i in range(len(frame)):
         if _lookup(SETTING_KEYS, frame.value(i, "key") or "") == "language":
             text = _folded(frame.value(i, "value"))
             if text.startswith(("zh", "中文", "cn")):
@@ -307,11 +345,31 @@ SETTING_KEYS: dict[str, tuple[str, ...]] = {
 
 def _lookup(words: dict, value: object):
     """The key of `words` whose synonyms (or the key itself) match a cell, else None."""
+    try:
+        return _LOOKUPS[(id(words), value)]
+    except (KeyError, TypeError):
+        pass
+    found = _lookup_uncached(words, value)
+    if isinstance(value, str) and id(words) in _WORD_TABLES:
+        if len(_LOOKUPS) > 10_000:  # cell texts are HR's: keep the memo bounded
+            _LOOKUPS.clear()
+        _LOOKUPS[(id(words), value)] = found
+    return found
+
+
+def _lookup_uncached(words: dict, value: object):
     wanted = set(caption_parts(_plain_text(value)))
     for key, names in words.items():
         if wanted & {fold(str(key)), *(fold(n) for n in names)}:
             return key
     return None
+
+
+_STALE = {"stale": STALE_WORDS}
+# The module's constant word tables, whose look-ups may be memoised by identity.
+_WORD_TABLES = {id(t) for t in (KIND_WORDS, MISSING_WORDS, GRADING_WORDS, RULE_WORDS,
+                                GROUP_WORDS, SETTING_KEYS, _STALE)}
+_LOOKUPS: dict[tuple[int, object], object] = {}
 
 
 def _known(words: dict) -> object:
@@ -377,22 +435,11 @@ class _Reader:
     def when(self, i: int, key: str) -> datetime | None:
         """A date/time cell: a real date, an Excel serial number or ISO text."""
         value = self.raw(i, key)
-        if _is_blank(value):
+        moment = _moment(value)
+        if moment is _BAD:
+            self.fail(i, key, "cell.not_a_date", value=_plain_text(value))
             return None
-        if isinstance(value, datetime):
-            return value
-        if isinstance(value, date):
-            return datetime(value.year, value.month, value.day)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if 1 <= value < 2958466:  # Excel's serial range, 1900-01-01 .. 9999-12-31
-                return _EXCEL_EPOCH + timedelta(days=float(value))
-        elif isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.strip().replace("/", "-"))
-            except ValueError:
-                pass
-        self.fail(i, key, "cell.not_a_date", value=_plain_text(value))
-        return None
+        return moment  # type: ignore[return-value]
 
     def period(self, i: int, key: str) -> str:
         """A period as "YYYY-MM": text, or a date cell that Excel made of "2026-10"."""
@@ -408,6 +455,54 @@ class _Reader:
 
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)  # serial 1 = 1900-01-01 with Excel's leap-year bug
+_BAD = object()  # a cell that the reader's method would report as a problem
+_PLAIN_CELLS = (str, float, int, datetime, type(None))
+
+
+def _moment(value: object) -> object:
+    """`_Reader.when` without reporting: a datetime, None for blank, or _BAD."""
+    if _is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 1 <= value < 2958466:  # Excel's serial range, 1900-01-01 .. 9999-12-31
+            return _EXCEL_EPOCH + timedelta(days=float(value))
+    elif isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip().replace("/", "-"))
+        except ValueError:
+            pass
+    return _BAD
+
+
+def _clean_text(value: object) -> str | None:
+    """What `_Reader.text` gives for a cell it has nothing to report about ("" for blank),
+    or None for the cells it must look at itself (errors, dates, ...)."""
+    cls = value.__class__
+    if cls is str:
+        return value.strip()  # type: ignore[attr-defined]
+    if value is None:
+        return ""
+    if cls is float:
+        return str(int(value)) if value.is_integer() else str(value)  # type: ignore[attr-defined]
+    if cls is int:
+        return str(value)
+    return None
+
+
+def _clean_period(value: object) -> str | None:
+    """What `_Reader.period` gives for a cell it has nothing to report about, else None."""
+    if value.__class__ is str or value is None:
+        return _clean_text(value)
+    if isinstance(value, datetime | date):
+        return f"{value:%Y-%m}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        moment = _moment(value)
+        return None if moment is _BAD else f"{moment:%Y-%m}"
+    return None
 
 
 def _first_rows(frame: TableFrame, keys: list[tuple], what: str, key_column: str,
@@ -488,7 +583,7 @@ def _read_settings(frame: TableFrame | None, problems: list[Problem], where: _Lo
         return settings
     read = _Reader(frame, problems, where.lang)
     seen: dict[str, int] = {}
-    for i in range(len(frame.frame)):
+    for i in range(len(frame)):
         label = read.text(i, "key")
         if not label:
             continue
@@ -559,10 +654,10 @@ def _read_rules(frame: TableFrame | None, problems: list[Problem], where: _Locat
     if frame is None:
         return []
     read = _Reader(frame, problems, where.lang)
-    codes = [(read.text(i, "code", required=True),) for i in range(len(frame.frame))]
+    codes = [(read.text(i, "code", required=True),) for i in range(len(frame))]
     where.rules = _first_rows(frame, codes, "what.code", "code", problems, where.lang)
     parsed: list[tuple[int, dict]] = []
-    for i in range(len(frame.frame)):
+    for i in range(len(frame)):
         if where.rules.get(codes[i]) != i:
             continue  # blank or duplicate code, already reported
         row = _read_rule_row(read, i, codes[i][0])
@@ -658,10 +753,10 @@ def _read_roster(frame: TableFrame | None, problems: list[Problem], where: _Loca
     if frame is None:
         return []
     read = _Reader(frame, problems, where.lang)
-    ids = [(_employee_id(read, i),) for i in range(len(frame.frame))]
+    ids = [(_employee_id(read, i),) for i in range(len(frame))]
     where.roster = _first_rows(frame, ids, "what.employee", "employee_id", problems, where.lang)
     employees = []
-    for i in range(len(frame.frame)):
+    for i in range(len(frame)):
         name = read.text(i, "name", required=True)
         department = read.text(i, "department", required=True)
         if ids[i][0] and name and department and where.roster.get(ids[i]) == i:
@@ -687,7 +782,7 @@ def _read_targets(frame, codes, ids, problems, where) -> list[TargetOverride]:
         return []
     read = _Reader(frame, problems, where.lang)
     keys = [(_employee_id(read, i), read.text(i, "indicator", required=True))
-            for i in range(len(frame.frame))]
+            for i in range(len(frame))]
     where.targets = _first_rows(frame, keys, "what.target", "indicator", problems, where.lang)
     overrides = []
     for i, (employee_id, code) in enumerate(keys):
@@ -703,27 +798,75 @@ def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[F
     if frame is None:
         return []
     read = _Reader(frame, problems, where.lang)
-    keys = [(_employee_id(read, i), read.text(i, "indicator", required=True),
-             read.text(i, "field") or "actual") for i in range(len(frame.frame))]
+    # The biggest table (one row per person x indicator x field): every column is read once
+    # as a list, and a cell goes through the reader's per-cell methods (which report
+    # problems) only when it is not plainly fine, so problems come out exactly as before.
+    id_col, code_col, field_col = (frame.column(k) for k in ("employee_id", "indicator",
+                                                             "field"))
+    keys = []
+    for i in range(len(frame)):
+        eid, code, name = _clean_text(id_col[i]), _clean_text(code_col[i]), \
+            _clean_text(field_col[i])
+        if eid and code and name is not None:
+            keys.append((eid, code, name or "actual"))
+        else:
+            keys.append((_employee_id(read, i), read.text(i, "indicator", required=True),
+                         read.text(i, "field") or "actual"))
     where.data = _first_rows(frame, keys, "what.value", "indicator", problems, where.lang)
+    first_row = where.data
+    has_fetched = frame.has("fetched_at")
+    fetched_col, period_col, value_col, status_col, source_col = (
+        frame.column(k) for k in ("fetched_at", "period", "value", "status", "source"))
+    fine_moments: set[object] = set()  # fetched_at values already seen to be dates
+    periods: dict[object, str] = {}  # period cell -> "YYYY-MM"
+    stale_of: dict[str, bool] = {}  # status text -> stale?
     facts = []
     for i, (employee_id, code, field_name) in enumerate(keys):
         ok = _check_refs(read, i, employee_id, code, codes, ids)
-        if frame.has("fetched_at"):
-            read.when(i, "fetched_at")
-        row_period = read.period(i, "period")
+        if has_fetched:
+            moment = fetched_col[i]
+            if moment.__class__ not in _PLAIN_CELLS:  # bool (True == 1), errors, ...
+                read.when(i, "fetched_at")
+            elif moment not in fine_moments:
+                if _moment(moment) is _BAD:
+                    read.when(i, "fetched_at")
+                else:
+                    fine_moments.add(moment)
+        cell = period_col[i]
+        plain = cell.__class__ in _PLAIN_CELLS
+        row_period = periods.get(cell) if plain else None
+        if row_period is None:
+            row_period = _clean_period(cell)
+            if row_period is None:
+                row_period = read.period(i, "period")
+            elif plain:
+                periods[cell] = row_period
         if period and row_period and row_period != period:
             read.fail(i, "period", "data.wrong_period", row_period=row_period, period=period)
             ok = False
         ind = indicators.get(code)
         if ind is None:
             continue  # unknown code (reported) or unreadable rules: the value's type is unknown
-        value = _fact_value(read, i, ind)
-        if value is None or not ok or where.data.get(keys[i]) != i:
+        raw = value_col[i]
+        cls = raw.__class__
+        if cls is float and raw - raw == 0 and ind.rule != "rating":  # finite
+            value: object = Decimal(repr(raw))  # as read.number would: 0.1 stays 0.1
+        elif cls is int and ind.rule != "rating":
+            value = Decimal(raw)
+        else:
+            value = _fact_value(read, i, ind)
+        if value is None or not ok or first_row.get(keys[i]) != i:
             continue  # blank value: missing data, handled by the indicator's policy
-        status = read.text(i, "status")
-        stale = bool(status) and _lookup({"stale": STALE_WORDS}, status) == "stale"
-        facts.append(Fact(employee_id, code, value, field_name, read.text(i, "source"), stale))
+        status = _clean_text(status_col[i])
+        if status is None:
+            status = read.text(i, "status")
+        stale = stale_of.get(status)
+        if stale is None:
+            stale = stale_of[status] = bool(status) and _lookup(_STALE, status) == "stale"
+        source = _clean_text(source_col[i])
+        if source is None:
+            source = read.text(i, "source")
+        facts.append(Fact(employee_id, code, value, field_name, source, stale))
     return facts
 
 
@@ -744,7 +887,14 @@ def _read_adjustments(frame, codes, ids, problems, where) -> list[Adjustment]:
     read = _Reader(frame, problems, where.lang)
     adjustments = []
     keys = []
-    for i in range(len(frame.frame)):
+    points_col, reason_col = frame.column("points"), frame.column("reason")
+    for i in range(len(frame)):
+        cell = points_col[i]
+        if (cell is None or (cell.__class__ is str and not cell.strip())
+                or (cell.__class__ in (int, float) and cell == 0)) \
+                and not isinstance(reason_col[i], CellError):
+            keys.append(None)  # the usual pre-generated row nobody typed in: no change
+            continue
         points = read.number(i, "points")
         reason = read.text(i, "reason")
         if not points:  # rows are pre-generated for every indicator; blank or 0 is no change

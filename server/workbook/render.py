@@ -202,16 +202,19 @@ def _typed_adjustments(tables: Tables) -> dict[tuple[str, str], tuple[object, ob
     typed: dict[tuple[str, str], tuple[object, object]] = {}
     if frame is None:
         return typed
-    for i in range(len(frame.frame)):
-        eid, code = frame.value(i, "employee_id"), frame.value(i, "indicator")
+    columns = [frame.column(k) for k in ("employee_id", "indicator", "points", "reason")]
+    for eid, code, points, reason in zip(*columns, strict=True):
         if eid is None or code is None:
             continue
         key = (_key_text(eid), _key_text(code))
-        typed.setdefault(key, (frame.value(i, "points"), frame.value(i, "reason")))
+        if key not in typed:
+            typed[key] = (points, reason)
     return typed
 
 
 def _key_text(value: object) -> str:
+    if value.__class__ is str:
+        return value.strip()  # type: ignore[attr-defined]
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
