@@ -5,7 +5,8 @@ adjustment commit at a time (1-3 cells; every 10th against a stale base so the t
 merge runs), and prints:
 
 * submit latency p50/p99 around 10, 1,000 and 20,000 commits of history;
-* diff, cell history, timeline and state_at latency at the end;
+* diff, cell history, timeline and state_at latency at the end, each sample a new question
+  (other cells, commit pairs, departments), "cold" ones on a fresh History (empty caches);
 * the repository's size on disk before and after `git gc`.
 
 Packing while running: History(maintenance_every=500) runs `git gc --auto` (packs once
@@ -131,25 +132,46 @@ def main() -> None:
 
     head = history.head()
     total_commits = int(history._git("rev-list", "--count", head))
-    print(f"\nreads at {total_commits} commits:")
-    sample = [(rnd.choice(employees), rnd.choice(indicators)) for _ in range(20)]
-    it = iter(sample * 3)
-    emp, ind = sample[0]
+    print(f"\nreads at {total_commits} commits (warm: this History's caches as a server has "
+          "them; cold: a fresh History, empty caches; every sample asks something new):")
+    cells = [(rnd.choice(employees), rnd.choice(indicators)) for _ in range(20)]
+    cell_it = iter(cells)
+    emp_it = iter(rnd.sample(employees, 20))
+    ind_it = iter(indicators * 2)
+    dept_it = iter([f"部门{d}" for d in range(7)] * 2)
+    pair1 = iter(range(1, 21))
+    pair100 = iter(range(1, 11))
+    recent = iter(range(2, 12))
+    heads_b = iter(range(1, 4))
+
+    def cold(fn):
+        def run():
+            with History(repo, durable=False, maintenance_every=0) as fresh:
+                fn(fresh)
+        return run
+
     reads = {
-        "cell_history": (lambda: history.cell_history(PERIOD, *next(it)), 20),
-        "diff head~1..head": (lambda: history.diff(PERIOD, heads[-2], head), 20),
-        "diff head~100..head": (lambda: history.diff(PERIOD, heads[-101], head), 10),
-        "diff baseline..head": (lambda: history.diff(PERIOD, baseline, head), 3),
+        "cell_history": (lambda: history.cell_history(PERIOD, *next(cell_it)), 20),
+        "diff head~1..head": (lambda: history.diff(PERIOD, heads[-1 - (i := next(pair1))],
+                                                   heads[-i]), 20),
+        "diff head~100..head": (lambda: history.diff(PERIOD, heads[-100 - (i := next(pair100))],
+                                                     heads[-i]), 10),
+        "diff baseline..head cold": (cold(lambda h: h.diff(PERIOD, baseline, head)), 3),
+        "diff baseline..head~i": (lambda: history.diff(PERIOD, baseline, heads[-next(heads_b)]),
+                                  3),
         "timeline newest 50": (lambda: history.timeline(PERIOD, limit=50), 10),
-        "timeline employee 50": (lambda: history.timeline(PERIOD, employee=emp), 5),
-        "timeline indicator 50": (lambda: history.timeline(PERIOD, indicator=ind), 5),
-        "timeline department 50": (lambda: history.timeline(PERIOD, department="部门3"), 5),
+        "timeline employee 50": (lambda: history.timeline(PERIOD, employee=next(emp_it)), 10),
+        "timeline indicator 50": (lambda: history.timeline(PERIOD, indicator=next(ind_it)), 10),
+        "timeline department 50": (lambda: history.timeline(PERIOD, department=next(dept_it)),
+                                   7),
         "timeline editor 50": (lambda: history.timeline(PERIOD, editor=EDITORS[1].email), 5),
+        "timeline kind=baseline": (lambda: history.timeline(PERIOD, kind="baseline"), 3),
         "timeline everything": (lambda: history.timeline(PERIOD, limit=None), 2),
-        "state_at head": (lambda: history.state_at(head, PERIOD), 3),
+        "state_at head cold": (cold(lambda h: h.state_at(head, PERIOD)), 3),
+        "state_at head~i warm": (lambda: history.state_at(heads[-next(recent)], PERIOD), 10),
     }
     for name, (fn, repeat) in reads.items():
-        print(f"  {name:<24}", fmt(timed(fn, repeat)))
+        print(f"  {name:<26}", fmt(timed(fn, repeat)), flush=True)
     history.close()
 
     print(f"\nrepository on disk: {du(repo)} before gc")

@@ -18,6 +18,7 @@ Text fields escape backslash, tab, CR and LF as ``\\\\ \\t \\r \\n`` so one cell
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -123,20 +124,18 @@ def escape_text(text: str) -> str:
 
 
 _UNESCAPE = {"\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
+_ESCAPED = re.compile(r"\\(.?)", re.S)
+
+
+def _unescape_one(m: re.Match[str]) -> str:
+    ch = m.group(1)
+    return _UNESCAPE.get(ch, "\\" + ch)
 
 
 def unescape_text(text: str) -> str:
     if "\\" not in text:
         return text
-    out: list[str] = []
-    chars = iter(text)
-    for ch in chars:
-        if ch == "\\":
-            nxt = next(chars, "")
-            out.append(_UNESCAPE.get(nxt, "\\" + nxt))
-        else:
-            out.append(ch)
-    return "".join(out)
+    return _ESCAPED.sub(_unescape_one, text)
 
 
 def _optional_text(value: str | None) -> str:
@@ -168,6 +167,18 @@ def dump_adjustments(cells: Mapping[str, tuple[CellValue, Stamp]]) -> bytes:
         for code, (v, st) in sorted(cells.items())).encode("utf-8")
 
 
+@functools.lru_cache(maxsize=4096)
+def _editor(who: str) -> Editor:
+    name, _, email = unescape_text(who).rpartition(" <")
+    return Editor(name, email.removesuffix(">"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _stamp_time(when: str) -> dt.datetime:
+    # "2026-11-28T16:22:55Z"; fromisoformat is C code (strptime is ~30x slower)
+    return dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
 def load_adjustment_lines(data: bytes) -> dict[str, tuple[CellValue, Stamp | None]]:
     out: dict[str, tuple[CellValue, Stamp | None]] = {}
     for fields in _lines(data):
@@ -175,16 +186,17 @@ def load_adjustment_lines(data: bytes) -> dict[str, tuple[CellValue, Stamp | Non
         stamp = None
         if len(fields) >= 6:
             who, when, sub = fields[3:6]
-            name, _, email = unescape_text(who).rpartition(" <")
-            stamp = Stamp(Editor(name, email.removesuffix(">")),
-                          dt.datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
-                          unescape_text(sub))
+            stamp = Stamp(_editor(who), _stamp_time(when), unescape_text(sub))
         out[code] = (CellValue(Decimal(points), unescape_text(reason)), stamp)
     return out
 
 
 def load_adjustments(data: bytes) -> dict[str, CellValue]:
-    return {code: value for code, (value, _) in load_adjustment_lines(data).items()}
+    """The cells of an adjustments file without their stamps (cheaper to parse)."""
+    out: dict[str, CellValue] = {}
+    for fields in _lines(data):
+        out[fields[0]] = CellValue(Decimal(fields[1]), unescape_text(fields[2]))
+    return out
 
 
 def dump_scores(lines: Mapping[str, ScoreLine]) -> bytes:

@@ -16,6 +16,7 @@ the database has not seen.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import ctypes.util
 import datetime as dt
@@ -24,10 +25,12 @@ import subprocess
 import tempfile
 import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from decimal import Decimal
 from hashlib import sha1
 from pathlib import Path
+from typing import Any
 
 from git import Repo
 
@@ -60,6 +63,56 @@ TREE_MODE = 0o40000
 BLOB_MODE = 0o100644
 _LOG_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%s%x1f%(trailers:only=true,unfold=true)%x1f"
 _TREE_CACHE_LIMIT = 20_000
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows it without storing it
+_ERE_SPECIAL = set("\\.[](){}*+?|^$")
+# Above this many employees a department filter is checked in Python only: glibc compiles a
+# regex of 5,000 alternatives in ~1.2 s, and a department that large fills a page quickly.
+_GREP_ALTERNATIVES_MAX = 1000
+
+
+def _ere(text: str) -> str:
+    """`text` as a literal in a POSIX extended regex (git log -E --grep/--author)."""
+    return "".join("\\" + ch if ch in _ERE_SPECIAL else ch for ch in text)
+
+
+def _trailer_grep(key: str, values: Iterable[str]) -> str:
+    """A --grep matching a trailer line `key: value` for any of `values` (whole line).
+
+    Reasons are JSON literals in `Reason:` and indented in the body, so no text of a user's
+    can produce such a line; callers still check the parsed trailers.
+    """
+    alts = "|".join(sorted(_ere(" ".join(v.split())) for v in values))
+    return f"--grep=^{key}: ({alts})$"
+
+
+class _LRU:
+    """A small thread-safe LRU map for immutable values (keyed by commit or blob id)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
 
 def _load_syncfs() -> Callable[[int], int] | None:
     try:
@@ -112,7 +165,8 @@ class History:
     def __init__(self, path: str | os.PathLike[str], *, branch: str = "main",
                  lock: Lock | None = None, durable: bool = True,
                  maintenance_every: int = 500, clock: Callable[[], dt.datetime] | None = None,
-                 fault_hook: FaultHook | None = None) -> None:
+                 fault_hook: FaultHook | None = None, cache_states: int = 8,
+                 cache_files: int = 8_000) -> None:
         self.path = Path(path)
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
@@ -130,6 +184,11 @@ class History:
         self._known_upto: str | None = None  # branch head the cache was built from
         self._commits_since_maintenance = 0
         self._maintenance: threading.Thread | None = None
+        # Commits and blobs never change, so results keyed by their ids never go stale:
+        # period states and diffs by commit ids, parsed files by blob id (bounded LRUs).
+        self._states = _LRU(cache_states)
+        self._diffs = _LRU(cache_states * 2)
+        self._files = _LRU(cache_files)
 
     # ---- life cycle ----------------------------------------------------------------------
 
@@ -248,7 +307,8 @@ class History:
             return {}
         if len(wanted) <= 8:
             return {s: self._read_object(bytes.fromhex(s))[1] for s in wanted}
-        out = self._git("cat-file", "--batch", input="".join(s + "\n" for s in wanted).encode())
+        out = self._git("cat-file", "--batch", "--buffer",
+                        input="".join(s + "\n" for s in wanted).encode())
         blobs: dict[str, bytes] = {}
         pos = 0
         for sha in wanted:
@@ -258,6 +318,40 @@ class History:
             blobs[sha] = out[start:start + int(size)]
             pos = start + int(size) + 1
         return blobs
+
+    def _parsed(self, loader: Callable[[bytes], Any], shas: Iterable[str]) -> dict[str, Any]:
+        """blob id -> `loader(blob)`, parsed once per blob (blobs are immutable)."""
+        out: dict[str, Any] = {}
+        missing: list[str] = []
+        name = loader.__name__
+        for sha in shas:
+            value = self._files.get((name, sha))
+            if value is None:
+                missing.append(sha)
+            else:
+                out[sha] = value
+        for sha, data in self._read_blobs(missing).items():
+            out[sha] = value = loader(data)
+            self._files.put((name, sha), value)
+        return out
+
+    def _changed_files(self, a: str | None, b: str | None, prefix: str
+                       ) -> dict[str, tuple[str | None, str | None]]:
+        """path -> (blob in a, blob in b) for files under `prefix` that differ: one
+        `git diff-tree`, which skips every subtree whose hash is equal on both sides."""
+        if a == b:
+            return {}
+        out = self._git("diff-tree", "-r", "-z", "--no-renames", "--no-commit-id",
+                        a or EMPTY_TREE, b or EMPTY_TREE, "--", prefix)
+        fields = out.split(b"\0")
+        files: dict[str, tuple[str | None, str | None]] = {}
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            if not meta.startswith(b":"):
+                continue
+            _, _, old, new, _ = meta.decode().split(" ")
+            files[path.decode("utf-8")] = (None if old == ZERO_SHA else old,
+                                           None if new == ZERO_SHA else new)
+        return files
 
     def _ls_tree(self, commit: str | None, prefix: str) -> dict[str, str]:
         """path -> blob sha of every file under `prefix` in `commit`."""
@@ -483,41 +577,61 @@ class History:
     def cells_at(self, commit: str | None, period: str) -> dict[CellKey, CellValue]:
         """Every adjustment of `period` at `commit` (None: the branch head)."""
         commit = commit or self.head()
+        cached = self._states.get((commit, period)) if commit else None
+        if cached is not None:
+            return dict(cached.adjustments)
         prefix = f"{layout.period_dir(period)}/{layout.ADJUSTMENTS}/"
         files = self._ls_tree(commit, prefix)
-        blobs = self._read_blobs(files.values())
+        parsed = self._parsed(layout.load_adjustments, files.values())
         cells: dict[CellKey, CellValue] = {}
         for path, sha in files.items():
             emp = layout.employee_from_filename(path.rsplit("/", 1)[1])
-            cells.update({(emp, c): v for c, v in layout.load_adjustments(blobs[sha]).items()})
+            cells.update({(emp, c): v for c, v in parsed[sha].items()})
         return cells
 
     def state_at(self, commit: str | None, period: str) -> PeriodSnapshot:
-        """The full state of `period` at `commit` (None: the branch head), from git alone."""
+        """The full state of `period` at `commit` (None: the branch head), from git alone.
+
+        One `git ls-tree -r` and one `git cat-file --batch` for the files not parsed before;
+        the result is kept by commit id (commits never change) and returned as a copy.
+        """
         commit = commit or self.head()
+        snap = self._states.get((commit, period)) if commit else None
+        if snap is None:
+            snap = self._build_state(commit, period)
+            if commit:
+                self._states.put((commit, period), snap)
+        return _copy_snapshot(snap)
+
+    def _build_state(self, commit: str | None, period: str) -> PeriodSnapshot:
         root = layout.period_dir(period) + "/"
         files = self._ls_tree(commit, root)
-        blobs = self._read_blobs(files.values())
+        groups: dict[str, dict[str, str]] = {}
+        for path, sha in files.items():
+            rel = path[len(root):]
+            group = rel.split("/", 1)[0] if "/" in rel else rel
+            groups.setdefault(group, {})[path] = sha
+        loaders: dict[str, Callable[[bytes], Any]] = {
+            layout.ADJUSTMENTS: layout.load_adjustments, layout.SCORES: layout.load_scores,
+            layout.TOTALS: layout.load_totals, layout.EMPLOYEES: layout.load_employees,
+            layout.STATE: layout.load_json, layout.RULES: layout.load_json}
+        parsed: dict[str, dict[str, Any]] = {}
+        for group, loader in loaders.items():
+            parsed[group] = self._parsed(loader, groups.get(group, {}).values())
         snap = PeriodSnapshot(commit=commit, period=period, adjustments={}, scores={},
                               totals={}, employees={}, status={}, rules=None)
-        rules: dict[str, object] | None = None
-        for path, sha in files.items():
-            rel, data = path[len(root):], blobs[sha]
-            if rel.startswith(layout.ADJUSTMENTS + "/"):
-                emp = layout.employee_from_filename(rel.rsplit("/", 1)[1])
-                snap.adjustments.update(
-                    {(emp, c): v for c, v in layout.load_adjustments(data).items()})
-            elif rel.startswith(layout.SCORES + "/"):
-                emp = layout.employee_from_filename(rel.rsplit("/", 1)[1])
-                snap.scores.update({(emp, c): v for c, v in layout.load_scores(data).items()})
-            elif rel == layout.TOTALS:
-                snap.totals.update(layout.load_totals(data))
-            elif rel == layout.EMPLOYEES:
-                snap.employees.update(layout.load_employees(data))
-            elif rel == layout.STATE:
-                snap.status.update(layout.load_json(data))
-            elif rel == layout.RULES:
-                rules = layout.load_json(data)
+        for kind, target in ((layout.ADJUSTMENTS, snap.adjustments),
+                             (layout.SCORES, snap.scores)):
+            for path, sha in groups.get(kind, {}).items():
+                emp = layout.employee_from_filename(path.rsplit("/", 1)[1])
+                target.update({(emp, c): v for c, v in parsed[kind][sha].items()})
+        for group, target in ((layout.TOTALS, snap.totals), (layout.EMPLOYEES, snap.employees),
+                              (layout.STATE, snap.status)):
+            for sha in groups.get(group, {}).values():
+                target.update(parsed[group][sha])
+        rules = None
+        for sha in groups.get(layout.RULES, {}).values():
+            rules = copy.deepcopy(parsed[layout.RULES][sha])
         return PeriodSnapshot(**{**_fields(snap), "rules": rules})
 
     def status(self, period: str, commit: str | None = None) -> dict[str, object]:
@@ -561,15 +675,21 @@ class History:
 
         `employee`/`indicator` keep commits that changed such a cell; `department` those
         that changed a cell of an employee in that department (employees.tsv at the head);
-        `editor` matches the author's name or email exactly. Git narrows first (path of the
-        employee's files, --grep on the trailers, --author) and the log stops as soon as
-        `skip + limit` commits matched, so a page costs the same at any history length.
+        `editor` matches the author's name or email exactly. Git narrows first: anchored
+        `--grep`s over whole trailer lines (`Period:`, `Employee:` of the department's people,
+        `Indicator:`, `Kind:`; a commit is of a period by its `Period:` trailer), the
+        employee's file path (one pathspec, so the commit-graph's Bloom filters apply) and
+        `--author`; Python then checks the parsed trailers. The log stops as soon as
+        `skip + limit` commits matched, so a dense filter costs the same at any history
+        length; a filter that matches rarely walks (but does not parse) older commits.
         Score and status commits have no cell trailers, so cell filters leave them out.
         """
         head = self.head()
         root = layout.period_dir(period)
-        paths = [root]
+        paths: list[str] = []
         members: set[str] | None = None
+        # -E: every pattern is an anchored regex over whole trailer lines (values escaped)
+        args = ["-E", "--all-match", _trailer_grep("Period", [period])]
         if department is not None:
             data = self._read_file(head, f"{root}/{layout.EMPLOYEES}")
             members = {e for e, info in (layout.load_employees(data) if data else {}).items()
@@ -578,20 +698,25 @@ class History:
                 members &= {employee}
             if not members:
                 return []
-            paths = [layout.adjustments_path(period, e) for e in sorted(members)]
-        elif employee is not None:
+            if len(members) <= _GREP_ALTERNATIVES_MAX:
+                args.append(_trailer_grep("Employee", members))
+        if employee is not None:
+            # One file, and no --grep: git then asks the commit-graph's Bloom filters before
+            # reading any commit (with a --grep it reads every message first: 10x slower).
+            # The few commits that touched the file are checked in Python below.
             paths = [layout.adjustments_path(period, employee)]
-        args = ["--fixed-strings", "--all-match"]
-        if indicator is not None:
-            args.append(f"--grep=Indicator: {indicator}")
-        if kind is not None:
-            args.append(f"--grep=Kind: {kind}")
-        if editor is not None:
-            args.append(f"--author={editor}")
+            args = []
+        else:
+            if indicator is not None:
+                args.append(_trailer_grep("Indicator", [indicator]))
+            if kind is not None:
+                args.append(_trailer_grep("Kind", [kind]))
+            if editor is not None:
+                args.append(f"--author={_ere(editor)}")
         out: list[CommitInfo] = []
         matched = 0
         for info in self._iter_log(head, paths, *args):
-            if kind is not None and info.kind != kind:
+            if info.period != period or (kind is not None and info.kind != kind):
                 continue
             if editor is not None and editor not in (info.author.name, info.author.email):
                 continue
@@ -650,28 +775,43 @@ class History:
     def diff(self, period: str, a: str | None, b: str | None) -> DiffResult:
         """Cells, score lines and totals that differ between versions `a` and `b`.
 
-        Files are compared by blob hash first; only differing files are read. Each changed
-        cell names the newest commit between the two versions that changed it.
+        One `git diff-tree` lists the files whose blobs differ (equal subtrees are skipped
+        by hash); only those are read, each parsed once per blob. Each changed cell names
+        who made its new value (the stamp kept beside it); a removed cell names the newest
+        commit between the two versions that removed it. Results are kept by (a, b).
         """
-        root = layout.period_dir(period) + "/"
-        files_a, files_b = self._ls_tree(a, root), self._ls_tree(b, root)
-        changed = sorted(p for p in set(files_a) | set(files_b) if files_a.get(p) != files_b.get(p))
-        blobs = self._read_blobs([files_a[p] for p in changed if p in files_a]
-                                 + [files_b[p] for p in changed if p in files_b])
-
-        def load(files: dict[str, str], path: str) -> bytes:
-            return blobs[files[path]] if path in files else b""
+        a = a or None
+        b = b or None
+        key = (period, a, b)
+        if a and b:
+            cached = self._diffs.get(key)
+            if cached is not None:
+                return cached
+        root = layout.period_dir(period)
+        changed = self._changed_files(a, b, root)
+        by_loader: dict[Callable[[bytes], Any], list[str]] = {}
+        for path, shas in changed.items():
+            rel = path[len(root) + 1:]
+            loader = {layout.ADJUSTMENTS: layout.load_adjustment_lines,
+                      layout.SCORES: layout.load_scores, layout.TOTALS: layout.load_totals
+                      }.get(rel.split("/", 1)[0])
+            if loader is not None:
+                by_loader.setdefault(loader, []).extend(s for s in shas if s)
+        parsed = {loader: self._parsed(loader, shas) for loader, shas in by_loader.items()}
 
         cell_diffs: list[tuple[CellKey, tuple | None, tuple | None]] = []
         score_diffs: list[ScoreDiff] = []
         total_diffs: list[TotalDiff] = []
-        for path in changed:
-            rel = path[len(root):]
-            if rel.startswith((layout.ADJUSTMENTS + "/", layout.SCORES + "/")):
+        for path in sorted(changed):
+            old_sha, new_sha = changed[path]
+            rel = path[len(root) + 1:]
+            top = rel.split("/", 1)[0]
+            if top in (layout.ADJUSTMENTS, layout.SCORES):
                 emp = layout.employee_from_filename(rel.rsplit("/", 1)[1])
-                loader = (layout.load_adjustment_lines if rel.startswith(layout.ADJUSTMENTS)
+                loader = (layout.load_adjustment_lines if top == layout.ADJUSTMENTS
                           else layout.load_scores)
-                old, new = loader(load(files_a, path)), loader(load(files_b, path))
+                old = parsed[loader][old_sha] if old_sha else {}
+                new = parsed[loader][new_sha] if new_sha else {}
                 for code in sorted(set(old) | set(new)):
                     if loader is layout.load_scores:
                         if old.get(code) != new.get(code):
@@ -679,8 +819,8 @@ class History:
                     elif (old.get(code) or (None,))[0] != (new.get(code) or (None,))[0]:
                         cell_diffs.append(((emp, code), old.get(code), new.get(code)))
             elif rel == layout.TOTALS:
-                old_t = layout.load_totals(load(files_a, path))
-                new_t = layout.load_totals(load(files_b, path))
+                old_t = parsed[layout.load_totals][old_sha] if old_sha else {}
+                new_t = parsed[layout.load_totals][new_sha] if new_sha else {}
                 total_diffs.extend(TotalDiff(e, old_t.get(e), new_t.get(e))
                                    for e in sorted(set(old_t) | set(new_t))
                                    if old_t.get(e) != new_t.get(e))
@@ -696,21 +836,29 @@ class History:
                 stamp = (Stamp(info.author, info.when, info.submission_id) if info else None)
                 cells.append(CellDiff(cell[0], cell[1], old[0] if old else None, None, stamp,
                                       change.reason if change else ""))
-        return DiffResult(a=a, b=b, cells=tuple(cells), scores=tuple(score_diffs),
-                          totals=tuple(total_diffs))
+        result = DiffResult(a=a, b=b, cells=tuple(cells), scores=tuple(score_diffs),
+                            totals=tuple(total_diffs))
+        if a and b:
+            self._diffs.put(key, result)
+        return result
 
     def _find_removals(self, period: str, a: str | None, b: str | None, cells: set[CellKey]
                        ) -> dict[CellKey, tuple[CommitInfo, CellChange]]:
         """For cells absent at `b`: the newest commit in between that removed them.
 
-        Walks only the removed cells' files, newest first, and stops once all are found.
+        Walks the commits between the versions whose trailers name one of the employees
+        (one `git log --grep`; many pathspecs would defeat the Bloom filters), newest
+        first, and stops once all are found.
         """
         if not (a and b):
             return {}
         newer, older = (b, a) if self._is_ancestor(a, b) else (a, b)
-        paths = sorted({layout.adjustments_path(period, emp) for emp, _ in cells})
+        employees = {emp for emp, _ in cells}
+        args = ["-E", "--all-match", _trailer_grep("Period", [period])]
+        if len(employees) <= _GREP_ALTERNATIVES_MAX:
+            args.append(_trailer_grep("Employee", employees))
         found: dict[CellKey, tuple[CommitInfo, CellChange]] = {}
-        for info in self._iter_log(newer, paths, f"^{older}"):
+        for info in self._iter_log(newer, [], *args, f"^{older}"):
             for change in info.cells:
                 if change.cell in cells and change.cell not in found:
                     found[change.cell] = (info, change)
@@ -928,6 +1076,14 @@ class History:
 
 def _fields(snap: PeriodSnapshot) -> dict[str, object]:
     return {name: getattr(snap, name) for name in PeriodSnapshot.__slots__}
+
+
+def _copy_snapshot(snap: PeriodSnapshot) -> PeriodSnapshot:
+    """A copy a caller may change without touching the cached state (values are frozen)."""
+    return PeriodSnapshot(
+        commit=snap.commit, period=snap.period, adjustments=dict(snap.adjustments),
+        scores=dict(snap.scores), totals=dict(snap.totals), employees=dict(snap.employees),
+        status=copy.deepcopy(snap.status), rules=copy.deepcopy(snap.rules))
 
 
 def cells_total(cells: Cells) -> Decimal:
