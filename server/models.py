@@ -227,6 +227,12 @@ class ScoreRun(Base):
     employee_count: Mapped[int] = mapped_column(Integer, default=0)
     lines: Mapped[list[Any]] = mapped_column(default=list)  # IndicatorScore as dicts
     totals: Mapped[list[Any]] = mapped_column(default=list)  # EmployeeResult as dicts
+    # The git history (docs/history.md): the submission this run belongs to, the history
+    # commit it recorded (or the head it was computed at) and the version the workbook was
+    # based on. None for runs older than the history.
+    submission_id: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
+    commit: Mapped[str | None] = mapped_column(String(40), default=None)
+    base_commit: Mapped[str | None] = mapped_column(String(40), default=None)
 
     period: Mapped[Period] = relationship()
 
@@ -247,6 +253,30 @@ class Adjustment(Base):
     status: Mapped[str] = mapped_column(String(20), default=AdjustmentStatus.ACTIVE.value)
     score_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("score_runs.id", ondelete="SET NULL"))
+    # The history submission (git commit) that recorded this value (docs/history.md).
+    submission_id: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
+    commit: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class HistoryCommit(Base):
+    """One git history commit known to the database, keyed by its Submission-Id.
+
+    Written in the same transaction as the rows the commit produced (adjustments, a score
+    run), after the git commit: a crash between the two leaves a commit the database lacks,
+    which start-up recovery replays (server/services/scoring.py, docs/history.md).
+    """
+
+    __tablename__ = "history_commits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[str] = mapped_column(String(100), unique=True)
+    commit: Mapped[str | None] = mapped_column(String(40), default=None)
+    kind: Mapped[str] = mapped_column(String(20))  # a sync.history Kind value
+    period_id: Mapped[int | None] = mapped_column(
+        ForeignKey("periods.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False)  # replayed at start-up
 
 
 # --- accounts, workflow and feedback (docs/roles.md, docs/security.md) ------------------------
