@@ -804,9 +804,10 @@ def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[F
     id_col, code_col, field_col = (frame.column(k) for k in ("employee_id", "indicator",
                                                              "field"))
     keys = []
-    for i in range(len(frame)):
-        eid, code, name = _clean_text(id_col[i]), _clean_text(code_col[i]), \
-            _clean_text(field_col[i])
+    for i, (eid, code, name) in enumerate(zip(id_col, code_col, field_col, strict=True)):
+        eid = eid.strip() if eid.__class__ is str else _clean_text(eid)
+        code = code.strip() if code.__class__ is str else _clean_text(code)
+        name = name.strip() if name.__class__ is str else _clean_text(name)
         if eid and code and name is not None:
             keys.append((eid, code, name or "actual"))
         else:
@@ -857,13 +858,15 @@ def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[F
             value = _fact_value(read, i, ind)
         if value is None or not ok or first_row.get(keys[i]) != i:
             continue  # blank value: missing data, handled by the indicator's policy
-        status = _clean_text(status_col[i])
+        status = status_col[i]
+        status = status.strip() if status.__class__ is str else _clean_text(status)
         if status is None:
             status = read.text(i, "status")
         stale = stale_of.get(status)
         if stale is None:
             stale = stale_of[status] = bool(status) and _lookup(_STALE, status) == "stale"
-        source = _clean_text(source_col[i])
+        source = source_col[i]
+        source = source.strip() if source.__class__ is str else _clean_text(source)
         if source is None:
             source = read.text(i, "source")
         facts.append(Fact(employee_id, code, value, field_name, source, stale))

@@ -77,9 +77,14 @@ def _status(line: IndicatorScore, lang: str) -> str:
     return text + (WORDS[lang]["stale"] if line.stale else "")
 
 
+_STATUS_FILLS = {LineStatus.MISSING: MISSING_FILL, LineStatus.ZEROED: MISSING_FILL,
+                 LineStatus.EXCLUDED: MISSING_FILL}
+
+
 def _fill(line: IndicatorScore) -> str | None:
-    if line.status in (LineStatus.MISSING, LineStatus.ZEROED, LineStatus.EXCLUDED):
-        return MISSING_FILL
+    fill = _STATUS_FILLS.get(line.status)
+    if fill is not None:
+        return fill
     return STALE_FILL if line.stale else None
 
 
