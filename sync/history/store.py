@@ -706,6 +706,11 @@ class History:
             # The few commits that touched the file are checked in Python below.
             paths = [layout.adjustments_path(period, employee)]
             args = []
+        elif kind in (Kind.APPROVAL, Kind.REOPEN) and members is None and indicator is None:
+            # status commits are the only ones writing state.json: a rare kind found through
+            # one Bloom-filtered path instead of a --grep over every message
+            paths = [f"{root}/{layout.STATE}"]
+            args = []
         else:
             if indicator is not None:
                 args.append(_trailer_grep("Indicator", [indicator]))

@@ -121,3 +121,19 @@ def test_department_filter_small_and_beyond_the_grep_limit(history, members):
     history.submit(PERIOD, history.head(), {("E0", "K1"): adj("1")}, ALICE, "mine")
     history.submit(PERIOD, history.head(), {(f"E{members + 1}", "K1"): adj("1")}, ALICE, "o2")
     assert [e.submission_id for e in history.timeline(PERIOD, department="Big")] == ["mine"]
+
+
+def test_status_kinds_found_through_state_json(history):
+    history.submit(PERIOD, None, {("E1", "K1"): adj("1")}, ALICE, "a1")
+    history.set_status(PERIOD, "approved", CAROL, "ok", "ap1")
+    history.set_status("2026-11", "approved", CAROL, "ok", "ap-other")
+    history.set_status(PERIOD, "open", CAROL, "again", "re1", kind=Kind.REOPEN)
+    history.set_status(PERIOD, "approved", BOB, "ok now", "ap2")
+
+    def ids(**filters):
+        return [e.submission_id for e in history.timeline(PERIOD, **filters)]
+
+    assert ids(kind="approval") == ["ap2", "ap1"]
+    assert ids(kind="reopen") == ["re1"]
+    assert ids(kind="approval", editor="Bob") == ["ap2"]
+    assert ids(kind="approval", limit=1, skip=1) == ["ap1"]
