@@ -61,6 +61,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "result.view": ALL,  # one manager's result: resource needed (own dept / self)
     "result.export": STAFF,
     "adjustment.make": frozenset({HR, EXEC, DEPT}),
+    # per-submission review on /review: executives approve, executives and HR send back
+    # (the period's own approval stays the workflow's "approve"; docs/review.md)
+    "adjustment.review": frozenset({HR, EXEC}),
     "feedback.respond": frozenset({EMP}),  # acknowledge / appeal / confirm: own result only
     "appeal.view": ALL,  # resource needed
     "appeal.list": STAFF,
@@ -357,6 +360,7 @@ ACTION_WORDS = {
     "result.view": ("查看考核结果", "view results"),
     "result.export": ("导出结果", "export results"),
     "adjustment.make": ("调整分数", "adjust scores"),
+    "adjustment.review": ("审批或退回调整", "approve or send back adjustments"),
     "feedback.respond": ("确认或申诉结果", "acknowledge or appeal results"),
     "appeal.view": ("查看申诉", "view appeals"),
     "appeal.list": ("查看申诉列表", "list appeals"),
