@@ -71,6 +71,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     web.init_app(app)
     notify.install(app)
+    from server.services.scoring import install_history
+
+    install_history(app)  # workflow moves -> history commits; crash recovery (docs/history.md)
     return app
 
 

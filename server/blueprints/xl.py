@@ -154,6 +154,9 @@ def pull() -> Response:
     plan = fact_service.pull_plan(wb, period, facts, lang, report,
                                   current_app.config["BASE_URL"])
     session.commit()
+    from server.services.history import history_for
+
+    plan.meta.setdefault("base_version", history_for().head() or "")
     return _answer(wb, plan)
 
 
@@ -186,14 +189,98 @@ def score() -> Response:
     session = get_session()
     period = period_service.require_period(session, wb.period, lang)
     workflow.require_allowed(period, "score", lang)
-    inp = score_input(wb, lang)
+    requested = _requested_submission_id(wb, lang)
+    # The adjustments of record (the history), not what kb_adjustments happens to say: a
+    # score never takes an adjustment that was not submitted (docs/history.md).
+    from server.services.workbook import invalid
+
+    try:
+        bare = scoring_service.to_score_input(
+            scoring_service._without(wb.tables, "kb_adjustments"), lang)
+    except scoring_service.ValidationError as exc:
+        raise invalid(exc.problems, lang) from None
+    inp, rows = scoring_service._authoritative_input(session, period, bare)
     result = scoring_service.run_engine(inp, lang)
     run = scoring_service.store_run(session, period, inp, result, user, lang)
+    head = scoring_service.record_score(session, period, inp, result, run, user, requested)
     plan = _score_plan(result, inp, wb, lang)
+    unsent = _write_adjustments_of_record(plan, rows, {}, lang)
     _stamp(plan, period_state=period.state, last_run=str(run.run_no),
-           scored_at=_now(), scored_by=user.name)
+           scored_at=_now(), scored_by=user.name, base_version=head or "",
+           submission_id="", last_submission=run.submission_id or "")
+    if unsent:
+        plan.alert = ((f"已计算。工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值；"
+                       f"调整请在计算后输入并按“提交”。") if lang == "zh" else
+                      (f"Scored. {unsent} adjustment(s) typed in the workbook but never "
+                       f"submitted were replaced by the server's values; type adjustments "
+                       f"after scoring and press Submit."), "kpibook")
     session.commit()
     return _answer(wb, plan)
+
+
+def _requested_submission_id(wb: Workbook, lang: str) -> str | None:
+    """The client's idempotency key (Idempotency-Key / X-Submission-Id header, or kb_meta
+    submission_id); a malformed one is refused rather than silently replaced."""
+    from server.services import history as history_service
+
+    given = (request.headers.get("Idempotency-Key") or request.headers.get("X-Submission-Id")
+             or wb.meta.get("submission_id") or "").strip()
+    if not given:
+        return None
+    if history_service.valid_submission_id(given) is None:
+        from server.services.errors import BadRequest
+
+        raise BadRequest(
+            "提交编号（Idempotency-Key 或 kb_meta 的 submission_id）只能包含字母、数字和 ._:@+-，"
+            "最多 80 个字符。" if lang == "zh" else
+            "The submission id (Idempotency-Key or kb_meta submission_id) may contain only "
+            "letters, digits and ._:@+-, at most 80 characters.")
+    return given
+
+
+FILLS = {"accepted": scoring_service.OK_FILL, "rejected": scoring_service.REJECTED_FILL,
+         "conflict": scoring_service.CONFLICT_FILL}
+
+
+def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict, lang: str) -> int:
+    """kb_adjustments shows the adjustments of record (points, reason) on every row, and
+    for the cells of this submission what happened (status column, colour). Returns how
+    many rows had typed values that differ from the record and are not explained by a
+    report (unsubmitted input the answer replaces)."""
+    from server.services.workbook import cell_value
+
+    write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
+    if write is None:
+        return 0
+    had_typed = "points" in write.columns
+    typed_at = (write.columns.index("points"), write.columns.index("reason")) if had_typed \
+        else None
+    if not had_typed:
+        write.columns += ["points", "reason"]
+    status_at = write.columns.index("status")
+    unsent = 0
+    for n, row in enumerate(write.rows):
+        key = (str(row[0]), str(row[3]))
+        record = rows.get(key)
+        points = cell_value(record.points) if record is not None else None
+        reason = record.reason if record is not None else None
+        if typed_at is not None:
+            was_points, was_reason = row[typed_at[0]], row[typed_at[1]]
+            if key not in reports and (scoring_service._number(was_points) or None) != (
+                    scoring_service._number(points) or None):
+                unsent += bool(was_points not in (None, "", 0) or points is not None) \
+                    and was_reason != reason
+            row[typed_at[0]], row[typed_at[1]] = points, reason
+        else:
+            row += [points, reason]
+        report = reports.get(key)
+        if report is not None:
+            row[status_at] = report.message
+            for col in ("points", "reason", "status"):
+                write.cell_fills[(n, col)] = FILLS[report.state]
+    write.number_formats.setdefault("points", "0.00")
+    write.text_columns = write.text_columns | {"reason", "status"}
+    return unsent
 
 
 @bp.post("/check")
@@ -219,6 +306,8 @@ def check() -> Response:
 @bp.post("/submit")
 @policy.token("period.submit")
 def submit() -> Response:
+    """Submit through the git history (docs/history.md): per cell accepted, rejected (reverted,
+    coloured, explained) or in conflict (both values and who made the first)."""
     user = current_user()
     # Who may press the button is decided before the body is parsed; the message language
     # is then ?lang= or the server's (the workbook is not read for people who may not).
@@ -228,25 +317,77 @@ def submit() -> Response:
     session = get_session()
     period = period_service.require_period(session, wb.period, lang)
     workflow.require_allowed(period, "submit", lang)
-    inp = score_input(wb, lang)
-    run, result, counts, inp = scoring_service.submit(session, period, inp, wb.tables, user,
-                                                      lang)
-    plan = _score_plan(result, inp, wb, lang)
-    if lang == "zh":
-        msg = (f"已提交期间 {period.code} 的调整：新增 {counts['added']}，修改 "
-               f"{counts['changed']}，撤销 {counts['removed']}。总分以服务器结果为准（第 "
-               f"{run.run_no} 次计算）。")
+    requested = _requested_submission_id(wb, lang)
+    base = (wb.meta.get("base_version") or "").strip() or None
+    restored = scoring_service.overwritten_cells(session, wb.tables, base, lang)
+    out = scoring_service.submit_workbook(session, period, wb.tables, user, lang, base,
+                                          requested)
+    session.commit()
+    plan = _score_plan(out.result, out.inp, wb, lang)
+    _write_adjustments_of_record(plan, out.authoritative, out.reports, lang)
+    _mark_restored(plan, wb, restored)
+    zh = lang == "zh"
+    n_ok, n_bad, n_conf = (out.count("accepted"), out.count("rejected"),
+                           out.count("conflict"))
+    if zh:
+        lines = [f"期间 {period.code} 的调整：接受 {n_ok}，拒绝 {n_bad}，冲突 {n_conf}。"]
+        if out.duplicate:
+            lines.append(f"该提交（{out.submission_id}）已处理过，本次未重复记录。")
+        elif out.commit is None and not n_bad and not n_conf:
+            lines.append("没有需要提交的更改。")
+        if out.run is not None:
+            lines.append(f"总分以服务器结果为准（第 {out.run.run_no} 次计算，版本 "
+                         f"{(out.commit or '')[:10]}）。")
         title = "提交"
     else:
-        msg = (f"Submitted the adjustments of period {period.code}: {counts['added']} added, "
-               f"{counts['changed']} changed, {counts['removed']} withdrawn. The totals are "
-               f"the server's authoritative result (run {run.run_no}).")
+        lines = [f"Adjustments of period {period.code}: {n_ok} accepted, {n_bad} rejected, "
+                 f"{n_conf} conflict(s)."]
+        if out.duplicate:
+            lines.append(f"This submission ({out.submission_id}) was already recorded; "
+                         f"nothing was recorded twice.")
+        elif out.commit is None and not n_bad and not n_conf:
+            lines.append("There was nothing to submit.")
+        if out.run is not None:
+            lines.append(f"The totals are the server's authoritative result (run "
+                         f"{out.run.run_no}, version {(out.commit or '')[:10]}).")
         title = "Submit"
-    plan.alert = (msg, title)
-    _stamp(plan, period_state=period.state, last_run=str(run.run_no),
-           submitted_at=_now(), submitted_by=user.name)
-    session.commit()
+    details = [r for r in out.reports.values() if r.state != "accepted"]
+    for r in details[:20]:
+        lines.append(f"• {r.key[0]} {r.key[1]}: {r.message}")
+    if len(details) > 20:
+        lines.append(f"……另有 {len(details) - 20} 项" if zh else
+                     f"... and {len(details) - 20} more")
+    for _table, _i, _key, message in restored[:10]:
+        lines.append(f"• {message}")
+    if len(restored) > 10:
+        lines.append(f"……另有 {len(restored) - 10} 个计算单元格已恢复" if zh else
+                     f"... and {len(restored) - 10} more computed cells restored")
+    plan.alert = ("\n".join(lines), title)
+    if details or restored:
+        plan.activate_table = "kb_adjustments"
+    _stamp(plan, period_state=period.state, base_version=out.head or "", submission_id="",
+           last_submission=out.submission_id, submitted_at=_now(), submitted_by=user.name)
+    if out.run is not None:
+        plan.meta["last_run"] = str(out.run.run_no)
     return _answer(wb, plan)
+
+
+def _mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:
+    """Colour computed cells that had been typed over (their value is rewritten anyway)."""
+    for table, i, key, _message in restored:
+        write = next((t for t in plan.tables if t.table == table), None)
+        frame = wb.tables.get(table)
+        if write is None or frame is None or key not in write.columns:
+            continue
+        eid = scoring_service._text(frame.value(i, "employee_id"))
+        code = scoring_service._text(frame.value(i, "indicator")) if table == "kb_scores" \
+            else None
+        e_at = write.columns.index("employee_id")
+        c_at = write.columns.index("indicator") if code is not None else None
+        for n, row in enumerate(write.rows):
+            if str(row[e_at]) == eid and (c_at is None or str(row[c_at]) == code):
+                write.cell_fills[(n, key)] = scoring_service.RESTORED_FILL
+                break
 
 
 def _now() -> str:

@@ -7,6 +7,9 @@ who may change which adjustment, and in what transaction.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -14,12 +17,31 @@ from sqlalchemy.orm import Session
 
 from server import policy
 from server.models import Adjustment as AdjustmentRow
-from server.models import AdjustmentStatus, Period, ScoreRun, User
-from server.scoring.model import Adjustment, Problem, ScoreInput, ScoreResult
-from server.services.errors import Forbidden
+from server.models import (
+    AdjustmentStatus,
+    HistoryCommit,
+    Period,
+    PeriodEvent,
+    PeriodState,
+    ScoreRun,
+    User,
+)
+from server.scoring.model import Adjustment, Problem, ScoreInput, ScoreResult, ValidationError
+from server.services.errors import BadRequest, Forbidden, NotFound, Unprocessable
+from server.services.errors import Conflict as ConflictError
 from server.services.periods import digest, to_jsonable
-from server.workbook.contract import Tables
+from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
+from sync.history import (
+    CellValue,
+    EmployeeInfo,
+    Kind,
+    ScoreLine,
+    ScoreSnapshot,
+    TotalLine,
+)
+
+log = logging.getLogger("kpibook.scoring")
 
 
 def run_engine(inp: ScoreInput, lang: str) -> ScoreResult:
@@ -104,52 +126,607 @@ def _locate_adjustment(tables: Tables, employee_id: str, code: str, message: str
                    key=(employee_id, code))
 
 
-def submit(session: Session, period: Period, inp: ScoreInput, tables: Tables, user: User,
-           lang: str) -> tuple[ScoreRun, ScoreResult, dict[str, int], ScoreInput]:
-    """Store the workbook's adjustments and an authoritative score snapshot, atomically.
+# --- the git history (docs/history.md): Submit, Score, web adjustments, reverts -----------------
 
-    The workbook's kb_adjustments is the full list for the period: rows that differ from the
-    active ones replace them, rows that disappeared are superseded. Nothing is written when
-    any change is outside the user's authority (403).
-    """
-    authored = tuple(dataclasses.replace(a, author=a.author or user.label)
-                     for a in inp.adjustments)
-    inp = dataclasses.replace(inp, adjustments=authored)
-    wanted: dict[Key, Adjustment] = {(a.employee_id, a.indicator): a for a in authored}
-    current = active_adjustments(session, period)
-    changed: dict[Key, Decimal] = {}
-    for key, adj in wanted.items():
-        row = current.get(key)
-        if row is None or Decimal(row.points) != adj.points or row.reason != adj.reason:
-            changed[key] = adj.points
-    for key, row in current.items():
-        if key not in wanted:
-            changed[key] = Decimal(row.points)
-    problems = authority_problems(user, inp, changed, tables, lang)
-    if problems:
-        head = ("以下调整超出您的权限，未保存任何内容：" if lang == "zh" else
-                "These adjustments are outside your authority; nothing was saved:")
-        raise Forbidden(problems_message(problems, lang, intro=head))
+OK_FILL = "#E2EFDA"  # green: accepted in this submission
+REJECTED_FILL = "#F8CBAD"  # red: refused, reverted to the server's value
+CONFLICT_FILL = "#FFD966"  # yellow: someone else changed the cell first
+RESTORED_FILL = "#BDD7EE"  # blue: a computed cell typed over, restored
 
-    result = run_engine(inp, lang)
-    run = store_run(session, period, inp, result, user, lang, kind="submit")
-    counts = {"added": 0, "changed": 0, "removed": 0, "unchanged": 0}
-    for key, row in current.items():
-        if key in changed:
-            row.status = AdjustmentStatus.SUPERSEDED.value
-            counts["changed" if key in wanted else "removed"] += 1
-        else:
-            counts["unchanged"] += 1
-    for key, adj in wanted.items():
-        if key in changed:
+
+@dataclass
+class CellReport:
+    """What happened to one kb_adjustments cell of a submission."""
+
+    key: Key
+    state: str  # accepted | rejected | conflict
+    message: str
+
+
+@dataclass
+class SubmitOutcome:
+    submission_id: str
+    commit: str | None  # the submission's commit (None: nothing committed)
+    head: str | None  # the history head the answer was computed at (the new base_version)
+    duplicate: bool
+    run: ScoreRun | None
+    result: ScoreResult
+    inp: ScoreInput
+    reports: dict[Key, CellReport] = field(default_factory=dict)
+    restored: list[str] = field(default_factory=list)  # computed cells typed over
+    authoritative: dict[Key, AdjustmentRow] = field(default_factory=dict)
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self.reports.values() if r.state == state)
+
+
+def _zh(lang: str) -> bool:
+    return lang == "zh"
+
+
+def _fmt(points: Decimal | None) -> str:
+    if points is None:
+        return "—"
+    return f"{points:+.2f}"
+
+
+def _value_text(value: CellValue | None, lang: str) -> str:
+    if value is None:
+        return "无调整" if _zh(lang) else "no adjustment"
+    return f"{_fmt(value.points)}（{value.reason}）" if _zh(lang) else \
+        f"{_fmt(value.points)} ({value.reason})"
+
+
+def record_commit(session: Session, period: Period, info_or_result, kind: str,
+                  submission_id: str, author: str, author_id: int | None = None,
+                  recovered: bool = False) -> bool:
+    """Write the database side of a history commit, idempotently (keyed by Submission-Id).
+
+    `info_or_result` is a SubmitResult or CommitInfo (their `applied`/`cells` changes are
+    applied to the Adjustment rows). Returns False when the id was already recorded."""
+    if session.scalar(select(HistoryCommit.id).where(
+            HistoryCommit.submission_id == submission_id)) is not None:
+        return False
+    commit = getattr(info_or_result, "commit", None)
+    cells = getattr(info_or_result, "applied", None)
+    if cells is None:
+        cells = getattr(info_or_result, "cells", ())
+    for change in cells:
+        for old in session.scalars(select(AdjustmentRow).where(
+                AdjustmentRow.period_id == period.id,
+                AdjustmentRow.employee_id == change.employee_id,
+                AdjustmentRow.indicator == change.indicator,
+                AdjustmentRow.status == AdjustmentStatus.ACTIVE.value)):
+            old.status = AdjustmentStatus.SUPERSEDED.value
+        if change.new is not None:
             session.add(AdjustmentRow(
-                period_id=period.id, employee_id=adj.employee_id, indicator=adj.indicator,
-                points=adj.points, reason=adj.reason, author=user.name, author_id=user.id,
-                status=AdjustmentStatus.ACTIVE.value, score_run_id=run.id))
-            if key not in current:
-                counts["added"] += 1
-    from server.workflow import advance
-
-    advance(session, period, "submit", user)
+                period_id=period.id, employee_id=change.employee_id,
+                indicator=change.indicator, points=change.new, reason=change.reason,
+                author=author, author_id=author_id, status=AdjustmentStatus.ACTIVE.value,
+                submission_id=submission_id, commit=commit))
+    session.add(HistoryCommit(submission_id=submission_id, commit=commit, kind=kind,
+                              period_id=period.id, author=author, recovered=recovered))
     session.flush()
-    return run, result, counts, inp
+    return True
+
+
+def _submission_id(requested: str | None) -> str:
+    from server.services import history as hist
+
+    return hist.valid_submission_id(requested) or hist.new_submission_id()
+
+
+def _typed_cells(frame, inp: ScoreInput, lang: str
+                 ) -> tuple[dict[Key, tuple[int, CellValue | None]], dict[Key, tuple[int, str]]]:
+    """kb_adjustments as typed: key -> (row, value or None for blank/0), and rows refused
+    with the reason (number, decimals, reason missing, unknown person/indicator, limits)."""
+    zh = _zh(lang)
+    typed: dict[Key, tuple[int, CellValue | None]] = {}
+    bad: dict[Key, tuple[int, str]] = {}
+    if frame is None:
+        return typed, bad
+    people = {e.employee_id: e for e in inp.employees}
+    for i in range(len(frame.excel_rows)):
+        eid = _text(frame.value(i, "employee_id"))
+        code = _text(frame.value(i, "indicator"))
+        if not eid or not code:
+            continue
+        key = (eid, code)
+        raw, reason = frame.value(i, "points"), _text(frame.value(i, "reason"))
+        if key in typed or key in bad:
+            bad.setdefault(key, (i, "同一员工和指标有多行调整" if zh else
+                                 "more than one row for this employee and indicator"))
+            continue
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            typed[key] = (i, None)
+            continue
+        try:
+            points = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
+            if not points.is_finite():
+                raise ValueError
+        except (ArithmeticError, ValueError):
+            bad[key] = (i, f"调整分“{raw}”不是数字" if zh else f"points '{raw}' are not a number")
+            continue
+        if points == 0:
+            typed[key] = (i, None)
+            continue
+        if points != points.quantize(Decimal("0.01")):
+            bad[key] = (i, "调整分最多两位小数" if zh else "points have at most 2 decimals")
+            continue
+        emp = people.get(eid)
+        try:
+            ind = inp.rules.indicator(code)
+        except KeyError:
+            ind = None
+        if emp is None:
+            bad[key] = (i, f"{eid} 不在人员名单中" if zh else f"{eid} is not on the roster")
+            continue
+        if ind is None or not ind.applies_to(emp):
+            bad[key] = (i, f"指标 {code} 不适用于 {eid}" if zh else
+                        f"indicator {code} does not apply to {eid}")
+            continue
+        if not reason:
+            bad[key] = (i, "调整必须填写理由" if zh else "an adjustment needs a reason")
+            continue
+        up, down = ind.adjust_max_up, ind.adjust_max_down
+        if (points > 0 and up is not None and points > up) or (
+                points < 0 and down is not None and -points > down):
+            bad[key] = (i, f"超出规则表允许的调整范围（+{up} / -{down}）" if zh else
+                        f"outside the rules table's limits (+{up} / -{down})")
+            continue
+        typed[key] = (i, CellValue(points, reason))
+    return typed, bad
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _without(tables: Tables, name: str) -> Tables:
+    return Tables({k: v for k, v in tables.frames.items() if k != name},
+                  [p for p in tables.problems if p.table != name])
+
+
+def _authoritative_input(session: Session, period: Period, inp: ScoreInput
+                         ) -> tuple[ScoreInput, dict[Key, AdjustmentRow]]:
+    """The workbook's rules, roster and data with the adjustments of record (the database
+    mirror of the history head) instead of whatever kb_adjustments says."""
+    rows = active_adjustments(session, period)
+    people = {e.employee_id: e for e in inp.employees}
+    adjustments = []
+    for (eid, code), row in sorted(rows.items()):
+        emp = people.get(eid)
+        try:
+            ind = inp.rules.indicator(code)
+        except KeyError:
+            continue
+        if emp is None or not ind.applies_to(emp):
+            continue  # no longer on the roster / indicator: kept in history, not scored
+        adjustments.append(Adjustment(eid, code, Decimal(row.points), row.reason, row.author))
+    return dataclasses.replace(inp, adjustments=tuple(adjustments)), rows
+
+
+def submit_workbook(session: Session, period: Period, tables: Tables, user: User, lang: str,
+                    base_version: str | None, requested_id: str | None,
+                    app=None) -> SubmitOutcome:
+    """Submit through the history: diff kb_adjustments against the workbook's base version,
+    check each changed cell, merge three-way with the head, commit (git, then database),
+    recompute with the adjustments of record. See docs/history.md for the rules."""
+    from server.services import history as hist
+    from server.services.workbook import invalid
+    from sync.history import HistoryError, PeriodClosed
+
+    zh = _zh(lang)
+    history = hist.history_for(app)
+    sid = _submission_id(requested_id)
+    try:
+        inp = to_score_input(_without(tables, "kb_adjustments"), lang)
+    except ValidationError as exc:
+        raise invalid(exc.problems, lang) from None
+    frame = tables.get("kb_adjustments")
+    typed, bad = _typed_cells(frame, inp, lang)
+
+    base = (base_version or "").strip() or None
+    if base is not None:
+        try:
+            base_cells = history.cells_at(base, period.code)
+        except (HistoryError, ValueError, KeyError, LookupError) as exc:
+            log.info("unknown base_version %r: %s", base, exc)
+            base_cells = None
+        if base_cells is None or not re.fullmatch(r"[0-9a-f]{40}", base):
+            raise Unprocessable(
+                f"工作表“_kpibook”kb_meta 的 base_version（{base[:40]}）不是本服务器历史中的版本："
+                f"请先按“获取数据”或“计算得分”取得最新版本，再输入调整。\n" if zh else
+                f"Sheet '_kpibook', kb_meta base_version ({base[:40]}) is not a version of this "
+                f"server's history: press Pull or Score to get the current version, then "
+                f"type the adjustments again.\n")
+    else:
+        base_cells = {}
+
+    # what the executive changed relative to the version the workbook was built from
+    edits: dict[Key, CellValue | None] = {}
+    reports: dict[Key, CellReport] = {}
+    problems: list[tuple[Key, Problem, str]] = []  # (key, located problem, kind)
+    for key, (i, message) in bad.items():
+        problems.append((key, frame.problem(i, "points" if "理由" not in message and "reason"
+                                            not in message else "reason", message, lang),
+                         "input"))
+    for key, (_i, value) in typed.items():
+        old = base_cells.get(key)
+        if value == old or (value is not None and old is not None
+                            and value.points == old.points and value.reason == old.reason):
+            continue
+        edits[key] = value
+    people = {e.employee_id: e for e in inp.employees}
+    accepted: dict[Key, CellValue | None] = {}
+    for key, value in sorted(edits.items()):
+        eid, code = key
+        points = value.points if value is not None else base_cells[key].points
+        try:
+            roles = inp.rules.indicator(code).adjust_roles
+        except KeyError:
+            roles = frozenset()
+        emp = people.get(eid)
+        change = policy.Change(eid, emp.department if emp else None, code, points,
+                               frozenset(roles))
+        refusals = policy.adjustment_refusals(user, change, lang)
+        if refusals:
+            i = typed[key][0]
+            problems.append((key, frame.problem(i, "points", "; ".join(refusals), lang),
+                             "authority"))
+        else:
+            accepted[key] = value
+    for key, problem, _kind in problems:
+        reports[key] = CellReport(key, "rejected", problem.message)
+
+    if problems and not accepted:
+        # Nothing in this submission can be taken: answer as before, nothing stored.
+        located = [p for _k, p, _kind in problems]
+        if any(kind == "authority" for _k, _p, kind in problems):
+            head = ("以下调整超出您的权限，未保存任何内容：" if zh else
+                    "These adjustments are outside your authority; nothing was saved:")
+            raise Forbidden(problems_message(located, lang, intro=head))
+        raise invalid(located, lang)
+
+    result = None
+    commit = None
+    duplicate = False
+    removal_reasons = {key: ("撤销调整" if zh else "adjustment withdrawn")
+                       for key, value in accepted.items() if value is None}
+    if accepted or history.commit_of(sid):
+        if history.status(period.code).get("status") == "approved":
+            # The workflow allows Submit after approval (it goes back to review): say so in
+            # the history first, or the library refuses adjustments to an approved period.
+            history.set_status(period.code, PeriodState.IN_REVIEW.value, hist.editor_of(user),
+                               "提交调整 / adjustments submitted", f"{sid}.review",
+                               kind=Kind.REOPEN)
+        try:
+            result = history.submit(period.code, base, accepted, hist.editor_of(user), sid,
+                                    reasons=removal_reasons,
+                                    note=f"Submit via {requested_id and 'client' or 'server'}")
+        except PeriodClosed:
+            raise ConflictError(
+                f"期间 {period.code} 已审批，历史记录拒绝调整：请人力资源部重新打开期间。"
+                if zh else
+                f"Period {period.code} is approved; the history refuses adjustments: HR must "
+                f"reopen it.") from None
+        hist.fault("after_git_commit")
+        commit, duplicate = result.commit, result.duplicate
+        for conflict in result.conflicts:
+            who = conflict.head_change
+            by = (f"{who.author.name} <{who.author.email}>，{who.when:%Y-%m-%d %H:%M} UTC" if zh
+                  else f"{who.author.name} <{who.author.email}> at {who.when:%Y-%m-%d %H:%M} UTC"
+                  ) if who else "?"
+            msg = (f"冲突：{by} 已先将此项改为 {_value_text(conflict.head, lang)}；您提交的 "
+                   f"{_value_text(conflict.submitted, lang)} 未保存，单元格已恢复为服务器值。"
+                   if zh else
+                   f"conflict: {by} changed this first to {_value_text(conflict.head, lang)}; "
+                   f"your {_value_text(conflict.submitted, lang)} was not saved and the cell "
+                   f"shows the server's value again.")
+            reports[conflict.cell] = CellReport(conflict.cell, "conflict", msg)
+        for change in result.applied:
+            reports[change.cell] = CellReport(
+                change.cell, "accepted",
+                (f"已接受（{_fmt(change.old)} → {_fmt(change.new)}）" if zh else
+                 f"accepted ({_fmt(change.old)} -> {_fmt(change.new)})"))
+        if commit is not None:
+            record_commit(session, period, result, Kind.ADJUSTMENT.value, sid, user.name,
+                          user.id)
+
+    head = history.head()
+    scored_inp, rows = _authoritative_input(session, period, inp)
+    engine_result = run_engine(scored_inp, lang)
+    run = None
+    if commit is not None:
+        run = session.scalar(select(ScoreRun).where(ScoreRun.submission_id == sid))
+        if run is None:
+            run = store_run(session, period, scored_inp, engine_result, user, lang,
+                            kind="submit")
+            run.submission_id, run.commit, run.base_commit = sid, commit, base
+            for row in rows.values():
+                if row.submission_id == sid:
+                    row.score_run_id = run.id
+            from server.workflow import advance
+
+            advance(session, period, "submit", user)
+        session.flush()
+    return SubmitOutcome(sid, commit, head, duplicate, run, engine_result, scored_inp,
+                         reports, authoritative=rows)
+
+
+def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: str
+                      ) -> list[tuple[str, int, str, str]]:
+    """Computed cells (kb_scores adjustment/points, kb_summary total) whose workbook value
+    differs from what the server wrote for `base`: (table, row index, key, message)."""
+    if not base:
+        return []
+    run = session.scalar(select(ScoreRun).where(ScoreRun.commit == base)
+                         .order_by(ScoreRun.run_no.desc()).limit(1))
+    if run is None:
+        return []
+    zh = _zh(lang)
+    lines = {(ln["employee_id"], ln["indicator"]): ln for ln in run.lines or ()}
+    totals = {t["employee_id"]: t for t in run.totals or ()}
+    out = []
+    checks = (("kb_scores", ("adjustment", "points"), lambda f, i: lines.get(
+        (_text(f.value(i, "employee_id")), _text(f.value(i, "indicator"))))),
+              ("kb_summary", ("total",), lambda f, i: totals.get(
+                  _text(f.value(i, "employee_id")))))
+    for table, keys, stored_of in checks:
+        frame = tables.get(table)
+        if frame is None:
+            continue
+        for i in range(len(frame.excel_rows)):
+            stored = stored_of(frame, i)
+            if stored is None:
+                continue
+            for key in keys:
+                if key not in frame.columns:
+                    continue
+                typed = _number(frame.value(i, key))
+                wrote = _number(stored.get(key if key != "points" else "points"))
+                if typed == wrote:
+                    continue
+                where = frame.cell(i, key)
+                out.append((table, i, key, (
+                    f"工作表“{frame.sheet}”单元格 {where}（{frame.caption(key)}）是计算结果，"
+                    f"不能直接修改：已恢复为服务器的值。调整请在“调整”表（kb_adjustments）"
+                    f"填写调整分和理由后提交。"
+                    if zh else
+                    f"Sheet '{frame.sheet}' cell {where} ({frame.caption(key)}) is computed and "
+                    f"cannot be typed over: it was restored to the server's value. To change a "
+                    f"score, enter points and a reason in kb_adjustments and Submit.")))
+    return out
+
+
+def _number(value: object) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
+        return d.quantize(Decimal("0.01")) if d.is_finite() else None
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def record_score(session: Session, period: Period, inp: ScoreInput, result: ScoreResult,
+                 run: ScoreRun, user: User, requested_id: str | None, app=None) -> str | None:
+    """Score: a baseline commit (the period's first scores in the history) or a re-score.
+    Git first (under the history lock), then the run's ids; the caller commits the session."""
+    from server.services import history as hist
+
+    history = hist.history_for(app)
+    sid = _submission_id(requested_id)
+    known = session.scalar(select(HistoryCommit.id).where(
+        HistoryCommit.period_id == period.id,
+        HistoryCommit.kind.in_([Kind.BASELINE.value, Kind.RESCORE.value])).limit(1))
+    kind = Kind.RESCORE if known is not None else Kind.BASELINE
+    commit = history.record_scores(period.code, score_snapshot(inp, result), hist.editor_of(user),
+                                   sid, kind=kind)
+    hist.fault("after_git_commit")
+    head = history.head()
+    if commit is not None:
+        session.add(HistoryCommit(submission_id=sid, commit=commit, kind=kind.value,
+                                  period_id=period.id, author=user.name))
+    run.submission_id, run.commit = sid, commit or head
+    session.flush()
+    return head
+
+
+def score_snapshot(inp: ScoreInput, result: ScoreResult) -> ScoreSnapshot:
+    lines = {(ln.employee_id, ln.indicator): ScoreLine(ln.base_points, ln.adjustment, ln.points)
+             for ln in result.lines if str(ln.status) != "not_applicable"}
+    totals = {e.employee_id: TotalLine(e.total, e.grade, e.rank, e.group_rank)
+              for e in result.employees}
+    employees = {e.employee_id: EmployeeInfo(e.name, e.department or "")
+                 for e in inp.employees}
+    return ScoreSnapshot(lines, totals, employees, to_jsonable(inp.rules))
+
+
+def commit_web_adjustment(session: Session, period: Period, row: AdjustmentRow, user: User,
+                          requested_id: str | None = None, app=None) -> str | None:
+    """A web adjustment (result page, appeal answer) already validated and flushed by
+    server/services/feedback.py: the same history commit as a ribbon Submit (git first; the
+    caller commits the database)."""
+    from server.services import history as hist
+
+    history = hist.history_for(app)
+    sid = _submission_id(requested_id)
+    if history.status(period.code).get("status") == "approved":
+        history.set_status(period.code, PeriodState.IN_REVIEW.value, hist.editor_of(user),
+                           "网页调整 / web adjustment", f"{sid}.review", kind=Kind.REOPEN)
+    key = (row.employee_id, row.indicator)
+    head = history.head()
+    result = history.submit(period.code, head, {key: CellValue(Decimal(row.points), row.reason)},
+                            hist.editor_of(user), sid, note="web")
+    hist.fault("after_git_commit")
+    row.submission_id, row.commit = sid, result.commit
+    session.add(HistoryCommit(submission_id=sid, commit=result.commit,
+                              kind=Kind.ADJUSTMENT.value, period_id=period.id,
+                              author=user.name))
+    session.flush()
+    return result.commit
+
+
+def revert_submission(session: Session, period: Period, commit: str, user: User, reason: str,
+                      lang: str = "zh", requested_id: str | None = None, app=None
+                      ) -> SubmitOutcome:
+    """Undo one commit's cells (History.revert): a cell changed since is a conflict, not
+    overwritten. Authority as for adjustments (each reverted cell must be one the user may
+    change); 400 without a reason; git first, then the database; totals recomputed from the
+    latest score run's lines with the web path's recomputation (base + adjustment, totals,
+    grades, ranks) — the workbook's data is not at hand here (docs/history.md)."""
+    from server.services import history as hist
+    from sync.history import HistoryError, PeriodClosed
+
+    zh = _zh(lang)
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadRequest("撤销必须填写原因。" if zh else "A revert needs a reason.")
+    history = hist.history_for(app)
+    try:
+        info = history.commit_info(commit)
+    except (HistoryError, ValueError, LookupError) as exc:
+        raise NotFound(f"历史中没有提交 {commit[:12]}。" if zh else
+                       f"No commit {commit[:12]} in the history.") from exc
+    if info.period != period.code or not info.cells:
+        raise BadRequest(f"提交 {commit[:12]} 不是期间 {period.code} 的调整。" if zh else
+                         f"Commit {commit[:12]} is not an adjustment of period {period.code}.")
+    from server.services.roster import departments_of
+
+    depts = departments_of(session, [c.employee_id for c in info.cells])
+    rules = {ind.get("code"): ind for ind in (period.rules or {}).get("indicators") or ()
+             if isinstance(ind, dict)}
+    for c in info.cells:
+        points = c.old if c.old is not None else (c.new or Decimal(0))
+        change = policy.Change(c.employee_id, depts.get(c.employee_id), c.indicator, points,
+                               frozenset((rules.get(c.indicator) or {}).get("adjust_roles")
+                                         or ()))
+        policy.require(user, "adjustment.make", change, lang)
+    sid = _submission_id(requested_id)
+    try:
+        result = history.revert(period.code, commit, hist.editor_of(user), reason, sid)
+    except PeriodClosed:
+        raise ConflictError(f"期间 {period.code} 已审批，不能撤销。" if zh else
+                            f"Period {period.code} is approved; nothing can be reverted.") from None
+    hist.fault("after_git_commit")
+    if result.commit is not None:
+        record_commit(session, period, result, Kind.REVERT.value, sid, user.name, user.id)
+    reports = {c.cell: CellReport(c.cell, "conflict", "changed since" if not zh else "之后已被修改")
+               for c in result.conflicts}
+    for change in result.applied:
+        reports[change.cell] = CellReport(change.cell, "accepted", "reverted")
+    run = workflow_latest(session, period)
+    if result.commit is not None and run is not None:
+        from server.services.feedback import _patched_run
+
+        for change in result.applied:
+            run = _patched_run(session, period, run, change.employee_id, change.indicator,
+                               change.new or Decimal(0), user)
+        run.kind, run.submission_id, run.commit = "revert", sid, result.commit
+        for row in active_adjustments(session, period).values():
+            if row.submission_id == sid:
+                row.score_run_id = run.id
+        session.flush()
+    return SubmitOutcome(sid, result.commit, history.head(), result.duplicate, run,
+                         None, None, reports)  # type: ignore[arg-type]
+
+
+def workflow_latest(session: Session, period: Period) -> ScoreRun | None:
+    from server.workflow import latest_run
+
+    return latest_run(session, period)
+
+
+# --- recovery and workflow events ----------------------------------------------------------------
+
+
+def recover(app) -> list[str]:
+    """Start-up: commits on the history branch the database does not know (a crash between
+    the git commit and the database write) are written to the database, idempotently."""
+    from server.db import session_scope
+    from server.services import history as hist
+
+    history = hist.history_for(app)
+    with session_scope(app) as session:
+        known = set(session.scalars(select(HistoryCommit.submission_id)))
+        known |= {f"event-{i}" for i in session.scalars(select(PeriodEvent.id))}
+        missing = history.recover(known)
+        replayed = []
+        for info in missing:
+            if info.submission_id.endswith(".review"):
+                continue  # the status half of a submission after approval
+            period = session.scalar(select(Period).where(Period.code == info.period))
+            if period is None:
+                log.warning("history commit %s names unknown period %s", info.commit,
+                            info.period)
+                continue
+            author = session.scalar(select(User).where(User.email == info.author.email))
+            if record_commit(session, period, info, info.kind, info.submission_id,
+                             author.name if author else info.author.name,
+                             author.id if author else None, recovered=True):
+                replayed.append(info.submission_id)
+                log.warning("recovered history commit %s (%s, %s) into the database",
+                            info.commit[:12], info.kind, info.submission_id)
+        # Workflow moves are written the other way round (database, then the subscriber's
+        # git commit): a move the history missed is replayed as the period's latest status.
+        for period in session.scalars(select(Period)):
+            event = session.scalar(select(PeriodEvent).where(
+                PeriodEvent.period_id == period.id, PeriodEvent.action != "create")
+                .order_by(PeriodEvent.id.desc()).limit(1))
+            if event is None or history.status(period.code).get("status") == event.to_state:
+                continue
+            if history.commit_of(f"event-{event.id}") is None:
+                user = session.get(User, event.actor_id) if event.actor_id else None
+                history.set_status(period.code, event.to_state,
+                                   hist.editor_of(user) if user else hist.SYSTEM,
+                                   event.reason or f"{event.action} (recovered)",
+                                   f"event-{event.id}",
+                                   kind=STATUS_KINDS.get(event.action, Kind.APPROVAL))
+                replayed.append(f"event-{event.id}")
+    return replayed
+
+
+def install_history(app) -> None:
+    """create_app: every workflow move becomes a history commit; recover a crash (only
+    when the repository exists: a new instance has nothing to recover)."""
+    import os
+
+    from server import workflow
+
+    workflow.subscribe(on_period_event)
+    if os.path.exists(os.path.join(str(app.config["HISTORY_DIR"]), "HEAD")):
+        try:
+            recover(app)
+        except Exception:  # noqa: BLE001 - an unmigrated database must not stop the app
+            log.exception("history recovery at start-up failed")
+
+
+STATUS_KINDS = {"reopen": Kind.REOPEN, "return": Kind.REOPEN}
+
+
+def on_period_event(info) -> None:
+    """workflow subscriber: every state change of a period is a history commit (after the
+    database committed it; a failure is logged and retried at the next start-up)."""
+    from flask import current_app, has_app_context
+
+    from server.services import history as hist
+
+    if not has_app_context() or info.action == "create":
+        return
+    history = hist.history_for(current_app)
+    if history.status(info.period_code).get("status") == info.to_state:
+        return  # already said by the submission that moved it
+    from server.db import get_engine
+
+    with Session(get_engine(current_app)) as db:
+        user = db.scalar(select(User).where(User.name == info.actor))
+    editor = hist.editor_of(user) if user is not None else hist.SYSTEM
+    history.set_status(info.period_code, info.to_state, editor,
+                       info.reason or f"{info.action}: {info.from_state} -> {info.to_state}",
+                       f"event-{info.event_id}",
+                       kind=STATUS_KINDS.get(info.action, Kind.APPROVAL))
