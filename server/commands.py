@@ -205,7 +205,11 @@ def tokens_revoke(prefix: str) -> None:
 @click.option("--key", type=click.Path(dir_okay=False, exists=True), help="PEM private key.")
 @click.option("--http", "plain_http", is_flag=True,
               help="Plain HTTP, e.g. behind a TLS-terminating proxy (add-ins need HTTPS).")
-def serve(host: str, port: int, cert: str | None, key: str | None, plain_http: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="More than 1: run gunicorn with server/gunicorn_conf.py and this many "
+                   "worker processes (PostgreSQL; docs/deploy.md).")
+def serve(host: str, port: int, cert: str | None, key: str | None, plain_http: bool,
+          workers: int) -> None:
     import os
 
     from server import create_app
@@ -215,9 +219,46 @@ def serve(host: str, port: int, cert: str | None, key: str | None, plain_http: b
         # The manifest must point at where this process listens unless told otherwise.
         local = host if host not in ("127.0.0.1", "0.0.0.0", "::") else "localhost"
         overrides["BASE_URL"] = f"{'http' if plain_http else 'https'}://{local}:{port}"
+        os.environ["KPIBOOK_BASE_URL"] = overrides["BASE_URL"]  # for gunicorn's workers
     app = create_app(overrides)
     require_migrated(app)
+    if workers > 1:
+        exec_gunicorn(app, host, port, workers, cert, key, plain_http)
     run_server(app, host, port, cert, key, plain_http)
+
+
+def gunicorn_argv(host: str, port: int, workers: int, cert: str | None = None,
+                  key: str | None = None) -> list[str]:
+    conf = Path(__file__).with_name("gunicorn_conf.py")
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(conf), "--workers", str(workers),
+            "--bind", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    if cert and key:
+        argv += ["--certfile", cert, "--keyfile", key]
+    return argv
+
+
+def exec_gunicorn(app: Flask, host: str, port: int, workers: int, cert: str | None,
+                  key: str | None, plain_http: bool) -> None:
+    """Replace this process by gunicorn (several workers need a server database)."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    from server.certs import ensure_self_signed
+
+    if make_url(app.config["DATABASE_URL"]).get_backend_name() == "sqlite":
+        click.echo("warning: several workers on SQLite serialise every write and keep pull "
+                   "progress per worker; use PostgreSQL (docs/deploy.md)", err=True)
+    if bool(cert) != bool(key):
+        raise click.UsageError("--cert and --key go together")
+    if not plain_http and not cert:
+        cert_path, key_path = ensure_self_signed(app.instance_path)
+        cert, key = str(cert_path), str(key_path)
+    argv = gunicorn_argv(host, port, workers, None if plain_http else cert,
+                         None if plain_http else key)
+    click.echo(f"kpibook: gunicorn with {workers} workers on "
+               f"{'http' if plain_http else 'https'}://{host}:{port}/")
+    os.execv(argv[0], argv)
 
 
 def run_server(app: Flask, host: str, port: int, cert: str | None = None,

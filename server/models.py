@@ -434,3 +434,26 @@ class PushedRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64), default="")
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     received_by: Mapped[str] = mapped_column(String(100), default="")  # the source's client
+
+
+class PullRun(Base):
+    """The running or last pull of a period, shared by every worker and host (PostgreSQL).
+
+    One row per period: `owner` is the random id of the worker holding the lease while
+    `state` is running; it refreshes `heartbeat_at`, and a row whose heartbeat is older than
+    the lease (server/services/pull.py, LEASE_SECONDS) may be taken over by a new pull (its
+    worker died). `status` holds the per-source progress, row problems and summary that
+    GET /api/v1/periods/<code>/pull-status answers.
+    """
+
+    __tablename__ = "pull_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_code: Mapped[str] = mapped_column(String(20), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="running")  # running|done|failed
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    started_by: Mapped[str] = mapped_column(String(100), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    status: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -12,17 +12,19 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from server.models import Employee, Period, PushedRecord, SourceFact
+from server.models import Employee, Period, PullRun, PushedRecord, SourceFact
 from server.services.errors import Conflict, Unprocessable
 from sync.config import PeriodWindow, SourceConfig, SyncConfig, load_config
 from sync.mapping import MappedFact, map_records
@@ -88,14 +90,162 @@ class PullStatus:
                 "summary": self.summary}
 
 
-_STATUS: dict[str, PullStatus] = {}
+_STATUS: dict[str, PullStatus] = {}  # SQLite (one process): the runs of this process
 _STATUS_LOCK = threading.Lock()
+log = logging.getLogger("kpibook.pull")
+
+# A running pull refreshes its row's heartbeat every HEARTBEAT_SECONDS; a row whose heartbeat
+# is older than LEASE_SECONDS belongs to a worker that died and a new pull takes it over.
+LEASE_SECONDS = 90.0
+HEARTBEAT_SECONDS = 10.0
 
 
-def pull_status(period_code: str) -> dict[str, Any] | None:
-    with _STATUS_LOCK:
-        status = _STATUS.get(period_code)
-        return None if status is None else json.loads(json.dumps(status.as_dict()))
+def _shared(engine: Engine) -> bool:
+    """PostgreSQL (and any server database) keeps pull runs in `pull_runs`, visible to every
+    worker and host. SQLite serves one process: a button holds SQLite's only write lock for
+    the whole pull, so progress from a second connection would wait for it; the runs stay in
+    this process's memory."""
+    return engine.dialect.name != "sqlite"
+
+
+def pull_status(period_code: str, engine: Engine | None = None) -> dict[str, Any] | None:
+    """The running or last pull of the period as the task pane reads it; None: never."""
+    if engine is None:
+        from server.db import get_engine
+
+        engine = get_engine()
+    if not _shared(engine):
+        with _STATUS_LOCK:
+            status = _STATUS.get(period_code)
+            return None if status is None else json.loads(json.dumps(status.as_dict()))
+    t = PullRun.__table__
+    with engine.connect() as conn:
+        row = conn.execute(select(t).where(t.c.period_code == period_code)).first()
+    if row is None:
+        return None
+    body = dict(row.status or {})
+    state = row.state
+    if state == "running" and _expired(row.heartbeat_at):
+        state = "failed"  # its worker died; the next pull takes the lease over
+        body.setdefault("summary", {})["error"] = "the worker running this pull stopped"
+    return {"period": row.period_code, "state": state, "started_at": _iso(row.started_at),
+            "finished_at": _iso(row.finished_at) if row.finished_at else "",
+            "by": row.started_by, "sources": body.get("sources", []),
+            "problems": body.get("problems", []), "summary": body.get("summary", {})}
+
+
+def _expired(heartbeat: dt.datetime | None, now: dt.datetime | None = None) -> bool:
+    if heartbeat is None:
+        return True
+    if heartbeat.tzinfo is None:
+        heartbeat = heartbeat.replace(tzinfo=dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
+    return (now - heartbeat).total_seconds() > LEASE_SECONDS
+
+
+def _already_running(code: str, by: str, since: str) -> Conflict:
+    # two HR colleagues pressing Pull at once would race on the same rows
+    return Conflict(f"期间 {code} 正在获取数据（{by}，开始于 {since}），请稍后再试。\n"
+                    f"A pull of period {code} is already running (by {by}, since {since}); "
+                    "try again shortly.")
+
+
+class PullTracker:
+    """The lease and progress of one pull: `start` (409 while another live pull of the period
+    runs, in any worker), `progress`, `finish`. On PostgreSQL every write is its own committed
+    transaction on its own connection, never the request's session (whose transaction stays
+    open until the button answers), and a thread keeps the lease's heartbeat fresh."""
+
+    def __init__(self, engine: Engine, status: PullStatus) -> None:
+        self.engine = engine
+        self.status = status
+        self.owner = secrets.token_hex(16)
+        self.shared = _shared(engine)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    # -- lease
+    def start(self) -> None:
+        if not self.shared:
+            with _STATUS_LOCK:
+                running = _STATUS.get(self.status.period)
+                if running is not None and running.state == "running":
+                    raise _already_running(running.period, running.by, running.started_at)
+                _STATUS[self.status.period] = self.status
+            return
+        from sqlalchemy.exc import IntegrityError
+
+        t = PullRun.__table__
+        for _attempt in range(3):  # a concurrent first insert of the period: read it again
+            now = dt.datetime.now(dt.UTC)
+            values = {"state": "running", "owner": self.owner, "started_by": self.status.by,
+                      "started_at": now, "heartbeat_at": now, "finished_at": None,
+                      "status": self._body()}
+            try:
+                with self.engine.begin() as conn:
+                    row = conn.execute(select(t).where(t.c.period_code == self.status.period)
+                                       .with_for_update()).first()
+                    if row is None:
+                        conn.execute(insert(t).values(period_code=self.status.period,
+                                                      **values))
+                    elif row.state == "running" and not _expired(row.heartbeat_at, now):
+                        raise _already_running(row.period_code, row.started_by,
+                                               _iso(row.started_at))
+                    else:
+                        if row.state == "running":
+                            log.warning("pull of %s: taking over the lease of a stopped "
+                                        "worker (last heartbeat %s)", row.period_code,
+                                        row.heartbeat_at)
+                        conn.execute(update(t).where(t.c.id == row.id).values(**values))
+            except IntegrityError:
+                continue
+            break
+        else:
+            raise _already_running(self.status.period, "?", "?")
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True,
+                                      name=f"kpibook-pull-lease-{self.status.period}")
+        self._beat.start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            self._write()
+
+    def _body(self) -> dict[str, Any]:
+        return {"sources": list(self.status.sources.values()),
+                "problems": self.status.problems, "summary": self.status.summary}
+
+    def _write(self, **extra: Any) -> None:
+        """Progress and heartbeat of our row, if we still hold its lease."""
+        t = PullRun.__table__
+        with self._lock:
+            body = json.loads(json.dumps(self._body(), default=str))
+            try:
+                with self.engine.begin() as conn:
+                    done = conn.execute(update(t).where(
+                        t.c.period_code == self.status.period, t.c.owner == self.owner)
+                        .values(status=body, heartbeat_at=dt.datetime.now(dt.UTC), **extra))
+                if done.rowcount == 0:
+                    log.warning("pull of %s: lost its lease (taken over after a stall)",
+                                self.status.period)
+            except Exception:  # noqa: BLE001 - progress must never break the pull itself
+                log.exception("pull of %s: could not record progress", self.status.period)
+
+    # -- progress
+    def progress(self, p: SourceProgress) -> None:
+        with _STATUS_LOCK:
+            self.status.sources[p.source] = p.as_dict()
+        if self.shared:
+            self._write()
+
+    def finish(self, state: str, when: dt.datetime) -> None:
+        with _STATUS_LOCK:
+            self.status.state, self.status.finished_at = state, _iso(when)
+        if self.shared:
+            self._stop.set()
+            if self._beat is not None:
+                self._beat.join(timeout=HEARTBEAT_SECONDS + 5)
+            self._write(state=state, finished_at=when)
 
 
 # --- the pull ---------------------------------------------------------------------------------
@@ -168,19 +318,11 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
             raise Unprocessable(f"unknown source(s) for period {period.code}: "
                                 f"{', '.join(sorted(unknown))}")
     status = PullStatus(period.code, started_at=_iso(dt.datetime.now(dt.UTC)), by=fetched_by)
-    with _STATUS_LOCK:
-        running = _STATUS.get(period.code)
-        if running is not None and running.state == "running":
-            # two HR colleagues pressing Pull at once would race on the same rows
-            raise Conflict(f"期间 {period.code} 正在获取数据（{running.by}，开始于 "
-                           f"{running.started_at}），请稍后再试。\n"
-                           f"A pull of period {period.code} is already running (by "
-                           f"{running.by}, since {running.started_at}); try again shortly.")
-        _STATUS[period.code] = status
+    tracker = PullTracker(_engine_of(session), status)
+    tracker.start()  # 409 while another pull of the period runs (in any worker)
 
     def progress(p: SourceProgress) -> None:
-        with _STATUS_LOCK:
-            status.sources[p.source] = p.as_dict()
+        tracker.progress(p)
         if on_progress is not None:
             on_progress(p)
 
@@ -190,12 +332,10 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
                                 progress, pushed_provider(session), uploads_dir(app_config),
                                 only)
         report = store_outcomes(session, period, outcomes, fetched_by)
-    except Exception:
-        with _STATUS_LOCK:
-            status.state, status.finished_at = "failed", _iso(dt.datetime.now(dt.UTC))
+    except BaseException:
+        tracker.finish("failed", dt.datetime.now(dt.UTC))
         raise
     with _STATUS_LOCK:
-        status.state, status.finished_at = "done", _iso(report.when)
         status.problems = [
             {"source": p.source, "at": p.at, "field": p.field, "reason": p.reason,
              "employee_id": p.employee_id, "indicator": p.indicator}
@@ -204,7 +344,13 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
                           "kept_stale": report.kept_stale,
                           "failed": {o.source: o.error for o in report.failed},
                           "problems": len(report.problems)}
+    tracker.finish("done", report.when)
     return report
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 def store_outcomes(session: Session, period: Period, outcomes: list[SourceOutcome],
