@@ -136,3 +136,28 @@ def test_a_writer_bypassing_the_lock_fails_instead_of_orphaning(history):
         pass
     else:
         raise AssertionError("compare-and-swap accepted a stale old value")
+
+
+def test_maintenance_leaves_the_branch_ref_and_reflog_alone(history):
+    """gc runs outside our lock, so it must never lock refs/heads/main (pack-refs, reflog
+    expire): a writer's update-ref failed on it at 8,000 commits."""
+    subprocess.run(["git", f"--git-dir={history.path}", "config", "gc.auto", "5"], check=True)
+    for n in range(12):
+        history.submit(PERIOD, None, {(f"E{n}", "K1"): CellValue(Decimal(n), "t")},
+                       Editor("A", "a@x.cn"), f"s{n}")
+    history.maintain(wait=True)
+    assert (history.path / "refs/heads/main").is_file()  # the ref was not packed
+    reflog = subprocess.run(["git", f"--git-dir={history.path}", "reflog", "main"],
+                            capture_output=True, text=True, check=True).stdout
+    assert len(reflog.splitlines()) == 12
+
+
+def test_update_ref_waits_for_a_short_foreign_ref_lock(history):
+    history.submit(PERIOD, None, {("E1", "K1"): CellValue(Decimal(1), "t")},
+                   Editor("A", "a@x.cn"), "s1")
+    lock = history.path / "refs/heads/main.lock"
+    lock.write_text("")
+    threading.Timer(0.3, lock.unlink).start()
+    r = history.submit(PERIOD, history.head(), {("E1", "K1"): CellValue(Decimal(2), "t")},
+                       Editor("A", "a@x.cn"), "s2")
+    assert r.commit and history.head() == r.commit
