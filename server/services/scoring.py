@@ -310,6 +310,31 @@ def _authoritative_input(session: Session, period: Period, inp: ScoreInput
     return dataclasses.replace(inp, adjustments=tuple(adjustments)), rows
 
 
+def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
+                     accepted: dict[Key, CellValue | None], lang: str) -> dict[Key, str]:
+    from server.services.workbook import invalid
+
+    trial, _rows = _authoritative_input(session, period, inp)
+    adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
+    for (eid, code), value in accepted.items():
+        if value is None:
+            adjustments.pop((eid, code), None)
+        else:
+            adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
+    try:
+        run_engine(dataclasses.replace(trial, adjustments=tuple(adjustments.values())), lang)
+    except ValidationError as exc:
+        refused: dict[Key, str] = {}
+        for p in exc.problems:
+            key = tuple(p.key[:2]) if p.key and len(p.key) >= 2 else None
+            if p.table == "kb_adjustments" and key in accepted:
+                refused[key] = p.message  # type: ignore[index]
+        if not refused:
+            raise invalid(list(exc.problems), lang) from None
+        return refused
+    return {}
+
+
 def submit_workbook(session: Session, period: Period, tables: Tables, user: User, lang: str,
                     base_version: str | None, requested_id: str | None,
                     app=None) -> SubmitOutcome:
@@ -376,10 +401,21 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
         refusals = policy.adjustment_refusals(user, change, lang)
         if refusals:
             i = typed[key][0]
-            problems.append((key, frame.problem(i, "points", "; ".join(refusals), lang),
-                             "authority"))
+            problems.append((key, frame.problem(
+                i, "points", f"{eid} {code}：" + "；".join(refusals) if zh else
+                f"{eid} {code}: " + "; ".join(refusals), lang), "authority"))
         else:
             accepted[key] = value
+    # Edits the engine refuses (e.g. pushing a line past its cap) are per-cell rejections too:
+    # try the adjustments of record with the accepted edits before anything is written.
+    for _attempt in range(3):
+        refused = _engine_refusals(session, period, inp, accepted, lang)
+        if not refused:
+            break
+        for key, message in refused.items():
+            accepted.pop(key, None)
+            problems.append((key, frame.problem(typed[key][0], "points", message, lang),
+                             "input"))
     for key, problem, _kind in problems:
         reports[key] = CellReport(key, "rejected", problem.message)
 
