@@ -123,7 +123,7 @@ def editor_of(user) -> Editor:
     """The git author/committer for a user: display name and e-mail (a stable placeholder
     address on our own reserved domain when the account has none)."""
     name = (getattr(user, "display_name", "") or user.name).strip() or user.name
-    email = (getattr(user, "email", "") or "").strip() or f"{user.name}@users.kpibook.invalid"
+    email = (getattr(user, "email", "") or "").strip() or f"{user.name}{_PLACEHOLDER}"
     # git refuses '<' '>' and newlines in identities
     name = re.sub(r"[<>\r\n\t]", " ", name).strip() or "kpibook"
     email = re.sub(r"[<>\s]", "", email) or "kpibook@users.kpibook.invalid"
@@ -131,6 +131,16 @@ def editor_of(user) -> Editor:
 
 
 SYSTEM = Editor("kpibook", "system@users.kpibook.invalid")
+_PLACEHOLDER = "@users.kpibook.invalid"
+
+
+def user_of(db: Session, editor: Editor):
+    """The account a git author stands for (by the placeholder address, then the e-mail)."""
+    from server.models import User
+
+    if editor.email.endswith(_PLACEHOLDER):
+        return db.scalar(select(User).where(User.name == editor.email[:-len(_PLACEHOLDER)]))
+    return db.scalar(select(User).where(User.email == editor.email).limit(1))
 
 
 def new_submission_id(prefix: str = "sub") -> str:

@@ -701,7 +701,7 @@ def recover(app) -> list[str]:
                 log.warning("history commit %s names unknown period %s", info.commit,
                             info.period)
                 continue
-            author = session.scalar(select(User).where(User.email == info.author.email))
+            author = hist.user_of(session, info.author)
             if record_commit(session, period, info, info.kind, info.submission_id,
                              author.name if author else info.author.name,
                              author.id if author else None, recovered=True):
