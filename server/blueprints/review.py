@@ -1,28 +1,642 @@
-"""Review pages (placeholder until the history issue fills them in)."""
+"""Review pages over the git history of adjustments (docs/review.md).
+
+    GET  /review                                   periods, links to their review pages
+    GET  /review/me                                a manager: their published periods
+    GET  /review/<code>                            progress dashboard + department charts
+    GET  /review/<code>/timeline                   versions (who, when, what, why), filters, pages
+    GET  /review/<code>/diff?a=&b=                 changed cells between two versions
+    GET  /review/<code>/submission?commit=         one version: its cells, review, revert
+    GET  /review/<code>/cell/<employee_id>?indicator=   one cell's history ("blame")
+    GET  /review/<code>/people/<employee_id>       a manager's page (total, lines, adjustments,
+                                                   trend); /print: printable result sheet
+    GET  /review/<code>/chart.svg?department=      a department's score distribution
+    GET  /review/<code>/people/<employee_id>/trend.svg
+    GET  /review/<code>/export/diff?a=&b=&format=csv|xlsx      (csv by default)
+    GET  /review/<code>/export/history?<filters>&format=csv|xlsx
+    POST /review/<code>/revert                     revert a submission (reason required)
+    POST /review/<code>/decide                     approve / send back a submission
+
+Every view declares its policy; data-level checks (department scope, own result once
+published) are made in the view or in review_data before anything is read.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
-from sqlalchemy import select
+import datetime as dt
+from decimal import Decimal
 
-from server import policy
-from server.config import parse_lang
+from flask import Blueprint, Response, render_template, request, url_for
+from sqlalchemy import func, select
+
+from server import auth, charts, exports, policy, workflow
+from server.blueprints import review_data as rd
 from server.db import get_session
-from server.models import Period
+from server.models import Period, PeriodState, Role, SourceFact, User
+from server.services import feedback
+from server.services.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.services.history import editor_of, history_for
+from server.web import back, lang, say, t
 
 bp = Blueprint("review", __name__, template_folder="templates")
 
+PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)
 
-def page_lang() -> str:
-    try:
-        return parse_lang(request.args.get("lang", "")) if request.args.get("lang") else \
-            current_app.config["LANG"]
-    except ValueError:
-        return current_app.config["LANG"]
+
+def _viewer() -> rd.Viewer:
+    return rd.Viewer.load(get_session(), auth.current_user())
+
+
+def _arg(name: str, limit: int = 100) -> str | None:
+    value = (request.args.get(name) or "").strip()
+    return value[:limit] or None
+
+
+def _require(viewer: rd.Viewer, action: str, employee_id: str) -> None:
+    policy.require(viewer.user, action, viewer.subject(employee_id), lang())
+
+
+def _own_published(viewer: rd.Viewer, period: Period) -> None:
+    """Managers see their own result only once it is published."""
+    if viewer.user.role == Role.EMPLOYEE.value and period.state not in PUBLISHED:
+        raise NotFound(f"期间 {period.code} 没有已发布的结果。\n"
+                       f"Period {period.code} has no published result.")
+
+
+# --- lists ----------------------------------------------------------------------------------
 
 
 @bp.get("/review")
 @policy.web("period.view")
 def index() -> str:
-    periods = get_session().scalars(select(Period).order_by(Period.code.desc())).all()
-    return render_template("review.html", lang=page_lang(), periods=periods)
+    db = get_session()
+    periods = db.scalars(select(Period).order_by(Period.code.desc())).all()
+    return render_template("review/index.html", periods=periods)
+
+
+@bp.get("/review/me")
+@policy.web("feedback.respond")
+def mine() -> str:
+    user = auth.current_user()
+    db = get_session()
+    periods = db.scalars(select(Period).where(Period.state.in_(PUBLISHED))
+                         .order_by(Period.code.desc())).all()
+    runs = rd.latest_runs(db, periods)
+    rows = []
+    for p in periods:
+        total = next((x for x in (runs[p.id].totals if p.id in runs else [])
+                      if x["employee_id"] == user.employee_id), None)
+        if total is not None:
+            rows.append((p, total))
+    return render_template("review/mine.html", rows=rows)
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+@bp.get("/review/<code>")
+@policy.web("period.view")
+def dashboard(code: str) -> str:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    history = history_for()
+    run = workflow.latest_run(db, period)
+    totals = [x for x in (run.totals if run else []) if viewer.sees(x["employee_id"])]
+    by_dept: dict[str, list[Decimal]] = {}
+    for x in totals:
+        value = rd.dec(x.get("total"))
+        dept = viewer.departments.get(x["employee_id"]) or t("（未知部门）", "(no department)")
+        by_dept.setdefault(dept, [])
+        if value is not None:
+            by_dept[dept].append(value)
+    distributions = [(d, charts.histogram(v, title=d, bins=10), _stats(v))
+                     for d, v in sorted(by_dept.items())]
+    sources = _sources(db, period) if policy.can(viewer.user, "facts.view") else None
+    from server.services.pull import pull_status
+
+    pull = pull_status(code) if sources is not None else None
+    in_roster = sum(1 for e in viewer.departments if viewer.sees(e))
+    pending = _pending(db, history, viewer, period)
+    return render_template(
+        "review/dashboard.html", period=period, run=run, totals=totals,
+        distributions=distributions, sources=sources, pull=pull, in_roster=in_roster,
+        pending=pending, head=history.head(), waiting=workflow.waiting_for(db, period),
+        order=workflow.ORDER, scoped=viewer.scope is not None)
+
+
+def _stats(values: list[Decimal]) -> dict[str, object]:
+    if not values:
+        return {"n": 0}
+    s = sorted(values)
+    mid = len(s) // 2
+    median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+    return {"n": len(s), "min": s[0], "max": s[-1], "median": median,
+            "mean": (sum(s) / len(s)).quantize(Decimal("0.01"))}
+
+
+def _sources(db, period: Period) -> list[dict[str, object]]:
+    """Facts per source system: how many, how many stale (last pull failed), last fetch."""
+    rows = db.execute(
+        select(SourceFact.source, SourceFact.stale, func.count(),
+               func.max(SourceFact.fetched_at))
+        .where(SourceFact.period_id == period.id)
+        .group_by(SourceFact.source, SourceFact.stale)).all()
+    out: dict[str, dict[str, object]] = {}
+    for source, stale, n, last in rows:
+        row = out.setdefault(source, {"source": source, "facts": 0, "stale": 0, "last": None})
+        row["facts"] += n  # type: ignore[operator]
+        if stale:
+            row["stale"] += n  # type: ignore[operator]
+        if last and (row["last"] is None or last > row["last"]):  # type: ignore[operator]
+            row["last"] = last
+    return sorted(out.values(), key=lambda r: str(r["source"]))
+
+
+def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object]:
+    """Submissions not yet reviewed, per executive who may approve them."""
+    if period.state not in (PeriodState.DRAFT, PeriodState.COLLECTING, PeriodState.SCORED,
+                            PeriodState.IN_REVIEW):
+        return {"open": False, "count": 0, "approvers": [], "entries": []}
+    decided = rd.reviews(history, period.code)
+    entries = []
+    for info in history.timeline(period.code, kind="adjustment", limit=500):
+        if info.commit[:12] in decided:
+            continue
+        entry = rd._visible_entry(viewer, info)
+        if entry is not None:
+            entries.append(entry)
+    approvers: list[tuple[User, int]] = []
+    uncovered = 0
+    if viewer.scope is None:
+        executives = db.scalars(select(User).where(User.role == Role.EXECUTIVE.value,
+                                                   User.active.is_(True))
+                                .order_by(User.name)).all()
+        counts = dict.fromkeys(range(len(executives)), 0)
+        for e in entries:
+            any_one = False
+            for i, u in enumerate(executives):
+                if all(policy.visible(u, c.employee_id, viewer.departments.get(c.employee_id))
+                       for c in e.info.cells):
+                    counts[i] += 1
+                    any_one = True
+            uncovered += 0 if any_one else 1
+        approvers = [(u, counts[i]) for i, u in enumerate(executives)]
+    return {"open": True, "count": len(entries), "approvers": approvers,
+            "uncovered": uncovered, "entries": entries[:10]}
+
+
+# --- timeline, diff, submission, cell -------------------------------------------------------
+
+
+@bp.get("/review/<code>/timeline")
+@policy.web("period.view")
+def timeline(code: str) -> str:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    history = history_for()
+    try:
+        page_no = int(request.args.get("page", "1"))
+    except ValueError:
+        page_no = 1
+    kind = _arg("kind")
+    if kind is not None and kind not in (*rd.CELL_KINDS, *rd.PERIOD_KINDS):
+        kind = None
+    page = rd.timeline(history, viewer, period.code, employee=_arg("employee"),
+                       department=_arg("department", 200), indicator=_arg("indicator"),
+                       editor=_arg("editor", 200), kind=kind, page=page_no)
+    decided = rd.reviews(history, period.code)
+    for e in page.entries:
+        e.review = decided.get(e.commit[:12])
+        if e.kind in (rd.Kind.APPROVAL.value, rd.Kind.REOPEN.value):
+            e.note = rd._strip_prefix(str(history.status(period.code, e.commit)
+                                          .get("reason", "")))
+    return render_template("review/timeline.html", period=period, page=page,
+                           viewer=viewer, head=history.head(), kinds=(*rd.CELL_KINDS,
+                                                                      *rd.PERIOD_KINDS))
+
+
+@bp.get("/review/<code>/diff")
+@policy.web("period.view")
+def diff(code: str) -> str:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    history = history_for()
+    a, b = _versions(history)
+    view = rd.diff(history, viewer, period.code, a, b) if b else None
+    infos = {}
+    for sha in (a, b):
+        if sha:
+            infos[sha] = _info(history, period, sha)
+    return render_template("review/diff.html", period=period, view=view, a=a, b=b,
+                           infos=infos, viewer=viewer, limit=rd.MAX_DIFF_ROWS)
+
+
+def _versions(history) -> tuple[str | None, str | None]:
+    """(a, b) from ?a=&b=; b defaults to the head, a to b's parent (the last change)."""
+    b = rd.check_sha(request.args.get("b"), "b") or history.head()
+    a = rd.check_sha(request.args.get("a"), "a")
+    if b and not a and "a" not in request.args:
+        try:
+            a = history.commit_info(b).parent
+        except Exception as exc:  # noqa: BLE001 - an unknown id
+            raise NotFound("找不到该版本。\nNo such version.") from exc
+    return a, b
+
+
+def _info(history, period: Period, sha: str) -> rd.CommitInfo:
+    try:
+        info = history.commit_info(sha)
+    except Exception as exc:  # noqa: BLE001 - git names an unknown id in its own words
+        raise NotFound("找不到该版本。\nNo such version.") from exc
+    if info.period and info.period != period.code:
+        raise NotFound("该版本不属于此期间。\nThat version belongs to another period.")
+    return info
+
+
+@bp.get("/review/<code>/submission")
+@policy.web("period.view")
+def submission(code: str) -> str:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    history = history_for()
+    sha = rd.check_sha(request.args.get("commit"))
+    if sha is None:
+        raise BadRequest("请选择一个版本。\nChoose a version.")
+    info = _info(history, period, sha)
+    entry = rd._visible_entry(viewer, info)
+    if entry is None:
+        # every cell belongs to departments the viewer may not read
+        raise Forbidden(t("您无权查看其他部门的调整。", "You may not view another department's "
+                                                  "adjustments."))
+    entry.review = rd.reviews(history, period.code).get(info.commit[:12])
+    if entry.kind in (rd.Kind.APPROVAL.value, rd.Kind.REOPEN.value):
+        entry.note = rd._strip_prefix(str(history.status(period.code, info.commit)
+                                          .get("reason", "")))
+    user = viewer.user
+    cells_ok = not entry.hidden
+    may_revert = (entry.kind in rd.CELL_KINDS and cells_ok
+                  and period.state in workflow.ALLOWED_IN["adjust"]
+                  and all(policy.can(user, "adjustment.make", _change(db, viewer, period, c))
+                          for c in entry.cells))
+    open_review = period.state in (PeriodState.SCORED, PeriodState.IN_REVIEW,
+                                   PeriodState.COLLECTING, PeriodState.DRAFT)
+    may_approve = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
+                   and user.role == Role.EXECUTIVE.value and user.active)
+    may_return = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
+                  and policy.can(user, "adjustment.review"))
+    return render_template("review/submission.html", period=period, entry=entry,
+                           viewer=viewer, may_revert=may_revert, may_approve=may_approve,
+                           may_return=may_return, head=history.head())
+
+
+def _change(db, viewer: rd.Viewer, period: Period, cell) -> policy.Change:
+    rule = feedback.indicators_of(period).get(cell.indicator) or {}
+    restored = cell.old if cell.old is not None else Decimal(0)
+    return policy.Change(cell.employee_id, viewer.departments.get(cell.employee_id),
+                         cell.indicator, restored, frozenset(rule.get("adjust_roles") or ()))
+
+
+@bp.get("/review/<code>/cell/<employee_id>")
+@policy.web("result.view")
+def cell(code: str, employee_id: str) -> str:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    _require(viewer, "result.view", employee_id)
+    _own_published(viewer, period)
+    history = history_for()
+    indicator = _arg("indicator")
+    indicators = sorted({ln["indicator"] for ln in (workflow.latest_run(db, period).lines
+                                                    if workflow.latest_run(db, period) else [])
+                         if ln["employee_id"] == employee_id})
+    if indicator is None and indicators:
+        indicator = indicators[0]
+    versions = list(reversed(history.cell_history(period.code, employee_id, indicator)))\
+        if indicator else []
+    return render_template("review/cell.html", period=period, employee_id=employee_id,
+                           name=viewer.name(employee_id), indicator=indicator,
+                           indicators=indicators, versions=versions, viewer=viewer,
+                           staff=viewer.user.role != Role.EMPLOYEE.value)
+
+
+# --- a manager's page -----------------------------------------------------------------------
+
+
+def _person(employee_id: str, code: str) -> dict[str, object]:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    _require(viewer, "result.view", employee_id)
+    _own_published(viewer, period)
+    view = feedback.result_of(db, period, employee_id)
+    if view.total is None:
+        raise NotFound(f"期间 {code} 没有 {employee_id} 的结果。\n"
+                       f"Period {code} has no result for {employee_id}.")
+    history = history_for()
+    changes = []
+    for info in history.timeline(period.code, employee=employee_id, limit=200):
+        for c in info.cells:
+            if c.employee_id == employee_id:
+                changes.append((info, c))
+    trend = _trend(db, viewer, employee_id)
+    breakdown = [(f"{ln['indicator']} {ln.get('name') or ''}".strip(),
+                  rd.dec(ln.get("points")) or Decimal(0)) for ln in view.lines]
+    return {"view": view, "period": period, "changes": changes, "trend": trend,
+            "trend_svg": charts.line(trend, title=t("总分趋势", "Total over periods")),
+            "breakdown_svg": charts.bars(breakdown, title=t("各指标得分", "Points per indicator")),
+            "staff": viewer.user.role != Role.EMPLOYEE.value}
+
+
+def _trend(db, viewer: rd.Viewer, employee_id: str) -> list[tuple[str, Decimal | None]]:
+    stmt = select(Period).order_by(Period.code)
+    if viewer.user.role == Role.EMPLOYEE.value:
+        stmt = stmt.where(Period.state.in_(PUBLISHED))
+    periods = db.scalars(stmt).all()
+    runs = rd.latest_runs(db, periods)
+    out = []
+    for p in periods:
+        run = runs.get(p.id)
+        total = next((x for x in (run.totals if run else []) if x["employee_id"] == employee_id),
+                     None)
+        if total is not None:
+            out.append((p.code, rd.dec(total.get("total"))))
+    return out[-12:]
+
+
+@bp.get("/review/<code>/people/<employee_id>")
+@policy.web("result.view")
+def person(code: str, employee_id: str) -> str:
+    return render_template("review/person.html", **_person(employee_id, code))
+
+
+@bp.get("/review/<code>/people/<employee_id>/print")
+@policy.web("result.view")
+def person_print(code: str, employee_id: str) -> str:
+    return render_template("review/print.html", printed=dt.datetime.now(dt.UTC),
+                           **_person(employee_id, code))
+
+
+@bp.get("/review/<code>/people/<employee_id>/trend.svg")
+@policy.web("result.view")
+def trend_svg(code: str, employee_id: str) -> Response:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    _require(viewer, "result.view", employee_id)
+    _own_published(viewer, period)
+    svg = charts.line(_trend(db, viewer, employee_id), title=t("总分趋势", "Total over periods"))
+    return _svg(svg)
+
+
+@bp.get("/review/<code>/chart.svg")
+@policy.web("period.view")
+def chart(code: str) -> Response:
+    """One department's score distribution (all visible departments without ?department=)."""
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    department = _arg("department", 200)
+    if department is not None and viewer.scope is not None and department not in viewer.scope:
+        policy.require(viewer.user, "result.view", policy.Subject("", department), lang())
+    run = workflow.latest_run(db, period)
+    values = [rd.dec(x.get("total")) for x in (run.totals if run else [])
+              if viewer.sees(x["employee_id"]) and (
+                  department is None or viewer.departments.get(x["employee_id"]) == department)]
+    title = department or t("全部可见部门", "All visible departments")
+    return _svg(charts.histogram([v for v in values if v is not None], title=title))
+
+
+def _svg(svg) -> Response:
+    return Response(charts.standalone(svg), content_type="image/svg+xml; charset=utf-8",
+                    headers={"Cache-Control": "no-store",
+                             "Content-Security-Policy": "default-src 'none'; style-src "
+                                                        "'unsafe-inline'; frame-ancestors 'none'"})
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+
+def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    history = history_for()
+    a, b = _versions(history)
+    view = rd.diff(history, viewer, period.code, a, b) if b else None
+    cells = exports.Table(t("变更单元格", "Changed cells"), [
+        t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
+        t("指标", "Indicator"), t("原分数", "Old points"), t("原因（原）", "Old reason"),
+        t("新分数", "New points"), t("原因", "Reason"), t("修改人", "Changed by"),
+        t("时间 (UTC)", "When (UTC)"), t("提交编号", "Submission")], [
+        [c.employee_id, viewer.name(c.employee_id), viewer.departments.get(c.employee_id),
+         c.indicator, c.old.points if c.old else None, c.old.reason if c.old else None,
+         c.new.points if c.new else None, c.reason,
+         c.changed_by.editor.name if c.changed_by else None,
+         c.changed_by.when.strftime("%Y-%m-%d %H:%M:%S") if c.changed_by else None,
+         c.changed_by.submission_id if c.changed_by else None]
+        for c in (view.cells if view else [])])
+    totals = exports.Table(t("总分与排名", "Totals and ranks"), [
+        t("工号", "Employee ID"), t("姓名", "Name"), t("原总分", "Old total"),
+        t("新总分", "New total"), t("变化", "Change"), t("原排名", "Old rank"),
+        t("新排名", "New rank"), t("名次变化", "Rank change")], [
+        [x.employee_id, viewer.name(x.employee_id), x.old.total if x.old else None,
+         x.new.total if x.new else None, x.total_delta, x.old.rank if x.old else None,
+         x.new.rank if x.new else None, x.rank_delta] for x in (view.totals if view else [])])
+    name = f"kpibook-{exports.filename(code)}-diff-{(a or 'empty')[:10]}-{(b or 'empty')[:10]}"
+    return name, [cells, totals]
+
+
+def _history_table(code: str) -> tuple[str, exports.Table]:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    history = history_for()
+    page = rd.timeline(history, viewer, period.code, employee=_arg("employee"),
+                       department=_arg("department", 200), indicator=_arg("indicator"),
+                       editor=_arg("editor", 200), kind=_arg("kind"), size=rd.EXPORT_LIMIT)
+    rows = []
+    for e in page.entries:
+        base = [e.info.when.strftime("%Y-%m-%d %H:%M:%S"), e.info.author.name,
+                e.info.author.email, e.kind, e.info.submission_id, e.info.commit]
+        if not e.cells:
+            rows.append([*base, None, None, None, None, None, None, None])
+        for c in e.cells:
+            rows.append([*base, c.employee_id, viewer.name(c.employee_id),
+                         viewer.departments.get(c.employee_id), c.indicator, c.old, c.new,
+                         c.reason])
+    table = exports.Table(t("调整历史", "History"), [
+        t("时间 (UTC)", "When (UTC)"), t("修改人", "By"), t("邮箱", "E-mail"),
+        t("类型", "Kind"), t("提交编号", "Submission"), t("版本", "Version"),
+        t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
+        t("指标", "Indicator"), t("原分数", "Old"), t("新分数", "New"), t("原因", "Reason")],
+        rows)
+    return f"kpibook-{exports.filename(code)}-history", table
+
+
+def _download(data: bytes, name: str, content_type: str) -> Response:
+    return Response(data, content_type=content_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+def _format() -> str:
+    """?format=xlsx or csv (the default: plain text, also what a bare link gives)."""
+    fmt = (request.args.get("format") or "csv").lower()
+    if fmt not in ("csv", "xlsx"):
+        raise BadRequest("格式只能是 csv 或 xlsx。\nThe format is csv or xlsx.")
+    return fmt
+
+
+@bp.get("/review/<code>/export/diff")
+@policy.web("result.export")
+def export_diff(code: str) -> Response:
+    name, tables = _diff_tables(code)
+    if _format() == "xlsx":
+        return _download(exports.to_xlsx(tables), name + ".xlsx", exports.XLSX_TYPE)
+    return _download(exports.to_csv(tables[0]), name + ".csv", exports.CSV_TYPE)
+
+
+@bp.get("/review/<code>/export/history")
+@policy.web("result.export")
+def export_history(code: str) -> Response:
+    name, table = _history_table(code)
+    if _format() == "xlsx":
+        return _download(exports.to_xlsx([table]), name + ".xlsx", exports.XLSX_TYPE)
+    return _download(exports.to_csv(table), name + ".csv", exports.CSV_TYPE)
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def _form_commit(history, period: Period, viewer: rd.Viewer) -> rd.Entry:
+    sha = rd.check_sha(request.form.get("commit"))
+    if sha is None:
+        raise BadRequest("请选择一个版本。\nChoose a version.")
+    info = _info(history, period, sha)
+    if info.kind not in rd.CELL_KINDS or not info.cells:
+        raise BadRequest("该版本没有调整。\nThat version holds no adjustments.")
+    for c in info.cells:
+        _require(viewer, "result.view", c.employee_id)
+    entry = rd._visible_entry(viewer, info)
+    assert entry is not None and not entry.hidden
+    return entry
+
+
+@bp.post("/review/<code>/revert")
+@policy.web("adjustment.make")
+def revert(code: str) -> Response:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    history = history_for()
+    reason = (request.form.get("reason") or "").strip()
+    if not reason:
+        raise BadRequest("撤销必须填写原因。\nA revert needs a reason.")
+    entry = _form_commit(history, period, viewer)
+    workflow.require_allowed(period, "adjust", lang())
+    for c in entry.cells:
+        policy.require(viewer.user, "adjustment.make", _change(db, viewer, period, c), lang())
+    from server.services.scoring import revert_submission
+
+    outcome = revert_submission(db, period, entry.commit, viewer.user, reason, lang())
+    conflicts = [r for r in outcome.reports.values() if r.state == "conflict"]
+    if outcome.commit is None and conflicts:
+        db.rollback()
+        raise Conflict(t("这些单元格在该版本之后又被修改过，未撤销：",
+                         "These cells were changed again since; nothing reverted: ")
+                       + ", ".join(f"{r.key[0]} {r.key[1]}" for r in conflicts))
+    if outcome.commit is not None:
+        workflow.advance(db, period, "adjust", viewer.user)
+    db.commit()
+    if conflicts:
+        say(f"已部分撤销；{len(conflicts)} 个单元格之后又被修改过，保留现值。",
+            f"Partly reverted; {len(conflicts)} cell(s) were changed again since and kept.",
+            "info")
+    else:
+        say(f"已撤销版本 {entry.short}。", f"Reverted version {entry.short}.")
+    return back("review.submission", code=code, commit=outcome.commit or entry.commit)
+
+
+@bp.post("/review/<code>/decide")
+@policy.web("adjustment.review")
+def decide(code: str) -> Response:
+    db = get_session()
+    viewer = _viewer()
+    period = rd.find(db, code)
+    history = history_for()
+    decision = request.form.get("decision", "")
+    if decision not in ("approve", "return"):
+        raise BadRequest("未知操作。\nUnknown decision.")
+    reason = (request.form.get("reason") or "").strip()
+    if decision == "return" and not reason:
+        raise BadRequest("退回必须填写原因。\nSending back needs a reason.")
+    if decision == "approve" and viewer.user.role != Role.EXECUTIVE.value:
+        raise Forbidden(t("只有高管可以批准调整。", "Only an executive may approve adjustments."))
+    entry = _form_commit(history, period, viewer)
+    if period.state not in (PeriodState.DRAFT, PeriodState.COLLECTING, PeriodState.SCORED,
+                            PeriodState.IN_REVIEW):
+        raise Conflict(t(f"期间已「{workflow.state_word(period.state, 'zh')}」，不能再逐条审批。",
+                         f"The period is {workflow.state_word(period.state, 'en')}; "
+                         f"submissions can no longer be reviewed one by one."))
+    sid = rd.review_id(decision, entry.commit)
+    commit = rd.record_review(history, period.code, entry.commit, decision,
+                              reason or t("批准", "approved"), editor_of(viewer.user), sid)
+    if commit is not None:
+        # git first, then the database row keyed by the Submission-Id (docs/history.md)
+        from server.services.scoring import record_commit
+
+        record_commit(db, period, history.commit_info(commit), rd.Kind.APPROVAL.value, sid,
+                      viewer.user.name, viewer.user.id)
+        db.commit()
+    if decision == "approve":
+        say(f"已批准版本 {entry.short}。", f"Approved version {entry.short}.")
+    else:
+        say(f"已退回版本 {entry.short}。", f"Sent back version {entry.short}.")
+    return back("review.submission", code=code, commit=entry.commit)
+
+
+def link_to_version(code: str, commit: str) -> str:
+    return url_for("review.submission", code=code, commit=commit)
+
+
+# --- template helpers -------------------------------------------------------------------------
+
+
+@bp.app_template_filter("pts")
+def _pts(value: object) -> str:
+    """Points with a sign (+2.00, -1.50, 0.00); — for none."""
+    number = rd.dec(value)
+    if number is None:
+        return "—"
+    text = f"{number:.2f}"
+    return text if number <= 0 else "+" + text
+
+
+@bp.app_template_filter("utc")
+def _utc(value: dt.datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_context_processor
+def _review_globals() -> dict[str, object]:
+    return {"kind_word": _kind_word, "decision_word": _decision_word}
+
+
+KIND_WORDS = {
+    "adjustment": ("调整", "adjustment"), "revert": ("撤销", "revert"),
+    "baseline": ("基线得分", "baseline scores"), "rescore": ("重新计算", "re-score"),
+    "approval": ("审批", "approval"), "reopen": ("重新打开", "reopen"),
+}
+
+
+def _kind_word(kind: str) -> str:
+    zh, en = KIND_WORDS.get(kind, (kind, kind))
+    return t(zh, en)
+
+
+def _decision_word(decision: str) -> str:
+    return t("已批准", "approved") if decision == "approve" else t("已退回", "sent back")
