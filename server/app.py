@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Request, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import config as cfg
@@ -33,6 +33,20 @@ _HTTP_MESSAGES = {
 }
 
 
+class KpibookRequest(Request):
+    """Werkzeug stops reading a body without Content-Length (chunked) at the limit and
+    returns what it read, so a too-large chunked workbook would look truncated (400 "not
+    JSON") instead of too large: a body that fills the whole limit is refused with 413."""
+
+    def get_data(self, cache: bool = True, as_text: bool = False,  # type: ignore[override]
+                 parse_form_data: bool = False) -> Any:
+        data = super().get_data(cache=cache, as_text=False, parse_form_data=parse_form_data)
+        limit = self.max_content_length
+        if limit is not None and self.content_length is None and len(data) >= limit:
+            raise RequestEntityTooLarge()
+        return data.decode("utf-8", "replace") if as_text else data
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the kpibook server. `config` overrides the environment (tests use it)."""
     overrides = dict(config or {})
@@ -47,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings.update(overrides)
     cfg.finish(settings, app.instance_path)
     app.config.update(settings)
+    app.request_class = KpibookRequest
     app.config["INSTANCE_PATH"] = app.instance_path
     # Flask's JSON provider would sort keys; action order and readability do not need it.
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -86,6 +101,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(addin.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(facts.bp)
+    from server import openapi
+
+    app.register_blueprint(openapi.bp)  # GET /api/v1/openapi.json
     _register_web_blueprints(app)
 
 
@@ -149,6 +167,12 @@ def _register_error_handlers(app: Flask) -> None:
         zh, en = _HTTP_MESSAGES.get(status, (exc.name, exc.description or exc.name))
         limit = _size(app.config.get("MAX_CONTENT_LENGTH"))
         return _error(f"{zh}\n{en}".format(limit=limit), status)
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(_exc: RecursionError) -> Response:
+        # JSON nested thousands of levels deep (json.loads recurses): the client's fault.
+        log.info("%s %s -> 400: input nested too deeply", request.method, request.path)
+        return _error("请求内容嵌套层数过多。\nThe request body is nested too deeply.", 400)
 
     @app.errorhandler(Exception)
     def _server_error(exc: Exception) -> Response:
