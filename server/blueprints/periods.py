@@ -12,7 +12,7 @@ from sqlalchemy import select
 from server import auth, policy, workflow
 from server.db import get_session
 from server.models import Adjustment, AdjustmentStatus, Appeal, Period, PeriodState
-from server.services import feedback
+from server.services import feedback, scoring
 from server.services.errors import BadRequest, NotFound
 from server.services.periods import find_period
 from server.services.roster import departments_of, names_of_employees
@@ -180,6 +180,8 @@ def adjust(code: str, employee_id: str) -> Response:
     row = feedback.adjust(db, period, user, employee_id, request.form.get("indicator", ""),
                           request.form.get("points", ""), request.form.get("reason", ""),
                           lang())
+    # the same history commit as a ribbon Submit (git first, then the database)
+    scoring.commit_web_adjustment(db, period, row, user)
     db.commit()
     say(f"已调整 {employee_id} 的 {row.indicator}：{row.points:+} 分。",
         f"Adjusted {row.indicator} of {employee_id} by {row.points:+} points.")
@@ -220,6 +222,9 @@ def answer(appeal_id: int) -> Response:
                     indicator=request.form.get("indicator", "").strip(),
                     points=request.form.get("points", "").strip(),
                     adjust_reason=request.form.get("adjust_reason", ""))
+    if item.adjustment_id is not None:  # an answer with an adjustment: a history commit
+        scoring.commit_web_adjustment(db, item.period, db.get(Adjustment, item.adjustment_id),
+                                      user)
     db.commit()
     from server import notify
 

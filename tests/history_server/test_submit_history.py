@@ -249,3 +249,23 @@ def test_rescore_status_and_revert_commits(app, scored, press, hr_token, make_to
         line = next(x for x in run.lines
                     if (x["employee_id"], x["indicator"]) == ("M1004", "PROD_EFF"))
         assert Decimal(line["adjustment"]) == 0
+
+
+def test_web_adjustment_is_a_history_commit(app, scored, web_login):
+    from tests.web.conftest import csrf_from
+
+    history = history_for(app)
+    hr = app.test_client()
+    web_login(hr, "hr")
+    page = hr.get("/periods/2026-10/results/M1005").get_data(as_text=True)
+    r = hr.post("/periods/2026-10/results/M1005/adjust", data={
+        "indicator": "PROD_EFF", "points": "1.25", "reason": "网页调整理由",
+        "csrf_token": csrf_from(page)})
+    assert r.status_code == 302
+    [info] = history.timeline("2026-10", kind="adjustment")
+    assert info.author.name == "人力资源部 李娜"
+    assert [(c.employee_id, c.indicator, c.new, c.reason) for c in info.cells] == [
+        ("M1005", "PROD_EFF", Decimal("1.25"), "网页调整理由")]
+    with session_scope(app) as s:
+        row = s.scalar(select(Adjustment).where(Adjustment.status == "active"))
+        assert (row.commit, row.submission_id) == (info.commit, info.submission_id)
