@@ -692,14 +692,14 @@ def recover(app) -> list[str]:
         known = set(session.scalars(select(HistoryCommit.submission_id)))
         known |= {f"event-{i}" for i in session.scalars(select(PeriodEvent.id))}
         missing = history.recover(known)
-        replayed = []
+        replayed: list[str] = []
+        unknown: dict[str, int] = {}
         for info in missing:
             if info.submission_id.endswith(".review"):
                 continue  # the status half of a submission after approval
             period = session.scalar(select(Period).where(Period.code == info.period))
             if period is None:
-                log.warning("history commit %s names unknown period %s", info.commit,
-                            info.period)
+                unknown[info.period] = unknown.get(info.period, 0) + 1
                 continue
             author = hist.user_of(session, info.author)
             if record_commit(session, period, info, info.kind, info.submission_id,
@@ -708,6 +708,9 @@ def recover(app) -> list[str]:
                 replayed.append(info.submission_id)
                 log.warning("recovered history commit %s (%s, %s) into the database",
                             info.commit[:12], info.kind, info.submission_id)
+        for code, n in sorted(unknown.items()):
+            log.warning("%s history commit(s) name period %s, which the database lacks",
+                        n, code)
         # Workflow moves are written the other way round (database, then the subscriber's
         # git commit): a move the history missed is replayed as the period's latest status.
         for period in session.scalars(select(Period)):
