@@ -349,4 +349,15 @@ def http_post(server_url: str, headers: dict[str, str], insecure: bool, query: s
     return post
 
 
-COMMANDS = (db, users, tokens, serve, xl)
+@click.command(help="Check this installation is ready for production (docs/deploy.md); "
+                    "exits 1 when a check fails.")
+def doctor() -> None:
+    from server.doctor import FAIL, render, run_checks
+
+    checks = run_checks(_app())
+    click.echo(render(checks))
+    if any(c.status == FAIL for c in checks):
+        sys.exit(1)
+
+
+COMMANDS = (db, users, tokens, serve, xl, doctor)
