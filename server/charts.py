@@ -59,7 +59,7 @@ def histogram(values: Sequence[Number], *, title: str = "", bins: int = 10,
     """Counts of `values` in `bins` equal bins between `low` and `high` (default: the data's
     range, widened to round numbers)."""
     data = [float(v) for v in values if v is not None]
-    pad_l, pad_r, pad_t, pad_b = 36, 12, 28, 34
+    pad_l, pad_r, pad_t, pad_b = 36, 12, 38, 34
     body: list[str] = []
     if title:
         body.append(f'<text x="{pad_l}" y="16" font-weight="600" fill="#1f2933">'

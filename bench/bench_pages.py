@@ -1,0 +1,152 @@
+"""Render time of the review pages (timeline, diff, cell history) at 20,000 commits.
+
+Seeds a history through the library (sync.history: a baseline of N employees x 10
+indicators in 7 departments, then `--commits` submits of 1-3 cells, durable=False so the
+seeding is quick), a database with the roster and two users (HR: every department; a
+department head: one department), then renders each page through the Flask test client
+`--reps` times, each time a different question (other employee/indicator/version pair), and
+prints p50/p99 in ms. Figures only, no assertions.
+
+    .venv/bin/python bench/bench_pages.py                       # 20,000 commits
+    .venv/bin/python bench/bench_pages.py --commits 2000 --reps 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sync.history import (  # noqa: E402
+    CellValue,
+    Editor,
+    EmployeeInfo,
+    History,
+    Kind,
+    ScoreLine,
+    ScoreSnapshot,
+    TotalLine,
+)
+
+PERIOD = "2026-10"
+INDICATORS = [f"IND{i:02d}" for i in range(10)]
+DEPTS = [f"{n}车间" for n in "一二三四五六七"]
+
+
+def seed(path: Path, employees: int, commits: int, seed_: int) -> list[str]:
+    rnd = random.Random(seed_)
+    ids = [f"E{i:05d}" for i in range(employees)]
+    people = {e: EmployeeInfo(f"员工{e}", DEPTS[i % len(DEPTS)]) for i, e in enumerate(ids)}
+    lines = {(e, c): ScoreLine(Decimal(8), Decimal(0), Decimal(8)) for e in ids for c in INDICATORS}
+    totals = {e: TotalLine(Decimal(80), "B", i + 1, 1) for i, e in enumerate(ids)}
+    editors = [Editor(f"高管{i}", f"exec{i}@example.cn") for i in range(5)]
+    h = History(path, durable=False, maintenance_every=2000)
+    shas = [h.record_scores(PERIOD, ScoreSnapshot(lines, totals, people), editors[0], "base",
+                            kind=Kind.BASELINE)]
+    t0 = time.perf_counter()
+    for n in range(commits):
+        edits = {(rnd.choice(ids), rnd.choice(INDICATORS)): CellValue(
+            Decimal(rnd.randint(-6, 6)) / 2, f"原因 {n} <script>x</script>")
+            for _ in range(rnd.randint(1, 3))}
+        r = h.submit(PERIOD, h.head(), edits, rnd.choice(editors), f"s{n}")
+        shas.append(r.commit)
+        if n and n % 2000 == 0:
+            print(f"  seeded {n} commits, {n / (time.perf_counter() - t0):.0f}/s", flush=True)
+    h.maintain(wait=True)
+    h.close()
+    return shas
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--commits", type=int, default=20_000)
+    ap.add_argument("--employees", type=int, default=1_000)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="kpibook-bench-pages-"))
+    t0 = time.perf_counter()
+    shas = seed(tmp / "history", args.employees, args.commits, args.seed)
+    print(f"seeded {len(shas)} commits in {time.perf_counter() - t0:.0f} s")
+
+    from server import create_app
+    from server.auth import SESSION_KEY, create_user, hash_token
+    from server.db import session_scope, upgrade
+    from server.models import Employee, Period, WebSession
+
+    db = f"sqlite:///{tmp / 'kpibook.sqlite3'}"
+    upgrade(db)
+    app = create_app({"TESTING": True, "DATABASE_URL": db, "INSTANCE_PATH": str(tmp / "inst"),
+                      "HISTORY_DIR": str(tmp / "history"), "SECRET_KEY": "bench",
+                      "ALLOW_INSECURE_HTTP": True, "LANG": "zh", "HISTORY_DURABLE": False,
+                      "WTF_CSRF_ENABLED": False})
+    import datetime as dt
+    import secrets
+
+    clients = {}
+    with session_scope(app) as s:
+        s.add_all([Employee(employee_id=f"E{i:05d}", name=f"员工{i}",
+                            department=DEPTS[i % len(DEPTS)]) for i in range(args.employees)])
+        s.add(Period(code=PERIOD, state="in_review", created_by="hr"))
+        users = {"hr": create_user(s, "hr", "hr_admin", "HR"),
+                 "head": create_user(s, "head", "dept_head", "一车间主任",
+                                     {"departments": [DEPTS[0]]})}
+        s.flush()
+        for key, u in users.items():
+            sid = secrets.token_urlsafe(16)
+            now = dt.datetime.now(dt.UTC)
+            s.add(WebSession(sid_hash=hash_token(sid), user_id=u.id, created_at=now,
+                             last_seen_at=now, expires_at=now + dt.timedelta(hours=8)))
+            client = app.test_client()
+            with client.session_transaction() as sess:
+                sess[SESSION_KEY] = sid
+            clients[key] = client
+    rnd = random.Random(args.seed + 1)
+    base = f"/review/{PERIOD}"
+    n = len(shas)
+
+    def emp() -> str:
+        return f"E{rnd.randrange(args.employees):05d}"
+
+    cases = {
+        "timeline page 1 (HR)": lambda: ("hr", f"{base}/timeline"),
+        "timeline page 5 (HR)": lambda: ("hr", f"{base}/timeline?page=5"),
+        "timeline, one employee (HR)": lambda: ("hr", f"{base}/timeline?employee={emp()}"),
+        "timeline, one indicator (HR)": lambda: (
+            "hr", f"{base}/timeline?indicator={rnd.choice(INDICATORS)}"),
+        "timeline page 1 (dept head, 1 of 7 depts)": lambda: ("head", f"{base}/timeline"),
+        "diff version~1..version (HR)": lambda: (
+            "hr", (lambda i: f"{base}/diff?a={shas[i - 1]}&b={shas[i]}")(rnd.randrange(2, n))),
+        "diff version~100..version (HR)": lambda: (
+            "hr", (lambda i: f"{base}/diff?a={shas[i - 100]}&b={shas[i]}")(
+                rnd.randrange(101, n))),
+        "cell history (HR)": lambda: (
+            "hr", f"{base}/cell/{emp()}?indicator={rnd.choice(INDICATORS)}"),
+    }
+    print(f"\n{n} commits, {args.employees} employees x {len(INDICATORS)} indicators, "
+          f"{args.reps} requests per page (each a new question)")
+    print(f"{'page':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name, make in cases.items():
+        times = []
+        for _ in range(args.reps):
+            who, url = make()
+            t = time.perf_counter()
+            resp = clients[who].get(url)
+            times.append((time.perf_counter() - t) * 1000)
+            if resp.status_code != 200:
+                raise SystemExit(f"{url}: {resp.status_code}")
+        times.sort()
+        p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
+        print(f"{name:44} {statistics.median(times):8.0f} {p99:8.0f} {times[-1]:8.0f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
