@@ -25,10 +25,48 @@ def _migrated_sqlite(tmp_path_factory) -> Path:
     return path
 
 
+# Tests where the database matters run on SQLite and on PostgreSQL: the `db_url` of the
+# modules below (and of tests marked `both_databases`) is parametrised over
+# KPIBOOK_TEST_DATABASES (default "sqlite,postgresql"; scripts/test and CI use the default).
+BOTH_DATABASES = (
+    "tests/server/test_buttons.py",
+    "tests/web/test_workflow.py",
+    "tests/sync/test_pull_e2e.py",
+    "tests/history_server/",
+)
+
+
+def selected_databases() -> list[str]:
+    raw = os.environ.get("KPIBOOK_TEST_DATABASES", "sqlite,postgresql")
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    unknown = set(names) - {"sqlite", "postgresql"}
+    if unknown or not names:
+        raise pytest.UsageError(f"KPIBOOK_TEST_DATABASES: unknown {sorted(unknown)}")
+    return names
+
+
+
+
+def pytest_generate_tests(metafunc):
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    path = Path(str(metafunc.definition.fspath)).resolve().relative_to(ROOT).as_posix()
+    if metafunc.definition.get_closest_marker("both_databases") or \
+            path.startswith(BOTH_DATABASES):
+        metafunc.parametrize("db_backend", selected_databases(), indirect=True)
+
+
 @pytest.fixture
-def db_url(tmp_path, _migrated_sqlite) -> str:
+def db_backend(request) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def db_url(request, tmp_path, db_backend) -> str:
+    if db_backend == "postgresql":
+        return request.getfixturevalue("pg_migrated_url")
     path = tmp_path / "kpibook.sqlite3"
-    shutil.copy(_migrated_sqlite, path)
+    shutil.copy(request.getfixturevalue("_migrated_sqlite"), path)
     return f"sqlite:///{path}"
 
 
@@ -179,5 +217,29 @@ def pg_url(postgres_server):
     name = "kpibook_t_" + uuid.uuid4().hex[:10]
     assert re.fullmatch(r"[a-z0-9_]+", name)
     _psql(f"CREATE DATABASE {name} OWNER {role} ENCODING 'UTF8' TEMPLATE template0")
+    yield f"postgresql+psycopg://{role}:{password}@127.0.0.1:{port}/{name}"
+    _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def _pg_template(postgres_server):
+    """A PostgreSQL database migrated to head once; tests get copies (CREATE DATABASE ...
+    TEMPLATE), much faster than migrating each."""
+    from server.db import upgrade
+
+    port, role, password = postgres_server
+    name = "kpibook_tpl_" + uuid.uuid4().hex[:10]
+    _psql(f"CREATE DATABASE {name} OWNER {role} ENCODING 'UTF8' TEMPLATE template0")
+    upgrade(f"postgresql+psycopg://{role}:{password}@127.0.0.1:{port}/{name}")
+    yield name
+    _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_migrated_url(postgres_server, _pg_template):
+    """A fresh PostgreSQL database already at the latest migration (dropped afterwards)."""
+    port, role, password = postgres_server
+    name = "kpibook_t_" + uuid.uuid4().hex[:10]
+    _psql(f"CREATE DATABASE {name} OWNER {role} TEMPLATE {_pg_template}")
     yield f"postgresql+psycopg://{role}:{password}@127.0.0.1:{port}/{name}"
     _psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
