@@ -62,7 +62,7 @@ def main() -> None:
     args = ap.parse_args()
     import openpyxl
 
-    from addin.headless import apply_actions, flask_poster, run_button, workbook_to_payload
+    from addin.headless import flask_poster, run_button, workbook_to_payload
     from server import create_app
     from server.auth import create_token, create_user
     from server.db import get_engine, session_scope, upgrade
@@ -94,10 +94,8 @@ def main() -> None:
             post_hr = flask_poster(client, headers={"Authorization": f"Bearer {hr}"})
             for button in ("new_period", "pull", "score"):
                 run_button(button, book, post=post_hr)
-            wb = openpyxl.load_workbook(book)
             from tests.history_server.conftest import set_adjustment  # noqa: PLC0415
 
-            wb.close()
             set_adjustment(book, "M1001", "PROD_EFF", POINTS_MARK, "基准测试 bench")
             wb = openpyxl.load_workbook(book)
             for ws in wb.worksheets:
@@ -123,7 +121,6 @@ def main() -> None:
                 times.append(time.perf_counter() - t)
                 assert r.status_code == 200, r.get_data(as_text=True)
                 assert "接受 1" in json.dumps(r.get_json(), ensure_ascii=False), r.get_json()
-            del apply_actions
             times.sort()
             p50 = statistics.median(times) * 1000
             p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))] * 1000
