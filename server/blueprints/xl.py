@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 
 from server import policy, workflow
 from server.auth import current_user
@@ -82,7 +82,10 @@ def _load(required: tuple[str, ...] | None = None) -> Workbook:
 
 
 def _answer(wb: Workbook, plan: WritePlan) -> Response:
-    return jsonify(actions=plan_actions(wb.book, plan))
+    from server.xlwire.actions import response_body
+
+    # The encoded bytes directly (orjson), not jsonify: ~10x faster on a 15 MB answer.
+    return Response(response_body(plan_actions(wb.book, plan)), mimetype="application/json")
 
 
 def _stamp(plan: WritePlan, **meta: str) -> WritePlan:

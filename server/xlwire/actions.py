@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from server.workbook import schema
 from server.workbook.schema import TableSpec, caption_parts, fold, match_column
@@ -62,6 +65,18 @@ def error_response(message: str, status: int = 400) -> tuple[str, int, dict[str,
     """A Flask response the clients show verbatim: every client displays a non-200 body
     as the error message (VBA MsgBox, Office Scripts throw), so it is plain text."""
     return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def response_body(actions: list[Action]) -> bytes:
+    """The 200 body `{"actions": [...]}` as UTF-8 JSON bytes, keys sorted like Flask's
+    `jsonify` (orjson: ~10x faster than jsonify on a 15 MB answer, and non-ASCII text is not
+    escaped to \\uXXXX, which also makes the body smaller). Values orjson cannot encode
+    (integers beyond 64 bits echoed from a cell, subclasses) fall back to the json module."""
+    try:
+        return orjson.dumps({"actions": actions}, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps({"actions": actions}, ensure_ascii=False, sort_keys=True,
+                          separators=(",", ":")).encode("utf-8")
 
 
 # --- builders: one per allowed function ------------------------------------------------

@@ -18,6 +18,8 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 from server.xlwire.snapshot import (
     BookSnapshot,
     CellError,
@@ -227,9 +229,14 @@ def load_json(data: dict[str, Any] | bytes | str) -> dict[str, Any]:
     """The request body as a dict, or PayloadError when it is not a JSON object."""
     if isinstance(data, (bytes, bytearray, str)):
         try:
-            data = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise PayloadError(f"The request body is not valid JSON ({exc}).") from None
+            data = orjson.loads(data)  # ~3x json.loads on a large workbook
+        except orjson.JSONDecodeError:
+            # What orjson refuses but json accepts (NaN, integers beyond 64 bits, lone
+            # surrogates, nesting beyond 1024) is decoded as before, errors worded as before.
+            try:
+                data = json.loads(data)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise PayloadError(f"The request body is not valid JSON ({exc}).") from None
     if not isinstance(data, dict):
         raise PayloadError("The request body must be a JSON object describing the workbook.")
     return data
