@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 
 from flask import Blueprint, Response, current_app, request
 
@@ -157,9 +158,8 @@ def pull() -> Response:
     plan = fact_service.pull_plan(wb, period, facts, lang, report,
                                   current_app.config["BASE_URL"])
     session.commit()
-    from server.services.history import history_for
-
-    plan.meta.setdefault("base_version", history_for().head() or "")
+    # Pull does not move kb_meta base_version: it does not rewrite kb_adjustments, and a
+    # version newer than the rows shown would make stale rows look like edits.
     return _answer(wb, plan)
 
 
@@ -207,7 +207,8 @@ def score() -> Response:
     run = scoring_service.store_run(session, period, inp, result, user, lang)
     head = scoring_service.record_score(session, period, inp, result, run, user, requested)
     plan = _score_plan(result, inp, wb, lang)
-    unsent = _write_adjustments_of_record(plan, rows, {}, lang)
+    unsent = _unsent(wb, rows)
+    _write_adjustments_of_record(plan, rows, {}, lang)
     _stamp(plan, period_state=period.state, last_run=str(run.run_no),
            scored_at=_now(), scored_by=user.name, base_version=head or "",
            submission_id="", last_submission=run.submission_id or "")
@@ -219,6 +220,22 @@ def score() -> Response:
                        f"after scoring and press Submit."), "kpibook")
     session.commit()
     return _answer(wb, plan)
+
+
+def _unsent(wb: Workbook, rows: dict) -> int:
+    """kb_adjustments rows whose typed points differ from the adjustment of record."""
+    frame = wb.tables.get("kb_adjustments")
+    if frame is None:
+        return 0
+    n = 0
+    for i in range(len(frame.excel_rows)):
+        key = (scoring_service._text(frame.value(i, "employee_id")),
+               scoring_service._text(frame.value(i, "indicator")))
+        typed = scoring_service._number(frame.value(i, "points")) or None
+        record = rows.get(key)
+        if typed != (scoring_service._number(record.points) if record is not None else None):
+            n += 1
+    return n
 
 
 def _requested_submission_id(wb: Workbook, lang: str) -> str | None:
@@ -245,37 +262,26 @@ FILLS = {"accepted": scoring_service.OK_FILL, "rejected": scoring_service.REJECT
          "conflict": scoring_service.CONFLICT_FILL}
 
 
-def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict, lang: str) -> int:
+def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
+                                 lang: str) -> None:
     """kb_adjustments shows the adjustments of record (points, reason) on every row, and
-    for the cells of this submission what happened (status column, colour). Returns how
-    many rows had typed values that differ from the record and are not explained by a
-    report (unsubmitted input the answer replaces)."""
+    for the cells of this submission what happened (status column, colour)."""
     from server.services.workbook import cell_value
 
     write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
     if write is None:
-        return 0
-    had_typed = "points" in write.columns
-    typed_at = (write.columns.index("points"), write.columns.index("reason")) if had_typed \
-        else None
-    if not had_typed:
+        return
+    if "points" not in write.columns:
         write.columns += ["points", "reason"]
+        for row in write.rows:
+            row += [None, None]
+    p_at, r_at = write.columns.index("points"), write.columns.index("reason")
     status_at = write.columns.index("status")
-    unsent = 0
     for n, row in enumerate(write.rows):
         key = (str(row[0]), str(row[3]))
         record = rows.get(key)
-        points = cell_value(record.points) if record is not None else None
-        reason = record.reason if record is not None else None
-        if typed_at is not None:
-            was_points, was_reason = row[typed_at[0]], row[typed_at[1]]
-            if key not in reports and (scoring_service._number(was_points) or None) != (
-                    scoring_service._number(points) or None):
-                unsent += bool(was_points not in (None, "", 0) or points is not None) \
-                    and was_reason != reason
-            row[typed_at[0]], row[typed_at[1]] = points, reason
-        else:
-            row += [points, reason]
+        row[p_at] = cell_value(Decimal(record.points)) if record is not None else None
+        row[r_at] = record.reason if record is not None else None
         report = reports.get(key)
         if report is not None:
             row[status_at] = report.message
@@ -283,7 +289,6 @@ def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict, lan
                 write.cell_fills[(n, col)] = FILLS[report.state]
     write.number_formats.setdefault("points", "0.00")
     write.text_columns = write.text_columns | {"reason", "status"}
-    return unsent
 
 
 @bp.post("/check")
