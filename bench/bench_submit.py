@@ -51,7 +51,9 @@ def seed(history, n: int, period: str = "SEED") -> None:
     for i in range(n):
         emp = f"S{i % 1000:04d}"
         cell = (emp, f"IND{i % 10}")
-        history.submit(period, history.head(), {cell: CellValue(Decimal(i % 5 + 1), "seed")},
+        # the same cell comes back every 1,000 commits: alternate its value so each is a change
+        value = CellValue(Decimal((i // 1000) % 2 + 1), "seed")
+        history.submit(period, history.head(), {cell: value},
                        editor, f"seed-{i}")
 
 
