@@ -20,8 +20,9 @@ def _check(inp, lang: str) -> None:
     for obj in (inp, inp.rules, list(result.lines), list(result.employees)):
         assert scoring_service._jsonable(obj) == to_jsonable(obj)
     # same values and the same order of keys (the stored text, the digest)
-    assert [list(d) for d in scoring_service._jsonable(result.lines)] == \
+    assert [list(d) for d in scoring_service._line_dicts(result.lines)] == \
         [list(d) for d in to_jsonable(list(result.lines))]
+    assert scoring_service._line_dicts(result.lines) == to_jsonable(list(result.lines))
     assert scoring_service._digest(inp) == digest(inp)
     assert scoring_service._digest(inp.rules) == digest(inp.rules)
 
