@@ -360,4 +360,59 @@ def doctor() -> None:
         sys.exit(1)
 
 
-COMMANDS = (db, users, tokens, serve, xl, doctor)
+# --- backup, restore, verify (docs/deploy.md, "Backup, restore, verify") --------------------
+
+
+@click.command(help="Back up the database and the git history into the new folder OUT_DIR "
+                    "(consistent: taken under the history lock), with manifest.json.")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+def backup(out_dir: Path) -> None:
+    from server.backup import BackupError
+    from server.backup import backup as run_backup
+
+    app = _app()
+    require_migrated(app)
+    try:
+        manifest = run_backup(app, out_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = sum(manifest["counts"].values())
+    click.echo(f"backup in {out_dir}: {manifest['database']} at revision "
+               f"{manifest['migration_revision']}, {rows} rows, history head "
+               f"{manifest['history_head'] or '(no history)'}")
+
+
+@click.command(help="Restore BACKUP_DIR into an empty database and an empty history folder "
+                    "(stop the server first).")
+@click.argument("backup_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database/history that is not empty.")
+def restore(backup_dir: Path, force: bool) -> None:
+    from server.backup import BackupError
+    from server.backup import restore as run_restore
+
+    try:
+        manifest = run_restore(_app(), backup_dir, force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {backup_dir}: revision {manifest['migration_revision']}, history head "
+               f"{manifest['history_head'] or '(no history)'}; run `kpibook verify`")
+
+
+@click.command(help="Check the git history and the database agree (git fsck, submissions both "
+                    "ways, the head's state, score runs); exits 1 on any discrepancy.")
+def verify() -> None:
+    from server.verify import verify as run_verify
+
+    app = _app()
+    require_migrated(app)
+    found, figures = run_verify(app)
+    click.echo("checked " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in figures.items()))
+    for d in found:
+        click.echo(str(d))
+    if found:
+        click.echo(f"{len(found)} discrepancy(ies)", err=True)
+        sys.exit(1)
+    click.echo("OK: history and database agree")
+
+
+COMMANDS = (db, users, tokens, serve, xl, doctor, backup, restore, verify)
