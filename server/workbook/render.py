@@ -122,20 +122,29 @@ def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrite
     words, stale_word = LINE_STATUS[lang], WORDS[lang]["stale"]
     who = {e.employee_id: [e.employee_id, e.name, e.department] for e in people.values()}
     what = {i.code: [i.code, i.name] for i in indicators.values()}
+    D = Decimal
     for ln in lines:
         status = words.get(ln.status, str(ln.status))
         if ln.stale:
             status += stale_word
-        rows.append([*who[ln.employee_id], *what[ln.indicator], shown(ln.actual),
-                     shown(ln.target), shown(ln.weight), shown(ln.base_points),
-                     shown(ln.adjustment), shown(ln.points), ln.explanation, status])
+        # _shown inlined (400,000 calls at 5,000 managers): Decimal -> float, never -0.0
+        a, t, w, b, j, p = (ln.actual, ln.target, ln.weight, ln.base_points, ln.adjustment,
+                            ln.points)
+        rows.append([*who[ln.employee_id], *what[ln.indicator],
+                     float(a) or 0.0 if a.__class__ is D else shown(a),
+                     float(t) or 0.0 if t.__class__ is D else shown(t),
+                     float(w) or 0.0 if w.__class__ is D else shown(w),
+                     float(b) or 0.0 if b.__class__ is D else shown(b),
+                     float(j) or 0.0 if j.__class__ is D else shown(j),
+                     float(p) or 0.0 if p.__class__ is D else shown(p),
+                     ln.explanation, status])
         fills.append(fill_of(ln))
     # Percent format only when every numeric actual is a percent; a column has one format.
     percent = {ind.code for ind in inp.rules.indicators if ind.unit == "%"}
     numeric = {ln.indicator for ln in lines if isinstance(ln.actual, Decimal)}
     actual_format = PERCENT_FORMAT if numeric and numeric <= percent else "General"
     return TableWrite(
-        "kb_scores", list(SCORE_COLUMNS), rows,
+        "kb_scores", list(SCORE_COLUMNS), rows, skip_unchanged=True,
         number_formats={"actual": actual_format, "target": actual_format, "weight": "0.##",
                         "base_points": POINTS_FORMAT, "adjustment": POINTS_FORMAT,
                         "points": POINTS_FORMAT},
@@ -163,7 +172,8 @@ def _summary_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrit
             cell_fills[(n, "grade")] = GRADE_FILLS[res.grade]
     formats = {code: POINTS_FORMAT for code in codes} | {"total": POINTS_FORMAT}
     return TableWrite(
-        "kb_summary", columns, rows, number_formats=formats, row_fills=fills,
+        "kb_summary", columns, rows, skip_unchanged=True, number_formats=formats,
+        row_fills=fills,
         cell_fills=cell_fills, captions={code: code for code in codes},
         text_columns=frozenset({"employee_id", "name", "department", "position", "grade",
                                 "status"}),
@@ -191,18 +201,29 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
     people = {e.employee_id: e for e in inp.employees}
     names = {i.code: i.name for i in inp.rules.indicators}
     rows, fills = [], []
+    not_applicable, adjusted = WORDS[lang]["not_applicable"], WORDS[lang]["adjusted"]
+    words, stale_word = LINE_STATUS[lang], WORDS[lang]["stale"]
+    D = Decimal
     for eid, code in keys:
         emp, ln = people.get(eid), lines.get((eid, code))
-        if ln is None or ln.status is LineStatus.NOT_APPLICABLE:
-            status = WORDS[lang]["not_applicable"]
+        if ln is None:
+            rows.append([eid, emp.name if emp else None, emp.department if emp else None,
+                         code, names.get(code), None, None, not_applicable])
+            fills.append(MISSING_FILL)
+            continue
+        if ln.status is LineStatus.NOT_APPLICABLE:
+            status = not_applicable
         elif ln.adjustment:
-            status = WORDS[lang]["adjusted"]
-        else:
-            status = _status(ln, lang)
+            status = adjusted
+        else:  # _status inlined
+            status = words.get(ln.status, str(ln.status))
+            if ln.stale:
+                status += stale_word
+        b, p = ln.base_points, ln.points
         rows.append([eid, emp.name if emp else None, emp.department if emp else None, code,
-                     names.get(code), _shown(ln.base_points) if ln else None,
-                     _shown(ln.points) if ln else None, status])
-        fills.append(_fill(ln) if ln else MISSING_FILL)
+                     names.get(code), float(b) or 0.0 if b.__class__ is D else _shown(b),
+                     float(p) or 0.0 if p.__class__ is D else _shown(p), status])
+        fills.append(_fill(ln))
     columns = list(ADJUSTMENT_COLUMNS)
     if keys != list(existing) or len(existing) != tables["kb_adjustments"].n_body_rows:
         columns += ["points", "reason"]
@@ -210,7 +231,7 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
             points, reason = existing.get(key, (None, None))
             row += [points, reason]
     return TableWrite(
-        "kb_adjustments", columns, rows,
+        "kb_adjustments", columns, rows, skip_unchanged=True,
         number_formats={"base_points": POINTS_FORMAT, "adjusted": POINTS_FORMAT,
                         "points": POINTS_FORMAT},
         row_fills=fills,

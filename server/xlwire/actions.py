@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -294,8 +295,13 @@ def _column_to_wire(values: list[object], classes: set[type]) -> list[object]:
     return column_to_wire(values, classes)
 
 
-def _body_actions(write: TableWrite, target: _Target, actions: list[Action]) -> None:
-    """setValues per run of adjacent columns, chunked; then number formats and fills."""
+def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
+                  current: SheetSnapshot | None = None) -> None:
+    """setValues per run of adjacent columns, chunked; then number formats and fills.
+
+    With `current` (the sheet, when the table keeps its number of body rows), a column whose
+    every value the sheet already holds, with the same type, is not sent again: on a re-score
+    most of kb_scores and kb_summary, and the keys and names of kb_adjustments."""
     n = len(write.rows)
     index = {key: i for i, key in enumerate(write.columns)}
     try:  # the transposition checks the row lengths at C speed
@@ -304,10 +310,12 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action]) -> 
         columns = []
     if len(columns) != len(write.columns):
         raise ValueError(f"{write.table}: every row needs {len(write.columns)} values")
-    by_col = {target.column_of[k]: k for k in write.columns}
+    sent = [k for k in write.columns
+            if current is None or not _holds(current, target, k, columns[index[k]])]
+    by_col = {target.column_of[k]: k for k in sent}
     formats = dict(write.number_formats)
     wire: dict[str, list[object]] = {}
-    for key in write.columns:
+    for key in sent:
         values = list(columns[index[key]])
         classes = {v.__class__ for v in values}
         if key not in formats:
@@ -334,6 +342,22 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action]) -> 
             ref = RangeRef(target.first_body_row, start, n, length)
             actions.append(set_number_format(target.sheet, ref, number_format))
     _fill_actions(write, target, n, actions)
+
+
+def _holds(sheet: SheetSnapshot, target: _Target, key: str, values: tuple | list) -> bool:
+    """Does the sheet hold exactly `values` (same values, same types) in the body rows of
+    column `key`? Checked at C speed; False for a new column or a short row."""
+    col = target.column_of[key]
+    first = target.first_body_row
+    rows = sheet.values[first: first + len(values)]
+    if len(rows) != len(values) or not values:
+        return False
+    try:
+        have = list(map(itemgetter(col), rows))
+    except IndexError:  # the client trimmed a row: that cell is empty, never "the same"
+        return False
+    want = list(values)
+    return have == want and list(map(type, have)) == list(map(type, want))
 
 
 def _fill_actions(write: TableWrite, target: _Target, n: int, actions: list[Action]) -> None:
@@ -416,7 +440,9 @@ def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapsh
         actions.append(set_values(sheet.index, table.header.row,
                                   table.range.col + table.range.n_cols, [header]))
     target = _Target(sheet.index, first_body, column_of)
-    _body_actions(write, target, actions)
+    # Columns the sheet already holds are not sent again (only when no row is added or lost).
+    _body_actions(write, target, actions,
+                  sheet if write.skip_unchanged and n == old_body else None)
     if n == 0:  # the one body row Excel keeps: empty our columns in it
         for start, length in _runs(sorted(column_of.values())):
             actions.append(range_clear_contents(sheet.index, RangeRef(first_body, start, 1,

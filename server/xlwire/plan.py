@@ -27,6 +27,10 @@ class TableWrite:
     cell_fills: dict[tuple[int, str], str] = field(default_factory=dict)  # (row, key) -> colour
     text_columns: frozenset[str] = frozenset()  # untrusted text: always stored as text
     captions: dict[str, str] = field(default_factory=dict)  # header caption for new columns
+    # True: a column whose every value the table already holds (same rows, values, types) is
+    # not sent again (a re-score's kb_scores/kb_summary, the keys and names of
+    # kb_adjustments); its rows are still coloured. Only when the table keeps its size.
+    skip_unchanged: bool = False
 
 
 @dataclass(slots=True)
