@@ -357,7 +357,12 @@ def _holds(sheet: SheetSnapshot, target: _Target, key: str, values: tuple | list
     except IndexError:  # the client trimmed a row: that cell is empty, never "the same"
         return False
     want = list(values)
-    return have == want and list(map(type, have)) == list(map(type, want))
+    if have != want:
+        return False
+    # Equal text is text on both sides (a str equals nothing else); numbers need their types
+    # compared (1 == 1.0 == True).
+    return set(map(type, want)) <= _TEXT_OR_EMPTY or \
+        list(map(type, have)) == list(map(type, want))
 
 
 def _fill_actions(write: TableWrite, target: _Target, n: int, actions: list[Action]) -> None:
