@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from server import policy
+from server.xlwire.actions import ALLOWED_ACTIONS
 
 bp = Blueprint("openapi", __name__)
 
@@ -89,15 +90,19 @@ def _get(op: str, summary: str, schema: dict[str, Any], params: list | None = No
 NOT_FOUND = {"404": _json(_ref("Error"), "no such period")}
 OBJ = {"type": "object"}
 
+# One action of the answer (server/xlwire/actions.py builds them; only its names are allowed).
+ACTION_FIELDS: dict[str, Any] = dict(
+    func={"type": "string", "enum": sorted(ALLOWED_ACTIONS)}, args={"type": "array"},
+    values={}, sheet_position={"type": "integer"}, start_row={"type": "integer"},
+    start_column={"type": "integer"}, row_count={"type": "integer"},
+    column_count={"type": "integer"})
+
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error", "status"],
               "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}},
     "Actions": {"type": "object", "required": ["actions"], "properties": {"actions": {
         "type": "array", "items": {"type": "object", "required": ["func"], "properties": {
-            "func": {"type": "string"}, "args": {"type": "array"},
-            "values": {}, "sheet_position": {"type": "integer"},
-            "start_row": {"type": "integer"}, "start_column": {"type": "integer"},
-            "row_count": {"type": "integer"}, "column_count": {"type": "integer"}}}}}},
+            **ACTION_FIELDS}}}}},
     "XlwingsPayload": {
         "type": "object", "description": "the xlwings wire protocol's book snapshot",
         "required": ["client", "version", "book", "sheets"],

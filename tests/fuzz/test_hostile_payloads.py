@@ -106,7 +106,7 @@ def base_payload():
 
 
 def test_hostile_payloads_on_every_button(app, client, opened, base_payload):
-    @settings(max_examples=60, deadline=None, derandomize=True,
+    @settings(max_examples=40, deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(doc=hostile(base_payload), button=st.sampled_from(BUTTONS))
     def run(doc, button):

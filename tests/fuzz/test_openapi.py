@@ -44,7 +44,7 @@ def test_api_from_its_document(app, opened):
         labels.append(operation.label)
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=8, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case):
             before = db_state(app)
