@@ -80,13 +80,15 @@ def prepared_book(tmp: Path, post) -> Path:
 def one_cell_payloads(book: Path, tag: str) -> list[tuple[str, tuple[str, str], dict]]:
     """(Idempotency-Key, cell, payload) per cell: the scored workbook with one cell typed."""
     from addin.headless import workbook_to_payload
+    from bench.load_submit import points_within_range
     from tests.history_server.conftest import set_adjustment
 
+    points = points_within_range(book)
     out = []
     for k, (eid, code) in enumerate(CELLS):
         copy = book.with_name(f"cell{k}.xlsx")
         shutil.copy(book, copy)
-        set_adjustment(copy, eid, code, -0.5, f"故障测试 {tag} #{k}")
+        set_adjustment(copy, eid, code, float(points[(eid, code)]), f"故障测试 {tag} #{k}")
         out.append((f"{tag}-{k:02d}", (eid, code), workbook_to_payload(copy)))
     return out
 

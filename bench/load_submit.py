@@ -154,6 +154,9 @@ class Outcome:
     messages: list[str] = dataclasses.field(default_factory=list)
 
 
+RETRY_STATUSES = {502, 503, 504}
+
+
 def submit(url: str, token: str, payload: dict, out: Outcome, deadline: float,
            max_attempts: int = 30) -> None:
     body = json.dumps(payload).encode()
@@ -176,7 +179,7 @@ def submit(url: str, token: str, payload: dict, out: Outcome, deadline: float,
                 out.messages.append(text[:300])
             return
         out.messages.append(f"{r.status_code}: {r.text[:300]}")
-        if r.status_code not in (502, 503, 504):
+        if r.status_code not in RETRY_STATUSES:
             return
         time.sleep(min(5.0, 0.5 * out.attempts))
 
@@ -212,7 +215,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--deadline", type=float, default=1500, help="seconds for the whole load")
     ap.add_argument("--keep", action="store_true", help="keep the database and folder")
+    ap.add_argument("--retry-500", action="store_true",
+                    help="the client also retries a 500 with the same Idempotency-Key")
     args = ap.parse_args()
+    if args.retry_500:
+        RETRY_STATUSES.add(500)
     if args.per_executive > MANAGERS_PER_DEPT * len(CELL_INDICATORS):
         raise SystemExit(f"at most {MANAGERS_PER_DEPT * len(CELL_INDICATORS)} per executive")
 
