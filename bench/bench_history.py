@@ -15,11 +15,19 @@ background thread every 500 commits.
 
     .venv/bin/python bench/bench_history.py                 # 20,000 commits, 1,000 employees
     .venv/bin/python bench/bench_history.py --commits 2000  # quicker
+
+`--record-scores` times only `History.record_scores` (the Score button's commit) at
+--employees x --indicators (e.g. 5000 x 10): a baseline, an unchanged re-score (no commit)
+and a re-score with --changed (10%) of the employees' lines changed, each --runs times on a
+fresh repository; wall and process CPU time per call, and the load average.
+
+    .venv/bin/python bench/bench_history.py --record-scores --employees 5000 --runs 5
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -69,6 +77,64 @@ def timed(fn, repeat: int) -> list[float]:
     return out
 
 
+def _score_snapshot(rnd: random.Random, employees: list[str], indicators: list[str]
+                    ) -> ScoreSnapshot:
+    lines = {(e, k): ScoreLine(Decimal(rnd.randint(50, 100)), Decimal(0),
+                               Decimal(rnd.randint(50, 100)))
+             for e in employees for k in indicators}
+    totals = {e: TotalLine(Decimal(rnd.randint(600, 1000)), "A", i + 1, None)
+              for i, e in enumerate(employees)}
+    people = {e: EmployeeInfo(f"员工{e}", f"部门{int(e[1:]) % 7}") for e in employees}
+    return ScoreSnapshot(lines, totals, people, {"v": 1})
+
+
+def bench_record_scores(args: argparse.Namespace) -> None:
+    """Baseline, unchanged re-score, re-score with a share of employees changed."""
+    rnd = random.Random(7)
+    employees = [f"E{i:05d}" for i in range(args.employees)]
+    indicators = [f"K{j:02d}" for j in range(args.indicators)]
+    snap = _score_snapshot(rnd, employees, indicators)
+    changed = rnd.sample(employees, int(len(employees) * args.changed))
+    lines2 = dict(snap.lines)
+    for e in changed:
+        for k in indicators:
+            old = lines2[(e, k)]
+            lines2[(e, k)] = ScoreLine(old.base, old.adjustment, old.points + 1)
+    totals2 = dict(snap.totals)
+    for e in changed:
+        t = totals2[e]
+        totals2[e] = TotalLine(t.total + len(indicators), t.grade, t.rank, t.group_rank)
+    snap2 = ScoreSnapshot(lines2, totals2, snap.employees, snap.rules)
+    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout
+    print(f"record_scores: {args.employees} employees x {args.indicators} indicators "
+          f"({len(snap.lines)} lines), {len(changed)} employees changed in the 3rd step; "
+          f"durable={not args.no_durable}; {git_version.strip()}; runs {args.runs}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    steps = ["baseline", "re-score unchanged", f"re-score {args.changed:.0%} changed"]
+    results: dict[str, list[tuple[float, float]]] = {s: [] for s in steps}
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="bench-record-scores-") as tmp:
+            history = History(Path(tmp) / "history.git", durable=not args.no_durable,
+                              maintenance_every=0)
+            calls = [(steps[0], snap, "b", Kind.BASELINE),
+                     (steps[1], snap, "r1", Kind.RESCORE),
+                     (steps[2], snap2, "r2", Kind.RESCORE)]
+            for name, s, sid, kind in calls:
+                w0, c0 = time.perf_counter(), time.process_time()
+                commit = history.record_scores(PERIOD, s, EDITORS[0], f"{sid}-{run}", kind=kind)
+                results[name].append(((time.perf_counter() - w0) * 1000,
+                                      (time.process_time() - c0) * 1000))
+                if (commit is None) != (name == steps[1]):
+                    raise SystemExit(f"{name}: unexpected commit {commit}")
+            history.close()
+    for name in steps:
+        walls = sorted(w for w, _ in results[name])
+        cpus = sorted(c for _, c in results[name])
+        print(f"  {name:<22} wall median {walls[len(walls) // 2]:7.0f} ms (min {walls[0]:.0f})"
+              f"   cpu median {cpus[len(cpus) // 2]:7.0f} ms (min {cpus[0]:.0f})")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--commits", type=int, default=20_000)
@@ -76,7 +142,15 @@ def main() -> None:
     ap.add_argument("--indicators", type=int, default=10)
     ap.add_argument("--no-durable", action="store_true", help="skip fsync of objects")
     ap.add_argument("--dir", help="keep the repository here instead of a temporary dir")
+    ap.add_argument("--record-scores", action="store_true",
+                    help="time History.record_scores only (baseline, unchanged, changed)")
+    ap.add_argument("--changed", type=float, default=0.1,
+                    help="--record-scores: share of employees changed in the re-score")
+    ap.add_argument("--runs", type=int, default=3, help="--record-scores: repetitions")
     args = ap.parse_args()
+    if args.record_scores:
+        bench_record_scores(args)
+        return
     rnd = random.Random(7)
     employees = [f"E{i:05d}" for i in range(args.employees)]
     indicators = [f"K{j:02d}" for j in range(args.indicators)]
