@@ -7,14 +7,18 @@ form for file-drop sources).
   GET  /api/v1/periods/<code>/facts           every fact with its provenance
   GET  /api/v1/periods/<code>/explanations    latest score lines with links to their facts
   GET  /sync/<code>                           the same as a page; anchors per fact
+  GET  /sync/<code>/facts/<employee>/<indicator>  the facts behind one score line (kb_scores'
+                                              explanation links here); department-scoped
   POST /sync/<code>/upload/<source>           a CSV/XLSX for a file-drop source
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 from sqlalchemy import select
@@ -22,7 +26,7 @@ from sqlalchemy import select
 from server import policy
 from server.auth import bearer_token, current_user, login_required, require_role
 from server.db import get_session
-from server.models import Period, Role, SourceFact
+from server.models import Employee, Period, PeriodState, Role, SourceFact
 from server.services import facts as fact_service
 from server.services import pull as pull_service
 from server.services.errors import BadRequest, NotFound, Unprocessable
@@ -199,6 +203,74 @@ def page(code: str) -> str:
         explain={(str(ln.get("employee_id")), str(ln.get("indicator"))): ln.get("explanation")
                  for ln in _latest_lines(period)},
         frozen=pull_service.is_frozen(period), file_sources=file_sources,
+        t=lambda zh, en: zh if lang == "zh" else en)
+
+
+def fact_links(session, period: Period, base_url: str
+               ) -> tuple[Callable[[str, str], str], set[tuple[str, str]]]:
+    """(employee, indicator) -> URL, and the pairs that have stored facts (only they link)."""
+    linked = {(e, i) for e, i in session.execute(
+        select(SourceFact.employee_id, SourceFact.indicator)
+        .where(SourceFact.period_id == period.id).distinct())}
+    prefix = f"{base_url.rstrip('/')}/sync/{quote(period.code, safe='')}/facts/"
+    return (lambda eid, code: f"{prefix}{quote(eid, safe='')}/{quote(code, safe='')}"), linked
+
+
+LINE_PAGE = """<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<title>{{ t('得分依据', 'Facts behind the score') }} {{ period.code }} {{ employee_id }}
+ {{ indicator }}</title>
+<style>
+ body{font-family:system-ui,"Microsoft YaHei",sans-serif;margin:1.5rem;color:#222}
+ table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;
+ vertical-align:top} th{background:#f3f3f3} tr.stale td{background:#FFE699} .muted{color:#666}
+</style></head><body>
+<h1>{{ t('得分依据', 'Facts behind the score') }} · {{ period.code }} · {{ employee_id }}
+ {{ name }} · {{ indicator }}</h1>
+<p id="explanation"><strong>{{ t('得分说明', 'Score explanation') }}:</strong>
+ {{ explanation if explanation else '—' }}{% if points is not none %}
+ ({{ points }} {{ t('分', 'points') }}){% endif %}</p>
+<table id="facts"><tr><th>{{ t('字段', 'Field') }}</th><th>{{ t('数值', 'Value') }}</th>
+<th>{{ t('原始值', 'Raw') }}</th><th>{{ t('单位', 'Unit') }}</th><th>{{ t('来源', 'Source') }}</th>
+<th>{{ t('获取时间', 'Fetched at') }}</th><th>{{ t('获取人', 'By') }}</th>
+<th>{{ t('状态', 'Status') }}</th><th>{{ t('请求', 'Request') }}</th></tr>
+{% for f in facts %}<tr id="{{ f.anchor }}" class="{{ 'stale' if f.stale }}">
+<td>{{ f.field }}</td><td>{{ f.value }}</td><td>{{ f.raw_value }}</td><td>{{ f.unit }}</td>
+<td>{{ f.source }}</td><td>{{ f.fetched_at }}</td><td>{{ f.fetched_by }}</td>
+<td>{{ f.status }}</td><td class="muted">{{ f.request }}</td></tr>
+{% else %}<tr><td colspan="9" class="muted">{{ t('没有源数据（手工录入或缺数据）。',
+ 'No source facts (entered by hand or missing).') }}</td></tr>{% endfor %}
+</table></body></html>"""
+
+
+@bp.get("/sync/<code>/facts/<employee_id>/<indicator>")
+@policy.web("result.view")
+@login_required
+def line_page(code: str, employee_id: str, indicator: str) -> str:
+    """The facts behind one score line with their provenance. A line's facts are part of that
+    manager's result: `result.view` on the manager (HR/audit: all; executives and department
+    heads: their departments; a manager: their own, once published)."""
+    session = get_session()
+    period = _period(code)
+    lang = request.args.get("lang") or period.lang or "zh"
+    emp = session.scalar(select(Employee).where(Employee.employee_id == employee_id))
+    user = current_user()
+    policy.require(user, "result.view",
+                   policy.Subject(employee_id, emp.department if emp else None), lang)
+    if user.role == Role.EMPLOYEE.value and period.state not in (
+            PeriodState.PUBLISHED.value, PeriodState.CLOSED.value):
+        raise NotFound(f"期间 {code} 没有已发布的结果。\nPeriod {code} has no published result.")
+    facts = [_fact_dict(f, lang) for f in session.scalars(
+        select(SourceFact).where(SourceFact.period_id == period.id,
+                                 SourceFact.employee_id == employee_id,
+                                 SourceFact.indicator == indicator).order_by(SourceFact.id))]
+    line = next((ln for ln in _latest_lines(period)
+                 if str(ln.get("employee_id")) == employee_id
+                 and str(ln.get("indicator")) == indicator), {})
+    return render_template_string(
+        LINE_PAGE, lang=lang, period=period, employee_id=employee_id,
+        name=emp.name if emp else "", indicator=indicator, facts=facts,
+        explanation=line.get("explanation"), points=line.get("points"),
         t=lambda zh, en: zh if lang == "zh" else en)
 
 

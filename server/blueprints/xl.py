@@ -174,10 +174,15 @@ def score_input_for_simulation(wb: Workbook, lang: str):
     return score_input(stripped, lang)
 
 
-def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str) -> WritePlan:
+def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str, period=None) -> WritePlan:
+    from server.blueprints.facts import fact_links
     from server.workbook.render import score_plan
 
-    return score_plan(result, inp, wb.tables, lang)
+    if period is None:
+        return score_plan(result, inp, wb.tables, lang)
+    # Each explanation links to the page of the facts behind its line (docs/workbook.md).
+    link, linked = fact_links(get_session(), period, current_app.config.get("BASE_URL", ""))
+    return score_plan(result, inp, wb.tables, lang, link, linked)
 
 
 @bp.post("/score")
@@ -206,7 +211,7 @@ def score() -> Response:
     result = scoring_service.run_engine(inp, lang)
     run = scoring_service.store_run(session, period, inp, result, user, lang)
     head = scoring_service.record_score(session, period, inp, result, run, user, requested)
-    plan = _score_plan(result, inp, wb, lang)
+    plan = _score_plan(result, inp, wb, lang, period)
     unsent = _unsent(wb, rows)
     _write_adjustments_of_record(plan, rows, {}, lang)
     _stamp(plan, period_state=period.state, last_run=str(run.run_no),
@@ -331,7 +336,7 @@ def submit() -> Response:
     out = scoring_service.submit_workbook(session, period, wb.tables, user, lang, base,
                                           requested)
     session.commit()
-    plan = _score_plan(out.result, out.inp, wb, lang)
+    plan = _score_plan(out.result, out.inp, wb, lang, period)
     _write_adjustments_of_record(plan, out.authoritative, out.reports, lang)
     _mark_restored(plan, wb, restored)
     zh = lang == "zh"

@@ -7,6 +7,7 @@ HR's tables and HR's extra columns are never named in a plan, so they survive ev
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -50,24 +51,34 @@ def _lang(lang: str) -> str:
     return "zh" if str(lang).lower().startswith("zh") else "en"
 
 
-def score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str = "zh"
-               ) -> WritePlan:
-    """What to write back after a successful scoring run."""
+def score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str = "zh",
+               fact_link: Callable[[str, str], str] | None = None,
+               linked: Collection[tuple[str, str]] | None = None) -> WritePlan:
+    """What to write back after a successful scoring run.
+
+    With `fact_link(employee_id, indicator) -> URL`, each kb_scores explanation cell links to
+    the web page of the facts behind that line; `linked` (when given) limits the links to
+    those (employee, indicator) pairs, e.g. the ones with stored facts."""
     # ~1,000,000 small lists and floats for 5,000 people, none in a reference cycle: the
     # cyclic collector would only re-walk the (large) live heap again and again meanwhile.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _score_plan(result, inp, tables, lang)
+        return _score_plan(result, inp, tables, lang, fact_link, linked)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str) -> WritePlan:
+def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
+                fact_link: Callable[[str, str], str] | None = None,
+                linked: Collection[tuple[str, str]] | None = None) -> WritePlan:
     lang = _lang(lang)
     plan = WritePlan(activate_table="kb_summary")
-    plan.tables.append(_scores_write(result, inp, lang))
+    scores = _scores_write(result, inp, lang)
+    if fact_link is not None:
+        scores.hyperlinks = {"explanation": _explanation_links(result, fact_link, linked)}
+    plan.tables.append(scores)
     plan.tables.append(_summary_write(result, inp, lang))
     if "kb_adjustments" in tables:
         plan.tables.append(_adjustments_write(result, inp, tables, lang))
@@ -152,6 +163,20 @@ def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrite
         text_columns=frozenset({"employee_id", "name", "department", "indicator",
                                 "indicator_name", "explanation", "status"}),
     )
+
+
+def _explanation_links(result: ScoreResult, fact_link: Callable[[str, str], str],
+                       linked: Collection[tuple[str, str]] | None) -> list[str | None]:
+    """One URL (or None) per kb_scores row, in `_scores_write`'s row order; a line with no
+    explanation text gets no link (a hyperlink needs text to click)."""
+    out: list[str | None] = []
+    for ln in result.lines:
+        if ln.status is LineStatus.NOT_APPLICABLE:
+            continue
+        key = (ln.employee_id, ln.indicator)
+        out.append(fact_link(*key) if ln.explanation and (linked is None or key in linked)
+                   else None)
+    return out
 
 
 def _summary_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrite:

@@ -310,8 +310,10 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
         columns = []
     if len(columns) != len(write.columns):
         raise ValueError(f"{write.table}: every row needs {len(write.columns)} values")
+    # A linked column is always sent: it was cleared of its old hyperlinks just before.
     sent = [k for k in write.columns
-            if current is None or not _holds(current, target, k, columns[index[k]])]
+            if current is None or k in write.hyperlinks
+            or not _holds(current, target, k, columns[index[k]])]
     by_col = {target.column_of[k]: k for k in sent}
     formats = dict(write.number_formats)
     wire: dict[str, list[object]] = {}
@@ -342,6 +344,34 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
             ref = RangeRef(target.first_body_row, start, n, length)
             actions.append(set_number_format(target.sheet, ref, number_format))
     _fill_actions(write, target, n, actions)
+    _hyperlink_actions(write, target, wire, actions)
+
+
+def _hyperlink_actions(write: TableWrite, target: _Target, wire: dict[str, list[object]],
+                       actions: list[Action]) -> None:
+    """One addHyperlink per linked cell; the text is the cell's wire value (text-safe, the
+    same string setValues just wrote), so no client reads it as a formula or number."""
+    n = len(write.rows)
+    for key, addresses in write.hyperlinks.items():
+        if len(addresses) != n:
+            raise ValueError(f"{write.table}: {len(addresses)} hyperlinks for {n} rows")
+        col, first, texts = target.column_of[key], target.first_body_row, wire[key]
+        for r, address in enumerate(addresses):
+            if address:
+                text = texts[r]
+                actions.append(add_hyperlink(target.sheet, first + r, col, address,
+                                             text if isinstance(text, str) else str(text)))
+
+
+def _clear_links(write: TableWrite, target: _Target, n_rows: int, actions: list[Action]
+                 ) -> None:
+    """rangeClear the body of each linked column (values, colours and old hyperlinks: no
+    client can clear a hyperlink alone); `_body_actions` then writes the column again."""
+    if n_rows <= 0:
+        return
+    for key in write.hyperlinks:
+        ref = RangeRef(target.first_body_row, target.column_of[key], n_rows, 1)
+        actions.append(range_clear(target.sheet, ref))
 
 
 def _holds(sheet: SheetSnapshot, target: _Target, key: str, values: tuple | list) -> bool:
@@ -445,6 +475,7 @@ def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapsh
         actions.append(set_values(sheet.index, table.header.row,
                                   table.range.col + table.range.n_cols, [header]))
     target = _Target(sheet.index, first_body, column_of)
+    _clear_links(write, target, min(old_body, n_body_new), actions)
     # Columns the sheet already holds are not sent again (only when no row is added or lost).
     _body_actions(write, target, actions,
                   sheet if write.skip_unchanged and n == old_body else None)

@@ -31,6 +31,10 @@ class TableWrite:
     # not sent again (a re-score's kb_scores/kb_summary, the keys and names of
     # kb_adjustments); its rows are still coloured. Only when the table keeps its size.
     skip_unchanged: bool = False
+    # column key -> one address per data row (None: no link). The cell's own value (written
+    # text-safe like every string) is the link text; the column's old hyperlinks are cleared
+    # first, so a row that lost its link loses it in the workbook too (docs/workbook.md).
+    hyperlinks: dict[str, list[str | None]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
