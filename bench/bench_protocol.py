@@ -187,6 +187,13 @@ def _timed(fn, *args):
     return time.perf_counter() - t0, out
 
 
+LINKS = False  # --links: kb_scores explanations carry addHyperlink actions (docs/workbook.md)
+
+
+def _fact_link(employee_id: str, indicator: str) -> str:
+    return f"https://kpi.example.com/sync/2026-10/facts/{employee_id}/{indicator}"
+
+
 def server_path(body: bytes, lang: str = "zh") -> tuple[dict[str, float], bytes, object]:
     """Every stage of the Score button without Flask; seconds per stage and the response.
 
@@ -200,7 +207,10 @@ def server_path(body: bytes, lang: str = "zh") -> tuple[dict[str, float], bytes,
     # for the engine.score that follows (one engine run per click), so "score" is ~0 here.
     t["to_score_input"], inp = _timed(to_score_input, tables)
     t["score"], result = _timed(engine.score, inp, lang)
-    t["score_plan"], plan = _timed(score_plan, result, inp, tables, lang)
+    if LINKS:  # every explanation linked to its facts page (every line has facts)
+        t["score_plan"], plan = _timed(score_plan, result, inp, tables, lang, _fact_link)
+    else:
+        t["score_plan"], plan = _timed(score_plan, result, inp, tables, lang)
     t["plan_to_actions"], actions = _timed(plan_to_actions, book, plan)
     t["json_response"], response = _timed(response_body, actions)  # as the server: orjson
     t["total"] = sum(t.values())
@@ -237,7 +247,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--no-flask", action="store_true")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="print a cProfile of the server path at N managers")
+    ap.add_argument("--links", action="store_true",
+                    help="link every kb_scores explanation to its facts page (no Flask)")
     args = ap.parse_args(argv)
+    global LINKS
+    LINKS = args.links
     sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
     from server.config import defaults
 

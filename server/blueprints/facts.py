@@ -7,8 +7,9 @@ form for file-drop sources).
   GET  /api/v1/periods/<code>/facts           every fact with its provenance
   GET  /api/v1/periods/<code>/explanations    latest score lines with links to their facts
   GET  /sync/<code>                           the same as a page; anchors per fact
-  GET  /sync/<code>/facts/<employee>/<indicator>  the facts behind one score line (kb_scores'
-                                              explanation links here); department-scoped
+  GET  /sync/<code>/facts/<employee>[/<indicator>]  the facts behind one score line (kb_scores'
+                                              explanation links here) or all of a manager's
+                                              lines (kb_summary, large workbooks); by department
   POST /sync/<code>/upload/<source>           a CSV/XLSX for a file-drop source
 """
 
@@ -207,49 +208,60 @@ def page(code: str) -> str:
 
 
 def fact_links(session, period: Period, base_url: str
-               ) -> tuple[Callable[[str, str], str], set[tuple[str, str]]]:
-    """(employee, indicator) -> URL, and the pairs that have stored facts (only they link)."""
+               ) -> tuple[Callable[[str, str | None], str], set[tuple[str, str]]]:
+    """(employee, indicator) -> URL (indicator None: all the employee's facts), and the pairs
+    that have stored facts (only they link)."""
     linked = {(e, i) for e, i in session.execute(
         select(SourceFact.employee_id, SourceFact.indicator)
         .where(SourceFact.period_id == period.id).distinct())}
     prefix = f"{base_url.rstrip('/')}/sync/{quote(period.code, safe='')}/facts/"
-    return (lambda eid, code: f"{prefix}{quote(eid, safe='')}/{quote(code, safe='')}"), linked
+    def link(eid: str, code: str | None) -> str:
+        url = prefix + quote(eid, safe="")
+        return url if code is None else f"{url}/{quote(code, safe='')}"
+
+    return link, linked
 
 
 LINE_PAGE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8">
 <title>{{ t('得分依据', 'Facts behind the score') }} {{ period.code }} {{ employee_id }}
- {{ indicator }}</title>
+ {{ indicator or '' }}</title>
 <style>
  body{font-family:system-ui,"Microsoft YaHei",sans-serif;margin:1.5rem;color:#222}
  table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;
  vertical-align:top} th{background:#f3f3f3} tr.stale td{background:#FFE699} .muted{color:#666}
+ section:target h2{outline:2px solid #2b6cb0}
 </style></head><body>
 <h1>{{ t('得分依据', 'Facts behind the score') }} · {{ period.code }} · {{ employee_id }}
- {{ name }} · {{ indicator }}</h1>
-<p id="explanation"><strong>{{ t('得分说明', 'Score explanation') }}:</strong>
- {{ explanation if explanation else '—' }}{% if points is not none %}
- ({{ points }} {{ t('分', 'points') }}){% endif %}</p>
-<table id="facts"><tr><th>{{ t('字段', 'Field') }}</th><th>{{ t('数值', 'Value') }}</th>
+ {{ name }}{% if indicator %} · {{ indicator }}{% endif %}</h1>
+{% for s in sections %}<section id="{{ s.indicator }}">
+<h2>{{ s.indicator }}{% if s.points is not none %} · {{ s.points }} {{ t('分', 'points') }}
+{% endif %}</h2>
+<p class="explanation"><strong>{{ t('得分说明', 'Score explanation') }}:</strong>
+ {{ s.explanation if s.explanation else '—' }}</p>
+<table class="facts"><tr><th>{{ t('字段', 'Field') }}</th><th>{{ t('数值', 'Value') }}</th>
 <th>{{ t('原始值', 'Raw') }}</th><th>{{ t('单位', 'Unit') }}</th><th>{{ t('来源', 'Source') }}</th>
 <th>{{ t('获取时间', 'Fetched at') }}</th><th>{{ t('获取人', 'By') }}</th>
 <th>{{ t('状态', 'Status') }}</th><th>{{ t('请求', 'Request') }}</th></tr>
-{% for f in facts %}<tr id="{{ f.anchor }}" class="{{ 'stale' if f.stale }}">
+{% for f in s.facts %}<tr id="{{ f.anchor }}" class="{{ 'stale' if f.stale }}">
 <td>{{ f.field }}</td><td>{{ f.value }}</td><td>{{ f.raw_value }}</td><td>{{ f.unit }}</td>
 <td>{{ f.source }}</td><td>{{ f.fetched_at }}</td><td>{{ f.fetched_by }}</td>
 <td>{{ f.status }}</td><td class="muted">{{ f.request }}</td></tr>
 {% else %}<tr><td colspan="9" class="muted">{{ t('没有源数据（手工录入或缺数据）。',
  'No source facts (entered by hand or missing).') }}</td></tr>{% endfor %}
-</table></body></html>"""
+</table></section>{% endfor %}
+</body></html>"""
 
 
+@bp.get("/sync/<code>/facts/<employee_id>")
 @bp.get("/sync/<code>/facts/<employee_id>/<indicator>")
 @policy.web("result.view")
 @login_required
-def line_page(code: str, employee_id: str, indicator: str) -> str:
-    """The facts behind one score line with their provenance. A line's facts are part of that
-    manager's result: `result.view` on the manager (HR/audit: all; executives and department
-    heads: their departments; a manager: their own, once published)."""
+def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
+    """The facts behind one score line (or every line of one manager: sections with the
+    indicator as anchor) with their provenance. A line's facts are part of that manager's
+    result: `result.view` on the manager (HR/audit: all; executives and department heads:
+    their departments; a manager: their own, once published)."""
     session = get_session()
     period = _period(code)
     lang = request.args.get("lang") or period.lang or "zh"
@@ -260,17 +272,22 @@ def line_page(code: str, employee_id: str, indicator: str) -> str:
     if user.role == Role.EMPLOYEE.value and period.state not in (
             PeriodState.PUBLISHED.value, PeriodState.CLOSED.value):
         raise NotFound(f"期间 {code} 没有已发布的结果。\nPeriod {code} has no published result.")
-    facts = [_fact_dict(f, lang) for f in session.scalars(
-        select(SourceFact).where(SourceFact.period_id == period.id,
-                                 SourceFact.employee_id == employee_id,
-                                 SourceFact.indicator == indicator).order_by(SourceFact.id))]
-    line = next((ln for ln in _latest_lines(period)
-                 if str(ln.get("employee_id")) == employee_id
-                 and str(ln.get("indicator")) == indicator), {})
+    where = [SourceFact.period_id == period.id, SourceFact.employee_id == employee_id]
+    if indicator is not None:
+        where.append(SourceFact.indicator == indicator)
+    by_code: dict[str, list[dict[str, object]]] = {}
+    for f in session.scalars(select(SourceFact).where(*where).order_by(SourceFact.id)):
+        by_code.setdefault(f.indicator, []).append(_fact_dict(f, lang))
+    lines = {str(ln.get("indicator")): ln for ln in _latest_lines(period)
+             if str(ln.get("employee_id")) == employee_id
+             and (indicator is None or str(ln.get("indicator")) == indicator)}
+    codes = [indicator] if indicator is not None else list(dict.fromkeys([*lines, *by_code]))
+    sections = [{"indicator": c, "facts": by_code.get(c, []),
+                 "explanation": lines.get(c, {}).get("explanation"),
+                 "points": lines.get(c, {}).get("points")} for c in codes]
     return render_template_string(
         LINE_PAGE, lang=lang, period=period, employee_id=employee_id,
-        name=emp.name if emp else "", indicator=indicator, facts=facts,
-        explanation=line.get("explanation"), points=line.get("points"),
+        name=emp.name if emp else "", indicator=indicator, sections=sections,
         t=lambda zh, en: zh if lang == "zh" else en)
 
 

@@ -44,6 +44,10 @@ WORDS = {
            "title": "kpibook：请修正以下单元格", "more": "……另有 {n} 个问题",
            "intro": "未计算得分，发现 {n} 个问题：", "scored": "kpibook：计算完成"},
 }
+# Per-line explanation links up to this many linked lines (one addHyperlink each: ~250 bytes
+# and one Hyperlinks.Add per line in the client); above it, one link per employee in
+# kb_summary to the page of all their facts (bench figures in docs/workbook.md).
+LINE_LINK_LIMIT = 10_000
 ALERT_LIMIT = 30  # an alert box longer than this is unreadable; the rest are counted
 
 
@@ -52,13 +56,15 @@ def _lang(lang: str) -> str:
 
 
 def score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str = "zh",
-               fact_link: Callable[[str, str], str] | None = None,
+               fact_link: Callable[[str, str | None], str] | None = None,
                linked: Collection[tuple[str, str]] | None = None) -> WritePlan:
     """What to write back after a successful scoring run.
 
     With `fact_link(employee_id, indicator) -> URL`, each kb_scores explanation cell links to
     the web page of the facts behind that line; `linked` (when given) limits the links to
-    those (employee, indicator) pairs, e.g. the ones with stored facts."""
+    those (employee, indicator) pairs, e.g. the ones with stored facts. Above
+    LINE_LINK_LIMIT linked lines, kb_summary's employee_id cells link instead, to
+    `fact_link(employee_id, None)` (all of that employee's facts)."""
     # ~1,000,000 small lists and floats for 5,000 people, none in a reference cycle: the
     # cyclic collector would only re-walk the (large) live heap again and again meanwhile.
     was_enabled = gc.isenabled()
@@ -71,15 +77,27 @@ def score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str =
 
 
 def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
-                fact_link: Callable[[str, str], str] | None = None,
+                fact_link: Callable[[str, str | None], str] | None = None,
                 linked: Collection[tuple[str, str]] | None = None) -> WritePlan:
     lang = _lang(lang)
     plan = WritePlan(activate_table="kb_summary")
     scores = _scores_write(result, inp, lang)
+    summary = _summary_write(result, inp, lang)
     if fact_link is not None:
-        scores.hyperlinks = {"explanation": _explanation_links(result, fact_link, linked)}
+        links = _explanation_links(result, fact_link, linked)
+        per_employee: list[str | None] = [None] * len(inp.employees)
+        if sum(1 for u in links if u) > LINE_LINK_LIMIT:
+            having = None if linked is None else {eid for eid, _code in linked}
+            per_employee = [fact_link(e.employee_id, None)
+                            if having is None or e.employee_id in having else None
+                            for e in inp.employees]
+            links = [None] * len(links)
+        # Both columns always carry a (possibly empty) link list: their old hyperlinks are
+        # cleared, so switching between the two designs never leaves a stale link behind.
+        scores.hyperlinks = {"explanation": links}
+        summary.hyperlinks = {"employee_id": per_employee}
     plan.tables.append(scores)
-    plan.tables.append(_summary_write(result, inp, lang))
+    plan.tables.append(summary)
     if "kb_adjustments" in tables:
         plan.tables.append(_adjustments_write(result, inp, tables, lang))
     plan.meta = {"scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -165,7 +183,7 @@ def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrite
     )
 
 
-def _explanation_links(result: ScoreResult, fact_link: Callable[[str, str], str],
+def _explanation_links(result: ScoreResult, fact_link: Callable[[str, str | None], str],
                        linked: Collection[tuple[str, str]] | None) -> list[str | None]:
     """One URL (or None) per kb_scores row, in `_scores_write`'s row order; a line with no
     explanation text gets no link (a hyperlink needs text to click)."""

@@ -92,3 +92,32 @@ def test_manager_page_explanations_link_to_facts(app, scored, client, web_login)
     web_login(client, "hr_web2", "hr_admin")
     page = client.get("/review/2026-10/people/M1001").get_data(as_text=True)
     assert 'href="/sync/2026-10/facts/M1001/PROD_EFF"' in page
+
+
+def test_large_workbooks_link_per_employee_in_summary(app, scored, client, hr_token,
+                                                      web_login, monkeypatch):
+    """Above LINE_LINK_LIMIT linked lines, kb_summary's employee_id cells link to the page of
+    all the employee's facts, and kb_scores' old per-line links are removed."""
+    import addin.headless as h
+    from server.workbook import render
+
+    monkeypatch.setattr(render, "LINE_LINK_LIMIT", 0)
+    poster = h.flask_poster(client, headers={"Authorization": f"Bearer {hr_token}"})
+    h.run_button("score", scored, post=poster)
+    assert all(c.hyperlink is None for c in _explanation_cells(scored).values())
+    wb = openpyxl.load_workbook(scored)
+    _ws, header, cells = _table(wb, "kb_summary")
+    eid = next(i for i, hd in enumerate(header) if "工号" in str(hd) or "Employee" in str(hd))
+    links = {r[eid].value: r[eid].hyperlink for r in cells}
+    assert urlsplit(links["M1001"].target).path == "/sync/2026-10/facts/M1001"
+
+    web_login(client, "hr_web3", "hr_admin")
+    page = client.get("/sync/2026-10/facts/M1001").get_data(as_text=True)
+    assert 'id="PROD_EFF"' in page and 'id="QUALITY"' in page and "1976 / 2000" in page
+
+    monkeypatch.setattr(render, "LINE_LINK_LIMIT", 10_000)
+    h.run_button("score", scored, post=poster)
+    assert _explanation_cells(scored)[("M1001", "PROD_EFF")].hyperlink is not None
+    wb = openpyxl.load_workbook(scored)
+    _ws, header, cells = _table(wb, "kb_summary")
+    assert all(r[eid].hyperlink is None for r in cells)
