@@ -137,7 +137,8 @@ def test_worker_killed_mid_submit(tmp_path, pg_url, fault):
     server = start_gunicorn(tmp_path, env, workers=2)
     try:
         answer = _submit(server, wang, book, key)
-        assert answer.status_code == 200, answer.text
+        assert answer.status_code == 200, (answer.status_code, answer.text,
+                                           server.log.read_text(errors="replace")[-4000:])
         again = _submit(server, wang, book, key)
         assert again.status_code == 200 and "已处理过" in again.text, again.text
     finally:
