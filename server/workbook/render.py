@@ -47,7 +47,7 @@ WORDS = {
 # Per-line explanation links up to this many linked lines (one addHyperlink each: ~250 bytes
 # and one Hyperlinks.Add per line in the client); above it, one link per employee in
 # kb_summary to the page of all their facts (bench figures in docs/workbook.md).
-LINE_LINK_LIMIT = 10_000
+LINE_LINK_LIMIT = 5_000
 ALERT_LIMIT = 30  # an alert box longer than this is unreadable; the rest are counted
 
 

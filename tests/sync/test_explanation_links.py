@@ -115,7 +115,7 @@ def test_large_workbooks_link_per_employee_in_summary(app, scored, client, hr_to
     page = client.get("/sync/2026-10/facts/M1001").get_data(as_text=True)
     assert 'id="PROD_EFF"' in page and 'id="QUALITY"' in page and "1976 / 2000" in page
 
-    monkeypatch.setattr(render, "LINE_LINK_LIMIT", 10_000)
+    monkeypatch.setattr(render, "LINE_LINK_LIMIT", 5_000)
     h.run_button("score", scored, post=poster)
     assert _explanation_cells(scored)[("M1001", "PROD_EFF")].hyperlink is not None
     wb = openpyxl.load_workbook(scored)
