@@ -63,6 +63,7 @@ TREE_MODE = 0o40000
 BLOB_MODE = 0o100644
 _LOG_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%s%x1f%(trailers:only=true,unfold=true)%x1f"
 _TREE_CACHE_LIMIT = 20_000
+_PACK_MIN_BLOBS = 200  # from this many new blobs, one pack file instead of loose objects
 _REF_LOCK_MS = 5000  # update-ref retries a ref lock held by another git process this long
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows it without storing it
 _ERE_SPECIAL = set("\\.[](){}*+?|^$")
@@ -113,6 +114,11 @@ class _LRU:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+
+
+def blob_id(data: bytes) -> str:
+    """git's id of a blob holding `data` (sha1 of its loose-object header and content)."""
+    return sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _load_syncfs() -> Callable[[int], int] | None:
@@ -354,11 +360,11 @@ class History:
                                            None if new == ZERO_SHA else new)
         return files
 
-    def _ls_tree(self, commit: str | None, prefix: str) -> dict[str, str]:
-        """path -> blob sha of every file under `prefix` in `commit`."""
+    def _ls_tree(self, commit: str | None, *prefixes: str) -> dict[str, str]:
+        """path -> blob sha of every file under any of `prefixes` in `commit` (one call)."""
         if commit is None:
             return {}
-        out = self._git("ls-tree", "-r", "-z", "--full-tree", commit, "--", prefix)
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", commit, "--", *prefixes)
         files: dict[str, str] = {}
         for record in out.split(b"\0"):
             if record:
@@ -385,6 +391,23 @@ class History:
         os.replace(tmp, target)  # same name = same content, so replacing is harmless
         written.add(target)
         return sha
+
+    def _write_pack(self, blobs: Iterable[bytes]) -> None:
+        """Store blobs as one pack (no deltas) through one `git index-pack --stdin`."""
+        unique = {blob_id(data): data for data in blobs}
+        parts = [b"PACK", (2).to_bytes(4, "big"), len(unique).to_bytes(4, "big")]
+        for data in unique.values():
+            size = len(data)
+            header = bytearray([(3 << 4) | (size & 0x0F)])  # 3 = blob
+            size >>= 4
+            while size:
+                header[-1] |= 0x80
+                header.append(size & 0x7F)
+                size >>= 7
+            parts.append(bytes(header))
+            parts.append(zlib.compress(data, 1))
+        pack = b"".join(parts)
+        self._git("index-pack", "--stdin", input=pack + sha1(pack).digest())
 
     def _sync_objects(self, written: set[Path]) -> None:
         """Make the new objects durable before the ref can point at them.
@@ -449,8 +472,17 @@ class History:
                       editor: Editor, message: str, when: dt.datetime) -> str:
         """Write blobs, trees and the commit object; returns the commit (ref not moved)."""
         synced: set[Path] = set()
-        changes = {tuple(path.split("/")): None if data is None else
-                   self._write_object(b"blob", data, synced) for path, data in files.items()}
+        blobs = [data for data in files.values() if data is not None]
+        if len(blobs) >= _PACK_MIN_BLOBS:
+            # a baseline: one pack file instead of thousands of loose files (a file create
+            # costs ms on a loaded disk); git fsyncs it (core.fsync=pack,pack-metadata)
+            self._write_pack(blobs)
+            changes = {tuple(path.split("/")): None if data is None else
+                       bytes.fromhex(blob_id(data)) for path, data in files.items()}
+        else:
+            changes = {tuple(path.split("/")): None if data is None else
+                       self._write_object(b"blob", data, synced)
+                       for path, data in files.items()}
         root = self._edit_tree(self._commit_tree(parent), changes, synced)
         if root is None:
             root = self._write_object(b"tree", b"", synced)
@@ -1044,20 +1076,30 @@ class History:
             files[f"{root}/{layout.EMPLOYEES}"] = layout.dump_employees(snapshot.employees)
         if snapshot.rules is not None:
             files[f"{root}/{layout.RULES}"] = layout.dump_json(snapshot.rules)
+        # git's blob ids, computed here: what changed is found without reading any blob
+        wanted = {path: None if data is None else blob_id(data) for path, data in files.items()}
+        scores_dir = f"{root}/{layout.SCORES}/"
         with self.lock.hold():
             head = self.head()
             self._refresh_known_ids(head)
             if submission_id in self._known_ids:
                 return self._known_ids[submission_id]
-            for path in self._ls_tree(head, f"{root}/{layout.SCORES}/"):
-                files.setdefault(path, None)
-            if not self._changes_anything(head, files):
+            # one `git ls-tree -r` lists every file this commit may write or remove
+            current = self._ls_tree(head, scores_dir, f"{root}/{layout.TOTALS}",
+                                    f"{root}/{layout.EMPLOYEES}", f"{root}/{layout.RULES}")
+            for path in current:
+                if path.startswith(scores_dir):
+                    wanted.setdefault(path, None)  # no longer scored: the file goes
+            changed = {path: files.get(path) for path, sha in wanted.items()
+                       if current.get(path) != sha}
+            if not changed:
                 return None
             message = build_message(
                 subject=f"{kind.value.capitalize()} {period}: {len(per_employee)} employees, "
                         f"{len(snapshot.lines)} lines by {editor.name}",
                 period=period, kind=kind.value, submission_id=submission_id, note=note)
-            commit = self._commit(head, files, editor, message, kind.value, submission_id)
+            # only changed blobs are written; unchanged subtrees are reused by hash
+            commit = self._commit(head, changed, editor, message, kind.value, submission_id)
         self._after_commit()
         return commit
 

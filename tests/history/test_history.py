@@ -270,3 +270,30 @@ def test_odd_employee_ids_stay_file_names(history):
     assert history.cells_at(None, PERIOD) == cells
     files = git(history, "ls-tree", "-r", "--name-only", "main").split()
     assert all(f.count("/") == 4 for f in files)
+
+
+def test_large_rescore_writes_only_changed_files_and_is_fsck_clean(history):
+    # 300 employees: the baseline's blobs go into one pack, later re-scores write loose
+    # objects for the changed files only; the trees equal a from-scratch write.
+    people = [f"E{i:03d}" for i in range(300)]
+    lines = {(e, k): ScoreLine(Decimal(i % 7), Decimal(0), Decimal(i % 7))
+             for i, e in enumerate(people) for k in ("K1", "K2")}
+    totals = {e: TotalLine(Decimal(i % 7) * 2, "B", i + 1, None) for i, e in enumerate(people)}
+    v0 = history.record_scores(PERIOD, ScoreSnapshot(lines, totals, rules={"v": 1}), CAROL,
+                               "base")
+    assert list((history.path / "objects" / "pack").glob("*.pack"))
+    assert history.state_at(v0, PERIOD).scores == lines
+    same = ScoreSnapshot(dict(lines), dict(totals), rules={"v": 1})
+    assert history.record_scores(PERIOD, same, CAROL, "same", kind=Kind.RESCORE) is None
+    lines2 = {cell: line for cell, line in lines.items() if cell[0] != "E299"}
+    lines2[("E007", "K1")] = ScoreLine(Decimal(9), Decimal(1), Decimal(10))
+    totals2 = {e: t for e, t in totals.items() if e != "E299"}
+    v1 = history.record_scores(PERIOD, ScoreSnapshot(lines2, totals2, rules={"v": 1}), CAROL,
+                               "re", kind=Kind.RESCORE)
+    changed = git(history, "diff-tree", "-r", "--name-only", "--no-commit-id", v0, v1).split()
+    assert sorted(changed) == sorted([layout.scores_path(PERIOD, "E007"),
+                                      layout.scores_path(PERIOD, "E299"),
+                                      f"periods/{PERIOD}/{layout.TOTALS}"])
+    snap = history.state_at(v1, PERIOD)
+    assert snap.scores == lines2 and snap.totals == totals2 and snap.rules == {"v": 1}
+    git(history, "fsck", "--strict", "--no-dangling")
