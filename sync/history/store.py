@@ -64,6 +64,7 @@ BLOB_MODE = 0o100644
 _LOG_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%s%x1f%(trailers:only=true,unfold=true)%x1f"
 _TREE_CACHE_LIMIT = 20_000
 _PACK_MIN_BLOBS = 200  # from this many new blobs, one pack file instead of loose objects
+_PACK_TYPES = {b"commit": 1, b"tree": 2, b"blob": 3}
 _REF_LOCK_MS = 5000  # update-ref retries a ref lock held by another git process this long
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git knows it without storing it
 _ERE_SPECIAL = set("\\.[](){}*+?|^$")
@@ -186,6 +187,8 @@ class History:
         self._repo = Repo(self.path)
         self._odb_lock = threading.Lock()  # GitPython's cat-file pipes are not thread-safe
         self._tree_cache: dict[bytes, TreeEntries] = {}
+        # objects of the commit being written, when they go into one pack (under the lock)
+        self._pending: dict[bytes, tuple[bytes, bytes]] | None = None
         self.lock: Lock = lock or FileLock(self.path / "kpibook-history.lock")
         self._known_ids: dict[str, str] = {}  # Submission-Id -> commit, on the branch
         self._known_upto: str | None = None  # branch head the cache was built from
@@ -376,6 +379,9 @@ class History:
         """Store a loose object (zlib, git's format); fsync it when durable."""
         raw = b"%s %d\0" % (kind, len(data)) + data
         sha = sha1(raw).digest()
+        if self._pending is not None:  # collected for one pack (_write_commit)
+            self._pending[sha] = (kind, data)
+            return sha
         hexsha = sha.hex()
         directory = self.path / "objects" / hexsha[:2]
         target = directory / hexsha[2:]
@@ -392,13 +398,12 @@ class History:
         written.add(target)
         return sha
 
-    def _write_pack(self, blobs: Iterable[bytes]) -> None:
-        """Store blobs as one pack (no deltas) through one `git index-pack --stdin`."""
-        unique = {blob_id(data): data for data in blobs}
-        parts = [b"PACK", (2).to_bytes(4, "big"), len(unique).to_bytes(4, "big")]
-        for data in unique.values():
+    def _write_pack(self, objects: Collection[tuple[bytes, bytes]]) -> None:
+        """Store (kind, data) objects as one pack (no deltas): one `git index-pack --stdin`."""
+        parts = [b"PACK", (2).to_bytes(4, "big"), len(objects).to_bytes(4, "big")]
+        for kind, data in objects:
             size = len(data)
-            header = bytearray([(3 << 4) | (size & 0x0F)])  # 3 = blob
+            header = bytearray([(_PACK_TYPES[kind] << 4) | (size & 0x0F)])
             size >>= 4
             while size:
                 header[-1] |= 0x80
@@ -472,18 +477,20 @@ class History:
                       editor: Editor, message: str, when: dt.datetime) -> str:
         """Write blobs, trees and the commit object; returns the commit (ref not moved)."""
         synced: set[Path] = set()
-        blobs = [data for data in files.values() if data is not None]
-        if len(blobs) >= _PACK_MIN_BLOBS:
-            # a baseline: one pack file instead of thousands of loose files (a file create
-            # costs ms on a loaded disk); git fsyncs it (core.fsync=pack,pack-metadata)
-            self._write_pack(blobs)
-            changes = {tuple(path.split("/")): None if data is None else
-                       bytes.fromhex(blob_id(data)) for path, data in files.items()}
-        else:
+        if sum(data is not None for data in files.values()) >= _PACK_MIN_BLOBS:
+            # a (re)score: blobs and trees go into one pack file instead of hundreds or
+            # thousands of loose files (a file create costs ms on a loaded disk); git fsyncs
+            # it (core.fsync=pack,pack-metadata) before the ref can point at it
+            self._pending = {}
+        try:
             changes = {tuple(path.split("/")): None if data is None else
                        self._write_object(b"blob", data, synced)
                        for path, data in files.items()}
-        root = self._edit_tree(self._commit_tree(parent), changes, synced)
+            root = self._edit_tree(self._commit_tree(parent), changes, synced)
+            if self._pending:
+                self._write_pack(self._pending.values())
+        finally:
+            self._pending = None
         if root is None:
             root = self._write_object(b"tree", b"", synced)
         stamp = f"{int(when.timestamp())} +0000"
