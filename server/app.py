@@ -7,6 +7,7 @@ that turn every failure into a plain-text message the Excel clients can show.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Request, Response, g, jsonify, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import config as cfg
@@ -154,6 +156,20 @@ def _error(message: str, status: int) -> Response:
     return plain(message, status)
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC raised directly, or reported by a git subprocess (history commits)."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # bounded: exception chains can be cyclic
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ClientError)
     def _client_error(exc: ClientError) -> Response:
@@ -174,8 +190,26 @@ def _register_error_handlers(app: Flask) -> None:
         log.info("%s %s -> 400: input nested too deeply", request.method, request.path)
         return _error("请求内容嵌套层数过多。\nThe request body is nested too deeply.", 400)
 
+    @app.errorhandler(OperationalError)
+    def _database_down(exc: OperationalError) -> Response:
+        # The database restarting or unreachable: nothing was saved, and a retry will work.
+        rid = g.get("request_id", "-")
+        log.warning("request %s %s %s: database unavailable: %s", rid, request.method,
+                    request.path, type(exc.orig).__name__ if exc.orig else "OperationalError")
+        resp = _error("数据库暂时不可用，本次操作未保存任何内容，请稍后重试。\n"
+                      "The database is unavailable right now; nothing was saved. "
+                      "Please try again in a moment.", 503)
+        resp.headers["Retry-After"] = "10"
+        return resp
+
     @app.errorhandler(Exception)
     def _server_error(exc: Exception) -> Response:
+        if _disk_full(exc):
+            log.error("request %s %s %s: disk full", g.get("request_id", "-"), request.method,
+                      request.path)
+            return _error("服务器磁盘已满，本次操作未保存任何内容，请通知管理员。\n"
+                          "The server's disk is full; nothing was saved. Please tell your "
+                          "administrator.", 507)
         rid = g.get("request_id", "-")
         log.exception("request %s %s %s failed", rid, request.method, request.path)
         # No stack trace or exception text: it may contain workbook data or internals.

@@ -208,3 +208,34 @@ def _minimal_payload() -> str:
             "total_row_range_address": None, "show_headers": True, "show_totals": False,
             "table_style": None, "show_autofilter": True}]}],
     })
+
+
+def test_database_unreachable_is_503_with_retry_after(app_config):
+    from server import create_app
+
+    # A real, closed port: every query fails as it does while PostgreSQL restarts.
+    config = dict(app_config, DATABASE_URL="postgresql+psycopg://kb:kb@127.0.0.1:1/kb")
+    down = create_app(config)
+    down.config["PROPAGATE_EXCEPTIONS"] = False
+    resp = down.test_client().post("/xl/score", json={},
+                                   headers={"Authorization": "Bearer kpb_whatever"})
+    assert resp.status_code == 503, resp.get_data(as_text=True)
+    assert resp.headers["Retry-After"] == "10"
+    body = resp.get_data(as_text=True)
+    assert "nothing was saved" in body and "未保存" in body
+    assert "Traceback" not in body and "127.0.0.1" not in body
+
+
+def test_disk_full_is_507_saying_nothing_was_saved(app, client, hr_token, monkeypatch):
+    import errno
+
+    from server.blueprints import xl
+
+    def disk_full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(xl, "parse_book", disk_full)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    resp = client.post("/xl/score", json={}, headers={"Authorization": f"Bearer {hr_token}"})
+    assert resp.status_code == 507
+    assert "nothing was saved" in resp.get_data(as_text=True)
