@@ -10,10 +10,11 @@ from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
 from server import auth, policy, workflow
+from server.blueprints import lookups
 from server.db import get_session
-from server.models import Adjustment, AdjustmentStatus, Appeal, Period, PeriodState
+from server.models import Adjustment, AdjustmentStatus, Period, PeriodState
 from server.services import feedback, scoring
-from server.services.errors import BadRequest, NotFound
+from server.services.errors import BadRequest
 from server.services.periods import find_period
 from server.services.roster import departments_of, names_of_employees
 from server.web import back, lang, say, t
@@ -22,9 +23,14 @@ bp = Blueprint("periods", __name__)
 
 
 def _period(code: str) -> Period:
-    period = find_period(get_session(), code)
-    if period is None:
-        raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
+    return lookups.period(get_session(), code)
+
+
+def _viewed_period(code: str, employee_id: str) -> Period:
+    """The period, once the user may read employee_id's result (department scope)."""
+    db = get_session()
+    period = _period(code)
+    policy.require(auth.current_user(), "result.view", feedback.subject(db, employee_id), lang())
     return period
 
 
@@ -157,16 +163,10 @@ def _filename(code: str) -> str:
 @bp.get("/periods/<code>/results/<employee_id>")
 @policy.web("result.view")
 def result(code: str, employee_id: str) -> str:
-    user = auth.current_user()
-    db = get_session()
-    period = _period(code)
-    policy.require(user, "result.view", feedback.subject(db, employee_id), lang())
-    view = feedback.result_of(db, period, employee_id)
-    if view.total is None:
-        raise NotFound(f"期间 {code} 没有 {employee_id} 的结果。\n"
-                       f"Period {code} has no result for {employee_id}.")
+    period = _viewed_period(code, employee_id)
+    view = lookups.latest_result(get_session(), period, employee_id)
     return render_template("result.html", view=view, self_view=False,
-                           may_adjust=policy.can(user, "adjustment.make")
+                           may_adjust=policy.can(auth.current_user(), "adjustment.make")
                            and period.state in workflow.ALLOWED_IN["adjust"])
 
 
@@ -175,8 +175,7 @@ def result(code: str, employee_id: str) -> str:
 def adjust(code: str, employee_id: str) -> Response:
     user = auth.current_user()
     db = get_session()
-    period = _period(code)
-    policy.require(user, "result.view", feedback.subject(db, employee_id), lang())
+    period = _viewed_period(code, employee_id)
     row = feedback.adjust(db, period, user, employee_id, request.form.get("indicator", ""),
                           request.form.get("points", ""), request.form.get("reason", ""),
                           lang())
@@ -202,9 +201,7 @@ def appeals() -> str:
 def appeal(appeal_id: int) -> str:
     user = auth.current_user()
     db = get_session()
-    item = db.get(Appeal, appeal_id)
-    if item is None:
-        raise NotFound("找不到该申诉。\nNo such appeal.")
+    item = lookups.appeal(db, appeal_id)
     policy.require(user, "appeal.view", feedback.subject(db, item.employee_id), lang())
     view = feedback.result_of(db, item.period, item.employee_id)
     return render_template("appeal.html", item=item, view=view)
@@ -215,9 +212,7 @@ def appeal(appeal_id: int) -> str:
 def answer(appeal_id: int) -> Response:
     user = auth.current_user()
     db = get_session()
-    item = db.get(Appeal, appeal_id)
-    if item is None:
-        raise NotFound("找不到该申诉。\nNo such appeal.")
+    item = lookups.appeal(db, appeal_id)
     feedback.answer(db, item, user, request.form.get("answer", ""), lang(),
                     indicator=request.form.get("indicator", "").strip(),
                     points=request.form.get("points", "").strip(),

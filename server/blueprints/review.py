@@ -27,8 +27,10 @@ from decimal import Decimal
 
 from flask import Blueprint, Response, render_template, request, url_for
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from server import auth, charts, exports, policy, workflow
+from server.blueprints import lookups
 from server.blueprints import review_data as rd
 from server.db import get_session
 from server.models import Period, PeriodState, Role, SourceFact, User
@@ -39,11 +41,29 @@ from server.web import back, lang, say, t
 
 bp = Blueprint("review", __name__, template_folder="templates")
 
-PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)
+PUBLISHED = lookups.PUBLISHED
+# while submissions may still be approved or sent back one by one
+OPEN_REVIEW = (PeriodState.DRAFT, PeriodState.COLLECTING, PeriodState.SCORED,
+               PeriodState.IN_REVIEW)
 
 
 def _viewer() -> rd.Viewer:
     return rd.Viewer.load(get_session(), auth.current_user())
+
+
+def _context(code: str) -> tuple[Session, rd.Viewer, Period]:
+    """The session, the viewer and the period of a review page."""
+    db = get_session()
+    viewer = _viewer()
+    return db, viewer, lookups.period(db, code)
+
+
+def _person_context(code: str, employee_id: str) -> tuple[Session, rd.Viewer, Period]:
+    """As _context, once the viewer may read employee_id's result in the period."""
+    db, viewer, period = _context(code)
+    _require(viewer, "result.view", employee_id)
+    _own_published(viewer, period)
+    return db, viewer, period
 
 
 def _arg(name: str, limit: int = 100) -> str | None:
@@ -78,8 +98,7 @@ def index() -> str:
 def mine() -> str:
     user = auth.current_user()
     db = get_session()
-    periods = db.scalars(select(Period).where(Period.state.in_(PUBLISHED))
-                         .order_by(Period.code.desc())).all()
+    periods = lookups.published_periods(db)
     runs = rd.latest_runs(db, periods)
     rows = []
     for p in periods:
@@ -96,9 +115,7 @@ def mine() -> str:
 @bp.get("/review/<code>")
 @policy.web("period.view")
 def dashboard(code: str) -> str:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     history = history_for()
     run = workflow.latest_run(db, period)
     totals = [x for x in (run.totals if run else []) if viewer.sees(x["employee_id"])]
@@ -154,8 +171,7 @@ def _sources(db, period: Period) -> list[dict[str, object]]:
 
 def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object]:
     """Submissions not yet reviewed, per executive who may approve them."""
-    if period.state not in (PeriodState.DRAFT, PeriodState.COLLECTING, PeriodState.SCORED,
-                            PeriodState.IN_REVIEW):
+    if period.state not in OPEN_REVIEW:
         return {"open": False, "count": 0, "approvers": [], "entries": []}
     decided = rd.reviews(history, period.code)
     entries = []
@@ -191,9 +207,7 @@ def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object
 @bp.get("/review/<code>/timeline")
 @policy.web("period.view")
 def timeline(code: str) -> str:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     history = history_for()
     try:
         page_no = int(request.args.get("page", "1"))
@@ -202,15 +216,10 @@ def timeline(code: str) -> str:
     kind = _arg("kind")
     if kind is not None and kind not in (*rd.CELL_KINDS, *rd.PERIOD_KINDS):
         kind = None
-    page = rd.timeline(history, viewer, period.code, employee=_arg("employee"),
-                       department=_arg("department", 200), indicator=_arg("indicator"),
-                       editor=_arg("editor", 200), kind=kind, page=page_no)
+    page = rd.timeline(history, viewer, period.code, **_filters(), kind=kind, page=page_no)
     decided = rd.reviews(history, period.code)
     for e in page.entries:
-        e.review = decided.get(e.commit[:12])
-        if e.kind in (rd.Kind.APPROVAL.value, rd.Kind.REOPEN.value):
-            e.note = rd._strip_prefix(str(history.status(period.code, e.commit)
-                                          .get("reason", "")))
+        _annotate(history, period, e, decided)
     return render_template("review/timeline.html", period=period, page=page,
                            viewer=viewer, head=history.head(), kinds=(*rd.CELL_KINDS,
                                                                       *rd.PERIOD_KINDS))
@@ -219,9 +228,7 @@ def timeline(code: str) -> str:
 @bp.get("/review/<code>/diff")
 @policy.web("period.view")
 def diff(code: str) -> str:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     history = history_for()
     a, b = _versions(history)
     view = rd.diff(history, viewer, period.code, a, b) if b else None
@@ -231,6 +238,20 @@ def diff(code: str) -> str:
             infos[sha] = _info(history, period, sha)
     return render_template("review/diff.html", period=period, view=view, a=a, b=b,
                            infos=infos, viewer=viewer, limit=rd.MAX_DIFF_ROWS)
+
+
+def _annotate(history, period: Period, entry: rd.Entry, decided: dict) -> None:
+    """The entry's review (approved / sent back), and a status commit's reason."""
+    entry.review = decided.get(entry.commit[:12])
+    if entry.kind in (rd.Kind.APPROVAL.value, rd.Kind.REOPEN.value):
+        entry.note = rd._strip_prefix(str(history.status(period.code, entry.commit)
+                                          .get("reason", "")))
+
+
+def _filters() -> dict[str, str | None]:
+    """The timeline's filters from the query string."""
+    return {"employee": _arg("employee"), "department": _arg("department", 200),
+            "indicator": _arg("indicator"), "editor": _arg("editor", 200)}
 
 
 def _versions(history) -> tuple[str | None, str | None]:
@@ -255,34 +276,33 @@ def _info(history, period: Period, sha: str) -> rd.CommitInfo:
     return info
 
 
+def _chosen(history, period: Period, commit: str | None) -> rd.CommitInfo:
+    """The version named by a ?commit= or a form's commit field."""
+    sha = rd.check_sha(commit)
+    if sha is None:
+        raise BadRequest("请选择一个版本。\nChoose a version.")
+    return _info(history, period, sha)
+
+
 @bp.get("/review/<code>/submission")
 @policy.web("period.view")
 def submission(code: str) -> str:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     history = history_for()
-    sha = rd.check_sha(request.args.get("commit"))
-    if sha is None:
-        raise BadRequest("请选择一个版本。\nChoose a version.")
-    info = _info(history, period, sha)
+    info = _chosen(history, period, request.args.get("commit"))
     entry = rd._visible_entry(viewer, info)
     if entry is None:
         # every cell belongs to departments the viewer may not read
         raise Forbidden(t("您无权查看其他部门的调整。", "You may not view another department's "
                                                   "adjustments."))
-    entry.review = rd.reviews(history, period.code).get(info.commit[:12])
-    if entry.kind in (rd.Kind.APPROVAL.value, rd.Kind.REOPEN.value):
-        entry.note = rd._strip_prefix(str(history.status(period.code, info.commit)
-                                          .get("reason", "")))
+    _annotate(history, period, entry, rd.reviews(history, period.code))
     user = viewer.user
     cells_ok = not entry.hidden
     may_revert = (entry.kind in rd.CELL_KINDS and cells_ok
                   and period.state in workflow.ALLOWED_IN["adjust"]
                   and all(policy.can(user, "adjustment.make", _change(db, viewer, period, c))
                           for c in entry.cells))
-    open_review = period.state in (PeriodState.SCORED, PeriodState.IN_REVIEW,
-                                   PeriodState.COLLECTING, PeriodState.DRAFT)
+    open_review = period.state in OPEN_REVIEW
     may_approve = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
                    and user.role == Role.EXECUTIVE.value and user.active)
     may_return = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
@@ -302,11 +322,7 @@ def _change(db, viewer: rd.Viewer, period: Period, cell) -> policy.Change:
 @bp.get("/review/<code>/cell/<employee_id>")
 @policy.web("result.view")
 def cell(code: str, employee_id: str) -> str:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
-    _require(viewer, "result.view", employee_id)
-    _own_published(viewer, period)
+    db, viewer, period = _person_context(code, employee_id)
     history = history_for()
     indicator = _arg("indicator")
     indicators = sorted({ln["indicator"] for ln in (workflow.latest_run(db, period).lines
@@ -326,15 +342,8 @@ def cell(code: str, employee_id: str) -> str:
 
 
 def _person(employee_id: str, code: str) -> dict[str, object]:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
-    _require(viewer, "result.view", employee_id)
-    _own_published(viewer, period)
-    view = feedback.result_of(db, period, employee_id)
-    if view.total is None:
-        raise NotFound(f"期间 {code} 没有 {employee_id} 的结果。\n"
-                       f"Period {code} has no result for {employee_id}.")
+    db, viewer, period = _person_context(code, employee_id)
+    view = lookups.latest_result(db, period, employee_id)
     history = history_for()
     changes = []
     for info in history.timeline(period.code, employee=employee_id, limit=200):
@@ -382,11 +391,7 @@ def person_print(code: str, employee_id: str) -> str:
 @bp.get("/review/<code>/people/<employee_id>/trend.svg")
 @policy.web("result.view")
 def trend_svg(code: str, employee_id: str) -> Response:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
-    _require(viewer, "result.view", employee_id)
-    _own_published(viewer, period)
+    db, viewer, period = _person_context(code, employee_id)
     svg = charts.line(_trend(db, viewer, employee_id), title=t("总分趋势", "Total over periods"))
     return _svg(svg)
 
@@ -395,9 +400,7 @@ def trend_svg(code: str, employee_id: str) -> Response:
 @policy.web("period.view")
 def chart(code: str) -> Response:
     """One department's score distribution (all visible departments without ?department=)."""
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     department = _arg("department", 200)
     if department is not None and viewer.scope is not None and department not in viewer.scope:
         policy.require(viewer.user, "result.view", policy.Subject("", department), lang())
@@ -420,9 +423,7 @@ def _svg(svg) -> Response:
 
 
 def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     history = history_for()
     a, b = _versions(history)
     view = rd.diff(history, viewer, period.code, a, b) if b else None
@@ -450,13 +451,10 @@ def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
 
 
 def _history_table(code: str) -> tuple[str, exports.Table]:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     history = history_for()
-    page = rd.timeline(history, viewer, period.code, employee=_arg("employee"),
-                       department=_arg("department", 200), indicator=_arg("indicator"),
-                       editor=_arg("editor", 200), kind=_arg("kind"), size=rd.EXPORT_LIMIT)
+    page = rd.timeline(history, viewer, period.code, **_filters(), kind=_arg("kind"),
+                       size=rd.EXPORT_LIMIT)
     rows = []
     for e in page.entries:
         base = [e.info.when.strftime("%Y-%m-%d %H:%M:%S"), e.info.author.name,
@@ -476,7 +474,12 @@ def _history_table(code: str) -> tuple[str, exports.Table]:
     return f"kpibook-{exports.filename(code)}-history", table
 
 
-def _download(data: bytes, name: str, content_type: str) -> Response:
+def _export(name: str, tables: list[exports.Table]) -> Response:
+    """?format=xlsx: every table, one sheet each; csv: the first table."""
+    if _format() == "xlsx":
+        data, name, content_type = exports.to_xlsx(tables), name + ".xlsx", exports.XLSX_TYPE
+    else:
+        data, name, content_type = exports.to_csv(tables[0]), name + ".csv", exports.CSV_TYPE
     return Response(data, content_type=content_type, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
@@ -492,29 +495,21 @@ def _format() -> str:
 @bp.get("/review/<code>/export/diff")
 @policy.web("result.export")
 def export_diff(code: str) -> Response:
-    name, tables = _diff_tables(code)
-    if _format() == "xlsx":
-        return _download(exports.to_xlsx(tables), name + ".xlsx", exports.XLSX_TYPE)
-    return _download(exports.to_csv(tables[0]), name + ".csv", exports.CSV_TYPE)
+    return _export(*_diff_tables(code))
 
 
 @bp.get("/review/<code>/export/history")
 @policy.web("result.export")
 def export_history(code: str) -> Response:
     name, table = _history_table(code)
-    if _format() == "xlsx":
-        return _download(exports.to_xlsx([table]), name + ".xlsx", exports.XLSX_TYPE)
-    return _download(exports.to_csv(table), name + ".csv", exports.CSV_TYPE)
+    return _export(name, [table])
 
 
 # --- writes -----------------------------------------------------------------------------------
 
 
 def _form_commit(history, period: Period, viewer: rd.Viewer) -> rd.Entry:
-    sha = rd.check_sha(request.form.get("commit"))
-    if sha is None:
-        raise BadRequest("请选择一个版本。\nChoose a version.")
-    info = _info(history, period, sha)
+    info = _chosen(history, period, request.form.get("commit"))
     if info.kind not in rd.CELL_KINDS or not info.cells:
         raise BadRequest("该版本没有调整。\nThat version holds no adjustments.")
     for c in info.cells:
@@ -527,9 +522,7 @@ def _form_commit(history, period: Period, viewer: rd.Viewer) -> rd.Entry:
 @bp.post("/review/<code>/revert")
 @policy.web("adjustment.make")
 def revert(code: str) -> Response:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     history = history_for()
     reason = (request.form.get("reason") or "").strip()
     if not reason:
@@ -562,9 +555,7 @@ def revert(code: str) -> Response:
 @bp.post("/review/<code>/decide")
 @policy.web("adjustment.review")
 def decide(code: str) -> Response:
-    db = get_session()
-    viewer = _viewer()
-    period = rd.find(db, code)
+    db, viewer, period = _context(code)
     history = history_for()
     decision = request.form.get("decision", "")
     if decision not in ("approve", "return"):
@@ -575,8 +566,7 @@ def decide(code: str) -> Response:
     if decision == "approve" and viewer.user.role != Role.EXECUTIVE.value:
         raise Forbidden(t("只有高管可以批准调整。", "Only an executive may approve adjustments."))
     entry = _form_commit(history, period, viewer)
-    if period.state not in (PeriodState.DRAFT, PeriodState.COLLECTING, PeriodState.SCORED,
-                            PeriodState.IN_REVIEW):
+    if period.state not in OPEN_REVIEW:
         raise Conflict(t(f"期间已「{workflow.state_word(period.state, 'zh')}」，不能再逐条审批。",
                          f"The period is {workflow.state_word(period.state, 'en')}; "
                          f"submissions can no longer be reviewed one by one."))

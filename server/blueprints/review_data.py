@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from server import policy
 from server.models import Employee, Period, ScoreRun, User
-from server.services.errors import BadRequest, NotFound
+from server.services.errors import BadRequest
 from sync.history import CellChange, CommitInfo, DiffResult, History, Kind
 
 PAGE_SIZE = 50
@@ -300,12 +300,3 @@ def dec(value: object) -> Decimal | None:
         return Decimal(str(value))
     except ArithmeticError:
         return None
-
-
-def find(db: Session, code: str) -> Period:
-    from server.services.periods import find_period
-
-    period = find_period(db, code)
-    if period is None:
-        raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
-    return period

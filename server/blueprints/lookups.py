@@ -1,0 +1,55 @@
+"""Lookups shared by the web blueprints: a period, the published periods, an appeal, a
+manager's latest result. Each raises NotFound in the words the pages have always used."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import Appeal, Period, PeriodState
+from server.services import feedback
+from server.services.errors import NotFound
+from server.services.periods import find_period
+
+# Managers see a period's result only once it is published (drafts are HR's business).
+PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)
+
+
+def period(db: Session, code: str) -> Period:
+    found = find_period(db, code)
+    if found is None:
+        raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
+    return found
+
+
+def published_period(db: Session, code: str) -> Period:
+    found = find_period(db, code)
+    if found is None or found.state not in PUBLISHED:
+        raise NotFound(f"期间 {code} 没有已发布的结果。\nPeriod {code} has no published result.")
+    return found
+
+
+def published_periods(db: Session) -> list[Period]:
+    """The published (and closed) periods, newest first."""
+    return list(db.scalars(select(Period).where(Period.state.in_(PUBLISHED))
+                           .order_by(Period.code.desc())))
+
+
+def appeal(db: Session, appeal_id: int) -> Appeal:
+    item = db.get(Appeal, appeal_id)
+    if item is None:
+        raise NotFound("找不到该申诉。\nNo such appeal.")
+    return item
+
+
+def latest_result(db: Session, period: Period, employee_id: str,
+                  own: bool = False) -> feedback.ResultView:
+    """A manager's result in the period's latest run; NotFound when they have none."""
+    view = feedback.result_of(db, period, employee_id)
+    if view.total is None:
+        if own:
+            raise NotFound(f"期间 {period.code} 没有您的结果。\n"
+                           f"Period {period.code} has no result of yours.")
+        raise NotFound(f"期间 {period.code} 没有 {employee_id} 的结果。\n"
+                       f"Period {period.code} has no result for {employee_id}.")
+    return view
