@@ -19,6 +19,7 @@ removed in finally blocks; every wait is bounded.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -305,7 +306,13 @@ SCENARIOS = {"pg-restart": pg_restart, "disk-full": disk_full}
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(SCENARIOS)
+    parser = argparse.ArgumentParser(description="Fault scenarios against a real server.")
+    parser.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                        help=f"which to run: {', '.join(SCENARIOS)} (default: all)")
+    names = parser.parse_args().scenarios or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     for name in names:
         print(f"== {name}", flush=True)
         try:
