@@ -196,9 +196,11 @@ def _register_error_handlers(app: Flask) -> None:
         rid = g.get("request_id", "-")
         log.warning("request %s %s %s: database unavailable: %s", rid, request.method,
                     request.path, type(exc.orig).__name__ if exc.orig else "OperationalError")
-        resp = _error("数据库暂时不可用，本次操作未保存任何内容，请稍后重试。\n"
-                      "The database is unavailable right now; nothing was saved. "
-                      "Please try again in a moment.", 503)
+        # Not "nothing was saved": a Submit may already be in the history, which recovery and
+        # the retry (same submission, identical cells) turn into exactly one record.
+        resp = _error("数据库暂时不可用，请稍后重试；重试不会重复记录。\n"
+                      "The database is unavailable right now. Please try again in a moment; "
+                      "retrying never records anything twice.", 503)
         resp.headers["Retry-After"] = "10"
         return resp
 
