@@ -17,7 +17,7 @@ from server import policy, workflow
 from server.auth import current_user
 from server.config import parse_lang
 from server.db import get_session
-from server.models import Role
+from server.models import Role, User
 from server.scoring.model import ScoreResult
 from server.services import facts as fact_service
 from server.services import periods as period_service
@@ -34,6 +34,7 @@ from server.services.workbook import (
     problems_of,
     score_input,
 )
+from server.workbook.render import check_plan, score_plan
 from server.xlwire.plan import WritePlan
 
 bp = Blueprint("xl", __name__, url_prefix="/xl")
@@ -94,15 +95,30 @@ def _stamp(plan: WritePlan, **meta: str) -> WritePlan:
     return plan
 
 
+def _press(action: str, required: tuple[str, ...] | None = None
+           ) -> tuple[User, Workbook, str]:
+    """The common start of every button: who is asking, may they, then the workbook.
+
+    Who may press the button is decided before the body is parsed; the message language is
+    then ?lang= or the server's (the workbook is not read for people who may not).
+    """
+    user = current_user()
+    policy.require(user, action, lang=_lang())
+    wb = _load() if required is None else _load(required=required)
+    return user, wb, _lang(wb)
+
+
+def _open_period(session, wb: Workbook, step: str, lang: str):
+    """The workbook's period, refused when the workflow does not allow `step` now."""
+    period = period_service.require_period(session, wb.period, lang)
+    workflow.require_allowed(period, step, lang)
+    return period
+
+
 @bp.post("/new_period")
 @policy.token("period.create")
 def new_period() -> Response:
-    user = current_user()
-    # Who may press the button is decided before the body is parsed; the message language
-    # is then ?lang= or the server's (the workbook is not read for people who may not).
-    policy.require(user, "period.create", lang=_lang())
-    wb = _load(required=())
-    lang = _lang(wb)
+    user, wb, lang = _press("period.create", required=())
     if wb.tables.get("kb_meta") is None:
         raise Unprocessable(
             "工作簿没有 kb_meta 表（工作表 _kpibook）：请使用 kpibook 模板。" if lang == "zh" else
@@ -132,17 +148,11 @@ def new_period() -> Response:
 @bp.post("/pull")
 @policy.token("period.pull")
 def pull() -> Response:
-    user = current_user()
-    # Who may press the button is decided before the body is parsed; the message language
-    # is then ?lang= or the server's (the workbook is not read for people who may not).
-    policy.require(user, "period.pull", lang=_lang())
-    wb = _load(required=("kb_data",))
-    lang = _lang(wb)
+    user, wb, lang = _press("period.pull", required=("kb_data",))
     if "kb_data" not in wb.tables:
         raise invalid(wb.tables.problems, lang)
     session = get_session()
-    period = period_service.require_period(session, wb.period, lang)
-    workflow.require_allowed(period, "pull", lang)
+    period = _open_period(session, wb, "pull", lang)
     workflow.advance(session, period, "pull", user)
     # Source systems first (KPIBOOK_SYNC_CONFIG); stored facts / the simulator otherwise.
     report = pull_service.pull_for_button(session, period, user.name, current_app.config,
@@ -176,7 +186,6 @@ def score_input_for_simulation(wb: Workbook, lang: str):
 
 def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str, period=None) -> WritePlan:
     from server.blueprints.facts import fact_links
-    from server.workbook.render import score_plan
 
     if period is None:
         return score_plan(result, inp, wb.tables, lang)
@@ -188,15 +197,9 @@ def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str, period=None) 
 @bp.post("/score")
 @policy.token("period.score")
 def score() -> Response:
-    user = current_user()
-    # Who may press the button is decided before the body is parsed; the message language
-    # is then ?lang= or the server's (the workbook is not read for people who may not).
-    policy.require(user, "period.score", lang=_lang())
-    wb = _load()
-    lang = _lang(wb)
+    user, wb, lang = _press("period.score")
     session = get_session()
-    period = period_service.require_period(session, wb.period, lang)
-    workflow.require_allowed(period, "score", lang)
+    period = _open_period(session, wb, "score", lang)
     requested = _requested_submission_id(wb, lang)
     # The adjustments of record (the history), not what kb_adjustments happens to say: a
     # score never takes an adjustment that was not submitted (docs/history.md).
@@ -300,16 +303,9 @@ def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
 @policy.token("period.check")
 def check() -> Response:
     """Validate only: no database change, no workbook change except the alert."""
-    user = current_user()
-    # Who may press the button is decided before the body is parsed; the message language
-    # is then ?lang= or the server's (the workbook is not read for people who may not).
-    policy.require(user, "period.check", lang=_lang())
-    wb = _load()
-    lang = _lang(wb)
-    _inp, problems = problems_of(wb)
-    from server.workbook.render import check_plan
-
-    plan = check_plan(problems, lang) if _takes_lang(check_plan) else check_plan(problems)
+    _user, wb, lang = _press("period.check")
+    _inp, problems = problems_of(wb, lang)
+    plan = check_plan(problems, lang)
     # check never writes tables or metadata, whatever the renderer puts in the plan; it may
     # bring the sheet of the first problem to the front.
     plan = WritePlan(alert=plan.alert or _no_problems(lang), activate_table=plan.activate_table)
@@ -321,15 +317,9 @@ def check() -> Response:
 def submit() -> Response:
     """Submit through the git history (docs/history.md): per cell accepted, rejected (reverted,
     coloured, explained) or in conflict (both values and who made the first)."""
-    user = current_user()
-    # Who may press the button is decided before the body is parsed; the message language
-    # is then ?lang= or the server's (the workbook is not read for people who may not).
-    policy.require(user, "period.submit", lang=_lang())
-    wb = _load()
-    lang = _lang(wb)
+    user, wb, lang = _press("period.submit")
     session = get_session()
-    period = period_service.require_period(session, wb.period, lang)
-    workflow.require_allowed(period, "submit", lang)
+    period = _open_period(session, wb, "submit", lang)
     requested = _requested_submission_id(wb, lang)
     base = (wb.meta.get("base_version") or "").strip() or None
     restored = scoring_service.overwritten_cells(session, wb.tables, base, lang)
@@ -410,12 +400,3 @@ def _now() -> str:
 def _no_problems(lang: str) -> tuple[str, str]:
     return (("检查通过，未发现问题。", "检查") if lang == "zh" else
             ("No problems found.", "Check"))
-
-
-def _takes_lang(func) -> bool:
-    import inspect
-
-    try:
-        return "lang" in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
