@@ -52,6 +52,7 @@ from .model import (
     Kind,
     PeriodSnapshot,
     ScoreDiff,
+    ScoreLine,
     ScoreSnapshot,
     Stamp,
     SubmitResult,
@@ -59,6 +60,8 @@ from .model import (
 )
 
 ZERO_SHA = "0" * 40
+# submit/revert: the applied cells -> the score lines and totals to commit with them
+Rescore = Callable[[tuple[CellChange, ...]], ScoreSnapshot | None]
 TREE_MODE = 0o40000
 BLOB_MODE = 0o100644
 _LOG_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%s%x1f%(trailers:only=true,unfold=true)%x1f"
@@ -952,13 +955,19 @@ class History:
     def submit(self, period: str, base_commit: str | None,
                edits: Mapping[CellKey, CellValue | None], editor: Editor,
                submission_id: str, *, reasons: Mapping[CellKey, str] | None = None,
-               note: str = "") -> SubmitResult:
+               note: str = "", rescore: Rescore | None = None) -> SubmitResult:
         """Record an executive's adjustments made against `base_commit`.
 
         `edits` maps cells to their new value (None removes the adjustment; give the reason
         in `reasons`). The edits are merged three-way into the branch head; conflicting
         cells are not committed and come back with both values and who made the head's.
         A submission id already on the branch returns that commit (`duplicate=True`).
+
+        `rescore(applied)` (optional) is called under the lock once the merge is known, with
+        the cells that will be committed; the score lines and totals it returns are written
+        in the same commit (`_rescored_files`), so the period's state at this commit —
+        totals, grades and ranks included — is rebuilt from the repository alone. An
+        exception from it aborts the submit (nothing is written).
         """
         _check_editor(editor)
         _check_submission_id(submission_id)
@@ -977,7 +986,8 @@ class History:
                                          kind=Kind.ADJUSTMENT, note=note,
                                          trailer_reason=lambda cell, value: (
                                              value.reason if value is not None
-                                             else removal_reasons.get(cell, "")))
+                                             else removal_reasons.get(cell, "")),
+                                         rescore=rescore)
         self._after_commit()
         return result
 
@@ -985,7 +995,8 @@ class History:
                        edits: Mapping[CellKey, CellValue | None], editor: Editor,
                        submission_id: str, *, kind: Kind, note: str,
                        trailer_reason: Callable[[CellKey, CellValue | None], str],
-                       extra: tuple[tuple[str, str], ...] = ()) -> SubmitResult:
+                       extra: tuple[tuple[str, str], ...] = (),
+                       rescore: Rescore | None = None) -> SubmitResult:
         head = self.head()
         self._refresh_known_ids(head)
         done = self._known_ids.get(submission_id)
@@ -1024,6 +1035,8 @@ class History:
                            else head_lines[(e, code)][1] or new_stamp)
                     for (e, code), v in result.merged.items() if e == emp}
             files[layout.adjustments_path(period, emp)] = layout.dump_adjustments(mine) or None
+        if rescore is not None:
+            files.update(self._rescored_files(head, period, rescore(applied)))
         verb = {Kind.REVERT: "Revert"}.get(kind, "Adjust")
         named = ", ".join(f"{c.employee_id} {c.indicator}" for c in applied[:3])
         more = ", ..." if len(applied) > 3 else ""
@@ -1034,12 +1047,40 @@ class History:
         commit = self._commit(head, files, editor, message, kind.value, submission_id, when)
         return SubmitResult(commit=commit, head=commit, applied=applied, conflicts=conflicts)
 
+    def _rescored_files(self, head: str | None, period: str,
+                        snapshot: ScoreSnapshot | None) -> dict[str, bytes | None]:
+        """The score files an adjustment commit rewrites, from `rescore`'s snapshot: the
+        score file of each employee in `snapshot.lines` and totals.tsv (an adjustment may
+        move anyone's rank or forced grade, so totals are everyone's).
+
+        The caller lists the employees whose lines may have changed (at least the adjusted
+        ones) so that a submit never builds the whole period; files whose blob id equals
+        the head's are left out. Nothing is written when `snapshot` is None or while the
+        period has no scores in the history (no baseline yet: the first Score writes them)."""
+        if snapshot is None:
+            return {}
+        root = layout.period_dir(period)
+        totals_path = f"{root}/{layout.TOTALS}"
+        per_employee: dict[str, dict[str, ScoreLine]] = {}
+        for (emp, code), line in snapshot.lines.items():
+            per_employee.setdefault(emp, {})[code] = line
+        files: dict[str, bytes] = {layout.scores_path(period, emp): layout.dump_scores(lines)
+                                   for emp, lines in per_employee.items()}
+        if snapshot.totals:
+            files[totals_path] = layout.dump_totals(snapshot.totals)
+        current = self._ls_tree(head, totals_path, *files)
+        if totals_path not in current:
+            return {}
+        return {path: data for path, data in files.items()
+                if current.get(path) != blob_id(data)}
+
     def revert(self, period: str, commit: str, editor: Editor, reason: str,
-               submission_id: str) -> SubmitResult:
+               submission_id: str, *, rescore: Rescore | None = None) -> SubmitResult:
         """Restore the values `commit` replaced, for the cells it changed.
 
         This is a three-way merge with base = state after `commit`, theirs = state before
-        it: a cell changed again since `commit` is a conflict, not overwritten.
+        it: a cell changed again since `commit` is a conflict, not overwritten. `rescore`
+        as for `submit`.
         """
         _check_editor(editor)
         _check_submission_id(submission_id)
@@ -1055,7 +1096,7 @@ class History:
             result = self._submit_locked(period, commit, edits, editor, submission_id,
                                          kind=Kind.REVERT, note=reason,
                                          trailer_reason=lambda cell, value: reason,
-                                         extra=(("Reverts", commit),))
+                                         extra=(("Reverts", commit),), rescore=rescore)
         self._after_commit()
         return result
 
