@@ -332,6 +332,9 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
                                 progress, pushed_provider(session), uploads_dir(app_config),
                                 only)
         report = store_outcomes(session, period, outcomes, fetched_by)
+        from server.services.history import fault
+
+        fault("pull_stored")  # tests: killed after the facts were written, before the commit
     except BaseException:
         tracker.finish("failed", dt.datetime.now(dt.UTC))
         raise

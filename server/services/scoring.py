@@ -641,7 +641,10 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
                                    sid, kind=kind)
     hist.fault("after_git_commit")
     head = history.head()
-    if commit is not None:
+    # A retry after a crash between git and the database: start-up recovery has already
+    # written this commit's row (same Submission-Id), so it is not added twice.
+    if commit is not None and session.scalar(select(HistoryCommit.id).where(
+            HistoryCommit.submission_id == sid)) is None:
         session.add(HistoryCommit(submission_id=sid, commit=commit, kind=kind.value,
                                   period_id=period.id, author=user.name))
     run.submission_id, run.commit = sid, commit or head
