@@ -152,6 +152,7 @@ class Outcome:
     attempts: int = 0
     points: Decimal = Decimal("0.5")
     messages: list[str] = dataclasses.field(default_factory=list)
+    answers: list[int] = dataclasses.field(default_factory=list)  # every attempt (0: cut off)
 
 
 RETRY_STATUSES = {502, 503, 504}
@@ -168,10 +169,12 @@ def submit(url: str, token: str, payload: dict, out: Outcome, deadline: float,
         try:
             r = requests.post(f"{url}/xl/submit", data=body, headers=headers, timeout=300)
         except requests.RequestException as exc:
+            out.answers.append(0)
             out.messages.append(f"{type(exc).__name__}: {exc}"[:200])
             time.sleep(min(5.0, 0.5 * out.attempts))
             continue
         out.status = r.status_code
+        out.answers.append(r.status_code)
         if r.status_code == 200:
             out.seconds = time.perf_counter() - t
             text = r.text
@@ -185,13 +188,23 @@ def submit(url: str, token: str, payload: dict, out: Outcome, deadline: float,
 
 
 def prepare(tmp: Path, executives: int, per_exec: int):
-    """DB + users/tokens + a scored workbook. Returns (url, dbname, hr, execs)."""
-    from server import create_app
-    from server.auth import create_token, create_user
-    from server.db import get_engine, session_scope, upgrade
+    """A new database with the users. Returns (url, dbname, hr, execs)."""
+    from server.db import upgrade
 
     url, dbname = pg_database()
     upgrade(url)
+    hr, execs = make_users(url, tmp, executives, per_exec)
+    return url, dbname, hr, execs
+
+
+def make_users(url: str, tmp: Path, executives: int, per_exec: int
+               ) -> tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]:
+    """HR and `executives` executives (one department of 4 managers each) in the migrated
+    database at `url`: (hr token, [(name, token, cells to adjust)])."""
+    from server import create_app
+    from server.auth import create_token, create_user
+    from server.db import get_engine, session_scope
+
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "setup-instance"),
                       "HISTORY_DIR": str(tmp / "history"), "SECRET_KEY": "load"})
     execs = []
@@ -205,7 +218,7 @@ def prepare(tmp: Path, executives: int, per_exec: int):
                      for code in CELL_INDICATORS][:per_exec]
             execs.append((user.name, create_token(s, user, "load"), cells))
     get_engine(app).dispose()
-    return url, dbname, hr, execs
+    return hr, execs
 
 
 def main() -> None:
@@ -217,9 +230,15 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the database and folder")
     ap.add_argument("--retry-500", action="store_true",
                     help="the client also retries a 500 with the same Idempotency-Key")
+    ap.add_argument("--no-retry", action="store_true",
+                    help="one attempt per submit: every answer (503, 500, a cut connection) "
+                         "is final")
     args = ap.parse_args()
+    if args.retry_500 and args.no_retry:
+        raise SystemExit("--retry-500 and --no-retry exclude each other")
     if args.retry_500:
         RETRY_STATUSES.add(500)
+    attempts = 1 if args.no_retry else 30
     if args.per_executive > MANAGERS_PER_DEPT * len(CELL_INDICATORS):
         raise SystemExit(f"at most {MANAGERS_PER_DEPT * len(CELL_INDICATORS)} per executive")
 
@@ -256,15 +275,16 @@ def main() -> None:
                 out.points = points[cell]
                 mine.append((out, payload_for(base, where[cell], float(out.points), reason)))
             jobs.append((token, mine))
+        retry = "no client retry" if args.no_retry else f"retried: {sorted(RETRY_STATUSES)}"
         print(f"{len(all_cells)} submits by {len(execs)} executives, {args.workers} gunicorn "
-              f"workers, PostgreSQL", flush=True)
+              f"workers, PostgreSQL, {retry}", flush=True)
         barrier = threading.Barrier(len(jobs))
         deadline = time.monotonic() + args.deadline
 
         def executive(token: str, mine: list[tuple[Outcome, dict]]) -> None:
             barrier.wait(120)
             for out, payload in mine:
-                submit(server.url, token, payload, out, deadline)
+                submit(server.url, token, payload, out, deadline, max_attempts=attempts)
 
         threads = [threading.Thread(target=executive, args=job, daemon=True) for job in jobs]
         t0 = time.perf_counter()
@@ -339,6 +359,28 @@ def check_once(url: str, tmp: Path, outcomes: list[Outcome]) -> tuple[list[str],
     return problems, dangling
 
 
+def run_numbers(url: str) -> str:
+    """The period's score run numbers: how many, duplicates (impossible: a unique
+    constraint), and the gaps a request that failed after taking a number leaves."""
+    from sqlalchemy import select
+
+    from server.db import make_engine
+    from server.models import Period, ScoreRun
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            numbers = sorted(conn.scalars(select(ScoreRun.run_no).join(Period).where(
+                Period.code == PERIOD)))
+    finally:
+        engine.dispose()
+    if not numbers:
+        return "score runs: none"
+    gaps = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+    return (f"score runs: {len(numbers)}, numbers 1..{numbers[-1]}, duplicates "
+            f"{len(numbers) - len(set(numbers))}, gaps {len(gaps)} {gaps[:10]}")
+
+
 def report(outcomes: list[Outcome], wall: float, url: str, tmp: Path, env: dict) -> bool:
     import os
     import subprocess
@@ -360,6 +402,13 @@ def report(outcomes: list[Outcome], wall: float, url: str, tmp: Path, env: dict)
     for o in outcomes:
         codes[o.status] = codes.get(o.status, 0) + 1
     print(f"final answers by status: {dict(sorted(codes.items()))}", flush=True)
+    every: dict[int, int] = {}
+    for o in outcomes:
+        for status in o.answers:
+            every[status] = every.get(status, 0) + 1
+    print(f"every attempt by status (0: connection cut): {dict(sorted(every.items()))}",
+          flush=True)
+    print(run_numbers(url), flush=True)
     if dangling:
         print(f"NOT ACKNOWLEDGED BUT IN GIT ONLY (the database lacks them until start-up "
               f"recovery or the client's retry with the same key): {len(dangling)}", flush=True)

@@ -237,6 +237,19 @@ class ScoreRun(Base):
     period: Mapped[Period] = relationship()
 
 
+class ScoreRunCounter(Base):
+    """The last run number handed out per period (server/services/scoring.py `next_run_no`).
+
+    Advanced in its own short transaction, never inside a request's transaction, so numbering
+    a run never waits for another request (docs/deploy.md, Faults). Deliberately no foreign
+    key to `periods`: the counter's transaction must lock nothing but its own row."""
+
+    __tablename__ = "score_run_counters"
+
+    period_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_run_no: Mapped[int] = mapped_column(Integer)
+
+
 class Adjustment(Base):
     __tablename__ = "adjustments"
     __table_args__ = (Index("ix_adjustments_lookup", "period_id", "employee_id", "indicator"),)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import policy, workflow
@@ -177,8 +177,10 @@ def _patched_run(db: Session, period: Period, run: ScoreRun, employee_id: str, i
                                if total >= (_dec(b.get("min_score")) or Decimal(0))),
                               t.get("grade"))
     _rerank(db, totals)
-    last = db.scalar(select(func.max(ScoreRun.run_no)).where(ScoreRun.period_id == period.id))
-    new = ScoreRun(period_id=period.id, run_no=(last or 0) + 1, kind="adjust", lang=run.lang,
+    from server.services.scoring import next_run_no  # the one run numbering (no race)
+
+    new = ScoreRun(period_id=period.id, run_no=next_run_no(db, period.id), kind="adjust",
+                   lang=run.lang,
                    created_by=user.name, rules_digest=run.rules_digest,
                    input_digest=digest({"base": run.input_digest, "employee": employee_id,
                                         "indicator": indicator, "points": str(points)}),

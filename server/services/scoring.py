@@ -60,15 +60,57 @@ def run_engine(inp: ScoreInput, lang: str) -> ScoreResult:
     return score(inp, lang)
 
 
+def next_run_no(session: Session, period_id: int) -> int:
+    """The next run number of a period, from `score_run_counters` (docs/deploy.md, Faults).
+
+    Why a counter in its own transaction: `max(run_no) + 1` read inside the request's
+    transaction gave concurrent Submits the same number (one failed on uq_score_runs_run
+    after its git commit: 407 of 1,000 under bench/load_submit.py). Locking the period row
+    (`SELECT ... FOR UPDATE`) instead deadlocked: by then the transaction already holds a
+    FOR KEY SHARE lock on that row (the foreign-key checks of the Adjustment and
+    HistoryCommit rows record_commit inserted), and two such transactions each wait for the
+    other's share lock to upgrade theirs. A savepoint retry is no better: PostgreSQL makes the
+    second inserter of a taken number wait for the first transaction, which may itself be
+    waiting for the history lock (Score: store_run, then record_scores).
+
+    On PostgreSQL the counter row is advanced in a separate, immediately committed
+    transaction on its own connection: it locks only that row, for one statement, and waits
+    only for another such statement, never for a request's transaction or the history lock,
+    so no wait cycle can include it (it may even run under the history lock). The price:
+    numbers are unique and increasing in the order they were handed out, but a request that
+    fails after taking one leaves a gap, and runs may commit out of number order. SQLite
+    (one process, one writer at a time) advances it in the session's own transaction: a
+    second connection would wait for the session's write lock.
+
+    The number is also at least the highest committed run's + 1, so rows written without the
+    counter (older code, restored or hand-made data) never collide with it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from server.models import ScoreRunCounter
+
+    t = ScoreRunCounter.__table__
+    engine = session.get_bind().engine
+    pg = engine.dialect.name == "postgresql"
+    committed = (select(func.coalesce(func.max(ScoreRun.run_no), 0) + 1)
+                 .where(ScoreRun.period_id == period_id).scalar_subquery())
+    stmt = (postgresql if pg else sqlite).insert(t).values(period_id=period_id,
+                                                          last_run_no=committed)
+    higher = func.greatest if pg else func.max  # SQLite's two-argument max() is greatest()
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.period_id],
+        set_={"last_run_no": higher(t.c.last_run_no + 1, stmt.excluded.last_run_no)},
+    ).returning(t.c.last_run_no)
+    if not pg:
+        return int(session.execute(stmt).scalar_one())
+    with engine.begin() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
 def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreResult,
               user: User, lang: str, kind: str = "score") -> ScoreRun:
-    # Known race (docs/deploy.md, Faults): two workers may read the same max(run_no); the
-    # loser fails on the unique constraint after its git commit and is recovered on retry.
-    # A row lock here deadlocked against the history's advisory lock under load.
-    last = session.scalar(select(func.max(ScoreRun.run_no))
-                          .where(ScoreRun.period_id == period.id)) or 0
     run = ScoreRun(
-        period=period, run_no=last + 1, kind=kind, lang=lang, created_by=user.name,
+        period=period, run_no=next_run_no(session, period.id), kind=kind, lang=lang,
+        created_by=user.name,
         rules_digest=digest(inp.rules), input_digest=_digest(inp),
         employee_count=len(result.employees),
         lines=_line_dicts(result.lines),  # type: ignore[arg-type]
