@@ -11,6 +11,7 @@ cent -> adjustments -> total = sum of the rounded lines -> grades and ranks over
 
 from __future__ import annotations
 
+import copy
 import gc
 import weakref
 from collections import defaultdict
@@ -83,19 +84,21 @@ TEXT = {
 
 
 # One run serves `validate` and `score`: checking needs every line computed anyway, so a
-# clean `validate` keeps its result for the next `score` of the same input object (the
-# Score button validates while reading the workbook, then scores), which takes it. Keyed by
-# the identity of the (immutable) input and dropped when that input is garbage-collected, so
-# it never outlives the input and can never answer for another one. `score` itself keeps
-# nothing: scoring the same input again computes it again.
-_SCORED: dict[int, tuple[str, ScoreResult]] = {}
+# clean `validate` keeps its run for the next `score` of the same input object (the Score
+# button validates while reading the workbook, then scores), which takes it. Keyed by the
+# identity of the (immutable) input and dropped when that input is garbage-collected, so it
+# never outlives the input and can never answer for another one (the kept _Run holds no
+# reference to its input, or the input could never be collected). `score` itself keeps
+# nothing: scoring the same input again computes it again. A kept run also serves
+# `score(other, base=inp)` for an input that differs from `inp` only in its adjustments.
+_SCORED: dict[int, tuple[str, _Run, ScoreResult]] = {}
 
 
-def _remember(inp: ScoreInput, lang: str, result: ScoreResult) -> None:
+def _remember(inp: ScoreInput, lang: str, run: _Run, result: ScoreResult) -> None:
     key = id(inp)
     if key not in _SCORED:
         weakref.finalize(inp, _SCORED.pop, key, None)
-    _SCORED[key] = (lang, result)
+    _SCORED[key] = (lang, run, result)
 
 
 def _remembered(inp: ScoreInput, lang: str, take: bool = False) -> ScoreResult | None:
@@ -104,14 +107,20 @@ def _remembered(inp: ScoreInput, lang: str, take: bool = False) -> ScoreResult |
         return None
     if take:
         _SCORED.pop(id(inp), None)
-    return found[1]
+    return found[2]
+
+
+def _kept_run(inp: ScoreInput, lang: str) -> _Run | None:
+    found = _SCORED.get(id(inp))
+    return found[1] if found is not None and found[0] == lang else None
 
 
 def validate(inp: ScoreInput, lang: str = "en") -> list[Problem]:
     """Every problem that would stop `score`; empty when the input can be scored.
 
     Messages are in `lang` ("zh" or "en"); each problem's `why` renders them in either.
-    When there is none, the result is kept for `score(inp, lang)` (see _SCORED)."""
+    When there is none, the run is kept for `score(inp, lang)` and `score(..., base=inp)`
+    (see _SCORED)."""
     lang = lang_of(lang)
     if _remembered(inp, lang) is not None:
         return []
@@ -123,25 +132,41 @@ def validate(inp: ScoreInput, lang: str = "en") -> list[Problem]:
     try:
         run = _Run(inp, lang)
         if not run.problems:
-            _remember(inp, lang, run.result())
+            _remember(inp, lang, run, run.result())
         return run.problems
     finally:
         if was_enabled:
             gc.enable()
 
 
-def score(inp: ScoreInput, lang: str = "en") -> ScoreResult:
+def score(inp: ScoreInput, lang: str = "en", base: ScoreInput | None = None) -> ScoreResult:
     """Score everyone, or raise ValidationError listing every problem (nothing half-scored).
 
-    `lang` ("zh" or "en") words the explanations, statuses and problem messages."""
+    `lang` ("zh" or "en") words the explanations, statuses and problem messages.
+
+    `base`: an input validated cleanly before (`validate(base, lang)` returned no problem)
+    that differs from `inp` only in its adjustments -- the same `rules`, `employees`, `facts`
+    and `overrides` objects, as `dataclasses.replace(base, adjustments=...)` gives. Its kept
+    run is then reused: only the employees with adjustments in either input are scored
+    again, everyone else's lines and totals are taken from it, and grades and ranks are
+    recomputed. The result (or the ValidationError) is exactly that of `score(inp, lang)`;
+    when `base` does not qualify (other objects, another language, nothing kept because it
+    had problems or was already taken by `score(base)`), `inp` is simply scored in full.
+    Lines taken from the kept run are the same (read-only) objects as in `base`'s result.
+    """
     lang = lang_of(lang)
     remembered = _remembered(inp, lang, take=True)
     if remembered is not None:
         return remembered
+    kept = None
+    if (base is not None and base is not inp and base.rules is inp.rules
+            and base.employees is inp.employees and base.facts is inp.facts
+            and base.overrides is inp.overrides):
+        kept = _kept_run(base, lang)
     was_enabled = gc.isenabled()
     gc.disable()  # see validate
     try:
-        run = _Run(inp, lang)
+        run = _Run(inp, lang) if kept is None else kept.again(inp.adjustments)
         if run.problems:
             raise ValidationError(run.problems)
         return run.result()
@@ -162,18 +187,22 @@ class _Run:
     """One pass over a ScoreInput: checks, lines, totals, grades and ranks."""
 
     def __init__(self, inp: ScoreInput, lang: str):
-        self.inp = inp
+        # No reference to `inp` itself is kept: a clean run is kept in _SCORED until its
+        # input is collected, which a reference from the run would prevent.
         self.lang = lang_of(lang)
         self.text = TEXT[self.lang]
         self.problems: list[Problem] = []
-        rules = inp.rules
+        self.rules = rules = inp.rules
         self.indicators = {}
         self.scorers: dict[str, Scorer] = {}
         self._check_rules(rules)
         self._check_settings(rules)
         self.employees: dict[str, Employee] = {}
         self._check_roster(inp.employees)
-        self.actuals: dict[tuple[str, str], Fact] = {}
+        # employee -> indicator -> its 'actual' fact: per employee, so the line loop looks a
+        # fact up by the indicator code (whose hash str caches) instead of hashing a new
+        # (employee, indicator) tuple for every line
+        self.facts_of: dict[str, dict[str, Fact]] = {}
         self.fields: dict[tuple[str, str], dict[str, object]] = {}  # formula inputs
         self.stale_inputs: set[tuple[str, str]] = set()  # formula lines with a stale input
         self._index_facts(inp.facts)
@@ -183,7 +212,26 @@ class _Run:
         self._index_adjustments(inp.adjustments)
         self.lines: list[IndicatorScore] = []
         self.totals: list[tuple[Employee, Decimal | None, str, tuple[str, ...]]] = []
+        self.spans: list[int] = []  # where each employee's lines start in `lines`, then the end
         self._score_lines()
+
+    def again(self, adjustments: Iterable[Adjustment]) -> _Run:
+        """This run with other adjustments, for an input that differs only in them.
+
+        Only for a run without problems: then nobody's lines depend on anything but the
+        rules, roster, facts and personal targets (unchanged, so their indexes are shared)
+        and their own adjustments. Employees with adjustments in this run or in
+        `adjustments` are scored again; everyone else's lines and total are taken as they
+        are. Problems come out in the order a full run would report them: the adjustments
+        table's, then the lines' in roster order (the rest of the input had none)."""
+        run = copy.copy(self)
+        run.problems = []
+        run.adjustments = defaultdict(list)
+        run._index_adjustments(adjustments)
+        redo = {eid for eid, _ in self.adjustments} | {eid for eid, _ in run.adjustments}
+        run.lines, run.totals, run.spans = [], [], []
+        run._score_lines(reuse=(self, redo))
+        return run
 
     # -- problems --------------------------------------------------------------------------
 
@@ -273,17 +321,20 @@ class _Run:
 
     def _index_facts(self, facts: Iterable[Fact]) -> None:
         employees, indicators = self.employees, self.indicators
-        actuals, fields = self.actuals, self.fields
+        fields = self.fields
+        facts_of = self.facts_of
+        for eid in employees:
+            facts_of[eid] = {}
         formula_codes = {c for c, ind in indicators.items() if ind.rule == "formula"}
         plain_codes = indicators.keys() - formula_codes
         for fact in facts:
             eid, code = fact.employee_id, fact.indicator
-            key = (eid, code)
             # Fast path: the usual 'actual' of a known person and a non-formula indicator.
-            if (fact.field == "actual" and code in plain_codes and key not in actuals
-                    and eid in employees and type(fact.value) is Decimal):
-                actuals[key] = fact
-                continue
+            if fact.field == "actual" and code in plain_codes and type(fact.value) is Decimal:
+                mine = facts_of.get(eid)
+                if mine is not None and code not in mine:
+                    mine[code] = fact
+                    continue
             name = fact.field or "actual"
             if fact.value is None or (isinstance(fact.value, str) and not fact.value.strip()):
                 continue  # an empty cell is no data: the missing-data policy decides, openly
@@ -294,6 +345,7 @@ class _Run:
                 self.problem("kb_data", "indicator", message("data.not_in_rules", code=code),
                              (eid, code))
             elif code in formula_codes:
+                key = (eid, code)
                 inputs = fields.setdefault(key, {})
                 if name in inputs:
                     self.problem("kb_data", "value",
@@ -302,7 +354,7 @@ class _Run:
                     continue
                 inputs[name] = fact.value
                 if name == "actual":
-                    actuals[key] = fact
+                    facts_of[eid][code] = fact
                 if fact.stale:
                     self.stale_inputs.add(key)
             elif name != "actual":
@@ -310,12 +362,12 @@ class _Run:
                              about(f"{eid} {code}", message(
                                  "data.only_actual", rule=indicators[code].rule, name=name)),
                              (eid, code, name))
-            elif key in actuals:
+            elif code in facts_of[eid]:
                 self.problem("kb_data", "value",
                              about(f"{eid} {code}", message("data.given_twice", name="actual")),
                              (eid, code, name))
             else:
-                actuals[key] = fact
+                facts_of[eid][code] = fact
 
     def _index_overrides(self, overrides: Iterable) -> None:
         seen = set()
@@ -401,14 +453,22 @@ class _Run:
 
     # -- lines -----------------------------------------------------------------------------
 
-    def _score_lines(self) -> None:
+    def _score_lines(self, reuse: tuple[_Run, set[str]] | None = None) -> None:
         """Every line of every employee, in input order; the hot loop of the engine.
 
         Per-indicator constants are gathered once into plans (one per department/position
-        pair), and the common line (data present, no personal target, no adjustment) takes a
-        short path; everything else goes through `_special_line`.
+        pair), and the common line (data present, no adjustment) takes a short path;
+        everything else goes through `_special_line`. `reuse` (see `again`): a clean run
+        whose lines and totals are taken for every employee not in the set.
+
+        A rule's run is a pure function of the value and the weight it is given, so the
+        common path remembers, per indicator (or personal target) and weight, the rounded
+        points and explanation of each value seen: ratings, step levels, counts and
+        repeated figures are computed once per month instead of once per line. The key is
+        the value's text (str of a Decimal is exact, and 80 and 80.0 stay apart since they
+        are shown differently); formula lines, which read several fields, are not kept.
         """
-        rules = self.inp.rules
+        rules = self.rules
         text = self.text
         indicators = [ind for ind in rules.indicators if self.indicators.get(ind.code) is ind]
         default_missing = rules.missing_default
@@ -417,33 +477,53 @@ class _Run:
                    for ind in indicators}
         full_sum = sum((weights[ind.code] for ind in indicators if ind.weighted), ZERO)
         plans: dict[tuple[str, str], tuple] = {}
-        weight_cache: dict[Decimal, dict[str, tuple[Decimal, str]]] = {}
-        actuals_get, fields_get = self.actuals.get, self.fields.get
-        special = set(self.adjustments)  # lines that need the slow path even with data
-        personal_get = self.personal.get if self.personal else None
-        personal_text = text["personal"]
+        weight_cache: dict[Decimal, dict[str, tuple]] = {}
+        facts_of, fields_get = self.facts_of, self.fields.get
+        own_of: dict[str, dict[str, Scorer]] = {}  # employee -> indicator -> personal scorer
+        for (eid, code), scorer in self.personal.items():
+            own_of.setdefault(eid, {})[code] = scorer
+        adjusted_of: dict[str, set[str]] = {}  # lines that take the slow path even with data
+        for eid, code in self.adjustments:
+            adjusted_of.setdefault(eid, set()).add(code)
+        # (personal scorer, the weight's memo) -> that scorer's memo at that weight
+        own_memos: dict[tuple[int, int], dict] = {}
+        personal_text, stale_text = text["personal"], text["stale"]
         stale_inputs = self.stale_inputs
-        append_line = self.lines.append
+        lines = self.lines
+        append_line, append_total, append_span = lines.append, self.totals.append, self.spans.append
         st_ok, st_na, na_text = LineStatus.OK, LineStatus.NOT_APPLICABLE, text["na"]
         cent, half_up = CENT, ROUND_HALF_UP
         problem, special_line = self.problem, self._special_line
         total_cap = rules.total_cap
         new_line = IndicatorScore
+        decimal, string = Decimal, str
+        if reuse is not None:
+            kept, redo = reuse
+            kept_lines, kept_spans, kept_totals = kept.lines, kept.spans, kept.totals
 
-        for emp in self.employees.values():
+        for i, emp in enumerate(self.employees.values()):
             eid = emp.employee_id
+            append_span(len(lines))
+            if reuse is not None and eid not in redo:
+                lines.extend(kept_lines[kept_spans[i]:kept_spans[i + 1]])
+                append_total(kept_totals[i])
+                continue
             plan = plans.get((emp.department, emp.position))
             if plan is None:
                 plan = self._plan(emp, indicators, policies, weights, full_sum)
                 plans[(emp.department, emp.position)] = plan
             entries, applicable_sum, droppable, has_weighted = plan
+            mine = facts_of[eid]
+            own_codes = own_of.get(eid)
+            adjusted = adjusted_of.get(eid)
             kept_sum, renormalised = applicable_sum, applicable_sum != full_sum
             if droppable:  # weighted indicators whose missing data drops them (EXCLUDE)
                 for code, is_formula, needs in droppable:
                     if not self._has_data(eid, code, is_formula, needs):
                         kept_sum -= weights[code]
                         renormalised = True
-            eff = None  # code -> (shown weight, its text, weight passed to the rule, divisor)
+            eff = None  # code -> (shown weight, its text, weight passed to the rule, divisor,
+            #                      memo)
             if renormalised and kept_sum > 0:
                 eff = weight_cache.get(kept_sum)
                 if eff is None:
@@ -452,23 +532,22 @@ class _Run:
             total = ZERO
             blocked: list[str] = []
             excluded: list[str] = []
-            for code, ind, run, target, weighted, is_formula, needs, w, w_text in entries:
+            for code, ind, run, target, weighted, is_formula, needs, w, w_text, memo in entries:
                 if run is None:
                     append_line(new_line(eid, code, None, None, ZERO, None, ZERO, None,
                                          na_text, st_na))
                     continue
                 if weighted and eff is not None:
-                    w, w_text, w_run, divisor = eff[code]
+                    w, w_text, w_run, divisor, memo = eff[code]
                 else:
                     w_run, divisor = w, None
-                key = (eid, code)
                 if is_formula:
-                    fields = fields_get(key)
+                    fields = fields_get((eid, code))
                     has = needs <= (fields.keys() if fields else _NOTHING)
-                    fact = (actuals_get(key) or _NO_FACT) if has else None
+                    fact = (mine.get(code) or _NO_FACT) if has else None
                 else:
-                    fields, fact = None, actuals_get(key)
-                if fact is None or (special and key in special):
+                    fields, fact = None, mine.get(code)
+                if fact is None or (adjusted and code in adjusted):
                     line = special_line(eid, ind, fact, fields, w, w_text, w_run, divisor,
                                         policies[code], blocked, excluded)
                     if line is not None:
@@ -477,48 +556,67 @@ class _Run:
                         append_line(line)
                     continue
                 value = fact.value
-                own = personal_get(key) if personal_get else None
-                try:
-                    if own is None:
-                        raw, words = run(value, w_run, w_text, fields)
-                    else:
-                        raw, words = own.run(value, w_run, w_text, fields)
-                except (ValueError, ArithmeticError) as exc:
-                    problem("kb_data", "value", about(f"{eid} {code}", why_of(exc)), (eid, code))
-                    continue
-                if divisor is not None:
-                    raw = raw / divisor  # the re-normalisation, last (_effective_weights)
-                base = raw.quantize(cent, half_up)  # positional: faster than rounding=
-                total += base
-                explanation = f"{words} = {base!s}"
+                own = own_codes.get(code) if own_codes else None
                 if own is not None:
-                    explanation += personal_text
                     line_target = own.target
+                    run = own.run
+                    memo_key = (id(own), id(memo))
+                    memo = own_memos.get(memo_key)
+                    if memo is None:
+                        memo = own_memos[memo_key] = {}
                 else:
                     line_target = target
-                if fact.stale or (is_formula and key in stale_inputs):
+                if is_formula:
+                    value_key = None
+                elif type(value) is decimal:
+                    value_key = string(value)
+                elif type(value) is string:
+                    value_key = (value,)  # never equal to a Decimal's text
+                else:
+                    value_key = None
+                found = memo.get(value_key) if value_key is not None else None
+                if found is None:
+                    try:
+                        raw, words = run(value, w_run, w_text, fields)
+                    except (ValueError, ArithmeticError) as exc:
+                        problem("kb_data", "value", about(f"{eid} {code}", why_of(exc)),
+                                (eid, code))
+                        continue
+                    if divisor is not None:
+                        raw = raw / divisor  # the re-normalisation, last (_effective_weights)
+                    base = raw.quantize(cent, half_up)  # positional: faster than rounding=
+                    found = (base, f"{words} = {base!s}")
+                    if value_key is not None:
+                        memo[value_key] = found
+                base, explanation = found
+                total += base
+                if own is not None:
+                    explanation += personal_text
+                if fact.stale or (is_formula and (eid, code) in stale_inputs):
                     append_line(new_line(eid, code, value, line_target, w, base, ZERO, base,
-                                         explanation + text["stale"], st_ok, True))
+                                         explanation + stale_text, st_ok, True))
                 else:
                     append_line(new_line(eid, code, value, line_target, w, base, ZERO, base,
                                          explanation, st_ok, False))
 
             if blocked:
                 status = text["missing_status"].format(codes=", ".join(blocked))
-                self.totals.append((emp, None, status, tuple(blocked)))
+                append_total((emp, None, status, tuple(blocked)))
             elif has_weighted and kept_sum <= 0:
                 status = text["nothing_status"].format(codes=", ".join(excluded))
-                self.totals.append((emp, None, status, tuple(excluded)))
+                append_total((emp, None, status, tuple(excluded)))
             else:
                 if total_cap is not None and total > total_cap:
                     total = total_cap
-                self.totals.append((emp, total, "ok", ()))
+                append_total((emp, total, "ok", ()))
+        append_span(len(lines))
 
     def _plan(self, emp: Employee, indicators: list[Indicator],
               policies: Mapping[str, MissingPolicy], weights: Mapping[str, Decimal],
               full_sum: Decimal) -> tuple:
         """Per-indicator constants for everyone sharing this employee's department and
-        position: the line entries, the applicable weight sum, the droppable indicators."""
+        position: the line entries (each with an empty memo for its rule at its nominal
+        weight), the applicable weight sum, the droppable indicators."""
         entries, droppable, applicable_sum, has_weighted = [], [], ZERO, False
         for ind in indicators:
             code = ind.code
@@ -526,14 +624,15 @@ class _Run:
             applies = ind.applies_to(emp)
             weighted = ind.weighted
             if not applies:
-                entries.append((code, ind, None, None, weighted, False, _NOTHING, ZERO, "0"))
+                entries.append((code, ind, None, None, weighted, False, _NOTHING, ZERO, "0",
+                                None))
                 continue
             if scorer is None:
                 continue  # the rule itself is broken; reported with the rules table
             is_formula = ind.rule == "formula"
             w = weights[code] if weighted else ZERO
             entries.append((code, ind, scorer.run, scorer.target, weighted, is_formula,
-                            scorer.needs, w, fmt_short(w)))
+                            scorer.needs, w, fmt_short(w), {}))
             if weighted:
                 has_weighted = True
                 applicable_sum += w
@@ -545,7 +644,7 @@ class _Run:
         if is_formula:
             fields = self.fields.get((eid, code))
             return needs <= (fields.keys() if fields else _NOTHING)
-        return (eid, code) in self.actuals
+        return code in self.facts_of[eid]
 
     def _special_line(self, eid: str, ind: Indicator, fact: object, fields: object,
                       w: Decimal, w_text: str, w_run: Decimal | Fraction,
@@ -590,7 +689,8 @@ class _Run:
                            indicators: list[Indicator]) -> dict[str, tuple]:
         """w × 100 / (sum of the weights still in play), with the working shown.
 
-        Per code: (the weight shown, its text, the weight passed to the rule, the divisor).
+        Per code: (the weight shown, its text, the weight passed to the rule, the divisor,
+        an empty memo for the rule at this weight: see _score_lines).
         w × 100 / s is often not a finite decimal (10 × 100 / 90 = 11.11…); as a 28-digit
         Decimal it is slightly low and an exact 7.375 came out 7.3749…9 -> 7.37. So it is
         never used in arithmetic: a rule linear in the weight gets the exact w × 100 and the
@@ -609,9 +709,10 @@ class _Run:
             text = f"{fmt_short(effective)} ({template.format(w=fmt_short(w), s=s_text)})"
             scorer = self.scorers.get(code)
             if scorer is None or scorer.linear:
-                eff[code] = (effective, text, w * HUNDRED, kept_sum)
+                eff[code] = (effective, text, w * HUNDRED, kept_sum, {})
             else:
-                eff[code] = (effective, text, Fraction(w * HUNDRED) / Fraction(kept_sum), None)
+                eff[code] = (effective, text, Fraction(w * HUNDRED) / Fraction(kept_sum), None,
+                             {})
         return eff
 
     def _no_line_to_adjust(self, eid: str, code: str) -> None:
@@ -670,7 +771,7 @@ class _Run:
     # -- totals, grades, ranks -------------------------------------------------------------
 
     def result(self) -> ScoreResult:
-        rules = self.inp.rules
+        rules = self.rules
         group_attr = rules.distribution_group
         scored = [(emp, total) for emp, total, _, _ in self.totals if total is not None]
         rank = competition_ranks(t for _, t in scored)

@@ -76,9 +76,14 @@ class Formula:
     def evaluate(self, env: Mapping[str, Decimal | Fraction]) -> Fraction:
         """The exact value for these inputs (Decimal or Fraction). Raises ValueError for a
         missing input, division by zero or a true/false result."""
-        exact = {k: v if type(v) is Fraction else Fraction(v) for k, v in env.items()}
+        return self.evaluate_exact(
+            {k: v if type(v) is Fraction else Fraction(v) for k, v in env.items()})
+
+    def evaluate_exact(self, env: Mapping[str, Fraction]) -> Fraction:
+        """`evaluate` for inputs that are all Fractions already (the formula rule converts
+        them itself, keeping conversions it will need again)."""
         try:
-            result = self._run(exact)
+            result = self._run(env)
         except ZeroDivisionError:  # also 0/0
             raise MessageError("formula.div0", text=self.text) from None
         except (ArithmeticError, OverflowError) as exc:  # pragma: no cover - defensive

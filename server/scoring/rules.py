@@ -450,28 +450,47 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     fact_names = formula.names - set(FORMULA_PARAM_NAMES)
     shown_names = sorted(formula.names - {"weight"})
     W, cap_text = words(ctx), share_text(cap)  # noqa: N806
-    evaluate = formula.evaluate
+    evaluate = formula.evaluate_exact
 
     exact_constants = {k: Fraction(v) for k, v in constants.items()}
     exact_cap = exact_constants["cap"]
+    # Fraction(Decimal) costs microseconds and the same figures recur from line to line
+    # (the weight on every line, the same counts for many people): conversions are kept for
+    # the scorer's life. A Fraction has no representation to lose, so equal numbers
+    # (5 and 5.0) may share one; the shown text still comes from each line's own Decimal.
+    exact_of: dict[Decimal, Fraction] = {}
+    # id(w) -> (w, its Fraction, × cap): by identity, as hashing a Fraction costs as much as
+    # converting one; the entry holds w, so its id cannot be reused while it is there
+    weight_of: dict[int, tuple[Decimal | Fraction, Fraction, Fraction]] = {}
+    # the text of each shown name, None for a fact (shown as each line gives it)
+    shown_texts = [(n, None if n in fact_names or n not in constants else num_text(constants[n]))
+                   for n in shown_names]
 
     def run(v, w, wt, fields):
         # w: the effective weight, a Decimal or (re-normalised) an exact Fraction. The
         # formula is evaluated in Fractions and the exact value handed back as a Decimal
         # that rounds to the cent exactly like it (numbers.decimal_of).
-        shown: dict[str, Decimal] = dict(constants)
+        shown: dict[str, Decimal] = {}
         env: dict[str, Fraction] = dict(exact_constants)
         for name in fact_names:
             shown[name] = value = number_value(fields[name] if fields else v)
-            env[name] = Fraction(value)
-        weight = env["weight"] = w if type(w) is Fraction else Fraction(w)
+            exact = exact_of.get(value)
+            if exact is None:
+                exact = exact_of[value] = Fraction(value)
+            env[name] = exact
+        found = weight_of.get(id(w))
+        if found is None or found[0] is not w:
+            weight = w if type(w) is Fraction else Fraction(w)
+            found = weight_of[id(w)] = (w, weight, weight * exact_cap)
+        _, weight, top = found
+        env["weight"] = weight
         raw = evaluate(env)
-        values = ", ".join(f"{n}={num_text(shown[n])}" for n in shown_names)
+        values = ", ".join([f"{n}={num_text(shown[n]) if t is None else t}"
+                            for n, t in shown_texts])
         raw_decimal = decimal_of(raw)
         text = f"{formula.text} [{values}, weight={wt}] = {num_text(raw_decimal)}"
         if raw < 0:
             return ZERO, f"{text}{W['sep']}{W['not_below']}"
-        top = weight * exact_cap
         if raw > top:
             return decimal_of(top), f"{text}{W['sep']}{W['capped']} {cap_text} × {wt}"
         return raw_decimal, text
