@@ -7,7 +7,7 @@
 | (Pull) | draft | collecting | hr_admin, automatic | - |
 | (Score) | draft, collecting | scored | whoever scores, automatic | - |
 | send_for_review | scored | in_review | hr_admin | - |
-| (Submit, web adjustment) | draft..scored, approved | in_review | the adjuster, automatic | - |
+| (Submit, web adjust, revert) | draft..scored, approved | in_review | adjuster | if approved |
 | approve | in_review | approved | executive | - |
 | return | in_review | scored | executive, hr_admin | required |
 | publish | approved | published | hr_admin | - |
@@ -17,6 +17,9 @@
 Freezes: Pull and Score only before approval; adjustments (Submit, web) only before
 publishing (after publishing only as HR's answer to an appeal); acknowledgements and appeals
 only while published; nothing at all once closed.
+
+A change after approval (Submit, web adjustment, revert) takes the period back to review;
+its event carries the reason (the revert's, else which operation changed it).
 
 Every move is a PeriodEvent row. Subscribers in `on_period_event` (the git history, the
 notifications) are called with a `PeriodEventInfo` after the transaction that recorded it has
@@ -207,9 +210,12 @@ def _drop_after_rollback(db: Session) -> None:
     db.info.pop(_PENDING, None)
 
 
-def advance(db: Session, period: Period, operation: str, user: User) -> None:
+def advance(db: Session, period: Period, operation: str, user: User, reason: str = "") -> None:
     """The automatic moves of the ribbon buttons and web adjustments (see the table above).
-    Call `require_allowed` first; this only moves the state forward and records it."""
+    Call `require_allowed` first; this only moves the state forward and records it.
+
+    A change to an approved period takes it back to review, and the event says why: the
+    caller's `reason` (a revert's), else which operation changed it."""
     before = period.state
     after = before
     if operation == "pull" and before == S.DRAFT:
@@ -220,8 +226,11 @@ def advance(db: Session, period: Period, operation: str, user: User) -> None:
                                                           S.APPROVED):
         after = S.IN_REVIEW
     if after != before:
+        if before == S.APPROVED and not reason:
+            zh, en = ACTION_WORDS.get(operation, (operation, operation))
+            reason = f"审批后{zh} / {en} after approval"
         period.state = after.value if isinstance(after, S) else after
-        record_event(db, period, operation, before, period.state, user)
+        record_event(db, period, operation, before, period.state, user, reason)
 
 
 # --- transitions by people -------------------------------------------------------------------

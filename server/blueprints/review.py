@@ -540,9 +540,7 @@ def revert(code: str) -> Response:
         raise Conflict(t("这些单元格在该版本之后又被修改过，未撤销：",
                          "These cells were changed again since; nothing reverted: ")
                        + ", ".join(f"{r.key[0]} {r.key[1]}" for r in conflicts))
-    if outcome.commit is not None:
-        workflow.advance(db, period, "adjust", viewer.user)
-    db.commit()
+    db.commit()  # the service moved an approved period back to review, with the reason
     if conflicts:
         say(f"已部分撤销；{len(conflicts)} 个单元格之后又被修改过，保留现值。",
             f"Partly reverted; {len(conflicts)} cell(s) were changed again since and kept.",

@@ -20,12 +20,13 @@ import threading
 import uuid
 import weakref
 from collections.abc import Iterable
+from decimal import Decimal
 
 from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.history import Editor, FileLock, History
+from sync.history import Editor, FileLock, History, ScoreLine, ScoreSnapshot, TotalLine
 
 log = logging.getLogger("kpibook.history")
 
@@ -165,3 +166,26 @@ def employees_of_department(db: Session, department: str) -> list[str]:
 
     return list(db.scalars(select(Employee.employee_id).where(Employee.department == department)
                            .order_by(Employee.employee_id)))
+
+
+# --- score runs as the history holds them ------------------------------------------------------
+
+
+def _dec(value: object) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def run_snapshot(run, employees: Iterable[str] | None = None) -> ScoreSnapshot:
+    """A stored ScoreRun's score lines and totals as the history's files hold them: every
+    line, like `scoring.score_snapshot` (its filter compares the status with
+    "not_applicable", a value LineStatus does not have, so it keeps every line). With
+    `employees`, only their lines (what an adjustment commit rewrites); totals are all."""
+    wanted = None if employees is None else set(employees)
+    lines = {(ln["employee_id"], ln["indicator"]): ScoreLine(
+        _dec(ln.get("base_points")), _dec(ln.get("adjustment")) or Decimal(0),
+        _dec(ln.get("points")))
+        for ln in run.lines or () if wanted is None or ln["employee_id"] in wanted}
+    totals = {t["employee_id"]: TotalLine(_dec(t.get("total")), t.get("grade"), t.get("rank"),
+                                          t.get("group_rank"))
+              for t in run.totals or ()}
+    return ScoreSnapshot(lines, totals)

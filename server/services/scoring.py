@@ -561,7 +561,8 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
         try:
             result = history.submit(period.code, base, accepted, hist.editor_of(user), sid,
                                     reasons=removal_reasons,
-                                    note=f"Submit via {requested_id and 'client' or 'server'}")
+                                    note=f"Submit via {requested_id and 'client' or 'server'}",
+                                    rescore=_workbook_rescore(session, period, inp, lang))
         except PeriodClosed:
             raise ConflictError(
                 f"期间 {period.code} 已审批，历史记录拒绝调整：请人力资源部重新打开期间。"
@@ -704,24 +705,63 @@ def score_snapshot(inp: ScoreInput, result: ScoreResult) -> ScoreSnapshot:
     return ScoreSnapshot(lines, totals, employees, to_jsonable(inp.rules))
 
 
+def _workbook_rescore(session: Session, period: Period, inp: ScoreInput, lang: str):
+    """Submit's `rescore` for History.submit (called under the history lock once the merge
+    is known): the engine over the workbook's rules, roster and data with the adjustments of
+    record plus the cells being committed — what the answer computes right after the commit
+    (`_authoritative_input`), so the commit's score lines, totals and ranks are its ScoreRun's.
+    The whole snapshot: the workbook may carry newer data than the last Score, and the
+    library writes only the files that differ from the head."""
+
+    def rescore(applied) -> ScoreSnapshot:
+        trial, _rows = _authoritative_input(session, period, inp)
+        adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
+        for c in applied:
+            if c.new is None:
+                adjustments.pop(c.cell, None)
+            else:
+                adjustments[c.cell] = Adjustment(c.employee_id, c.indicator, c.new, c.reason)
+        trial = dataclasses.replace(trial, adjustments=tuple(
+            adjustments[key] for key in sorted(adjustments)))
+        return score_snapshot(trial, run_engine(trial, lang))
+
+    return rescore
+
+
+def _reopen_if_approved(history, period: Period, user: User, why: str, sid: str) -> None:
+    """The history refuses adjustments to an approved period (PeriodClosed) while the
+    workflow lets an adjustment or a revert take it back to review: say so in git first
+    (a `reopen` status commit `<sid>.review`); the database's move follows with the change."""
+    from server.services import history as hist
+
+    if history.status(period.code).get("status") == PeriodState.APPROVED.value:
+        history.set_status(period.code, PeriodState.IN_REVIEW.value, hist.editor_of(user),
+                           why, f"{sid}.review", kind=Kind.REOPEN)
+
+
 def commit_web_adjustment(session: Session, period: Period, row: AdjustmentRow, user: User,
                           requested_id: str | None = None, app=None) -> str | None:
     """A web adjustment (result page, appeal answer) already validated and flushed by
     server/services/feedback.py: the same history commit as a ribbon Submit (git first; the
-    caller commits the database)."""
+    caller commits the database). The commit carries the score lines and totals of the
+    snapshot feedback.adjust made (`row.score_run_id`), which then names the commit."""
     from server.services import history as hist
 
     history = hist.history_for(app)
     sid = _submission_id(requested_id)
-    if history.status(period.code).get("status") == "approved":
-        history.set_status(period.code, PeriodState.IN_REVIEW.value, hist.editor_of(user),
-                           "网页调整 / web adjustment", f"{sid}.review", kind=Kind.REOPEN)
+    _reopen_if_approved(history, period, user, "网页调整 / web adjustment", sid)
+    run = session.get(ScoreRun, row.score_run_id) if row.score_run_id is not None else None
     key = (row.employee_id, row.indicator)
     head = history.head()
-    result = history.submit(period.code, head, {key: CellValue(Decimal(row.points), row.reason)},
-                            hist.editor_of(user), sid, note="web")
+    result = history.submit(
+        period.code, head, {key: CellValue(Decimal(row.points), row.reason)},
+        hist.editor_of(user), sid, note="web",
+        rescore=None if run is None else
+        lambda applied: hist.run_snapshot(run, {c.employee_id for c in applied}))
     hist.fault("after_git_commit")
     row.submission_id, row.commit = sid, result.commit
+    if run is not None and result.commit is not None:
+        run.submission_id, run.commit = sid, result.commit
     session.add(HistoryCommit(submission_id=sid, commit=result.commit,
                               kind=Kind.ADJUSTMENT.value, period_id=period.id,
                               author=user.name))
@@ -734,9 +774,15 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
                       ) -> SubmitOutcome:
     """Undo one commit's cells (History.revert): a cell changed since is a conflict, not
     overwritten. Authority as for adjustments (each reverted cell must be one the user may
-    change); 400 without a reason; git first, then the database; totals recomputed from the
-    latest score run's lines with the web path's recomputation (base + adjustment, totals,
-    grades, ranks) — the workbook's data is not at hand here (docs/history.md)."""
+    change); 400 without a reason; 409 once the period is published or closed (frozen).
+
+    After approval a revert is allowed like any adjustment: git first says the period is
+    back in review (`reopen` commit `<sid>.review`), then the revert commit; the database
+    moves approved -> in_review with the reason (workflow.advance) in the caller's
+    transaction. The revert commit carries the recomputed lines and totals: the latest
+    score run patched with the restored values (feedback's web recomputation: base +
+    adjustment, totals, grades, ranks — the workbook's data is not at hand here)."""
+    from server import workflow
     from server.services import history as hist
     from sync.history import HistoryError, PeriodClosed
 
@@ -744,6 +790,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     reason = (reason or "").strip()
     if not reason:
         raise BadRequest("撤销必须填写原因。" if zh else "A revert needs a reason.")
+    workflow.require_allowed(period, "adjust", lang)
     history = hist.history_for(app)
     try:
         info = history.commit_info(commit)
@@ -765,25 +812,51 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
                                          or ()))
         policy.require(user, "adjustment.make", change, lang)
     sid = _submission_id(requested_id)
+    why = f"撤销 {commit[:10]}：{reason}" if zh else f"revert {commit[:10]}: {reason}"
+    was_approved = period.state == PeriodState.APPROVED.value
+    if history.status(period.code).get("status") == PeriodState.APPROVED.value:
+        # Reopening is a commit of its own: not for a revert that would change nothing
+        # (every cell changed since), which would leave git in review and the database
+        # approved.
+        then, now = history.cells_at(commit, period.code), history.cells_at(None, period.code)
+        if all(now.get(c.cell) != then.get(c.cell) for c in info.cells):
+            cells = ", ".join(f"{c.employee_id} {c.indicator}" for c in info.cells)
+            raise ConflictError(f"这些单元格在该版本之后又被修改过，未撤销：{cells}" if zh else
+                                f"These cells were changed again since; nothing reverted: "
+                                f"{cells}")
+    _reopen_if_approved(history, period, user, why, sid)
+    patched: list[ScoreRun] = []
+
+    def rescore(applied) -> ScoreSnapshot | None:
+        from server.services.feedback import _patched_run
+
+        run = workflow_latest(session, period)
+        if run is None:
+            return None
+        for change in applied:
+            run = _patched_run(session, period, run, change.employee_id, change.indicator,
+                               change.new or Decimal(0), user)
+        patched.append(run)
+        return hist.run_snapshot(run, {c.employee_id for c in applied})
+
     try:
-        result = history.revert(period.code, commit, hist.editor_of(user), reason, sid)
+        result = history.revert(period.code, commit, hist.editor_of(user), reason, sid,
+                                rescore=rescore)
     except PeriodClosed:
+        # approved again between our reopen and the revert
         raise ConflictError(f"期间 {period.code} 已审批，不能撤销。" if zh else
                             f"Period {period.code} is approved; nothing can be reverted.") from None
     hist.fault("after_git_commit")
     if result.commit is not None:
         record_commit(session, period, result, Kind.REVERT.value, sid, user.name, user.id)
+        workflow.advance(session, period, "adjust", user,
+                         reason=why if was_approved else "")
     reports = {c.cell: CellReport(c.cell, "conflict", "changed since" if not zh else "之后已被修改")
                for c in result.conflicts}
     for change in result.applied:
         reports[change.cell] = CellReport(change.cell, "accepted", "reverted")
-    run = workflow_latest(session, period)
-    if result.commit is not None and run is not None:
-        from server.services.feedback import _patched_run
-
-        for change in result.applied:
-            run = _patched_run(session, period, run, change.employee_id, change.indicator,
-                               change.new or Decimal(0), user)
+    run = patched[-1] if patched else workflow_latest(session, period)
+    if result.commit is not None and patched:
         run.kind, run.submission_id, run.commit = "revert", sid, result.commit
         for row in active_adjustments(session, period).values():
             if row.submission_id == sid:

@@ -207,13 +207,14 @@ def test_rescore_status_and_revert_commits(app, scored, press, hr_token, make_to
     press("submit", scored, wang)
     adj = history.timeline("2026-10", kind="adjustment")[0].commit
 
-    # re-score with new data: a rescore commit carrying the adjustment of record
+    # the Submit's commit already carries the recomputed lines and totals, so a re-score
+    # with the same data and the adjustments of record changes nothing: no rescore commit
+    assert history.state_at(adj, "2026-10").scores[("M1004", "PROD_EFF")].adjustment == 3
     set_adjustment(scored, "M1006", "PROD_EFF", 1, "打了但没提交")
     r = press("score", scored, hr_token)
     assert "1 项未提交" in r.alerts[-1][0]
     assert adjustment_rows(scored)[("M1006", "PROD_EFF")]["points"].value is None
-    [rescore] = history.timeline("2026-10", kind="rescore")
-    assert rescore.author.name == "人力资源部 李娜"
+    assert history.timeline("2026-10", kind="rescore") == []
     state = history.state_at(None, "2026-10")
     assert state.scores[("M1004", "PROD_EFF")].adjustment == Decimal("3.00")
     assert state.scores[("M1006", "PROD_EFF")].adjustment == 0  # never submitted

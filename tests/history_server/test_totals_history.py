@@ -1,0 +1,171 @@
+"""The history holds totals and ranks at every version (adjustments and reverts included),
+and a revert after approval takes the period back to review in git and in the database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from server.db import session_scope
+from server.models import Period, PeriodEvent, ScoreRun, User
+from server.services.history import history_for, run_snapshot
+from sync.history import History
+from tests.web.conftest import csrf_from
+
+from .conftest import set_adjustment
+
+pytestmark = pytest.mark.usefixtures("book")
+PERIOD = "2026-10"
+
+
+@pytest.fixture
+def scored(app, book, press, hr_token):
+    for button in ("new_period", "pull", "score"):
+        press(button, book, hr_token)
+    return book
+
+
+def _post(client, page_url: str, url: str, form: dict):
+    page = client.get(page_url).get_data(as_text=True)
+    return client.post(url, data={**form, "csrf_token": csrf_from(page)})
+
+
+def _transition(client, form: dict) -> None:
+    resp = _post(client, f"/periods/{PERIOD}", f"/periods/{PERIOD}/transition", form)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+
+
+def _revert(client, commit: str, reason: str):
+    return _post(client, f"/review/{PERIOD}/submission?commit={commit}",
+                 f"/review/{PERIOD}/revert", {"commit": commit, "reason": reason})
+
+
+def test_state_at_every_version_is_the_database_run_of_that_version(
+        app, scored, press, make_token, web_login):
+    """Rebuild each version's scores and totals from the repository alone (a fresh History
+    on the directory, nothing cached) and compare with the ScoreRun the server stored for it:
+    baseline, two Submits, a web adjustment, a revert."""
+    wang = make_token("wang", "executive", display_name="王总")
+    set_adjustment(scored, "M1004", "PROD_EFF", 3, "超额完成")
+    set_adjustment(scored, "M1002", "PROD_EFF", -2, "返工")
+    press("submit", scored, wang)
+    set_adjustment(scored, "M1002", "PROD_EFF", -0.5, "供应商承担一部分")
+    press("submit", scored, wang)
+    hr = app.test_client()
+    web_login(hr, "hr2", display_name="人力资源部 王")
+    resp = _post(hr, f"/periods/{PERIOD}/results/M1005", f"/periods/{PERIOD}/results/M1005/adjust",
+                 {"indicator": "PROD_EFF", "points": "1.25", "reason": "网页调整"})
+    assert resp.status_code == 302
+    history = history_for(app)
+    first = history.timeline(PERIOD, kind="adjustment")[-1].commit
+    assert _revert(hr, first, "撤销第一次提交").status_code == 302
+    assert history.timeline(PERIOD, limit=1)[0].kind in ("revert", "approval")
+
+    fresh = History(app.config["HISTORY_DIR"], durable=False, maintenance_every=0)
+    try:
+        with session_scope(app) as s:
+            runs = [r for r in s.scalars(select(ScoreRun).order_by(ScoreRun.run_no))
+                    if r.commit]
+            kinds = [r.kind for r in runs]
+            assert kinds.count("submit") == 2 and "adjust" in kinds and "revert" in kinds
+            for run in runs:
+                state = fresh.state_at(run.commit, PERIOD)
+                want = run_snapshot(run)
+                assert state.scores == dict(want.lines), (run.kind, run.run_no)
+                assert state.totals == dict(want.totals), (run.kind, run.run_no)
+            # ... and the totals really moved with the adjustments
+            last = runs[-1]
+            totals = {t["employee_id"]: Decimal(t["total"]) for t in last.totals}
+            base = {t["employee_id"]: Decimal(t["total"]) for t in runs[0].totals}
+            assert totals["M1005"] == base["M1005"] + Decimal("1.25")
+    finally:
+        fresh.close()
+    # the diff between the baseline and the head names total and rank changes
+    diff = history.diff(PERIOD, runs[0].commit, history.head())
+    assert {t.employee_id for t in diff.totals} >= {"M1005", "M1002"}
+
+
+def test_revert_after_approval_goes_back_to_review_published_stays_frozen(
+        app, scored, press, make_token, web_login):
+    wang = make_token("wang", "executive", display_name="王总")
+    set_adjustment(scored, "M1004", "PROD_EFF", 3, "超额完成")
+    press("submit", scored, wang)
+    history = history_for(app)
+    adj = history.timeline(PERIOD, kind="adjustment")[0].commit
+    hr, gm = app.test_client(), app.test_client()
+    web_login(hr, "hr2", display_name="人力资源部 王")
+    web_login(gm, "gm", role="executive", display_name="总经理 王强")
+    _transition(gm, {"action": "approve"})
+    assert history.status(PERIOD)["status"] == "approved"
+
+    # the submission page offers the revert after approval; reverting answers 302, not 409
+    page = hr.get(f"/review/{PERIOD}/submission?commit={adj}").get_data(as_text=True)
+    assert 'id="revert"' in page
+    resp = _revert(hr, adj, "审批后发现重复计算")
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+
+    reopen, revert = history.timeline(PERIOD, limit=3)[1::-1]
+    assert (reopen.kind, revert.kind, revert.reverts) == ("reopen", "revert", adj)
+    assert history.status(PERIOD, reopen.commit)["status"] == "in_review"
+    assert "审批后发现重复计算" in str(history.status(PERIOD)["reason"])
+    with session_scope(app) as s:
+        period = s.scalar(select(Period).where(Period.code == PERIOD))
+        assert period.state == "in_review"
+        event = s.scalar(select(PeriodEvent).order_by(PeriodEvent.id.desc()).limit(1))
+        assert (event.action, event.from_state, event.to_state) == (
+            "adjust", "approved", "in_review")
+        assert "审批后发现重复计算" in event.reason and adj[:10] in event.reason
+        run = s.scalar(select(ScoreRun).order_by(ScoreRun.run_no.desc()).limit(1))
+        assert (run.kind, run.commit) == ("revert", revert.commit)
+        assert history.state_at(revert.commit, PERIOD).totals == dict(run_snapshot(run).totals)
+    # the workflow's event commit was not written twice (git already said in_review)
+    assert history.timeline(PERIOD, limit=1)[0].commit == revert.commit
+
+    # approve again, publish: a revert is now refused with a clear 409 and nothing is written
+    set_adjustment(scored, "M1001", "PROD_EFF", 2, "紧急订单")
+    press("submit", scored, wang)
+    adj2 = history.timeline(PERIOD, kind="adjustment")[0].commit
+    _transition(gm, {"action": "approve"})
+    _transition(hr, {"action": "publish"})
+    head = history.head()
+    resp = _revert(hr, adj2, "发布后撤销")
+    assert resp.status_code == 409
+    text = resp.get_data(as_text=True)
+    assert "已发布" in text
+    assert history.head() == head
+    with session_scope(app) as s:
+        assert s.scalar(select(Period.state)) == "published"
+
+
+def test_revert_after_approval_with_every_cell_changed_since_writes_nothing(
+        app, scored, press, make_token):
+    """A revert that could change nothing must not reopen the period in git either."""
+    from server.services.errors import Conflict
+    from server.services.scoring import revert_submission
+
+    wang = make_token("wang", "executive", display_name="王总")
+    set_adjustment(scored, "M1004", "PROD_EFF", 3, "超额完成")
+    press("submit", scored, wang)
+    history = history_for(app)
+    adj = history.timeline(PERIOD, kind="adjustment")[0].commit
+    set_adjustment(scored, "M1004", "PROD_EFF", 1, "改为 1")
+    press("submit", scored, wang)
+    with app.test_request_context(), session_scope(app) as s:
+        period = s.scalar(select(Period))
+        user = s.scalar(select(User).where(User.name == "wang"))
+        from server import workflow
+
+        workflow.transition(s, period, "approve", user)
+    assert history.status(PERIOD)["status"] == "approved"
+    head = history.head()
+    with app.test_request_context(), session_scope(app) as s:
+        period = s.scalar(select(Period))
+        user = s.scalar(select(User).where(User.name == "hr"))
+        with pytest.raises(Conflict, match="M1004 PROD_EFF"):
+            revert_submission(s, period, adj, user, "撤销", "zh")
+        s.rollback()
+    assert history.head() == head and history.status(PERIOD)["status"] == "approved"
+    with session_scope(app) as s:
+        assert s.scalar(select(Period.state)) == "approved"
