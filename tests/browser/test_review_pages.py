@@ -166,3 +166,51 @@ def test_managers_own_page_and_printable_sheet(review_published):
     pdf = page.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     (SHOTS / "review-result-sheet.pdf").write_bytes(pdf)
+
+
+@pytest.fixture
+def review_approved(browser, live_server, app):
+    """The period approved in the database and in git (the workflow's approval commit)."""
+    from server.services.history import SYSTEM, history_for
+
+    context, page, base, commits = _open(browser, live_server, app, "approved")
+    history_for(app).set_status(PERIOD, "approved", SYSTEM, "approve", "event-approve")
+    yield page, base, commits, app
+    context.close()
+    assert not page.kb_errors and not page.kb_dialogs
+
+
+def test_revert_after_approval_goes_back_to_review(review_approved):
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import Period, PeriodEvent
+    from server.services.history import history_for
+
+    page, base, commits, app = review_approved
+    sign_in(page, base, "gm")
+    page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['own2']}")
+    assert "已审批" in page.inner_text("h1 .badge")
+    page.fill("#revert-reason", "审批后发现重复计算")
+    page.click("#revert")
+    page.wait_for_load_state()
+    assert "已撤销版本" in page.inner_text(".flash")
+    assert "待审批" in page.inner_text("h1 .badge")  # back in review
+    shot(page, "review-revert-after-approval")
+    page.goto(f"{base}/review/{PERIOD}/timeline")
+    kinds = page.locator("#timeline tbody tr").all_inner_texts()[:2]
+    assert "撤销" in kinds[0] and "重新打开" in kinds[1], kinds
+    assert "审批后发现重复计算" in page.inner_text("#timeline")
+    history = history_for(app)
+    assert history.status(PERIOD)["status"] == "in_review"
+    with session_scope(app) as s:
+        assert s.scalar(select(Period.state)) == "in_review"
+        event = s.scalar(select(PeriodEvent).order_by(PeriodEvent.id.desc()).limit(1))
+        assert event.from_state == "approved" and "审批后发现重复计算" in event.reason
+
+
+def test_published_period_offers_no_revert(review_published):
+    page, base, commits = review_published
+    sign_in(page, base, "gm")
+    page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['own2']}")
+    assert page.locator("#revert").count() == 0
