@@ -6,10 +6,13 @@ HR's tables and HR's extra columns are never named in a plan, so they survive ev
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import chain, compress, repeat
+from operator import attrgetter, itemgetter
 
 from server.scoring.model import (
     IndicatorScore,
@@ -81,8 +84,15 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
                 linked: Collection[tuple[str, str]] | None = None) -> WritePlan:
     lang = _lang(lang)
     plan = WritePlan(activate_table="kb_summary")
-    scores = _scores_write(result, inp, lang)
-    summary = _summary_write(result, inp, lang)
+    # The three tables are built column by column (kb_scores is 43,000 rows x 13 at 5,000
+    # managers), share one Decimal -> float conversion per number object, and, when the
+    # lines are the employees x indicators grid the engine produces, kb_summary and
+    # kb_adjustments reuse kb_scores' columns instead of looking every line up by key.
+    shown = _Shown()
+    lines = _applicable(result)
+    scores = _scores_write(result, inp, lang, lines, shown)
+    grid = _is_grid(result, inp)
+    summary = _summary_write(result, inp, lang, shown, grid)
     if fact_link is not None:
         links = _explanation_links(result, fact_link, linked)
         per_employee: list[str | None] = [None] * len(inp.employees)
@@ -99,12 +109,14 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     plan.tables.append(scores)
     plan.tables.append(summary)
     if "kb_adjustments" in tables:
-        plan.tables.append(_adjustments_write(result, inp, tables, lang))
+        plan.tables.append(_adjustments_write(result, inp, tables, lang,
+                                              (scores, lines) if grid else None))
     plan.meta = {"scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "engine_version": _engine_version()}
     return plan
 
 
+@functools.cache  # importlib.metadata scans every installed distribution: ~40 ms a call
 def _engine_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -137,43 +149,106 @@ def _shown(value: object) -> object:
     return value
 
 
+class _Shown:
+    """`_shown` over whole columns, each distinct *object* converted once for all the columns
+    of a plan: the engine shares weights, targets, zero adjustments and a line's base points
+    and points (5,000 managers: 25,000 distinct objects in 260,000 cells). Objects are told
+    apart by id(), which is fast; hashing fresh Decimals by value would cost more than
+    converting them. The columns are kept so that no id is reused meanwhile."""
+
+    def __init__(self) -> None:
+        self._of: dict[int, object] = {}
+        self._kept: list[list[object]] = []
+
+    def columns(self, *columns: list[object]) -> list[list[object]]:
+        ids = [list(map(id, values)) for values in columns]
+        new: dict[int, object] = {}
+        for values, keys in zip(columns, ids, strict=True):
+            new.update(zip(keys, values, strict=True))
+        of, D, shown = self._of, Decimal, _shown
+        of.update({k: float(v) or 0.0 if v.__class__ is D else shown(v)  # _shown, inlined
+                   for k, v in new.items() if k not in of})
+        self._kept += columns
+        return [list(map(of.__getitem__, keys)) for keys in ids]
+
+
 SCORE_COLUMNS = ["employee_id", "name", "department", "indicator", "indicator_name", "actual",
                  "target", "weight", "base_points", "adjustment", "points", "explanation",
                  "status"]
+_LINE_NUMBERS = ("actual", "target", "weight", "base_points", "adjustment", "points")
 
 
-def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrite:
+def _applicable(result: ScoreResult) -> list[IndicatorScore]:
+    """The lines that get a kb_scores / kb_adjustments row, in result order."""
+    na = LineStatus.NOT_APPLICABLE
+    return [ln for ln in result.lines if ln.status is not na]
+
+
+def _keys(lines: Collection[IndicatorScore]) -> list[tuple[str, str]]:
+    """(employee, indicator) of each line."""
+    return list(zip(map(attrgetter("employee_id"), lines), map(attrgetter("indicator"), lines),
+                    strict=True))
+
+
+def _is_grid(result: ScoreResult, inp: ScoreInput) -> bool:
+    """Are the result's lines exactly one per employee x indicator, employee by employee in
+    roster order, indicators in rule order, with no id or code twice? (What the engine
+    produces.) Then line n * len(codes) + j is employee n's line of indicator j, and no
+    (employee, indicator) key repeats."""
+    eids = [e.employee_id for e in inp.employees]
+    codes = [i.code for i in inp.rules.indicators]
+    k = len(codes)
+    if len(result.lines) != len(eids) * k or len(set(eids)) != len(eids) \
+            or len(set(codes)) != k:
+        return False
+    return list(map(attrgetter("indicator"), result.lines)) == codes * len(eids) and \
+        list(map(attrgetter("employee_id"), result.lines)) == \
+        list(chain.from_iterable(zip(*[eids] * k, strict=True)))
+
+
+def _line_states(lines: list[IndicatorScore], lang: str) -> tuple[list[object], list[object]]:
+    """(status text, row colour) per line, worked out once per distinct status (few)."""
+    statuses = list(map(attrgetter("status"), lines))
+    words, stale_word = LINE_STATUS[lang], WORDS[lang]["stale"]
+    text_of = {s: words.get(s, str(s)) for s in set(statuses)}
+    fill_of = {s: _STATUS_FILLS.get(s) for s in text_of}
+    texts = list(map(text_of.__getitem__, statuses))
+    fills = list(map(fill_of.__getitem__, statuses))
+    for n in compress(range(len(lines)), map(attrgetter("stale"), lines)):  # a few, if any
+        texts[n] += stale_word
+        if fills[n] is None:
+            fills[n] = STALE_FILL
+    return texts, fills
+
+
+def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str,
+                  lines: list[IndicatorScore] | None = None, shown: _Shown | None = None
+                  ) -> TableWrite:
+    """kb_scores: one row per applicable line, built a column at a time at C speed."""
+    if lines is None:
+        lines = _applicable(result)
     people = {e.employee_id: e for e in inp.employees}
     indicators = {i.code: i for i in inp.rules.indicators}
-    lines = [ln for ln in result.lines if ln.status is not LineStatus.NOT_APPLICABLE]
-    rows, fills = [], []
-    shown, fill_of = _shown, _fill
-    words, stale_word = LINE_STATUS[lang], WORDS[lang]["stale"]
-    who = {e.employee_id: [e.employee_id, e.name, e.department] for e in people.values()}
-    what = {i.code: [i.code, i.name] for i in indicators.values()}
-    D = Decimal
-    for ln in lines:
-        status = words.get(ln.status, str(ln.status))
-        if ln.stale:
-            status += stale_word
-        # _shown inlined (400,000 calls at 5,000 managers): Decimal -> float, never -0.0
-        a, t, w, b, j, p = (ln.actual, ln.target, ln.weight, ln.base_points, ln.adjustment,
-                            ln.points)
-        rows.append([*who[ln.employee_id], *what[ln.indicator],
-                     float(a) or 0.0 if a.__class__ is D else shown(a),
-                     float(t) or 0.0 if t.__class__ is D else shown(t),
-                     float(w) or 0.0 if w.__class__ is D else shown(w),
-                     float(b) or 0.0 if b.__class__ is D else shown(b),
-                     float(j) or 0.0 if j.__class__ is D else shown(j),
-                     float(p) or 0.0 if p.__class__ is D else shown(p),
-                     ln.explanation, status])
-        fills.append(fill_of(ln))
+    eids = list(map(attrgetter("employee_id"), lines))
+    codes = list(map(attrgetter("indicator"), lines))
+    # an unknown employee or indicator raises KeyError, as a row-by-row lookup would
+    names = {eid: e.name for eid, e in people.items()}
+    departments = {eid: e.department for eid, e in people.items()}
+    indicator_names = {code: i.name for code, i in indicators.items()}
+    raw = [list(map(attrgetter(f), lines)) for f in _LINE_NUMBERS]
+    status, fills = _line_states(lines, lang)
+    # the line's own id and code: equal (they are dict keys) to the roster's and the rule's
+    data = [eids, list(map(names.__getitem__, eids)),
+            list(map(departments.__getitem__, eids)), codes,
+            list(map(indicator_names.__getitem__, codes)),
+            *(shown or _Shown()).columns(*raw),
+            list(map(attrgetter("explanation"), lines)), status]
     # Percent format only when every numeric actual is a percent; a column has one format.
     percent = {ind.code for ind in inp.rules.indicators if ind.unit == "%"}
-    numeric = {ln.indicator for ln in lines if isinstance(ln.actual, Decimal)}
+    numeric = set(compress(codes, map(isinstance, raw[0], repeat(Decimal))))
     actual_format = PERCENT_FORMAT if numeric and numeric <= percent else "General"
-    return TableWrite(
-        "kb_scores", list(SCORE_COLUMNS), rows, skip_unchanged=True,
+    return TableWrite.from_columns(
+        "kb_scores", list(SCORE_COLUMNS), data, skip_unchanged=True,
         number_formats={"actual": actual_format, "target": actual_format, "weight": "0.##",
                         "base_points": POINTS_FORMAT, "adjustment": POINTS_FORMAT,
                         "points": POINTS_FORMAT},
@@ -197,25 +272,42 @@ def _explanation_links(result: ScoreResult, fact_link: Callable[[str, str | None
     return out
 
 
-def _summary_write(result: ScoreResult, inp: ScoreInput, lang: str) -> TableWrite:
+def _summary_write(result: ScoreResult, inp: ScoreInput, lang: str,
+                   shown: _Shown | None = None, grid: bool = False) -> TableWrite:
+    """kb_summary: one row per employee, a column per indicator. `grid`: `_is_grid` holds,
+    so indicator j's column is every len(codes)-th line's points from line j on."""
+    shown = shown or _Shown()
     codes = [ind.code for ind in inp.rules.indicators]
     columns = ["employee_id", "name", "department", "position", *codes,
                "total", "grade", "rank", "group_rank", "status"]
-    points = {(ln.employee_id, ln.indicator): ln.points for ln in result.lines}
     outcome = {e.employee_id: e for e in result.employees}
-    rows, fills, cell_fills = [], [], {}
-    for n, emp in enumerate(inp.employees):
-        res = outcome[emp.employee_id]
-        status = WORDS[lang]["ok"] if res.status == "ok" else res.status
-        rows.append([emp.employee_id, emp.name, emp.department, emp.position,
-                     *(_shown(points.get((emp.employee_id, c))) for c in codes),
-                     _shown(res.total), res.grade, res.rank, res.group_rank, status])
-        fills.append(MISSING_FILL if res.total is None else None)
-        if res.grade in GRADE_FILLS:
-            cell_fills[(n, "grade")] = GRADE_FILLS[res.grade]
+    emps = inp.employees
+    eids = list(map(attrgetter("employee_id"), emps))
+    results = list(map(outcome.__getitem__, eids))
+    totals = list(map(attrgetter("total"), results))
+    grades = list(map(attrgetter("grade"), results))
+    if grid:
+        points, shown_totals = shown.columns(list(map(attrgetter("points"), result.lines)),
+                                             totals)
+        by_code = [points[j::len(codes)] for j in range(len(codes))]
+    else:
+        of = {(ln.employee_id, ln.indicator): ln.points for ln in result.lines}
+        by_code = shown.columns(*(list(map(of.get, zip(eids, repeat(c), strict=False)))
+                                  for c in codes))
+        shown_totals = shown.columns(totals)[0]
+    ok_word = WORDS[lang]["ok"]
+    data = [eids, list(map(attrgetter("name"), emps)),
+            list(map(attrgetter("department"), emps)),
+            list(map(attrgetter("position"), emps)),
+            *by_code, shown_totals, grades,
+            list(map(attrgetter("rank"), results)), list(map(attrgetter("group_rank"), results)),
+            [ok_word if s == "ok" else s for s in map(attrgetter("status"), results)]]
+    fills = [MISSING_FILL if t is None else None for t in totals]
+    cell_fills = {(n, "grade"): GRADE_FILLS[g] for n, g in enumerate(grades)
+                  if g in GRADE_FILLS}
     formats = {code: POINTS_FORMAT for code in codes} | {"total": POINTS_FORMAT}
-    return TableWrite(
-        "kb_summary", columns, rows, skip_unchanged=True, number_formats=formats,
+    return TableWrite.from_columns(
+        "kb_summary", columns, data, skip_unchanged=True, number_formats=formats,
         row_fills=fills,
         cell_fills=cell_fills, captions={code: code for code in codes},
         text_columns=frozenset({"employee_id", "name", "department", "position", "grade",
@@ -227,54 +319,65 @@ ADJUSTMENT_COLUMNS = ["employee_id", "name", "department", "indicator", "indicat
                       "base_points", "adjusted", "status"]
 
 
-def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str
+def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
+                       from_scores: tuple[TableWrite, list[IndicatorScore]] | None = None
                        ) -> TableWrite:
     """One row per employee x applicable indicator, keeping what executives typed.
 
     When the existing rows are already in that order only the computed columns are written;
     otherwise points and reason move with their (employee, indicator) key so that nobody's
     typed adjustment ends up on another row.
+
+    `from_scores` = (kb_scores' write, the lines of its rows), given when no (employee,
+    indicator) repeats in the result: the rows of those lines are kb_scores' rows, so their
+    names, points and colours are taken from it instead of being built again.
     """
-    existing = _typed_adjustments(tables)
-    wanted = [(ln.employee_id, ln.indicator) for ln in result.lines
-              if ln.status is not LineStatus.NOT_APPLICABLE]
-    wanted_set = set(wanted)
-    keys = wanted + [k for k in existing if k not in wanted_set]  # never drop typed input
-    lines = {(ln.employee_id, ln.indicator): ln for ln in result.lines}
-    people = {e.employee_id: e for e in inp.employees}
-    names = {i.code: i.name for i in inp.rules.indicators}
-    rows, fills = [], []
-    not_applicable, adjusted = WORDS[lang]["not_applicable"], WORDS[lang]["adjusted"]
-    words, stale_word = LINE_STATUS[lang], WORDS[lang]["stale"]
-    D = Decimal
-    for eid, code in keys:
-        emp, ln = people.get(eid), lines.get((eid, code))
-        if ln is None:
-            rows.append([eid, emp.name if emp else None, emp.department if emp else None,
-                         code, names.get(code), None, None, not_applicable])
-            fills.append(MISSING_FILL)
-            continue
-        if ln.status is LineStatus.NOT_APPLICABLE:
-            status = not_applicable
-        elif ln.adjustment:
-            status = adjusted
-        else:  # _status inlined
-            status = words.get(ln.status, str(ln.status))
-            if ln.stale:
-                status += stale_word
-        b, p = ln.base_points, ln.points
-        rows.append([eid, emp.name if emp else None, emp.department if emp else None, code,
-                     names.get(code), float(b) or 0.0 if b.__class__ is D else _shown(b),
-                     float(p) or 0.0 if p.__class__ is D else _shown(p), status])
-        fills.append(_fill(ln))
+    typed_eids, typed_codes, typed_points, typed_reasons = _typed_rows(tables)
+    adjusted = WORDS[lang]["adjusted"]
+    existing: dict[tuple[str, str], tuple[object, object]] | None = None
+    extra: list[tuple[str, str]] = []
+    if from_scores is not None:
+        scores, lines = from_scores
+        have = dict(zip(scores.columns, scores.column_values(), strict=True))
+        if typed_eids != have["employee_id"] or typed_codes != have["indicator"]:
+            # not the usual case (the sheet's rows are the lines, in order, once each)
+            existing = _first_wins(typed_eids, typed_codes, typed_points, typed_reasons)
+            wanted_set = set(zip(have["employee_id"], have["indicator"], strict=True))
+            extra = [k for k in existing if k not in wanted_set]  # never drop typed input
+        data = [list(have[k]) for k in ("employee_id", "name", "department", "indicator",
+                                         "indicator_name", "base_points", "points")]
+        data.append([adjusted if a else s for a, s in
+                     zip(map(attrgetter("adjustment"), lines), have["status"], strict=True)])
+        fills = list(scores.row_fills or [None] * len(lines))
+    else:
+        existing = _first_wins(typed_eids, typed_codes, typed_points, typed_reasons)
+        wanted = _keys(_applicable(result))
+        wanted_set = set(wanted)
+        extra = wanted + [k for k in existing if k not in wanted_set]  # every row, one by one
+        data, fills = [[] for _ in ADJUSTMENT_COLUMNS], []
+    if extra:
+        people = {e.employee_id: e for e in inp.employees}
+        names = {i.code: i.name for i in inp.rules.indicators}
+        lines_by_key = dict(zip(_keys(result.lines), result.lines, strict=True))
+        for key in extra:
+            row, fill = _adjustment_row(key, people.get(key[0]), lines_by_key.get(key),
+                                        names, lang)
+            for values, value in zip(data, row, strict=True):
+                values.append(value)
+            fills.append(fill)
     columns = list(ADJUSTMENT_COLUMNS)
-    if keys != list(existing) or len(existing) != tables["kb_adjustments"].n_body_rows:
-        columns += ["points", "reason"]
-        for row, key in zip(rows, keys, strict=True):
-            points, reason = existing.get(key, (None, None))
-            row += [points, reason]
-    return TableWrite(
-        "kb_adjustments", columns, rows, skip_unchanged=True,
+    if existing is None:  # the rows are the sheet's keyed rows: are there blank ones too?
+        if len(typed_eids) != tables["kb_adjustments"].n_body_rows:
+            columns += ["points", "reason"]
+            data += [list(typed_points), list(typed_reasons)]
+    else:
+        keys = list(zip(data[0], data[3], strict=True))
+        if keys != list(existing) or len(existing) != tables["kb_adjustments"].n_body_rows:
+            columns += ["points", "reason"]
+            typed = list(map(existing.get, keys, repeat((None, None))))
+            data += [list(map(itemgetter(0), typed)), list(map(itemgetter(1), typed))]
+    return TableWrite.from_columns(
+        "kb_adjustments", columns, data, skip_unchanged=True,
         number_formats={"base_points": POINTS_FORMAT, "adjusted": POINTS_FORMAT,
                         "points": POINTS_FORMAT},
         row_fills=fills,
@@ -283,20 +386,58 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
     )
 
 
-def _typed_adjustments(tables: Tables) -> dict[tuple[str, str], tuple[object, object]]:
-    """(employee, indicator) -> (points, reason) exactly as typed, in sheet order."""
+def _adjustment_row(key: tuple[str, str], emp: object, ln: IndicatorScore | None,
+                    names: dict[str, str], lang: str) -> tuple[list[object], str | None]:
+    """One kb_adjustments row worked out on its own, and its colour."""
+    eid, code = key
+    name = emp.name if emp else None  # type: ignore[attr-defined]
+    department = emp.department if emp else None  # type: ignore[attr-defined]
+    if ln is None:  # typed for a line that no longer exists
+        return ([eid, name, department, code, names.get(code), None, None,
+                 WORDS[lang]["not_applicable"]], MISSING_FILL)
+    if ln.status is LineStatus.NOT_APPLICABLE:
+        status = WORDS[lang]["not_applicable"]
+    elif ln.adjustment:
+        status = WORDS[lang]["adjusted"]
+    else:
+        status = _status(ln, lang)
+    return ([eid, name, department, code, names.get(code), _shown(ln.base_points),
+             _shown(ln.points), status], _fill(ln))
+
+
+def _typed_rows(tables: Tables) -> tuple[list[str], list[str], list[object], list[object]]:
+    """kb_adjustments' rows that have both keys, in sheet order: (employee ids, indicator
+    codes, points, reasons), the keys as text (`_key_text`)."""
     frame = tables.get("kb_adjustments")
-    typed: dict[tuple[str, str], tuple[object, object]] = {}
     if frame is None:
-        return typed
-    columns = [frame.column(k) for k in ("employee_id", "indicator", "points", "reason")]
-    for eid, code, points, reason in zip(*columns, strict=True):
-        if eid is None or code is None:
-            continue
-        key = (_key_text(eid), _key_text(code))
+        return [], [], [], []
+    eids, codes = (_key_texts(frame.column(k)) for k in ("employee_id", "indicator"))
+    points, reasons = frame.column("points"), frame.column("reason")
+    if None in eids or None in codes:  # a row without its key adjusts nothing
+        kept = [eid is not None and code is not None
+                for eid, code in zip(eids, codes, strict=True)]
+        eids, codes, points, reasons = (list(compress(values, kept))
+                                        for values in (eids, codes, points, reasons))
+    return eids, codes, points, reasons  # type: ignore[return-value]
+
+
+def _first_wins(eids: list[str], codes: list[str], points: list[object],
+                reasons: list[object]) -> dict[tuple[str, str], tuple[object, object]]:
+    """(employee, indicator) -> (points, reason) exactly as typed, in sheet order; a key
+    typed on two rows keeps its first (like the reader)."""
+    typed: dict[tuple[str, str], tuple[object, object]] = {}
+    for key, value in zip(zip(eids, codes, strict=True), zip(points, reasons, strict=True),
+                          strict=True):
         if key not in typed:
-            typed[key] = (points, reason)
+            typed[key] = value
     return typed
+
+
+def _key_texts(values: list[object]) -> list[str | None]:
+    """`_key_text` over a column, None staying None (at C speed for an all-text column)."""
+    if set(map(type, values)) == {str}:
+        return list(map(str.strip, values))  # type: ignore[arg-type]
+    return [None if v is None else _key_text(v) for v in values]
 
 
 def _key_text(value: object) -> str:
