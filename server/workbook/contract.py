@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -54,10 +54,13 @@ SCORING_TABLES = ("kb_rules", "kb_roster", "kb_data")
 class TableFrame:
     """One kpibook table as found in the workbook, with where each value sits.
 
-    `data` has one plain list per schema key found (raw cell values) with one entry per
-    non-blank data row; `excel_rows[i]` is the 1-based Excel row of row `i`. `len(frame)` is
-    the number of rows. (`frame` gives the same as a pandas DataFrame, built on first use:
-    reading 100,000 cells one by one through pandas cost seconds, plain lists microseconds.)
+    `rows` are the table's non-blank body rows, the snapshot's own row lists (shared, never
+    copied); `excel_rows[i]` is the 1-based Excel row of row `i`. `len(frame)` is the number
+    of rows. A column is cut out of the rows on first use (`column`, `value`, `data`) in one
+    C-level pass and kept, so columns nobody reads (the ones the server writes back, HR's
+    notes) are never touched. (`frame` gives the same as a pandas DataFrame, built on first
+    use: reading 100,000 cells one by one through pandas cost seconds, plain lists
+    microseconds.)
     """
 
     spec: TableSpec
@@ -67,10 +70,16 @@ class TableFrame:
     first_col: int  # 0-based sheet column of the table's first column
     columns: dict[str, tuple[str, int]]  # key -> (caption as HR wrote it, 0-based sheet col)
     extra_columns: dict[str, int]  # HR's own columns: caption -> 0-based sheet col
-    data: dict[str, list[object]]  # key -> raw cell values, one per non-blank row
+    rows: list[list[object]]  # the non-blank body rows, whole sheet rows
     excel_rows: list[int]
     n_body_rows: int = 0  # data rows in the table, blank ones included
+    _columns: dict[str, list[object]] = field(default_factory=dict, repr=False, compare=False)
     _frame: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def data(self) -> dict[str, list[object]]:
+        """key -> raw cell values (one per row) for every schema column found."""
+        return {key: self.column(key) for key in self.columns}
 
     @property
     def name(self) -> str:
@@ -85,15 +94,20 @@ class TableFrame:
         if self._frame is None:
             import pandas as pd
 
-            self._frame = pd.DataFrame({k: pd.Series(v, dtype=object)
-                                        for k, v in self.data.items()},
-                                       columns=list(self.data), dtype=object)
+            data = self.data
+            self._frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()},
+                                       columns=list(data), dtype=object)
         return self._frame
 
     def column(self, key: str) -> list[object]:
         """Raw values of column `key`, one per row (all None when the column is absent)."""
-        values = self.data.get(key)
-        return values if values is not None else [None] * len(self.excel_rows)
+        values = self._columns.get(key)
+        if values is None:
+            found = self.columns.get(key)
+            if found is None:
+                return [None] * len(self.excel_rows)
+            values = self._columns[key] = _sheet_column(self.rows, found[1])
+        return values
 
     def has(self, key: str) -> bool:
         return key in self.columns
@@ -112,8 +126,7 @@ class TableFrame:
 
     def value(self, i: int, key: str) -> object:
         """Raw value of row `i`, column `key`; None when the column is absent."""
-        values = self.data.get(key)
-        return None if values is None else values[i]
+        return self.column(key)[i] if key in self.columns else None
 
     def problem(self, i: int | None, key: str | None, why: Message | str,
                 lang: str = "zh") -> Problem:
@@ -245,35 +258,47 @@ def _read_table(spec, sheet_name, sheet_index, sheet, table, lang: str = "zh"
     if problems:
         return None, problems
 
-    records: list[tuple[object, ...]] = []
-    excel_rows: list[int] = []
     body = table.body
     n_body = body.n_rows if body is not None else 0
-    wanted = [col for _, col in columns.values()] + list(extra.values())
-    # One C-level itemgetter per row instead of a method call per cell; the first len(columns)
-    # values are ours, the rest HR's extra columns (they only decide whether a row is blank).
-    pick = itemgetter(*wanted) if len(wanted) > 1 else (lambda row: (row[wanted[0]],))
-    reach = max(wanted, default=-1)
-    rows = sheet.values
-    for r in range(n_body):
-        sheet_row = body.row + r
-        row = rows[sheet_row] if sheet_row < len(rows) else ()
-        if len(row) > reach:
-            values = pick(row)
-        else:  # a short row (the client trimmed trailing blanks)
-            values = tuple(sheet.cell(sheet_row, col) for col in wanted)
-        for v in values:
-            if v is not None and not (v.__class__ is str and not v.strip()):
-                break
-        else:
-            continue  # wholly blank rows are spacing, not data
-        records.append(values)
-        excel_rows.append(sheet_row + 1)
-    n_ours = len(columns)
-    by_column = list(zip(*records, strict=True))[:n_ours] if records else [()] * n_ours
-    data = {key: list(values) for key, values in zip(columns, by_column, strict=True)}
+    first = body.row if body is not None else 0
+    rows = sheet.values[first: first + n_body]  # rows the client did not send are blank
+    # HR's extra columns count too: a row with only a note in it is not blank.
+    blank = _blank_rows(rows, [*(col for _, col in columns.values()), *extra.values()])
+    if blank:  # wholly blank rows are spacing, not data
+        keep = [i for i in range(len(rows)) if i not in blank]
+        rows = [rows[i] for i in keep]
+        excel_rows = [first + 1 + i for i in keep]
+    else:
+        excel_rows = list(range(first + 1, first + 1 + len(rows)))
     return TableFrame(spec, sheet_name, sheet_index, header_ref.row, table.range.col,
-                      columns, extra, data, excel_rows, n_body), []
+                      columns, extra, rows, excel_rows, n_body), []
+
+
+def _sheet_column(rows: list[list[object]], col: int) -> list[object]:
+    """Column `col` of `rows` (C speed); None where the client trimmed a row's trailing
+    blanks."""
+    try:
+        return list(map(itemgetter(col), rows))
+    except IndexError:
+        return [row[col] if len(row) > col else None for row in rows]
+
+
+def _blank_rows(rows: list[list[object]], cols: list[int]) -> set[int]:
+    """Indexes of the rows whose cells in `cols` are all None or blank text.
+
+    Each column only narrows down the rows still blank so far: when the first column is
+    filled in, that one column is all that is read."""
+    if not cols:
+        return set(range(len(rows)))
+    candidates = list(range(len(rows)))
+    for n, col in enumerate(cols):
+        cells = (enumerate(_sheet_column(rows, col)) if n == 0 else
+                 ((i, rows[i][col] if len(rows[i]) > col else None) for i in candidates))
+        candidates = [i for i, v in cells
+                      if v is None or (v.__class__ is str and not v.strip())]
+        if not candidates:
+            break
+    return set(candidates)
 
 
 def read_meta(tables: Tables) -> dict[str, str]:
@@ -523,6 +548,56 @@ def _clean_period(value: object) -> str | None:
         moment = _moment(value)
         return None if moment is _BAD else f"{moment:%Y-%m}"
     return None
+
+
+# --- clean tables -------------------------------------------------------------------------
+# The big tables (kb_data above all) are nearly always clean. Each `_clean_*` reader makes one
+# pass over the rows that only converts and builds the engine's objects, reusing what it has
+# converted for a repeated value. At the first cell that would give the per-cell reader
+# something to report (a blank key, an error or a date where text belongs, a value given
+# twice, an unknown employee ...) it gives up and returns None, and the per-cell reader runs
+# instead: every problem is reported by the same code, in the same words and order, as before.
+
+
+def _records(frame: TableFrame, keys: tuple[str, ...]) -> Iterable[tuple]:
+    """One tuple per row with the raw cells of `keys` (None for an absent column).
+
+    Straight from the sheet rows with one C-level itemgetter per row when every column is
+    there and no row is short; that reads each cell once, where a list per column would walk
+    all the rows once per column."""
+    cols = [frame.columns[k][1] if k in frame.columns else None for k in keys]
+    rows = frame.rows
+    if None not in cols and (not rows or min(map(len, rows)) > max(cols)):  # type: ignore[type-var]
+        return map(itemgetter(*cols), rows)
+    return zip(*(frame.column(k) for k in keys), strict=True)
+
+
+def _number_reader() -> Callable[[object], object]:
+    """What `_Reader.number` gives for a cell with nothing to report: a Decimal, or None for
+    an empty cell; _BAD for any other cell. Each distinct number is converted once (floats
+    through repr, so 0.1 stays 0.1), which pays when one value fills a whole column."""
+    floats: dict[float, Decimal] = {}
+    ints: dict[int, Decimal] = {}
+
+    def number(v: object) -> object:
+        cls = v.__class__
+        if cls is float:  # floats and ints apart: Decimal(1) and Decimal("1.0") differ
+            found = floats.get(v)  # type: ignore[call-overload]
+            if found is None:
+                if v - v != 0:  # type: ignore[operator]  # NaN or infinity: reported
+                    return _BAD
+                found = Decimal(repr(v))
+                if v:  # 0.0 == -0.0 would share a key but not a repr
+                    floats[v] = found  # type: ignore[index]
+            return found
+        if cls is int:
+            found = ints.get(v)  # type: ignore[call-overload]
+            if found is None:
+                found = ints[v] = Decimal(v)  # type: ignore[arg-type]
+            return found
+        return None if v is None else _BAD
+
+    return number
 
 
 def _first_rows(frame: TableFrame, keys: list[tuple], what: str, key_column: str,
@@ -778,6 +853,9 @@ def _read_roster(frame: TableFrame | None, problems: list[Problem], where: _Loca
                  ) -> list[Employee]:
     if frame is None:
         return []
+    clean = _clean_roster(frame, where)
+    if clean is not None:
+        return clean
     read = _Reader(frame, problems, where.lang)
     ids = [(_employee_id(read, i),) for i in range(len(frame))]
     where.roster = _first_rows(frame, ids, "what.employee", "employee_id", problems, where.lang)
@@ -788,6 +866,23 @@ def _read_roster(frame: TableFrame | None, problems: list[Problem], where: _Loca
         if ids[i][0] and name and department and where.roster.get(ids[i]) == i:
             employees.append(Employee(ids[i][0], name, department, read.text(i, "position"),
                                       read.text(i, "email")))
+    return employees
+
+
+def _clean_roster(frame: TableFrame, where: _Located) -> list[Employee] | None:
+    """`_read_roster` of a roster with nothing to report; None otherwise."""
+    employees = []
+    first: dict[tuple, int] = {}
+    for i, cells in enumerate(_records(frame, ("employee_id", "name", "department",
+                                               "position", "email"))):
+        eid, name, department, position, email = map(_clean_text, cells)
+        if not (eid and name and department) or position is None or email is None:
+            return None  # a blank or non-text cell
+        first[(eid,)] = i
+        employees.append(Employee(eid, name, department, position, email))
+    if len(first) != len(employees):
+        return None  # an employee listed twice
+    where.roster = first
     return employees
 
 
@@ -806,6 +901,9 @@ def _check_refs(read: _Reader, i: int, employee_id: str, code: str,
 def _read_targets(frame, codes, ids, problems, where) -> list[TargetOverride]:
     if frame is None:
         return []
+    clean = _clean_targets(frame, codes, ids, where)
+    if clean is not None:
+        return clean
     read = _Reader(frame, problems, where.lang)
     keys = [(_employee_id(read, i), read.text(i, "indicator", required=True))
             for i in range(len(frame))]
@@ -820,9 +918,108 @@ def _read_targets(frame, codes, ids, problems, where) -> list[TargetOverride]:
     return overrides
 
 
+def _clean_targets(frame: TableFrame, codes: set[str] | None, ids: set[str] | None,
+                   where: _Located) -> list[TargetOverride] | None:
+    """`_read_targets` of a table with nothing to report; None otherwise."""
+    number = _number_reader()
+    overrides = []
+    first: dict[tuple, int] = {}
+    for i, (eid, code, *cells) in enumerate(_records(frame, ("employee_id", "indicator",
+                                                             *_TARGET_KEYS))):
+        eid, code = _clean_text(eid), _clean_text(code)
+        if not eid or not code or (ids is not None and eid not in ids) \
+                or (codes is not None and code not in codes):
+            return None  # a blank, non-text or unknown key
+        first[(eid, code)] = i
+        params = {}
+        for key, cell in zip(_TARGET_KEYS, cells, strict=True):
+            value = number(cell)
+            if value is _BAD:
+                return None
+            if value is not None:
+                params[key] = value
+        if params:
+            overrides.append(TargetOverride(eid, code, params))
+    if len(first) != len(frame):
+        return None  # a target given twice
+    where.targets = first
+    return overrides
+
+
+_TARGET_KEYS = ("target", "floor", "cap")
+_DATA_KEYS = ("employee_id", "indicator", "field", "fetched_at", "period", "value", "status",
+              "source")
+
+
+def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[str] | None,
+                ids: set[str] | None, period: str, where: _Located) -> list[Fact] | None:
+    """`_read_data` of a table with nothing to report; None otherwise."""
+    has_fetched = frame.has("fetched_at")
+    rating = {code for code, ind in indicators.items() if ind.rule == "rating"}
+    number = _number_reader()
+    # Cells already seen to be fine. Only text and datetimes go in: a set cannot tell
+    # True from 1 (a bool is a problem where a serial number is fine).
+    fine_moments: set[object] = set()
+    fine_periods: set[object] = set()
+    stale_of: dict[str, bool] = {}
+    first: dict[tuple, int] = {}
+    facts = []
+    for i, (eid, code, name, moment, cell, raw, status, source) in enumerate(
+            _records(frame, _DATA_KEYS)):
+        eid = eid.strip() if eid.__class__ is str else _clean_text(eid)
+        code = code.strip() if code.__class__ is str else _clean_text(code)
+        name = name.strip() if name.__class__ is str else _clean_text(name)
+        if not eid or not code or name is None or (ids is not None and eid not in ids) \
+                or (codes is not None and code not in codes):
+            return None  # a blank, non-text or unknown key
+        key = (eid, code, name or "actual")
+        first[key] = i
+        if has_fetched and moment not in fine_moments:
+            cls = moment.__class__
+            if cls not in _PLAIN_CELLS or _moment(moment) is _BAD:
+                return None
+            if cls is str or cls is datetime:
+                fine_moments.add(moment)
+        if cell not in fine_periods:
+            cls = cell.__class__
+            row_period = _clean_period(cell) if cls in _PLAIN_CELLS else None
+            if row_period is None or (period and row_period and row_period != period):
+                return None
+            if cls is str or cls is datetime:
+                fine_periods.add(cell)
+        if code not in indicators:
+            continue  # a known code whose rule is unreadable (reported in kb_rules)
+        if code in rating:  # ratings stay labels: `_Reader.text` of the cell
+            value = _clean_text(raw)
+            if value is None:  # an error, a date, TRUE ...: the reader decides
+                return None
+            value = value or None  # blank: missing data
+        else:
+            value = number(raw)
+            if value is _BAD:  # text, an error, a date, NaN ...: the reader decides
+                return None
+        if value is None:
+            continue  # blank value: missing data, handled by the indicator's policy
+        status = status.strip() if status.__class__ is str else _clean_text(status)
+        source = source.strip() if source.__class__ is str else _clean_text(source)
+        if status is None or source is None:
+            return None
+        stale = stale_of.get(status)
+        if stale is None:
+            stale = stale_of[status] = bool(status) and _lookup(_STALE, status) == "stale"
+        facts.append(Fact(eid, code, value, key[2], source, stale))
+    if len(first) != len(frame):
+        return None  # a value given twice
+    where.data = first
+    return facts
+
+
 def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:
     if frame is None:
         return []
+    clean = _clean_data(frame, indicators, codes, ids, period, where)
+    if clean is not None:
+        return clean
     read = _Reader(frame, problems, where.lang)
     # The biggest table (one row per person x indicator x field): every column is read once
     # as a list, and a cell goes through the reader's per-cell methods (which report

@@ -1,0 +1,197 @@
+"""The contract's fast paths give exactly what the per-cell reader gives.
+
+`read_tables` finds blank rows column by column and cuts columns out lazily; `_clean_roster`,
+`_clean_targets` and `_clean_data` read a clean table in one pass and hand anything doubtful
+to the per-cell reader. Random tables full of awkward cells (errors, dates, booleans, NaN,
+-0.0, 1 next to 1.0, blanks, duplicates, unknown ids) must come out the same either way:
+the same engine input (Decimals compared as text: Decimal("1") == Decimal("1.0")) or the
+same problems, in the same order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from server.scoring.model import ValidationError
+from server.workbook import contract
+from server.workbook.contract import read_tables, to_score_input
+from server.xlwire.snapshot import BookSnapshot, CellError, RangeRef, SheetSnapshot
+from tests.workbook.books import make_book, table_snapshot
+
+RULES = (["Code", "Indicator", "Kind", "Weight", "Source", "Rule", "Target"], [
+    ["OUT", "产量", "定量", 60, "erp", "ratio", 100],
+    ["TEAM", "协作", "定性", 40, "hr", "rating", None],
+    ["BAD", "坏规则", "定量", 0, "erp", "no_such_rule", None],  # known code, unreadable rule
+])
+ROSTER_HEADER = ["Employee ID", "Name", "Department", "Position", "E-mail"]
+TARGETS_HEADER = ["Employee ID", "Indicator", "Target", "Floor", "Cap"]
+DATA_HEADER = ["Employee ID", "Indicator", "Field", "Value", "Source", "Period", "Fetched at",
+               "Status"]
+
+AWKWARD = [None, "", "  ", " x ", True, False, 0, 0.0, -0.0, 1, 1.0, 1.5, float("nan"),
+           float("inf"), CellError("#N/A"), dt.datetime(2026, 10, 5), dt.date(2026, 10, 5),
+           "2026-10", "2026-09", "2026-11-02 08:00", "not a date", 46300, "stale", "过期",
+           "ok", "A", "★★★☆☆", "85%", "E1", "1001", "NOPE"]
+
+
+GOOD = {  # cells the fast paths take (as long as keys stay unique and known)
+    "id": ["E1", "E2", " E3 ", 1001, 1001.0],
+    "code": ["OUT", "TEAM", "BAD", " OUT "],
+    "name": ["张三", "李四", 7, 7.5],
+    "text": ["erp", " x ", None, 3, 2.5, "stale", "过期", "ok"],
+    "number": [None, 90, 95.5, -0.0, 0, 0.0, 1, 1.0, 0.1],
+    "value": [1, 1.0, 90, 87.5, 0.1, None, "A", " B ", -0.0, 0, 12, 2.5],
+    "field": ["actual", None, " actual "],
+    "period": ["2026-10", None, dt.datetime(2026, 10, 1), 46300, " 2026-10 "],
+    "moment": ["2026-11-02 08:00", 46300.5, None, dt.datetime(2026, 11, 2), 46300],
+}
+
+
+@st.composite
+def table(draw, columns: list[str], max_size: int = 8) -> list[list[object]]:
+    """Rows of one table: all cells of the `GOOD` kinds, or (half the time) some awkward."""
+    awkward = draw(st.booleans())
+    cells = [st.one_of(st.sampled_from(GOOD[c]), st.sampled_from(AWKWARD)) if awkward
+             else st.sampled_from(GOOD[c]) for c in columns]
+    return draw(st.lists(st.tuples(*cells).map(list), max_size=max_size,
+                         unique_by=None if awkward else (lambda row: repr(row[:3]))))
+
+
+roster_rows = table(["id", "name", "name", "text", "text"])
+target_rows = table(["id", "code", "number", "number", "number"])
+data_rows = table(["id", "code", "field", "value", "text", "period", "moment", "text"], 12)
+
+
+def _book(roster: list, targets: list, data: list, period: object,
+          rules: tuple = RULES) -> BookSnapshot:
+    return make_book({
+        "kb_rules": rules,
+        "kb_roster": (ROSTER_HEADER, roster),
+        "kb_targets": (TARGETS_HEADER, targets),
+        "kb_data": (DATA_HEADER, data),
+        "kb_meta": (["Key", "Value"], [["period", period]]),
+    })
+
+
+def _exact(value: object) -> object:
+    """Something that tells Decimal("1") from Decimal("1.0") and -0.0 from 0.0."""
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_exact(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return (type(value).__name__,
+                [(name, _exact(getattr(value, name))) for name in value.__dataclass_fields__])
+    return (type(value).__name__, repr(value))
+
+
+def _outcome(book: BookSnapshot) -> object:
+    try:
+        return "input", _exact(to_score_input(read_tables(book), "en"))
+    except ValidationError as exc:
+        return "problems", exc.problems
+
+
+def _per_cell(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("_clean_roster", "_clean_targets", "_clean_data"):
+        monkeypatch.setattr(contract, name, lambda *args: None)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(roster=roster_rows, targets=target_rows, data=data_rows,
+       period=st.sampled_from(["2026-10", "", None]))
+def test_clean_paths_match_the_per_cell_reader(monkeypatch, roster, targets, data, period):
+    book = _book(roster, targets, data, period)
+    fast = _outcome(book)
+    with monkeypatch.context() as m:
+        _per_cell(m)
+        slow = _outcome(book)
+    assert fast == slow
+
+
+def test_clean_paths_run_on_clean_tables(monkeypatch) -> None:
+    """The example above is clean: each fast path returns it (no fall-back)."""
+    book = _book([["E1", "张三", "一车间", "经理", None], ["E2", "李四", "R&D", None, "a@b.c"],
+                  ["E3", "王五", "R&D", None, None]],
+                 [["E1", "OUT", 90, None, 1.0], ["E2", "OUT", 95.5, None, 1.2]],
+                 [["E1", "OUT", "actual", 87.5, "erp", "2026-10", "2026-11-02 08:00", "ok"],
+                  ["E1", "TEAM", None, "A", "erp", "2026-10", 46300.5, "stale"],
+                  ["E2", "OUT", " actual ", 1, "erp", "2026-10", None, "过期"],
+                  ["E3", "OUT", "actual", -0.0, None, "2026-10", None, None],
+                  ["E2", "TEAM", "actual", None, None, None, None, None]], "2026-10",
+                 (RULES[0], RULES[1][:2]))
+    ran: dict[str, bool] = {}
+    for name in ("_clean_roster", "_clean_targets", "_clean_data"):
+        real = getattr(contract, name)
+
+        def spy(*args, _real=real, _name=name):
+            out = _real(*args)
+            ran[_name] = out is not None
+            return out
+        monkeypatch.setattr(contract, name, spy)
+    inp = to_score_input(read_tables(book), "en")
+    assert ran == {"_clean_roster": True, "_clean_targets": True, "_clean_data": True}
+    assert [(f.employee_id, f.indicator, f.field, str(f.value), f.stale) for f in inp.facts] == [
+        ("E1", "OUT", "actual", "87.5", False), ("E1", "TEAM", "actual", "A", True),
+        ("E2", "OUT", "actual", "1", True), ("E3", "OUT", "actual", "-0.0", False)]
+    assert [(t.employee_id, {k: str(v) for k, v in t.params.items()}) for t in inp.overrides] \
+        == [("E1", {"target": "90", "cap": "1.0"}), ("E2", {"target": "95.5", "cap": "1.2"})]
+
+
+# --- read_tables: blank rows, short rows, rows the client did not send ----------------------
+
+
+def _reference_frame(sheet: SheetSnapshot, body: RangeRef, wanted: list[int], n_ours: int):
+    """The row-by-row reading the column-wise one replaced."""
+    records, excel_rows = [], []
+    for r in range(body.n_rows):
+        values = [sheet.cell(body.row + r, col) for col in wanted]
+        if all(v is None or (v.__class__ is str and not v.strip()) for v in values):
+            continue
+        records.append(values[:n_ours])
+        excel_rows.append(body.row + r + 1)
+    columns = [list(c) for c in zip(*records, strict=True)] if records else [[]] * n_ours
+    return columns, excel_rows
+
+
+sheet_cells = st.sampled_from([None, "", " ", "\t", "x", 0, 0.0, False, CellError("#N/A")])
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(sheet_cells, max_size=6), max_size=10),
+       extra_rows=st.integers(0, 3), origin=st.tuples(st.integers(0, 2), st.integers(0, 2)))
+def test_read_tables_matches_row_by_row_reading(rows, extra_rows, origin) -> None:
+    r0, c0 = origin
+    header = ["Employee ID", "Name", "Department", "HR note"]
+    values: list[list[object]] = [[None] * (c0 + 4) for _ in range(r0)]
+    values.append([None] * c0 + header)
+    values += [[None] * c0 + row for row in rows]  # short rows: trimmed trailing blanks
+    sheet = SheetSnapshot(0, "名单", values)
+    n_rows = len(rows) + extra_rows  # the table reaches below what the client sent
+    sheet.tables.append(table_snapshot("kb_roster", 0, r0, c0, n_rows, 4))
+    book = BookSnapshot("test", "0", "t.xlsx", 0, None, [sheet])
+    frame = read_tables(book, ("kb_roster",)).frames["kb_roster"]
+    body = sheet.tables[0].body or RangeRef(r0 + 1, c0, 0, 4)
+    columns, excel_rows = _reference_frame(sheet, body, [c0, c0 + 1, c0 + 2, c0 + 3], 3)
+    assert frame.excel_rows == excel_rows
+    assert frame.n_body_rows == n_rows
+    assert list(frame.data) == ["employee_id", "name", "department"]
+    got = [frame.column(k) for k in ("employee_id", "name", "department")]
+    assert [[repr(v) for v in c] for c in got] == [[repr(v) for v in c] for c in columns]
+    assert [frame.value(i, "name") for i in range(len(frame))] == columns[1]
+    assert frame.column("position") == [None] * len(frame)  # absent column
+
+
+def test_nan_is_not_a_cached_value() -> None:
+    """NaN never equals itself: the number reader must still report it every time."""
+    number = contract._number_reader()
+    assert number(float("nan")) is contract._BAD
+    assert number(math.inf) is contract._BAD
+    assert str(number(-0.0)) == "-0.0" and str(number(0.0)) == "0.0"
+    assert str(number(1)) == "1" and str(number(1.0)) == "1.0"
