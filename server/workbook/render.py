@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter, is_, itemgetter
 
 from server.scoring.model import (
     IndicatorScore,
@@ -85,14 +85,18 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     lang = _lang(lang)
     plan = WritePlan(activate_table="kb_summary")
     # The three tables are built column by column (kb_scores is 43,000 rows x 13 at 5,000
-    # managers), share one Decimal -> float conversion per number object, and, when the
-    # lines are the employees x indicators grid the engine produces, kb_summary and
-    # kb_adjustments reuse kb_scores' columns instead of looking every line up by key.
-    shown = _Shown()
-    lines = _applicable(result)
-    scores = _scores_write(result, inp, lang, lines, shown)
-    grid = _is_grid(result, inp)
-    summary = _summary_write(result, inp, lang, shown, grid)
+    # managers) and, when the lines are the employees x indicators grid the engine
+    # produces, kb_summary and kb_adjustments reuse kb_scores' converted columns instead of
+    # looking every line up by key.
+    applicable = _applicable_mask(result)
+    lines = list(compress(result.lines, applicable))
+    scores = _scores_write(result, inp, lang, lines)
+    all_points = None
+    if _is_grid(result, inp):  # every line's shown points, kb_scores' where it has them
+        done = iter(scores.column_values()[SCORE_COLUMNS.index("points")])
+        all_points = [next(done) if ok else _shown(ln.points)
+                      for ok, ln in zip(applicable, result.lines, strict=True)]
+    summary = _summary_write(result, inp, lang, all_points)
     if fact_link is not None:
         links = _explanation_links(result, fact_link, linked)
         per_employee: list[str | None] = [None] * len(inp.employees)
@@ -110,7 +114,8 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     plan.tables.append(summary)
     if "kb_adjustments" in tables:
         plan.tables.append(_adjustments_write(result, inp, tables, lang,
-                                              (scores, lines) if grid else None))
+                                              None if all_points is None
+                                              else (scores, lines)))
     plan.meta = {"scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "engine_version": _engine_version()}
     return plan
@@ -149,27 +154,36 @@ def _shown(value: object) -> object:
     return value
 
 
-class _Shown:
-    """`_shown` over whole columns, each distinct *object* converted once for all the columns
-    of a plan: the engine shares weights, targets, zero adjustments and a line's base points
-    and points (5,000 managers: 25,000 distinct objects in 260,000 cells). Objects are told
-    apart by id(), which is fast; hashing fresh Decimals by value would cost more than
-    converting them. The columns are kept so that no id is reused meanwhile."""
+_FEW_DISTINCT_SAMPLE = 256
+_HASHED_BY_VALUE = frozenset({Decimal, str, type(None)})  # no two of these types compare equal
 
-    def __init__(self) -> None:
-        self._of: dict[int, object] = {}
-        self._kept: list[list[object]] = []
 
-    def columns(self, *columns: list[object]) -> list[list[object]]:
-        ids = [list(map(id, values)) for values in columns]
-        new: dict[int, object] = {}
-        for values, keys in zip(columns, ids, strict=True):
-            new.update(zip(keys, values, strict=True))
-        of, D, shown = self._of, Decimal, _shown
-        of.update({k: float(v) or 0.0 if v.__class__ is D else shown(v)  # _shown, inlined
-                   for k, v in new.items() if k not in of})
-        self._kept += columns
-        return [list(map(of.__getitem__, keys)) for keys in ids]
+def _shown_column(values: list[object]) -> list[object]:
+    """`_shown` over a column (a new list). A column of few distinct objects (the engine
+    shares weights, targets and zero adjustments between lines) is converted once per
+    distinct value: a Decimal caches its hash, so the lookups are cheap, while hashing fresh
+    Decimals once each would cost more than converting them, cell by cell."""
+    sample = values[:_FEW_DISTINCT_SAMPLE]
+    if 4 * len(set(map(id, sample))) <= len(sample) and \
+            set(map(type, values)) <= _HASHED_BY_VALUE:
+        try:  # equal Decimals (1.0, 1.00; 0, -0) convert to the same float
+            of = {v: _shown(v) for v in set(values)}
+        except TypeError:  # a signalling NaN cannot be hashed: cell by cell, as before
+            pass
+        else:
+            return list(map(of.__getitem__, values))
+    D, shown = Decimal, _shown
+    return [float(v) or 0.0 if v.__class__ is D else shown(v) for v in values]  # inlined
+
+
+def _shown_like(values: list[object], others: list[object], others_shown: list[object]
+                ) -> list[object]:
+    """`_shown` over `values`, reusing `others_shown[i]` where `values[i]` is the very object
+    `others[i]` (a line's points are its base points unless it was adjusted)."""
+    D, shown = Decimal, _shown
+    return [done if same else float(v) or 0.0 if v.__class__ is D else shown(v)
+            for v, same, done in zip(values, map(is_, values, others), others_shown,
+                                     strict=True)]
 
 
 SCORE_COLUMNS = ["employee_id", "name", "department", "indicator", "indicator_name", "actual",
@@ -178,10 +192,15 @@ SCORE_COLUMNS = ["employee_id", "name", "department", "indicator", "indicator_na
 _LINE_NUMBERS = ("actual", "target", "weight", "base_points", "adjustment", "points")
 
 
+def _applicable_mask(result: ScoreResult) -> list[bool]:
+    """Per line: does it get a kb_scores / kb_adjustments row?"""
+    na = LineStatus.NOT_APPLICABLE
+    return [ln.status is not na for ln in result.lines]
+
+
 def _applicable(result: ScoreResult) -> list[IndicatorScore]:
     """The lines that get a kb_scores / kb_adjustments row, in result order."""
-    na = LineStatus.NOT_APPLICABLE
-    return [ln for ln in result.lines if ln.status is not na]
+    return list(compress(result.lines, _applicable_mask(result)))
 
 
 def _keys(lines: Collection[IndicatorScore]) -> list[tuple[str, str]]:
@@ -222,8 +241,7 @@ def _line_states(lines: list[IndicatorScore], lang: str) -> tuple[list[object], 
 
 
 def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str,
-                  lines: list[IndicatorScore] | None = None, shown: _Shown | None = None
-                  ) -> TableWrite:
+                  lines: list[IndicatorScore] | None = None) -> TableWrite:
     """kb_scores: one row per applicable line, built a column at a time at C speed."""
     if lines is None:
         lines = _applicable(result)
@@ -236,12 +254,14 @@ def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str,
     departments = {eid: e.department for eid, e in people.items()}
     indicator_names = {code: i.name for code, i in indicators.items()}
     raw = [list(map(attrgetter(f), lines)) for f in _LINE_NUMBERS]
+    numbers = [_shown_column(values) for values in raw[:-1]]
+    numbers.append(_shown_like(raw[-1], raw[-3], numbers[-2]))  # points: mostly base points
     status, fills = _line_states(lines, lang)
     # the line's own id and code: equal (they are dict keys) to the roster's and the rule's
     data = [eids, list(map(names.__getitem__, eids)),
             list(map(departments.__getitem__, eids)), codes,
             list(map(indicator_names.__getitem__, codes)),
-            *(shown or _Shown()).columns(*raw),
+            *numbers,
             list(map(attrgetter("explanation"), lines)), status]
     # Percent format only when every numeric actual is a percent; a column has one format.
     percent = {ind.code for ind in inp.rules.indicators if ind.unit == "%"}
@@ -273,10 +293,10 @@ def _explanation_links(result: ScoreResult, fact_link: Callable[[str, str | None
 
 
 def _summary_write(result: ScoreResult, inp: ScoreInput, lang: str,
-                   shown: _Shown | None = None, grid: bool = False) -> TableWrite:
-    """kb_summary: one row per employee, a column per indicator. `grid`: `_is_grid` holds,
-    so indicator j's column is every len(codes)-th line's points from line j on."""
-    shown = shown or _Shown()
+                   all_points: list[object] | None = None) -> TableWrite:
+    """kb_summary: one row per employee, a column per indicator. `all_points`: every line's
+    `_shown` points when `_is_grid` holds: indicator j's column is then every
+    len(codes)-th of them from line j on."""
     codes = [ind.code for ind in inp.rules.indicators]
     columns = ["employee_id", "name", "department", "position", *codes,
                "total", "grade", "rank", "group_rank", "status"]
@@ -286,20 +306,17 @@ def _summary_write(result: ScoreResult, inp: ScoreInput, lang: str,
     results = list(map(outcome.__getitem__, eids))
     totals = list(map(attrgetter("total"), results))
     grades = list(map(attrgetter("grade"), results))
-    if grid:
-        points, shown_totals = shown.columns(list(map(attrgetter("points"), result.lines)),
-                                             totals)
-        by_code = [points[j::len(codes)] for j in range(len(codes))]
+    if all_points is not None:
+        by_code = [all_points[j::len(codes)] for j in range(len(codes))]
     else:
         of = {(ln.employee_id, ln.indicator): ln.points for ln in result.lines}
-        by_code = shown.columns(*(list(map(of.get, zip(eids, repeat(c), strict=False)))
-                                  for c in codes))
-        shown_totals = shown.columns(totals)[0]
+        by_code = [_shown_column(list(map(of.get, zip(eids, repeat(c), strict=False))))
+                   for c in codes]
     ok_word = WORDS[lang]["ok"]
     data = [eids, list(map(attrgetter("name"), emps)),
             list(map(attrgetter("department"), emps)),
             list(map(attrgetter("position"), emps)),
-            *by_code, shown_totals, grades,
+            *by_code, _shown_column(totals), grades,
             list(map(attrgetter("rank"), results)), list(map(attrgetter("group_rank"), results)),
             [ok_word if s == "ok" else s for s in map(attrgetter("status"), results)]]
     fills = [MISSING_FILL if t is None else None for t in totals]

@@ -27,6 +27,8 @@ from server.workbook.render import (
     WORDS,
     _fill,
     _shown,
+    _shown_column,
+    _shown_like,
     score_plan,
 )
 from server.xlwire.plan import TableWrite
@@ -322,3 +324,27 @@ def test_rows_of_a_column_write_are_editable_and_written():
     with pytest.raises(ValueError):
         TableWrite.from_columns("kb_scores", ["employee_id", "points"], [["E1"], [1, 2]])
 
+
+
+SHARED = [Decimal("1.0"), Decimal("1.00"), Decimal("-0"), Decimal("0.00"), Decimal("NaN"),
+          Decimal("2.675"), "B", None, ""]
+
+
+@pytest.mark.parametrize("column", [
+    SHARED * 100,  # few distinct objects: converted once per value
+    [Decimal(n) / 7 for n in range(300)],  # fresh objects: cell by cell
+    [*SHARED, 1, 1.0, True] * 100,  # 1 == 1.0 == True == Decimal(1): never by value
+    [Decimal("sNaN"), *SHARED[:1] * 300],  # a signalling NaN cannot be hashed
+    [], [None] * 5,
+])
+def test_shown_column_is_shown_cell_by_cell(column):
+    try:
+        want = [repr(_shown(v)) for v in column]
+    except ValueError:  # float(sNaN) raises: so must the column
+        with pytest.raises(ValueError):
+            _shown_column(column)
+        return
+    assert [repr(v) for v in _shown_column(column)] == want
+    bases = column[::-1]
+    assert [repr(v) for v in _shown_like(column, bases, _shown_column(bases))] == want
+    assert [repr(v) for v in _shown_like(column, column, _shown_column(column))] == want
