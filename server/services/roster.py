@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Employee
@@ -12,23 +12,42 @@ from server.scoring.model import Employee as RosterEntry
 
 
 def remember_employees(session: Session, people: Iterable[RosterEntry]) -> int:
-    """Insert or update Employee rows from a scored roster; returns how many changed."""
-    people = list(people)
-    ids = [p.employee_id for p in people]
-    known = {e.employee_id: e for e in session.scalars(
-        select(Employee).where(Employee.employee_id.in_(ids)))} if ids else {}
-    changed = 0
-    for p in people:
-        row = known.get(p.employee_id)
+    """Insert or update Employee rows from a scored roster; returns how many changed.
+
+    Compares plain column tuples and writes only new and changed rows, each kind in one
+    executemany: loading 5,000 ORM objects to find that nothing changed cost ~0.4 s of every
+    Score (issue #3)."""
+    wanted = {p.employee_id: (p.name, p.department, p.position or "", p.email or "")
+              for p in people}
+    ids = list(wanted)
+    t = Employee.__table__
+    known: dict[str, tuple] = {}
+    for at in range(0, len(ids), _CHUNK):
+        known.update((r[0], (r[1], tuple(r[2:]))) for r in session.execute(
+            select(t.c.employee_id, t.c.id, t.c.name, t.c.department, t.c.position,
+                   t.c.email).where(t.c.employee_id.in_(ids[at:at + _CHUNK]))))
+    new, changed = [], []
+    for eid, values in wanted.items():
+        row = known.get(eid)
         if row is None:
-            row = Employee(employee_id=p.employee_id, name=p.name)
-            session.add(row)
-        new = (p.name, p.department, p.position or "", p.email or "")
-        if (row.name, row.department, row.position, row.email) != new:
-            row.name, row.department, row.position, row.email = new
-            changed += 1
+            new.append(dict(zip(_COLUMNS, (eid, *values), strict=True)))
+        elif row[1] != values:
+            changed.append({"id": row[0], **dict(zip(_COLUMNS[1:], values, strict=True))})
+    if new:
+        session.execute(insert(Employee), new)
+    if changed:
+        session.execute(update(Employee), changed)  # by primary key
+        # Employee objects this session already holds would show the old values.
+        ids_changed = {c["id"] for c in changed}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Employee) and obj.id in ids_changed:
+                session.expire(obj)
     session.flush()
-    return changed
+    return len(new) + len(changed)
+
+
+_COLUMNS = ("employee_id", "name", "department", "position", "email")
+_CHUNK = 10_000  # employee ids per IN (SQLite allows 32,766 parameters)
 
 
 def departments_of(session: Session, employee_ids: Iterable[str] | None = None

@@ -1,0 +1,127 @@
+"""The cheaper parts of the Flask Score path (issue #3) do what the slower ones did: the JSON
+columns' text (orjson) reads back as json.dumps' did, the bulk roster upsert writes the same
+rows and counts, and the garbage collector is paused only while a big button runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import gc
+import json
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from server.db import json_text
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, "中文", None, True, False], "nested": {"x": {"y": []}}},
+    [{"employee_id": "M001", "points": "12.34", "explanation": "实际 95% ≥ 目标"}],
+    {"1": "text", "quote\"and\\slash": "line\nbreak\ttab\u2028"},
+    {1: "int key", 2.5: "float key"},  # json.dumps turns keys into text; so does json_text
+    2 ** 70,  # beyond 64 bits: json.dumps
+    {"k": Colour.RED, "l": [Colour.RED]},  # a str subclass: json.dumps writes its value
+    "plain",
+    12345678901234567,
+    1e16,
+])
+def test_json_text_reads_back_as_json_dumps(value):
+    assert json.loads(json_text(value)) == json.loads(json.dumps(value))
+
+
+def test_json_text_refuses_what_json_dumps_refuses():
+    for value in (dt.date(2026, 10, 1), {1, 2}, object()):
+        with pytest.raises(TypeError):
+            json.dumps(value)
+        with pytest.raises(TypeError):
+            json_text(value)
+
+
+def test_the_engine_uses_json_text(tmp_path):
+    from server.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    try:
+        assert engine.dialect._json_serializer is json_text
+    finally:
+        engine.dispose()
+
+
+def test_remember_employees_inserts_updates_and_counts(app):
+    from server.db import session_scope
+    from server.models import Employee
+    from server.scoring.model import Employee as RosterEntry
+    from server.services.roster import remember_employees
+
+    people = [RosterEntry("M1", "张三", "生产部", "经理", "m1@example.com"),
+              RosterEntry("M2", "李四", "质量部")]
+    with session_scope(app) as s:
+        assert remember_employees(s, people) == 2
+    with session_scope(app) as s:
+        assert remember_employees(s, people) == 0  # nothing changed: nothing written
+        held = s.scalar(select(Employee).where(Employee.employee_id == "M2"))
+        assert held.department == "质量部"
+        moved = [people[0], RosterEntry("M2", "李四", "销售部", "主管"),
+                 RosterEntry("M3", "王五", "销售部")]
+        assert remember_employees(s, moved) == 2
+        # an Employee object the session already held shows the new values
+        assert (held.department, held.position) == ("销售部", "主管")
+    with session_scope(app) as s:
+        rows = {e.employee_id: (e.name, e.department, e.position, e.email, e.manager, e.active)
+                for e in s.scalars(select(Employee))}
+    assert rows == {"M1": ("张三", "生产部", "经理", "m1@example.com", "", True),
+                    "M2": ("李四", "销售部", "主管", "", "", True),
+                    "M3": ("王五", "销售部", "", "", "", True)}
+
+
+def test_gc_paused_during_the_view_and_back_after(app):
+    from server.blueprints import xl
+
+    seen = []
+
+    @xl._gc_paused
+    def view():
+        seen.append(gc.isenabled())
+        return "ok"
+
+    @xl._gc_paused
+    def failing():
+        seen.append(gc.isenabled())
+        raise RuntimeError("boom")
+
+    assert gc.isenabled()
+    assert view() == "ok"
+    with pytest.raises(RuntimeError):
+        failing()
+    assert seen == [False, False] and gc.isenabled()
+
+    # several threads: the collector resumes only when the last paused request ends
+    inside, release = threading.Event(), threading.Event()
+
+    @xl._gc_paused
+    def slow():
+        inside.set()
+        release.wait(10)
+        return "slow"
+
+    t = threading.Thread(target=slow)
+    t.start()
+    assert inside.wait(10)
+    assert view() == "ok" and not gc.isenabled()
+    release.set()
+    t.join(10)
+    assert gc.isenabled()
+
+    # a process that runs with the collector off keeps it off
+    gc.disable()
+    try:
+        view()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
