@@ -15,6 +15,7 @@ import argparse
 import json
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +56,16 @@ def seed(history, n: int, period: str = "SEED") -> None:
         value = CellValue(Decimal((i // 1000) % 2 + 1), "seed")
         history.submit(period, history.head(), {cell: value},
                        editor, f"seed-{i}")
+
+
+def _size(path: Path) -> str:
+    """Bytes on disk of the repository (du) and git's own count (packs + loose objects)."""
+    du = subprocess.run(["du", "-sk", str(path)], capture_output=True, text=True).stdout
+    objects = subprocess.run(["git", f"--git-dir={path}", "count-objects", "-vH"],
+                             capture_output=True, text=True).stdout
+    fields = dict(line.split(": ", 1) for line in objects.splitlines() if ": " in line)
+    return (f"{int(du.split()[0]) / 1024:.1f} MB on disk (packs {fields.get('size-pack')}, "
+            f"loose {fields.get('size')}, {fields.get('count')} loose objects)")
 
 
 def main() -> None:
@@ -111,24 +122,27 @@ def main() -> None:
             [base_at] = _find(payload, BASE_MARK)
             history = history_for(app)
             commits = int(history._git("rev-list", "--count", "HEAD").decode())
-            times = []
+            times, cpu = [], []
             headers = {"Authorization": f"Bearer {gm}"}
             for i in range(args.samples):
                 _set(payload, points_at, 1 if i % 2 else 2)
                 _set(payload, base_at, history.timeline("2026-10", limit=1)[0].commit)
                 body = json.dumps(payload)
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 r = client.post("/xl/submit", data=body, headers={
                     **headers, "Content-Type": "application/json"})
                 times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
                 assert r.status_code == 200, r.get_data(as_text=True)
                 assert "接受 1" in json.dumps(r.get_json(), ensure_ascii=False), r.get_json()
             times.sort()
             p50 = statistics.median(times) * 1000
             p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))] * 1000
+            cpu.sort()
             print(f"history {commits:>6} commits (seeded in {seeded:.1f}s): submit p50 "
-                  f"{p50:.0f} ms, p99 {p99:.0f} ms, max {times[-1] * 1000:.0f} ms "
-                  f"({args.samples} samples)", flush=True)
+                  f"{p50:.0f} ms, p99 {p99:.0f} ms, max {times[-1] * 1000:.0f} ms, CPU p50 "
+                  f"{statistics.median(cpu) * 1000:.0f} ms, min {cpu[0] * 1000:.0f} ms "
+                  f"({args.samples} samples); repository {_size(tmp / 'history')}", flush=True)
             get_engine(app).dispose()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

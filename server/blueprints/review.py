@@ -99,11 +99,10 @@ def mine() -> str:
     user = auth.current_user()
     db = get_session()
     periods = lookups.published_periods(db)
-    runs = rd.latest_runs(db, periods)
+    runs = rd.latest_data(db, periods)
     rows = []
     for p in periods:
-        total = next((x for x in (runs[p.id].totals if p.id in runs else [])
-                      if x["employee_id"] == user.employee_id), None)
+        total = runs[p.id].total_of.get(user.employee_id) if p.id in runs else None
         if total is not None:
             rows.append((p, total))
     return render_template("review/mine.html", rows=rows)
@@ -117,8 +116,9 @@ def mine() -> str:
 def dashboard(code: str) -> str:
     db, viewer, period = _context(code)
     history = history_for()
-    run = workflow.latest_run(db, period)
-    totals = [x for x in (run.totals if run else []) if viewer.sees(x["employee_id"])]
+    run = feedback.latest_run_light(db, period)
+    data = feedback.run_data(db, run)
+    totals = [x for x in (data.totals if data else ()) if viewer.sees(x["employee_id"])]
     by_dept: dict[str, list[Decimal]] = {}
     for x in totals:
         value = rd.dec(x.get("total"))
@@ -325,9 +325,9 @@ def cell(code: str, employee_id: str) -> str:
     db, viewer, period = _person_context(code, employee_id)
     history = history_for()
     indicator = _arg("indicator")
-    indicators = sorted({ln["indicator"] for ln in (workflow.latest_run(db, period).lines
-                                                    if workflow.latest_run(db, period) else [])
-                         if ln["employee_id"] == employee_id})
+    data = feedback.run_data(db, feedback.latest_run_light(db, period))
+    indicators = sorted({ln["indicator"] for ln in (data.lines_of.get(employee_id, ())
+                                                    if data else ())})
     if indicator is None and indicators:
         indicator = indicators[0]
     versions = list(reversed(history.cell_history(period.code, employee_id, indicator)))\
@@ -364,12 +364,10 @@ def _trend(db, viewer: rd.Viewer, employee_id: str) -> list[tuple[str, Decimal |
     if viewer.user.role == Role.EMPLOYEE.value:
         stmt = stmt.where(Period.state.in_(PUBLISHED))
     periods = db.scalars(stmt).all()
-    runs = rd.latest_runs(db, periods)
+    runs = rd.latest_data(db, periods)
     out = []
     for p in periods:
-        run = runs.get(p.id)
-        total = next((x for x in (run.totals if run else []) if x["employee_id"] == employee_id),
-                     None)
+        total = runs[p.id].total_of.get(employee_id) if p.id in runs else None
         if total is not None:
             out.append((p.code, rd.dec(total.get("total"))))
     return out[-12:]
@@ -404,8 +402,8 @@ def chart(code: str) -> Response:
     department = _arg("department", 200)
     if department is not None and viewer.scope is not None and department not in viewer.scope:
         policy.require(viewer.user, "result.view", policy.Subject("", department), lang())
-    run = workflow.latest_run(db, period)
-    values = [rd.dec(x.get("total")) for x in (run.totals if run else [])
+    data = feedback.run_data(db, feedback.latest_run_light(db, period))
+    values = [rd.dec(x.get("total")) for x in (data.totals if data else ())
               if viewer.sees(x["employee_id"]) and (
                   department is None or viewer.departments.get(x["employee_id"]) == department)]
     title = department or t("全部可见部门", "All visible departments")

@@ -22,12 +22,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, defer
 
 from server import policy
 from server.models import Employee, Period, ScoreRun, User
 from server.services.errors import BadRequest
+from server.services.feedback import RunData, run_data
 from sync.history import CellChange, CommitInfo, DiffResult, History, Kind
 
 PAGE_SIZE = 50
@@ -171,9 +172,11 @@ def timeline(history: History, viewer: Viewer, period: str, *, employee: str | N
         lists = [history.timeline(period, department=d, limit=want, **common)
                  for d in sorted(scope)]
         if indicator is None and kind in (None, *PERIOD_KINDS):
-            for k in (PERIOD_KINDS if kind is None else (kind,)):
-                lists.append([i for i in history.timeline(period, kind=k, editor=editor,
-                                                          limit=want) if not i.cells])
+            # scores and status commits: the library's per-process index, not one walk of
+            # the whole history per kind (2.5 s a page at 20,000 commits)
+            lists.append([i for i in history.period_commits(period)
+                          if kind in (None, i.kind)
+                          and editor in (None, i.author.name, i.author.email)][:want])
         found = _merge(lists)
     entries = [e for e in (_visible_entry(viewer, i) for i in found) if e is not None]
     window = entries[skip:skip + size]
@@ -282,14 +285,21 @@ def diff(history: History, viewer: Viewer, period: str, a: str | None, b: str | 
 # --- period facts for the dashboard and the manager page -------------------------------------
 
 
-def latest_runs(db: Session, periods: Iterable[Period]) -> dict[int, ScoreRun]:
+def latest_data(db: Session, periods: Iterable[Period]) -> dict[int, RunData]:
+    """period id -> the totals and lines of its latest run (decoded once per process)."""
     ids = [p.id for p in periods]
-    out: dict[int, ScoreRun] = {}
     if not ids:
-        return out
-    for run in db.scalars(select(ScoreRun).where(ScoreRun.period_id.in_(ids))
-                          .order_by(ScoreRun.period_id, ScoreRun.run_no)):
-        out[run.period_id] = run  # ordered: the last one wins
+        return {}
+    last = (select(ScoreRun.period_id, func.max(ScoreRun.run_no).label("run_no"))
+            .where(ScoreRun.period_id.in_(ids)).group_by(ScoreRun.period_id).subquery())
+    runs = db.scalars(select(ScoreRun).options(defer(ScoreRun.lines), defer(ScoreRun.totals))
+                      .join(last, (ScoreRun.period_id == last.c.period_id)
+                            & (ScoreRun.run_no == last.c.run_no)))
+    out = {}
+    for run in runs:
+        data = run_data(db, run)
+        if data is not None:
+            out[run.period_id] = data
     return out
 
 

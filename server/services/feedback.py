@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from server import policy, workflow
 from server.models import (
@@ -80,16 +82,71 @@ class ResultView:
         return next((a for a in self.appeals if a.status != AppealStatus.CONFIRMED.value), None)
 
 
+# --- the latest run, decoded once per process --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A score run's totals and lines as stored (JSON), indexed by employee.
+
+    A run is written once and never changed (a change is a new run), so its decoded data
+    is kept per process: decoding 10,000 lines was most of a review page's time (~50-130 ms,
+    twice on the cell page). Callers must not change what they get."""
+
+    totals: tuple[dict[str, Any], ...]
+    total_of: dict[str, dict[str, Any]]
+    lines_of: dict[str, tuple[dict[str, Any], ...]]
+
+
+_RUN_DATA: OrderedDict[tuple, RunData] = OrderedDict()
+_RUN_DATA_LOCK = threading.Lock()
+RUN_DATA_CACHE = 8  # runs (a few periods' latest); one of 5,000 managers is ~20 MB
+
+
+def latest_run_light(db: Session, period: Period) -> ScoreRun | None:
+    """The period's latest ScoreRun without loading its lines and totals (`run_data`)."""
+    return db.scalar(select(ScoreRun).options(defer(ScoreRun.lines), defer(ScoreRun.totals))
+                     .where(ScoreRun.period_id == period.id)
+                     .order_by(ScoreRun.run_no.desc()).limit(1))
+
+
+def run_data(db: Session, run: ScoreRun | None) -> RunData | None:
+    """`run`'s totals and lines, decoded once per process. The key names the database and
+    the row (id, number, time, input digest), so another database reusing an id (tests, a
+    restore) never gets this one's data."""
+    if run is None:
+        return None
+    key = (str(db.get_bind().url), run.id, run.run_no, run.created_at, run.input_digest)
+    with _RUN_DATA_LOCK:
+        data = _RUN_DATA.get(key)
+        if data is not None:
+            _RUN_DATA.move_to_end(key)
+            return data
+    totals, lines = db.execute(select(ScoreRun.totals, ScoreRun.lines)
+                               .where(ScoreRun.id == run.id)).one()
+    lines_of: dict[str, list[dict[str, Any]]] = {}
+    for line in lines or ():
+        lines_of.setdefault(line["employee_id"], []).append(line)
+    total_of: dict[str, dict[str, Any]] = {}
+    for t in totals or ():
+        total_of.setdefault(t["employee_id"], t)  # the first, as a scan would find it
+    data = RunData(tuple(totals or ()), total_of, {e: tuple(v) for e, v in lines_of.items()})
+    with _RUN_DATA_LOCK:
+        _RUN_DATA[key] = data
+        while len(_RUN_DATA) > RUN_DATA_CACHE:
+            _RUN_DATA.popitem(last=False)
+    return data
+
+
 def result_of(db: Session, period: Period, employee_id: str) -> ResultView:
-    run = workflow.latest_run(db, period)
+    run = latest_run_light(db, period)
+    data = run_data(db, run)
     emp = db.scalar(select(Employee).where(Employee.employee_id == employee_id))
     names = indicators_of(period)
-    total = next((t for t in (run.totals if run else []) if t["employee_id"] == employee_id),
-                 None)
+    total = data.total_of.get(employee_id) if data else None
     lines = []
-    for line in (run.lines if run else []):
-        if line["employee_id"] == employee_id:
-            lines.append({**line, "name": (names.get(line["indicator"]) or {}).get("name", "")})
+    for line in (data.lines_of.get(employee_id, ()) if data else ()):
+        lines.append({**line, "name": (names.get(line["indicator"]) or {}).get("name", "")})
     adjustments = list(db.scalars(select(Adjustment).where(
         Adjustment.period_id == period.id, Adjustment.employee_id == employee_id)
         .order_by(Adjustment.created_at, Adjustment.id)))

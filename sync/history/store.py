@@ -60,6 +60,8 @@ from .model import (
 )
 
 ZERO_SHA = "0" * 40
+# commits that change no cell, found through History.period_commits
+PERIOD_LEVEL_KINDS = frozenset({Kind.BASELINE, Kind.RESCORE, Kind.APPROVAL, Kind.REOPEN})
 # submit/revert: the applied cells -> the score lines and totals to commit with them
 Rescore = Callable[[tuple[CellChange, ...]], ScoreSnapshot | None]
 TREE_MODE = 0o40000
@@ -177,7 +179,7 @@ class History:
                  lock: Lock | None = None, durable: bool = True,
                  maintenance_every: int = 500, clock: Callable[[], dt.datetime] | None = None,
                  fault_hook: FaultHook | None = None, cache_states: int = 8,
-                 cache_files: int = 8_000) -> None:
+                 cache_files: int = 8_000, cache_infos: int = 5_000) -> None:
         self.path = Path(path)
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
@@ -202,6 +204,10 @@ class History:
         self._states = _LRU(cache_states)
         self._diffs = _LRU(cache_states * 2)
         self._files = _LRU(cache_files)
+        self._infos = _LRU(cache_infos)  # parsed commits (CommitInfo) by commit id
+        # period-level commits (no cells) of every period, up to the head seen (period_commits)
+        self._period_level: tuple[str | None, dict[str, list[CommitInfo]]] = (None, {})
+        self._period_level_lock = threading.Lock()
 
     # ---- life cycle ----------------------------------------------------------------------
 
@@ -694,6 +700,12 @@ class History:
         for record in out.decode("utf-8").split("\x1e"):
             if not record.strip():
                 continue
+            # a commit never changes: parse its trailers once per process (the pages read
+            # the same recent commits again and again: timeline, dashboard, diffs)
+            cached = self._infos.get(record[:40])
+            if cached is not None:
+                infos.append(cached)
+                continue
             commit, parents, name, email, at, subject, trailer_text, _rest = record.split("\x1f", 7)
             trailers = parse_trailers(trailer_text)
             infos.append(CommitInfo(
@@ -704,6 +716,7 @@ class History:
                 submission_id=first(trailers, "Submission-Id"), subject=subject,
                 cells=cells_from_trailers(trailers),
                 reverts=first(trailers, "Reverts") or None))
+            self._infos.put(commit, infos[-1])
         return infos
 
     def _log(self, tip: str | None, paths: list[str] | None, *args: str,
@@ -717,6 +730,35 @@ class History:
 
     def commit_info(self, commit: str) -> CommitInfo:
         return self._log(commit, None, "-1")[0]
+
+    def period_commits(self, period: str) -> list[CommitInfo]:
+        """The period's commits that change no cell — baseline, re-score, approval, reopen —
+        newest first.
+
+        They are rare but spread over the whole history, so finding them means a walk of
+        every commit (~0.3-1 s at 20,000 commits, whatever the filter). The walk is made once
+        per process, for every period at once, and then brought up to the head with only the
+        new commits (`git log <seen>..<head>`): commits never change, so what was found stays
+        right. A head that does not descend from the one seen (a restored repository) starts
+        over. Thread-safe; concurrent first calls wait for one walk."""
+        with self._period_level_lock:
+            head = self.head()
+            seen, found = self._period_level
+            if head != seen:
+                args = ["-E", _trailer_grep("Kind", [k.value for k in PERIOD_LEVEL_KINDS])]
+                if seen is not None and head is not None and self._is_ancestor(seen, head):
+                    args.append(f"^{seen}")
+                    found = {p: list(infos) for p, infos in found.items()}
+                else:
+                    found = {}
+                new: dict[str, list[CommitInfo]] = {}
+                for info in self._iter_log(head, [], *args):
+                    if info.kind in PERIOD_LEVEL_KINDS and not info.cells:
+                        new.setdefault(info.period, []).append(info)
+                for p, infos in new.items():
+                    found[p] = infos + found.get(p, [])
+                self._period_level = (head, found)
+            return list(found.get(period, ()))
 
     def timeline(self, period: str, *, employee: str | None = None,
                  indicator: str | None = None, department: str | None = None,
@@ -733,8 +775,16 @@ class History:
         `--author`; Python then checks the parsed trailers. The log stops as soon as
         `skip + limit` commits matched, so a dense filter costs the same at any history
         length; a filter that matches rarely walks (but does not parse) older commits.
-        Score and status commits have no cell trailers, so cell filters leave them out.
+        Score and status commits have no cell trailers, so cell filters leave them out; a
+        `kind` of theirs is answered from `period_commits` (no walk once it is built).
         """
+        if kind in PERIOD_LEVEL_KINDS:
+            if employee is not None or indicator is not None or department is not None:
+                return []  # these commits change no cell
+            # the per-process index instead of a walk of the whole history
+            found = [i for i in self.period_commits(period) if i.kind == kind and (
+                editor is None or editor in (i.author.name, i.author.email))]
+            return found[skip:None if limit is None else skip + limit]
         head = self.head()
         root = layout.period_dir(period)
         paths: list[str] = []
@@ -756,11 +806,6 @@ class History:
             # reading any commit (with a --grep it reads every message first: 10x slower).
             # The few commits that touched the file are checked in Python below.
             paths = [layout.adjustments_path(period, employee)]
-            args = []
-        elif kind in (Kind.APPROVAL, Kind.REOPEN) and members is None and indicator is None:
-            # status commits are the only ones writing state.json: a rare kind found through
-            # one Bloom-filtered path instead of a --grep over every message
-            paths = [f"{root}/{layout.STATE}"]
             args = []
         else:
             if indicator is not None:
