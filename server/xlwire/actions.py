@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 import gc
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import compress
@@ -36,7 +35,7 @@ from server.xlwire.snapshot import (
     TableSnapshot,
     column_letters,
 )
-from server.xlwire.textsafe import TEXT_PREFIX, column_to_wire, to_wire
+from server.xlwire.textsafe import column_to_wire, to_wire
 
 ALLOWED_ACTIONS: frozenset[str] = frozenset({
     "setValues", "rangeClearContents", "rangeClearFormats", "rangeClear", "addSheet",
@@ -277,25 +276,7 @@ def _date_format(column: list[object], classes: set[type]) -> str | None:
     return "yyyy-mm-dd hh:mm" if has_time else "yyyy-mm-dd"
 
 
-_NUMBERS_OR_EMPTY = frozenset({int, float, bool, type(None)})
 _TEXT_OR_EMPTY = frozenset({str, type(None)})
-
-
-def _column_to_wire(values: list[object], classes: set[type]) -> list[object]:
-    """`textsafe.column_to_wire`, plus the two commonest mixed columns at C speed: numbers
-    with blanks (e.g. actuals with missing data) and text with blanks; same values as
-    `to_wire` cell by cell."""
-    if len(classes) > 1 and classes <= _NUMBERS_OR_EMPTY:
-        try:  # a finite sum proves there is no NaN/inf (fsum raises on inf - inf, overflow)
-            finite = float not in classes or math.isfinite(
-                math.fsum([v for v in values if v is not None]))  # type: ignore[misc]
-        except (OverflowError, ValueError):
-            finite = False
-        if finite:
-            return ["" if v is None else v for v in values]
-    elif len(classes) > 1 and classes <= _TEXT_OR_EMPTY:
-        return [TEXT_PREFIX + v if v else "" for v in values]  # type: ignore[operator]
-    return column_to_wire(values, classes)
 
 
 def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
@@ -326,7 +307,7 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
             date_format = _date_format(values, classes)
             if date_format:
                 formats[key] = date_format
-        wire[key] = _column_to_wire(values, classes)  # always a new list
+        wire[key] = column_to_wire(values, classes)  # a new list, text made safe
     for start, length in _runs(sorted(by_col)):
         keys = [by_col[c] for c in range(start, start + length)]
         block = list(map(list, zip(*(wire[k] for k in keys), strict=True))) if n else []

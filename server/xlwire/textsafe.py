@@ -73,17 +73,46 @@ def to_wire(value: object) -> object:
     return as_text(str(value))
 
 
+_NONE = type(None)
+_NUMBERS_OR_EMPTY = frozenset({int, float, bool, _NONE})
+_TEXT_OR_EMPTY = frozenset({str, _NONE})
+_PLAIN = frozenset({str, int, float, bool, _NONE})
+_FEW_DISTINCT_SAMPLE = 256
+_BLANK = {None: ""}  # .get(v, v): None -> "", every other value as it is
+
+
+def _finite(values: list[object]) -> bool:
+    """No NaN or infinity among these ints, floats and bools? (A finite sum at C speed
+    proves it; fsum raises on inf - inf and on an intermediate overflow: then look.)"""
+    try:
+        return math.isfinite(math.fsum(values))  # type: ignore[arg-type]
+    except (OverflowError, ValueError):
+        return all(map(math.isfinite, values))  # type: ignore[arg-type]
+
+
 def column_to_wire(values: list[object], classes: set[type] | None = None) -> list[object]:
-    """`to_wire` over a column, with fast paths for all-text or all-number columns.
+    """`to_wire` over a column (a new list, the same values as cell by cell), a whole column
+    at a time for the columns kpibook writes: numbers with or without blanks, text with or
+    without blanks, and numbers mixed with text (actuals: ratings and measures).
 
     `classes` (the set of value classes in the column) may be passed when already known.
     """
     if classes is None:
-        classes = {v.__class__ for v in values}
-    if classes <= {int, bool}:
-        return list(values)
-    if classes <= {int, float, bool} and math.isfinite(math.fsum(values)):
-        return list(values)  # no NaN/inf anywhere (fsum at C speed proves it)
-    if classes == {str}:
-        return [TEXT_PREFIX + v if v else v for v in values]
+        classes = set(map(type, values))
+    if classes <= _NUMBERS_OR_EMPTY:
+        if float not in classes or _finite([v for v in values if v is not None]
+                                           if _NONE in classes else values):
+            return list(map(_BLANK.get, values, values)) if _NONE in classes else list(values)
+    elif classes <= _TEXT_OR_EMPTY:
+        sample = values[:_FEW_DISTINCT_SAMPLE]
+        if 4 * len(set(sample)) <= len(sample):  # few distinct texts (codes, names, status)
+            wire = {v: TEXT_PREFIX + v if v else "" for v in set(values)}  # type: ignore
+            return list(map(wire.__getitem__, values))  # C speed: one lookup per cell
+        if _NONE in classes:
+            return [TEXT_PREFIX + v if v else "" for v in values]  # type: ignore[operator]
+        return [TEXT_PREFIX + v if v else v for v in values]  # type: ignore[operator]
+    elif classes <= _PLAIN and (float not in classes or _finite(
+            [v for v in values if v.__class__ is float])):
+        return [(TEXT_PREFIX + v if v else v) if v.__class__ is str  # type: ignore[operator]
+                else "" if v is None else v for v in values]
     return [to_wire(v) for v in values]
