@@ -13,6 +13,7 @@ formulas, numbers or dates; dates go as serial numbers with a date number format
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import gc
@@ -293,21 +294,24 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
     n = write.n_rows
     index = {key: i for i, key in enumerate(write.columns)}
     columns = write.column_values()  # checks that every row has every column
-    # A linked column is always sent: it was cleared of its old hyperlinks just before.
-    sent = [k for k in write.columns
-            if current is None or k in write.hyperlinks
-            or not _holds(current, target, k, columns[index[k]])]
+    classes = [set(map(type, values)) for values in columns]
+    held: set[str] = set()
+    if current is not None:
+        # A linked column is always sent: it was cleared of its old hyperlinks just before.
+        keys = [k for k in write.columns if k not in write.hyperlinks]
+        have = _sheet_columns(current, target, keys, n)
+        held = {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]])}
+    sent = [k for k in write.columns if k not in held]
     by_col = {target.column_of[k]: k for k in sent}
     formats = dict(write.number_formats)
     wire: dict[str, list[object]] = {}
     for key in sent:
-        values = columns[index[key]]
-        classes = set(map(type, values))
+        values, kinds = columns[index[key]], classes[index[key]]
         if key not in formats:
-            date_format = _date_format(values, classes)
+            date_format = _date_format(values, kinds)
             if date_format:
                 formats[key] = date_format
-        wire[key] = column_to_wire(values, classes)  # a new list, text made safe
+        wire[key] = column_to_wire(values, kinds)  # a new list, text made safe
     for start, length in _runs(sorted(by_col)):
         keys = [by_col[c] for c in range(start, start + length)]
         block = list(map(list, zip(*(wire[k] for k in keys), strict=True))) if n else []
@@ -357,25 +361,47 @@ def _clear_links(write: TableWrite, target: _Target, n_rows: int, actions: list[
         actions.append(range_clear(target.sheet, ref))
 
 
-def _holds(sheet: SheetSnapshot, target: _Target, key: str, values: list[object]) -> bool:
-    """Does the sheet hold exactly `values` (same values, same types) in the body rows of
-    column `key`? Checked at C speed; False for a new column or a short row."""
-    col = target.column_of[key]
+def _sheet_columns(sheet: SheetSnapshot, target: _Target, keys: list[str], n: int
+                   ) -> dict[str, tuple[object, ...]]:
+    """The values the sheet holds in the `n` body rows of the columns of `keys`, one tuple per
+    key; a key is missing when a row does not reach its column (the client trimmed the row:
+    that cell is empty, never "the same"). Read row by row when every row reaches every
+    column: each sheet row is visited once, not once per column (a third faster)."""
     first = target.first_body_row
-    rows = sheet.values[first: first + len(values)]
-    if len(rows) != len(values) or not values:
-        return False
-    try:
-        have = list(map(itemgetter(col), rows))
-    except IndexError:  # the client trimmed a row: that cell is empty, never "the same"
-        return False
-    want = values
-    if have != want:
+    rows = sheet.values[first: first + n]
+    cols = [target.column_of[k] for k in keys]
+    if len(rows) != n or not n or not cols:
+        return {}
+    if min(map(len, rows)) > max(cols):
+        pick = itemgetter(*cols)
+        got = list(zip(*map(pick, rows), strict=True)) if len(cols) > 1 else \
+            [tuple(map(pick, rows))]
+        return dict(zip(keys, got, strict=True))
+    out = {}
+    for key, col in zip(keys, cols, strict=True):
+        with contextlib.suppress(IndexError):  # a short row: the key stays missing
+            out[key] = tuple(map(itemgetter(col), rows))
+    return out
+
+
+_ONE_NUMBER_TYPE = ({int}, {float}, {bool})
+
+
+def _holds(have: tuple[object, ...] | None, values: list[object], classes: set[type]
+           ) -> bool:
+    """Does the sheet hold exactly `values` (same values, same types)? `have`: what it holds
+    there (`_sheet_columns`; None for a new column or a short row), `classes`: the set of
+    the value classes. Checked at C speed."""
+    if have is None or len(have) != len(values) or not values or have != tuple(values):
         return False
     # Equal text is text on both sides (a str equals nothing else); numbers need their types
-    # compared (1 == 1.0 == True).
-    return set(map(type, want)) <= _TEXT_OR_EMPTY or \
-        list(map(type, have)) == list(map(type, want))
+    # compared (1 == 1.0 == True), cell by cell unless both sides have the same one number
+    # type besides text and blanks (then each equal cell has it on both sides).
+    if classes <= _TEXT_OR_EMPTY:
+        return True
+    if classes - _TEXT_OR_EMPTY in _ONE_NUMBER_TYPE and set(map(type, have)) == classes:
+        return True
+    return list(map(type, have)) == list(map(type, values))
 
 
 def _fill_actions(write: TableWrite, target: _Target, n: int, actions: list[Action]) -> None:

@@ -78,7 +78,6 @@ _NUMBERS_OR_EMPTY = frozenset({int, float, bool, _NONE})
 _TEXT_OR_EMPTY = frozenset({str, _NONE})
 _PLAIN = frozenset({str, int, float, bool, _NONE})
 _FEW_DISTINCT_SAMPLE = 256
-_BLANK = {None: ""}  # .get(v, v): None -> "", every other value as it is
 
 
 def _finite(values: list[object]) -> bool:
@@ -102,7 +101,8 @@ def column_to_wire(values: list[object], classes: set[type] | None = None) -> li
     if classes <= _NUMBERS_OR_EMPTY:
         if float not in classes or _finite([v for v in values if v is not None]
                                            if _NONE in classes else values):
-            return list(map(_BLANK.get, values, values)) if _NONE in classes else list(values)
+            return ["" if v is None else v for v in values] if _NONE in classes \
+                else list(values)
     elif classes <= _TEXT_OR_EMPTY:
         sample = values[:_FEW_DISTINCT_SAMPLE]
         if 4 * len(set(sample)) <= len(sample):  # few distinct texts (codes, names, status)

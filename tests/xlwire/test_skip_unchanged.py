@@ -56,3 +56,30 @@ def test_a_trimmed_row_is_never_the_same() -> None:
     rows = [*ROWS3[:3], ["E3", "n3"]]
     _, writes = _writes([["E1", 1, "x"], ["E2", 2, "y"], ["E3", None, None]], book_rows=rows)
     assert (2, 2, [[1, "'x"], [2, "'y"], ["", ""]]) in writes
+
+
+def test_numbers_of_one_type_with_blanks_are_held() -> None:
+    rows = [ROWS3[0], ["E1", "", 1.5, None], ["E2", "", None, "y"], ["E3", "", 3.25, "z"]]
+    _, writes = _writes([["E1", 1.5, None], ["E2", None, "y"], ["E3", 3.25, "z"]],
+                        book_rows=rows)
+    assert writes == []
+
+
+def test_equal_numbers_of_swapped_types_are_sent() -> None:
+    # both sides hold an int and a float, on different rows: cell by cell, they differ
+    rows = [ROWS3[0], ["E1", "", 1, "x"], ["E2", "", 2.0, "y"], ["E3", "", 3, "z"]]
+    _, writes = _writes([["E1", 1.0, "x"], ["E2", 2, "y"], ["E3", 3, "z"]], book_rows=rows)
+    assert writes == [(2, 1, [[1.0], [2], [3]])]
+    # a bool where the sheet has an int (True == 1)
+    _, writes = _writes([["E1", True, "x"], ["E2", 2, "y"], ["E3", 3, "z"]])
+    assert writes == [(2, 1, [[True], [2], [3]])]
+
+
+def test_a_single_column_is_compared_too() -> None:
+    plan = WritePlan(tables=[TableWrite("kb_scores", ["points"], [[1], [2], [3]],
+                                        skip_unchanged=True)])
+    assert not [a for a in plan_to_actions(_book(ROWS3), plan) if a["func"] == "setValues"]
+    plan = WritePlan(tables=[TableWrite("kb_scores", ["points"], [[1], [2], [4]],
+                                        skip_unchanged=True)])
+    assert [a["values"] for a in plan_to_actions(_book(ROWS3), plan)
+            if a["func"] == "setValues"] == [[[1], [2], [4]]]
