@@ -117,7 +117,7 @@ class Employee:
     email: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: one per data line, see IndicatorScore
 class Fact:
     """One input value for (employee, indicator, field).
 
