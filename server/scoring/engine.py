@@ -394,12 +394,14 @@ class _Run:
                              about(f"{eid} {code}", message("targets.not_applicable")),
                              (eid, code))
                 continue
-            merged = {**ind.params, **ov.params}
-            cache_key = (code, _frozen(merged))
+            # Keyed by the override's own parameters (the indicator's are the same for every
+            # override of the code): the merged mapping is 2-3 times longer to freeze.
+            cache_key = (code, _frozen(ov.params))
             cached = built.get(cache_key)
             if cached is not None:  # same personal parameters as someone else's
                 self.personal[(eid, code)] = cached
                 continue
+            merged = {**ind.params, **ov.params}
             issues = params_issues(ind.rule, ind.kind, merged)
             own = own_issues.get(code)
             if own is None:
@@ -512,7 +514,7 @@ class _Run:
             if plan is None:
                 plan = self._plan(emp, indicators, policies, weights, full_sum)
                 plans[(emp.department, emp.position)] = plan
-            entries, applicable_sum, droppable, has_weighted = plan
+            entries, applicable_sum, droppable, has_weighted, renormalised_entries = plan
             mine = facts_of[eid]
             own_codes = own_of.get(eid)
             adjusted = adjusted_of.get(eid)
@@ -522,25 +524,28 @@ class _Run:
                     if not self._has_data(eid, code, is_formula, needs):
                         kept_sum -= weights[code]
                         renormalised = True
-            eff = None  # code -> (shown weight, its text, weight passed to the rule, divisor,
-            #                      memo)
             if renormalised and kept_sum > 0:
-                eff = weight_cache.get(kept_sum)
-                if eff is None:
-                    eff = weight_cache[kept_sum] = self._effective_weights(weights, kept_sum,
-                                                                           indicators)
+                # the plan's entries with the effective weights of this kept sum, once per
+                # plan and sum: the line loop then never looks a weight up
+                at_sum = renormalised_entries.get(kept_sum)
+                if at_sum is None:
+                    eff = weight_cache.get(kept_sum)
+                    if eff is None:
+                        eff = weight_cache[kept_sum] = self._effective_weights(
+                            weights, kept_sum, indicators)
+                    at_sum = renormalised_entries[kept_sum] = tuple(
+                        (*entry[:6], *eff[entry[0]]) if entry[2] is not None
+                        and entry[1].weighted else entry for entry in entries)
+                entries = at_sum
             total = ZERO
             blocked: list[str] = []
             excluded: list[str] = []
-            for code, ind, run, target, weighted, is_formula, needs, w, w_text, memo in entries:
+            for code, ind, run, target, is_formula, needs, w, w_text, w_run, divisor, memo \
+                    in entries:
                 if run is None:
                     append_line(new_line(eid, code, None, None, ZERO, None, ZERO, None,
                                          na_text, st_na))
                     continue
-                if weighted and eff is not None:
-                    w, w_text, w_run, divisor, memo = eff[code]
-                else:
-                    w_run, divisor = w, None
                 if is_formula:
                     fields = fields_get((eid, code))
                     has = needs <= (fields.keys() if fields else _NOTHING)
@@ -616,7 +621,8 @@ class _Run:
               full_sum: Decimal) -> tuple:
         """Per-indicator constants for everyone sharing this employee's department and
         position: the line entries (each with an empty memo for its rule at its nominal
-        weight), the applicable weight sum, the droppable indicators."""
+        weight), the applicable weight sum, the droppable indicators, whether any indicator
+        is weighted, and (filled by _score_lines) the entries at each re-normalised sum."""
         entries, droppable, applicable_sum, has_weighted = [], [], ZERO, False
         for ind in indicators:
             code = ind.code
@@ -624,21 +630,23 @@ class _Run:
             applies = ind.applies_to(emp)
             weighted = ind.weighted
             if not applies:
-                entries.append((code, ind, None, None, weighted, False, _NOTHING, ZERO, "0",
+                entries.append((code, ind, None, None, False, _NOTHING, ZERO, "0", ZERO, None,
                                 None))
                 continue
             if scorer is None:
                 continue  # the rule itself is broken; reported with the rules table
             is_formula = ind.rule == "formula"
             w = weights[code] if weighted else ZERO
-            entries.append((code, ind, scorer.run, scorer.target, weighted, is_formula,
-                            scorer.needs, w, fmt_short(w), {}))
+            # (code, indicator, rule, target, is formula, fields needed, weight shown, its
+            # text, weight passed to the rule, divisor, memo): see _score_lines
+            entries.append((code, ind, scorer.run, scorer.target, is_formula, scorer.needs,
+                            w, fmt_short(w), w, None, {}))
             if weighted:
                 has_weighted = True
                 applicable_sum += w
                 if policies[code] is MissingPolicy.EXCLUDE:
                     droppable.append((code, is_formula, scorer.needs))
-        return tuple(entries), applicable_sum, tuple(droppable), has_weighted
+        return tuple(entries), applicable_sum, tuple(droppable), has_weighted, {}
 
     def _has_data(self, eid: str, code: str, is_formula: bool, needs: frozenset[str]) -> bool:
         if is_formula:
@@ -774,33 +782,33 @@ class _Run:
         rules = self.rules
         group_attr = rules.distribution_group
         scored = [(emp, total) for emp, total, _, _ in self.totals if total is not None]
-        rank = competition_ranks(t for _, t in scored)
+        rank = competition_ranks([t for _, t in scored])
         groups: dict[object, list[int]] = defaultdict(list)
         for i, (emp, _) in enumerate(scored):
             groups[getattr(emp, group_attr) if group_attr else ""].append(i)
-        group_rank: dict[int, int] = {}
-        grade: dict[int, str | None] = {}
+        group_rank: list[int] = [0] * len(scored)
+        grade: list[str | None] = [None] * len(scored)
+        forced = rules.grading is GradingMethod.FORCED
         for members in groups.values():
-            ranks = competition_ranks(scored[i][1] for i in members)
-            for i, r in zip(members, ranks, strict=True):
+            totals = [scored[i][1] for i in members]
+            for i, r in zip(members, competition_ranks(totals), strict=True):
                 group_rank[i] = r
-            if rules.grading is GradingMethod.FORCED:
-                grades = forced_grades([scored[i][1] for i in members], rules.quotas)
-                for i, g in zip(members, grades, strict=True):
+            if forced:
+                for i, g in zip(members, forced_grades(totals, rules.quotas), strict=True):
                     grade[i] = g
         if rules.grading is GradingMethod.BANDS:
             for i, (_, total) in enumerate(scored):
                 grade[i] = band_grade(total, rules.bands)
-        index = {emp.employee_id: i for i, (emp, _) in enumerate(scored)}
         results = []
+        i = 0  # position in `scored`: the scored employees come in the order of self.totals
         for emp, total, status, missing in self.totals:
-            i = index.get(emp.employee_id) if total is not None else None
-            if i is None:
+            if total is None:
                 results.append(EmployeeResult(emp.employee_id, None, None, None, None, status,
                                               missing))
             else:
-                results.append(EmployeeResult(emp.employee_id, total, grade.get(i), rank[i],
+                results.append(EmployeeResult(emp.employee_id, total, grade[i], rank[i],
                                               group_rank[i], status, missing))
+                i += 1
         return ScoreResult(tuple(self.lines), tuple(results))
 
 
@@ -824,7 +832,7 @@ _NOTHING: frozenset[str] = frozenset()
 def competition_ranks(totals: Iterable[Decimal]) -> list[int]:
     """Competition ranks ("1224") by total, highest first, in the order given."""
     values = list(totals)
-    order = sorted(range(len(values)), key=lambda i: values[i], reverse=True)
+    order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
     ranks = [0] * len(values)
     previous, previous_rank = None, 0
     for position, i in enumerate(order, start=1):
@@ -870,7 +878,7 @@ def forced_grades(totals: list[Decimal], quotas: Iterable) -> list[str | None]:
     for c in counts:
         running += c
         ends.append(running)
-    order = sorted(range(len(totals)), key=lambda i: totals[i], reverse=True)
+    order = sorted(range(len(totals)), key=totals.__getitem__, reverse=True)
     grades: list[str | None] = [None] * len(totals)
     g, previous, current = 0, None, None
     for position, i in enumerate(order):
