@@ -206,8 +206,10 @@ class History:
         self._files = _LRU(cache_files)
         self._infos = _LRU(cache_infos)  # parsed commits (CommitInfo) by commit id
         # period-level commits (no cells) of every period, up to the head seen (period_commits)
-        self._period_level: tuple[str | None, dict[str, list[CommitInfo]]] = (None, {})
-        self._period_level_lock = threading.Lock()
+        # who touched what, up to the head seen (`_index`)
+        self._index_state: tuple[str | None, dict[str, list[str]],
+                                 dict[tuple[str, str], list[str]]] = (None, {}, {})
+        self._index_lock = threading.Lock()
 
     # ---- life cycle ----------------------------------------------------------------------
 
@@ -729,36 +731,78 @@ class History:
         return self._parse_log(self._git(*cmd))
 
     def commit_info(self, commit: str) -> CommitInfo:
-        return self._log(commit, None, "-1")[0]
+        cached = self._infos.get(commit)  # full ids only: a prefix is resolved by git
+        return cached if cached is not None else self._log(commit, None, "-1")[0]
+
+    def _index(self) -> tuple[dict[str, list[str]], dict[tuple[str, str], list[str]]]:
+        """Who-touched-what of the whole history, kept per process: period -> its commits
+        that change no cell (baseline, re-score, approval, reopen), (period, employee) ->
+        the commits that changed one of the employee's cells; commit ids, newest first.
+
+        Both kinds of question otherwise walk every commit (a rare kind: ~0.3-1 s at 20,000
+        commits whatever the filter; one employee's file: ~50 ms of git's CPU with the
+        Bloom filters, several times that in wall time on a loaded host). The walk (one
+        `git log` printing three trailers per commit, ~1 s at 20,000) is made once per
+        process and then brought up to the head with only the new commits
+        (`git log <seen>..<head>`): commits never change, so what was found stays right. A
+        head that does not descend from the one seen (a restored repository) starts over.
+        Thread-safe; concurrent first calls wait for one walk. ~100 bytes per cell change."""
+        with self._index_lock:
+            head = self.head()
+            seen, level, by_employee = self._index_state
+            if head == seen:
+                return level, by_employee
+            span = [head] if head else []
+            if seen is not None and head is not None and self._is_ancestor(seen, head):
+                span.append(f"^{seen}")
+            else:
+                level, by_employee = {}, {}
+            out = self._git("log", "--format=%H%x1f%(trailers:key=Period,valueonly,separator="
+                            "%x1d)%x1f%(trailers:key=Kind,valueonly,separator=%x1d)%x1f"
+                            "%(trailers:key=Employee,valueonly,separator=%x1d)%x1e",
+                            *span) if span else b""
+            new_level: dict[str, list[str]] = {}
+            new_cells: dict[tuple[str, str], list[str]] = {}
+            for record in out.decode("utf-8").split("\x1e"):
+                record = record.strip("\n")
+                if not record:
+                    continue
+                sha, period, kind, employees = record.split("\x1f", 3)
+                period = period.split("\x1d", 1)[0]
+                if employees:
+                    for emp in dict.fromkeys(employees.split("\x1d")):
+                        new_cells.setdefault((period, emp), []).append(sha)
+                elif kind.split("\x1d", 1)[0] in PERIOD_LEVEL_KINDS:
+                    new_level.setdefault(period, []).append(sha)
+            # copy on write: readers holding the previous dicts keep a consistent view
+            level = {**level, **{p: new + level.get(p, []) for p, new in new_level.items()}}
+            by_employee = {**by_employee, **{k: new + by_employee.get(k, [])
+                                             for k, new in new_cells.items()}}
+            self._index_state = (head, level, by_employee)
+            return level, by_employee
+
+    def _infos_of(self, commits: list[str]) -> list[CommitInfo]:
+        """CommitInfo of each id, in the order given (parsed ones from the cache, the rest
+        with one `git log --no-walk`)."""
+        missing = [c for c in commits if self._infos.get(c) is None]
+        parsed = {i.commit: i for i in self._parse_log(self._git(
+            "log", f"--format={_LOG_FORMAT}", "--no-walk=unsorted", "--stdin",
+            input="".join(c + "\n" for c in missing).encode()))} if missing else {}
+        return [self._infos.get(c) or parsed[c] for c in commits]
 
     def period_commits(self, period: str) -> list[CommitInfo]:
         """The period's commits that change no cell — baseline, re-score, approval, reopen —
-        newest first.
+        newest first (from `_index`: no walk once it is built)."""
+        level, _ = self._index()
+        return self._infos_of(level.get(period, []))
 
-        They are rare but spread over the whole history, so finding them means a walk of
-        every commit (~0.3-1 s at 20,000 commits, whatever the filter). The walk is made once
-        per process, for every period at once, and then brought up to the head with only the
-        new commits (`git log <seen>..<head>`): commits never change, so what was found stays
-        right. A head that does not descend from the one seen (a restored repository) starts
-        over. Thread-safe; concurrent first calls wait for one walk."""
-        with self._period_level_lock:
-            head = self.head()
-            seen, found = self._period_level
-            if head != seen:
-                args = ["-E", _trailer_grep("Kind", [k.value for k in PERIOD_LEVEL_KINDS])]
-                if seen is not None and head is not None and self._is_ancestor(seen, head):
-                    args.append(f"^{seen}")
-                    found = {p: list(infos) for p, infos in found.items()}
-                else:
-                    found = {}
-                new: dict[str, list[CommitInfo]] = {}
-                for info in self._iter_log(head, [], *args):
-                    if info.kind in PERIOD_LEVEL_KINDS and not info.cells:
-                        new.setdefault(info.period, []).append(info)
-                for p, infos in new.items():
-                    found[p] = infos + found.get(p, [])
-                self._period_level = (head, found)
-            return list(found.get(period, ()))
+    def _employee_timeline(self, period: str, employee: str) -> Iterator[CommitInfo]:
+        """The commits that changed one of `employee`'s cells, newest first (`_index`),
+        parsed a page at a time so that a caller that has enough stops early."""
+        _, by_employee = self._index()
+        commits = by_employee.get((period, employee), [])
+        for start in range(0, len(commits), 200):
+            yield from self._infos_of(commits[start:start + 200])
 
     def timeline(self, period: str, *, employee: str | None = None,
                  indicator: str | None = None, department: str | None = None,
@@ -770,9 +814,9 @@ class History:
         that changed a cell of an employee in that department (employees.tsv at the head);
         `editor` matches the author's name or email exactly. Git narrows first: anchored
         `--grep`s over whole trailer lines (`Period:`, `Employee:` of the department's people,
-        `Indicator:`, `Kind:`; a commit is of a period by its `Period:` trailer), the
-        employee's file path (one pathspec, so the commit-graph's Bloom filters apply) and
-        `--author`; Python then checks the parsed trailers. The log stops as soon as
+        `Indicator:`, `Kind:`; a commit is of a period by its `Period:` trailer) and
+        `--author`; an employee's commits come from the per-process index (`_index`, no
+        walk); Python then checks the parsed trailers. The log stops as soon as
         `skip + limit` commits matched, so a dense filter costs the same at any history
         length; a filter that matches rarely walks (but does not parse) older commits.
         Score and status commits have no cell trailers, so cell filters leave them out; a
@@ -787,7 +831,6 @@ class History:
             return found[skip:None if limit is None else skip + limit]
         head = self.head()
         root = layout.period_dir(period)
-        paths: list[str] = []
         members: set[str] | None = None
         # -E: every pattern is an anchored regex over whole trailer lines (values escaped)
         args = ["-E", "--all-match", _trailer_grep("Period", [period])]
@@ -802,11 +845,7 @@ class History:
             if len(members) <= _GREP_ALTERNATIVES_MAX:
                 args.append(_trailer_grep("Employee", members))
         if employee is not None:
-            # One file, and no --grep: git then asks the commit-graph's Bloom filters before
-            # reading any commit (with a --grep it reads every message first: 10x slower).
-            # The few commits that touched the file are checked in Python below.
-            paths = [layout.adjustments_path(period, employee)]
-            args = []
+            args = []  # the commits that changed the employee's cells come from `_index`
         else:
             if indicator is not None:
                 args.append(_trailer_grep("Indicator", [indicator]))
@@ -816,7 +855,9 @@ class History:
                 args.append(f"--author={_ere(editor)}")
         out: list[CommitInfo] = []
         matched = 0
-        for info in self._iter_log(head, paths, *args):
+        commits = (self._employee_timeline(period, employee) if employee is not None
+                   else self._iter_log(head, [], *args))
+        for info in commits:
             if info.period != period or (kind is not None and info.kind != kind):
                 continue
             if editor is not None and editor not in (info.author.name, info.author.email):
@@ -837,16 +878,22 @@ class History:
     def cell_history(self, period: str, employee_id: str, indicator: str) -> list[CellVersion]:
         """Every value the cell had, oldest first, with who set it, when and why.
 
-        One `git log --raw` over the employee's small file (Bloom filters in the
-        commit-graph skip the other commits) gives each version's blob; only versions where
-        this cell's line changed are kept. No `git blame`, no `log -L`.
+        One `git log --raw --no-walk` of the commits that changed the employee's file (from
+        `_index`) gives each version's blob; only versions where this cell's line changed
+        are kept. No `git blame`, no `log -L`, no walk of the history.
         """
         path = layout.adjustments_path(period, employee_id)
-        head = self.head()
-        if head is None:
+        if self.head() is None:
+            return []
+        # the commits that changed the file are the index's for the employee (`_index`):
+        # git shows just those, oldest first, instead of walking the whole history
+        _, by_employee = self._index()
+        commits = by_employee.get((period, employee_id), [])[::-1]
+        if not commits:
             return []
         out = self._git("log", f"--format={_LOG_FORMAT}", "--raw", "--no-abbrev",
-                        "--no-renames", "--reverse", head, "--", path)
+                        "--no-renames", "--no-walk=unsorted", "--stdin", "--", path,
+                        input="".join(c + "\n" for c in commits).encode())
         infos = self._parse_log(out)
         blob_of: list[str | None] = []
         for record in out.decode("utf-8").split("\x1e"):

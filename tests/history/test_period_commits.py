@@ -73,3 +73,70 @@ def test_index_starts_over_when_the_head_does_not_descend(history):
     history.set_status(PERIOD, "in_review", CAROL, "x", "e9", kind=Kind.REOPEN)
     assert [i.kind for i in history.period_commits(PERIOD)] == ["reopen", "baseline"]
     assert [i.commit for i in history.period_commits(PERIOD)] == _walk(history, PERIOD)
+
+
+def _filtered(history: History, period: str, employee: str, indicator=None, kind=None,
+              editor=None) -> list[str]:
+    """The old way: the full walk, filtered in Python."""
+    return [i.commit for i in history.timeline(period, limit=None)
+            if any(c.employee_id == employee and indicator in (None, c.indicator)
+                   for c in i.cells)
+            and kind in (None, i.kind) and editor in (None, i.author.name, i.author.email)]
+
+
+def test_employee_timeline_from_the_index_equals_the_full_walk(history):
+    import random
+
+    rnd = random.Random(3)
+    history.record_scores(PERIOD, _snap("80"), CAROL, "base")
+    people, codes, editors = ["E1", "E2", "E/3"], ["Q", "S"], [ALICE, BOB]
+
+    def churn(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            period = rnd.choice([PERIOD, PERIOD, OTHER])
+            edits = {(rnd.choice(people), rnd.choice(codes)): adj(str(rnd.randint(-3, 3)),
+                                                                  f"r{i}")
+                     for _ in range(rnd.randint(1, 2))}
+            r = history.submit(period, None, edits, rnd.choice(editors), f"s{i}")
+            if r.commit and i % 7 == 0:
+                history.revert(period, r.commit, CAROL, "undo", f"v{i}")
+
+    churn(40, 0)
+    cases = [dict(), dict(indicator="Q"), dict(kind="revert"), dict(editor=BOB.email)]
+    for emp in people + ["nobody"]:
+        for case in cases:
+            want = _filtered(history, PERIOD, emp, **case)
+            got = [i.commit for i in history.timeline(PERIOD, employee=emp, limit=None, **case)]
+            assert got == want, (emp, case)
+            assert [i.commit for i in history.timeline(
+                PERIOD, employee=emp, limit=3, skip=2, **case)] == want[2:5]
+    churn(15, 100)  # the index follows the head
+    for emp in people:
+        assert ([i.commit for i in history.timeline(PERIOD, employee=emp, limit=None)]
+                == _filtered(history, PERIOD, emp))
+        assert ([i.commit for i in history.timeline(OTHER, employee=emp, limit=None)]
+                == _filtered(history, OTHER, emp))
+
+
+def test_cell_history_from_the_index_equals_the_walk_of_the_file(history):
+    """cell_history reads only the index's commits; the versions are those of a walk of
+    the employee's file (`git log --raw -- <file>`, the old way)."""
+    from sync.history import layout
+
+    history.submit(PERIOD, history.head(), {("E1", "Q"): adj("1", "a"), ("E2", "Q"): adj("2")}, ALICE,
+                   "s1")
+    history.submit(PERIOD, history.head(), {("E1", "S"): adj("1")}, BOB, "s2")  # E1's file, not Q
+    r = history.submit(PERIOD, history.head(), {("E1", "Q"): adj("3", "b")}, BOB, "s3")
+    history.submit(OTHER, history.head(), {("E1", "Q"): adj("9")}, BOB, "s4")  # another period
+    history.revert(PERIOD, r.commit, CAROL, "undo", "v3")
+    history.submit(PERIOD, history.head(), {("E1", "Q"): None}, ALICE, "s5", reasons={("E1", "Q"): "x"})
+    path = layout.adjustments_path(PERIOD, "E1")
+    walked = subprocess.run(["git", f"--git-dir={history.path}", "log", "--format=%H",
+                             "--reverse", "main", "--", path],
+                            capture_output=True, text=True, check=True).stdout.split()
+    versions = history.cell_history(PERIOD, "E1", "Q")
+    assert [v.change.submission_id for v in versions] == ["s1", "s3", "v3", "s5"]
+    assert [v.value.points if v.value else None for v in versions] == [1, 3, 1, None]
+    assert {v.change.commit for v in versions} <= set(walked) and len(walked) == 5
+    assert history.cell_history(PERIOD, "E1", "S")[0].change.submission_id == "s2"
+    assert history.cell_history(PERIOD, "nobody", "Q") == []
