@@ -53,6 +53,18 @@ def verify(env: dict[str, str]) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+def server_errors(log: Path, limit: int = 6000) -> str:
+    """The server log's tracebacks and error lines (what a 500 was), for the report."""
+    lines = log.read_text(errors="replace").splitlines()
+    keep = [i for i, ln in enumerate(lines) if "Traceback" in ln or " ERROR " in ln
+            or "[ERROR]" in ln or ln.startswith(("sqlalchemy.", "psycopg.", "OSError"))]
+    out: list[str] = []
+    for i in keep:
+        out.extend(lines[i:i + 40] if "Traceback" in lines[i] else lines[i:i + 1])
+    text = "\n".join(out)
+    return "  server log:\n" + (text[-limit:] if text else "  (no error lines)")
+
+
 def users(url: str, tmp: Path, n_exec: int) -> tuple[str, list[str]]:
     from server import create_app, db
     from server.auth import create_token, create_user
@@ -208,6 +220,8 @@ def pg_restart() -> None:
                 errors[(status, line[:120])] = errors.get((status, line[:120]), 0) + 1
         for (status, line), n in sorted(errors.items()):
             print(f"  answer during the outage x{n}: {status or 'no answer'} {line}", flush=True)
+        if any(status not in (0, 503) for (status, _l) in errors):
+            print(server_errors(server.log), flush=True)
         keys = [k for k, _c, _p in jobs]
         check("pg-restart: every submit acknowledged after retries",
               len(acked) == len(keys), f"{len(acked)}/{len(keys)}")

@@ -8,6 +8,7 @@ sqlite3 connections. The schema is created and changed only by Alembic (`upgrade
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import orjson
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -90,7 +92,16 @@ def close_session(_exc: BaseException | None = None) -> None:
     if session is not None:
         # Anything not committed explicitly is rolled back: an error half-way through a
         # button leaves the database as it was.
-        session.close()
+        try:
+            session.close()
+        except DBAPIError as exc:
+            # The database went away under the request (a restart): its ROLLBACK fails on a
+            # dead connection. Nothing was committed; drop the connection rather than let
+            # the teardown turn the answer (503 "try again") into the WSGI server's HTML 500
+            # (bench/faults.py pg-restart).
+            logging.getLogger("kpibook.db").warning(
+                "closing the request's session: %s", type(exc.orig).__name__)
+            session.invalidate()
 
 
 @contextmanager

@@ -125,3 +125,33 @@ def test_gc_paused_during_the_view_and_back_after(app):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_dead_connection_at_teardown_keeps_the_answer(app, client, monkeypatch):
+    """The database restarted under a request: the session's ROLLBACK at teardown fails on
+    the dead connection. The answer the view gave stands (bench/faults.py pg-restart: it was
+    the WSGI server's HTML 500) and the connection is dropped, not returned to the pool."""
+    import sqlite3
+
+    from flask import Blueprint
+
+    from server.db import get_engine, get_session
+
+    bp = Blueprint("teardown_probe", __name__)
+
+    dialect = get_engine(app).dialect
+
+    def dead(_dbapi_connection):
+        raise sqlite3.OperationalError("terminating connection due to administrator command")
+
+    @bp.get("/teardown-probe")
+    def probe():
+        get_session().execute(select(1))  # a transaction on a pooled connection
+        monkeypatch.setattr(dialect, "do_rollback", dead)  # the database goes away
+        return "answered", 503
+
+    app.register_blueprint(bp)
+    resp = client.get("/teardown-probe")
+    assert (resp.status_code, resp.get_data(as_text=True)) == (503, "answered")
+    monkeypatch.undo()
+    assert client.get("/healthz").status_code in (200, 503)  # the pool still works
