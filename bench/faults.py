@@ -142,7 +142,11 @@ def private_cluster() -> tuple[str, str, int]:
     from tests.production.conftest import free_port
 
     version = sorted(p.name for p in Path("/usr/lib/postgresql").iterdir())[-1]
-    name, port = f"faults{uuid.uuid4().hex[:6]}", free_port()
+    # The test fixtures (tests/conftest.py `_cluster_port`) take the first online cluster
+    # that pg_lsclusters lists (by version, then name): "faults..." came before "main", so a
+    # test session starting during this run used this cluster and lost it when it was
+    # dropped. A name sorting after "main" keeps them on the shared one.
+    name, port = f"zz_faults{uuid.uuid4().hex[:6]}", free_port()
     subprocess.run(["pg_createcluster", version, name, "--port", str(port), "--start"],
                    check=True, capture_output=True, timeout=180)
     return version, name, port

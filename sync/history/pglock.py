@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 
 from .lock import LockTimeout
 
@@ -98,8 +98,11 @@ class PgAdvisoryLock:
             # the connection goes back to the pool: leave no session setting behind
             try:
                 conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
-            except DBAPIError:
-                conn.invalidate()  # broken session: the server drops it (and any lock)
+            except (DBAPIError, PendingRollbackError):
+                # broken session: the server drops it (and any lock). PendingRollbackError:
+                # the lock statement itself failed on a dead connection (a database restart);
+                # that error, not this one, must reach the caller (503 "try again", not 500).
+                conn.invalidate()
 
     def _release(self, conn: Any) -> None:
         try:
