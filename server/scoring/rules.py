@@ -459,9 +459,10 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     # the scorer's life. A Fraction has no representation to lose, so equal numbers
     # (5 and 5.0) may share one; the shown text still comes from each line's own Decimal.
     exact_of: dict[Decimal, Fraction] = {}
-    # id(w) -> (w, its Fraction, × cap): by identity, as hashing a Fraction costs as much as
-    # converting one; the entry holds w, so its id cannot be reused while it is there
-    weight_of: dict[int, tuple[Decimal | Fraction, Fraction, Fraction]] = {}
+    # id(w) -> (w, its Fraction, × cap, numerator and denominator of that): by identity, as
+    # hashing a Fraction costs as much as converting one; the entry holds w, so its id
+    # cannot be reused while it is there
+    weight_of: dict[int, tuple] = {}
     # the text of each shown name, None for a fact (shown as each line gives it)
     shown_texts = [(n, None if n in fact_names or n not in constants else num_text(constants[n]))
                    for n in shown_names]
@@ -481,17 +482,21 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         found = weight_of.get(id(w))
         if found is None or found[0] is not w:
             weight = w if type(w) is Fraction else Fraction(w)
-            found = weight_of[id(w)] = (w, weight, weight * exact_cap)
-        _, weight, top = found
+            top = weight * exact_cap
+            found = weight_of[id(w)] = (w, weight, top, top.numerator, top.denominator)
+        _, weight, top, top_n, top_d = found
         env["weight"] = weight
         raw = evaluate(env)
         values = ", ".join([f"{n}={num_text(shown[n]) if t is None else t}"
                             for n, t in shown_texts])
         raw_decimal = decimal_of(raw)
         text = f"{formula.text} [{values}, weight={wt}] = {num_text(raw_decimal)}"
-        if raw < 0:
+        # raw < 0 and raw > top on the integers (denominators are positive): Fraction's
+        # comparison operators cost more than the rest of this check
+        n, d = raw.numerator, raw.denominator
+        if n < 0:
             return ZERO, f"{text}{W['sep']}{W['not_below']}"
-        if raw > top:
+        if n * top_d > top_n * d:
             return decimal_of(top), f"{text}{W['sep']}{W['capped']} {cap_text} × {wt}"
         return raw_decimal, text
 
