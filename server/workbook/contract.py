@@ -286,18 +286,25 @@ def _sheet_column(rows: list[list[object]], col: int) -> list[object]:
 def _blank_rows(rows: list[list[object]], cols: list[int]) -> set[int]:
     """Indexes of the rows whose cells in `cols` are all None or blank text.
 
-    Each column only narrows down the rows still blank so far: when the first column is
-    filled in, that one column is all that is read."""
+    When the first column has no blank value (the usual case: every row has its key) its
+    distinct values tell so, found at C speed; otherwise each column only narrows down the
+    rows still blank so far."""
     if not cols:
         return set(range(len(rows)))
-    candidates = list(range(len(rows)))
-    for n, col in enumerate(cols):
-        cells = (enumerate(_sheet_column(rows, col)) if n == 0 else
-                 ((i, rows[i][col] if len(rows[i]) > col else None) for i in candidates))
-        candidates = [i for i, v in cells
-                      if v is None or (v.__class__ is str and not v.strip())]
+    first = _sheet_column(rows, cols[0])
+    try:
+        if not any(v is None or (v.__class__ is str and not v.strip()) for v in set(first)):
+            return set()
+    except TypeError:  # an unhashable cell, in a snapshot built in code: look at every row
+        pass
+    candidates = [i for i, v in enumerate(first)
+                  if v is None or (v.__class__ is str and not v.strip())]
+    for col in cols[1:]:
         if not candidates:
             break
+        candidates = [i for i in candidates
+                      if (v := rows[i][col] if len(rows[i]) > col else None) is None
+                      or (v.__class__ is str and not v.strip())]
     return set(candidates)
 
 
@@ -1112,22 +1119,20 @@ def _read_adjustments(frame, codes, ids, problems, where) -> list[Adjustment]:
         return []
     read = _Reader(frame, problems, where.lang)
     adjustments = []
-    keys = []
     points_col, reason_col = frame.column("points"), frame.column("reason")
-    for i in range(len(frame)):
-        cell = points_col[i]
-        if (cell is None or (cell.__class__ is str and not cell.strip())
-                or (cell.__class__ in (int, float) and cell == 0)) \
-                and not isinstance(reason_col[i], CellError):
-            keys.append(None)  # the usual pre-generated row nobody typed in: no change
-            continue
+    # Rows are pre-generated for every (employee, indicator); most are the usual row nobody
+    # typed in (no points, no error in the reason): no change, and only the others are read.
+    keys: list[tuple | None] = [None] * len(frame)
+    typed = [i for i, (cell, reason) in enumerate(zip(points_col, reason_col, strict=True))
+             if not ((cell is None or (cell.__class__ is str and not cell.strip())
+                      or (cell.__class__ in (int, float) and cell == 0))
+                     and not isinstance(reason, CellError))]
+    for i in typed:
         points = read.number(i, "points")
         reason = read.text(i, "reason")
         if not points:  # rows are pre-generated for every indicator; blank or 0 is no change
-            keys.append(None)
             continue
-        key = (_employee_id(read, i), read.text(i, "indicator", required=True))
-        keys.append(key)
+        key = keys[i] = (_employee_id(read, i), read.text(i, "indicator", required=True))
         if not reason:
             read.fail(i, "reason", "adjust.reason_needed", points=points)
         if _check_refs(read, i, *key, codes, ids) and reason:
