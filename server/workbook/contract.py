@@ -962,13 +962,13 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
                 ids: set[str] | None, period: str, where: _Located) -> list[Fact] | None:
     """`_read_data` of a table with nothing to report; None otherwise."""
     has_fetched = frame.has("fetched_at")
-    rating = {code for code, ind in indicators.items() if ind.rule == "rating"}
+    rating = {code: ind.rule == "rating" for code, ind in indicators.items()}
     number = _number_reader()
     # Cells already seen to be fine. Only text and datetimes go in: a set cannot tell
     # True from 1 (a bool is a problem where a serial number is fine).
     fine_moments: set[object] = set()
     fine_periods: set[object] = set()
-    stale_of: dict[str, bool] = {}
+    stale_of: dict[object, bool] = {}  # status cell -> stale? (text cells only, as above)
     first: dict[tuple, int] = {}
     facts = []
     for i, (eid, code, name, moment, cell, raw, status, source) in enumerate(
@@ -994,9 +994,10 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
                 return None
             if cls is str or cls is datetime:
                 fine_periods.add(cell)
-        if code not in indicators:
+        is_rating = rating.get(code)
+        if is_rating is None:
             continue  # a known code whose rule is unreadable (reported in kb_rules)
-        if code in rating:  # ratings stay labels: `_Reader.text` of the cell
+        if is_rating:  # ratings stay labels: `_Reader.text` of the cell
             value = _clean_text(raw)
             if value is None:  # an error, a date, TRUE ...: the reader decides
                 return None
@@ -1007,13 +1008,17 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
                 return None
         if value is None:
             continue  # blank value: missing data, handled by the indicator's policy
-        status = status.strip() if status.__class__ is str else _clean_text(status)
         source = source.strip() if source.__class__ is str else _clean_text(source)
-        if status is None or source is None:
-            return None
         stale = stale_of.get(status)
         if stale is None:
-            stale = stale_of[status] = bool(status) and _lookup(_STALE, status) == "stale"
+            text = _clean_text(status)
+            if text is None or source is None:
+                return None
+            stale = bool(text) and _lookup(_STALE, text) == "stale"
+            if status.__class__ is str:
+                stale_of[status] = stale
+        elif source is None:
+            return None
         facts.append(Fact(eid, code, value, key[2], source, stale))
     if len(first) != len(frame):
         return None  # a value given twice
@@ -1024,7 +1029,10 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
 def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:
     if frame is None:
         return []
-    clean = _clean_data(frame, indicators, codes, ids, period, where)
+    try:
+        clean = _clean_data(frame, indicators, codes, ids, period, where)
+    except TypeError:  # an unhashable cell (a snapshot built in code): the reader decides
+        clean = None
     if clean is not None:
         return clean
     read = _Reader(frame, problems, where.lang)

@@ -36,7 +36,7 @@ DATA_HEADER = ["Employee ID", "Indicator", "Field", "Value", "Source", "Period",
 AWKWARD = [None, "", "  ", " x ", True, False, 0, 0.0, -0.0, 1, 1.0, 1.5, float("nan"),
            float("inf"), CellError("#N/A"), dt.datetime(2026, 10, 5), dt.date(2026, 10, 5),
            "2026-10", "2026-09", "2026-11-02 08:00", "not a date", 46300, "stale", "过期",
-           "ok", "A", "★★★☆☆", "85%", "E1", "1001", "NOPE"]
+           "ok", "A", "★★★☆☆", "85%", "E1", "1001", "NOPE", [1]]
 
 
 GOOD = {  # cells the fast paths take (as long as keys stay unique and known)
