@@ -107,7 +107,12 @@ def decimal_of(x: Fraction, places: int = 24) -> Decimal:
     result is strictly between the truncation and the next value, as `x` is, so it can never
     land on a half (x.xx5000…) that `x` is not, nor on the wrong side of one.
     """
-    n, d = x.numerator, x.denominator
+    return decimal_of_ratio(x.numerator, x.denominator, places)
+
+
+def decimal_of_ratio(n: int, d: int, places: int = 24) -> Decimal:
+    """`decimal_of` for the exact value n / d (d > 0, not necessarily in lowest terms: the
+    result depends on the value only)."""
     sign = "-" if n < 0 else ""
     whole, rest = divmod(abs(n) * 10**places, d)
     if rest:

@@ -25,7 +25,7 @@ from fractions import Fraction
 from server.scoring.formula import Formula, compile_formula
 from server.scoring.messages import Message, MessageError, about, message, seq, why_of
 from server.scoring.model import Indicator, IndicatorKind
-from server.scoring.numbers import decimal_of, fmt_short, parse_number, to_decimal
+from server.scoring.numbers import decimal_of_ratio, fmt_short, parse_number, to_decimal
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -450,18 +450,19 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     fact_names = formula.names - set(FORMULA_PARAM_NAMES)
     shown_names = sorted(formula.names - {"weight"})
     W, cap_text = words(ctx), share_text(cap)  # noqa: N806
-    evaluate = formula.evaluate_exact
+    evaluate = formula.evaluate_ratio
 
-    exact_constants = {k: Fraction(v) for k, v in constants.items()}
-    exact_cap = exact_constants["cap"]
-    # Fraction(Decimal) costs microseconds and the same figures recur from line to line
-    # (the weight on every line, the same counts for many people): conversions are kept for
-    # the scorer's life. A Fraction has no representation to lose, so equal numbers
-    # (5 and 5.0) may share one; the shown text still comes from each line's own Decimal.
-    exact_of: dict[Decimal, Fraction] = {}
-    # id(w) -> (w, its Fraction, × cap, numerator and denominator of that): by identity, as
-    # hashing a Fraction costs as much as converting one; the entry holds w, so its id
-    # cannot be reused while it is there
+    # The formula works on exact (numerator, denominator) pairs (formula.Ratio).
+    exact_constants = {k: v.as_integer_ratio() for k, v in constants.items()}
+    cap_n, cap_d = exact_constants["cap"]
+    # Converting a Decimal costs more than looking it up, and the same figures recur from
+    # line to line (the weight on every line, the same counts for many people): conversions
+    # are kept for the scorer's life. Equal numbers (5 and 5.0) share one ratio; the shown
+    # text still comes from each line's own Decimal.
+    exact_of: dict[Decimal, tuple[int, int]] = {}
+    # id(w) -> (w, its ratio, the ratio of w × cap): by identity, as hashing a Fraction
+    # costs as much as converting one; the entry holds w, so its id cannot be reused while
+    # it is there
     weight_of: dict[int, tuple] = {}
     # the text of each shown name, None for a fact (shown as each line gives it)
     shown_texts = [(n, None if n in fact_names or n not in constants else num_text(constants[n]))
@@ -469,35 +470,31 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
 
     def run(v, w, wt, fields):
         # w: the effective weight, a Decimal or (re-normalised) an exact Fraction. The
-        # formula is evaluated in Fractions and the exact value handed back as a Decimal
-        # that rounds to the cent exactly like it (numbers.decimal_of).
+        # formula is evaluated exactly and the value handed back as a Decimal that rounds
+        # to the cent exactly like it (numbers.decimal_of).
         shown: dict[str, Decimal] = {}
-        env: dict[str, Fraction] = dict(exact_constants)
+        env = dict(exact_constants)
         for name in fact_names:
             shown[name] = value = number_value(fields[name] if fields else v)
             exact = exact_of.get(value)
             if exact is None:
-                exact = exact_of[value] = Fraction(value)
+                exact = exact_of[value] = value.as_integer_ratio()
             env[name] = exact
         found = weight_of.get(id(w))
         if found is None or found[0] is not w:
-            weight = w if type(w) is Fraction else Fraction(w)
-            top = weight * exact_cap
-            found = weight_of[id(w)] = (w, weight, top, top.numerator, top.denominator)
-        _, weight, top, top_n, top_d = found
-        env["weight"] = weight
-        raw = evaluate(env)
-        values = ", ".join([f"{n}={num_text(shown[n]) if t is None else t}"
-                            for n, t in shown_texts])
-        raw_decimal = decimal_of(raw)
+            wn, wd = (w.numerator, w.denominator) if type(w) is Fraction else w.as_integer_ratio()
+            found = weight_of[id(w)] = (w, (wn, wd), (wn * cap_n, wd * cap_d))
+        _, env["weight"], (top_n, top_d) = found
+        n, d = evaluate(env)
+        values = ", ".join([f"{name}={num_text(shown[name]) if t is None else t}"
+                            for name, t in shown_texts])
+        raw_decimal = decimal_of_ratio(n, d)
         text = f"{formula.text} [{values}, weight={wt}] = {num_text(raw_decimal)}"
-        # raw < 0 and raw > top on the integers (denominators are positive): Fraction's
-        # comparison operators cost more than the rest of this check
-        n, d = raw.numerator, raw.denominator
-        if n < 0:
+        if n < 0:  # below 0 (denominators are positive)
             return ZERO, f"{text}{W['sep']}{W['not_below']}"
-        if n * top_d > top_n * d:
-            return decimal_of(top), f"{text}{W['sep']}{W['capped']} {cap_text} × {wt}"
+        if n * top_d > top_n * d:  # above weight × cap
+            return (decimal_of_ratio(top_n, top_d),
+                    f"{text}{W['sep']}{W['capped']} {cap_text} × {wt}")
         return raw_decimal, text
 
     return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"), linear=False)

@@ -1,6 +1,12 @@
+import ast
+import math
+import operator
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server.scoring.formula import compile_formula
 
@@ -66,3 +72,105 @@ def test_division_by_zero_is_a_clear_error():
 def test_missing_input_is_named():
     with pytest.raises(ValueError, match="needs a value for total"):
         compile_formula("resolved / total").evaluate({"resolved": D(1)})
+
+
+# -- exact ratios against Fractions --------------------------------------------------------
+# The evaluator works on (numerator, denominator) pairs for speed; this interpreter of the same
+# whitelist on Fractions is the long way it must agree with, value, error and true/false alike.
+
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.Div: operator.truediv, ast.Lt: operator.lt, ast.LtE: operator.le,
+        ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Eq: operator.eq, ast.NotEq: operator.ne}
+
+
+def _fraction_round(x, places=Fraction(0)):
+    if places.denominator != 1:
+        raise ValueError("places")
+    scale = Fraction(10) ** int(places)
+    units = math.floor(abs(x) * scale + Fraction(1, 2))
+    return (units if x >= 0 else -units) / scale
+
+
+_CALLS = {"min": min, "max": max, "abs": abs, "round": _fraction_round,
+          "clamp": lambda x, low, high: max(low, min(high, x))}
+
+
+def _oracle(node, env):
+    if isinstance(node, ast.Expression):
+        return _oracle(node.body, env)
+    if isinstance(node, ast.Constant):
+        return Fraction(D(repr(node.value)))
+    if isinstance(node, ast.Name):
+        return env[node.id]
+    if isinstance(node, ast.BinOp):
+        return _OPS[type(node.op)](_oracle(node.left, env), _oracle(node.right, env))
+    if isinstance(node, ast.UnaryOp):
+        value = _oracle(node.operand, env)
+        return {ast.USub: lambda: -value, ast.UAdd: lambda: value,
+                ast.Not: lambda: not value}[type(node.op)]()
+    if isinstance(node, ast.BoolOp):
+        parts = (_oracle(v, env) for v in node.values)
+        return all(parts) if isinstance(node.op, ast.And) else any(parts)
+    if isinstance(node, ast.Compare):
+        left = _oracle(node.left, env)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = _oracle(comparator, env)
+            if not _OPS[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.IfExp):
+        return _oracle(node.body if _oracle(node.test, env) else node.orelse, env)
+    assert isinstance(node, ast.Call)
+    return _CALLS[node.func.id](*[_oracle(a, env) for a in node.args])
+
+
+def _outcome_of(evaluate):
+    try:
+        value = evaluate()
+    except ZeroDivisionError:
+        return "division by zero"
+    except ValueError as exc:
+        return "division by zero" if "division by zero" in str(exc) else \
+            "true/false" if "true/false" in str(exc) else "places" if "places" in str(exc) \
+            or "whole number" in str(exc) else str(exc)
+    return "true/false" if isinstance(value, bool) else Fraction(value)
+
+
+_ATOMS = st.sampled_from(["a", "b", "weight", "0", "1", "2", "0.9", "0.5", "-1", "1.25"])
+
+
+def _expressions():
+    def grow(inner):
+        two, three = st.tuples(inner, inner), st.tuples(inner, inner, inner)
+        return st.one_of(
+            st.tuples(two, st.sampled_from("+-*/")).map(lambda t: f"({t[0][0]} {t[1]} {t[0][1]})"),
+            inner.map(lambda x: f"-{x}"),
+            st.tuples(two, st.sampled_from(["<", "<=", ">", ">=", "==", "!="])).map(
+                lambda t: f"({t[0][0]} {t[1]} {t[0][1]})"),
+            three.map(lambda t: f"({t[0]} if {t[1]} else {t[2]})"),
+            st.tuples(st.sampled_from(["min", "max"]), st.lists(inner, min_size=2, max_size=4))
+            .map(lambda t: f"{t[0]}({', '.join(t[1])})"),
+            inner.map(lambda x: f"abs({x})"),
+            st.tuples(inner, st.sampled_from(["", ", 0", ", 2", ", -1", ", 0.5", ", a"])).map(
+                lambda t: f"round({t[0]}{t[1]})"),
+            three.map(lambda t: f"clamp({t[0]}, {t[1]}, {t[2]})"),
+            st.tuples(two, st.sampled_from(["and", "or"])).map(
+                lambda t: f"(not {t[0][0]} {t[1]} {t[0][1]})"),
+        )
+    return st.recursive(_ATOMS, grow, max_leaves=12)
+
+
+_NUMBERS = st.sampled_from([D(0), D(1), D("2.5"), D(-3), D("0.9"), D(7), D("100"),
+                            Fraction(10, 3), Fraction(-7, 9)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_expressions(), _NUMBERS, _NUMBERS, _NUMBERS)
+def test_ratio_arithmetic_agrees_with_fractions(text, a, b, weight):
+    env = {"a": a, "b": b, "weight": weight}
+    exact = {k: Fraction(v) for k, v in env.items()}
+    formula = compile_formula(text)
+    expected = _outcome_of(lambda: _oracle(ast.parse(text, mode="eval"), exact))
+    assert _outcome_of(lambda: formula.evaluate(env)) == expected
