@@ -87,7 +87,8 @@ def main() -> None:
     ap.add_argument("--pages", nargs="*", help="only the pages whose name contains one of "
                     "these words (e.g. timeline 'dept head')")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
-                    help="cProfile each page's requests; print the top N by cumulative time")
+                    help="cProfile each page's requests; print the top N (--sort)")
+    ap.add_argument("--sort", default="cumulative", help="pstats order (cumulative, tottime)")
     args = ap.parse_args()
     if args.dir is not None:
         tmp = args.dir
@@ -222,7 +223,7 @@ def main() -> None:
         print(f"{name:44} {statistics.median(times):7.0f} {p99:7.0f} {times[-1]:7.0f} "
               f"{statistics.median(cpu):8.0f} {min(cpu):8.0f}", flush=True)
         if profile is not None:
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+            pstats.Stats(profile).sort_stats(args.sort).print_stats(args.profile)
 
 
 if __name__ == "__main__":

@@ -193,16 +193,22 @@ def _stamp_time(when: str) -> dt.datetime:
     return dt.datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(dt.UTC)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _adjustment_line(line: str) -> tuple[str, tuple[CellValue, Stamp | None]]:
+    """One parsed adjustments line. Memoised by its text: a file's versions differ in one or
+    a few lines, so a diff or a state between far-apart versions re-reads mostly lines seen
+    before (the values are frozen, so sharing them is safe)."""
+    fields = line.split("\t")
+    code, points, reason = fields[:3]
+    stamp = None
+    if len(fields) >= 6:
+        who, when, sub = fields[3:6]
+        stamp = Stamp(_editor(who), _stamp_time(when), unescape_text(sub))
+    return code, (CellValue(Decimal(points), unescape_text(reason)), stamp)
+
+
 def load_adjustment_lines(data: bytes) -> dict[str, tuple[CellValue, Stamp | None]]:
-    out: dict[str, tuple[CellValue, Stamp | None]] = {}
-    for fields in _lines(data):
-        code, points, reason = fields[:3]
-        stamp = None
-        if len(fields) >= 6:
-            who, when, sub = fields[3:6]
-            stamp = Stamp(_editor(who), _stamp_time(when), unescape_text(sub))
-        out[code] = (CellValue(Decimal(points), unescape_text(reason)), stamp)
-    return out
+    return dict(_adjustment_line(line) for line in data.decode("utf-8").split("\n") if line)
 
 
 def load_adjustments(data: bytes) -> dict[str, CellValue]:
