@@ -301,6 +301,8 @@ class _Run:
 
     def _check_roster(self, employees: Iterable[Employee]) -> None:
         weighted = [ind for ind in self.indicators.values() if ind.weighted]
+        # whether a weighted indicator applies, per (department, position): all it depends on
+        applies: dict[tuple[str, str], bool] = {}
         for emp in employees:
             eid = emp.employee_id
             if not str(eid).strip():
@@ -312,7 +314,11 @@ class _Run:
                              (eid,))
                 continue
             self.employees[eid] = emp
-            if weighted and not any(ind.applies_to(emp) for ind in weighted):
+            where = (emp.department, emp.position)
+            some = applies.get(where)
+            if some is None:
+                some = applies[where] = any(ind.applies_to(emp) for ind in weighted)
+            if weighted and not some:
                 self.problem("kb_roster", "department",
                              message("roster.nothing_applies", eid=eid,
                                      department=emp.department, position=emp.position), (eid,))
@@ -782,19 +788,30 @@ class _Run:
         rules = self.rules
         group_attr = rules.distribution_group
         scored = [(emp, total) for emp, total, _, _ in self.totals if total is not None]
-        rank = competition_ranks([t for _, t in scored])
+        everyone = [t for _, t in scored]
+        order = rank_order(everyone)  # sorted once: each group's order is a part of it
+        rank = competition_ranks(everyone, order)
+        keys = [getattr(emp, group_attr) if group_attr else "" for emp, _ in scored]
         groups: dict[object, list[int]] = defaultdict(list)
-        for i, (emp, _) in enumerate(scored):
-            groups[getattr(emp, group_attr) if group_attr else ""].append(i)
+        local = [0] * len(scored)  # each scored employee's position within their group
+        for i, key in enumerate(keys):
+            members = groups[key]
+            local[i] = len(members)
+            members.append(i)
+        group_orders: dict[object, list[int]] = {key: [] for key in groups}
+        for i in order:
+            group_orders[keys[i]].append(local[i])
         group_rank: list[int] = [0] * len(scored)
         grade: list[str | None] = [None] * len(scored)
         forced = rules.grading is GradingMethod.FORCED
-        for members in groups.values():
-            totals = [scored[i][1] for i in members]
-            for i, r in zip(members, competition_ranks(totals), strict=True):
+        for key, members in groups.items():
+            totals = [everyone[i] for i in members]
+            group_order = group_orders[key]
+            for i, r in zip(members, competition_ranks(totals, group_order), strict=True):
                 group_rank[i] = r
             if forced:
-                for i, g in zip(members, forced_grades(totals, rules.quotas), strict=True):
+                for i, g in zip(members, forced_grades(totals, rules.quotas, group_order),
+                                strict=True):
                     grade[i] = g
         if rules.grading is GradingMethod.BANDS:
             for i, (_, total) in enumerate(scored):
@@ -829,10 +846,18 @@ _NO_FACT = _NoFact()
 _NOTHING: frozenset[str] = frozenset()
 
 
-def competition_ranks(totals: Iterable[Decimal]) -> list[int]:
-    """Competition ranks ("1224") by total, highest first, in the order given."""
+def rank_order(totals: list[Decimal]) -> list[int]:
+    """Positions of `totals`, highest first, equal totals in the order given (a stable sort:
+    any subset of it is in the order rank_order of that subset would give)."""
+    return sorted(range(len(totals)), key=totals.__getitem__, reverse=True)
+
+
+def competition_ranks(totals: Iterable[Decimal], order: list[int] | None = None) -> list[int]:
+    """Competition ranks ("1224") by total, highest first, in the order given. `order`:
+    rank_order(totals) when already known."""
     values = list(totals)
-    order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
+    if order is None:
+        order = rank_order(values)
     ranks = [0] * len(values)
     previous, previous_rank = None, 0
     for position, i in enumerate(order, start=1):
@@ -865,12 +890,14 @@ def quota_counts(n: int, quotas: Iterable) -> list[int]:
     return counts
 
 
-def forced_grades(totals: list[Decimal], quotas: Iterable) -> list[str | None]:
+def forced_grades(totals: list[Decimal], quotas: Iterable,
+                  order: list[int] | None = None) -> list[str | None]:
     """Grades by quota in rank order; equal totals always share the better grade.
 
     Each grade owns a run of positions (its seats, best grade first). A group of equal totals
     takes the grade owning the position of its first member, so a tie at a boundary pushes the
-    overflow into the following grades, which then get fewer seats.
+    overflow into the following grades, which then get fewer seats. `order`:
+    rank_order(totals) when already known.
     """
     quotas = list(quotas)
     counts = quota_counts(len(totals), quotas)
@@ -878,7 +905,8 @@ def forced_grades(totals: list[Decimal], quotas: Iterable) -> list[str | None]:
     for c in counts:
         running += c
         ends.append(running)
-    order = sorted(range(len(totals)), key=totals.__getitem__, reverse=True)
+    if order is None:
+        order = rank_order(totals)
     grades: list[str | None] = [None] * len(totals)
     g, previous, current = 0, None, None
     for position, i in enumerate(order):

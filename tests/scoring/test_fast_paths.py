@@ -265,3 +265,26 @@ def test_a_larger_month_rescored_with_random_adjustments():
         inp = dataclasses.replace(bare, adjustments=adjustments)
         expected = outcome(dataclasses.replace(inp), "zh")
         assert outcome(inp, "zh", base=bare) == expected
+
+
+@FAST
+@given(st.lists(st.tuples(st.sampled_from(["Sales", "Ops", "HR"]),
+                          st.sampled_from([D("80.00"), D("75.50"), D("90"), D("80"), D(0)])),
+                max_size=40))
+def test_group_order_taken_from_the_overall_order(people):
+    """result() sorts everyone once and reads each group's order off it: the same ranks and
+    grades as sorting each group on its own."""
+    from server.scoring.model import GradeQuota
+
+    quotas = [GradeQuota("A", D("0.2")), GradeQuota("B", D("0.7")), GradeQuota("C", D("0.1"))]
+    totals = [t for _, t in people]
+    order = engine.rank_order(totals)
+    for group in ("Sales", "Ops", "HR"):
+        members = [i for i, (g, _) in enumerate(people) if g == group]
+        local = {i: k for k, i in enumerate(members)}
+        part = [totals[i] for i in members]
+        part_order = [local[i] for i in order if i in local]
+        assert part_order == engine.rank_order(part)
+        assert engine.competition_ranks(part, part_order) == engine.competition_ranks(part)
+        assert engine.forced_grades(part, quotas, part_order) == engine.forced_grades(part,
+                                                                                      quotas)
