@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from server.scoring.engine import validate
@@ -609,10 +610,12 @@ def _number_reader() -> Callable[[object], object]:
 
 def _first_rows(frame: TableFrame, keys: list[tuple], what: str, key_column: str,
                 problems: list[Problem], lang: str = "zh") -> dict[tuple, int]:
-    """Frame row of each key; a duplicate is reported naming both Excel rows."""
+    """Frame row of each key; a duplicate is reported naming both Excel rows. A None key (a
+    row without one, e.g. an adjustment row nobody typed in) is skipped at C speed."""
     first: dict[tuple, int] = {}
-    for i, key in enumerate(keys):
-        if key is None or not all(key):
+    for i in compress(range(len(keys)), map(is_not, keys, repeat(None))):
+        key = keys[i]
+        if not all(key):
             continue
         if key in first:
             shown = " / ".join(key)
@@ -1131,10 +1134,14 @@ def _read_adjustments(frame, codes, ids, problems, where) -> list[Adjustment]:
     # Rows are pre-generated for every (employee, indicator); most are the usual row nobody
     # typed in (no points, no error in the reason): no change, and only the others are read.
     keys: list[tuple | None] = [None] * len(frame)
-    typed = [i for i, (cell, reason) in enumerate(zip(points_col, reason_col, strict=True))
-             if not ((cell is None or (cell.__class__ is str and not cell.strip())
+    rows: Iterable[int] = range(len(frame))
+    if not any(map(isinstance, reason_col, repeat(CellError))):  # at C speed, as below
+        rows = compress(rows, map(is_not, points_col, repeat(None)))  # points not empty
+    typed = [i for i in rows
+             if not (((cell := points_col[i]) is None
+                      or (cell.__class__ is str and not cell.strip())
                       or (cell.__class__ in (int, float) and cell == 0))
-                     and not isinstance(reason, CellError))]
+                     and not isinstance(reason_col[i], CellError))]
     for i in typed:
         points = read.number(i, "points")
         reason = read.text(i, "reason")
