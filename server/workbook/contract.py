@@ -127,7 +127,15 @@ class TableFrame:
 
     def value(self, i: int, key: str) -> object:
         """Raw value of row `i`, column `key`; None when the column is absent."""
-        return self.column(key)[i] if key in self.columns else None
+        values = self._columns.get(key)
+        if values is not None:
+            return values[i]
+        found = self.columns.get(key)
+        if found is None:
+            return None
+        # Straight from the row: a few cells do not pay for cutting out the whole column.
+        row, col = self.rows[i], found[1]
+        return row[col] if len(row) > col else None
 
     def problem(self, i: int | None, key: str | None, why: Message | str,
                 lang: str = "zh") -> Problem:

@@ -181,6 +181,9 @@ def test_read_tables_matches_row_by_row_reading(rows, extra_rows, origin) -> Non
     columns, excel_rows = _reference_frame(sheet, body, [c0, c0 + 1, c0 + 2, c0 + 3], 3)
     assert frame.excel_rows == excel_rows
     assert frame.n_body_rows == n_rows
+    # one cell at a time straight from the rows, before any column is cut out
+    assert [repr(frame.value(i, "department")) for i in range(len(frame))] \
+        == [repr(v) for v in columns[2]]
     assert list(frame.data) == ["employee_id", "name", "department"]
     got = [frame.column(k) for k in ("employee_id", "name", "department")]
     assert [[repr(v) for v in c] for c in got] == [[repr(v) for v in c] for c in columns]
