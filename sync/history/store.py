@@ -1160,9 +1160,11 @@ class History:
                                    for emp, lines in per_employee.items()}
         if snapshot.totals:
             files[totals_path] = layout.dump_totals(snapshot.totals)
-        current = self._ls_tree(head, totals_path, *files)
-        if totals_path not in current:
+        if head is None or self._lookup(head, totals_path) is None:
             return {}
+        # the head's blob ids through the cached trees the merge just read (no subprocess)
+        current = {path: entry[1].hex() for path in files
+                   if (entry := self._lookup(head, path)) is not None}
         return {path: data for path, data in files.items()
                 if current.get(path) != blob_id(data)}
 
