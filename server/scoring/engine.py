@@ -832,6 +832,9 @@ class _Run:
 def _frozen(params: Mapping[str, object]) -> tuple:
     """A hashable, order-free key for a parameter mapping (values are hashable: Decimal,
     str, tuples)."""
+    if len(params) == 1:  # the usual personal target: one parameter, nothing to sort
+        ((key, value),) = params.items()
+        return ((key, repr(value)),)
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
 
