@@ -121,7 +121,7 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     return plan
 
 
-@functools.cache  # importlib.metadata scans every installed distribution: ~40 ms a call
+@functools.cache  # importlib.metadata scans the installed distributions: tens of ms
 def _engine_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

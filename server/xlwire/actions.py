@@ -366,7 +366,8 @@ def _sheet_columns(sheet: SheetSnapshot, target: _Target, keys: list[str], n: in
     """The values the sheet holds in the `n` body rows of the columns of `keys`, one tuple per
     key; a key is missing when a row does not reach its column (the client trimmed the row:
     that cell is empty, never "the same"). Read row by row when every row reaches every
-    column: each sheet row is visited once, not once per column (a third faster)."""
+    column: each sheet row is visited once, not once per column (about a quarter
+    faster on a 43,000-row kb_scores)."""
     first = target.first_body_row
     rows = sheet.values[first: first + n]
     cols = [target.column_of[k] for k in keys]
