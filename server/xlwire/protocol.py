@@ -16,6 +16,7 @@ import datetime as dt
 import gc
 import json
 import re
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -149,18 +150,27 @@ def _range(obj: dict[str, Any], key: str, where: str, *, optional: bool) -> Rang
         ) from None
 
 
+_LIST_ONLY = frozenset({list})
+
+
 def _parse_values(
     raw: object, where: str, lookup: dict[object, object] | None
 ) -> list[list[object]]:
     if not isinstance(raw, list):
         raise PayloadError(f"{where}: values must be a list of rows.")
-    out: list[list[object]] = []
     get = lookup.get if lookup is not None else None
+    if get is not None and _LIST_ONLY.issuperset(map(type, raw)):  # rows, exactly lists
+        try:
+            # The whole sheet at C speed: dict.get(cell, cell) for every cell of every row,
+            # no Python frame per row or cell.
+            return list(map(list, map(map, repeat(get), raw, raw)))
+        except TypeError:  # an unhashable cell: the loop below names it
+            pass
+    out: list[list[object]] = []
     for r, row in enumerate(raw):
         if row.__class__ is not list:
             raise PayloadError(f"{where}: values must be a list of rows (row {r + 1} is not).")
         try:
-            # map over the row twice: dict.get(cell, cell) per cell without a Python frame
             out.append(list(map(get, row, row)) if get is not None else convert_row(row))
         except TypeError:  # a list or object inside a row is unhashable for the lookup
             c = next(i for i, v in enumerate(row) if isinstance(v, (list, dict)))

@@ -1,0 +1,69 @@
+"""parse_payload's shortcuts for raw bodies give exactly what cell-by-cell conversion gives.
+
+Raw bytes go through a lookup (empties, errors, the body's dates) applied to a whole sheet at
+C speed, and a body is searched for dates only when `_RAW_ISO_HINT` finds something that could
+be one. A dict body is converted row by row with `convert_row`: both must agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.xlwire.protocol import (
+    _RAW_ISO,
+    _RAW_ISO_HINT,
+    ERROR_CODES,
+    PayloadError,
+    parse_payload,
+)
+
+
+def _payload(values: list) -> dict:
+    return {"client": "test", "version": "0.37.8",
+            "book": {"name": "b.xlsx", "active_sheet_index": 0},
+            "sheets": [{"name": "S", "values": values}]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(_RAW_ISO, fullmatch=True))
+def test_every_raw_date_is_hinted(quoted: bytes) -> None:
+    assert _RAW_ISO_HINT.search(quoted) is not None
+
+
+cells = st.one_of(
+    st.sampled_from(["", " ", "#N/A", "#n/a", "2021-03-01T10:11:12Z", "2021-03-01T10:11:12.5",
+                     "2021-02-30T00:00:00Z", "2021-03-01", "TT12:00:00", "text", *ERROR_CODES]),
+    st.integers(-10**6, 10**6), st.floats(allow_nan=False), st.booleans(), st.none(),
+    st.text(max_size=4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(cells, max_size=6), max_size=6))
+def test_raw_body_converts_as_cell_by_cell(rows) -> None:
+    by_cell = parse_payload(_payload(rows)).sheets[0].values
+    raw = parse_payload(json.dumps(_payload(rows)).encode()).sheets[0].values
+    assert [[repr(v) for v in row] for row in raw] == [[repr(v) for v in row] for row in by_cell]
+
+
+def test_dates_found_when_hinted() -> None:
+    rows = [["2021-03-01T10:11:12Z", "x"], ["", 1]]
+    got = parse_payload(json.dumps(_payload(rows)).encode()).sheets[0].values
+    assert got == [[dt.datetime(2021, 3, 1, 10, 11, 12), "x"], [None, 1]]
+
+
+@pytest.mark.parametrize("bad, where", [([["a", ["b"]]], "row 1, column 2"),
+                                        ([["a"], ["b", "c", {"d": 1}]], "row 2, column 3")])
+def test_unhashable_cell_is_named(bad, where) -> None:
+    for body in (_payload(bad), json.dumps(_payload(bad)).encode()):
+        with pytest.raises(PayloadError, match=f"cell in {where} is not a plain value"):
+            parse_payload(body)
+
+
+def test_a_row_that_is_not_a_list() -> None:
+    with pytest.raises(PayloadError, match=r"row 2 is not"):
+        parse_payload(json.dumps(_payload([["a"], "b"])).encode())
