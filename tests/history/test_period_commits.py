@@ -123,13 +123,15 @@ def test_cell_history_from_the_index_equals_the_walk_of_the_file(history):
     the employee's file (`git log --raw -- <file>`, the old way)."""
     from sync.history import layout
 
-    history.submit(PERIOD, history.head(), {("E1", "Q"): adj("1", "a"), ("E2", "Q"): adj("2")}, ALICE,
+    head = history.head
+    history.submit(PERIOD, head(), {("E1", "Q"): adj("1", "a"), ("E2", "Q"): adj("2")}, ALICE,
                    "s1")
-    history.submit(PERIOD, history.head(), {("E1", "S"): adj("1")}, BOB, "s2")  # E1's file, not Q
+    history.submit(PERIOD, head(), {("E1", "S"): adj("1")}, BOB, "s2")  # E1's file, not Q
     r = history.submit(PERIOD, history.head(), {("E1", "Q"): adj("3", "b")}, BOB, "s3")
     history.submit(OTHER, history.head(), {("E1", "Q"): adj("9")}, BOB, "s4")  # another period
     history.revert(PERIOD, r.commit, CAROL, "undo", "v3")
-    history.submit(PERIOD, history.head(), {("E1", "Q"): None}, ALICE, "s5", reasons={("E1", "Q"): "x"})
+    history.submit(PERIOD, head(), {("E1", "Q"): None}, ALICE, "s5",
+                   reasons={("E1", "Q"): "x"})
     path = layout.adjustments_path(PERIOD, "E1")
     walked = subprocess.run(["git", f"--git-dir={history.path}", "log", "--format=%H",
                              "--reverse", "main", "--", path],

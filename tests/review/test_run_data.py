@@ -10,7 +10,7 @@ from sqlalchemy import select
 from server.db import session_scope
 from server.models import Period, ScoreRun, User
 from server.services import feedback
-from tests.web.conftest import OTHER, OWN, PERIOD, make_world
+from tests.web.conftest import OTHER, OWN, make_world
 
 
 def _scan(run: ScoreRun, employee_id: str) -> tuple[dict | None, list[dict]]:
