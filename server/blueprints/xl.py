@@ -251,7 +251,7 @@ def score() -> Response:
     except scoring_service.ValidationError as exc:
         raise invalid(exc.problems, lang) from None
     inp, rows = scoring_service._authoritative_input(session, period, bare)
-    result = scoring_service.run_engine(inp, lang)
+    result = scoring_service.run_engine(inp, lang, base=bare)  # one engine run, not two
     run = scoring_service.store_run(session, period, inp, result, user, lang)
     head = scoring_service.record_score(session, period, inp, result, run, user, requested)
     plan = _score_plan(result, inp, wb, lang, period)

@@ -54,10 +54,13 @@ from sync.history import (
 log = logging.getLogger("kpibook.scoring")
 
 
-def run_engine(inp: ScoreInput, lang: str) -> ScoreResult:
+def run_engine(inp: ScoreInput, lang: str, base: ScoreInput | None = None) -> ScoreResult:
+    """`base`: the workbook's validated input when `inp` differs from it only in its
+    adjustments (`_authoritative_input`): the engine then re-scores only the people whose
+    adjustments differ instead of everyone (engine.score)."""
     from server.scoring.engine import score
 
-    return score(inp, lang)
+    return score(inp, lang, base=base)
 
 
 def next_run_no(session: Session, period_id: int) -> int:
@@ -445,7 +448,8 @@ def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
         else:
             adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
     try:
-        run_engine(dataclasses.replace(trial, adjustments=tuple(adjustments.values())), lang)
+        run_engine(dataclasses.replace(trial, adjustments=tuple(adjustments.values())), lang,
+                   base=inp)
     except ValidationError as exc:
         refused: dict[Key, str] = {}
         for p in exc.problems:
@@ -599,7 +603,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
 
     head = history.head()
     scored_inp, rows = _authoritative_input(session, period, inp)
-    engine_result = run_engine(scored_inp, lang)
+    engine_result = run_engine(scored_inp, lang, base=inp)
     run = None
     if commit is not None:
         run = session.scalar(select(ScoreRun).where(ScoreRun.submission_id == sid))
@@ -731,7 +735,7 @@ def _workbook_rescore(session: Session, period: Period, inp: ScoreInput, lang: s
                 adjustments[c.cell] = Adjustment(c.employee_id, c.indicator, c.new, c.reason)
         trial = dataclasses.replace(trial, adjustments=tuple(
             adjustments[key] for key in sorted(adjustments)))
-        return score_snapshot(trial, run_engine(trial, lang))
+        return score_snapshot(trial, run_engine(trial, lang, base=inp))
 
     return rescore
 
