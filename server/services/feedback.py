@@ -248,14 +248,22 @@ def _patched_run(db: Session, period: Period, run: ScoreRun, employee_id: str, i
 
 
 def _rerank(db: Session, totals: list[dict[str, Any]]) -> None:
-    """Competition ranks ("1224") over everyone and within each department."""
+    """Competition ranks ("1224") over everyone and within each department, with the
+    engine's own ranking (one sort per group, not a comparison of every pair)."""
+    from server.scoring.engine import competition_ranks
+
     departments = departments_of(db, [t["employee_id"] for t in totals])
-    scored = [(Decimal(str(t["total"])), t) for t in totals if t.get("total") not in (None, "")]
-    for value, t in scored:
-        t["rank"] = 1 + sum(1 for other, _ in scored if other > value)
-        dept = departments.get(t["employee_id"])
-        t["group_rank"] = 1 + sum(1 for other, o in scored if other > value
-                                  and departments.get(o["employee_id"]) == dept)
+    scored = [t for t in totals if t.get("total") not in (None, "")]
+    values = [Decimal(str(t["total"])) for t in scored]
+    for t, rank in zip(scored, competition_ranks(values), strict=True):
+        t["rank"] = rank
+    groups: dict[object, list[int]] = {}
+    for i, t in enumerate(scored):
+        groups.setdefault(departments.get(t["employee_id"]), []).append(i)
+    for members in groups.values():
+        for i, rank in zip(members, competition_ranks(values[i] for i in members),
+                           strict=True):
+            scored[i]["group_rank"] = rank
 
 
 # --- acknowledgements and appeals ------------------------------------------------------------
