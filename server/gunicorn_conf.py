@@ -70,3 +70,12 @@ loglevel = _env("KPIBOOK_LOG_LEVEL", "info").lower()
 proc_name = "kpibook"
 # Worker heartbeat files in memory, not on a possibly slow disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def post_worker_init(worker) -> None:
+    """Each worker reads the history's index in the background before its first page."""
+    from server.services.history import warm_in_background
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "config"):
+        warm_in_background(app)

@@ -59,6 +59,23 @@ def history_for(app: Flask | None = None) -> History:
     return history
 
 
+def warm_in_background(app: Flask) -> threading.Thread | None:
+    """A new server worker reads the history's index in a daemon thread (~1 s at 20,000
+    commits) instead of the first review page doing it. Nothing when there is no history."""
+    if not os.path.exists(os.path.join(str(app.config["HISTORY_DIR"]), "HEAD")):
+        return None
+
+    def warm() -> None:
+        try:
+            history_for(app).warm()
+        except Exception:  # noqa: BLE001 - a page will simply build it later
+            log.exception("warming the history index failed")
+
+    thread = threading.Thread(target=warm, name="kpibook-history-warm", daemon=True)
+    thread.start()
+    return thread
+
+
 def _lock_for(app: Flask, path: str):
     from server.db import get_engine
 

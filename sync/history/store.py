@@ -790,6 +790,11 @@ class History:
             input="".join(c + "\n" for c in missing).encode()))} if missing else {}
         return [self._infos.get(c) or parsed[c] for c in commits]
 
+    def warm(self) -> None:
+        """Build the who-touched-what index now (a server worker calls this at start-up,
+        in the background), so the first review page does not pay for the walk."""
+        self._index()
+
     def period_commits(self, period: str) -> list[CommitInfo]:
         """The period's commits that change no cell — baseline, re-score, approval, reopen —
         newest first (from `_index`: no walk once it is built)."""

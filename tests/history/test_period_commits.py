@@ -142,3 +142,12 @@ def test_cell_history_from_the_index_equals_the_walk_of_the_file(history):
     assert {v.change.commit for v in versions} <= set(walked) and len(walked) == 5
     assert history.cell_history(PERIOD, "E1", "S")[0].change.submission_id == "s2"
     assert history.cell_history(PERIOD, "nobody", "Q") == []
+
+
+def test_warm_builds_the_index_up_to_the_head(history):
+    history.record_scores(PERIOD, _snap("80"), CAROL, "base")
+    history.submit(PERIOD, None, {("E1", "Q"): adj("1")}, ALICE, "s1")
+    assert history._index_state[0] is None  # nothing read yet
+    history.warm()
+    assert history._index_state[0] == history.head()
+    assert [i.kind for i in history.period_commits(PERIOD)] == ["baseline"]

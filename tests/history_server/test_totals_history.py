@@ -169,3 +169,14 @@ def test_revert_after_approval_with_every_cell_changed_since_writes_nothing(
     assert history.head() == head and history.status(PERIOD)["status"] == "approved"
     with session_scope(app) as s:
         assert s.scalar(select(Period.state)) == "approved"
+
+
+def test_a_worker_warms_the_history_index_in_the_background(app, scored):
+    from server.services.history import history_for, warm_in_background
+
+    history = history_for(app)
+    assert history._index_state[0] != history.head()  # no page has read it yet
+    thread = warm_in_background(app)
+    assert thread is not None
+    thread.join(60)
+    assert history._index_state[0] == history.head()
