@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from server.scoring.model import (
 )
 from server.services.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from server.services.errors import Conflict as ConflictError
-from server.services.periods import digest, to_jsonable
+from server.services.periods import canonical_json, digest, to_jsonable
 from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
 from sync.history import (
@@ -194,8 +193,7 @@ def _line_dicts(lines: tuple[IndicatorScore, ...]) -> list[dict]:
 
 def _digest(obj: object) -> str:
     """Exactly `periods.digest(obj)`."""
-    data = json.dumps(_jsonable(obj), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(_jsonable(obj))).hexdigest()
 
 
 # --- submission --------------------------------------------------------------------------
