@@ -76,3 +76,15 @@ def one(indicator: Indicator, value: object, *more: Indicator, lang: str = "en")
     facts += [fact("E1", f.code, 0) for f in filler]
     result = score(ScoreInput(rs, (emp("E1"),), tuple(facts)), lang)
     return result.line("E1", indicator.code)
+
+
+def weight_splits(n: int):
+    """A hypothesis strategy: n weights (two decimals, each > 0) summing to exactly 100."""
+    from hypothesis import strategies as st
+
+    def split(cuts: list[int]) -> list[Decimal]:
+        bounds = [0, *sorted(cuts), 10000]
+        return [Decimal(b - a) / 100 for a, b in zip(bounds, bounds[1:], strict=False)]
+
+    return st.lists(st.integers(1, 9999), min_size=n - 1, max_size=n - 1,
+                    unique=True).map(split)

@@ -28,7 +28,7 @@ from server.scoring.model import (
     ValidationError,
 )
 from server.scoring.params import parse_params
-from tests.scoring.factories import emp, fact, ind, rules
+from tests.scoring.factories import emp, fact, ind, rules, weight_splits
 
 QUAL, BONUS, PENALTY = IndicatorKind.QUALITATIVE, IndicatorKind.BONUS, IndicatorKind.PENALTY
 
@@ -66,10 +66,7 @@ def months(draw):
     departments only, exclude/zero policies (re-normalised weights), personal targets,
     stale values."""
     picks = draw(st.lists(st.integers(0, len(TEMPLATES) - 1), min_size=1, max_size=6))
-    cuts = sorted(draw(st.lists(st.integers(1, 9999), min_size=len(picks) - 1,
-                                max_size=len(picks) - 1, unique=True)))
-    bounds = [0, *cuts, 10000]
-    weights = [D(b - a) / 100 for a, b in zip(bounds, bounds[1:], strict=False)]
+    weights = draw(weight_splits(len(picks)))
     indicators, values = [], {}
     for n, (pick, weight) in enumerate(zip(picks, weights, strict=True)):
         rule, params, kind, values_of = TEMPLATES[pick]

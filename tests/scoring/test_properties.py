@@ -10,7 +10,7 @@ from server.scoring.engine import score
 from server.scoring.model import IndicatorKind, MissingPolicy, ScoreInput
 from server.scoring.numbers import decimal_of, round_half_up
 from server.scoring.rules import build_scorer
-from tests.scoring.factories import emp, fact, ind, rules
+from tests.scoring.factories import emp, fact, ind, rules, weight_splits
 
 QUAL, BONUS, PENALTY = IndicatorKind.QUALITATIVE, IndicatorKind.BONUS, IndicatorKind.PENALTY
 
@@ -43,10 +43,7 @@ DEPARTMENTS = ["Sales", "Ops", "Service"]
 def months(draw):
     """A random but valid month: indicators, weights summing to 100, people and facts."""
     picks = draw(st.lists(st.integers(0, len(TEMPLATES) - 1), min_size=1, max_size=6))
-    cuts = sorted(draw(st.lists(st.integers(1, 9999), min_size=len(picks) - 1,
-                                max_size=len(picks) - 1, unique=True)))
-    bounds = [0, *cuts, 10000]
-    weights = [D(b - a) / 100 for a, b in zip(bounds, bounds[1:], strict=False)]
+    weights = draw(weight_splits(len(picks)))
     indicators, values = [], {}
     for n, (pick, weight) in enumerate(zip(picks, weights, strict=True)):
         rule, params, kind, values_of = TEMPLATES[pick]
