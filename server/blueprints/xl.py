@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import gc
 import logging
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -21,6 +19,7 @@ from server import policy, workflow
 from server.auth import current_user
 from server.config import parse_lang
 from server.db import get_session
+from server.gcpause import cycle_collector_paused
 from server.models import Role, User
 from server.scoring.model import ScoreResult
 from server.services import facts as fact_service
@@ -87,11 +86,6 @@ def _load(required: tuple[str, ...] | None = None) -> Workbook:
     return open_workbook(book, required)
 
 
-_GC_LOCK = threading.Lock()
-_GC_PAUSES = 0  # requests in this process inside `_gc_paused` (gthread workers: several)
-_GC_WAS_ENABLED = True
-
-
 def _gc_paused(view: Callable[..., Response]) -> Callable[..., Response]:
     """Run a big button without the cyclic garbage collector; it is back on afterwards.
 
@@ -101,23 +95,12 @@ def _gc_paused(view: Callable[..., Response]) -> Callable[..., Response]:
     of CPU with it paused). Reference counting still frees everything without cycles at once;
     the few cycles a request makes are collected after it. Process-wide, so counted: with
     several threads the collector resumes when the last paused request ends. Not for Pull,
-    which may wait minutes on source systems."""
+    which may wait minutes on source systems (server/gcpause.py)."""
 
     @functools.wraps(view)
     def paused(*args, **kwargs) -> Response:
-        global _GC_PAUSES, _GC_WAS_ENABLED
-        with _GC_LOCK:
-            if _GC_PAUSES == 0:
-                _GC_WAS_ENABLED = gc.isenabled()
-                gc.disable()
-            _GC_PAUSES += 1
-        try:
+        with cycle_collector_paused():
             return view(*args, **kwargs)
-        finally:
-            with _GC_LOCK:
-                _GC_PAUSES -= 1
-                if _GC_PAUSES == 0 and _GC_WAS_ENABLED:
-                    gc.enable()
 
     return paused
 

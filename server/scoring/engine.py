@@ -12,7 +12,6 @@ cent -> adjustments -> total = sum of the rounded lines -> grades and ranks over
 from __future__ import annotations
 
 import copy
-import gc
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -21,6 +20,7 @@ from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from server.gcpause import cycle_collector_paused
 from server.scoring.messages import Message, about, lang_of, message, seq, why_of
 from server.scoring.model import (
     Adjustment,
@@ -127,16 +127,11 @@ def validate(inp: ScoreInput, lang: str = "en") -> list[Problem]:
     # The cycle collector is paused while scoring: a month allocates ~100,000 result objects
     # and the collector would re-walk them again and again (it cost more than the scoring).
     # The engine builds no reference cycles, so reference counting frees everything.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cycle_collector_paused():
         run = _Run(inp, lang)
         if not run.problems:
             _remember(inp, lang, run, run.result())
         return run.problems
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def score(inp: ScoreInput, lang: str = "en", base: ScoreInput | None = None) -> ScoreResult:
@@ -163,16 +158,11 @@ def score(inp: ScoreInput, lang: str = "en", base: ScoreInput | None = None) -> 
             and base.employees is inp.employees and base.facts is inp.facts
             and base.overrides is inp.overrides):
         kept = _kept_run(base, lang)
-    was_enabled = gc.isenabled()
-    gc.disable()  # see validate
-    try:
+    with cycle_collector_paused():  # see validate
         run = _Run(inp, lang) if kept is None else kept.again(inp.adjustments)
         if run.problems:
             raise ValidationError(run.problems)
         return run.result()
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _rounded(x: Decimal) -> Decimal:

@@ -9,10 +9,8 @@ either a complete `ScoreInput` comes back or a `ValidationError` carrying all pr
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -20,6 +18,7 @@ from itertools import compress, repeat
 from operator import is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
+from server.gcpause import cycle_collector_paused
 from server.scoring.engine import validate
 from server.scoring.messages import Message, MessageError, message, seq, text_of, why_of
 from server.scoring.model import (
@@ -190,22 +189,8 @@ def read_tables(book: BookSnapshot, required: Iterable[str] = SCORING_TABLES,
     Tables not in `required` are read when present. A table whose required columns are missing
     is reported and left out of `frames`, so later steps never see a half-understood table.
     """
-    with _no_cycle_collection():
+    with cycle_collector_paused():
         return _read_tables(book, tuple(required), lang)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause the cyclic garbage collector: reading a large workbook allocates hundreds of
-    thousands of small objects, none in a reference cycle, and the collector would only
-    re-walk the live heap again and again meanwhile."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _read_tables(book: BookSnapshot, required: tuple[str, ...], lang: str) -> Tables:
@@ -657,7 +642,7 @@ def to_score_input(tables: Tables, lang: str = "zh") -> ScoreInput:
     (a clean run is kept for the `engine.score` that follows: one engine run per click).
     Every problem is worded in `lang` ("zh" or "en"), those found by `read_tables` included.
     """
-    with _no_cycle_collection():
+    with cycle_collector_paused():
         return _to_score_input(tables, lang)
 
 

@@ -7,13 +7,13 @@ HR's tables and HR's extra columns are never named in a plan, so they survive ev
 from __future__ import annotations
 
 import functools
-import gc
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, compress, repeat
 from operator import attrgetter, is_, itemgetter
 
+from server.gcpause import cycle_collector_paused
 from server.scoring.model import (
     IndicatorScore,
     LineStatus,
@@ -70,13 +70,8 @@ def score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str =
     `fact_link(employee_id, None)` (all of that employee's facts)."""
     # ~1,000,000 small lists and floats for 5,000 people, none in a reference cycle: the
     # cyclic collector would only re-walk the (large) live heap again and again meanwhile.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with cycle_collector_paused():
         return _score_plan(result, inp, tables, lang, fact_link, linked)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
