@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -214,6 +215,19 @@ ROLE_NAMES = policy.ROLE_NAMES
 names_of = policy.names_of
 
 
+def _change(inp: ScoreInput, people: dict, employee_id: str, code: str, points: Decimal
+            ) -> policy.Change:
+    """The adjustment as policy judges it: the employee's department and the indicator's
+    adjusting roles from the workbook's input (`people`: employee id -> Employee)."""
+    try:
+        roles = inp.rules.indicator(code).adjust_roles
+    except KeyError:
+        roles = frozenset()
+    emp = people.get(employee_id)
+    return policy.Change(employee_id, emp.department if emp else None, code, points,
+                         frozenset(roles))
+
+
 def authority_problems(user: User, inp: ScoreInput, changed: dict[Key, Decimal],
                        tables: Tables, lang: str) -> list[Problem]:
     """Changed adjustments (new, modified or removed) the user may not make, located in the
@@ -221,13 +235,7 @@ def authority_problems(user: User, inp: ScoreInput, changed: dict[Key, Decimal],
     people = {e.employee_id: e for e in inp.employees}
     problems = []
     for (employee_id, code), points in sorted(changed.items()):
-        try:
-            roles = inp.rules.indicator(code).adjust_roles
-        except KeyError:
-            roles = frozenset()
-        emp = people.get(employee_id)
-        change = policy.Change(employee_id, emp.department if emp else None, code, points,
-                               frozenset(roles))
+        change = _change(inp, people, employee_id, code, points)
         reasons = policy.adjustment_refusals(user, change, lang)
         if reasons:
             problems.append(_locate_adjustment(tables, employee_id, code,
@@ -516,13 +524,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
     for key, value in sorted(edits.items()):
         eid, code = key
         points = value.points if value is not None else base_cells[key].points
-        try:
-            roles = inp.rules.indicator(code).adjust_roles
-        except KeyError:
-            roles = frozenset()
-        emp = people.get(eid)
-        change = policy.Change(eid, emp.department if emp else None, code, points,
-                               frozenset(roles))
+        change = _change(inp, people, eid, code, points)
         refusals = policy.adjustment_refusals(user, change, lang)
         if refusals:
             i = typed[key][0]
@@ -691,12 +693,11 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
                                    sid, kind=kind)
     hist.fault("after_git_commit")
     head = history.head()
-    # A retry after a crash between git and the database: start-up recovery has already
-    # written this commit's row (same Submission-Id), so it is not added twice.
-    if commit is not None and session.scalar(select(HistoryCommit.id).where(
-            HistoryCommit.submission_id == sid)) is None:
-        session.add(HistoryCommit(submission_id=sid, commit=commit, kind=kind.value,
-                                  period_id=period.id, author=user.name))
+    if commit is not None:
+        # idempotent: after a crash between git and the database, start-up recovery has
+        # already written this Submission-Id's row
+        record_commit(session, period, SimpleNamespace(commit=commit), kind.value, sid,
+                      user.name, user.id)
     run.submission_id, run.commit = sid, commit or head
     session.flush()
     return head
