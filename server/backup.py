@@ -53,6 +53,19 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _sqlite_copy(source: str | Path, target: str | Path) -> None:
+    """SQLite's online backup API: a consistent copy even while the server writes (it waits
+    up to 60 s for a writer's lock)."""
+    src = sqlite3.connect(source, timeout=60)
+    dst = sqlite3.connect(target, timeout=60)
+    try:
+        with dst:
+            src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
 def _libpq(url: str) -> tuple[list[str], dict[str, str]]:
     """pg_dump/pg_restore connection arguments and environment (password not on argv)."""
     u = make_url(url)
@@ -121,14 +134,7 @@ def backup(app: Flask, out_dir: str | os.PathLike[str]) -> dict:
             source = make_url(url).database
             if not source:
                 raise BackupError("an in-memory SQLite database cannot be backed up")
-            src = sqlite3.connect(source, timeout=60)
-            dst = sqlite3.connect(out / SQLITE_COPY)
-            try:
-                with dst:
-                    src.backup(dst)
-            finally:
-                dst.close()
-                src.close()
+            _sqlite_copy(source, out / SQLITE_COPY)
             files.append(SQLITE_COPY)
         else:
             raise BackupError(f"backup of {backend} databases is not supported")
@@ -221,14 +227,7 @@ def restore(app: Flask, backup_dir: str | os.PathLike[str], force: bool = False)
         target = make_url(url).database
         if not target:
             raise BackupError("cannot restore into an in-memory SQLite database")
-        src = sqlite3.connect(folder / SQLITE_COPY)
-        dst = sqlite3.connect(target, timeout=60)
-        try:
-            with dst:
-                src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        _sqlite_copy(folder / SQLITE_COPY, target)
     if repo.exists():
         shutil.rmtree(repo)
     head = manifest.get("history_head")
