@@ -161,16 +161,12 @@ def main() -> None:
     print(f"repository {repo}  employees {args.employees} x indicators {args.indicators}  "
           f"durable={not args.no_durable}  {git_version.strip()}")
 
-    lines = {(e, k): ScoreLine(Decimal(rnd.randint(50, 100)), Decimal(0),
-                               Decimal(rnd.randint(50, 100)))
-             for e in employees for k in indicators}
-    totals = {e: TotalLine(Decimal(rnd.randint(600, 1000)), "A", i + 1, None)
-              for i, e in enumerate(employees)}
-    people = {e: EmployeeInfo(f"员工{e}", f"部门{int(e[1:]) % 7}") for e in employees}
+    snapshot = _score_snapshot(rnd, employees, indicators)
     t0 = time.perf_counter()
-    baseline = history.record_scores(PERIOD, ScoreSnapshot(lines, totals, people, {"v": 1}),
-                                     EDITORS[0], "baseline-1", kind=Kind.BASELINE)
-    print(f"baseline commit ({len(lines)} score lines): {(time.perf_counter() - t0) * 1000:.0f} ms")
+    baseline = history.record_scores(PERIOD, snapshot, EDITORS[0], "baseline-1",
+                                     kind=Kind.BASELINE)
+    print(f"baseline commit ({len(snapshot.lines)} score lines): "
+          f"{(time.perf_counter() - t0) * 1000:.0f} ms")
 
     marks = sorted({m for m in (10, 1_000, 20_000) if m <= args.commits} | {args.commits})
     window = 200
