@@ -50,22 +50,27 @@ def meta(path: Path) -> dict:
     raise KeyError("kb_meta")
 
 
+def keyed_cells(wb, table: str, columns) -> tuple[object, list[dict]]:
+    """(worksheet, one {column key: cell} per body row) of a kpibook table, its captions
+    matched as the server matches them (`columns`: e.g. schema.ADJUSTMENTS)."""
+    from server.workbook.schema import match_column
+
+    for ws in wb.worksheets:
+        if table in ws.tables:
+            cells = list(ws[ws.tables[table].ref])
+            keys = [getattr(match_column(columns, str(c.value or "")), "key", None)
+                    for c in cells[0]]
+            return ws, [{k: c for k, c in zip(keys, row, strict=True) if k}
+                        for row in cells[1:]]
+    raise KeyError(table)
+
+
 def adjustment_rows(path: Path) -> dict[tuple[str, str], dict]:
     """(employee, indicator) -> {key: cell} of kb_adjustments (cells, to see fills)."""
-    from server.workbook.schema import ADJUSTMENTS, match_column
+    from server.workbook.schema import ADJUSTMENTS
 
-    wb = openpyxl.load_workbook(path)
-    for ws in wb.worksheets:
-        if "kb_adjustments" in ws.tables:
-            cells = list(ws[ws.tables["kb_adjustments"].ref])
-            keys = [getattr(match_column(ADJUSTMENTS, str(c.value or "")), "key", None)
-                    for c in cells[0]]
-            out = {}
-            for row in cells[1:]:
-                d = {k: c for k, c in zip(keys, row, strict=True) if k}
-                out[(d["employee_id"].value, d["indicator"].value)] = d
-            return out
-    raise KeyError("kb_adjustments")
+    _ws, rows = keyed_cells(openpyxl.load_workbook(path), "kb_adjustments", ADJUSTMENTS)
+    return {(d["employee_id"].value, d["indicator"].value): d for d in rows}
 
 
 def set_adjustment(path: Path, employee_id: str, indicator: str, points, reason) -> None:

@@ -15,27 +15,17 @@ from server.db import session_scope
 from server.models import Adjustment, HistoryCommit, Period, ScoreRun
 from server.services.history import history_for
 
-from .conftest import adjustment_rows, meta, set_adjustment
+from .conftest import adjustment_rows, keyed_cells, meta, set_adjustment
 
 pytestmark = pytest.mark.usefixtures("book")
 
 
 def summary_totals(path) -> dict[str, Decimal]:
-    from server.workbook.schema import SUMMARY, match_column
+    from server.workbook.schema import SUMMARY
 
-    wb = openpyxl.load_workbook(path)
-    for ws in wb.worksheets:
-        if "kb_summary" in ws.tables:
-            cells = list(ws[ws.tables["kb_summary"].ref])
-            keys = [getattr(match_column(SUMMARY, str(c.value or "")), "key", None)
-                    for c in cells[0]]
-            out = {}
-            for row in cells[1:]:
-                d = {k: c.value for k, c in zip(keys, row, strict=True) if k}
-                if d.get("employee_id") and d.get("total") is not None:
-                    out[d["employee_id"]] = Decimal(repr(d["total"])).quantize(Decimal("0.01"))
-            return out
-    raise KeyError("kb_summary")
+    _ws, rows = keyed_cells(openpyxl.load_workbook(path), "kb_summary", SUMMARY)
+    return {d["employee_id"].value: Decimal(repr(d["total"].value)).quantize(Decimal("0.01"))
+            for d in rows if d["employee_id"].value and d["total"].value is not None}
 
 
 def git(app, *args: str) -> str:
@@ -178,19 +168,15 @@ def test_authority_and_missing_reason_are_rejected_per_cell(app, scored, press, 
 
 
 def test_typed_over_computed_cell_is_restored_and_explained(app, scored, press, hr_token):
-    from server.workbook.schema import SUMMARY, match_column
+    from server.workbook.schema import SUMMARY
 
     wb = openpyxl.load_workbook(scored)
-    for ws in wb.worksheets:
-        if "kb_summary" in ws.tables:
-            cells = list(ws[ws.tables["kb_summary"].ref])
-            keys = [getattr(match_column(SUMMARY, str(c.value or "")), "key", None)
-                    for c in cells[0]]
-            row = dict(zip(keys, cells[1], strict=True))
-            eid, was = row["employee_id"].value, row["total"].value
-            row["total"].value = 100
-            address = row["total"].coordinate
-            sheet = ws.title
+    ws, rows = keyed_cells(wb, "kb_summary", SUMMARY)
+    row = rows[0]
+    eid, was = row["employee_id"].value, row["total"].value
+    row["total"].value = 100
+    address = row["total"].coordinate
+    sheet = ws.title
     wb.save(scored)
     r = press("submit", scored, hr_token)
     text = r.alerts[0][0]
