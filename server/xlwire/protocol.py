@@ -94,10 +94,11 @@ def convert_row(row: list[Any]) -> list[object]:
 
 # ISO datetimes as they appear inside the raw JSON text, quotes included.
 _RAW_ISO = re.compile(rb'"(\d{4}-\d\d-\d\dT[0-9:.+\-Z]{8,30})"')
-# What every match of _RAW_ISO contains. It starts with a fixed character, which the regex
-# engine finds at memchr speed: a body without dates is ruled out ~8x faster than by
-# _RAW_ISO itself, whose every opening quote is a candidate start.
-_RAW_ISO_HINT = re.compile(rb'T[0-9:.+\-Z]{8}')
+# The part of every match of _RAW_ISO from its "T" on. Starting with a fixed character, it is
+# found at memchr speed, where _RAW_ISO tries every opening quote of the body as a start
+# (50 ms on an 18 MB re-score body that holds one date, against 9 ms).
+_RAW_TIME = re.compile(rb'T[0-9:.+\-Z]{8,30}"')
+_DATE_PART = 11  # '"YYYY-MM-DD' before the T
 
 
 def _lookup_with_dates(raw: bytes) -> dict[object, object]:
@@ -105,13 +106,17 @@ def _lookup_with_dates(raw: bytes) -> dict[object, object]:
 
     With it one dict lookup per cell converts empties, errors and dates alike; finding the
     dates with a regex over the raw text runs at C speed, where testing each cell in Python
-    would triple the cost of a large sheet.
+    would triple the cost of a large sheet. Each time part found is checked with the date
+    before it against _RAW_ISO, so the dates are exactly the matches of _RAW_ISO.
     """
     lookup = dict(_SPECIAL)
-    if _RAW_ISO_HINT.search(raw) is None:
-        return lookup
-    for found in set(_RAW_ISO.findall(raw)):
-        text = found.decode("ascii")
+    candidates = {raw[m.start() - _DATE_PART:m.end()] for m in _RAW_TIME.finditer(raw)
+                  if m.start() >= _DATE_PART}
+    for candidate in candidates:
+        found = _RAW_ISO.fullmatch(candidate)
+        if found is None:
+            continue
+        text = found.group(1).decode("ascii")
         parsed = parse_iso_datetime(text)
         if parsed is not None:
             lookup[text] = parsed
