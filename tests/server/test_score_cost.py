@@ -11,6 +11,8 @@ import json
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from server.db import json_text
@@ -155,3 +157,44 @@ def test_a_dead_connection_at_teardown_keeps_the_answer(app, client, monkeypatch
     assert (resp.status_code, resp.get_data(as_text=True)) == (503, "answered")
     monkeypatch.undo()
     assert client.get("/healthz").status_code in (200, 503)  # the pool still works
+
+
+def _unsent_row_by_row(wb, rows) -> int:
+    """The reference: every kb_adjustments row, one at a time (what `_unsent` replaced)."""
+    from server.services import scoring as s
+
+    frame = wb.tables.get("kb_adjustments")
+    n = 0
+    for i in range(len(frame.excel_rows)):
+        key = (s._text(frame.value(i, "employee_id")), s._text(frame.value(i, "indicator")))
+        typed = s._number(frame.value(i, "points")) or None
+        record = rows.get(key)
+        if typed != (s._number(record.points) if record is not None else None):
+            n += 1
+    return n
+
+
+_key_cells = st.sampled_from(["M1", " M1 ", "M2", 7, 7.0, None, "PROD", "QUAL", " PROD"])
+_point_cells = st.sampled_from([None, "", " ", 0, 0.0, 1, 1.5, "2", "x", -3, 2.004])
+
+
+@settings(max_examples=200, deadline=None)
+@given(sheet=st.lists(st.tuples(_key_cells, _key_cells, _point_cells), max_size=12),
+       records=st.dictionaries(st.tuples(st.sampled_from(["M1", "M2", "7"]),
+                                         st.sampled_from(["PROD", "QUAL"])),
+                               st.sampled_from(["1.00", "1.50", "-3.00", "0.00"]), max_size=4))
+def test_unsent_counts_as_row_by_row(sheet, records) -> None:
+    from types import SimpleNamespace
+
+    from server.blueprints.xl import _unsent
+    from server.services.workbook import Workbook
+    from server.workbook.contract import read_tables
+    from tests.workbook.books import make_book
+
+    header = ["Employee ID", "Name", "Department", "Indicator", "Indicator name", "Points",
+              "Reason"]
+    book = make_book({"kb_adjustments": (header, [[e, "n", "d", c, "i", p, "r"]
+                                                  for e, c, p in sheet])})
+    wb = Workbook(book, read_tables(book, ("kb_adjustments",)), {})
+    rows = {key: SimpleNamespace(points=points) for key, points in records.items()}
+    assert _unsent(wb, rows) == _unsent_row_by_row(wb, rows)
