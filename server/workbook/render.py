@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import attrgetter, is_, itemgetter
+from operator import attrgetter, is_, itemgetter, not_
 
 from server.gcpause import cycle_collector_paused
 from server.scoring.model import (
@@ -89,8 +89,9 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     all_points = None
     if _is_grid(result, inp):  # every line's shown points, kb_scores' where it has them
         done = iter(scores.column_values()[SCORE_COLUMNS.index("points")])
-        all_points = [next(done) if ok else _shown(ln.points)
-                      for ok, ln in zip(applicable, result.lines, strict=True)]
+        all_points = [next(done) if ok else None for ok in applicable]
+        for n in compress(range(len(applicable)), map(not_, applicable)):  # n/a: a few
+            all_points[n] = _shown(result.lines[n].points)
     summary = _summary_write(result, inp, lang, all_points)
     if fact_link is not None:
         links = _explanation_links(result, fact_link, linked)
@@ -344,13 +345,24 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
     indicator) repeats in the result: the rows of those lines are kb_scores' rows, so their
     names, points and colours are taken from it instead of being built again.
     """
-    typed_eids, typed_codes, typed_points, typed_reasons = _typed_rows(tables)
     adjusted = WORDS[lang]["adjusted"]
     existing: dict[tuple[str, str], tuple[object, object]] | None = None
     extra: list[tuple[str, str]] = []
+    unchanged: frozenset[str] = frozenset()
     if from_scores is not None:
         scores, lines = from_scores
         have = dict(zip(scores.columns, scores.column_values(), strict=True))
+        frame = tables["kb_adjustments"]
+        if frame.column("employee_id") == have["employee_id"] and \
+                frame.column("indicator") == have["indicator"]:
+            # The usual case, checked at C speed: the sheet's keys are the lines' keys as
+            # they are (text, nothing to strip), row for row, no blank row between them.
+            typed_eids, typed_codes = have["employee_id"], have["indicator"]
+            typed_points, typed_reasons = frame.column("points"), frame.column("reason")
+            if len(frame) == frame.n_body_rows:
+                unchanged = frozenset({"employee_id", "indicator"})
+        else:
+            typed_eids, typed_codes, typed_points, typed_reasons = _typed_rows(tables)
         if typed_eids != have["employee_id"] or typed_codes != have["indicator"]:
             # not the usual case (the sheet's rows are the lines, in order, once each)
             existing = _first_wins(typed_eids, typed_codes, typed_points, typed_reasons)
@@ -362,6 +374,7 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
                      zip(map(attrgetter("adjustment"), lines), have["status"], strict=True)])
         fills = list(scores.row_fills or [None] * len(lines))
     else:
+        typed_eids, typed_codes, typed_points, typed_reasons = _typed_rows(tables)
         existing = _first_wins(typed_eids, typed_codes, typed_points, typed_reasons)
         wanted = _keys(_applicable(result))
         wanted_set = set(wanted)
@@ -390,6 +403,7 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
             data += [list(map(itemgetter(0), typed)), list(map(itemgetter(1), typed))]
     return TableWrite.from_columns(
         "kb_adjustments", columns, data, skip_unchanged=True,
+        unchanged=unchanged if existing is None else frozenset(),
         number_formats={"base_points": POINTS_FORMAT, "adjusted": POINTS_FORMAT,
                         "points": POINTS_FORMAT},
         row_fills=fills,

@@ -299,8 +299,10 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
     if current is not None:
         # A linked column is always sent: it was cleared of its old hyperlinks just before.
         keys = [k for k in write.columns if k not in write.hyperlinks]
+        held = {k for k in keys if k in write.unchanged}
+        keys = [k for k in keys if k not in held]
         have = _sheet_columns(current, target, keys, n)
-        held = {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]])}
+        held |= {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]])}
     sent = [k for k in write.columns if k not in held]
     by_col = {target.column_of[k]: k for k in sent}
     formats = dict(write.number_formats)

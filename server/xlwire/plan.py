@@ -26,7 +26,8 @@ class TableWrite:
     """
 
     __slots__ = ("table", "columns", "_rows", "_data", "_n", "number_formats", "row_fills",
-                 "cell_fills", "text_columns", "captions", "skip_unchanged", "hyperlinks")
+                 "cell_fills", "text_columns", "captions", "skip_unchanged", "unchanged",
+                 "hyperlinks")
 
     def __init__(self, table: str, columns: list[str], rows: list[list[object]] | None = None,
                  number_formats: dict[str, str] | None = None,
@@ -34,7 +35,8 @@ class TableWrite:
                  cell_fills: dict[tuple[int, str], str] | None = None,
                  text_columns: frozenset[str] = frozenset(),
                  captions: dict[str, str] | None = None, skip_unchanged: bool = False,
-                 hyperlinks: dict[str, list[str | None]] | None = None) -> None:
+                 hyperlinks: dict[str, list[str | None]] | None = None,
+                 unchanged: frozenset[str] = frozenset()) -> None:
         self.table = table  # kpibook table name, e.g. "kb_scores"
         self.columns = columns  # column keys (schema keys, or indicator codes for kb_summary)
         self._rows: list[list[object]] | None = [] if rows is None else rows
@@ -52,6 +54,10 @@ class TableWrite:
         # types) is not sent again (a re-score's kb_scores/kb_summary, the keys and names of
         # kb_adjustments); its rows are still coloured. Only when the table keeps its size.
         self.skip_unchanged = skip_unchanged
+        # Columns the producer has already found equal to the table's body, row for row
+        # (same values and types, no blank row in between), when the table keeps its size:
+        # not compared again (kb_adjustments' keys, read by the renderer anyway).
+        self.unchanged = unchanged
         # column key -> one address per data row (None: no link). The cell's own value
         # (written text-safe like every string) is the link text; the column's old
         # hyperlinks are cleared first, so a row that lost its link loses it in the workbook

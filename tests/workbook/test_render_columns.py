@@ -310,6 +310,13 @@ def test_same_tables_as_row_by_row(scored, variant, sheet, lang):
         assert g.number_formats == w.number_formats
         assert (g.text_columns, g.captions, g.skip_unchanged) == \
             (w.text_columns, w.captions, w.skip_unchanged)
+        frame = tables[sheet].get(g.table)
+        for key in g.unchanged:  # what the renderer vouches for is what the sheet holds
+            assert frame is not None and frame.n_body_rows == g.n_rows == len(frame)
+            column = by_column[g.columns.index(key)]
+            assert _cells([frame.column(key)]) == _cells([column])
+    if sheet == "as_scored" and variant == "engine":
+        assert got[2].unchanged == {"employee_id", "indicator"}  # the usual case is vouched
 
 
 def test_rows_of_a_column_write_are_editable_and_written():
