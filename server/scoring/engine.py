@@ -30,8 +30,8 @@ from server.scoring.model import (
     GradingMethod,
     Indicator,
     IndicatorKind,
-    IndicatorScore,
     LineStatus,
+    LineTable,
     MissingPolicy,
     Problem,
     RuleSet,
@@ -147,7 +147,7 @@ def score(inp: ScoreInput, lang: str = "en", base: ScoreInput | None = None) -> 
     recomputed. The result (or the ValidationError) is exactly that of `score(inp, lang)`;
     when `base` does not qualify (other objects, another language, nothing kept because it
     had problems or was already taken by `score(base)`), `inp` is simply scored in full.
-    Lines taken from the kept run are the same (read-only) objects as in `base`'s result.
+    Lines taken from the kept run are the same (read-only) rows as in `base`'s result.
     """
     lang = lang_of(lang)
     remembered = _remembered(inp, lang, take=True)
@@ -200,7 +200,7 @@ class _Run:
         self._index_overrides(inp.overrides)
         self.adjustments: dict[tuple[str, str], list[Adjustment]] = defaultdict(list)
         self._index_adjustments(inp.adjustments)
-        self.lines: list[IndicatorScore] = []
+        self.lines: list[tuple] = []  # LineTable rows: LINE_FIELDS of each line
         self.totals: list[tuple[Employee, Decimal | None, str, tuple[str, ...]]] = []
         self.spans: list[int] = []  # where each employee's lines start in `lines`, then the end
         self._score_lines()
@@ -493,7 +493,6 @@ class _Run:
         cent, half_up = CENT, ROUND_HALF_UP
         problem, special_line = self.problem, self._special_line
         total_cap = rules.total_cap
-        new_line = IndicatorScore
         decimal, string = Decimal, str
         if reuse is not None:
             kept, redo = reuse
@@ -539,8 +538,8 @@ class _Run:
             for code, ind, run, target, is_formula, needs, w, w_text, w_run, divisor, memo \
                     in entries:
                 if run is None:
-                    append_line(new_line(eid, code, None, None, ZERO, None, ZERO, None,
-                                         na_text, st_na))
+                    append_line((eid, code, None, None, ZERO, None, ZERO, None, na_text, st_na,
+                                 False))
                     continue
                 if is_formula:
                     fields = fields_get((eid, code))
@@ -552,8 +551,8 @@ class _Run:
                     line = special_line(eid, ind, fact, fields, w, w_text, w_run, divisor,
                                         policies[code], blocked, excluded)
                     if line is not None:
-                        if line.points is not None:
-                            total += line.points
+                        if line[7] is not None:  # its points
+                            total += line[7]
                         append_line(line)
                     continue
                 value = fact.value
@@ -594,11 +593,11 @@ class _Run:
                 if own is not None:
                     explanation += personal_text
                 if fact.stale or (is_formula and (eid, code) in stale_inputs):
-                    append_line(new_line(eid, code, value, line_target, w, base, ZERO, base,
-                                         explanation + stale_text, st_ok, True))
+                    append_line((eid, code, value, line_target, w, base, ZERO, base,
+                                 explanation + stale_text, st_ok, True))
                 else:
-                    append_line(new_line(eid, code, value, line_target, w, base, ZERO, base,
-                                         explanation, st_ok, False))
+                    append_line((eid, code, value, line_target, w, base, ZERO, base,
+                                 explanation, st_ok, False))
 
             if blocked:
                 status = text["missing_status"].format(codes=", ".join(blocked))
@@ -653,8 +652,9 @@ class _Run:
     def _special_line(self, eid: str, ind: Indicator, fact: object, fields: object,
                       w: Decimal, w_text: str, w_run: Decimal | Fraction,
                       divisor: Decimal | None, policy: MissingPolicy, blocked: list[str],
-                      excluded: list[str]) -> IndicatorScore | None:
-        """A line with missing data, a personal target or adjustments (the rare cases)."""
+                      excluded: list[str]) -> tuple | None:
+        """A line with missing data, a personal target or adjustments (the rare cases), as a
+        row of a LineTable."""
         code, text = ind.code, self.text
         own = self.personal.get((eid, code))
         scorer = own or self.scorers[code]
@@ -662,13 +662,13 @@ class _Run:
             if policy is MissingPolicy.BLOCK:
                 blocked.append(code)
                 self._no_line_to_adjust(eid, code)
-                return IndicatorScore(eid, code, None, scorer.target, w, None, ZERO, None,
-                                      text["block"], LineStatus.MISSING)
+                return (eid, code, None, scorer.target, w, None, ZERO, None, text["block"],
+                        LineStatus.MISSING, False)
             if policy is MissingPolicy.EXCLUDE:
                 excluded.append(code)
                 self._no_line_to_adjust(eid, code)
-                return IndicatorScore(eid, code, None, scorer.target, ZERO, None, ZERO, None,
-                                      text["exclude"], LineStatus.EXCLUDED)
+                return (eid, code, None, scorer.target, ZERO, None, ZERO, None,
+                        text["exclude"], LineStatus.EXCLUDED, False)
             return self._adjusted(eid, code, ind, None, scorer.target, w, w_run, divisor,
                                   ZERO_POINTS, text["zero"], LineStatus.ZEROED, False, own)
         value = fact.value  # type: ignore[attr-defined]
@@ -727,13 +727,13 @@ class _Run:
     def _adjusted(self, eid: str, code: str, ind: Indicator, value: object,
                   target: Decimal | None, w: Decimal, w_run: Decimal | Fraction,
                   divisor: Decimal | None, base: Decimal, explanation: str,
-                  status: LineStatus, stale: bool, own: Scorer | None) -> IndicatorScore:
-        """A line with its adjustments added, checked against the line's range."""
+                  status: LineStatus, stale: bool, own: Scorer | None) -> tuple:
+        """A line (a LineTable row) with its adjustments added, checked against the line's
+        range."""
         adjustments = sorted(self.adjustments.get((eid, code), ()),
                              key=lambda a: (to_decimal(a.points), a.reason, a.author))
         if not adjustments:
-            return IndicatorScore(eid, code, value, target, w, base, ZERO, base, explanation,
-                                  status, stale)
+            return (eid, code, value, target, w, base, ZERO, base, explanation, status, stale)
         delta = sum((to_decimal(a.points) for a in adjustments), ZERO)
         points = base + delta
         running = base
@@ -769,8 +769,7 @@ class _Run:
                          about(f"{eid} {code}", message(
                              "adjust.more_than", delta=_signed(delta),
                              limit=f"-{fmt_short(ind.adjust_max_down)}")), (eid, code, "points"))
-        return IndicatorScore(eid, code, value, target, w, base, delta, points, explanation,
-                              status, stale)
+        return (eid, code, value, target, w, base, delta, points, explanation, status, stale)
 
     # -- totals, grades, ranks -------------------------------------------------------------
 
@@ -816,7 +815,7 @@ class _Run:
                 results.append(EmployeeResult(emp.employee_id, total, grade[i], rank[i],
                                               group_rank[i], status, missing))
                 i += 1
-        return ScoreResult(tuple(self.lines), tuple(results))
+        return ScoreResult(LineTable(self.lines), tuple(results))
 
 
 def _frozen(params: Mapping[str, object]) -> tuple:

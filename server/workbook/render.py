@@ -11,16 +11,18 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import attrgetter, is_, itemgetter, not_
+from operator import attrgetter, is_, is_not, itemgetter, not_
 
 from server.gcpause import cycle_collector_paused
 from server.scoring.model import (
+    LINE_FIELDS,
     IndicatorScore,
     LineStatus,
     Problem,
     ScoreInput,
     ScoreResult,
     ValidationError,
+    line_columns,
 )
 from server.workbook.contract import Tables
 from server.xlwire.plan import TableWrite, WritePlan
@@ -83,25 +85,27 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     # managers) and, when the lines are the employees x indicators grid the engine
     # produces, kb_summary and kb_adjustments reuse kb_scores' converted columns instead of
     # looking every line up by key.
-    applicable = _applicable_mask(result)
-    lines = list(compress(result.lines, applicable))
+    every = _Lines.of(result.lines)
+    applicable = every.applicable()
+    lines = every.where(applicable)
     scores = _scores_write(result, inp, lang, lines)
     all_points = None
-    if _is_grid(result, inp):  # every line's shown points, kb_scores' where it has them
+    if _is_grid(every, inp):  # every line's shown points, kb_scores' where it has them
         done = iter(scores.column_values()[SCORE_COLUMNS.index("points")])
         all_points = [next(done) if ok else None for ok in applicable]
+        points = every.column("points")
         for n in compress(range(len(applicable)), map(not_, applicable)):  # n/a: a few
-            all_points[n] = _shown(result.lines[n].points)
+            all_points[n] = _shown(points[n])
     summary = _summary_write(result, inp, lang, all_points)
     if fact_link is not None:
-        links = _explanation_links(result, fact_link, linked)
+        links = _explanation_links(lines, fact_link, linked)
         per_employee: list[str | None] = [None] * len(inp.employees)
-        if sum(1 for u in links if u) > LINE_LINK_LIMIT:
+        if links is None:
             having = None if linked is None else {eid for eid, _code in linked}
             per_employee = [fact_link(e.employee_id, None)
                             if having is None or e.employee_id in having else None
                             for e in inp.employees]
-            links = [None] * len(links)
+            links = [None] * len(lines)
         # Both columns always carry a (possibly empty) link list: their old hyperlinks are
         # cleared, so switching between the two designs never leaves a stale link behind.
         scores.hyperlinks = {"explanation": links}
@@ -111,7 +115,7 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     if "kb_adjustments" in tables:
         plan.tables.append(_adjustments_write(result, inp, tables, lang,
                                               None if all_points is None
-                                              else (scores, lines)))
+                                              else (scores, lines.column("adjustment"))))
     plan.meta = {"scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "engine_version": _engine_version()}
     return plan
@@ -188,48 +192,78 @@ SCORE_COLUMNS = ["employee_id", "name", "department", "indicator", "indicator_na
 _LINE_NUMBERS = ("actual", "target", "weight", "base_points", "adjustment", "points")
 
 
-def _applicable_mask(result: ScoreResult) -> list[bool]:
-    """Per line: does it get a kb_scores / kb_adjustments row?"""
-    na = LineStatus.NOT_APPLICABLE
-    return [ln.status is not na for ln in result.lines]
+class _Lines:
+    """Lines read a column at a time: a LineTable's own columns, cut out once each, or a
+    subset of another `_Lines` (the applicable lines of kb_scores)."""
+
+    __slots__ = ("_source", "_columns", "_n")
+
+    def __init__(self, source: Collection[IndicatorScore] | None,
+                 columns: dict[str, list] | None = None, n: int = 0) -> None:
+        self._source, self._columns = source, {} if columns is None else columns
+        self._n = len(source) if source is not None else n
+
+    @classmethod
+    def of(cls, lines: Collection[IndicatorScore]) -> _Lines:
+        return lines if isinstance(lines, _Lines) else cls(lines)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def column(self, name: str) -> list:
+        found = self._columns.get(name)
+        if found is None:
+            (found,) = line_columns(self._source, name)  # type: ignore[arg-type]
+            self._columns[name] = found
+        return found
+
+    def applicable(self) -> list[bool]:
+        """Per line: does it get a kb_scores / kb_adjustments row?"""
+        return list(map(is_not, self.column("status"), repeat(LineStatus.NOT_APPLICABLE)))
+
+    def where(self, mask: list[bool]) -> _Lines:
+        """The lines whose mask is true (all of them: this very object)."""
+        if all(mask):
+            return self
+        return _Lines(None, {name: list(compress(self.column(name), mask))
+                             for name in LINE_FIELDS}, sum(mask))
 
 
 def _applicable(result: ScoreResult) -> list[IndicatorScore]:
     """The lines that get a kb_scores / kb_adjustments row, in result order."""
-    return list(compress(result.lines, _applicable_mask(result)))
+    return list(compress(result.lines, _Lines.of(result.lines).applicable()))
 
 
 def _keys(lines: Collection[IndicatorScore]) -> list[tuple[str, str]]:
     """(employee, indicator) of each line."""
-    return list(zip(map(attrgetter("employee_id"), lines), map(attrgetter("indicator"), lines),
-                    strict=True))
+    eids, codes = line_columns(lines, "employee_id", "indicator")  # type: ignore[arg-type]
+    return list(zip(eids, codes, strict=True))
 
 
-def _is_grid(result: ScoreResult, inp: ScoreInput) -> bool:
-    """Are the result's lines exactly one per employee x indicator, employee by employee in
-    roster order, indicators in rule order, with no id or code twice? (What the engine
-    produces.) Then line n * len(codes) + j is employee n's line of indicator j, and no
-    (employee, indicator) key repeats."""
+def _is_grid(lines: _Lines, inp: ScoreInput) -> bool:
+    """Are the lines exactly one per employee x indicator, employee by employee in roster
+    order, indicators in rule order, with no id or code twice? (What the engine produces.)
+    Then line n * len(codes) + j is employee n's line of indicator j, and no (employee,
+    indicator) key repeats."""
     eids = [e.employee_id for e in inp.employees]
     codes = [i.code for i in inp.rules.indicators]
     k = len(codes)
-    if len(result.lines) != len(eids) * k or len(set(eids)) != len(eids) \
+    if len(lines) != len(eids) * k or len(set(eids)) != len(eids) \
             or len(set(codes)) != k:
         return False
-    return list(map(attrgetter("indicator"), result.lines)) == codes * len(eids) and \
-        list(map(attrgetter("employee_id"), result.lines)) == \
-        list(chain.from_iterable(zip(*[eids] * k, strict=True)))
+    return lines.column("indicator") == codes * len(eids) and \
+        lines.column("employee_id") == list(chain.from_iterable(zip(*[eids] * k, strict=True)))
 
 
-def _line_states(lines: list[IndicatorScore], lang: str) -> tuple[list[object], list[object]]:
+def _line_states(lines: _Lines, lang: str) -> tuple[list[object], list[object]]:
     """(status text, row colour) per line, worked out once per distinct status (few)."""
-    statuses = list(map(attrgetter("status"), lines))
+    statuses = lines.column("status")
     words, stale_word = LINE_STATUS[lang], WORDS[lang]["stale"]
     text_of = {s: words.get(s, str(s)) for s in set(statuses)}
     fill_of = {s: _STATUS_FILLS.get(s) for s in text_of}
     texts = list(map(text_of.__getitem__, statuses))
     fills = list(map(fill_of.__getitem__, statuses))
-    for n in compress(range(len(lines)), map(attrgetter("stale"), lines)):  # a few, if any
+    for n in compress(range(len(lines)), lines.column("stale")):  # a few, if any
         texts[n] += stale_word
         if fills[n] is None:
             fills[n] = STALE_FILL
@@ -237,28 +271,29 @@ def _line_states(lines: list[IndicatorScore], lang: str) -> tuple[list[object], 
 
 
 def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str,
-                  lines: list[IndicatorScore] | None = None) -> TableWrite:
+                  lines: _Lines | None = None) -> TableWrite:
     """kb_scores: one row per applicable line, built a column at a time at C speed."""
     if lines is None:
-        lines = _applicable(result)
+        every = _Lines.of(result.lines)
+        lines = every.where(every.applicable())
     people = {e.employee_id: e for e in inp.employees}
     indicators = {i.code: i for i in inp.rules.indicators}
-    eids = list(map(attrgetter("employee_id"), lines))
-    codes = list(map(attrgetter("indicator"), lines))
+    eids = lines.column("employee_id")
+    codes = lines.column("indicator")
     # an unknown employee or indicator raises KeyError, as a row-by-row lookup would
     names = {eid: e.name for eid, e in people.items()}
     departments = {eid: e.department for eid, e in people.items()}
     indicator_names = {code: i.name for code, i in indicators.items()}
-    raw = [list(map(attrgetter(f), lines)) for f in _LINE_NUMBERS]
+    raw = [lines.column(f) for f in _LINE_NUMBERS]
     numbers = [_shown_column(values) for values in raw[:-1]]
     numbers.append(_shown_like(raw[-1], raw[-3], numbers[-2]))  # points: mostly base points
     status, fills = _line_states(lines, lang)
     # the line's own id and code: equal (they are dict keys) to the roster's and the rule's
-    data = [eids, list(map(names.__getitem__, eids)),
-            list(map(departments.__getitem__, eids)), codes,
+    data = [list(eids), list(map(names.__getitem__, eids)),
+            list(map(departments.__getitem__, eids)), list(codes),
             list(map(indicator_names.__getitem__, codes)),
             *numbers,
-            list(map(attrgetter("explanation"), lines)), status]
+            list(lines.column("explanation")), status]
     # Percent format only when every numeric actual is a percent; a column has one format.
     percent = {ind.code for ind in inp.rules.indicators if ind.unit == "%"}
     numeric = set(compress(codes, map(isinstance, raw[0], repeat(Decimal))))
@@ -274,18 +309,17 @@ def _scores_write(result: ScoreResult, inp: ScoreInput, lang: str,
     )
 
 
-def _explanation_links(result: ScoreResult, fact_link: Callable[[str, str | None], str],
-                       linked: Collection[tuple[str, str]] | None) -> list[str | None]:
-    """One URL (or None) per kb_scores row, in `_scores_write`'s row order; a line with no
-    explanation text gets no link (a hyperlink needs text to click)."""
-    out: list[str | None] = []
-    for ln in result.lines:
-        if ln.status is LineStatus.NOT_APPLICABLE:
-            continue
-        key = (ln.employee_id, ln.indicator)
-        out.append(fact_link(*key) if ln.explanation and (linked is None or key in linked)
-                   else None)
-    return out
+def _explanation_links(lines: _Lines, fact_link: Callable[[str, str | None], str],
+                       linked: Collection[tuple[str, str]] | None) -> list[str | None] | None:
+    """One URL (or None) per kb_scores row (`lines`: its lines), in `_scores_write`'s row
+    order; a line with no explanation text gets no link (a hyperlink needs text to click).
+    None when more than LINE_LINK_LIMIT rows would get one: they are not built at all."""
+    keys = list(zip(lines.column("employee_id"), lines.column("indicator"), strict=True))
+    wanted = [bool(text) and (linked is None or key in linked)
+              for key, text in zip(keys, lines.column("explanation"), strict=True)]
+    if sum(wanted) > LINE_LINK_LIMIT:
+        return None
+    return [fact_link(*key) if ok else None for key, ok in zip(keys, wanted, strict=True)]
 
 
 def _summary_write(result: ScoreResult, inp: ScoreInput, lang: str,
@@ -333,7 +367,7 @@ ADJUSTMENT_COLUMNS = ["employee_id", "name", "department", "indicator", "indicat
 
 
 def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
-                       from_scores: tuple[TableWrite, list[IndicatorScore]] | None = None
+                       from_scores: tuple[TableWrite, list[object]] | None = None
                        ) -> TableWrite:
     """One row per employee x applicable indicator, keeping what executives typed.
 
@@ -341,16 +375,16 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
     otherwise points and reason move with their (employee, indicator) key so that nobody's
     typed adjustment ends up on another row.
 
-    `from_scores` = (kb_scores' write, the lines of its rows), given when no (employee,
-    indicator) repeats in the result: the rows of those lines are kb_scores' rows, so their
-    names, points and colours are taken from it instead of being built again.
+    `from_scores` = (kb_scores' write, the adjustment of each of its rows' lines), given when
+    no (employee, indicator) repeats in the result: the rows of those lines are kb_scores'
+    rows, so their names, points and colours are taken from it instead of being built again.
     """
     adjusted = WORDS[lang]["adjusted"]
     existing: dict[tuple[str, str], tuple[object, object]] | None = None
     extra: list[tuple[str, str]] = []
     unchanged: frozenset[str] = frozenset()
     if from_scores is not None:
-        scores, lines = from_scores
+        scores, line_adjustments = from_scores
         have = dict(zip(scores.columns, scores.column_values(), strict=True))
         frame = tables["kb_adjustments"]
         if frame.column("employee_id") == have["employee_id"] and \
@@ -371,8 +405,8 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
         data = [list(have[k]) for k in ("employee_id", "name", "department", "indicator",
                                          "indicator_name", "base_points", "points")]
         data.append([adjusted if a else s for a, s in
-                     zip(map(attrgetter("adjustment"), lines), have["status"], strict=True)])
-        fills = list(scores.row_fills or [None] * len(lines))
+                     zip(line_adjustments, have["status"], strict=True)])
+        fills = list(scores.row_fills or [None] * len(line_adjustments))
     else:
         typed_eids, typed_codes, typed_points, typed_reasons = _typed_rows(tables)
         existing = _first_wins(typed_eids, typed_codes, typed_points, typed_reasons)
