@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from server.scoring.model import ScoreResult
+from server.scoring.model import ScoreResult, line_columns
 
 LINE_COLUMNS = ("employee_id", "indicator", "actual", "target", "weight", "base_points",
                 "adjustment", "points", "explanation", "status", "stale")
@@ -21,12 +21,11 @@ def result_frames(result: ScoreResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     `status` of a line is its text value ("ok", "n/a", ...); `missing` is the indicator codes
     joined with ", ".
     """
-    lines = pd.DataFrame.from_records(
-        [(ln.employee_id, ln.indicator, ln.actual, ln.target, ln.weight, ln.base_points,
-          ln.adjustment, ln.points, ln.explanation, ln.status.value, ln.stale)
-         for ln in result.lines],
-        columns=list(LINE_COLUMNS),
-    )
+    columns = dict(zip(LINE_COLUMNS, line_columns(result.lines, *LINE_COLUMNS), strict=True))
+    columns["status"] = [s.value for s in columns["status"]]
+    lines = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()},
+                         columns=list(LINE_COLUMNS))
+    lines["stale"] = lines["stale"].astype(bool)
     employees = pd.DataFrame.from_records(
         [(e.employee_id, e.total, e.grade, e.rank, e.group_rank, e.status, ", ".join(e.missing))
          for e in result.employees],

@@ -28,6 +28,7 @@ from .model import (
     SubmitResult,
     TotalDiff,
     TotalLine,
+    make_score_lines,
 )
 from .store import ConcurrentUpdate, History, HistoryError, PeriodClosed
 
@@ -36,5 +37,6 @@ __all__ = [
     "ConcurrentUpdate", "Conflict", "DiffResult", "Editor", "EmployeeInfo", "FileLock",
     "History", "HistoryError", "Kind", "LayoutError", "Lock", "LockTimeout", "MergeResult",
     "PeriodClosed", "PeriodSnapshot", "ScoreDiff", "ScoreLine", "ScoreSnapshot",
-    "SubmitResult", "TotalDiff", "TotalLine", "apply_edits", "edits_between", "merge",
+    "SubmitResult", "TotalDiff", "TotalLine", "apply_edits", "edits_between",
+    "make_score_lines", "merge",
 ]

@@ -1,17 +1,19 @@
 """Plain data of the adjustment history: cells, editors, commits, merges, diffs.
 
-Immutable dataclasses only, no I/O. A *cell* is one (employee, indicator) pair; its value in
-the adjustment history is the executive's adjustment (points + mandatory reason). Absence of
-a cell (``None``) means "no adjustment".
+Immutable dataclasses (and one named tuple) only, no I/O. A *cell* is one (employee,
+indicator) pair; its value in the adjustment history is the executive's adjustment (points +
+mandatory reason). Absence of a cell (``None``) means "no adjustment".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 CellKey = tuple[str, str]  # (employee_id, indicator code)
 
@@ -127,13 +129,22 @@ class SubmitResult:
         return not self.conflicts
 
 
-@dataclass(frozen=True, slots=True)
-class ScoreLine:
-    """One employee x indicator line of a scoring run."""
+class ScoreLine(NamedTuple):
+    """One employee x indicator line of a scoring run. A tuple: a Score writes 50,000 of
+    them, which `make_score_lines` builds at C speed (a frozen dataclass costs ~1 µs each)."""
 
     base: Decimal | None  # rule result before adjustment; None when not scored
     adjustment: Decimal
     points: Decimal | None
+
+
+def make_score_lines(bases: Iterable[Decimal | None], adjustments: Iterable[Decimal],
+                     points: Iterable[Decimal | None]) -> Iterator[ScoreLine]:
+    """ScoreLine(base, adjustment, points) for each triple, without a Python call each."""
+    return map(_new_score_line, zip(bases, adjustments, points, strict=True))
+
+
+_new_score_line = functools.partial(tuple.__new__, ScoreLine)
 
 
 @dataclass(frozen=True, slots=True)
