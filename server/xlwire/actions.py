@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -281,12 +282,19 @@ _TEXT_OR_EMPTY = frozenset({str, type(None)})
 
 
 def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
-                  current: SheetSnapshot | None = None) -> None:
+                  current: SheetSnapshot | None = None, clear_rows: int = 0,
+                  links_held: bool = False) -> None:
     """setValues per run of adjacent columns, chunked; then number formats and fills.
 
     With `current` (the sheet, when the table keeps its number of body rows), a column whose
     every value the sheet already holds, with the same type, is not sent again: on a re-score
     most of kb_scores and kb_summary, and the keys and names of kb_adjustments.
+
+    A linked column (`write.hyperlinks`) that is sent is first cleared over its `clear_rows`
+    old body rows (no client can remove a hyperlink alone). `links_held`: the sheet's cells
+    carry exactly these links wherever their values are unchanged (the kb_meta links stamp,
+    `_links_stamp`), so a linked column is compared like any other and, when held, neither
+    cleared nor linked again.
 
     Everything is done a whole column at a time (the plan's own column lists: compare with
     the sheet, make text safe, convert), and the rows the protocol wants are built once, by
@@ -297,13 +305,18 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
     classes = [set(map(type, values)) for values in columns]
     held: set[str] = set()
     if current is not None:
-        # A linked column is always sent: it was cleared of its old hyperlinks just before.
-        keys = [k for k in write.columns if k not in write.hyperlinks]
+        # Without the stamp a linked column is always sent: its old links are unknown.
+        keys = [k for k in write.columns if links_held or k not in write.hyperlinks]
         held = {k for k in keys if k in write.unchanged}
         keys = [k for k in keys if k not in held]
         have = _sheet_columns(current, target, keys, n)
         held |= {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]])}
     sent = [k for k in write.columns if k not in held]
+    if clear_rows > 0:  # old links go with the values they were on (rangeClear)
+        for key in write.hyperlinks:
+            if key not in held:
+                ref = RangeRef(target.first_body_row, target.column_of[key], clear_rows, 1)
+                actions.append(range_clear(target.sheet, ref))
     by_col = {target.column_of[k]: k for k in sent}
     formats = dict(write.number_formats)
     wire: dict[str, list[object]] = {}
@@ -338,29 +351,21 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
 
 def _hyperlink_actions(write: TableWrite, target: _Target, wire: dict[str, list[object]],
                        actions: list[Action]) -> None:
-    """One addHyperlink per linked cell; the text is the cell's wire value (text-safe, the
-    same string setValues just wrote), so no client reads it as a formula or number."""
+    """One addHyperlink per linked cell of each column sent (a held column keeps its links);
+    the text is the cell's wire value (text-safe, the same string setValues just wrote), so
+    no client reads it as a formula or number."""
     n = write.n_rows
     for key, addresses in write.hyperlinks.items():
         if len(addresses) != n:
             raise ValueError(f"{write.table}: {len(addresses)} hyperlinks for {n} rows")
+        if key not in wire:
+            continue
         col, first, texts = target.column_of[key], target.first_body_row, wire[key]
         for r, address in enumerate(addresses):
             if address:
                 text = texts[r]
                 actions.append(add_hyperlink(target.sheet, first + r, col, address,
                                              text if isinstance(text, str) else str(text)))
-
-
-def _clear_links(write: TableWrite, target: _Target, n_rows: int, actions: list[Action]
-                 ) -> None:
-    """rangeClear the body of each linked column (values, colours and old hyperlinks: no
-    client can clear a hyperlink alone); `_body_actions` then writes the column again."""
-    if n_rows <= 0:
-        return
-    for key in write.hyperlinks:
-        ref = RangeRef(target.first_body_row, target.column_of[key], n_rows, 1)
-        actions.append(range_clear(target.sheet, ref))
 
 
 def _sheet_columns(sheet: SheetSnapshot, target: _Target, keys: list[str], n: int
@@ -433,7 +438,8 @@ def _caption(spec: TableSpec, write: TableWrite, key: str) -> str:
 
 
 def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapshot,
-                    spec: TableSpec, write: TableWrite, actions: list[Action]) -> None:
+                    spec: TableSpec, write: TableWrite, actions: list[Action],
+                    links_held: bool = False) -> None:
     label = _label(spec, table.name)
     where = f"table {label} on sheet '{sheet.name}'"
     if table.header is None:
@@ -480,10 +486,10 @@ def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapsh
         actions.append(set_values(sheet.index, table.header.row,
                                   table.range.col + table.range.n_cols, [header]))
     target = _Target(sheet.index, first_body, column_of)
-    _clear_links(write, target, min(old_body, n_body_new), actions)
     # Columns the sheet already holds are not sent again (only when no row is added or lost).
-    _body_actions(write, target, actions,
-                  sheet if write.skip_unchanged and n == old_body else None)
+    same_rows = write.skip_unchanged and n == old_body
+    _body_actions(write, target, actions, sheet if same_rows else None,
+                  clear_rows=min(old_body, n_body_new), links_held=links_held and same_rows)
     if n == 0:  # the one body row Excel keeps: empty our columns in it
         for start, length in _runs(sorted(column_of.values())):
             actions.append(range_clear_contents(sheet.index, RangeRef(first_body, start, 1,
@@ -517,13 +523,31 @@ def _create_table(book: BookSnapshot, spec: TableSpec, write: TableWrite, positi
     _body_actions(write, target, actions)
 
 
-def _meta_actions(book: BookSnapshot, meta: Mapping[str, object], actions: list[Action]
-                  ) -> bool:
-    """Set kb_meta keys: an existing key's value cell is overwritten, new keys take empty
-    rows of the table or grow it. False when kb_meta is absent (the caller creates it)."""
+@dataclass(frozen=True)
+class _MetaTable:
+    """kb_meta as the sheet holds it: where its key and value cells are, which body rows
+    hold which key and which rows are free."""
+
+    sheet: SheetSnapshot
+    table: TableSnapshot
+    where: str
+    key_col: int
+    value_col: int
+    first_body: int
+    body: list[list[object]]
+    value_at: int  # offset of the value column in a body row
+    row_of: dict[str, int]
+    free: list[int]
+
+    def value(self, key: str) -> object:
+        r = self.row_of.get(key)
+        return None if r is None else self.body[r][self.value_at]
+
+
+def _meta_table(book: BookSnapshot) -> _MetaTable | None:
     found = book.find_table(schema.META.name)
     if found is None:
-        return False
+        return None
     sheet, table = found
     where = f"table {_label(schema.META, table.name)} on sheet '{sheet.name}'"
     if table.header is None or table.show_totals:
@@ -532,9 +556,6 @@ def _meta_actions(book: BookSnapshot, meta: Mapping[str, object], actions: list[
                            sheet.block(table.header)[0])
     if "key" not in offsets or "value" not in offsets:
         raise PlanError(f"{where} needs its key and value columns (键 / Key, 值 / Value).")
-    key_col = table.range.col + offsets["key"]
-    value_col = table.range.col + offsets["value"]
-    first_body = table.header.row + 1
     body = sheet.block(table.body) if table.body is not None else []
     row_of: dict[str, int] = {}
     free: list[int] = []
@@ -544,11 +565,25 @@ def _meta_actions(book: BookSnapshot, meta: Mapping[str, object], actions: list[
             free.append(r)
         else:
             row_of.setdefault(str(key).strip(), r)
+    return _MetaTable(sheet, table, where, table.range.col + offsets["key"],
+                      table.range.col + offsets["value"], table.header.row + 1, body,
+                      offsets["value"], row_of, free)
+
+
+def _meta_actions(meta_table: _MetaTable | None, meta: Mapping[str, object],
+                  actions: list[Action]) -> bool:
+    """Set kb_meta keys: an existing key's value cell is overwritten, new keys take empty
+    rows of the table or grow it. False when kb_meta is absent (the caller creates it)."""
+    if meta_table is None:
+        return False
+    m = meta_table
+    sheet, table, first_body = m.sheet, m.table, m.first_body
+    free = list(m.free)
     new_rows: list[tuple[int, str, object]] = []
-    n_body = len(body)
+    n_body = len(m.body)
     for key, value in meta.items():
-        if key in row_of:
-            actions.append(set_values(sheet.index, first_body + row_of[key], value_col,
+        if key in m.row_of:
+            actions.append(set_values(sheet.index, first_body + m.row_of[key], m.value_col,
                                       [[to_wire(value)]]))
             continue
         if free:
@@ -556,19 +591,41 @@ def _meta_actions(book: BookSnapshot, meta: Mapping[str, object], actions: list[
         else:
             r, n_body = n_body, n_body + 1
         new_rows.append((r, key, value))
-    if n_body > len(body):
-        below = RangeRef(first_body + len(body), table.range.col, n_body - len(body),
+    if n_body > len(m.body):
+        below = RangeRef(first_body + len(m.body), table.range.col, n_body - len(m.body),
                          table.range.n_cols)
         if _occupied(sheet, below):
-            raise PlanError(f"{where} must grow, but cells {below.address} below it are not "
-                            "empty. Move that content elsewhere and try again.")
+            raise PlanError(f"{m.where} must grow, but cells {below.address} below it are "
+                            "not empty. Move that content elsewhere and try again.")
         actions.append(resize_table(sheet.index, sheet.tables.index(table),
                                     RangeRef(table.range.row, table.range.col, 1 + n_body,
                                              table.range.n_cols)))
     for r, key, value in new_rows:
-        actions.append(set_values(sheet.index, first_body + r, key_col, [[to_wire(key)]]))
-        actions.append(set_values(sheet.index, first_body + r, value_col, [[to_wire(value)]]))
+        actions.append(set_values(sheet.index, first_body + r, m.key_col, [[to_wire(key)]]))
+        actions.append(set_values(sheet.index, first_body + r, m.value_col,
+                                  [[to_wire(value)]]))
     return True
+
+
+LINKS_KEY = "links"
+"""kb_meta key of the links stamp (`_links_stamp`)."""
+
+
+def _links_stamp(writes: Iterable[TableWrite]) -> str | None:
+    """A digest of every hyperlink the plan puts on its tables' cells, row by row; None when
+    it puts none. Stored in kb_meta after the tables are written: equal on the next answer,
+    the workbook's cells carry these links wherever their values are unchanged, so those
+    columns need no clearing and no links again (43,000 explanation cells and 5,000 links at
+    5,000 managers on every Score)."""
+    linked = [(w.table, key, links) for w in writes for key, links in w.hyperlinks.items()]
+    if not linked:
+        return None
+    digest = hashlib.sha256()
+    for table, key, links in sorted(linked, key=itemgetter(0, 1)):
+        digest.update(f"{table}\x1f{key}\x1f{len(links)}\x1e".encode())
+        digest.update("\n".join(map(str, links)).encode())  # None -> "None": no URL
+        digest.update(b"\x1d")
+    return digest.hexdigest()[:32]
 
 
 def plan_to_actions(book: BookSnapshot, plan: WritePlan,
@@ -589,10 +646,24 @@ def _plan_to_actions(book: BookSnapshot, plan: WritePlan, specs: Mapping[str, Ta
                      ) -> list[Action]:
     actions: list[Action] = []
     writes = list(plan.tables)
-    if plan.meta and not _meta_actions(book, plan.meta, actions):
+    meta = dict(plan.meta)
+    meta_table = _meta_table(book) if meta else None
+    stamp = _links_stamp(writes)
+    links_held, stamp_last = False, False
+    if stamp is not None:
+        if meta_table is None:
+            meta_table = _meta_table(book)
+        old = meta_table.value(LINKS_KEY) if meta_table is not None else None
+        links_held = isinstance(old, str) and old.strip() == stamp
+        # Written after the tables when its row exists: an answer applied only in part
+        # leaves the old stamp, so the next one sends the links again.
+        stamp_last = meta_table is not None and LINKS_KEY in meta_table.row_of
+        if not stamp_last:
+            meta[LINKS_KEY] = stamp
+    if meta and not _meta_actions(meta_table, meta, actions):
         # kb_meta is kpibook's own bookkeeping sheet: always created when missing.
         writes.append(TableWrite(schema.META.name, ["key", "value"],
-                                 [[k, v] for k, v in plan.meta.items()],
+                                 [[k, v] for k, v in meta.items()],
                                  text_columns=frozenset({"key", "value"})))
     taken_sheets = {s.name.lower() for s in book.sheets}
     n_sheets = len(book.sheets)
@@ -603,7 +674,7 @@ def _plan_to_actions(book: BookSnapshot, plan: WritePlan, specs: Mapping[str, Ta
             raise ValueError(f"{write.table!r} is not a kpibook table: it is never written")
         found = book.find_table(write.table)
         if found is not None:
-            _write_existing(book, found[0], found[1], spec, write, actions)
+            _write_existing(book, found[0], found[1], spec, write, actions, links_held)
         elif write.table in plan.create_missing or write.table == schema.META.name:
             created[write.table] = n_sheets
             _create_table(book, spec, write, n_sheets, taken_sheets, actions)
@@ -612,6 +683,8 @@ def _plan_to_actions(book: BookSnapshot, plan: WritePlan, specs: Mapping[str, Ta
             raise PlanError(
                 f"This workbook has no table named {_label(spec, write.table)}. Use a kpibook "
                 "template, or restore the table (Table Design > Table Name).")
+    if stamp_last:
+        _meta_actions(meta_table, {LINKS_KEY: stamp}, actions)
     if plan.activate_table:
         found = book.find_table(plan.activate_table)
         if found is not None:
