@@ -699,8 +699,15 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
         HistoryCommit.period_id == period.id,
         HistoryCommit.kind.in_([Kind.BASELINE.value, Kind.RESCORE.value])).limit(1))
     kind = Kind.RESCORE if known is not None else Kind.BASELINE
-    commit = history.record_scores(period.code, score_snapshot(inp, result), hist.editor_of(user),
-                                   sid, kind=kind)
+    # The engine is a pure function of its input: scores recorded for this very input at
+    # the current head are recorded already (a re-score of an unchanged month).
+    fingerprint = f"{run.rules_digest}:{run.input_digest}"
+    if requested_id is None and history.holds_scores(period.code, fingerprint):
+        commit = None
+    else:
+        commit = history.record_scores(period.code, score_snapshot(inp, result),
+                                       hist.editor_of(user), sid, kind=kind,
+                                       fingerprint=fingerprint)
     hist.fault("after_git_commit")
     head = history.head()
     if commit is not None:

@@ -197,6 +197,9 @@ class History:
         self.lock: Lock = lock or FileLock(self.path / "kpibook-history.lock")
         self._known_ids: dict[str, str] = {}  # Submission-Id -> commit, on the branch
         self._known_upto: str | None = None  # branch head the cache was built from
+        # period -> (branch head, fingerprint) of the scores last recorded (or found there
+        # already) by `record_scores`: see `holds_scores`
+        self._scores_at: dict[str, tuple[str | None, str]] = {}
         self._commits_since_maintenance = 0
         self._maintenance: threading.Thread | None = None
         # Commits and blobs never change, so results keyed by their ids never go stale:
@@ -1199,13 +1202,24 @@ class History:
         self._after_commit()
         return result
 
+    def holds_scores(self, period: str, fingerprint: str) -> bool:
+        """Does the branch hold exactly the scores `record_scores` last recorded for `period`
+        with this `fingerprint`? True when the head has not moved since: recording them
+        again would change nothing, so a re-score of an unchanged month can skip building
+        5,000 score files to find that out (~0.15 s, issue #3). What this process did only:
+        another process's commit moves the head."""
+        with self.lock.hold():
+            return self._scores_at.get(period) == (self.head(), fingerprint)
+
     def record_scores(self, period: str, snapshot: ScoreSnapshot, editor: Editor,
                       submission_id: str, *, kind: Kind = Kind.BASELINE,
-                      note: str = "") -> str | None:
+                      note: str = "", fingerprint: str | None = None) -> str | None:
         """Write a baseline or re-score: every score line, totals, employees, rules.
 
         Employees no longer scored lose their score file. Returns the commit, or None when
-        nothing changed (the same id again returns the first commit).
+        nothing changed (the same id again returns the first commit). `fingerprint`: a text
+        that determines `snapshot` (e.g. the digest of the scoring input), remembered for
+        `holds_scores`.
         """
         _check_editor(editor)
         _check_submission_id(submission_id)
@@ -1240,6 +1254,8 @@ class History:
             changed = {path: files.get(path) for path, sha in wanted.items()
                        if current.get(path) != sha}
             if not changed:
+                if fingerprint is not None:
+                    self._scores_at[period] = (head, fingerprint)
                 return None
             message = build_message(
                 subject=f"{kind.value.capitalize()} {period}: {len(per_employee)} employees, "
@@ -1247,6 +1263,8 @@ class History:
                 period=period, kind=kind.value, submission_id=submission_id, note=note)
             # only changed blobs are written; unchanged subtrees are reused by hash
             commit = self._commit(head, changed, editor, message, kind.value, submission_id)
+            if fingerprint is not None:
+                self._scores_at[period] = (commit, fingerprint)
         self._after_commit()
         return commit
 

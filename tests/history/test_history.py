@@ -264,6 +264,29 @@ def test_rescore_with_same_content_commits_nothing(history):
     assert history.record_scores(PERIOD, snap, CAROL, "b2", kind=Kind.RESCORE) is None
 
 
+def test_holds_scores_until_the_head_moves(history):
+    snap = ScoreSnapshot({("E1", "K1"): ScoreLine(Decimal(1), Decimal(0), Decimal(1))},
+                         {"E1": TotalLine(Decimal(1), None, 1, None)})
+    assert not history.holds_scores(PERIOD, "fp1")  # nothing recorded yet
+    history.record_scores(PERIOD, snap, CAROL, "b1", fingerprint="fp1")
+    assert history.holds_scores(PERIOD, "fp1")
+    assert not history.holds_scores(PERIOD, "fp2") and not history.holds_scores("2026-11", "fp1")
+    # found there already (nothing to commit): held at the same head
+    assert history.record_scores(PERIOD, snap, CAROL, "b2", kind=Kind.RESCORE,
+                                 fingerprint="fp1") is None
+    assert history.holds_scores(PERIOD, "fp1")
+    # any commit moves the head: the scores must be compared again
+    history.submit(PERIOD, history.head(), {("E1", "K1"): adj("1")}, ALICE, "s1")
+    assert not history.holds_scores(PERIOD, "fp1")
+    # another History on the same repository (another process) knows nothing
+    other = History(history.path, durable=False, maintenance_every=0)
+    try:
+        other.record_scores(PERIOD, snap, CAROL, "b3", kind=Kind.RESCORE, fingerprint="fp1")
+        assert other.holds_scores(PERIOD, "fp1") and not history.holds_scores(PERIOD, "fp1")
+    finally:
+        other.close()
+
+
 def test_odd_employee_ids_stay_file_names(history):
     cells = {("A/1", "K1"): adj("1"), ("..", "K1"): adj("2"), ("工号7", "K1"): adj("3")}
     history.submit(PERIOD, None, cells, ALICE, "s1")

@@ -180,3 +180,44 @@ def test_a_worker_warms_the_history_index_in_the_background(app, scored):
     assert thread is not None
     thread.join(60)
     assert history._index_state[0] == history.head()
+
+
+def test_an_unchanged_rescore_commits_nothing_a_changed_one_records_its_scores(
+        app, scored, press, hr_token):
+    """Score again on the same month: no commit, the run points at the head (the history
+    is known to hold these scores, `History.holds_scores`). Change one source value: the
+    next Score records the new scores, exactly those of its stored run."""
+    import openpyxl
+
+    from server.workbook.schema import DATA
+    from tests.history_server.conftest import keyed_cells
+
+    history = history_for(app)
+    head = history.head()
+    press("score", scored, hr_token)
+    press("score", scored, hr_token)
+    assert history.head() == head
+    with session_scope(app) as s:
+        runs = s.scalars(select(ScoreRun).order_by(ScoreRun.run_no)).all()
+        assert [r.commit for r in runs[-2:]] == [head] * 2
+        before = run_snapshot(runs[-1])
+
+    wb = openpyxl.load_workbook(scored)
+    ws, rows = keyed_cells(wb, "kb_data", DATA)
+    row = next(r for r in rows if (r["employee_id"].value, r["indicator"].value)
+               == ("M1001", "PROD_EFF"))
+    row["value"].value = float(row["value"].value) * 0.5
+    wb.save(scored)
+    press("score", scored, hr_token)
+    assert history.head() != head
+    with session_scope(app) as s:
+        run = s.scalars(select(ScoreRun).order_by(ScoreRun.run_no.desc())).first()
+        assert run.commit == history.head()
+        want = run_snapshot(run)
+    state = history.state_at(history.head(), PERIOD)
+    assert state.scores == dict(want.lines) and state.totals == dict(want.totals)
+    assert state.scores[("M1001", "PROD_EFF")] != dict(before.lines)[("M1001", "PROD_EFF")]
+    # and the same month once more: held again, nothing committed
+    head = history.head()
+    press("score", scored, hr_token)
+    assert history.head() == head
