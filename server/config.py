@@ -70,8 +70,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Secret for signed cookies (the review pages). Default: random per process"),
     Setting("BASE_URL", "https://localhost:8443", str,
             "Public https URL of this server; filled into the add-in manifest"),
-    Setting("MAX_CONTENT_LENGTH", 64 * 1024**2, parse_size,
-            "Largest accepted request body (e.g. 64MB); larger uploads get 413"),
+    # A re-score sends the last answer's results back: ~75 MB at 20,000 managers x 10
+    # indicators (docs/benchmarks.md), so 64 MB refused the largest workbooks' second Score.
+    Setting("MAX_CONTENT_LENGTH", 128 * 1024**2, parse_size,
+            "Largest accepted request body (e.g. 128MB); larger uploads get 413"),
     Setting("TRUST_PROXY", 0, int,
             "Number of reverse proxies in front of the server whose X-Forwarded-* headers "
             "are trusted (0: none)"),

@@ -29,7 +29,7 @@ def test_defaults_live_in_the_instance_folder(monkeypatch, tmp_path):
         monkeypatch.delenv("KPIBOOK_" + key, raising=False)
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path}/kpibook.sqlite3"
-    assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024 * 1024
+    assert app.config["MAX_CONTENT_LENGTH"] == 128 * 1024 * 1024
     assert app.config["LANG"] == "zh"
 
 
