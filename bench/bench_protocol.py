@@ -422,8 +422,6 @@ def _measure_flask(body: bytes, runs: int, max_bytes: int) -> dict:
             bodies["flask_again"] = json.dumps(apply_to_payload(
                 payload, json.loads(r.get_data())["actions"]), ensure_ascii=False).encode()
         out[f"{label}_ms"], out[f"{label}_cpu_ms"] = min(times) * 1000, min(cpus) * 1000
-        if label == "flask_again":
-            last_again = bodies[label]
         print(f"  Flask POST /xl/score, {'first' if label == 'flask' else 'again'} "
               f"(test client, SQLite, stores the run, git history commit): best "
               f"{min(times) * 1000:.1f} ms wall, {min(cpus) * 1000:.1f} ms cpu of "
@@ -433,7 +431,7 @@ def _measure_flask(body: bytes, runs: int, max_bytes: int) -> dict:
     # known in advance (the history compares all 5,000 score files, one commit).
     times, cpus = [], []
     for n in range(runs):
-        changed = _with_changed_value(json.loads(last_again), n + 1)
+        changed = _with_changed_value(json.loads(bodies["flask_again"]), n + 1)
         gc.collect()
         t0, c0 = time.perf_counter(), time.process_time()
         r = client.post("/xl/score", data=changed, headers=headers, base_url=base)

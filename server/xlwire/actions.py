@@ -534,14 +534,13 @@ class _MetaTable:
     key_col: int
     value_col: int
     first_body: int
-    body: list[list[object]]
-    value_at: int  # offset of the value column in a body row
+    body: list[list[object]]  # the body rows, from the table's first column
     row_of: dict[str, int]
     free: list[int]
 
     def value(self, key: str) -> object:
         r = self.row_of.get(key)
-        return None if r is None else self.body[r][self.value_at]
+        return None if r is None else self.body[r][self.value_col - self.table.range.col]
 
 
 def _meta_table(book: BookSnapshot) -> _MetaTable | None:
@@ -567,7 +566,7 @@ def _meta_table(book: BookSnapshot) -> _MetaTable | None:
             row_of.setdefault(str(key).strip(), r)
     return _MetaTable(sheet, table, where, table.range.col + offsets["key"],
                       table.range.col + offsets["value"], table.header.row + 1, body,
-                      offsets["value"], row_of, free)
+                      row_of, free)
 
 
 def _meta_actions(meta_table: _MetaTable | None, meta: Mapping[str, object],
@@ -647,16 +646,15 @@ def _plan_to_actions(book: BookSnapshot, plan: WritePlan, specs: Mapping[str, Ta
     actions: list[Action] = []
     writes = list(plan.tables)
     meta = dict(plan.meta)
-    meta_table = _meta_table(book) if meta else None
     stamp = _links_stamp(writes)
+    meta_table = _meta_table(book) if meta or stamp is not None else None
     links_held, stamp_last = False, False
     if stamp is not None:
-        if meta_table is None:
-            meta_table = _meta_table(book)
         old = meta_table.value(LINKS_KEY) if meta_table is not None else None
         links_held = isinstance(old, str) and old.strip() == stamp
         # Written after the tables when its row exists: an answer applied only in part
-        # leaves the old stamp, so the next one sends the links again.
+        # leaves the old stamp, so the next one sends the links again. (The first stamp
+        # of a workbook goes with the other keys: its row is made then.)
         stamp_last = meta_table is not None and LINKS_KEY in meta_table.row_of
         if not stamp_last:
             meta[LINKS_KEY] = stamp

@@ -12,6 +12,8 @@ import pytest
 
 import server.workbook.render as render
 from addin.headless import apply_actions, snapshot_from_xlsx
+from server.scoring.engine import score
+from server.workbook.contract import read_tables, to_score_input
 from server.xlwire.actions import LINKS_KEY, plan_to_actions
 from tests.workbook.books import TEMPLATE_DIR
 from tests.workbook.test_action_golden import _link, _plan
@@ -53,9 +55,6 @@ def scored(tmp_path: Path) -> tuple[Path, set]:
     wb = openpyxl.load_workbook(TEMPLATE_DIR / "manufacturing.xlsx")
     wb.save(path)
     book = snapshot_from_xlsx(path)
-    from server.scoring.engine import score
-    from server.workbook.contract import read_tables, to_score_input
-
     lines = score(to_score_input(read_tables(book)), lang="zh").lines
     every_third = {(ln.employee_id, ln.indicator) for i, ln in enumerate(lines) if i % 3}
     _press(path, every_third)
