@@ -300,13 +300,21 @@ BUTTONS = ("new_period", "pull", "score", "check", "submit")
 @click.option("--insecure", is_flag=True,
               help="Do not verify the server's certificate (self-signed local servers).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None)
+@click.option("--apply-records", "apply_reason", default=None, metavar="REASON",
+              help="score: apply this workbook's rule and roster changes to the records of "
+                   "record, for this reason (HR only; docs/records.md).")
 def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
-       out_path: Path | None, insecure: bool, lang: str | None) -> None:
+       out_path: Path | None, insecure: bool, lang: str | None,
+       apply_reason: str | None) -> None:
     import functools
+    from urllib.parse import urlencode
 
     from addin.headless import ServerError, flask_poster, run_button
 
-    query = f"?lang={lang}" if lang else ""
+    if apply_reason is not None and button != "score":
+        raise click.UsageError("--apply-records goes with the score button")
+    params = {k: v for k, v in (("lang", lang), ("apply_reason", apply_reason)) if v}
+    query = f"?{urlencode(params)}" if params else ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if server_url:
         post = http_post(server_url, headers, insecure, query)

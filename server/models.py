@@ -237,6 +237,30 @@ class ScoreRun(Base):
     period: Mapped[Period] = relationship()
 
 
+class InputRecord(Base):
+    """One version of a period's inputs of record: rules, roster, source data and targets.
+
+    The server owns these (docs/records.md): HR's Score adopts them (the first time) or
+    applies differences with a reason; everyone else's Score and Submit is scored with them,
+    whatever their workbook says. The latest row (highest id) of a period is in force; older
+    rows are the record's history (who, when, why)."""
+
+    __tablename__ = "input_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id", ondelete="CASCADE"),
+                                           index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # adopted | applied | data
+    rules_digest: Mapped[str] = mapped_column(String(64))
+    roster_digest: Mapped[str] = mapped_column(String(64))
+    input_digest: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column()  # server.scoring.codec.input_to_json
+    changes: Mapped[list[Any]] = mapped_column(default=list)  # what differed from the last one
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class ScoreRunCounter(Base):
     """The last run number handed out per period (server/services/scoring.py `next_run_no`).
 

@@ -23,12 +23,13 @@ from server.config import parse_lang
 from server.db import get_session
 from server.gcpause import cycle_collector_paused
 from server.models import Role, User
+from server.scoring.messages import msg
 from server.scoring.model import ScoreResult
 from server.services import facts as fact_service
 from server.services import periods as period_service
 from server.services import pull as pull_service
+from server.services import records, scope, simulator
 from server.services import scoring as scoring_service
-from server.services import simulator
 from server.services.errors import ClientError, Unprocessable
 from server.services.workbook import (
     Workbook,
@@ -226,33 +227,60 @@ def score() -> Response:
     session = get_session()
     period = _open_period(session, wb, "score", lang)
     requested = _requested_submission_id(wb, lang)
-    # The adjustments of record (the history), not what kb_adjustments happens to say: a
-    # score never takes an adjustment that was not submitted (docs/history.md).
-    from server.services.workbook import invalid
-
     try:
         bare = scoring_service.to_score_input(
             scoring_service._without(wb.tables, "kb_adjustments"), lang)
     except scoring_service.ValidationError as exc:
         raise invalid(exc.problems, lang) from None
-    inp, rows = scoring_service._authoritative_input(session, period, bare)
-    result = scoring_service.run_engine(inp, lang, base=bare)  # one engine run, not two
+    # The inputs of record, not whatever the workbook says (docs/records.md); then the
+    # adjustments of record (the history), not what kb_adjustments happens to say: a score
+    # never takes an adjustment that was not submitted (docs/history.md).
+    resolution = records.resolve(session, period, user, bare, wb.tables, lang,
+                                 _apply_reason(lang))
+    inp, rows = scoring_service._authoritative_input(session, period, resolution.inp)
+    result = scoring_service.run_engine(inp, lang, base=resolution.inp)  # one engine run
     run = scoring_service.store_run(session, period, inp, result, user, lang)
-    head = scoring_service.record_score(session, period, inp, result, run, user, requested)
-    plan = _score_plan(result, inp, wb, lang, period)
+    head = scoring_service.record_score(session, period, inp, result, run, user, requested,
+                                        note=records.history_note(resolution))
+    people = records.visible_people(user, inp)
+    shown_result, shown_inp = scope.scoped(result, inp, people)
+    plan = _score_plan(shown_result, shown_inp, wb, lang, period)
+    scope.drop_rows_of_others(plan, people)
+    rows = scope.scoped_rows(rows, people)
     unsent = _unsent(wb, rows)
     _write_adjustments_of_record(plan, rows, {}, lang)
+    if user.role != policy.HR:
+        scope.write_back_records(plan, wb, shown_inp)
     _stamp(plan, period_state=period.state, last_run=str(run.run_no),
            scored_at=_now(), scored_by=user.name, base_version=head or "",
            submission_id="", last_submission=run.submission_id or "")
+    notes = []
     if unsent:
-        plan.alert = ((f"已计算。工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值；"
-                       f"调整请在计算后输入并按“提交”。") if lang == "zh" else
-                      (f"Scored. {unsent} adjustment(s) typed in the workbook but never "
-                       f"submitted were replaced by the server's values; type adjustments "
-                       f"after scoring and press Submit."), "kpibook")
+        notes.append((f"已计算。工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值；"
+                      f"调整请在计算后输入并按“提交”。") if lang == "zh" else
+                     (f"Scored. {unsent} adjustment(s) typed in the workbook but never "
+                      f"submitted were replaced by the server's values; type adjustments "
+                      f"after scoring and press Submit."))
+    about_records = records.summary(resolution, wb.tables, lang)
+    if about_records:
+        notes.append(about_records)
+    if notes:
+        plan.alert = ("\n\n".join(notes), "kpibook")
     session.commit()
     return _answer(wb, plan)
+
+
+def _apply_reason(lang: str) -> str | None:
+    """HR's reason for applying its workbook's rule and roster differences to the records
+    (?apply_reason=...; the task pane's "Apply my changes", `kpibook xl score --apply-records`)."""
+    reason = (request.args.get("apply_reason") or "").strip()
+    if not reason:
+        return None
+    if len(reason) > 500 or any(ord(c) < 32 and c not in "\t\n" for c in reason):
+        from server.services.errors import BadRequest
+
+        raise BadRequest(msg("records.bad_reason", lang))
+    return reason
 
 
 def _unsent(wb: Workbook, rows: dict) -> int:
@@ -362,8 +390,14 @@ def submit() -> Response:
     out = scoring_service.submit_workbook(session, period, wb.tables, user, lang, base,
                                           requested)
     session.commit()
-    plan = _score_plan(out.result, out.inp, wb, lang, period)
-    _write_adjustments_of_record(plan, out.authoritative, out.reports, lang)
+    people = records.visible_people(user, out.inp)
+    shown_result, shown_inp = scope.scoped(out.result, out.inp, people)
+    plan = _score_plan(shown_result, shown_inp, wb, lang, period)
+    scope.drop_rows_of_others(plan, people)
+    _write_adjustments_of_record(plan, scope.scoped_rows(out.authoritative, people),
+                                 out.reports, lang)
+    if user.role != policy.HR:
+        scope.write_back_records(plan, wb, shown_inp)
     _mark_restored(plan, wb, restored)
     zh = lang == "zh"
     n_ok, n_bad, n_conf = (out.count("accepted"), out.count("rejected"),
@@ -401,6 +435,9 @@ def submit() -> Response:
     if len(restored) > 10:
         lines.append(f"……另有 {len(restored) - 10} 个计算单元格已恢复" if zh else
                      f"... and {len(restored) - 10} more computed cells restored")
+    about_records = records.summary(out.records, wb.tables, lang)
+    if about_records:
+        lines += ["", about_records]
     plan.alert = ("\n".join(lines), title)
     if details or restored:
         plan.activate_table = "kb_adjustments"

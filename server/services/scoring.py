@@ -127,10 +127,6 @@ def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreRe
     session.add(run)
     # The period keeps the rule set that produced its latest snapshot.
     period.rules = to_jsonable(inp.rules)  # type: ignore[assignment]
-    # Departments decide who may read a result (server/policy.py): keep the roster in force.
-    from server.services.roster import remember_employees
-
-    remember_employees(session, inp.employees)
     if kind == "score":
         from server.workflow import advance
 
@@ -286,6 +282,7 @@ class SubmitOutcome:
     reports: dict[Key, CellReport] = field(default_factory=dict)
     restored: list[str] = field(default_factory=list)  # computed cells typed over
     authoritative: dict[Key, AdjustmentRow] = field(default_factory=dict)
+    records: object = None  # the records.Resolution the submission was checked against
 
     def count(self, state: str) -> int:
         return sum(1 for r in self.reports.values() if r.state == state)
@@ -492,9 +489,15 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
     history = hist.history_for(app)
     sid = _submission_id(requested_id)
     try:
-        inp = to_score_input(_without(tables, "kb_adjustments"), lang)
+        bare = to_score_input(_without(tables, "kb_adjustments"), lang)
     except ValidationError as exc:
         raise invalid(exc.problems, lang) from None
+    # Authority, limits and departments come from the inputs of record, never from the
+    # workbook (docs/records.md).
+    from server.services import records
+
+    resolution = records.resolve(session, period, user, bare, tables, lang)
+    inp = resolution.inp
     frame = tables.get("kb_adjustments")
     typed, bad = _typed_cells(frame, inp, lang)
 
@@ -629,7 +632,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             advance(session, period, "submit", user)
         session.flush()
     return SubmitOutcome(sid, commit, head, duplicate, run, engine_result, scored_inp,
-                         reports, authoritative=rows)
+                         reports, authoritative=rows, records=resolution)
 
 
 def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: str
@@ -688,9 +691,11 @@ def _number(value: object) -> Decimal | None:
 
 
 def record_score(session: Session, period: Period, inp: ScoreInput, result: ScoreResult,
-                 run: ScoreRun, user: User, requested_id: str | None, app=None) -> str | None:
+                 run: ScoreRun, user: User, requested_id: str | None, app=None,
+                 note: str = "") -> str | None:
     """Score: a baseline commit (the period's first scores in the history) or a re-score.
-    Git first (under the history lock), then the run's ids; the caller commits the session."""
+    Git first (under the history lock), then the run's ids; the caller commits the session.
+    `note`: why the inputs changed (a change to the records), kept in the commit message."""
     from server.services import history as hist
 
     history = hist.history_for(app)
@@ -702,12 +707,12 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
     # The engine is a pure function of its input: scores recorded for this very input at
     # the current head are recorded already (a re-score of an unchanged month).
     fingerprint = f"{run.rules_digest}:{run.input_digest}"
-    if requested_id is None and history.holds_scores(period.code, fingerprint):
+    if requested_id is None and not note and history.holds_scores(period.code, fingerprint):
         commit = None
     else:
         commit = history.record_scores(period.code, score_snapshot(inp, result),
                                        hist.editor_of(user), sid, kind=kind,
-                                       fingerprint=fingerprint)
+                                       fingerprint=fingerprint, note=note)
     hist.fault("after_git_commit")
     head = history.head()
     if commit is not None:
