@@ -81,16 +81,23 @@ _DECODED: dict[int, ScoreInput] = {}  # InputRecord.id -> its input (rows never 
 def current(session: Session, period: Period) -> tuple[InputRecord, ScoreInput] | None:
     """The record in force for `period` and its decoded input, or None before HR's first
     Score."""
-    row = session.scalars(select(InputRecord).where(InputRecord.period_id == period.id)
-                          .order_by(InputRecord.id.desc()).limit(1)).first()
-    if row is None:
-        return None
+    row = latest(session, period)
+    return None if row is None else (row, decoded(row))
+
+
+def latest(session: Session, period: Period) -> InputRecord | None:
+    return session.scalars(select(InputRecord).where(InputRecord.period_id == period.id)
+                           .order_by(InputRecord.id.desc()).limit(1)).first()
+
+
+def decoded(row: InputRecord) -> ScoreInput:
+    """The row's input, decoded once per process (a 5,000-manager month is ~45,000 facts)."""
     inp = _DECODED.get(row.id)
     if inp is None:
         if len(_DECODED) > 32:  # a few periods' inputs, not every version ever read
             _DECODED.clear()
         inp = _DECODED[row.id] = input_from_json(row.payload)
-    return row, inp
+    return inp
 
 
 def versions(session: Session, period: Period) -> list[InputRecord]:
@@ -200,15 +207,20 @@ def resolve(session: Session, period: Period, user: User, workbook: ScoreInput,
 
     Raises Conflict before HR's first Score of the period, and Unprocessable (located) when
     someone other than HR sends rules, settings or targets that differ from the record."""
-    found = current(session, period)
+    row = latest(session, period)
     owner = user.role == policy.HR
-    if found is None:
+    if row is None:
         if not owner:
             raise Conflict(msg("records.none_yet", lang, period=period.code))
         row = _store(session, period, workbook, "adopted", [], user,
                      apply_reason or msg("records.adopted_reason", "zh"))
         return Resolution(workbook, row, [], [], [], created=True)
-    row, record = found
+    whole = digest(workbook)
+    if whole == row.input_digest:
+        # The everyday press: the workbook is the record. The same object goes on to the
+        # engine, which keeps the run `to_score_input` validated (one engine run).
+        return Resolution(workbook, row, [], [], [])
+    record = decoded(row)
     same_rules = row.rules_digest == rules_digest(workbook)
     same_roster = row.roster_digest == roster_digest(workbook.employees)
     if owner:
@@ -217,11 +229,12 @@ def resolve(session: Session, period: Period, user: User, workbook: ScoreInput,
         if differences and apply_reason:
             new = _store(session, period, workbook, "applied", differences, user, apply_reason)
             return Resolution(workbook, new, differences, [], [], created=True)
-        if not differences:
-            inp = workbook
-        else:  # scored with the record's rules and roster, HR's data where it fits them
-            inp = dataclasses.replace(record, facts=_hr_data(record, workbook.facts))
-        if digest(inp.facts) != digest(record.facts):
+        if not differences:  # only HR's data differs: a new version of the data
+            return Resolution(workbook, _store(session, period, workbook, "data", [], user,
+                                               "", whole), [], [], [])
+        # scored with the record's rules and roster, HR's data where it fits them
+        inp = dataclasses.replace(record, facts=_hr_data(record, workbook.facts))
+        if digest(inp) != row.input_digest:
             row = _store(session, period, inp, "data", [], user, "")
         return Resolution(inp, row, [], differences, [])
     # Compared only for the people the caller may see: other people's rows in their
@@ -263,10 +276,12 @@ def _hr_data(record: ScoreInput, facts: Iterable[Fact]) -> tuple[Fact, ...]:
 
 
 def _store(session: Session, period: Period, inp: ScoreInput, kind: str,
-           changes: list[Difference], user: User, reason: str) -> InputRecord:
-    bare = dataclasses.replace(inp, adjustments=())
+           changes: list[Difference], user: User, reason: str,
+           input_digest: str | None = None) -> InputRecord:
+    bare = dataclasses.replace(inp, adjustments=()) if inp.adjustments else inp
     row = InputRecord(period_id=period.id, kind=kind, rules_digest=rules_digest(bare),
-                      roster_digest=roster_digest(bare.employees), input_digest=digest(bare),
+                      roster_digest=roster_digest(bare.employees),
+                      input_digest=input_digest or digest(bare),
                       payload=input_to_json(bare),
                       changes=[dataclasses.asdict(d) for d in changes[:1000]],
                       reason=reason, created_by=user.name)
@@ -367,3 +382,47 @@ def visible_people(user: User, inp: ScoreInput) -> frozenset[str] | None:
         return None
     return frozenset(e.employee_id for e in inp.employees
                      if policy.visible(user, e.employee_id, e.department))
+
+
+# --- the record's history on the web -----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class VersionView:
+    """One version of the record as a page shows it: who, when, why, what changed, and the
+    totals of the runs just before and after it (a rule change next to what it did)."""
+
+    row: InputRecord
+    changes: list[dict]
+    totals: list[tuple[str, str | None, str | None]]  # (employee, before, after), changed only
+
+
+def history(session: Session, period: Period, user: User) -> list[VersionView]:
+    """Every version of the period's record, newest first, with only what `user` may see:
+    changes about a person (roster, targets, data) and their totals are shown only when the
+    policy lets the user read that person's result."""
+    from server.models import ScoreRun
+    from server.services.roster import departments_of
+
+    departments = departments_of(session)
+
+    def may_see(employee_id: str) -> bool:
+        return policy.visible(user, employee_id, departments.get(employee_id))
+
+    runs = session.execute(select(ScoreRun.id, ScoreRun.created_at, ScoreRun.totals)
+                           .where(ScoreRun.period_id == period.id)
+                           .order_by(ScoreRun.id)).all()
+    out = []
+    for row in reversed(versions(session, period)):
+        before = next((r for r in reversed(runs) if r.created_at < row.created_at), None)
+        after = next((r for r in runs if r.created_at >= row.created_at), None)
+        totals = []
+        if before is not None and after is not None and row.kind != "data":
+            old = {t["employee_id"]: t.get("total") for t in before.totals}
+            new = {t["employee_id"]: t.get("total") for t in after.totals}
+            totals = [(eid, old.get(eid), new.get(eid)) for eid in sorted(old.keys() | new.keys())
+                      if old.get(eid) != new.get(eid) and may_see(eid)]
+        changes = [c for c in row.changes
+                   if c["table"] in ("kb_rules", "kb_settings") or may_see(c["key"][0])]
+        out.append(VersionView(row, changes, totals))
+    return out

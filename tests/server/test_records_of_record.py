@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -240,3 +241,60 @@ def test_adjusting_needs_the_first_record(app, book, press, make_token):
         press("score", book, token=head)
     assert exc.value.status == 409
     assert "人力资源部" in str(exc.value)
+
+
+def append_rows(path: Path, name: str, rows: list[list]) -> None:
+    """Add rows at the bottom of table `name`, growing the table (as Excel does when HR
+    types under it)."""
+    from openpyxl.utils import range_boundaries
+    from openpyxl.utils.cell import get_column_letter
+
+    wb = openpyxl.load_workbook(path)
+    ws, table = _table(wb, name)
+    min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+    for n, values in enumerate(rows, start=1):
+        for c, v in enumerate(values):
+            ws.cell(row=max_row + n, column=min_col + c, value=v)
+    table.ref = (f"{get_column_letter(min_col)}{min_row}:"
+                 f"{get_column_letter(max_col)}{max_row + len(rows)}")
+    if table.autoFilter is not None:
+        table.autoFilter.ref = table.ref
+    wb.save(path)
+
+
+def test_an_indicator_added_mid_month_is_recomputed_and_in_the_history(
+        app, client, scored, press, web_login):
+    """The executive asks for 客户复购率 after scoring started: HR adds it (and rebalances
+    the weights) with a reason; every total is recomputed, and the records page and the git
+    history show the rule change with the totals before and after."""
+    from server.services.history import history_for
+
+    before_run = latest_run(app)
+    set_cell(scored, "kb_rules", {"Code": "PROD_EFF"}, "Weight", 20)
+    append_rows(scored, "kb_rules", [[
+        "REPURCHASE", "客户复购率", "定量", 10, "crm", "ratio", 0.3, None, 1.2, None, "%",
+        None, None, None, "部门总监", 2, 2, "复购客户 ÷ 客户数"]])
+    ids = [row["Employee ID"] for row in rows_of(scored, "kb_roster")]
+    append_rows(scored, "kb_data", [
+        [eid, "REPURCHASE", "actual", 0.3 + n / 100, "%", "crm", "2026-10", None, None, None]
+        for n, eid in enumerate(ids)])
+    r = press("score", scored)  # no reason: shown, not applied
+    assert "REPURCHASE" in "\n".join(m for m, _t in r.alerts)
+    assert latest_run(app).rules_digest == before_run.rules_digest
+
+    reason = "总经理要求增加客户复购率指标"
+    press("score", scored, query=f"?apply_reason={reason}")
+    after_run = latest_run(app)
+    assert {line["indicator"] for line in after_run.lines} >= {"REPURCHASE"}
+    changed = [t["employee_id"] for t in after_run.totals
+               if t["total"] != total_of(before_run, t["employee_id"])]
+    assert changed  # totals were recomputed with the new rule
+
+    web_login(client, "hr", "hr_admin")
+    page = client.get("/periods/2026-10/records").get_data(as_text=True)
+    assert reason in page and "REPURCHASE" in page and "应用更改" in page
+    assert total_of(before_run, changed[0]) in page and total_of(after_run, changed[0]) in page
+    history_for(app)  # the history the server writes: its commit messages carry the note
+    log = subprocess.run(["git", "-C", app.config["HISTORY_DIR"], "log", "--all",
+                          "--format=%B"], capture_output=True, text=True, check=True).stdout
+    assert reason in log and "PROD_EFF weight: 30 -> 20" in log and "REPURCHASE" in log
