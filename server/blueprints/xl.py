@@ -41,6 +41,7 @@ from server.services.workbook import (
     score_input,
 )
 from server.workbook.render import check_plan, score_plan
+from server.xlwire.actions import PlanError, check_writable
 from server.xlwire.plan import WritePlan
 
 bp = Blueprint("xl", __name__, url_prefix="/xl")
@@ -49,6 +50,13 @@ log = logging.getLogger("kpibook.xl")
 # Who may press which button is server/policy.py's ACTIONS; what the period's state
 # allows is server/workflow.py's ALLOWED_IN.
 ALL_ROLES = tuple(r.value for r in Role)
+
+
+@bp.errorhandler(PlanError)
+def _plan_error(exc: PlanError):
+    """An answer that does not fit the workbook (a table that must grow into HR's cells...):
+    422 with the sentence that says what to move; nothing was stored (`check_writable`)."""
+    return _client_error(Unprocessable(exc.message))
 
 
 @bp.errorhandler(ClientError)
@@ -239,21 +247,7 @@ def score() -> Response:
                                  _apply_reason(lang))
     inp, rows = scoring_service._authoritative_input(session, period, resolution.inp)
     result = scoring_service.run_engine(inp, lang, base=resolution.inp)  # one engine run
-    run = scoring_service.store_run(session, period, inp, result, user, lang)
-    head = scoring_service.record_score(session, period, inp, result, run, user, requested,
-                                        note=records.history_note(resolution))
-    people = records.visible_people(user, inp)
-    shown_result, shown_inp = scope.scoped(result, inp, people)
-    plan = _score_plan(shown_result, shown_inp, wb, lang, period)
-    scope.drop_rows_of_others(plan, people)
-    rows = scope.scoped_rows(rows, people)
-    unsent = _unsent(wb, rows)
-    _write_adjustments_of_record(plan, rows, {}, lang)
-    if user.role != policy.HR:
-        scope.write_back_records(plan, wb, shown_inp)
-    _stamp(plan, period_state=period.state, last_run=str(run.run_no),
-           scored_at=_now(), scored_by=user.name, base_version=head or "",
-           submission_id="", last_submission=run.submission_id or "")
+    plan, unsent = _answer_plan(user, wb, period, inp, result, rows, {}, lang)
     notes = []
     if unsent:
         notes.append((f"已计算。工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值；"
@@ -266,8 +260,34 @@ def score() -> Response:
         notes.append(about_records)
     if notes:
         plan.alert = ("\n\n".join(notes), "kpibook")
+    _stamp(plan, period_state=period.state, last_run="", scored_at=_now(),
+           scored_by=user.name, base_version="", submission_id="", last_submission="")
+    # Nothing is stored before the answer is known to fit the workbook (docs/workbook.md).
+    check_writable(wb.book, plan)
+    run = scoring_service.store_run(session, period, inp, result, user, lang)
+    head = scoring_service.record_score(session, period, inp, result, run, user, requested,
+                                        note=records.history_note(resolution))
+    _stamp(plan, period_state=period.state, last_run=str(run.run_no), base_version=head or "",
+           last_submission=run.submission_id or "")
     session.commit()
     return _answer(wb, plan)
+
+
+def _answer_plan(user: User, wb: Workbook, period, inp, result: ScoreResult, rows: dict,
+                 reports: dict, lang: str) -> tuple[WritePlan, int]:
+    """What Score and Submit write back: the results of the people `user` may see, the
+    adjustments of record with this submission's outcome, and (for anyone but HR) the
+    records in kb_roster/kb_data/kb_targets. Also the count of typed, unsent adjustments."""
+    people = records.visible_people(user, inp)
+    shown_result, shown_inp = scope.scoped(result, inp, people)
+    plan = _score_plan(shown_result, shown_inp, wb, lang, period)
+    scope.drop_rows_of_others(plan, people)
+    rows = scope.scoped_rows(rows, people)
+    unsent = _unsent(wb, rows)
+    _write_adjustments_of_record(plan, rows, reports, lang)
+    if user.role != policy.HR:
+        scope.write_back_records(plan, wb, shown_inp)
+    return plan, unsent
 
 
 def _apply_reason(lang: str) -> str | None:
@@ -387,17 +407,18 @@ def submit() -> Response:
     requested = _requested_submission_id(wb, lang)
     base = (wb.meta.get("base_version") or "").strip() or None
     restored = scoring_service.overwritten_cells(session, wb.tables, base, lang)
+
+    def fits(result: ScoreResult, inp, rows: dict) -> None:
+        # before the history commit: an answer that cannot be written stores nothing
+        trial, _unsent_count = _answer_plan(user, wb, period, inp, result, rows, {}, lang)
+        _stamp(trial, **dict.fromkeys(_SUBMIT_META, ""))
+        check_writable(wb.book, trial)
+
     out = scoring_service.submit_workbook(session, period, wb.tables, user, lang, base,
-                                          requested)
-    session.commit()
-    people = records.visible_people(user, out.inp)
-    shown_result, shown_inp = scope.scoped(out.result, out.inp, people)
-    plan = _score_plan(shown_result, shown_inp, wb, lang, period)
-    scope.drop_rows_of_others(plan, people)
-    _write_adjustments_of_record(plan, scope.scoped_rows(out.authoritative, people),
-                                 out.reports, lang)
-    if user.role != policy.HR:
-        scope.write_back_records(plan, wb, shown_inp)
+                                          requested, check_answer=fits)
+    session.commit()  # right after the history commit: the documented write order
+    plan, _unsent_count = _answer_plan(user, wb, period, out.inp, out.result,
+                                       out.authoritative, out.reports, lang)
     _mark_restored(plan, wb, restored)
     zh = lang == "zh"
     n_ok, n_bad, n_conf = (out.count("accepted"), out.count("rejected"),
@@ -446,6 +467,10 @@ def submit() -> Response:
     if out.run is not None:
         plan.meta["last_run"] = str(out.run.run_no)
     return _answer(wb, plan)
+
+
+_SUBMIT_META = ("period_state", "base_version", "submission_id", "last_submission",
+                "submitted_at", "submitted_by", "last_run")
 
 
 def _mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:

@@ -75,7 +75,9 @@ class Resolution:
 
 # --- reading the record ------------------------------------------------------------------
 
-_DECODED: dict[int, ScoreInput] = {}  # InputRecord.id -> its input (rows never change)
+# input digest -> the decoded input: content-addressed, so a row id reused after a rolled-back
+# insert (SQLite) can never bring back another version's input
+_DECODED: dict[str, ScoreInput] = {}
 
 
 def current(session: Session, period: Period) -> tuple[InputRecord, ScoreInput] | None:
@@ -92,11 +94,11 @@ def latest(session: Session, period: Period) -> InputRecord | None:
 
 def decoded(row: InputRecord) -> ScoreInput:
     """The row's input, decoded once per process (a 5,000-manager month is ~45,000 facts)."""
-    inp = _DECODED.get(row.id)
+    inp = _DECODED.get(row.input_digest)
     if inp is None:
         if len(_DECODED) > 32:  # a few periods' inputs, not every version ever read
             _DECODED.clear()
-        inp = _DECODED[row.id] = input_from_json(row.payload)
+        inp = _DECODED[row.input_digest] = input_from_json(row.payload)
     return inp
 
 
@@ -293,7 +295,7 @@ def _store(session: Session, period: Period, inp: ScoreInput, kind: str,
 
         remember_employees(session, bare.employees)
     session.flush()
-    _DECODED[row.id] = bare
+    _DECODED[row.input_digest] = bare
     return row
 
 

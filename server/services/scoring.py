@@ -450,19 +450,22 @@ def _authoritative_input(session: Session, period: Period, inp: ScoreInput
 
 
 def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
-                     accepted: dict[Key, CellValue | None], lang: str) -> dict[Key, str]:
+                     accepted: dict[Key, CellValue | None], lang: str
+                     ) -> tuple[dict[Key, str], tuple | None]:
+    """Edits the engine refuses, and when there are none the (result, input, adjustment rows)
+    the submission would produce."""
     from server.services.workbook import invalid
 
-    trial, _rows = _authoritative_input(session, period, inp)
+    trial, rows = _authoritative_input(session, period, inp)
     adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
     for (eid, code), value in accepted.items():
         if value is None:
             adjustments.pop((eid, code), None)
         else:
             adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
+    trial = dataclasses.replace(trial, adjustments=tuple(adjustments.values()))
     try:
-        run_engine(dataclasses.replace(trial, adjustments=tuple(adjustments.values())), lang,
-                   base=inp)
+        result = run_engine(trial, lang, base=inp)
     except ValidationError as exc:
         refused: dict[Key, str] = {}
         for p in exc.problems:
@@ -471,16 +474,20 @@ def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
                 refused[key] = p.message  # type: ignore[index]
         if not refused:
             raise invalid(list(exc.problems), lang) from None
-        return refused
-    return {}
+        return refused, None
+    return {}, (result, trial, rows)
 
 
 def submit_workbook(session: Session, period: Period, tables: Tables, user: User, lang: str,
                     base_version: str | None, requested_id: str | None,
-                    app=None) -> SubmitOutcome:
+                    app=None, check_answer=None) -> SubmitOutcome:
     """Submit through the history: diff kb_adjustments against the workbook's base version,
     check each changed cell, merge three-way with the head, commit (git, then database),
-    recompute with the adjustments of record. See docs/history.md for the rules."""
+    recompute with the adjustments of record. See docs/history.md for the rules.
+
+    `check_answer(result, inp, adjustment_rows)`: called with the result the submission
+    would produce before anything is committed; it raises to refuse (e.g. PlanError when the
+    answer cannot be written into the workbook), and then nothing is stored."""
     from server.services import history as hist
     from server.services.workbook import invalid
     from sync.history import HistoryError, PeriodClosed
@@ -548,8 +555,9 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             accepted[key] = value
     # Edits the engine refuses (e.g. pushing a line past its cap) are per-cell rejections too:
     # try the adjustments of record with the accepted edits before anything is written.
+    trial = None
     for _attempt in range(3):
-        refused = _engine_refusals(session, period, inp, accepted, lang)
+        refused, trial = _engine_refusals(session, period, inp, accepted, lang)
         if not refused:
             break
         for key, message in refused.items():
@@ -568,6 +576,8 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             raise Forbidden(problems_message(located, lang, intro=head))
         raise invalid(located, lang)
 
+    if check_answer is not None and trial is not None:
+        check_answer(*trial)
     result = None
     commit = None
     duplicate = False
