@@ -107,13 +107,14 @@ export async function lineDetail(period, employee, indicator, lang, options = {}
  * The latest score run's figures of some managers (server/services/figures.py); those the
  * caller may not read come back under "unknown", like ids that do not exist.
  * @param {string[]} employees at most 200 @param {string|null} period null: the newest scored
- * @param {RequestOptions} [options]
+ * @param {"zh"|"en"} lang of the server's messages @param {RequestOptions} [options]
  * @returns {Promise<{period: string, people: Record<string, object>, unknown: string[]}>}
  */
-export async function figures(employees, period, options = {}) {
+export async function figures(employees, period, lang, options = {}) {
   const query = new URLSearchParams();
   for (const employee of employees) query.append("employee", employee);
   if (period) query.set("period", period);
+  query.set("lang", lang);
   return (await request(`/api/v1/figures?${query}`, json, options)).json();
 }
 

@@ -15,7 +15,7 @@
  */
 
 import { figures as fetchFigures } from "./api.js";
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 import { readPeriod } from "./meta.js";
 
 /** Function ids (functions.json) -> implementations, registered with CustomFunctions.associate. */
@@ -81,7 +81,7 @@ function booleanArg(value) {
  * @param {(employees: string[], period: string|null) => Promise<object>} [options.fetch]
  * @param {() => Promise<string|null>} [options.defaultPeriod] the workbook's period
  */
-export function createFigureSource({ fetch = (employees, period) => fetchFigures(employees, period), defaultPeriod = async () => null } = {}) {
+export function createFigureSource({ fetch = (employees, period) => fetchFigures(employees, period, language()), defaultPeriod = async () => null } = {}) {
   /** period key -> Map(employee -> [{resolve, reject}]) */
   let pending = new Map();
   let scheduled = false;
