@@ -66,6 +66,8 @@ def test_an_executive_selects_a_score_and_writes_a_reason(open_taskpane, page, t
         "可将调整分设为 -3.00 至 +3.00（当前 +0.00：最多再加 +3.00、再减 +3.00）。")
     no_overflow(page)
     page.screenshot(path=str(SCREENSHOTS / "kpibook-taskpane-line-zh-CN.png"), full_page=True)
+    # docs/img/taskpane-line.png is this card (docs/addin.md)
+    page.locator("#line-card").screenshot(path=str(SCREENSHOTS / "kpibook-line-card-zh-CN.png"))
 
     # a multi-line reason that looks like a formula goes into the reason cell as text
     assert page.evaluate("document.getElementById('line-reason').tagName") == "TEXTAREA"
@@ -117,6 +119,7 @@ def test_hr_in_english_sees_a_hostile_reason_as_text_and_the_data_row(open_taskp
     wait_line(page, "M1001 张伟 · PROD_EFF")
     no_overflow(page)
     page.screenshot(path=str(SCREENSHOTS / "kpibook-taskpane-line-en-US.png"), full_page=True)
+    page.locator("#line-card").screenshot(path=str(SCREENSHOTS / "kpibook-line-card-en-US.png"))
     assert page.kb_problems == [] and page.kb_dialogs == []
 
 
