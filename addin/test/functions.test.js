@@ -116,11 +116,15 @@ test("token and network failures are #N/A carrying the reason", needsServer, asy
   const wrong = excelAs("no-such-role");
   const [code, message] = await excelError(wrong.fns.SCORE("M1001", null, null));
   assert.equal(code, "#N/A");
-  assert.match(message, /^The token is invalid or expired: paste a new one in the task pane\.: .*invalid, expired or revoked/s);
+  assert.match(message, /^The token is invalid or expired: paste a new one in the task pane\. \(访问令牌无效、已过期或已撤销。 The access token is invalid, expired or revoked\.\)$/);
   const unreachable = excelAs("hr_admin", { base: "http://127.0.0.1:9" });
   const [netCode, netMessage] = await excelError(unreachable.fns.GRADE("M1001", null));
   assert.equal(netCode, "#N/A");
-  assert.match(netMessage, /^Cannot reach the server: http:\/\/127\.0\.0\.1:9/);
+  assert.match(netMessage, /^Cannot reach the server: http:\/\/127\.0\.0\.1:9: /);
+  // without a token nothing is sent
+  const cf = customFunctionsRuntime();
+  const noToken = registerFunctions(cf, createFigureSource({ fetch: (employees, period) => figures(employees, period, "en", { base: server.base, token: "" }) }));
+  assert.deepEqual(await excelError(noToken.SCORE("M1001", null, null)), ["#N/A", "No access token yet: open the task pane and paste your token."]);
   // a manager asking before the period is published: the server's 404 sentence
   const early = excelAs("employee");  // English: "There is no score result yet."
   assert.match((await excelError(early.fns.SCORE("M1001", null, null)))[1], /no score result|no result/i);

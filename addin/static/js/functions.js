@@ -213,11 +213,11 @@ export function excelError(cf, error) {
     const code = error.code === "invalidValue" ? cf.ErrorCode.invalidValue : cf.ErrorCode.notAvailable;
     return new cf.Error(code, error.message);
   }
-  const prefix = error?.code === "no_token" ? t("no_token")
-    : error?.code === "unauthorized" ? t("unauthorized")
-      : error?.code === "network" ? t("network") : "kpibook";
-  const detail = error?.code === "no_token" ? "" : `: ${error?.message ?? error}`;
-  return new cf.Error(cf.ErrorCode.notAvailable, `${prefix}${detail}`.slice(0, 250));
+  const detail = String(error?.message ?? error).replace(/\s+/g, " ").trim();
+  const message = error?.code === "no_token" ? t("no_token")
+    : error?.code === "unauthorized" ? `${t("unauthorized")} (${detail})`
+      : error?.code === "network" ? `${t("network")}: ${detail}` : `kpibook: ${detail}`;
+  return new cf.Error(cf.ErrorCode.notAvailable, message.slice(0, 250));
 }
 
 /**
