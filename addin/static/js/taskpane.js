@@ -109,11 +109,14 @@ function bindEvents() {
   $("open-review").addEventListener("click", () => openReviewPage(Office));
 }
 
+// Custom functions exist where the host runs them (CustomFunctionsRuntime, docs/addin.md).
+// Registered as soon as the page's script runs, so Excel can evaluate formulas that were
+// waiting for the runtime; their messages use the language set below when they are called.
+if (globalThis.CustomFunctions?.associate) registerFunctions(globalThis.CustomFunctions);
+
 Office.onReady(() => {
   setLanguage(pickLanguage(Office.context.displayLanguage));
   registerCommands(Office);
-  // Custom functions exist where the host runs them (CustomFunctionsRuntime; docs/addin.md).
-  if (globalThis.CustomFunctions?.associate) registerFunctions(globalThis.CustomFunctions);
   translatePage();
   $("server").textContent = serverBaseUrl();
   bindEvents();
