@@ -14,7 +14,8 @@ API:
   diffs and charts show nothing the user may not read.
 * `adjustment_refusals(user, change, lang)` — why an adjustment is outside the user's
   authority (role, "Adjustable by", departments, indicators, max points up/down); the ribbon's
-  Submit and the web pages use it alike.
+  Submit and the web pages use it alike. `adjustment_range(user, change, lang)` — the same
+  rules read as the range the user may adjust a cell in (the add-in's task pane).
 * Route declarations: every view carries a policy (`web(action)`, `token(action)`,
   `machine(scope)` via `server.auth.require_oauth`, `public(why)`); `route_policy(app,
   endpoint)` reads it back. tests/web/test_permission_matrix.py walks `app.url_map` and fails
@@ -23,6 +24,7 @@ API:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -263,6 +265,29 @@ def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[st
         reasons.append(f"减分超过您的上限 -{down} 分" if zh else
                        f"more than your limit of -{down} points")
     return reasons
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentRange:
+    """How far a user may set one cell's adjustment, by their authority alone (the rules
+    table's own limits come on top). `max_up` / `max_down`: points, None = no personal limit."""
+
+    allowed: bool
+    max_up: Decimal | None = None
+    max_down: Decimal | None = None
+    reasons: tuple[str, ...] = ()
+
+
+def adjustment_range(user: User, change: Change, lang: str = "zh") -> AdjustmentRange:
+    """The range `adjustment_refusals` lets `user` adjust `change`'s cell in (its points are
+    ignored): what the add-in shows beside a selected line, from the same rules."""
+    reasons = adjustment_refusals(user, dataclasses.replace(change, points=Decimal(0)), lang)
+    if reasons:
+        return AdjustmentRange(False, reasons=tuple(reasons))
+    if user.role == HR:  # bounded by the rules table only (see adjustment_refusals)
+        return AdjustmentRange(True)
+    up, down = authority_limits(user)
+    return AdjustmentRange(True, up, down)
 
 
 # --- route declarations ----------------------------------------------------------------------
