@@ -423,4 +423,64 @@ def verify() -> None:
     click.echo("OK: history and database agree")
 
 
-COMMANDS = (db, users, tokens, serve, xl, doctor, backup, restore, verify)
+# --- `kpibook pull PERIOD` ----------------------------------------------------------------------
+
+@click.command("pull", help="Pull PERIOD's data from the source systems and store it.")
+@click.argument("period_code", metavar="PERIOD")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Connectors file (default: KPIBOOK_SYNC_CONFIG).")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--by", "by", default="cli", show_default=True, help="Recorded as fetched by.")
+def pull_command(period_code: str, config_file: str | None, sources: tuple[str, ...],
+                 by: str) -> None:
+    import time
+
+    from sqlalchemy import select
+
+    from server import create_app
+    from server.db import session_scope
+    from server.models import Period
+    from server.services.errors import ClientError
+    from server.services.facts import pull_summary
+    from server.services.pull import SourceProgress, run_pull, sync_config
+    from sync.errors import SyncError
+
+    overrides = {"SYNC_CONFIG": config_file} if config_file else {}
+    app = create_app(overrides)
+    require_migrated(app)
+    try:
+        config = sync_config(app.config)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from None
+    if config is None:
+        raise click.ClickException("no connectors file: give --config FILE or set "
+                                   "KPIBOOK_SYNC_CONFIG (docs/sync.md)")
+    began = time.perf_counter()
+    last: dict[str, str] = {}
+
+    def show(p: SourceProgress) -> None:
+        # one line per change of state, and every 10 pages while fetching
+        mark = f"{p.state}:{p.pages // 10}"
+        if last.get(p.source) != mark:
+            last[p.source] = mark
+            click.echo(f"[{time.perf_counter() - began:6.2f}s] {p.line()}")
+
+    with session_scope(app) as session:
+        period = session.scalar(select(Period).where(Period.code == period_code))
+        if period is None:
+            raise click.ClickException(f"period {period_code} does not exist (press New period "
+                                       "or create it first)")
+        try:
+            report = run_pull(session, period, by, config, app.config,
+                              only=set(sources) or None, on_progress=show)
+        except ClientError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(pull_summary(report, "en"))
+        click.echo(f"period {period.code}: {report.stored} stored, {report.unchanged} "
+                   f"unchanged, {report.kept_stale} kept stale, {len(report.problems)} "
+                   f"problems, {time.perf_counter() - began:.2f} s")
+    if report.failed:
+        raise SystemExit(2)  # scripts see that a source failed; good data is still stored
+
+
+COMMANDS = (db, users, tokens, serve, xl, doctor, backup, restore, verify, pull_command)

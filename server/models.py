@@ -308,7 +308,7 @@ class HistoryCommit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[str] = mapped_column(String(100), unique=True)
     commit: Mapped[str | None] = mapped_column(String(40), default=None)
-    kind: Mapped[str] = mapped_column(String(20))  # a sync.history Kind value
+    kind: Mapped[str] = mapped_column(String(20))  # a server.ledger Kind value
     period_id: Mapped[int | None] = mapped_column(
         ForeignKey("periods.id", ondelete="CASCADE"), index=True)
     author: Mapped[str] = mapped_column(String(100), default="")

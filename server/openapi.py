@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
-from server import policy
+from server import guards
 from server.xlwire.actions import ALLOWED_ACTIONS
 
 bp = Blueprint("openapi", __name__)
@@ -306,7 +306,7 @@ def undocumented(app: Flask) -> list[str]:
 
 
 @bp.get("/api/v1/openapi.json")
-@policy.public("the API's description: what every route takes and answers, no data")
+@guards.public("the API's description: what every route takes and answers, no data")
 def openapi_json() -> Response:
     resp = jsonify(document(current_app.config.get("BASE_URL", "")))
     resp.headers["Cache-Control"] = "public, max-age=300"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
-from server import policy
+from server import guards, policy
 from server.auth import current_user, login_required
 from server.config import parse_lang
 from server.db import get_session
@@ -18,7 +18,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/whoami")
-@policy.token("api.read")
+@guards.token("api.read")
 @login_required
 def whoami() -> Response:
     user = current_user()
@@ -28,7 +28,7 @@ def whoami() -> Response:
 
 
 @bp.get("/periods")
-@policy.token("api.read")
+@guards.token("api.read")
 @login_required
 def periods() -> Response:
     rows = get_session().scalars(select(Period).order_by(Period.code)).all()
@@ -36,7 +36,7 @@ def periods() -> Response:
 
 
 @bp.get("/periods/<code>")
-@policy.token("api.read")
+@guards.token("api.read")
 @login_required
 def period(code: str) -> Response:
     user = current_user()
@@ -77,7 +77,7 @@ def _lang(period_lang: str | None = None) -> str:
 
 
 @bp.get("/periods/<code>/lines/<employee_id>/<indicator>")
-@policy.token("result.view")
+@guards.token("result.view")
 @login_required
 def line(code: str, employee_id: str, indicator: str) -> Response:
     """One score line for the add-in's task pane (server/services/line_detail.py)."""
@@ -89,7 +89,7 @@ def line(code: str, employee_id: str, indicator: str) -> Response:
 
 
 @bp.get("/figures")
-@policy.token("result.view")
+@guards.token("result.view")
 @login_required
 def figures() -> Response:
     """Totals, grades, ranks and lines for the add-in's custom functions (a batch of cells)."""

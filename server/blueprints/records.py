@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from server import auth, policy
+from server import auth, guards
 from server.blueprints import lookups
 from server.db import get_session
 from server.services import records
@@ -14,7 +14,7 @@ bp = Blueprint("records", __name__)
 
 
 @bp.get("/periods/<code>/records")
-@policy.web("period.view")
+@guards.web("period.view")
 def page(code: str) -> str:
     db = get_session()
     period = lookups.period(db, code)

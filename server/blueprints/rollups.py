@@ -8,7 +8,7 @@ import io
 
 from flask import Blueprint, Response, render_template, request
 
-from server import auth, policy
+from server import auth, guards
 from server.db import get_session
 from server.scoring.numbers import fmt
 from server.services.rollups import rollup
@@ -17,7 +17,7 @@ bp = Blueprint("rollups", __name__)
 
 
 @bp.get("/rollups/<code>")
-@policy.web("period.view")
+@guards.web("period.view")
 def page(code: str) -> str:
     result = rollup(get_session(), code, auth.current_user(), request.args.get("scorecard"))
     return render_template("rollup.html", r=result, fmt=fmt,
@@ -25,7 +25,7 @@ def page(code: str) -> str:
 
 
 @bp.get("/rollups/<code>.csv")
-@policy.web("result.export")
+@guards.web("result.export")
 def export(code: str) -> Response:
     result = rollup(get_session(), code, auth.current_user(), request.args.get("scorecard"))
     out = io.StringIO()

@@ -17,7 +17,7 @@ from operator import is_not
 
 from flask import Blueprint, Response, current_app, request
 
-from server import policy, workflow
+from server import guards, policy, workflow
 from server.auth import current_user
 from server.config import parse_lang
 from server.db import get_session
@@ -149,7 +149,7 @@ def _open_period(session, wb: Workbook, step: str, lang: str):
 
 
 @bp.post("/new_period")
-@policy.token("period.create")
+@guards.token("period.create")
 def new_period() -> Response:
     user, wb, lang = _press("period.create", required=())
     if wb.tables.get("kb_meta") is None:
@@ -179,7 +179,7 @@ def new_period() -> Response:
 
 
 @bp.post("/pull")
-@policy.token("period.pull")
+@guards.token("period.pull")
 def pull() -> Response:
     user, wb, lang = _press("period.pull", required=("kb_data",))
     if "kb_data" not in wb.tables:
@@ -228,7 +228,7 @@ def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str, period=None) 
 
 
 @bp.post("/score")
-@policy.token("period.score")
+@guards.token("period.score")
 @_gc_paused
 def score() -> Response:
     user, wb, lang = _press("period.score")
@@ -383,7 +383,7 @@ def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
 
 
 @bp.post("/check")
-@policy.token("period.check")
+@guards.token("period.check")
 def check() -> Response:
     """Validate only: no database change, no workbook change except the alert."""
     _user, wb, lang = _press("period.check")
@@ -396,7 +396,7 @@ def check() -> Response:
 
 
 @bp.post("/submit")
-@policy.token("period.submit")
+@guards.token("period.submit")
 @_gc_paused
 def submit() -> Response:
     """Submit through the git history (docs/history.md): per cell accepted, rejected (reverted,

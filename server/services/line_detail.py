@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import policy, workflow
+from server.ledger import History
 from server.models import PeriodState, Role, SourceFact, User
 from server.services import facts as fact_service
 from server.services import feedback
 from server.services.errors import NotFound
 from server.services.periods import find_period
-from sync.history import History
 
 # Managers see a period's result only once it is published (as on the web pages).
 PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)

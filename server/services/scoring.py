@@ -21,6 +21,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server import policy
+from server.ledger import (
+    CellValue,
+    EmployeeInfo,
+    Kind,
+    ScoreSnapshot,
+    TotalLine,
+    make_score_lines,
+)
 from server.models import Adjustment as AdjustmentRow
 from server.models import (
     AdjustmentStatus,
@@ -47,14 +55,6 @@ from server.services.errors import Conflict as ConflictError
 from server.services.periods import digest, to_jsonable
 from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
-from sync.history import (
-    CellValue,
-    EmployeeInfo,
-    Kind,
-    ScoreSnapshot,
-    TotalLine,
-    make_score_lines,
-)
 
 log = logging.getLogger("kpibook.scoring")
 
@@ -488,9 +488,9 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
     `check_answer(result, inp, adjustment_rows)`: called with the result the submission
     would produce before anything is committed; it raises to refuse (e.g. PlanError when the
     answer cannot be written into the workbook), and then nothing is stored."""
+    from server.ledger import HistoryError, PeriodClosed
     from server.services import history as hist
     from server.services.workbook import invalid
-    from sync.history import HistoryError, PeriodClosed
 
     zh = _zh(lang)
     history = hist.history_for(app)
@@ -829,8 +829,8 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     score run patched with the restored values (feedback's web recomputation: base +
     adjustment, totals, grades, ranks — the workbook's data is not at hand here)."""
     from server import workflow
+    from server.ledger import HistoryError, PeriodClosed
     from server.services import history as hist
-    from sync.history import HistoryError, PeriodClosed
 
     zh = _zh(lang)
     reason = (reason or "").strip()
