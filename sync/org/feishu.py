@@ -52,8 +52,8 @@ def classify(resp: requests.Response, doc: Any) -> Verdict:
         return Verdict("token", msg)
     if code in THROTTLE_CODES or resp.status_code == 429:
         return Verdict("throttle", msg, _reset(resp))
-    if code in DENIED_CODES:
-        return Verdict("denied", msg)
+    if code in DENIED_CODES or code == NO_RECURSION:
+        return Verdict("denied", msg)  # NO_RECURSION: the caller walks level by level
     return Verdict("error", msg)
 
 
