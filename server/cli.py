@@ -6,6 +6,7 @@ import click
 
 from server import commands as server_commands
 from server import demo as server_demo
+from server.services import orgsync as orgsync_service
 from server.services import pull as pull_service
 from server.workbook import cli as workbook_cli
 
@@ -18,7 +19,8 @@ def main() -> None:
 
 main.add_command(workbook_cli.templates)
 main.add_command(workbook_cli.score)
-for _command in (*server_commands.COMMANDS, server_demo.demo, pull_service.pull_command):
+for _command in (*server_commands.COMMANDS, server_demo.demo, pull_service.pull_command,
+                 orgsync_service.org_command):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
