@@ -48,3 +48,48 @@ def wecom():
 def platform(request):
     """Each platform's simulator in turn."""
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_leases(monkeypatch):
+    """SQLite keeps run leases in process memory (server/services/pull.py): each test starts
+    without the runs of earlier tests."""
+    from server.services import pull
+
+    monkeypatch.setattr(pull, "_STATUS", {})
+
+
+def write_org_config(path, sims, schedule: str = "") -> str:
+    """A connectors file with an [[org]] table per simulator (secrets inline: tests only)."""
+    lines = []
+    for sim in sims:
+        src = org_source(sim)
+        lines.append("[[org]]")
+        lines.append(f'name = "{src.name}"')
+        lines.append(f'platform = "{src.platform}"')
+        lines.append(f'employee_key = "{src.employee_key}"')
+        for key, value in src.options.items():
+            lines.append(f"{key} = {value!r}".replace("'", '"'))
+        lines.append("backoff = 0\nmax_wait = 0")
+        if schedule:
+            lines.append(f'schedule = "{schedule}"')
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def roster_app(app, tmp_path, dingtalk, feishu):
+    """The app with a connectors file naming the DingTalk and Feishu simulators, and the
+    demo's manufacturing roster in the Employee table."""
+    from server.db import session_scope
+    from server.models import Employee
+    from server.workbook.template_content import MANUFACTURING
+
+    app.config["SYNC_CONFIG"] = write_org_config(tmp_path / "org.toml", [dingtalk, feishu],
+                                                 schedule="daily 02:00")
+    with session_scope(app) as s:
+        for m in MANUFACTURING.roster:
+            s.add(Employee(employee_id=m.employee_id, name=m.name, department=m.department,
+                           position=m.position, email=m.email, manager=m.manager))
+    return app
