@@ -87,7 +87,7 @@ def run_org_sync(session: Session, source: OrgSourceConfig, by: str,
     now = now or dt.datetime.now(dt.UTC)
     status = PullStatus(lease_key(source), started_at=_iso(now), by=by)
     tracker = PullTracker(_engine_of(session), status)
-    tracker.start(unless_started_since=slot)
+    tracker.start(unless_started_since=slot, started_at=now)
     try:
         links = _links(session, source)
         active = set(session.scalars(select(Employee.employee_id).where(Employee.active)))

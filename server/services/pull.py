@@ -174,10 +174,12 @@ class PullTracker:
         self._beat: threading.Thread | None = None
 
     # -- lease
-    def start(self, unless_started_since: dt.datetime | None = None) -> None:
+    def start(self, unless_started_since: dt.datetime | None = None,
+              started_at: dt.datetime | None = None) -> None:
         """Take the lease. `unless_started_since`: a scheduled run (server/services/orgsync.py)
         also refuses when a run of the key started at or after that moment, so that every
-        worker's scheduler asking for the same slot runs it once."""
+        worker's scheduler asking for the same slot runs it once; `started_at` is the moment
+        the run is recorded as started (default now)."""
         if not self.shared:
             with _STATUS_LOCK:
                 running = _STATUS.get(self.status.period)
@@ -194,7 +196,8 @@ class PullTracker:
         for _attempt in range(3):  # a concurrent first insert of the period: read it again
             now = dt.datetime.now(dt.UTC)
             values = {"state": "running", "owner": self.owner, "started_by": self.status.by,
-                      "started_at": now, "heartbeat_at": now, "finished_at": None,
+                      "started_at": started_at or now, "heartbeat_at": now,
+                      "finished_at": None,
                       "status": self._body()}
             try:
                 with self.engine.begin() as conn:

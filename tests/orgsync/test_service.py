@@ -185,15 +185,22 @@ def test_one_run_of_a_source_at_a_time(roster_app, db_backend):
     assert _sync(roster_app) is not None
 
 
-def test_schedule_runs_each_slot_once_across_workers(roster_app, db_backend):
+def test_schedule_runs_each_slot_once_across_workers(roster_app, app_config, db_backend):
+    from server import create_app
+
+    # another worker: its own app, engine and scheduler, the same database
+    other = create_app({**app_config, "SYNC_CONFIG": roster_app.config["SYNC_CONFIG"]})
     # daily 02:00 Asia/Shanghai = 18:00 UTC the day before
     at = dt.datetime(2026, 12, 2, 18, 30, tzinfo=dt.UTC)
     both = ["dingtalk", "feishu"]
     assert orgsync.run_due_org_syncs(roster_app, at) == both
     # a second worker's tick in the same slot, later on: nothing
-    assert orgsync.run_due_org_syncs(roster_app, at + dt.timedelta(hours=5)) == []
+    assert orgsync.run_due_org_syncs(other, at + dt.timedelta(hours=5)) == []
     # the next day's slot runs again
-    assert orgsync.run_due_org_syncs(roster_app, at + dt.timedelta(days=1)) == both
+    assert orgsync.run_due_org_syncs(other, at + dt.timedelta(days=1)) == both
+    from server.db import get_engine
+
+    get_engine(other).dispose()
     with session_scope(roster_app) as s:
         rows = s.scalars(select(RosterChange).order_by(RosterChange.id)).all()
         # one proposal per source: the next day's run found the same changes
