@@ -113,8 +113,8 @@ def _period(session: Session) -> str:
 def prepare_demo_org(app: Flask, org: object) -> str:
     """The demo company has synced its roster from DingTalk before: the first run loads it
     (a proposal applied by "demo"; Feishu and WeCom learn who is who), then the simulated
-    platforms move one manager, lose one, hire one and narrow the app's scope, so that the
-    next sync (hourly, or Sync now on /admin/roster) proposes those changes to HR."""
+    platforms move one manager, lose one, hire one and narrow the app's scope, and a sync
+    proposes those changes to HR (the hourly schedule or Sync now on /admin/roster would)."""
     from server.db import session_scope
     from server.models import RosterChange
     from server.services import orgsync
@@ -131,7 +131,10 @@ def prepare_demo_org(app: Flask, org: object) -> str:
                     orgsync.apply_roster_change(session, change.id, "demo",
                                                 f"demo: roster loaded from {name}", today)
     org.things_happen()  # type: ignore[attr-defined]
-    return "DingTalk/Feishu/WeCom simulated; a move, a leave, a hire and a scope change wait"
+    with session_scope(app) as session:  # what the hourly sync would find: HR's to review
+        change = orgsync.sync_now(session, app.config, "dingtalk", "demo")
+    waiting = f"roster change #{change.id} waits for HR" if change else "no roster change waits"
+    return f"DingTalk/Feishu/WeCom simulated; {waiting}"
 
 
 @click.command(help="Run the demo: migrate, demo users/tokens/period/facts, serve over HTTPS.")

@@ -47,6 +47,7 @@ class DemoOrg:
 
     def __init__(self, org: OrgData | None = None) -> None:
         self.org = org if org is not None else demo_org()
+        self._happened = False
         self.dingtalk = DingTalkSimulator(self.org)
         self.feishu = FeishuSimulator(self.org)
         self.wecom = WeComSimulator(self.org)
@@ -73,8 +74,10 @@ class DemoOrg:
                 "KPIBOOK_DEMO_WECOM_SECRET": wecom_sim.CORP_SECRET}
 
     def things_happen(self) -> None:
-        """A move, a leave, a hire and a narrowed app scope (org_data.demo_changes)."""
-        demo_changes(self.org)
+        """A move, a leave, a hire and a narrowed app scope (org_data.demo_changes), once."""
+        if not self._happened:
+            demo_changes(self.org)
+            self._happened = True
 
 
 def start_demo_org() -> DemoOrg:
