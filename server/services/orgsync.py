@@ -3,11 +3,15 @@
 A sync (web button, `kpibook org sync`, or the schedule in the connectors file) reads the
 platform's departments, people and reporting lines (sync/org/) and proposes a roster change
 against the Employee table: added, moved (department / position / manager), updated (name,
-e-mail), left, rejoined, and flagged — someone who vanished from the lists without the
-platform confirming a leave (usually the app's permission scope), which HR must look into and
-which nothing deactivates. Nothing changes until HR applies the proposal with a reason:
-`apply_roster_change` is the one function that writes Employee rows for it and records who
-applied it, when, why and from which date (the old values stay in the change record).
+e-mail), left, rejoined, and flagged — someone seen on the platform before who vanished
+from its lists without the platform confirming a leave (usually the app's permission scope),
+which HR must look into and which nothing deactivates. Roster people never seen on the
+platform are listed apart (notes.not_on_platform), not flagged on every sync; with
+`add_new = false` on the [[org]] table, platform people not on the roster are left out.
+
+Nothing changes until HR applies the proposal with a reason: `apply_roster_change` is the one
+function that writes Employee rows for it and records who applied it, when, why and from
+which date (the old values stay in the change record).
 
 Runs are leased like pulls (server/services/pull.py's PullTracker, key "org:<name>"): one
 run of a source at a time across workers, and each scheduled slot runs once.
@@ -133,6 +137,8 @@ def propose_roster_change(session: Session, source: OrgSourceConfig, snapshot: O
             seen[eid] = uid
             mapped[uid] = eid
     changes: list[dict[str, Any]] = []
+    add_new = bool(source.options.get("add_new", True))
+    not_on_roster = 0
     for uid, eid in sorted(mapped.items(), key=lambda kv: kv[1]):
         p = snapshot.people[uid]
         boss = snapshot.people.get(p.manager_user_id)
@@ -142,6 +148,9 @@ def propose_roster_change(session: Session, source: OrgSourceConfig, snapshot: O
         entry = {"employee_id": eid, "user_id": uid, "name": p.name,
                  "manager_id": mapped.get(p.manager_user_id, "")}
         emp = employees.get(eid)
+        if emp is None and not add_new:
+            not_on_roster += 1  # add_new = false: the roster decides who is on it
+            continue
         if emp is None:
             changes.append({**entry, "kind": "added", "before": {}, "after": after,
                             "fields": list(FIELDS)})
@@ -158,10 +167,15 @@ def propose_roster_change(session: Session, source: OrgSourceConfig, snapshot: O
             changes.append({**entry, "kind": kind, "before": {f: before[f] for f in fields},
                             "after": {f: after[f] for f in fields}, "fields": fields})
     by_employee = {eid: uid for uid, eid in links.items()}
+    not_on_platform: list[str] = []
     for eid, emp in sorted(employees.items()):
         if not emp.active or eid in seen:
             continue
         uid = by_employee.get(eid, "")
+        if not uid:
+            # never seen on this platform: not "vanished", so not a flag on every sync
+            not_on_platform.append(f"{eid} {emp.name}")
+            continue
         entry = {"employee_id": eid, "user_id": uid, "name": emp.name, "manager_id": ""}
         gone = snapshot.departed.get(uid) if uid else None
         if gone is not None:
@@ -170,12 +184,7 @@ def propose_roster_change(session: Session, source: OrgSourceConfig, snapshot: O
                             "left_on": gone.left_on.isoformat() if gone.left_on else "",
                             "evidence": gone.evidence})
             continue
-        if uid in snapshot.unconfirmed:
-            why = snapshot.unconfirmed[uid]
-        elif uid:
-            why = f"not in the lists of {source.name}"
-        else:
-            why = f"never seen on {source.name} (no platform user id known)"
+        why = snapshot.unconfirmed.get(uid) or f"not in the lists of {source.name}"
         changes.append({**entry, "kind": "flagged", "before": {}, "after": {}, "fields": [],
                         "evidence": why})
     _remember(session, source, mapped, now)
@@ -193,6 +202,7 @@ def propose_roster_change(session: Session, source: OrgSourceConfig, snapshot: O
         session.flush()
         return None
     notes = {"scope_gaps": snapshot.scope_gaps, "unmatched": unmatched,
+             "not_on_platform": not_on_platform, "not_on_roster": not_on_roster,
              "people": len(snapshot.people), "departments": len(snapshot.departments),
              "counts": {k: sum(c["kind"] == k for c in changes) for k in KINDS}}
     row = RosterChange(source=source.name, platform=snapshot.platform, state="proposed",

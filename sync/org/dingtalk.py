@@ -163,7 +163,9 @@ def _people(client: PlatformClient, source: OrgSourceConfig, base: str, dept_id:
                 email=text(u.get("org_email") or u.get("email")), department_ids=depts)
         ctx.progress(snap.pages, len(snap.people))
         nxt = result.get("next_cursor")
-        cursor = int(nxt) if result.get("has_more") and nxt is not None else None
+        if result.get("has_more") and (nxt is None or int(nxt) <= cursor):
+            raise SourceError(source.name, f"{what}: has_more without a later next_cursor")
+        cursor = int(nxt) if result.get("has_more") else None
 
 
 def _leavers(client: PlatformClient, source: OrgSourceConfig, missing: set[str],

@@ -98,9 +98,11 @@ def fetch_org(source: OrgSourceConfig, ctx: OrgContext) -> OrgSnapshot:
             data = reply.doc.get("data") if isinstance(reply.doc, dict) else None
             if reply.verdict.kind != "ok" or not isinstance(data, dict):
                 break
-            page_token = text(data.get("page_token"))
-            if not data.get("has_more") or not page_token:
+            previous, page_token = page_token, text(data.get("page_token"))
+            if not data.get("has_more"):
                 break
+            if not page_token or page_token == previous:
+                raise SourceError(source.name, f"{what}: has_more without a new page_token")
         return out
 
     with PlatformClient(source, classify, _token) as client:

@@ -59,17 +59,18 @@ def _fresh_leases(monkeypatch):
     monkeypatch.setattr(pull, "_STATUS", {})
 
 
-def write_org_config(path, sims, schedule: str = "") -> str:
+def write_org_config(path, sims, schedule: str = "", **extra) -> str:
     """A connectors file with an [[org]] table per simulator (secrets inline: tests only)."""
     lines = []
     for sim in sims:
-        src = org_source(sim)
+        src = org_source(sim, **extra)
         lines.append("[[org]]")
         lines.append(f'name = "{src.name}"')
         lines.append(f'platform = "{src.platform}"')
         lines.append(f'employee_key = "{src.employee_key}"')
         for key, value in src.options.items():
-            lines.append(f"{key} = {value!r}".replace("'", '"'))
+            value = str(value).lower() if isinstance(value, bool) else repr(value)
+            lines.append(f"{key} = {value}".replace("'", '"'))
         lines.append("backoff = 0\nmax_wait = 0")
         if schedule:
             lines.append(f'schedule = "{schedule}"')

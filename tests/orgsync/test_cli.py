@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select
 
 from server.cli import main
 from server.models import Employee, RosterChange
 from tests.orgsync.conftest import write_org_config
+
+pytestmark = pytest.mark.both_databases
 
 
 def test_org_sync_command_proposes(db_url, tmp_path, monkeypatch, dingtalk):

@@ -190,3 +190,16 @@ def test_dingtalk_leave_records_are_paged(dingtalk):
                      OrgContext(expected={"gone0", "gone59"}, now=NOW))
     assert set(snap.departed) == {"gone0", "gone59"}
     assert dingtalk.count("empLeaveRecords") == 30  # page_size 2: 60 records
+
+
+def test_a_cursor_that_does_not_advance_is_an_error_not_a_loop(dingtalk, feishu):
+    dingtalk.fail("/oapi/topapi/v2/user/list", SimAnswer(200, {
+        "errcode": 0, "errmsg": "ok", "result": {"has_more": True, "next_cursor": 0,
+                                                  "list": []}}), times=None)
+    with pytest.raises(SourceError, match="has_more without a later next_cursor"):
+        fetch_org(org_source(dingtalk), OrgContext(now=NOW))
+    feishu.fail("/open-apis/contact/v3/users/find_by_department", SimAnswer(200, {
+        "code": 0, "msg": "success", "data": {"has_more": True, "page_token": "same",
+                                              "items": []}}), times=None)
+    with pytest.raises(SourceError, match="has_more without a new page_token"):
+        fetch_org(org_source(feishu), OrgContext(now=NOW))

@@ -3,12 +3,15 @@ proposal, applies it with a reason; auditors read only; platform text is escaped
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import Employee, RosterChange
 from sync.simulators.org_data import demo_changes
 from tests.web.conftest import csrf_from
+
+pytestmark = pytest.mark.both_databases
 
 
 def _post(client, path, **form):

@@ -219,3 +219,26 @@ def test_schedule_slots():
     every = Schedule("every 30m", "Asia/Shanghai")
     assert every.last_slot(dt.datetime(2026, 12, 2, 10, 44, tzinfo=dt.UTC)) == \
         dt.datetime(2026, 12, 2, 10, 30, tzinfo=dt.UTC)
+
+
+def test_roster_people_never_seen_on_the_platform_are_listed_not_flagged(roster_app,
+                                                                          db_backend):
+    with session_scope(roster_app) as s:
+        s.add(Employee(employee_id="R2001", name="孙浩", department="研发一部"))
+    row = _change(roster_app, _sync(roster_app))
+    assert "R2001" not in {c["employee_id"] for c in row.changes}
+    assert row.notes["not_on_platform"] == ["R2001 孙浩"]
+
+
+def test_add_new_false_leaves_platform_people_off_the_roster(roster_app, dingtalk, tmp_path,
+                                                             db_backend):
+    from tests.orgsync.conftest import write_org_config
+
+    roster_app.config["SYNC_CONFIG"] = write_org_config(tmp_path / "only.toml", [dingtalk],
+                                                        add_new=False)
+    assert _sync(roster_app) is None  # G0001 and A0001 are not HR's scored managers
+    demo_changes(dingtalk.org)
+    row = _change(roster_app, _sync(roster_app))
+    assert {c["employee_id"]: c["kind"] for c in row.changes} == \
+        {"M1005": "flagged", "M1006": "left", "M1008": "moved"}
+    assert row.notes["not_on_roster"] == 3  # G0001, A0001, M1009
