@@ -7,20 +7,17 @@ server/services/orgsync.py turns a snapshot into a roster change HR reviews and 
 
 from __future__ import annotations
 
+from sync.org.config import PLATFORMS, OrgSourceConfig
 from sync.org.model import Departure, OrgContext, OrgDepartment, OrgPerson, OrgSnapshot
 
-PLATFORMS = ("dingtalk", "feishu", "wecom")
-
 __all__ = ["PLATFORMS", "Departure", "OrgContext", "OrgDepartment", "OrgPerson", "OrgSnapshot",
-           "fetch_org"]
+           "OrgSourceConfig", "fetch_org"]
 
 
-def fetch_org(source: object, ctx: OrgContext | None = None) -> OrgSnapshot:
-    """The organisation as `source`'s platform shows it (an OrgSourceConfig)."""
+def fetch_org(source: OrgSourceConfig, ctx: OrgContext | None = None) -> OrgSnapshot:
+    """The organisation as `source`'s platform shows it."""
     from sync.org import dingtalk, feishu, wecom
-    from sync.org.config import OrgSourceConfig
 
-    assert isinstance(source, OrgSourceConfig)
     fetchers = {"dingtalk": dingtalk.fetch_org, "feishu": feishu.fetch_org,
                 "wecom": wecom.fetch_org}
     return fetchers[source.platform](source, ctx or OrgContext())
