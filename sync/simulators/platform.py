@@ -101,7 +101,7 @@ class PlatformSimulator:
         self._faults: list[_Fault] = []
         self._expire_after: int | None = None
         self._lock = threading.RLock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._httpd = _QuietServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -218,6 +218,16 @@ class PlatformSimulator:
         if handler is None:
             return SimAnswer(404, {"error": f"no route {req.method} {req.path}"})
         return handler(req)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout, closed connection) is the test's business; the
+        # default prints a traceback to whatever sys.stderr is then (a CLI test's output).
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(sim: PlatformSimulator) -> type[BaseHTTPRequestHandler]:
