@@ -18,8 +18,9 @@ Tokens: 41001 missing, 40014 invalid, 42001 expired (old); 400 InvalidAuthentica
 Throttling: errcode 90018 (old), 403 Forbidden.AccessDenied.QpsLimitForAppkeyAndApi (new);
 `ip_ban()` answers the per-IP ban body {"status": 1111, "wait": 5, ...}.
 
-Sign-in (login.dingtalk.com/oauth2/auth, v1.0/oauth2/userAccessToken, contact/users/me) and
-work notifications (topapi/message/corpconversation/*) belong here too, as more @route methods.
+Sign-in (login.dingtalk.com/oauth2/auth -> a third prefix such as /login/..., plus
+/api/v1.0/oauth2/userAccessToken and /api/v1.0/contact/users/me) and work notifications
+(/oapi/topapi/message/corpconversation/*) belong here too, as more @route methods.
 """
 
 from __future__ import annotations
