@@ -14,7 +14,7 @@ from tests.browser.test_web_pages import shot, sign_in, web  # noqa: F401 - the 
 from tests.orgsync.conftest import write_org_config
 
 
-def test_hr_applies_a_roster_change_in_the_browser(web, app, tmp_path):
+def test_hr_applies_a_roster_change_in_the_browser(web, app, tmp_path):  # noqa: F811
     page, base = web
     with DingTalkSimulator() as dingtalk:
         app.config["SYNC_CONFIG"] = write_org_config(tmp_path / "org.toml", [dingtalk])
