@@ -111,10 +111,10 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_web_blueprints(app: Flask) -> None:
     # CSRF: server/auth.py checks every POST that may carry the session cookie.
-    from server.blueprints import account, admin, me, periods, records, rollups, signin
+    from server.blueprints import account, admin, me, periods, records, rollups, roster, signin
 
-    for web_bp in (signin.bp, signin.oauth_bp, account.bp, admin.bp, periods.bp, me.bp,
-                   records.bp, rollups.bp):
+    for web_bp in (signin.bp, signin.oauth_bp, account.bp, admin.bp, roster.bp, periods.bp,
+                   me.bp, records.bp, rollups.bp):
         app.register_blueprint(web_bp)
 
 

@@ -483,4 +483,52 @@ def pull_command(period_code: str, config_file: str | None, sources: tuple[str, 
         raise SystemExit(2)  # scripts see that a source failed; good data is still stored
 
 
-COMMANDS = (db, users, tokens, serve, xl, doctor, backup, restore, verify, pull_command)
+# --- `kpibook org sync` ---------------------------------------------------------------------------
+
+@click.group("org", help="Organisation sync from DingTalk, Feishu or WeCom (docs/sync.md).")
+def org_command() -> None:
+    pass
+
+
+@org_command.command("sync", help="Read the org source and propose a roster change for HR "
+                                  "to review and apply on /admin/roster.")
+@click.option("--platform", type=click.Choice(["dingtalk", "feishu", "wecom"]), default="",
+              help="The org source of this platform (when there is one).")
+@click.option("--source", "source_name", default="", help="The [[org]] source by name.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Connectors file (default: KPIBOOK_SYNC_CONFIG).")
+@click.option("--by", default="cli", show_default=True, help="Recorded as proposed by.")
+def org_sync_command(platform: str, source_name: str, config_file: str | None,
+                     by: str) -> None:
+    from server import create_app
+    from server.db import session_scope
+    from server.services.errors import ClientError
+    from server.services.orgsync import sync_now
+
+    app = create_app({"SYNC_CONFIG": config_file} if config_file else {})
+    require_migrated(app)
+    try:
+        with session_scope(app) as session:
+            change = sync_now(session, app.config, source_name, by, platform)
+            if change is None:
+                click.echo("the roster matches the platform: no changes")
+                return
+            counts = ", ".join(f"{n} {k}" for k, n in change.notes.get("counts", {}).items()
+                               if n)
+            click.echo(f"roster change #{change.id} proposed ({change.source}, "
+                       f"{change.platform}): {counts}")
+            for c in change.changes:
+                what = "; ".join(f"{f}: {c['before'].get(f, '')!s} -> {c['after'].get(f, '')!s}"
+                                 for f in c["fields"]) if c["kind"] != "added" else \
+                    f"{c['after']['department']} {c['after']['position']}"
+                click.echo(f"  {c['kind']:<8} {c['employee_id']:<10} {c['name']}  "
+                           f"{what or c.get('evidence', '')}")
+            for gap in change.notes.get("scope_gaps", []):
+                click.echo(f"  scope: {gap}")
+            click.echo(f"review and apply it at {app.config['BASE_URL']}/admin/roster")
+    except ClientError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+COMMANDS = (db, users, tokens, serve, xl, doctor, backup, restore, verify, pull_command,
+            org_command)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -494,3 +495,50 @@ class PullRun(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     status: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RosterChange(Base):
+    """A roster change proposed by an organisation sync (DingTalk, Feishu, WeCom), reviewed
+    and applied by HR (server/services/orgsync.py).
+
+    `changes` lists one entry per person: kind (added, moved, updated, left, rejoined,
+    flagged), employee_id, the platform user id, `before` (the roster's values when proposed,
+    kept as the record of the old values) and `after`. Nothing reaches the Employee table
+    until `apply_roster_change` runs: then state becomes applied with who, when, why and the
+    effective date. A newer sync of the same source supersedes a proposal nobody applied.
+    """
+
+    __tablename__ = "roster_changes"
+    __table_args__ = (Index("ix_roster_changes_source_state", "source", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))  # the [[org]] name
+    platform: Mapped[str] = mapped_column(String(20))  # dingtalk | feishu | wecom
+    state: Mapped[str] = mapped_column(String(20), default="proposed")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")  # user, cli, schedule
+    request: Mapped[str] = mapped_column(Text, default="")  # what was asked of the platform
+    digest: Mapped[str] = mapped_column(String(64), default="")  # of `changes`
+    changes: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scope gaps, unmatched
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    effective_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
+
+
+class OrgIdentity(Base):
+    """Which platform user is which employee, as the last org sync of a source saw it: the
+    key to ask a platform about someone who vanished from its lists (left, or only out of
+    the app's scope?)."""
+
+    __tablename__ = "org_identities"
+    __table_args__ = (UniqueConstraint("source", "user_id", name="uq_org_identities_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[str] = mapped_column(String(100))
+    employee_id: Mapped[str] = mapped_column(String(50), index=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

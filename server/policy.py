@@ -65,6 +65,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({HR}),
     "clients.manage": frozenset({HR}),
     "notifications.view": frozenset({HR, AUD}),
+    # org sync (DingTalk/Feishu/WeCom): proposals are read by HR and audit, decided by HR
+    "roster.view": frozenset({HR, AUD}),
+    "roster.apply": frozenset({HR}),  # run a sync, apply or discard its proposal
 }
 
 # Actions whose resource is a manager (Subject): department scope or self applies.
@@ -314,4 +317,6 @@ ACTION_WORDS = {
     "users.manage": ("管理用户", "manage users"),
     "clients.manage": ("管理接口客户端", "manage API clients"),
     "notifications.view": ("查看通知记录", "view notifications"),
+    "roster.view": ("查看组织同步", "view org sync"),
+    "roster.apply": ("同步并应用名单变更", "sync and apply roster changes"),
 }

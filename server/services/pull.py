@@ -150,6 +150,14 @@ def _already_running(code: str, by: str, since: str) -> Conflict:
                     "try again shortly.")
 
 
+def _already_ran(key: str, since: str) -> Conflict:
+    return Conflict(f"{key} already ran at {since}")
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
 class PullTracker:
     """The lease and progress of one pull: `start` (409 while another live pull of the period
     runs, in any worker), `progress`, `finish`. On PostgreSQL every write is its own committed
@@ -166,12 +174,20 @@ class PullTracker:
         self._beat: threading.Thread | None = None
 
     # -- lease
-    def start(self) -> None:
+    def start(self, unless_started_since: dt.datetime | None = None,
+              started_at: dt.datetime | None = None) -> None:
+        """Take the lease. `unless_started_since`: a scheduled run (server/services/orgsync.py)
+        also refuses when a run of the key started at or after that moment, so that every
+        worker's scheduler asking for the same slot runs it once; `started_at` is the moment
+        the run is recorded as started (default now)."""
         if not self.shared:
             with _STATUS_LOCK:
                 running = _STATUS.get(self.status.period)
                 if running is not None and running.state == "running":
                     raise _already_running(running.period, running.by, running.started_at)
+                if running is not None and unless_started_since is not None and \
+                        dt.datetime.fromisoformat(running.started_at) >= unless_started_since:
+                    raise _already_ran(running.period, running.started_at)
                 _STATUS[self.status.period] = self.status
             return
         from sqlalchemy.exc import IntegrityError
@@ -180,7 +196,8 @@ class PullTracker:
         for _attempt in range(3):  # a concurrent first insert of the period: read it again
             now = dt.datetime.now(dt.UTC)
             values = {"state": "running", "owner": self.owner, "started_by": self.status.by,
-                      "started_at": now, "heartbeat_at": now, "finished_at": None,
+                      "started_at": started_at or now, "heartbeat_at": now,
+                      "finished_at": None,
                       "status": self._body()}
             try:
                 with self.engine.begin() as conn:
@@ -192,6 +209,9 @@ class PullTracker:
                     elif row.state == "running" and not _expired(row.heartbeat_at, now):
                         raise _already_running(row.period_code, row.started_by,
                                                _iso(row.started_at))
+                    elif unless_started_since is not None and \
+                            _aware(row.started_at) >= unless_started_since:
+                        raise _already_ran(row.period_code, _iso(_aware(row.started_at)))
                     else:
                         if row.state == "running":
                             log.warning("pull of %s: taking over the lease of a stopped "

@@ -31,6 +31,8 @@ EXPECTED = {
     "users.view": {"hr_admin", "auditor"},
     "clients.manage": {"hr_admin"},
     "facts.view": {"hr_admin", "auditor"},
+    "roster.view": {"hr_admin", "auditor"},
+    "roster.apply": {"hr_admin"},
 }
 
 
@@ -40,7 +42,7 @@ def test_role_table_is_what_docs_roles_says():
     # the auditor reads everything and changes nothing
     writes = {"period.create", "period.pull", "period.score", "period.submit",
               "period.transition", "adjustment.make", "appeal.answer", "users.manage",
-              "clients.manage", "feedback.respond"}
+              "clients.manage", "feedback.respond", "roster.apply"}
     assert not [a for a in writes if "auditor" in policy.ACTIONS[a]]
 
 
