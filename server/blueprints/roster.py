@@ -7,7 +7,7 @@ import datetime as dt
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from server import auth, policy
+from server import auth, guards, policy
 from server.db import get_session
 from server.services import orgsync
 from server.services.errors import BadRequest
@@ -24,7 +24,7 @@ def _change_id() -> int:
 
 
 @bp.get("")
-@policy.web("roster.view")
+@guards.web("roster.view")
 def page() -> str:
     view = orgsync.roster_sync_view(get_session(), current_app.config)
     return render_template("admin/roster.html", view=view, kinds=orgsync.KINDS,
@@ -32,7 +32,7 @@ def page() -> str:
 
 
 @bp.post("/sync")
-@policy.web("roster.apply")
+@guards.web("roster.apply")
 def sync() -> Response:
     db = get_session()
     change = orgsync.sync_now(db, current_app.config, request.form.get("source", ""),
@@ -47,7 +47,7 @@ def sync() -> Response:
 
 
 @bp.post("/apply")
-@policy.web("roster.apply")
+@guards.web("roster.apply")
 def apply() -> Response:
     db = get_session()
     me = auth.current_user()
@@ -68,7 +68,7 @@ def apply() -> Response:
 
 
 @bp.post("/discard")
-@policy.web("roster.apply")
+@guards.web("roster.apply")
 def discard() -> Response:
     db = get_session()
     me = auth.current_user()
