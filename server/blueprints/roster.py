@@ -7,7 +7,7 @@ import datetime as dt
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from server import auth, guards, policy
+from server import auth, guards
 from server.db import get_session
 from server.services import orgsync
 from server.services.errors import BadRequest
