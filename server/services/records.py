@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from server import policy
 from server.models import InputRecord, Period, User
@@ -88,7 +88,10 @@ def current(session: Session, period: Period) -> tuple[InputRecord, ScoreInput] 
 
 
 def latest(session: Session, period: Period) -> InputRecord | None:
-    return session.scalars(select(InputRecord).where(InputRecord.period_id == period.id)
+    # The payload (a 5,000-manager month is ~4 MB of JSON) is read only when it is decoded:
+    # the everyday press compares digests and never needs it.
+    return session.scalars(select(InputRecord).options(defer(InputRecord.payload))
+                           .where(InputRecord.period_id == period.id)
                            .order_by(InputRecord.id.desc()).limit(1)).first()
 
 
