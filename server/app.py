@@ -90,8 +90,34 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     notify.install(app)
     from server.services.scoring import install_history
 
-    install_history(app)  # workflow moves -> history commits; crash recovery (docs/history.md)
+    # workflow moves -> history commits; crash recovery (docs/history.md), once per instance
+    install_history(app, recover_now=not _recovered_before_fork)
     return app
+
+
+# Set in gunicorn's master by `recover_before_workers` and inherited by every worker it forks
+# (a module global, not a setting: only a fork carries it).
+_recovered_before_fork = False
+
+
+def recover_before_workers() -> None:
+    """gunicorn's `on_starting` (server/gunicorn_conf.py): start-up recovery once per
+    instance, in the master, before any worker exists.
+
+    Recovery in every worker raced: two workers starting together both found the same commit
+    missing and both inserted its row (UniqueViolation, a traceback in the second), and a
+    worker replacing a killed one recovered while the others served, so it could record a
+    commit whose Submit was still writing its own row. Workers (first ones, replacements
+    after a crash, new ones after a reload) skip recovery; the client's retry with the same
+    Idempotency-Key records a commit the database lacks meanwhile (docs/deploy.md)."""
+    global _recovered_before_fork
+    from server.services.history import close_all
+
+    app = create_app()  # recovers: the flag is not set yet
+    # Nothing opened here may be shared with the forked workers.
+    close_all()
+    db.get_engine(app).dispose()
+    _recovered_before_fork = True
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -955,17 +955,20 @@ def recover(app) -> list[str]:
     return replayed
 
 
-def install_history(app) -> None:
+def install_history(app, recover_now: bool = True) -> None:
     """create_app: every workflow move becomes a history commit; recover a crash (only
-    when the repository exists: a new instance has nothing to recover)."""
+    when the repository exists: a new instance has nothing to recover; not in a gunicorn
+    worker, whose master recovered once before forking: server/app.py)."""
     import os
 
     from server import workflow
 
     workflow.subscribe(on_period_event)
-    if os.path.exists(os.path.join(str(app.config["HISTORY_DIR"]), "HEAD")):
+    if recover_now and os.path.exists(os.path.join(str(app.config["HISTORY_DIR"]), "HEAD")):
         try:
-            recover(app)
+            replayed = recover(app)
+            log.info("start-up recovery (pid %d): %d commit(s) replayed", os.getpid(),
+                     len(replayed))
         except Exception:  # noqa: BLE001 - an unmigrated database must not stop the app
             log.exception("history recovery at start-up failed")
 
