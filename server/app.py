@@ -154,6 +154,10 @@ def _register_request_hooks(app: Flask) -> None:
         if limit and request.content_length is not None and request.content_length > limit:
             raise RequestEntityTooLarge()
 
+    @app.before_request
+    def _text_fields() -> None:
+        _check_text_fields()
+
     @app.after_request
     def _headers(resp: Response) -> Response:
         resp.headers["X-Request-ID"] = g.get("request_id", "")
@@ -168,6 +172,44 @@ def _register_request_hooks(app: Flask) -> None:
             resp.headers.setdefault("X-Frame-Options", "DENY")
             resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
         return resp
+
+
+def _check_text_fields() -> None:
+    """Every form field, query argument and JSON API string is text the database and git
+    can hold (server/xlwire/textsafe.py `checked_text`: no NUL or other control character),
+    or the request is refused with 400 naming the field, before any use case sees it. The
+    workbook wire (/xl/) is checked per cell by the workbook contract, located."""
+    from server.scoring.messages import why_of
+    from server.xlwire.textsafe import checked_text
+
+    def check(where: str, value: object, depth: int = 0) -> None:
+        if isinstance(value, str):
+            try:
+                checked_text(value, where)
+            except ValueError as exc:
+                why = why_of(exc)
+                text = (f"{why.text('zh')}\n{why.text('en')}" if hasattr(why, "text")
+                        else str(why))
+                raise ClientError(text, 400) from None
+        elif isinstance(value, dict) and depth < 64:
+            for k, v in value.items():
+                check(f"{where}.{k}" if where else str(k), k, depth + 1)
+                check(f"{where}.{k}" if where else str(k), v, depth + 1)
+        elif isinstance(value, list) and depth < 64:
+            for i, v in enumerate(value):
+                check(f"{where}[{i}]", v, depth + 1)
+
+    for name, value in request.args.items(multi=True):
+        check(f"“{name}”", name)
+        check(f"“{name}”", value)
+    if request.path.startswith("/xl/"):
+        return
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in request.form.items(multi=True):
+            check(f"“{name}”", name)
+            check(f"“{name}”", value)
+    elif request.is_json:
+        check("", request.get_json(silent=True))
 
 
 def _error(message: str, status: int) -> Response:
