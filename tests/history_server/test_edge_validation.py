@@ -191,3 +191,26 @@ def test_user_display_name_with_nul_is_refused(app, web_login):
     with session_scope(app) as s:
         assert s.scalar(select(User).where(User.name == "newbie")) is None
     _clean(app)
+
+
+@pytest.mark.parametrize("field", [
+    {"name": "n" * 101},  # User.name is String(100)
+    {"display_name": "长" * 201},
+    {"display_name": "两\n行"},
+    {"employee_id": "E" * 51},
+    {"max_up": "NaN"},
+    {"max_up": "sNaN"},
+    {"max_down": "1e999999"},
+])
+def test_user_form_refuses_what_does_not_fit(app, web_login, field):
+    from tests.web.conftest import csrf_from
+
+    admin = app.test_client()
+    web_login(admin, "root", "hr_admin")
+    page = admin.get("/admin/users").get_data(as_text=True)
+    data = {"name": "newbie", "display_name": "新人", "role": "executive", **field,
+            "csrf_token": csrf_from(page)}
+    r = admin.post("/admin/users", data=data)
+    assert r.status_code == 400, (r.status_code, r.get_data(as_text=True)[:500])
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 1  # root only
