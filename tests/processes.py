@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -25,6 +26,16 @@ PROC = Path("/proc")
 def environ_without_marker() -> dict[str, str]:
     """The environment for a process that must outlive the run (a system service)."""
     return {k: v for k, v in os.environ.items() if k != MARKER}
+
+
+def dies_with_us(argv: list[str]) -> list[str]:
+    """`argv` run so that it gets SIGTERM when the test process dies, however it dies
+    (SIGKILL, a harness' timeout: no finalizer runs then): `setpriv --pdeathsig` sets the
+    parent-death signal and execs `argv` (same pid). A server in a session of its own
+    (start_new_session=True) would otherwise outlive the run; gunicorn's master stops its
+    workers on SIGTERM."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
 
 
 def stop_process(proc: subprocess.Popen, term_timeout: float = 90.0) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +81,35 @@ def test_a_system_service_is_not_the_runs(tmp_path):
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+PARENT = '''
+import subprocess, sys
+from tests.processes import dies_with_us
+child = subprocess.Popen(dies_with_us([sys.executable, "-c", "import time; time.sleep(600)"]),
+                         start_new_session=True)
+print(child.pid, flush=True)
+sys.stdin.read()  # until the test kills us
+'''
+
+
+def test_a_server_dies_with_the_test_process_however_it_dies():
+    """A server in a session of its own (gunicorn) gets SIGTERM when the process that
+    started it is SIGKILLed: no finalizer runs then (a harness' timeout)."""
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = int(parent.stdout.readline())
+    try:
+        parent.kill()
+        parent.wait(timeout=30)
+        for _ in range(300):  # bounded: the kernel signals at once; up to ~30 s under load
+            if not _alive(child):
+                break
+            time.sleep(0.1)
+        assert not _alive(child)
+    finally:
+        parent.stdout.close()
+        parent.stdin.close()
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)

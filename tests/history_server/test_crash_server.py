@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import Adjustment, HistoryCommit
+from tests.processes import dies_with_us
 
 from .conftest import set_adjustment
 
@@ -45,8 +46,8 @@ def _serve(app_config: dict, port: int, fault: str | None, log: Path,
     if fault:
         env["KPIBOOK_FAULT"] = fault
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from server.cli import main; main()", "serve", "--http",
-         "--port", str(port)], cwd=ROOT, env=env, stdout=log.open("ab"),
+        dies_with_us([sys.executable, "-c", "from server.cli import main; main()", "serve",
+                      "--http", "--port", str(port)]), cwd=ROOT, env=env, stdout=log.open("ab"),
         stderr=subprocess.STDOUT)
     started.append(proc)  # stopped at the test's end whatever happens (child_processes)
     # synchronisation point: the server answers /healthz (no sleeps in assertions)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.processes import stop_process
+from tests.processes import dies_with_us, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,7 +127,8 @@ def start_gunicorn(tmp_path: Path, env: dict[str, str], workers: int) -> Gunicor
                 "KPIBOOK_ACCESS_LOG": str(tmp_path / "access.log"), **env}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "server/gunicorn_conf.py")],
+            dies_with_us([sys.executable, "-m", "gunicorn", "-c",
+                          str(ROOT / "server/gunicorn_conf.py")]),
             cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
     g = Gunicorn(f"http://127.0.0.1:{port}", proc, log)
