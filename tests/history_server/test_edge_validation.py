@@ -214,3 +214,12 @@ def test_user_form_refuses_what_does_not_fit(app, web_login, field):
     assert r.status_code == 400, (r.status_code, r.get_data(as_text=True)[:500])
     with session_scope(app) as s:
         assert s.scalar(select(func.count()).select_from(User)) == 1  # root only
+
+
+def test_json_api_refuses_nul_naming_the_field(app, client):
+    r = client.post("/api/v1/facts", json={"source": "crm", "period": "2026-10",
+                                           "records": [{"staff": "M1001", "name": "a\x00b"}]},
+                    headers={"Authorization": "Bearer whatever"}, base_url="https://localhost")
+    assert r.status_code == 400, (r.status_code, r.get_data(as_text=True)[:500])
+    body = r.get_json()
+    assert "records[0].name" in body["error"] and "U+0000" in body["error"], body
