@@ -193,22 +193,20 @@ def _check_text_fields() -> None:
                 raise ClientError(text, 400) from None
         elif isinstance(value, dict) and depth < 64:
             for k, v in value.items():
-                check(f"{where}.{k}" if where else str(k), k, depth + 1)
+                check(where or "JSON", k, depth + 1)  # a bad key is named by its parent
                 check(f"{where}.{k}" if where else str(k), v, depth + 1)
         elif isinstance(value, list) and depth < 64:
             for i, v in enumerate(value):
                 check(f"{where}[{i}]", v, depth + 1)
 
-    for name, value in request.args.items(multi=True):
-        check(f"“{name}”", name)
-        check(f"“{name}”", value)
-    if request.path.startswith("/xl/"):
-        return
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for name, value in request.form.items(multi=True):
-            check(f"“{name}”", name)
+    for source, fields in (("query", request.args), ("form", request.form)):
+        if source == "form" and (request.path.startswith("/xl/") or request.mimetype not in (
+                "application/x-www-form-urlencoded", "multipart/form-data")):
+            continue
+        for name, value in fields.items(multi=True):
+            check(source, name)  # a bad field name is named by where it came from
             check(f"“{name}”", value)
-    elif request.is_json:
+    if request.is_json and not request.path.startswith("/xl/"):
         check("", request.get_json(silent=True))
 
 

@@ -223,3 +223,11 @@ def test_json_api_refuses_nul_naming_the_field(app, client):
     assert r.status_code == 400, (r.status_code, r.get_data(as_text=True)[:500])
     body = r.get_json()
     assert "records[0].name" in body["error"] and "U+0000" in body["error"], body
+
+
+def test_bad_field_name_is_refused_without_echoing_it(app, client):
+    r = client.post("/api/v1/facts", json={"source": "crm", "bad\x00key": 1},
+                    base_url="https://localhost")
+    assert r.status_code == 400 and "\x00" not in r.get_data(as_text=True)
+    r = client.get("/healthz?x\x01y=1")
+    assert r.status_code == 400 and "\x01" not in r.get_data(as_text=True)
