@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request
@@ -14,8 +13,11 @@ from sqlalchemy import select
 from server import auth, guards
 from server.db import get_session
 from server.models import Employee, Notification, OAuthClient, Role, User
+from server.scoring.messages import why_of
+from server.scoring.numbers import checked_decimal
 from server.services.errors import BadRequest, NotFound
 from server.web import back, lang, say, t
+from server.xlwire.textsafe import checked_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -45,13 +47,31 @@ def _points(text: str, what: str) -> str | None:
     text = (text or "").strip()
     if not text:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise BadRequest(f"{what}必须是数字。\n{what}: not a number.") from None
+    try:  # the one number check ("NaN", "sNaN", "1e999" are not limits)
+        value = checked_decimal(text, places=2, whole=7)
+    except ValueError as exc:
+        why = why_of(exc)
+        raise BadRequest(f"{what}：{why.text('zh')}\n{what}: {why.text('en')}"  # type: ignore[union-attr]
+                         ) from None
     if value < 0 or value > 100:
         raise BadRequest(f"{what}必须在 0 到 100 之间。\n{what}: between 0 and 100.")
     return str(value)
+
+
+# The user form's text fields: (caption, String(n) of server/models.py User, one line?)
+_USER_FIELDS = {"name": (("用户名", "User name"), 100), "display_name": (("显示名", "Name"), 200),
+                "email": (("邮箱", "E-mail"), 200), "employee_id": (("工号", "Employee id"), 50)}
+
+
+def _check_user_fields(form) -> None:  # noqa: ANN001 - werkzeug MultiDict
+    """The one text check on the user form: one line, fits its column (400 naming it)."""
+    for key, ((zh, en), limit) in _USER_FIELDS.items():
+        try:
+            checked_text(form.get(key, "").strip(), en, multiline=False, limit=limit)
+        except ValueError as exc:
+            why = why_of(exc)
+            raise BadRequest(f"{zh}：{why.text('zh')}\n{why.text('en')}"  # type: ignore[union-attr]
+                             ) from None
 
 
 def authority_from_form(form) -> dict:  # noqa: ANN001 - werkzeug MultiDict
@@ -85,6 +105,7 @@ def users() -> str:
 def create_user() -> Response:
     db = get_session()
     form = request.form
+    _check_user_fields(form)
     role = form.get("role", "")
     if role not in ROLES:
         raise BadRequest("请选择角色。\nChoose a role.")
@@ -120,6 +141,7 @@ def update_user(user_id: int) -> Response:
     target = _user(user_id)
     me = auth.current_user()
     form = request.form
+    _check_user_fields(form)
     role = form.get("role", target.role)
     if role not in ROLES:
         raise BadRequest("请选择角色。\nChoose a role.")

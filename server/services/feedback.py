@@ -32,6 +32,8 @@ from server.models import (
     ScoreRun,
     User,
 )
+from server.scoring.messages import why_of
+from server.scoring.numbers import checked_decimal
 from server.services.errors import BadRequest, Conflict, NotFound
 from server.services.periods import digest
 from server.services.roster import departments_of
@@ -169,11 +171,13 @@ def adjust(db: Session, period: Period, user: User, employee_id: str, indicator:
     """Store one adjustment and a new snapshot including it (403/409/400 as the rules say)."""
     zh = lang == "zh"
     workflow.require_allowed(period, "appeal_adjust" if appeal is not None else "adjust", lang)
-    points = _dec(points_text)
+    try:  # the one number check: finite, 2 decimals, fits Numeric(9, 2)
+        points = checked_decimal(points_text, places=2, whole=7)
+    except ValueError as exc:
+        raise BadRequest(("分数必须是数字，最多两位小数：" if zh else
+                          "Points must be a number with at most 2 decimals: ")
+                         + why_of(exc).text(lang)) from None  # type: ignore[union-attr]
     reason = (reason or "").strip()
-    if points is None or points != points.quantize(Decimal("0.01")):
-        raise BadRequest("分数必须是数字，最多两位小数。" if zh else
-                         "Points must be a number with at most 2 decimals.")
     if not reason:
         raise BadRequest("调整必须填写原因。" if zh else "An adjustment needs a reason.")
     run = workflow.latest_run(db, period)

@@ -39,6 +39,7 @@ from server.models import (
     ScoreRun,
     User,
 )
+from server.scoring.messages import why_of
 from server.scoring.model import (
     LINE_FIELDS,
     Adjustment,
@@ -50,11 +51,13 @@ from server.scoring.model import (
     ValidationError,
     line_columns,
 )
+from server.scoring.numbers import checked_decimal
 from server.services.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from server.services.errors import Conflict as ConflictError
 from server.services.periods import digest, to_jsonable
 from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
+from server.xlwire.textsafe import checked_text
 
 log = logging.getLogger("kpibook.scoring")
 
@@ -368,18 +371,18 @@ def _typed_cells(frame, inp: ScoreInput, lang: str
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             typed[key] = (i, None)
             continue
-        try:
-            points = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
-            if not points.is_finite():
-                raise ValueError
-        except (ArithmeticError, ValueError):
-            bad[key] = (i, f"调整分“{raw}”不是数字" if zh else f"points '{raw}' are not a number")
+        try:  # the one number check: finite, 2 decimals, fits Numeric(9, 2)
+            points = checked_decimal(raw, places=2, whole=7)
+        except ValueError as exc:
+            bad[key] = (i, ("调整分：" if zh else "points: ") + why_of(exc).text(lang))
             continue
         if points == 0:
             typed[key] = (i, None)
             continue
-        if points != points.quantize(Decimal("0.01")):
-            bad[key] = (i, "调整分最多两位小数" if zh else "points have at most 2 decimals")
+        try:  # the reason goes to git and to the database as it is
+            checked_text(reason, "理由" if zh else "the reason")
+        except ValueError as exc:
+            bad[key] = (i, why_of(exc).text(lang))
             continue
         emp = people.get(eid)
         try:
@@ -970,17 +973,20 @@ def recover(app) -> list[str]:
     return replayed
 
 
-def install_history(app) -> None:
+def install_history(app, recover_now: bool = True) -> None:
     """create_app: every workflow move becomes a history commit; recover a crash (only
-    when the repository exists: a new instance has nothing to recover)."""
+    when the repository exists: a new instance has nothing to recover; not in a gunicorn
+    worker, whose master recovered once before forking: server/app.py)."""
     import os
 
     from server import workflow
 
     workflow.subscribe(on_period_event)
-    if os.path.exists(os.path.join(str(app.config["HISTORY_DIR"]), "HEAD")):
+    if recover_now and os.path.exists(os.path.join(str(app.config["HISTORY_DIR"]), "HEAD")):
         try:
-            recover(app)
+            replayed = recover(app)
+            log.info("start-up recovery (pid %d): %d commit(s) replayed", os.getpid(),
+                     len(replayed))
         except Exception:  # noqa: BLE001 - an unmigrated database must not stop the app
             log.exception("history recovery at start-up failed")
 
