@@ -9,6 +9,7 @@ inside JSON are strings so that nothing is rounded by a float on the way.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -156,6 +157,10 @@ class Period(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Issued by the server when the period is created and written into every workbook it
+    # answers (kb_meta "binding"): a workbook whose binding is not this period's is refused
+    # before anything is stored (docs/records.md, "Binding").
+    binding: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
     template: Mapped[Template | None] = relationship()
 

@@ -145,6 +145,7 @@ def _press(action: str, required: tuple[str, ...] | None = None
 def _open_period(session, wb: Workbook, step: str, lang: str):
     """The workbook's period, refused when the workflow does not allow `step` now."""
     period = period_service.require_period(session, wb.period, lang)
+    period_service.check_binding(period, wb.meta.get("binding", ""), wb.period, lang)
     workflow.require_allowed(period, step, lang)
     return period
 
@@ -174,6 +175,7 @@ def new_period() -> Response:
                f"Period {code} already exists; the workbook is linked to it again.")
         title = "New period"
     plan = WritePlan(meta={"period": code, "template": template, "period_state": period.state,
+                           "binding": period.binding,
                            "server": current_app.config["BASE_URL"]},
                      alert=(msg, title))
     return _answer(wb, plan)

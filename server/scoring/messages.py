@@ -253,6 +253,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                           "此数据属于期间 {row_period}，但本工作簿考核的是 {period}"),
     "adjust.reason_needed": ("an adjustment of {points} points needs a reason",
                              "调整 {points} 分必须填写理由"),
+    # -- workbook bindings (server/services/periods.py, docs/records.md) ---------------------
+    "binding.missing": (
+        "This workbook is not bound to period {period} by this server (kb_meta has no "
+        "binding): HR presses New period for {period} on it once, then every button works. "
+        "Nothing was stored.",
+        "本工作簿未经本服务器绑定到期间 {period}（kb_meta 没有 binding）：请人力资源部对本工作簿"
+        "按一次“新建期间”（期间 {period}），之后各按钮即可使用。未保存任何内容。"),
+    "binding.other": (
+        "This workbook says period {period}, but it was bound to another period (or another "
+        "server) by its kb_meta binding: it cannot be pressed against {period}. Use the "
+        "workbook of period {period}, or press New period for it. Nothing was stored.",
+        "本工作簿写的是期间 {period}，但它的 kb_meta binding 属于另一个期间（或另一台服务器）："
+        "不能用于期间 {period}。请使用期间 {period} 的工作簿，或为其按“新建期间”。"
+        "未保存任何内容。"),
     # -- inputs of record (server/services/records.py, docs/records.md) -------------------------
     "records.none_yet": (
         "Period {period} has no rules and roster of record yet: HR must press Score first.",

@@ -165,9 +165,9 @@ def test_startup_recovery_runs_once_per_instance(tmp_path, pg_url):
     """Three workers, one recovery: in the master, before any worker exists (it used to run
     in every worker at once; under load the second one logged a UniqueViolation)."""
     from sqlalchemy.orm import Session
-    from server.ledger import History
 
     from server.db import make_engine
+    from server.ledger import History
     from server.models import HistoryCommit, Period
     from server.services.history import SYSTEM
 
