@@ -590,23 +590,6 @@ def link_to_version(code: str, commit: str) -> str:
 # --- template helpers -------------------------------------------------------------------------
 
 
-@bp.app_template_filter("pts")
-def _pts(value: object) -> str:
-    """Points with a sign (+2.00, -1.50, 0.00); — for none."""
-    number = rd.dec(value)
-    if number is None:
-        return "—"
-    text = f"{number:.2f}"
-    return text if number <= 0 else "+" + text
-
-
-@bp.app_template_filter("utc")
-def _utc(value: dt.datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
-
-
 @bp.app_context_processor
 def _review_globals() -> dict[str, object]:
     return {"kind_word": _kind_word, "decision_word": _decision_word}

@@ -242,6 +242,28 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                           "此数据属于期间 {row_period}，但本工作簿考核的是 {period}"),
     "adjust.reason_needed": ("an adjustment of {points} points needs a reason",
                              "调整 {points} 分必须填写理由"),
+    # -- the web pages, exports and notifications (server/display.py) ------------------------
+    "appeal.open": ("waiting for HR's answer", "等待人力资源部答复"),
+    "appeal.answered": ("answered by HR, waiting for the manager's confirmation",
+                        "人力资源部已答复，待经理确认"),
+    "appeal.confirmed": ("closed: the manager confirmed the answer", "已结束：经理已确认答复"),
+    "provenance.ask": ("asked", "查询了"),
+    "provenance.send": ("sent a request to", "提交请求至"),
+    "provenance.http": ("{verb} {place}", "{verb} {place}"),
+    "provenance.http_with": ("{verb} {place} for {params}", "{verb} {place}，条件：{params}"),
+    "provenance.sql": ("database query on {place}: {query}", "数据库 {place} 上的查询：{query}"),
+    "provenance.sql_with": ("database query on {place}: {query} (with {params})",
+                            "数据库 {place} 上的查询：{query}（参数：{params}）"),
+    "provenance.jira": ("Jira search on {place} for the issues {jql}",
+                        "在 Jira（{place}）中检索问题：{jql}"),
+    "provenance.attendance": ("attendance records of {users} people from {start} to {end} "
+                              "on {place}",
+                              "{place} 上 {users} 人在 {start} 至 {end} 的考勤记录"),
+    "provenance.push": ("records the source system sent for period {period} "
+                        "({n} people or items)",
+                        "源系统为期间 {period} 推送的记录（{n} 个人员或条目）"),
+    "provenance.files": ("the uploaded file(s) {files}", "上传的文件 {files}"),
+    "notify.at": ("at {when}", "时间：{when}"),
 }
 
 
