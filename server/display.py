@@ -177,10 +177,18 @@ def request_words(request: str | None, lang: str) -> str:
     return text
 
 
-def appeal_word(status: str, lang: str) -> str:
-    """An appeal's state as the reader sees it: open / answered / confirmed."""
-    key = f"appeal.{status}"
+def _word(key: str, fallback: str, lang: str) -> str:
     try:
         return msg(key, lang)
     except KeyError:
-        return status
+        return fallback
+
+
+def appeal_word(status: str, lang: str) -> str:
+    """An appeal's state as the reader sees it: open / answered / confirmed."""
+    return _word(f"appeal.{status}", status, lang)
+
+
+def pull_word(state: str, lang: str) -> str:
+    """A pull's (or one source's) state: queued / running / mapping / done / failed."""
+    return _word(f"pull.{state}", state, lang)

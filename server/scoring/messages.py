@@ -264,6 +264,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "源系统为期间 {period} 推送的记录（{n} 个人员或条目）"),
     "provenance.files": ("the uploaded file(s) {files}", "上传的文件 {files}"),
     "notify.at": ("at {when}", "时间：{when}"),
+    "pull.queued": ("waiting", "排队中"),
+    "pull.running": ("running", "进行中"),
+    "pull.mapping": ("reading the records", "正在读取记录"),
+    "pull.done": ("done", "已完成"),
+    "pull.failed": ("failed", "失败"),
 }
 
 
