@@ -275,7 +275,7 @@ def test_workbook_stamps_carry_the_company_time_zone(app):
         assert _now().endswith(" UTC+00:00")
 
 
-def test_notifications_use_local_times_and_display_names(app, world, robot):
+def test_notifications_use_local_times_and_display_names(app, world, robot):  # noqa: F811
     from server import notify, workflow
     from server.models import PeriodEvent
 
