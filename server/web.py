@@ -53,16 +53,18 @@ def when(value, seconds: bool = False) -> str:  # noqa: ANN001 - datetime or Non
 
 def who(login: str | None) -> str:
     """The display name of the account `login` (User.label); other names as they are."""
-    labels = g.get("kb_labels")
-    if labels is None:
+    if not login:
+        return ""
+    labels: dict[str, str] = g.setdefault("kb_labels", {})  # a page names few people
+    if login not in labels:
         from sqlalchemy import select
 
         from server.db import get_session
         from server.models import User
 
-        labels = {name: display_name or name for name, display_name in
-                  get_session().execute(select(User.name, User.display_name))}
-        g.kb_labels = labels
+        row = get_session().execute(select(User.name, User.display_name)
+                                    .where(User.name == login)).first()
+        labels[login] = (row.display_name or row.name) if row is not None else login
     return display.label_of(login, labels)
 
 
@@ -130,6 +132,7 @@ def init_app(app: Flask) -> None:
                                                                          else 1],
                 "switch_lang_url": _switch_url, "who": who, "timezone": timezone,
                 "appeal_word": lambda s: display.appeal_word(s, lang()),
+                "pull_word": lambda s: display.pull_word(s, lang()),
                 "request_words": lambda r: display.request_words(r, lang())}
 
     app.add_template_filter(when, "when")

@@ -203,11 +203,7 @@ def page(code: str) -> str:
                     if s.kind == "files"] if config else []
     return render_template("facts/source.html", period=period, facts=facts,
                            status=_pull_status(code), frozen=pull_service.is_frozen(period),
-                           file_sources=file_sources, pull_word=_pull_word)
-
-
-def _pull_word(state: str) -> str:
-    return display.pull_word(state, lang())
+                           file_sources=file_sources)
 
 
 def fact_links(session, period: Period, base_url: str

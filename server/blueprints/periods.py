@@ -182,8 +182,9 @@ def adjust(code: str, employee_id: str) -> Response:
     # the same history commit as a ribbon Submit (git first, then the database)
     scoring.commit_web_adjustment(db, period, row, user)
     db.commit()
-    say(f"已调整 {employee_id} 的 {row.indicator}：{row.points:+} 分。",
-        f"Adjusted {row.indicator} of {employee_id} by {row.points:+} points.")
+    points = display.signed(row.points)
+    say(f"已调整 {employee_id} 的 {row.indicator}：{points} 分。",
+        f"Adjusted {row.indicator} of {employee_id} by {points} points.")
     return back("periods.result", code=code, employee_id=employee_id)
 
 
