@@ -24,7 +24,7 @@ import functools
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from server.scoring.messages import msg
@@ -150,7 +150,9 @@ def request_words(request: str | None, lang: str) -> str:
     m = _HTTP.match(text)
     if m:
         method, url, params = m.groups()
-        what = _params(params, lang)
+        sep = "，" if lang == "zh" else ", "
+        query = sep.join(f"{k} = {v}" for k, v in parse_qsl(urlsplit(url).query))
+        what = sep.join(x for x in (query, _params(params, lang)) if x)
         key = "provenance.http_with" if what else "provenance.http"
         return msg(key, lang, place=_place(url), params=what,
                    verb=msg("provenance.send" if method != "GET" else "provenance.ask", lang))

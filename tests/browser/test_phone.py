@@ -110,9 +110,12 @@ def test_executive_approves_a_submission_on_a_phone(app, phone):
     sign_in(page, base, "gm")
     for path in (f"/review/{PERIOD}", f"/review/{PERIOD}/timeline", f"/review/{PERIOD}/diff",
                  f"/review/{PERIOD}/people/{OWN}", f"/review/{PERIOD}/cell/{OWN}",
-                 f"/periods/{PERIOD}", f"/periods/{PERIOD}/results/{OWN}", "/periods"):
-        page.goto(base + path)
-        fits(page, path)
+                 f"/periods/{PERIOD}", f"/periods/{PERIOD}/results/{OWN}", "/periods",
+                 f"/review/{PERIOD}/submission?commit={commits['gm']}"):
+        for lang in ("zh", "en"):  # English words are longer
+            page.goto(f"{base}{path}{'&' if '?' in path else '?'}lang={lang}")
+            fits(page, f"{path} ({lang})")
+    page.goto(f"{base}/periods?lang=zh")
     page.goto(f"{base}/review/{PERIOD}")
     shot(page, "phone-review-dashboard", full=True)
     page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['gm']}")

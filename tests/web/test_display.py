@@ -251,6 +251,8 @@ def test_request_words_for_each_connector_shape():
     words = display.request_words
     assert words("POST https://crm.example.com/api/orders {'month': '2025-03'}", "en") == \
         "sent a request to crm.example.com/api/orders for month = 2025-03"
+    assert words("GET https://user:secret@erp.example.com/kpi?month=2025-03", "en") == \
+        "asked erp.example.com/kpi for month = 2025-03"  # no credentials
     assert words("Jira search https://jira.example.com/rest/api/2/search JQL: project = KPI",
                  "zh") == "在 Jira（jira.example.com/rest/api/2/search）中检索问题：project = KPI"
     assert words("DingTalk https://oapi.dingtalk.com/attendance/list 2025-03-01..2025-03-31 "
