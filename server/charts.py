@@ -23,6 +23,7 @@ from decimal import Decimal
 from markupsafe import Markup, escape
 
 from server.display import number
+from server.scoring.numbers import fmt_short, to_decimal
 
 FONT = ('font-family="Microsoft YaHei, PingFang SC, WenQuanYi Micro Hei, Noto Sans CJK SC, '
         'sans-serif"')
@@ -36,8 +37,8 @@ Number = int | float | Decimal
 
 
 def _fmt(v: Number) -> str:
-    f = float(v)
-    return str(int(f)) if f.is_integer() else f"{f:.2f}".rstrip("0").rstrip(".")
+    """An axis tick: at most 2 decimals, trailing zeros dropped (85, 87.5)."""
+    return fmt_short(to_decimal(v), 2)
 
 
 def _svg(width: int, height: int, title: str, body: list[str], css_class: str) -> Markup:

@@ -150,7 +150,7 @@ def _stats(values: list[Decimal]) -> dict[str, object]:
     mid = len(s) // 2
     median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
     return {"n": len(s), "min": s[0], "max": s[-1], "median": median,
-            "mean": (sum(s) / len(s)).quantize(Decimal("0.01"))}
+            "mean": sum(s) / len(s)}  # rounded where shown (half away from zero)
 
 
 def _sources(db, period: Period) -> list[dict[str, object]]:
