@@ -120,6 +120,11 @@ def test_executive_approves_a_submission_on_a_phone(app, phone):
     shot(page, "phone-review-dashboard", full=True)
     page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['gm']}")
     fits(page, "submission")
+    # the reason the executive approves is on the screen, not behind a sideways scroll
+    reason = page.locator("#submission-cells .rv-reason-cell").first
+    box = reason.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    assert "大客户续约" in reason.inner_text()
     usable(page, "#approve")
     page.locator("#approve").scroll_into_view_if_needed()
     shot(page, "phone-review-submission")
