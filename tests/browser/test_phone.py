@@ -152,11 +152,14 @@ def test_executive_approves_the_period_on_a_phone(app, phone):
 
 def _without_appeals(app) -> None:
     from server.db import session_scope
-    from server.models import Appeal
+    from server.models import Appeal, Period
 
     make_world(app)
     with session_scope(app) as s:
         s.query(Appeal).delete()
+        period = s.query(Period).filter_by(code=PERIOD).one()
+        period.rules = {**period.rules, "indicators": [  # ratio indicators: percentages
+            {**ind, "unit": "%"} for ind in period.rules["indicators"]]}
 
 
 def test_manager_appeals_and_reads_the_answer_on_a_phone(app, phone, browser, live_server):
@@ -169,6 +172,11 @@ def test_manager_appeals_and_reads_the_answer_on_a_phone(app, phone, browser, li
     fits(page, "my result")
     usable(page, "#acknowledge")
     usable(page, "#appeal")
+    assert page.inner_text("#lines td[data-label]").strip().endswith("98.00%")
+    # every figure of every line is on the screen (no sideways scroll to find the points)
+    for cell in page.locator("#lines td").all():
+        box = cell.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], box
     shot(page, "phone-result", full=True)
     page.fill("#appeal-reason", "本月产线停工两天，产量目标应相应调整。")
     page.click("#appeal")

@@ -116,7 +116,7 @@ def test_result_shows_percentages_and_no_minus_zero(app, world, hr):
     _update(app, change)
     html = _html(hr.get(f"/periods/{PERIOD}/results/{OWN}"))
     row = re.search(r"<strong>PROD_EFF</strong>.*?</tr>", html, re.S).group(0)
-    cells = re.findall(r'<td class="num[^"]*">(?:<strong>)?([^<]*)', row)
+    cells = re.findall(r'<td class="num[^"]*"[^>]*>(?:<strong>)?([^<]*)', row)
     assert cells[:3] == ["85.50%", "90.00%", "40.00"], cells
     assert cells[3] == "0.00"  # base points -0.004
     assert "0.855" not in html and "-0.00" not in html
