@@ -6,7 +6,12 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from tests.web.conftest import PERIOD
+
+# stored times come back naive from SQLite and aware from PostgreSQL: both must read right
+pytestmark = pytest.mark.both_databases
 
 
 def test_history_export_times_are_in_the_company_time_zone(app, seeded, web_login):

@@ -15,6 +15,9 @@ from server import display
 from tests.web.conftest import OTHER, OWN, PERIOD, csrf_from
 from tests.web.test_feedback_notify import robot  # noqa: F401 - the webhook receiver fixture
 
+# stored times come back naive from SQLite and aware from PostgreSQL: both must read right
+pytestmark = pytest.mark.both_databases
+
 UTC_1612 = dt.datetime(2025, 4, 1, 16, 12, tzinfo=dt.UTC)  # 00:12 the next day in Beijing
 
 
