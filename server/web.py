@@ -132,8 +132,7 @@ def init_app(app: Flask) -> None:
                                                                          else 1],
                 "switch_lang_url": _switch_url, "who": who, "timezone": timezone,
                 "appeal_word": lambda s: display.appeal_word(s, lang()),
-                "pull_word": lambda s: display.pull_word(s, lang()),
-                "request_words": lambda r: display.request_words(r, lang())}
+                "pull_word": lambda s: display.pull_word(s, lang())}
 
     app.add_template_filter(when, "when")
     app.add_template_filter(_num, "num")
