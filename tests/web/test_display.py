@@ -98,6 +98,7 @@ def test_appeal_times_are_in_the_company_time_zone(app, world, hr):
                                    UTC_1612))
     html = _html(hr.get(f"/appeals/{world.appeals['own']}"))
     assert "2025-04-02 00:12" in html and "16:12" not in html
+    assert "时区 Asia/Shanghai" in html  # the page says which zone its times are in
     app.config["TIMEZONE"] = "UTC"
     assert "2025-04-01 16:12" in _html(hr.get(f"/appeals/{world.appeals['own']}"))
 
