@@ -39,11 +39,17 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name or DEFAULT_TIMEZONE)
 
 
-def local_time(when: dt.datetime | None, tz: str = DEFAULT_TIMEZONE, *, seconds: bool = False,
-               zone_label: bool = False) -> str:
-    """`when` in the time zone `tz` as "2025-04-01 16:07" ("" for None)."""
-    if when is None:
+def local_time(when: dt.datetime | str | None, tz: str = DEFAULT_TIMEZONE, *,
+               seconds: bool = False, zone_label: bool = False) -> str:
+    """`when` in the time zone `tz` as "2025-04-01 16:07" ("" for None). An ISO text (as
+    JSON status records keep times) is read first; text that is not a time stays as it is."""
+    if when is None or when == "":
         return ""
+    if isinstance(when, str):
+        try:
+            when = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            return when
     if when.tzinfo is None:  # the database keeps UTC without a zone (SQLite)
         when = when.replace(tzinfo=dt.UTC)
     local = when.astimezone(zone(tz))

@@ -52,6 +52,8 @@ def test_local_time_is_the_company_time_zone():
     assert display.local_time(UTC_1612, "Asia/Shanghai", zone_label=True) == \
         "2025-04-02 00:12 UTC+08:00"
     assert display.local_time(None, "Asia/Shanghai") == ""
+    assert display.local_time("2025-04-01T16:12:00+00:00", "Asia/Shanghai") == \
+        "2025-04-02 00:12"  # JSON status records keep ISO text
 
 
 def test_the_time_zone_setting_is_checked():
