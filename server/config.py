@@ -38,6 +38,19 @@ def parse_size(text: str) -> int:
     return int(digits) * _UNITS[unit]
 
 
+def parse_timezone(text: str) -> str:
+    """An IANA time zone name ('Asia/Shanghai', 'UTC'); unknown names are refused."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r} (an IANA name, e.g. Asia/Shanghai)") \
+            from None
+    return name
+
+
 def parse_lang(text: str) -> str:
     value = text.strip().lower()
     if value.startswith("zh"):
@@ -80,6 +93,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LANG", "zh", parse_lang,
             "Default language of messages and written results (zh or en); a workbook's "
             "kb_meta lang and ?lang= override it"),
+    Setting("TIMEZONE", "Asia/Shanghai", parse_timezone,
+            "The company's time zone (IANA name): every time on pages, exports, workbook "
+            "stamps and notifications is shown in it"),
     Setting("FACT_SOURCE", "stored", str.lower,
             "Where Pull gets facts: 'stored' (facts in the database only) or 'simulator' "
             "(invent demo facts for periods that have none)"),

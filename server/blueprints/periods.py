@@ -9,7 +9,7 @@ import io
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from server import auth, guards, policy, workflow
+from server import auth, display, guards, policy, workflow
 from server.blueprints import lookups
 from server.db import get_session
 from server.models import Adjustment, AdjustmentStatus, Period, PeriodState
@@ -134,7 +134,7 @@ def export(code: str) -> Response:
                 t("总分", "Total"), t("等级", "Grade"), t("排名", "Rank"), t("状态", "Status")])
     for x in _visible_totals(user, run):
         w.writerow([_cell(v) for v in (x["employee_id"], x["name"], x["department"],
-                                       x.get("total") or "", x.get("grade") or "",
+                                       display.number(x.get("total")), x.get("grade") or "",
                                        x.get("rank") or "", x.get("status") or "")])
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="kpibook-{_filename(code)}.csv"',
@@ -182,8 +182,9 @@ def adjust(code: str, employee_id: str) -> Response:
     # the same history commit as a ribbon Submit (git first, then the database)
     scoring.commit_web_adjustment(db, period, row, user)
     db.commit()
-    say(f"已调整 {employee_id} 的 {row.indicator}：{row.points:+} 分。",
-        f"Adjusted {row.indicator} of {employee_id} by {row.points:+} points.")
+    points = display.signed(row.points)
+    say(f"已调整 {employee_id} 的 {row.indicator}：{points} 分。",
+        f"Adjusted {row.indicator} of {employee_id} by {points} points.")
     return back("periods.result", code=code, employee_id=employee_id)
 
 
@@ -223,6 +224,6 @@ def answer(appeal_id: int) -> Response:
     db.commit()
     from server import notify
 
-    notify.appeal_answered(item.id)
+    notify.appeal_answered(item.id, item.answered_at)
     say("已答复申诉，等待经理确认。", "Answer saved; waiting for the manager's confirmation.")
     return back("periods.appeal", appeal_id=appeal_id)

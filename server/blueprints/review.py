@@ -29,7 +29,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server import auth, charts, exports, guards, policy, workflow
+from server import auth, charts, display, exports, guards, policy, workflow
 from server.blueprints import lookups
 from server.blueprints import review_data as rd
 from server.db import get_session
@@ -37,7 +37,7 @@ from server.models import Period, PeriodState, Role, SourceFact, User
 from server.services import feedback
 from server.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.services.history import editor_of, history_for
-from server.web import back, lang, say, t
+from server.web import back, lang, say, t, timezone
 
 bp = Blueprint("review", __name__, template_folder="templates")
 
@@ -126,7 +126,9 @@ def dashboard(code: str) -> str:
         by_dept.setdefault(dept, [])
         if value is not None:
             by_dept[dept].append(value)
-    distributions = [(d, charts.histogram(v, title=d, bins=10), _stats(v))
+    # one axis for every department, so that charts side by side compare
+    low, high = charts.axis_range([v for vs in by_dept.values() for v in vs])
+    distributions = [(d, charts.distribution(v, title=d, low=low, high=high), _stats(v))
                      for d, v in sorted(by_dept.items())]
     sources = _sources(db, period) if policy.can(viewer.user, "facts.view") else None
     from server.services.pull import pull_status
@@ -148,7 +150,7 @@ def _stats(values: list[Decimal]) -> dict[str, object]:
     mid = len(s) // 2
     median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
     return {"n": len(s), "min": s[0], "max": s[-1], "median": median,
-            "mean": (sum(s) / len(s)).quantize(Decimal("0.01"))}
+            "mean": sum(s) / len(s)}  # rounded where shown (half away from zero)
 
 
 def _sources(db, period: Period) -> list[dict[str, object]]:
@@ -403,11 +405,14 @@ def chart(code: str) -> Response:
     if department is not None and viewer.scope is not None and department not in viewer.scope:
         policy.require(viewer.user, "result.view", policy.Subject("", department), lang())
     data = feedback.run_data(db, feedback.latest_run_light(db, period))
-    values = [rd.dec(x.get("total")) for x in (data.totals if data else ())
-              if viewer.sees(x["employee_id"]) and (
-                  department is None or viewer.departments.get(x["employee_id"]) == department)]
+    visible = [x for x in (data.totals if data else ()) if viewer.sees(x["employee_id"])]
+    # the dashboard's axis: every visible department's
+    low, high = charts.axis_range([rd.dec(x.get("total")) for x in visible])
+    values = [rd.dec(x.get("total")) for x in visible
+              if department is None or viewer.departments.get(x["employee_id"]) == department]
     title = department or t("全部可见部门", "All visible departments")
-    return _svg(charts.histogram([v for v in values if v is not None], title=title))
+    return _svg(charts.distribution([v for v in values if v is not None], title=title,
+                                    low=low, high=high))
 
 
 def _svg(svg) -> Response:
@@ -429,12 +434,12 @@ def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
         t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
         t("指标", "Indicator"), t("原分数", "Old points"), t("原因（原）", "Old reason"),
         t("新分数", "New points"), t("原因", "Reason"), t("修改人", "Changed by"),
-        t("时间 (UTC)", "When (UTC)"), t("提交编号", "Submission")], [
+        _when_header(), t("提交编号", "Submission")], [
         [c.employee_id, viewer.name(c.employee_id), viewer.departments.get(c.employee_id),
          c.indicator, c.old.points if c.old else None, c.old.reason if c.old else None,
          c.new.points if c.new else None, c.reason,
          c.changed_by.editor.name if c.changed_by else None,
-         c.changed_by.when.strftime("%Y-%m-%d %H:%M:%S") if c.changed_by else None,
+         _stamp(c.changed_by.when) if c.changed_by else None,
          c.changed_by.submission_id if c.changed_by else None]
         for c in (view.cells if view else [])])
     totals = exports.Table(t("总分与排名", "Totals and ranks"), [
@@ -455,7 +460,7 @@ def _history_table(code: str) -> tuple[str, exports.Table]:
                        size=rd.EXPORT_LIMIT)
     rows = []
     for e in page.entries:
-        base = [e.info.when.strftime("%Y-%m-%d %H:%M:%S"), e.info.author.name,
+        base = [_stamp(e.info.when), e.info.author.name,
                 e.info.author.email, e.kind, e.info.submission_id, e.info.commit]
         if not e.cells:
             rows.append([*base, None, None, None, None, None, None, None])
@@ -464,12 +469,21 @@ def _history_table(code: str) -> tuple[str, exports.Table]:
                          viewer.departments.get(c.employee_id), c.indicator, c.old, c.new,
                          c.reason])
     table = exports.Table(t("调整历史", "History"), [
-        t("时间 (UTC)", "When (UTC)"), t("修改人", "By"), t("邮箱", "E-mail"),
+        _when_header(), t("修改人", "By"), t("邮箱", "E-mail"),
         t("类型", "Kind"), t("提交编号", "Submission"), t("版本", "Version"),
         t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
         t("指标", "Indicator"), t("原分数", "Old"), t("新分数", "New"), t("原因", "Reason")],
         rows)
     return f"kpibook-{exports.filename(code)}-history", table
+
+
+def _stamp(when: dt.datetime) -> str:
+    """An export's time: the company's time zone, to the second (the header names the zone)."""
+    return display.local_time(when, timezone(), seconds=True)
+
+
+def _when_header() -> str:
+    return f"{t('时间', 'When')} ({timezone()})"
 
 
 def _export(name: str, tables: list[exports.Table]) -> Response:
@@ -588,23 +602,6 @@ def link_to_version(code: str, commit: str) -> str:
 
 
 # --- template helpers -------------------------------------------------------------------------
-
-
-@bp.app_template_filter("pts")
-def _pts(value: object) -> str:
-    """Points with a sign (+2.00, -1.50, 0.00); — for none."""
-    number = rd.dec(value)
-    if number is None:
-        return "—"
-    text = f"{number:.2f}"
-    return text if number <= 0 else "+" + text
-
-
-@bp.app_template_filter("utc")
-def _utc(value: dt.datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.app_context_processor

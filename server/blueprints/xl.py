@@ -561,7 +561,11 @@ def _mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """The kb_meta stamp: now in the company's time zone, with its offset."""
+    from server.display import local_time
+
+    return local_time(dt.datetime.now(dt.UTC), current_app.config.get("TIMEZONE", ""),
+                      zone_label=True)
 
 
 def _no_problems(lang: str) -> tuple[str, str]:

@@ -148,7 +148,8 @@ def result_of(db: Session, period: Period, employee_id: str) -> ResultView:
     total = data.total_of.get(employee_id) if data else None
     lines = []
     for line in (data.lines_of.get(employee_id, ()) if data else ()):
-        lines.append({**line, "name": (names.get(line["indicator"]) or {}).get("name", "")})
+        rule = names.get(line["indicator"]) or {}
+        lines.append({**line, "name": rule.get("name", ""), "unit": rule.get("unit", "")})
     adjustments = list(db.scalars(select(Adjustment).where(
         Adjustment.period_id == period.id, Adjustment.employee_id == employee_id)
         .order_by(Adjustment.created_at, Adjustment.id)))

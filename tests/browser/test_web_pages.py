@@ -119,7 +119,7 @@ def test_publish_acknowledge_appeal_answer_confirm(web, app, browser):
                                   locale="zh-CN").new_page()
     sign_in(manager, base, OWN)
     manager.goto(f"{base}/me/2025-03")
-    assert manager.inner_text("#total").strip() == "90"
+    assert manager.inner_text("#total").strip() == "90.00"
     manager.fill("#appeal-reason", "三月设备停机两天")
     manager.click("#appeal")
     assert "申诉已提交" in manager.inner_text(".flash")
@@ -132,11 +132,11 @@ def test_publish_acknowledge_appeal_answer_confirm(web, app, browser):
     page.select_option("#answer-form select[name=indicator]", "PROD_EFF")
     page.fill("#answer-form input[name=points]", "2")
     page.click("#send-answer")
-    assert "待确认" in page.inner_text("#appeal-status")
+    assert "待经理确认" in page.inner_text("#appeal-status")
     shot(page, "appeal-answered")
 
     manager.goto(f"{base}/me/2025-03")
-    assert manager.inner_text("#total").strip() == "92"
+    assert manager.inner_text("#total").strip() == "92.00"
     assert "已核实" in manager.inner_text(".appeal .answer")
     manager.click("#confirm-answer")
     assert "申诉结束" in manager.inner_text(".flash")
