@@ -138,10 +138,33 @@ def _register_request_hooks(app: Flask) -> None:
                                     "max-age=31536000; includeSubDomains")
         # Excel on the web shows the add-in's pages inside a cross-origin iframe, so they
         # must not forbid framing; every other page may not be framed (clickjacking).
-        if not request.path.startswith("/addin/"):
+        addin = request.path.startswith("/addin/")
+        if not addin:
             resp.headers.setdefault("X-Frame-Options", "DENY")
-            resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        resp.headers.setdefault("Content-Security-Policy", ADDIN_CSP if addin else CSP)
+        if "base-uri" not in resp.headers["Content-Security-Policy"]:
+            # a view's own stricter policy (e.g. standalone SVG charts) still gets these
+            resp.headers["Content-Security-Policy"] += "; base-uri 'none'; object-src 'none'"
+        # Personal, admin and API answers are never stored by browsers or proxies; only the
+        # stylesheets/scripts and the add-in's files (revalidated: no-cache) may be.
+        if not (addin or request.path.startswith("/static/")):
+            resp.headers["Cache-Control"] = "no-store"
         return resp
+
+
+# Every page: scripts and styles from this server only (no inline script), nothing framed.
+CSP = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'; img-src 'self' data:; "
+       "style-src 'self' 'unsafe-inline'")
+# The add-in's pages: Office.js comes from Microsoft's CDN and Office frames the task pane
+# (Excel on the web); desktop Excel shows it in a webview, where frame-ancestors is moot.
+OFFICE_JS = "https://appsforoffice.microsoft.com"
+OFFICE_FRAMES = ("https://*.officeapps.live.com https://*.office.com https://*.office365.com "
+                 "https://*.microsoft365.com https://*.sharepoint.com")
+ADDIN_CSP = (f"default-src 'self'; script-src 'self' {OFFICE_JS}; object-src 'none'; "
+             "base-uri 'none'; form-action 'self'; img-src 'self' data:; "
+             f"style-src 'self' 'unsafe-inline'; connect-src 'self' {OFFICE_JS}; "
+             f"frame-src 'self' {OFFICE_FRAMES}; frame-ancestors 'self' {OFFICE_FRAMES}")
 
 
 def _error(message: str, status: int) -> Response:

@@ -514,6 +514,33 @@ def create_oauth_client(db: Session, name: str, scopes: list[str],
     return row, secret
 
 
+def rotate_oauth_secret(db: Session, row: OAuthClient) -> str:
+    """A new secret for the client (shown once). The old secret stops working at once and so
+    do the access tokens issued with it."""
+    if row.revoked_at is not None:
+        raise ValueError(f"client {row.client_id} is revoked")
+    secret = secrets.token_urlsafe(32)
+    row.secret_hash = hash_token(secret)
+    now = utcnow()
+    for tok in db.scalars(select(OAuthToken).where(OAuthToken.client_pk == row.id,
+                                                   OAuthToken.revoked_at.is_(None))):
+        tok.revoked_at = now
+    db.flush()
+    return secret
+
+
+def oauth_client_for_token(db: Session, token: str, scope: str) -> OAuthClient | None:
+    """The client of a valid (issued, unexpired, unrevoked, client active) OAuth2 access token
+    that carries `scope`; None otherwise. For endpoints that also accept another credential
+    (the push API accepts a push source's own token too)."""
+    row = db.scalar(select(OAuthToken).where(OAuthToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or row.client.revoked_at is not None:
+        return None
+    if _aware(row.expires_at) <= utcnow() or scope not in (row.scope or "").split():
+        return None
+    return row.client
+
+
 def _query_client(client_id: str) -> _Client | None:
     row = get_session().scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if row is None or row.revoked_at is not None:
@@ -612,7 +639,12 @@ def init_app(app: Flask) -> None:
 
     insecure = bool(app.config.get("ALLOW_INSECURE_HTTP"))
     app.config.update(
-        SESSION_COOKIE_NAME="kpibook_session",
+        # __Host-: the browser keeps it only if Secure, Path=/ and without Domain, so no
+        # sibling host or plain-HTTP page can set or overwrite it. Plain-HTTP development
+        # (ALLOW_INSECURE_HTTP) cannot use the prefix.
+        SESSION_COOKIE_NAME="kpibook_session" if insecure else "__Host-kpibook_session",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
         SESSION_COOKIE_SECURE=not insecure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -8,11 +8,11 @@ import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from sqlalchemy import select
 
-from server import auth, policy
-from server.db import get_session
+from server import auth, policy, throttle
+from server.db import get_engine, get_session
 from server.models import Employee, Notification, OAuthClient, Role, User
 from server.services.errors import BadRequest, NotFound
 from server.web import back, lang, say, t
@@ -166,6 +166,7 @@ def unlock(user_id: int) -> Response:
     target.locked_until = None
     target.failed_logins = 0
     get_session().commit()
+    throttle.unlock_account(get_engine(current_app), target.name)  # every address's delay
     say("已解锁。", "Unlocked.")
     return back("admin.user", user_id=user_id)
 
@@ -278,6 +279,22 @@ def revoke_client(client_id: int) -> Response:
     say(f"客户端 {row.client_id} 已停用，其令牌立即失效。",
         f"Client {row.client_id} revoked; its tokens stop working now.")
     return back("admin.clients")
+
+
+@bp.post("/clients/<int:client_id>/rotate")
+@policy.web("clients.manage")
+def rotate_client_secret(client_id: int) -> Response:
+    """A new secret, shown once; the old one and its tokens stop working now."""
+    db = get_session()
+    row = db.get(OAuthClient, client_id)
+    if row is None or row.revoked_at is not None:
+        raise NotFound("找不到该客户端。\nNo such client.")
+    secret = auth.rotate_oauth_secret(db, row)
+    db.commit()
+    rows = db.scalars(select(OAuthClient).order_by(OAuthClient.id.desc())).all()
+    html = render_template("admin/clients.html", clients=rows, scopes=auth.OAUTH_SCOPES,
+                           secret=secret, new_client=row)
+    return Response(html, headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/notifications")
