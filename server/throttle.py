@@ -93,9 +93,10 @@ def count_attempt(engine: Engine, keys: list[tuple[str, Rule]], window: float,
             fresh = T.updated < now - window  # `updated`: when this counting window began
             attempts = case((fresh, literal(1)), else_=T.attempts + 1)
             doubled = case((fresh, literal(0.0)), else_=T.delay * 2)
+            first = min(rule.base, rule.cap)
             delay = case((attempts < rule.free, literal(0.0)),
+                         (doubled < first, literal(first)),
                          (doubled > rule.cap, literal(rule.cap)),
-                         (doubled < rule.base, literal(rule.base)),
                          else_=doubled)
             row = conn.execute(
                 update(T).where(T.key == key, T.not_before <= now)

@@ -50,7 +50,7 @@ def _password_again(user: User) -> None:
     second factor): the password again, throttled like a sign-in."""
     if not auth.check_password_throttled(user.name, request.form.get("password", ""), user,
                                          lang()):
-        raise ClientError(t("密码不正确。", "The password is wrong."), 403)
+        raise ClientError(t("密码不正确。", "The password is wrong."), 400)
 
 
 @bp.post("/tokens")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import OWN, PASSWORD, make_world
+from tests.web.conftest import OWN, PASSWORD, answer_code_step, make_world
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-web"))
 
@@ -40,6 +40,7 @@ def sign_in(page, base: str, name: str, password: str = PASSWORD) -> None:
     page.fill("#name", name)
     page.fill("#password", password)
     page.click("#sign-in")
+    answer_code_step(page, name)
 
 
 def test_sign_in_wrong_then_right(web):
