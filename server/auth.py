@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from server import throttle
-from server.db import get_engine, get_session
+from server.db import get_session
 from server.models import ApiToken, OAuthClient, OAuthToken, Role, User, WebSession
 from server.services.errors import ClientError, Forbidden, Unauthorized
 
@@ -188,9 +188,9 @@ def check_password_throttled(name: str, password: str, user: User | None,
     or the server waits out a delay; the password is then not even checked. Unknown or
     inactive users cost one argon2 verification like everyone else."""
     cfg = current_app.config
-    engine = get_engine(current_app)
+    db = get_session()
     keys = throttle.sign_in_keys(cfg, name, client_ip())
-    wait = throttle.count_attempt(engine, keys, float(cfg["LOGIN_WINDOW_MINUTES"]) * 60)
+    wait = throttle.count_attempt(db, keys, float(cfg["LOGIN_WINDOW_MINUTES"]) * 60)
     if wait is not None:
         log.warning("sign-in throttled at %s (%.0f s)", client_ip(), wait)
         raise _too_many(wait, lang)
@@ -200,7 +200,7 @@ def check_password_throttled(name: str, password: str, user: User | None,
     if not _verify(user.password_hash, password):
         log.warning("failed sign-in for user id %s", user.id)
         return False
-    throttle.forget_attempt(engine, keys, reset=tuple(throttle.account_keys(name)))
+    throttle.forget_attempt(db, keys, reset=tuple(throttle.account_keys(name)))
     return True
 
 

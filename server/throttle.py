@@ -18,13 +18,15 @@ a user exists, so refusals look the same for known and unknown names.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, delete, literal, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from server.models import SignInThrottle
 
@@ -71,7 +73,20 @@ def second_factor_keys(config: Mapping[str, Any], user_id: int) -> list[tuple[st
                                      float(config["LOGIN_MAX_DELAY"])))]
 
 
-def _ensure_row(conn: Any, key: str) -> None:
+@contextlib.contextmanager
+def _committed(db: Session) -> Iterator[Connection]:
+    """The request's own session and connection (a second connection per request could
+    exhaust the pool under a burst), committed at once so that row locks are held briefly."""
+    db.commit()
+    try:
+        yield db.connection()
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _ensure_row(conn: Connection, key: str) -> None:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -80,15 +95,16 @@ def _ensure_row(conn: Any, key: str) -> None:
                  .on_conflict_do_nothing(index_elements=["key"]))
 
 
-def count_attempt(engine: Engine, keys: list[tuple[str, Rule]], window: float,
+def count_attempt(db: Session, keys: list[tuple[str, Rule]], window: float,
                   now: float | None = None) -> float | None:
-    """Count one attempt against every key, each in its own committed transaction.
+    """Count one attempt against every key, each in its own committed transaction (the
+    request's session is committed: call this before changing anything else).
 
     None: the attempt may go ahead. A number: seconds until the first refusing key allows
     another attempt (nothing further is counted then)."""
     now = time.time() if now is None else now
     for key, rule in keys:
-        with engine.begin() as conn:
+        with _committed(db) as conn:
             _ensure_row(conn, key)
             fresh = T.updated < now - window  # `updated`: when this counting window began
             attempts = case((fresh, literal(1)), else_=T.attempts + 1)
@@ -100,7 +116,11 @@ def count_attempt(engine: Engine, keys: list[tuple[str, Rule]], window: float,
                          else_=doubled)
             row = conn.execute(
                 update(T).where(T.key == key, T.not_before <= now)
-                .values(attempts=attempts, delay=delay, not_before=literal(now) + delay,
+                # No delay: not_before 0, not `now` - a request that computed its `now`
+                # before waiting for the row lock must not be refused by a later one's.
+                .values(attempts=attempts, delay=delay,
+                        not_before=case((attempts < rule.free, literal(0.0)),
+                                        else_=literal(now) + delay),
                         updated=case((fresh, literal(now)), else_=T.updated))
                 .returning(T.attempts)).first()
             if row is None:
@@ -109,11 +129,11 @@ def count_attempt(engine: Engine, keys: list[tuple[str, Rule]], window: float,
     return None
 
 
-def forget_attempt(engine: Engine, keys: list[tuple[str, Rule]], reset: tuple[str, ...]
+def forget_attempt(db: Session, keys: list[tuple[str, Rule]], reset: tuple[str, ...]
                    ) -> None:
     """After a success: keys starting with a `reset` prefix start again from nothing; the
     others (the address, the server) only take this attempt back."""
-    with engine.begin() as conn:
+    with _committed(db) as conn:
         for key, _rule in keys:
             if key.startswith(reset):
                 conn.execute(update(T).where(T.key == key).values(
@@ -123,20 +143,10 @@ def forget_attempt(engine: Engine, keys: list[tuple[str, Rule]], reset: tuple[st
                     attempts=T.attempts - 1))
 
 
-def unlock_account(engine: Engine, name: str) -> int:
+def unlock_account(db: Session, name: str) -> int:
     """HR's unlock: every counter of this account (at every address) is dropped."""
     prefixes = account_keys(name)
-    with engine.begin() as conn:
+    with _committed(db) as conn:
         result = conn.execute(delete(T).where(or_(
             T.key == prefixes[0], T.key.startswith(prefixes[1], autoescape=True))))
     return int(result.rowcount or 0)
-
-
-def waiting(engine: Engine, name: str, now: float | None = None) -> bool:
-    """Whether any counter of the account is making someone wait (the users page)."""
-    now = time.time() if now is None else now
-    prefixes = account_keys(name)
-    with engine.connect() as conn:
-        return conn.scalar(select(T.key).where(
-            or_(T.key == prefixes[0], T.key.startswith(prefixes[1], autoescape=True)),
-            T.not_before > now).limit(1)) is not None

@@ -8,11 +8,11 @@ import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
 from server import auth, policy, throttle
-from server.db import get_engine, get_session
+from server.db import get_session
 from server.models import Employee, Notification, OAuthClient, Role, User
 from server.services.errors import BadRequest, NotFound
 from server.web import back, lang, say, t
@@ -166,7 +166,7 @@ def unlock(user_id: int) -> Response:
     target.locked_until = None
     target.failed_logins = 0
     get_session().commit()
-    throttle.unlock_account(get_engine(current_app), target.name)  # every address's delay
+    throttle.unlock_account(get_session(), target.name)  # every address's delay
     say("已解锁。", "Unlocked.")
     return back("admin.user", user_id=user_id)
 

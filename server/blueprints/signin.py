@@ -24,7 +24,7 @@ from flask import (
 )
 
 from server import auth, mfa, policy, throttle
-from server.db import get_engine, get_session
+from server.db import get_session
 from server.models import User
 from server.services.errors import ClientError
 from server.web import lang, say, t
@@ -117,15 +117,14 @@ def verify() -> Response | str | tuple[Response, int]:
     code = request.form.get("code", "")
     db = get_session()
     keys = throttle.second_factor_keys(current_app.config, user.id)
-    engine = get_engine(current_app)
     try:
-        wait = throttle.count_attempt(engine, keys,
+        wait = throttle.count_attempt(db, keys,
                                       float(current_app.config["LOGIN_WINDOW_MINUTES"]) * 60)
         if wait is not None:
             raise auth._too_many(wait, lang())
         if mfa.accept_code(db, user, code) or mfa.accept_recovery_code(user, code):
             db.commit()
-            throttle.forget_attempt(engine, keys, reset=("totp:",))
+            throttle.forget_attempt(db, keys, reset=("totp:",))
             session.pop(PENDING_KEY, None)
             if len(user.recovery_codes or []) <= 2:
                 say(f"只剩 {len(user.recovery_codes or [])} 个恢复码：请在账户页面重新绑定验证器。",
