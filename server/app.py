@@ -159,8 +159,11 @@ CSP = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none
 # The add-in's pages: Office.js comes from Microsoft's CDN and Office frames the task pane
 # (Excel on the web); desktop Excel shows it in a webview, where frame-ancestors is moot.
 OFFICE_JS = "https://appsforoffice.microsoft.com"
-OFFICE_FRAMES = ("https://*.officeapps.live.com https://*.office.com https://*.office365.com "
-                 "https://*.microsoft365.com https://*.sharepoint.com")
+# Every ancestor must match: Excel on the web's frame (*.officeapps.live.com) and the page
+# around it (OneDrive, SharePoint, office.com, microsoft365.com, *.cloud.microsoft).
+OFFICE_FRAMES = ("https://*.live.com https://*.office.com https://*.office365.com "
+                 "https://*.microsoft365.com https://*.sharepoint.com https://*.cloud.microsoft "
+                 "https://*.microsoft.com")
 ADDIN_CSP = (f"default-src 'self'; script-src 'self' {OFFICE_JS}; object-src 'none'; "
              "base-uri 'none'; form-action 'self'; img-src 'self' data:; "
              f"style-src 'self' 'unsafe-inline'; connect-src 'self' {OFFICE_JS}; "

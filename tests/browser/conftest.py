@@ -127,7 +127,7 @@ def open_taskpane(page, live_server) -> Callable[..., Any]:
         response = page.goto(f"{live_server}/addin/taskpane.html")
         assert response is not None and response.status == 200
         # taskpane.js has run Office.onReady once the server's address is shown.
-        page.wait_for_function("document.getElementById('server').textContent !== ''")
+        page.locator("#server:not(:empty)").wait_for()  # no eval: the add-in CSP
         return page
 
     return open_

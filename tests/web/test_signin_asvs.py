@@ -370,7 +370,7 @@ def test_csp_and_no_store_on_every_page(app, world):
         assert not re.search(r"\son[a-z]+=", html) and "javascript:" not in html, path
     addin = client.get("/addin/taskpane.html").headers["Content-Security-Policy"]
     assert "script-src 'self' https://appsforoffice.microsoft.com" in addin
-    assert "frame-ancestors 'self' https://*.officeapps.live.com" in addin
+    assert "frame-ancestors 'self' https://*.live.com" in addin
     assert "object-src 'none'" in addin and "base-uri 'none'" in addin
 
 
