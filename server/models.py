@@ -333,7 +333,7 @@ class SignInThrottle(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # counted within the window
     delay: Mapped[float] = mapped_column(Float, default=0.0)  # seconds before the next one
     not_before: Mapped[float] = mapped_column(Float, default=0.0)
-    updated: Mapped[float] = mapped_column(Float, default=0.0)
+    window_start: Mapped[float] = mapped_column(Float, default=0.0)  # this window began
 
 
 class PeriodEvent(Base):

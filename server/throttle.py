@@ -91,7 +91,8 @@ def _ensure_row(conn: Connection, key: str) -> None:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(T).values(key=key, attempts=0, delay=0.0, not_before=0.0, updated=0.0)
+    conn.execute(insert(T).values(key=key, attempts=0, delay=0.0, not_before=0.0,
+                                 window_start=0.0)
                  .on_conflict_do_nothing(index_elements=["key"]))
 
 
@@ -106,7 +107,7 @@ def count_attempt(db: Session, keys: list[tuple[str, Rule]], window: float,
     for key, rule in keys:
         with _committed(db) as conn:
             _ensure_row(conn, key)
-            fresh = T.updated < now - window  # `updated`: when this counting window began
+            fresh = T.window_start < now - window  # a new counting window begins
             attempts = case((fresh, literal(1)), else_=T.attempts + 1)
             doubled = case((fresh, literal(0.0)), else_=T.delay * 2)
             first = min(rule.base, rule.cap)
@@ -121,7 +122,7 @@ def count_attempt(db: Session, keys: list[tuple[str, Rule]], window: float,
                 .values(attempts=attempts, delay=delay,
                         not_before=case((attempts < rule.free, literal(0.0)),
                                         else_=literal(now) + delay),
-                        updated=case((fresh, literal(now)), else_=T.updated))
+                        window_start=case((fresh, literal(now)), else_=T.window_start))
                 .returning(T.attempts)).first()
             if row is None:
                 not_before = conn.scalar(select(T.not_before).where(T.key == key)) or now

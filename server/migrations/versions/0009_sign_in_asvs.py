@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("delay", sa.Float(), nullable=False),
         sa.Column("not_before", sa.Float(), nullable=False),
-        sa.Column("updated", sa.Float(), nullable=False),
+        sa.Column("window_start", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_sign_in_throttles")),
     )
     with op.batch_alter_table("users") as batch:
