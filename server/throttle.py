@@ -151,3 +151,12 @@ def unlock_account(db: Session, name: str) -> int:
         result = conn.execute(delete(T).where(or_(
             T.key == prefixes[0], T.key.startswith(prefixes[1], autoescape=True))))
     return int(result.rowcount or 0)
+
+
+def waiting(db: Session, name: str, now: float | None = None) -> bool:
+    """Whether any counter of the account is making someone wait (the user's admin page)."""
+    now = time.time() if now is None else now
+    prefixes = account_keys(name)
+    return db.scalar(select(T.key).where(
+        or_(T.key == prefixes[0], T.key.startswith(prefixes[1], autoescape=True)),
+        T.not_before > now).limit(1)) is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, current_app, render_template, request, session
+from flask import Blueprint, Response, current_app, render_template, request, session, url_for
 from sqlalchemy import select
 
 from server import auth, mfa, policy
@@ -122,21 +122,22 @@ def enrol_mfa() -> Response:
     if request.method == "GET" or not secret:
         secret = mfa.new_secret()
         session["kb_enrol_secret"] = secret
-        return _enrol_page(user, secret, "/account/mfa", ask_password=True)
+        return _enrol_page(user, secret, url_for("account.enrol_mfa"), ask_password=True)
     try:
         _password_again(user)
     except ClientError as exc:
-        return _enrol_page(user, secret, "/account/mfa", exc.message, exc.status, True)
+        return _enrol_page(user, secret, url_for("account.enrol_mfa"), exc.message, exc.status,
+                           True)
     step = mfa.enrolment_step(secret, request.form.get("code", ""))
     if step is None:
-        return _enrol_page(user, secret, "/account/mfa",
+        return _enrol_page(user, secret, url_for("account.enrol_mfa"),
                            t("验证码不正确：请核对手机时间后重试。",
                              "Wrong code: check your phone's clock and try again."), 400, True)
     db = get_session()
     codes = mfa.enrol(user, secret, step)
     db.commit()
     session.pop("kb_enrol_secret", None)
-    return recovery_codes_page(codes, "/account")
+    return recovery_codes_page(codes, url_for("account.index"))
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

@@ -109,8 +109,10 @@ def create_user() -> Response:
 @bp.get("/users/<int:user_id>")
 @policy.web("users.view")
 def user(user_id: int) -> str:
-    return render_template("admin/user.html", user=_user(user_id), roles=ROLES,
-                           now=auth.utcnow(), aware=auth._aware)
+    target = _user(user_id)
+    return render_template("admin/user.html", user=target, roles=ROLES,
+                           now=auth.utcnow(), aware=auth._aware,
+                           slowed=throttle.waiting(get_session(), target.name))
 
 
 @bp.post("/users/<int:user_id>")
@@ -151,11 +153,11 @@ def reset_password(user_id: int) -> Response:
     if problem:
         say(problem, problem, "error")
         return back("admin.user", user_id=user_id)
-    auth.set_password(target, password)
+    auth.set_password(target, password)  # revokes the user's tokens
     auth.end_all_sessions(db, target)
     db.commit()
-    say("已设置新密码，该用户的登录已全部结束。",
-        "New password set; the user's sign-ins were ended.")
+    say("已设置新密码，该用户的登录已全部结束，访问令牌已撤销。",
+        "New password set; the user's sign-ins were ended and tokens revoked.")
     return back("admin.user", user_id=user_id)
 
 
@@ -168,6 +170,21 @@ def unlock(user_id: int) -> Response:
     get_session().commit()
     throttle.unlock_account(get_session(), target.name)  # every address's delay
     say("已解锁。", "Unlocked.")
+    return back("admin.user", user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/mfa-reset")
+@policy.web("users.manage")
+def reset_mfa(user_id: int) -> Response:
+    """A lost phone without recovery codes: the authenticator is removed and the user's
+    sign-ins end; a role that needs it enrols again at the next sign-in."""
+    db = get_session()
+    target = _user(user_id)
+    target.totp_secret, target.recovery_codes = None, []
+    auth.end_all_sessions(db, target)
+    db.commit()
+    say("已移除该用户的验证器，其登录已全部结束。",
+        "The user's authenticator was removed and their sign-ins ended.")
     return back("admin.user", user_id=user_id)
 
 

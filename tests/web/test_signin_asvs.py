@@ -140,8 +140,10 @@ def test_hr_unlock_clears_every_address(app, world, web_login):
     hr = app.test_client()
     assert sign_in(hr, "hr").status_code == 302
     page = hr.get(f"/admin/users/{world.users['auditor']}")
+    assert 'id="slowed"' in page.get_data(as_text=True)
     hr.post(f"/admin/users/{world.users['auditor']}/unlock",
             data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert 'id="slowed"' not in hr.get(f"/admin/users/{world.users['auditor']}").text
     assert sign_in(app.test_client(), "auditor", PASSWORD,
                    **_from("10.4.0.1")).status_code == 302
 
@@ -222,6 +224,32 @@ def test_first_sign_in_of_a_required_role_enrols_with_recovery_codes(app, world)
         assert c.post("/login/verify", data={
             "code": codes[0], "csrf_token": csrf_from(page.get_data(as_text=True))}
         ).status_code == expected
+
+
+def test_anyone_may_enrol_on_the_account_page_and_hr_removes_a_lost_phone(app, world):
+    auditor = app.test_client()
+    assert sign_in(auditor, "auditor").status_code == 302
+    page = auditor.get("/account/mfa")
+    html = page.get_data(as_text=True)
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', html).group(1)
+    without_password = auditor.post("/account/mfa", data={
+        "code": pyotp.TOTP(secret).now(), "csrf_token": csrf_from(html)})
+    assert without_password.status_code == 400
+    done = auditor.post("/account/mfa", data={
+        "code": pyotp.TOTP(secret).now(), "password": PASSWORD, "csrf_token": csrf_from(html)})
+    assert done.status_code == 200 and "recovery-codes" in done.get_data(as_text=True)
+    c = app.test_client()
+    page = c.get("/login")
+    asked = c.post("/login", data={"name": "auditor", "password": PASSWORD,
+                                   "csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert asked.headers["Location"].endswith("/login/verify")  # enrolled: a code from now on
+    hr = app.test_client()
+    assert sign_in(hr, "hr").status_code == 302
+    page = hr.get(f"/admin/users/{world.users['auditor']}")
+    hr.post(f"/admin/users/{world.users['auditor']}/mfa-reset",
+            data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert auditor.get("/periods").status_code == 302  # sign-ins ended
+    assert sign_in(app.test_client(), "auditor").status_code == 302  # no code asked
 
 
 def test_codes_are_throttled(app, world):
