@@ -11,7 +11,7 @@
   sha256, expiring, scoped (read, submit, admin) and revoked by a password change. A fast hash
   is right for 32 random bytes (unlike passwords).
 * Machine clients (source systems pushing facts) use OAuth2 client credentials through authlib:
-  `POST /oauth/token` issues short-lived tokens with scopes; `require_oauth("facts:write")`
+  `POST /oauth/token` issues short-lived tokens with scopes; `guards.require_oauth("facts:write")`
   protects an endpoint and declares its policy for the permission-matrix test.
 * Tokens and passwords are refused, and session cookies ignored, over plain HTTP unless the
   request came through a trusted TLS proxy (KPIBOOK_TRUST_PROXY) or
@@ -322,11 +322,11 @@ def user_for_token(session: Session, token: str) -> User | None:
 def _require_token_scope() -> None:
     """A token may use a route only with the scope its action needs (server/policy.py
     `token_scope`): a read-only token cannot press Submit, a submit token cannot open periods."""
-    from server import policy
+    from server import guards, policy
 
     if not request.endpoint:
         return
-    declared = policy.route_policy(current_app, request.endpoint)
+    declared = guards.route_policy(current_app, request.endpoint)
     needed = policy.token_scope(declared.action if declared and declared.kind in (
         "token", "web") else None, request.method)
     if needed not in g.get("token_scopes", frozenset()):
@@ -596,33 +596,6 @@ def _make_oauth(app: Flask) -> tuple[Any, Any]:
 
 def oauth_server() -> Any:
     return current_app.extensions["kpibook.oauth"][0]
-
-
-def require_oauth(scope: str) -> Callable[[F], F]:
-    """Protect a machine endpoint: a valid, unexpired OAuth2 token carrying `scope`.
-
-    Usage (the facts push API)::
-
-        @bp.post("/facts")
-        @require_oauth("facts:write")
-        def push_facts(): client = current_oauth_client()  # OAuthClient row
-
-    Answers 401 (no/invalid/expired/revoked token) or 403 (insufficient_scope) as JSON
-    (RFC 6750), and declares the route's policy for the permission-matrix test.
-    """
-    from server import policy
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            protector = current_app.extensions["kpibook.oauth"][1]
-            with protector.acquire(scope) as token:
-                g.oauth_client = token.row.client
-            return view(*args, **kwargs)
-
-        return policy.machine(scope)(wrapped)  # type: ignore[return-value]
-
-    return decorator
 
 
 def current_oauth_client() -> OAuthClient:

@@ -8,7 +8,7 @@ import datetime as dt
 from flask import Blueprint, Response, current_app, render_template, request, session, url_for
 from sqlalchemy import select
 
-from server import auth, mfa, policy
+from server import auth, guards, mfa
 from server.db import get_session
 from server.models import ApiToken, User, WebSession
 from server.services.errors import ClientError, NotFound
@@ -40,7 +40,7 @@ def _page(user: User, new_token: str | None = None, error: str = "",
 
 
 @bp.get("")
-@policy.web("account.own")
+@guards.web("account.own")
 def index() -> Response:
     return _page(auth.current_user())
 
@@ -54,7 +54,7 @@ def _password_again(user: User) -> None:
 
 
 @bp.post("/tokens")
-@policy.web("account.own")
+@guards.web("account.own")
 def create_token() -> Response:
     user = auth.current_user()
     label = request.form.get("label", "").strip()[:100] or "Excel"
@@ -79,7 +79,7 @@ def create_token() -> Response:
 
 
 @bp.post("/sessions/<int:session_id>/end")
-@policy.web("account.own")
+@guards.web("account.own")
 def end_session(session_id: int) -> Response:
     user = auth.current_user()
     db = get_session()
@@ -97,7 +97,7 @@ def end_session(session_id: int) -> Response:
 
 
 @bp.post("/sessions/end-others")
-@policy.web("account.own")
+@guards.web("account.own")
 def end_other_sessions() -> Response:
     user = auth.current_user()
     db = get_session()
@@ -112,7 +112,7 @@ def end_other_sessions() -> Response:
 
 
 @bp.route("/mfa", methods=["GET", "POST"])
-@policy.web("account.own")
+@guards.web("account.own")
 def enrol_mfa() -> Response:
     """Enrol (or replace) the authenticator: password again and a code of the new secret."""
     from server.blueprints.signin import _enrol_page, recovery_codes_page
@@ -141,7 +141,7 @@ def enrol_mfa() -> Response:
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
-@policy.web("account.own")
+@guards.web("account.own")
 def revoke_token(token_id: int) -> Response:
     user = auth.current_user()
     db = get_session()
@@ -157,7 +157,7 @@ def revoke_token(token_id: int) -> Response:
 
 
 @bp.post("/password")
-@policy.web("account.own")
+@guards.web("account.own")
 def change_password() -> Response:
     user = auth.current_user()
     db = get_session()

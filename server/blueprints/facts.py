@@ -24,7 +24,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 from sqlalchemy import select
 
-from server import policy
+from server import guards, policy
 from server.auth import (
     OAUTH_TOKEN_PREFIX,
     bearer_token,
@@ -52,7 +52,7 @@ def _period(code: str) -> Period:
 
 
 @bp.post("/api/v1/facts")
-@policy.machine("facts:write")
+@guards.machine("facts:write")
 def push() -> Response:
     """Authenticated by an OAuth2 client-credentials token with scope facts:write of a client
     listed in the source's `clients`, or by the push source's own token (sync config)."""
@@ -81,7 +81,7 @@ def push() -> Response:
 
 
 @bp.get("/api/v1/periods/<code>/pull-status")
-@policy.web("facts.view")
+@guards.web("facts.view")
 @login_required
 def pull_status(code: str) -> Response:
     status = pull_service.pull_status(code)
@@ -104,7 +104,7 @@ def _fact_dict(f: SourceFact, lang: str) -> dict[str, object]:
 
 
 @bp.get("/api/v1/periods/<code>/facts")
-@policy.web("facts.view")
+@guards.web("facts.view")
 @login_required
 def facts_json(code: str) -> Response:
     period = _period(code)
@@ -142,7 +142,7 @@ def _explained(period: Period, lang: str, employee: str = "") -> list[dict[str, 
 
 
 @bp.get("/api/v1/periods/<code>/explanations")
-@policy.web("facts.view")
+@guards.web("facts.view")
 @login_required
 def explanations(code: str) -> Response:
     """Each score line of the latest run with links to the source facts behind it."""
@@ -204,7 +204,7 @@ PAGE = """<!doctype html>
 
 
 @bp.get("/sync/<code>")
-@policy.web("facts.view")
+@guards.web("facts.view")
 @login_required
 def page(code: str) -> str:
     period = _period(code)
@@ -269,7 +269,7 @@ LINE_PAGE = """<!doctype html>
 
 @bp.get("/sync/<code>/facts/<employee_id>")
 @bp.get("/sync/<code>/facts/<employee_id>/<indicator>")
-@policy.web("result.view")
+@guards.web("result.view")
 @login_required
 def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
     """The facts behind one score line (or every line of one manager: sections with the
@@ -306,7 +306,7 @@ def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
 
 
 @bp.post("/sync/<code>/upload/<source>")
-@policy.web("period.pull")
+@guards.web("period.pull")
 @login_required
 def upload(code: str, source: str) -> Response:
     user = current_user()

@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 
-from server import auth, mfa, policy, throttle
+from server import auth, guards, mfa, policy, throttle
 from server.db import get_session
 from server.models import User
 from server.services.errors import ClientError
@@ -47,7 +47,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.get("/")
-@policy.web("account.own")
+@guards.web("account.own")
 def home() -> Response:
     user = auth.current_user()
     if policy.can(user, "period.view"):
@@ -56,7 +56,7 @@ def home() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@policy.public("the sign-in form")
+@guards.public("the sign-in form")
 def login() -> Response | str | tuple[str, int]:
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -107,7 +107,7 @@ def _pending_user() -> tuple[User | None, str]:
 
 
 @bp.route("/login/verify", methods=["GET", "POST"])
-@policy.public("second sign-in step: only after the right password (pending in the cookie)")
+@guards.public("second sign-in step: only after the right password (pending in the cookie)")
 def verify() -> Response | str | tuple[Response, int]:
     user, next_url = _pending_user()
     if user is None or not mfa.enrolled(user):
@@ -138,7 +138,7 @@ def verify() -> Response | str | tuple[Response, int]:
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
-@policy.public("first sign-in of a role that needs a second factor: only after the right "
+@guards.public("first sign-in of a role that needs a second factor: only after the right "
                "password (pending in the cookie)")
 def enrol() -> Response | str | tuple[Response, int]:
     user, next_url = _pending_user()
@@ -179,7 +179,7 @@ def recovery_codes_page(codes: list[str], next_url: str) -> Response:
 
 
 @bp.post("/logout")
-@policy.public("signing out needs no permission (CSRF-checked like every form)")
+@guards.public("signing out needs no permission (CSRF-checked like every form)")
 def logout() -> Response:
     db = get_session()
     auth.end_web_session(db)
@@ -189,7 +189,7 @@ def logout() -> Response:
 
 
 @oauth_bp.post("/token")
-@policy.public("OAuth2 client-credentials: the client authenticates with its secret")
+@guards.public("OAuth2 client-credentials: the client authenticates with its secret")
 def token() -> Response:
     return auth.oauth_server().create_token_response()
 

@@ -1,7 +1,7 @@
 """sign-in at ASVS level 2: throttle counters, TOTP, token scopes, session user agents
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-07 18:00:00
 
 Tokens that existed before scopes keep every scope ("read submit admin"), so nobody's Excel
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0010"  # re-chained after main's 0010 (on branch signin: "0007")
 branch_labels = None
 depends_on = None
 
