@@ -160,14 +160,18 @@ CSP = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none
 # The add-in's pages: Office.js comes from Microsoft's CDN and Office frames the task pane
 # (Excel on the web); desktop Excel shows it in a webview, where frame-ancestors is moot.
 OFFICE_JS = "https://appsforoffice.microsoft.com"
+# What Office.js itself loads and reports to, found by its users (OfficeDev/office-js#1005);
+# Excel on the web's script sets inline styles (office-js#1687): style-src 'unsafe-inline'.
+OFFICE_JS_MORE = "https://ajax.aspnetcdn.com https://browser.pipe.aria.microsoft.com"
 # Every ancestor must match: Excel on the web's frame (*.officeapps.live.com) and the page
 # around it (OneDrive, SharePoint, office.com, microsoft365.com, *.cloud.microsoft).
 OFFICE_FRAMES = ("https://*.live.com https://*.office.com https://*.office365.com "
                  "https://*.microsoft365.com https://*.sharepoint.com https://*.cloud.microsoft "
                  "https://*.microsoft.com")
-ADDIN_CSP = (f"default-src 'self'; script-src 'self' {OFFICE_JS}; object-src 'none'; "
-             "base-uri 'none'; form-action 'self'; img-src 'self' data:; "
-             f"style-src 'self' 'unsafe-inline'; connect-src 'self' {OFFICE_JS}; "
+ADDIN_CSP = (f"default-src 'self'; script-src 'self' {OFFICE_JS} {OFFICE_JS_MORE}; "
+             "object-src 'none'; base-uri 'none'; form-action 'self'; img-src 'self' data:; "
+             f"style-src 'self' 'unsafe-inline'; connect-src 'self' {OFFICE_JS} "
+             f"{OFFICE_JS_MORE}; "
              f"frame-src 'self' {OFFICE_FRAMES}; frame-ancestors 'self' {OFFICE_FRAMES}")
 
 
