@@ -169,9 +169,17 @@ def _register_request_hooks(app: Flask) -> None:
                                     "max-age=31536000; includeSubDomains")
         # Excel on the web shows the add-in's pages inside a cross-origin iframe, so they
         # must not forbid framing; every other page may not be framed (clickjacking).
-        if not request.path.startswith("/addin/"):
+        addin = request.path.startswith("/addin/")
+        if not addin:
             resp.headers.setdefault("X-Frame-Options", "DENY")
-            resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        resp.headers.setdefault("Content-Security-Policy", ADDIN_CSP if addin else CSP)
+        if "base-uri" not in resp.headers["Content-Security-Policy"]:
+            # a view's own stricter policy (e.g. standalone SVG charts) still gets these
+            resp.headers["Content-Security-Policy"] += "; base-uri 'none'; object-src 'none'"
+        # Personal, admin and API answers are never stored by browsers or proxies; only the
+        # stylesheets/scripts and the add-in's files (revalidated: no-cache) may be.
+        if not (addin or request.path.startswith("/static/")):
+            resp.headers["Cache-Control"] = "no-store"
         return resp
 
 
@@ -209,6 +217,28 @@ def _check_text_fields() -> None:
             check(f"“{name}”", value)
     if request.is_json and not request.path.startswith("/xl/"):
         check("", request.get_json(silent=True))
+
+
+# Every page: scripts and styles from this server only (no inline script), nothing framed.
+CSP = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'; img-src 'self' data:; "
+       "style-src 'self' 'unsafe-inline'")
+# The add-in's pages: Office.js comes from Microsoft's CDN and Office frames the task pane
+# (Excel on the web); desktop Excel shows it in a webview, where frame-ancestors is moot.
+OFFICE_JS = "https://appsforoffice.microsoft.com"
+# What Office.js itself loads and reports to, found by its users (OfficeDev/office-js#1005);
+# Excel on the web's script sets inline styles (office-js#1687): style-src 'unsafe-inline'.
+OFFICE_JS_MORE = "https://ajax.aspnetcdn.com https://browser.pipe.aria.microsoft.com"
+# Every ancestor must match: Excel on the web's frame (*.officeapps.live.com) and the page
+# around it (OneDrive, SharePoint, office.com, microsoft365.com, *.cloud.microsoft).
+OFFICE_FRAMES = ("https://*.live.com https://*.office.com https://*.office365.com "
+                 "https://*.microsoft365.com https://*.sharepoint.com https://*.cloud.microsoft "
+                 "https://*.microsoft.com")
+ADDIN_CSP = (f"default-src 'self'; script-src 'self' {OFFICE_JS} {OFFICE_JS_MORE}; "
+             "object-src 'none'; base-uri 'none'; form-action 'self'; img-src 'self' data:; "
+             f"style-src 'self' 'unsafe-inline'; connect-src 'self' {OFFICE_JS} "
+             f"{OFFICE_JS_MORE}; "
+             f"frame-src 'self' {OFFICE_FRAMES}; frame-ancestors 'self' {OFFICE_FRAMES}")
 
 
 def _error(message: str, status: int) -> Response:

@@ -107,15 +107,38 @@ SETTINGS: tuple[Setting, ...] = (
             "Accept tokens, sign-in and session cookies over plain HTTP. Only for unit tests "
             "and local development; behind a TLS proxy set TRUST_PROXY instead"),
     Setting("SESSION_HOURS", 8, int, "Web sign-in lasts this many hours at most"),
-    Setting("SESSION_IDLE_MINUTES", 60, int,
+    Setting("SESSION_IDLE_MINUTES", 30, int,
             "A web session unused for this many minutes must sign in again"),
+    # Sign-in throttling (server/throttle.py, docs/security.md "Brute force"): attempts are
+    # counted per account at one address, per address, per account and for the whole server.
     Setting("LOGIN_MAX_FAILURES", 5, int,
-            "Failed sign-ins in a row before the account is locked"),
-    Setting("LOGIN_LOCK_MINUTES", 15, int, "How long a locked account stays locked"),
-    Setting("LOGIN_FAILURE_DELAY", 0.5, float,
-            "Seconds added per failed sign-in in a row (slows password guessing; max 5 s)"),
+            "Sign-in attempts for one account from one address before delays start"),
+    Setting("LOGIN_FAILURE_DELAY", 1.0, float,
+            "First delay in seconds once attempts are throttled; it doubles with every "
+            "further attempt"),
+    Setting("LOGIN_MAX_DELAY", 900.0, float,
+            "Longest delay in seconds for one account at one address, and for one address"),
+    Setting("LOGIN_IP_FAILURES", 30, int,
+            "Sign-in attempts from one address (any names) before delays start"),
+    Setting("LOGIN_ACCOUNT_FAILURES", 20, int,
+            "Sign-in attempts for one account (all addresses) before delays start"),
+    Setting("LOGIN_ACCOUNT_MAX_DELAY", 60.0, float,
+            "Longest delay in seconds for one account across all addresses (kept short so "
+            "that nobody can keep an account locked out)"),
+    Setting("LOGIN_GLOBAL_FAILURES", 1000, int,
+            "Sign-in attempts on the whole server before delays start"),
+    Setting("LOGIN_GLOBAL_MAX_DELAY", 2.0, float,
+            "Longest delay in seconds between sign-in attempts on the whole server"),
+    Setting("LOGIN_WINDOW_MINUTES", 60, int,
+            "Attempts are counted in windows of this many minutes"),
+    Setting("MFA_ROLES", "hr_admin,executive", str,
+            "Roles that must sign in with a one-time code (TOTP) besides the password; "
+            "comma-separated, empty: nobody is required (anyone may still enrol)"),
+    Setting("MFA_ISSUER", "kpibook", str,
+            "Issuer shown by authenticator apps for kpibook's one-time codes"),
     Setting("TOKEN_DAYS", 90, int,
-            "Default lifetime of personal access tokens in days (the maximum is 365)"),
+            "Default lifetime in days of personal access tokens created on the web or with "
+            "`kpibook tokens create` (the maximum is 365)"),
     Setting("OAUTH_TOKEN_SECONDS", 3600, int,
             "Lifetime of OAuth2 client-credentials access tokens"),
     # --- notifications (docs/security.md, notifications) ---

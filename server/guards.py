@@ -51,7 +51,8 @@ def public(why: str) -> Callable[[F], F]:
 
 def token(action: str) -> Callable[[F], F]:
     """A token-authenticated route (ribbon, API) whose view calls `require` itself, because
-    the refusal must be worded in the workbook's language or depends on the data."""
+    the refusal must be worded in the workbook's language or depends on the data. A personal
+    access token must also carry the scope `policy.token_scope(action)` (server/auth.py)."""
     if action not in ACTIONS:
         raise KeyError(action)
     return lambda view: _declare(view, RoutePolicy("token", action))

@@ -284,6 +284,24 @@ def adjustment_range(user: User, change: Change, lang: str = "zh") -> Adjustment
     return AdjustmentRange(True, up, down)
 
 
+# Personal access token scopes (docs/security.md): a token may do what its user's role may,
+# and only within its scopes. Opening periods and pulling data is administration.
+_ADMIN_ACTIONS = frozenset({"period.create", "period.pull", "period.transition",
+                            "users.manage", "clients.manage", "appeal.answer"})
+_READ_ACTIONS = frozenset({"account.own", "api.read", "period.view", "facts.view",
+                           "period.check", "result.view", "result.export", "appeal.view",
+                           "appeal.list", "users.view", "notifications.view"})
+
+
+def token_scope(action: str | None, method: str = "GET") -> str:
+    """The token scope a request needs: "read", "submit" or "admin"."""
+    if action in _ADMIN_ACTIONS or (action == "account.own" and method not in ("GET", "HEAD")):
+        return "admin"  # a token that may change its own account may make more tokens
+    if action in _READ_ACTIONS or (action is None and method in ("GET", "HEAD")):
+        return "read"
+    return "submit"
+
+
 # --- words -------------------------------------------------------------------------------------
 
 ROLE_WORDS = {

@@ -28,7 +28,14 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from sqlalchemy import select
 
 from server import display, guards, policy
-from server.auth import bearer_token, current_user, login_required, require_role
+from server.auth import (
+    OAUTH_TOKEN_PREFIX,
+    bearer_token,
+    current_user,
+    login_required,
+    oauth_client_for_token,
+    require_role,
+)
 from server.db import get_session
 from server.models import Employee, Period, PeriodState, Role, SourceFact
 from server.services import facts as fact_service
@@ -50,21 +57,28 @@ def _period(code: str) -> Period:
 
 
 @bp.post("/api/v1/facts")
-@guards.machine("sync push token of the source (sync config)")
+@guards.machine("facts:write")
 def push() -> Response:
+    """Authenticated by an OAuth2 client-credentials token with scope facts:write of a client
+    listed in the source's `clients`, or by the push source's own token (sync config)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object: {\"source\", \"period\", "
                          "\"records\": [...]}")
     source_name = str(body.get("source") or "").strip()
     config = pull_service.sync_config(current_app.config)
-    source = pull_service.authenticate_push(config, source_name, bearer_token() or "")
+    token = bearer_token() or ""
+    client = oauth_client_for_token(get_session(), token, "facts:write") if \
+        token.startswith(OAUTH_TOKEN_PREFIX) else None
+    source = pull_service.authenticate_push(config, source_name, token,
+                                            client.client_id if client else None)
     key = (request.headers.get("Idempotency-Key") or str(body.get("request_key") or "")).strip()
     if len(key) > 200:
         raise Unprocessable("Idempotency-Key is longer than 200 characters")
     session = get_session()
-    status, answer = pull_service.receive_push(session, source, body, key,
-                                               request.remote_addr or "", current_app.config)
+    status, answer = pull_service.receive_push(
+        session, source, body, key, client.client_id if client else request.remote_addr or "",
+        current_app.config)
     session.commit()
     resp = jsonify(answer)
     resp.status_code = status

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import OWN, PASSWORD, make_world
+from tests.web.conftest import OWN, PASSWORD, answer_code_step, make_world
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-web"))
 
@@ -40,6 +40,7 @@ def sign_in(page, base: str, name: str, password: str = PASSWORD) -> None:
     page.fill("#name", name)
     page.fill("#password", password)
     page.click("#sign-in")
+    answer_code_step(page, name)
 
 
 def test_sign_in_wrong_then_right(web):
@@ -51,6 +52,7 @@ def test_sign_in_wrong_then_right(web):
     assert "用户名或密码错误" in page.inner_text("#login-error")
     page.fill("#password", PASSWORD)
     page.click("#sign-in")
+    answer_code_step(page, "hr")  # HR signs in with a one-time code too
     page.wait_for_url(re.compile(r"/periods$"))
     assert "欢迎" in page.inner_text(".flash")
     assert "2025-03" in page.inner_text("#periods")
@@ -65,6 +67,7 @@ def test_token_creation_shows_token_once(web):
     page.goto(f"{base}/account")
     page.fill("#token-label", "办公室 Excel")
     page.select_option("#token-days", "30")
+    page.fill("#token-password", PASSWORD)  # a token needs the password again
     page.click("#create-token")
     token = page.inner_text("#new-token").strip()
     assert token.startswith("kpb_")

@@ -13,6 +13,10 @@ OWN, OTHER = "M1001", "M1002"  # managers of OWN_DEPT and OTHER_DEPT
 OTHER_NAME = "王芳"  # must never appear on a page of someone who may not read OTHER
 PERIOD = "2025-03"
 PASSWORD = "correct horse 42"
+# Authenticator secrets of the roles that must sign in with a one-time code (KPIBOOK_MFA_ROLES
+# default: HR admins and executives); sign_in() answers the second step with pyotp.
+TOTP_SECRETS = {"hr": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "gm": "KRUGKIDROVUWG2ZAMJZG653OEBTG66BA"}
+_world_app = None  # the app of the last make_world(): browser helpers compute codes with it
 
 
 @dataclass
@@ -70,6 +74,8 @@ def make_world(app, state: str = "published") -> World:
         create_user(s, OTHER, "employee", OTHER_NAME, {}, "wang@example.com",
                     password=PASSWORD, employee_id=OTHER)
         victim = create_user(s, "victim", "auditor", "victim")
+        for name, secret in TOTP_SECRETS.items():
+            next(u for u in people.values() if u.name == name).totp_secret = secret
         for role, u in people.items():
             w.users[role], w.names[role] = u.id, u.name
             create_token(s, u, "matrix", days=30)
@@ -99,7 +105,27 @@ def make_world(app, state: str = "published") -> World:
 
         for role, uid in w.users.items():
             w.token_ids[role] = s.scalar(select(ApiToken.id).where(ApiToken.user_id == uid))
+    global _world_app
+    _world_app = app
     return w
+
+
+def totp_code(name: str, app=None) -> str:
+    """A one-time code for `name` that the server has not seen yet: the current time step's,
+    or the next one's when the current one was used (the server accepts one step of drift)."""
+    import time
+
+    import pyotp
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import User
+
+    with session_scope(app or _world_app) as s:
+        user = s.scalar(select(User).where(User.name == name))
+        secret, last = user.totp_secret, int(user.totp_last_step or 0)
+    step = max(int(time.time() // 30), last + 1)
+    return pyotp.TOTP(secret).at(step * 30)
 
 
 @pytest.fixture
@@ -108,11 +134,18 @@ def world(app) -> World:
 
 
 def sign_in(client, name: str, password: str = PASSWORD, **kw):
-    """Sign in through the real form (CSRF token read from the page)."""
+    """Sign in through the real form (CSRF token read from the page), answering the one-time
+    code step when the server asks for it."""
     page = client.get("/login", **kw)
     token = csrf_from(page.get_data(as_text=True))
-    return client.post("/login", data={"name": name, "password": password,
+    resp = client.post("/login", data={"name": name, "password": password,
                                        "csrf_token": token}, **kw)
+    if resp.status_code == 302 and resp.headers["Location"].endswith("/login/verify"):
+        page = client.get("/login/verify", **kw)
+        resp = client.post("/login/verify", data={
+            "code": totp_code(name, client.application),
+            "csrf_token": csrf_from(page.get_data(as_text=True))}, **kw)
+    return resp
 
 
 def csrf_from(html: str) -> str:
@@ -121,3 +154,12 @@ def csrf_from(html: str) -> str:
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "no CSRF field on the page"
     return m.group(1)
+
+
+def answer_code_step(page, name: str) -> None:
+    """Browser tests: after the password, type the one-time code when the server asks."""
+    page.wait_for_load_state()
+    if "/login/verify" in page.url:
+        page.fill("#code", totp_code(name))
+        page.click("#verify")
+        page.wait_for_load_state()

@@ -1,7 +1,7 @@
 """period bindings: the server-issued token that binds a workbook to its period
 
 Revision ID: 0016
-Revises: 0010
+Revises: 0009
 Create Date: 2026-12-07 19:10:00
 
 Every existing period gets a random binding; its workbooks carry none yet, so HR presses New
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
