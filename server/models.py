@@ -233,8 +233,28 @@ class ScoreRun(Base):
     submission_id: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
     commit: Mapped[str | None] = mapped_column(String(40), default=None)
     base_commit: Mapped[str | None] = mapped_column(String(40), default=None)
+    # The engine's input this run was scored from, without adjustments (a RunInput row,
+    # shared by the runs of one input): web adjustments, reverts and appeal answers are
+    # re-scored from it by the engine. None for runs stored before revision 0014.
+    input_id: Mapped[int | None] = mapped_column(
+        ForeignKey("run_inputs.id", ondelete="SET NULL"), default=None, index=True)
 
     period: Mapped[Period] = relationship()
+
+
+class RunInput(Base):
+    """A scored input (rules, roster, data, targets; not adjustments) as JSON
+    (server/scoring/codec.py), stored once per period and content digest."""
+
+    __tablename__ = "run_inputs"
+    __table_args__ = (UniqueConstraint("period_id", "digest", name="uq_run_inputs_digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id", ondelete="CASCADE"),
+                                           index=True)
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 of the payload
+    payload: Mapped[dict[str, Any]] = mapped_column()  # codec.input_to_json
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ScoreRunCounter(Base):

@@ -24,7 +24,7 @@ API:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -96,6 +96,9 @@ class Change:
     indicator: str
     points: Decimal
     adjust_roles: frozenset[str] = frozenset()  # the indicator's "Adjustable by" cell
+    max_up: Decimal | None = None  # the rules table's "Max up" (None: no limit)
+    max_down: Decimal | None = None  # the rules table's "Max down", as a positive number
+    known: bool = True  # False: the indicator is not in the period's rules of record
 
 
 # --- data scope --------------------------------------------------------------------------------
@@ -228,18 +231,30 @@ def authority_limits(user: User) -> tuple[Decimal | None, Decimal | None]:
 def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[str]:
     """Why `user` may not make `change` (empty: allowed).
 
-    HR admins are bounded only by the rules table's limits (which the engine checks). Others
-    need their role or name in the indicator's 'Adjustable by' (when it is set) and, from the
-    authority stored on the user, the employee's department, the indicator and the maximum
-    points up and down."""
+    Nobody adjusts a line of their own result (`User.employee_id`). Everyone is bounded by
+    the rules table's "Max up"/"Max down" of the indicator. HR admins are otherwise
+    unbounded; others need their role or name in the indicator's "Adjustable by" (when it
+    is set) and, from the authority stored on the user, the employee's department, the
+    indicator and the maximum points up and down. Build `change` from records only
+    (`change_refusals` does)."""
     zh = lang == "zh"
+    reasons = []
+    code = change.indicator
+    if user.employee_id and user.employee_id == change.employee_id:
+        reasons.append("不能调整自己的考核结果" if zh else "you may not adjust your own result")
+    if not change.known:
+        reasons.append(f"指标 {code} 不在本期间的规则记录中（请先计算得分）" if zh else
+                       f"indicator {code} is not in the period's rules of record (Score first)")
+    up, down = change.max_up, change.max_down
+    if (change.points > 0 and up is not None and change.points > up) or (
+            change.points < 0 and down is not None and -change.points > down):
+        reasons.append(f"超出规则表允许的调整范围（+{_limit(up)} / -{_limit(down)}）" if zh else
+                       f"outside the rules table's limits (+{_limit(up)} / -{_limit(down)})")
     if user.role == HR:
-        return []
+        return reasons
     if user.role not in (EXEC, DEPT):
         return [f"角色 {ROLE_WORDS[user.role][0]} 不能调整分数" if zh else
                 f"role {user.role} may not adjust scores"]
-    reasons = []
-    code = change.indicator
     if change.adjust_roles and not (
             names_of(user) & {r.strip().casefold() for r in change.adjust_roles}):
         roles = sorted(change.adjust_roles)
@@ -263,6 +278,70 @@ def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[st
         reasons.append(f"减分超过您的上限 -{down} 分" if zh else
                        f"more than your limit of -{down} points")
     return reasons
+
+
+def _limit(value: Decimal | None) -> str:
+    return "∞" if value is None else f"{value}"
+
+
+Key = tuple[str, str]  # (employee_id, indicator)
+
+
+def changes_of_record(db: Any, period: Any, points: Mapping[Key, Decimal]) -> dict[Key, Change]:
+    """The changes as policy judges them, from records only: the department from the
+    server's roster (employees), "Adjustable by" and "Max up/down" from the period's rules
+    of record (`Period.rules`, what its latest score run was scored with) — never from a
+    workbook or a form."""
+    from server.services.roster import departments_of
+
+    rules = {str(ind.get("code")): ind for ind in (period.rules or {}).get("indicators") or ()
+             if isinstance(ind, dict) and ind.get("code")}
+    departments = departments_of(db, sorted({eid for eid, _ in points}))
+    out = {}
+    for (eid, code), value in points.items():
+        rule = rules.get(code)
+        out[(eid, code)] = Change(
+            eid, departments.get(eid) or None, code, Decimal(value),
+            frozenset((rule or {}).get("adjust_roles") or ()),
+            _points(_signed_limit((rule or {}).get("adjust_max_up"))),
+            _points(_signed_limit((rule or {}).get("adjust_max_down"))), rule is not None)
+    return out
+
+
+def _signed_limit(value: object) -> object:
+    return None if value in (None, "", "None") else value
+
+
+def change_refusals(db: Any, user: User, period: Any, points: Mapping[Key, Decimal],
+                    lang: str = "zh") -> dict[Key, list[str]]:
+    """THE authority check of every change to an adjustment: ribbon Submit, web adjustment,
+    appeal answer and revert all call this (docs/roles.md). `points`: (employee, indicator)
+    -> the value the cell would hold (a removal: the value being removed; a revert: the
+    value being restored). Returns the refused cells with their reasons (empty: all
+    allowed)."""
+    if user is None or not user.active:
+        return {key: ["账户已停用" if lang == "zh" else "the account is inactive"]
+                for key in points}
+    out = {}
+    for key, change in changes_of_record(db, period, points).items():
+        reasons = adjustment_refusals(user, change, lang)
+        if reasons:
+            out[key] = reasons
+    return out
+
+
+def require_changes(db: Any, user: User, period: Any, points: Mapping[Key, Decimal],
+                    lang: str = "zh") -> None:
+    """`change_refusals` or 403 naming each refused cell and why (nothing is changed)."""
+    refused = change_refusals(db, user, period, points, lang)
+    if not refused:
+        return
+    zh = lang == "zh"
+    cells = ("；" if zh else "; ").join(
+        f"{eid} {code}：" + "、".join(r) if zh else f"{eid} {code}: " + ", ".join(r)
+        for (eid, code), r in sorted(refused.items()))
+    raise Forbidden(("超出您的调整权限，未保存任何内容：" + cells + "。") if zh else
+                    ("Outside your authority to adjust; nothing was saved: " + cells + "."))
 
 
 # --- route declarations ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from server import auth, policy, workflow
 from server.blueprints import lookups
 from server.db import get_session
 from server.models import Adjustment, AdjustmentStatus, Period, PeriodState
-from server.services import feedback, scoring
+from server.services import feedback
 from server.services.errors import BadRequest
 from server.services.periods import find_period
 from server.services.roster import departments_of, names_of_employees
@@ -178,9 +178,7 @@ def adjust(code: str, employee_id: str) -> Response:
     period = _viewed_period(code, employee_id)
     row = feedback.adjust(db, period, user, employee_id, request.form.get("indicator", ""),
                           request.form.get("points", ""), request.form.get("reason", ""),
-                          lang())
-    # the same history commit as a ribbon Submit (git first, then the database)
-    scoring.commit_web_adjustment(db, period, row, user)
+                          lang())  # the history commit as a ribbon Submit's (git first)
     db.commit()
     say(f"已调整 {employee_id} 的 {row.indicator}：{row.points:+} 分。",
         f"Adjusted {row.indicator} of {employee_id} by {row.points:+} points.")
@@ -217,10 +215,7 @@ def answer(appeal_id: int) -> Response:
                     indicator=request.form.get("indicator", "").strip(),
                     points=request.form.get("points", "").strip(),
                     adjust_reason=request.form.get("adjust_reason", ""))
-    if item.adjustment_id is not None:  # an answer with an adjustment: a history commit
-        scoring.commit_web_adjustment(db, item.period, db.get(Adjustment, item.adjustment_id),
-                                      user)
-    db.commit()
+    db.commit()  # an answer with an adjustment made its history commit (git first)
     from server import notify
 
     notify.appeal_answered(item.id)
