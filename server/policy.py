@@ -264,7 +264,10 @@ def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[st
     departments = set(auth.get("departments") or ())
     if user.role == DEPT and not departments:
         reasons.append("您的账户没有授权部门" if zh else "your account has no departments")
-    elif departments and (change.department is None or change.department not in departments):
+    elif departments and change.department is None:
+        reasons.append("该员工不在服务器的人员名单中（请先计算得分）" if zh else
+                       "the employee is not on the server's roster (Score first)")
+    elif departments and change.department not in departments:
         reasons.append("该员工不在您的授权部门内" if zh else
                        "the employee is outside your departments")
     indicators = set(auth.get("indicators") or ())
