@@ -38,7 +38,7 @@ def world_input(rules=None, facts: dict | None = None):
                       tuple(Fact(e, c, Decimal(v)) for (e, c), v in sorted(facts.items())))
 
 
-def world_rules(**settings):
+def world_rules(max_up: str = "5", **settings):
     from server.scoring.model import (
         GradeBand,
         Indicator,
@@ -48,7 +48,7 @@ def world_rules(**settings):
 
     def ind(code, name, weight, roles=()):
         return Indicator(code, name, IndicatorKind.QUANTITATIVE, Decimal(weight), "manual",
-                         "points", adjust_roles=frozenset(roles), adjust_max_up=Decimal(5),
+                         "points", adjust_roles=frozenset(roles), adjust_max_up=Decimal(max_up),
                          adjust_max_down=Decimal(5))
 
     settings.setdefault("bands", (GradeBand("A", Decimal(90)), GradeBand("B", Decimal(80)),
