@@ -347,6 +347,51 @@ def require_changes(db: Any, user: User, period: Any, points: Mapping[Key, Decim
                     ("Outside your authority to adjust; nothing was saved: " + cells + "."))
 
 
+# --- separation of duties (docs/roles.md) ------------------------------------------------------
+
+
+def submission_review_refusals(user: User, decision: str, authored: bool,
+                               lang: str = "zh") -> list[str]:
+    """Why `user` may not approve / send back one submission (empty: allowed). Only
+    executives approve a submission, and nobody approves one they authored (sending one's
+    own back is allowed: it asks for less, not more). Department scope: the caller has
+    checked that the user may read every cell (`visible`)."""
+    zh = lang == "zh"
+    if user is None or not user.active or user.role not in ACTIONS["adjustment.review"]:
+        return ["您的角色不能审批调整" if zh else "your role may not review adjustments"]
+    reasons = []
+    if decision == "approve":
+        if user.role != EXEC:
+            reasons.append("只有高管可以批准调整" if zh else
+                           "only an executive may approve adjustments")
+        if authored:
+            reasons.append("不能批准自己提交的调整" if zh else
+                           "you may not approve a submission you authored")
+    return reasons
+
+
+def period_approval_refusals(user: User, departments: Iterable[str | None],
+                             approver_roles: Iterable[str], lang: str = "zh") -> list[str]:
+    """Why `user` may not approve a whole period (empty: allowed): their role must be one of
+    `approver_roles` (KPIBOOK_PERIOD_APPROVERS, HR by default) and their department scope
+    must cover every department in the period (`departments`, from the roster of record;
+    None: a manager not on the roster, covered only by an unlimited scope)."""
+    zh = lang == "zh"
+    roles = tuple(approver_roles)
+    reasons = []
+    if user.role not in roles:
+        who = "、".join(ROLE_WORDS[r][0] for r in roles) if zh else \
+            ", ".join(ROLE_WORDS[r][1] for r in roles)
+        reasons.append(f"只有{who}可以审批整个期间" if zh else f"only {who} may approve a period")
+    scope = department_scope(user)
+    if scope is not None:
+        outside = sorted({d or "?" for d in departments if d is None or d not in scope})
+        if outside:
+            reasons.append(f"您的授权范围不包含：{'、'.join(outside)}" if zh else
+                           f"your scope does not cover: {', '.join(outside)}")
+    return reasons
+
+
 # --- route declarations ----------------------------------------------------------------------
 
 

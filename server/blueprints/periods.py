@@ -105,13 +105,20 @@ def detail(code: str) -> str:
 
 @bp.post("/periods/<code>/transition")
 @policy.web("period.transition")
-def transition(code: str) -> Response:
+def transition(code: str) -> Response | str:
     user = auth.current_user()
     db = get_session()
     period = _period(code)
     action = request.form.get("action", "")
+    confirmed = request.form.get("confirmed") == "yes"
+    if action in workflow.CONFIRM and not confirmed and any(
+            tr.action == action for tr in workflow.available(period, user)):
+        # publish / close: first say who will be told and who cannot answer (docs/roles.md)
+        return render_template("period_confirm.html", period=period,
+                               preview=workflow.preview(db, period))
     event = workflow.transition(db, period, action, user, request.form.get("reason", ""),
-                                request.form.get("to_state") or None, lang())
+                                request.form.get("to_state") or None, lang(),
+                                confirmed=confirmed)
     db.commit()
     say(f"期间 {code}：{workflow.action_word(action, 'zh')}，现为「"
         f"{workflow.state_word(event.to_state, 'zh')}」。",

@@ -174,9 +174,12 @@ def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object
     if period.state not in OPEN_REVIEW:
         return {"open": False, "count": 0, "approvers": [], "entries": []}
     decided = rd.reviews(history, period.code)
+    # a reverted submission waits for nobody (its revert is a submission of its own)
+    reverted = {info.reverts[:12] for info in history.timeline(period.code, kind="revert",
+                                                               limit=500) if info.reverts}
     entries = []
     for info in history.timeline(period.code, kind="adjustment", limit=500):
-        if info.commit[:12] in decided:
+        if info.commit[:12] in decided or info.commit[:12] in reverted:
             continue
         entry = rd._visible_entry(viewer, info)
         if entry is not None:
@@ -304,7 +307,8 @@ def submission(code: str) -> str:
                           for c in entry.cells))
     open_review = period.state in OPEN_REVIEW
     may_approve = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
-                   and user.role == Role.EXECUTIVE.value and user.active)
+                   and not policy.submission_review_refusals(
+                       user, "approve", _authored(db, user, entry.info), lang()))
     may_return = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
                   and policy.can(user, "adjustment.review"))
     return render_template("review/submission.html", period=period, entry=entry,
@@ -559,13 +563,25 @@ def decide(code: str) -> Response:
     reason = (request.form.get("reason") or "").strip()
     if decision == "return" and not reason:
         raise BadRequest("退回必须填写原因。\nSending back needs a reason.")
-    if decision == "approve" and viewer.user.role != Role.EXECUTIVE.value:
-        raise Forbidden(t("只有高管可以批准调整。", "Only an executive may approve adjustments."))
     entry = _form_commit(history, period, viewer)
+    refused = policy.submission_review_refusals(
+        viewer.user, decision, _authored(db, viewer.user, entry.info), lang())
+    if refused:
+        raise Forbidden(("；" if lang() == "zh" else "; ").join(refused) +
+                        ("。" if lang() == "zh" else "."))
     if period.state not in OPEN_REVIEW:
         raise Conflict(t(f"期间已「{workflow.state_word(period.state, 'zh')}」，不能再逐条审批。",
                          f"The period is {workflow.state_word(period.state, 'en')}; "
                          f"submissions can no longer be reviewed one by one."))
+    earlier = rd.reviews(history, period.code).get(entry.commit[:12])
+    if earlier is not None and earlier.decision == decision:
+        # the same decision again (a second click, a resent form): nothing new to record
+        done_zh = "批准" if decision == "approve" else "退回"
+        say(f"版本 {entry.short} 已由 {earlier.by} 于 {_utc(earlier.when)} UTC {done_zh}，"
+            f"未重复记录。",
+            f"Version {entry.short} was already {_decision_word(decision)} by {earlier.by} "
+            f"at {_utc(earlier.when)} UTC; nothing recorded again.", "info")
+        return back("review.submission", code=code, commit=entry.commit)
     sid = rd.review_id(decision, entry.commit)
     commit = rd.record_review(history, period.code, entry.commit, decision,
                               reason or t("批准", "approved"), editor_of(viewer.user), sid)
@@ -581,6 +597,19 @@ def decide(code: str) -> Response:
     else:
         say(f"已退回版本 {entry.short}。", f"Sent back version {entry.short}.")
     return back("review.submission", code=code, commit=entry.commit)
+
+
+def _authored(db: Session, user: User, info) -> bool:
+    """Whether `user` authored the submission: its git author is theirs, or its cells'
+    Adjustment rows name them."""
+    from server.models import Adjustment
+
+    mine = editor_of(user)
+    if info.author is not None and info.author.email.casefold() == mine.email.casefold():
+        return True
+    return db.scalar(select(Adjustment.id).where(Adjustment.commit == info.commit,
+                                                 Adjustment.author_id == user.id)
+                     .limit(1)) is not None
 
 
 def link_to_version(code: str, commit: str) -> str:
