@@ -418,7 +418,8 @@ def waiting_for(db: Session, period: Period) -> list[Waiting]:
         n = db.scalar(select(func.count()).select_from(Adjustment).where(
             Adjustment.period_id == period.id,
             Adjustment.status == AdjustmentStatus.ACTIVE.value)) or 0
-        return [Waiting(EXEC, f"审批 {n} 项调整", f"approve {n} adjustment(s)", n)]
+        return [Waiting(EXEC, f"审批 {n} 项调整", f"approve {n} adjustment(s)", n),
+                *(Waiting(role, "审批期间", "approve the period") for role in approver_roles())]
     if s == S.APPROVED:
         return [Waiting(HR, "发布结果", "publish the results")]
     if s == S.PUBLISHED:

@@ -37,6 +37,7 @@ from server.models import Period, PeriodState, Role, SourceFact, User
 from server.services import feedback
 from server.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.services.history import editor_of, history_for
+from server.services.scoring import revert_points
 from server.web import back, lang, say, t
 
 bp = Blueprint("review", __name__, template_folder="templates")
@@ -305,8 +306,9 @@ def submission(code: str) -> str:
     cells_ok = not entry.hidden
     may_revert = (entry.kind in rd.CELL_KINDS and cells_ok
                   and period.state in workflow.ALLOWED_IN["adjust"]
-                  and all(policy.can(user, "adjustment.make", _change(db, viewer, period, c))
-                          for c in entry.cells))
+                  and policy.can(user, "adjustment.make")
+                  and not policy.change_refusals(db, user, period, revert_points(entry.cells),
+                                                 lang()))
     open_review = period.state in OPEN_REVIEW
     may_approve = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
                    and not policy.submission_review_refusals(
@@ -316,13 +318,6 @@ def submission(code: str) -> str:
     return render_template("review/submission.html", period=period, entry=entry,
                            viewer=viewer, may_revert=may_revert, may_approve=may_approve,
                            may_return=may_return, head=history.head())
-
-
-def _change(db, viewer: rd.Viewer, period: Period, cell) -> policy.Change:
-    rule = feedback.indicators_of(period).get(cell.indicator) or {}
-    restored = cell.old if cell.old is not None else Decimal(0)
-    return policy.Change(cell.employee_id, viewer.departments.get(cell.employee_id),
-                         cell.indicator, restored, frozenset(rule.get("adjust_roles") or ()))
 
 
 @bp.get("/review/<code>/cell/<employee_id>")
@@ -533,8 +528,7 @@ def revert(code: str) -> Response:
         raise BadRequest("撤销必须填写原因。\nA revert needs a reason.")
     entry = _form_commit(history, period, viewer)
     workflow.require_allowed(period, "adjust", lang())
-    for c in entry.cells:
-        policy.require(viewer.user, "adjustment.make", _change(db, viewer, period, c), lang())
+    # authority: the service's one check (policy.change_refusals) on every restored cell
     from server.services.scoring import revert_submission
 
     outcome = revert_submission(db, period, entry.commit, viewer.user, reason, lang())

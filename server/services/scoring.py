@@ -908,6 +908,12 @@ def _store_web_run(session: Session, period: Period, user: User, lang: str,
     return run
 
 
+def revert_points(cells) -> dict[Key, Decimal]:
+    """What a revert of `cells` asks of the one check: each restored value (a removal: the
+    value being removed)."""
+    return {c.cell: c.old if c.old is not None else (c.new or Decimal(0)) for c in cells}
+
+
 def revert_submission(session: Session, period: Period, commit: str, user: User, reason: str,
                       lang: str = "zh", requested_id: str | None = None, app=None
                       ) -> SubmitOutcome:
@@ -938,9 +944,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     if info.period != period.code or not info.cells:
         raise BadRequest(f"提交 {commit[:12]} 不是期间 {period.code} 的调整。" if zh else
                          f"Commit {commit[:12]} is not an adjustment of period {period.code}.")
-    policy.require_changes(session, user, period, {
-        c.cell: c.old if c.old is not None else (c.new or Decimal(0)) for c in info.cells},
-        lang)
+    policy.require_changes(session, user, period, revert_points(info.cells), lang)
     inp = web_input(session, period, lang)
     check_with_engine(session, period, inp, {
         c.cell: None if c.old is None else CellValue(c.old, reason) for c in info.cells}, lang)
