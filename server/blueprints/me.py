@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 
-from server import auth, notify, policy
+from server import auth, guards, notify
 from server.blueprints import lookups
 from server.db import get_session
 from server.models import ScoreRun
@@ -15,7 +15,7 @@ bp = Blueprint("me", __name__)
 
 
 @bp.get("/me")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def index() -> str:
     user = auth.current_user()
     db = get_session()
@@ -28,7 +28,7 @@ def index() -> str:
 
 
 @bp.get("/me/<code>")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def result(code: str) -> str:
     db = get_session()
     view = lookups.latest_result(db, lookups.published_period(db, code),
@@ -37,7 +37,7 @@ def result(code: str) -> str:
 
 
 @bp.post("/me/<code>/acknowledge")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def acknowledge(code: str) -> Response:
     db = get_session()
     feedback.acknowledge(db, lookups.published_period(db, code), auth.current_user(), lang())
@@ -47,7 +47,7 @@ def acknowledge(code: str) -> Response:
 
 
 @bp.post("/me/<code>/appeal")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def appeal(code: str) -> Response:
     user = auth.current_user()
     db = get_session()
@@ -60,7 +60,7 @@ def appeal(code: str) -> Response:
 
 
 @bp.post("/appeals/<int:appeal_id>/confirm")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def confirm(appeal_id: int) -> Response:
     db = get_session()
     item = lookups.appeal(db, appeal_id)

@@ -167,8 +167,8 @@ def adjust(db: Session, period: Period, user: User, employee_id: str, indicator:
     say): the one authority check (`policy.require_changes`, records only), the engine's
     verdict (a line's cap), then the history commit and the engine's new snapshot
     (`scoring.commit_web_adjustment`). Nothing is stored when any of them refuses."""
+    from server.ledger import CellValue
     from server.services import scoring
-    from sync.history import CellValue
 
     zh = lang == "zh"
     workflow.require_allowed(period, "appeal_adjust" if appeal is not None else "adjust", lang)

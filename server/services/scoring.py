@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,6 +21,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server import policy
+from server.ledger import (
+    CellValue,
+    EmployeeInfo,
+    Kind,
+    ScoreSnapshot,
+    TotalLine,
+    make_score_lines,
+)
 from server.models import Adjustment as AdjustmentRow
 from server.models import (
     AdjustmentStatus,
@@ -49,14 +55,6 @@ from server.services.errors import Conflict as ConflictError
 from server.services.periods import digest, to_jsonable
 from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
-from sync.history import (
-    CellValue,
-    EmployeeInfo,
-    Kind,
-    ScoreSnapshot,
-    TotalLine,
-    make_score_lines,
-)
 
 log = logging.getLogger("kpibook.scoring")
 
@@ -117,9 +115,7 @@ def next_run_no(session: Session, period_id: int) -> int:
 
 
 def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreResult,
-              user: User, lang: str, kind: str = "score", input_id: int | None = None
-              ) -> ScoreRun:
-    """`input_id`: the RunInput `inp` (without adjustments) is known to be stored as."""
+              user: User, lang: str, kind: str = "score") -> ScoreRun:
     run = ScoreRun(
         period=period, run_no=next_run_no(session, period.id), kind=kind, lang=lang,
         created_by=user.name,
@@ -128,14 +124,9 @@ def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreRe
         lines=_line_dicts(result.lines),  # type: ignore[arg-type]
         totals=_jsonable(result.employees),  # type: ignore[arg-type]
     )
-    run.input_id = input_id or remember_input(session, period, inp)
     session.add(run)
     # The period keeps the rule set that produced its latest snapshot.
     period.rules = to_jsonable(inp.rules)  # type: ignore[assignment]
-    # Departments decide who may read a result (server/policy.py): keep the roster in force.
-    from server.services.roster import remember_employees
-
-    remember_employees(session, inp.employees)
     if kind == "score":
         from server.workflow import advance
 
@@ -263,6 +254,7 @@ class SubmitOutcome:
     reports: dict[Key, CellReport] = field(default_factory=dict)
     restored: list[str] = field(default_factory=list)  # computed cells typed over
     authoritative: dict[Key, AdjustmentRow] = field(default_factory=dict)
+    records: object = None  # the records.Resolution the submission was checked against
 
     def count(self, state: str) -> int:
         return sum(1 for r in self.reports.values() if r.state == state)
@@ -425,19 +417,22 @@ def _authoritative_input(session: Session, period: Period, inp: ScoreInput
 
 
 def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
-                     accepted: dict[Key, CellValue | None], lang: str) -> dict[Key, str]:
+                     accepted: dict[Key, CellValue | None], lang: str
+                     ) -> tuple[dict[Key, str], tuple | None]:
+    """Edits the engine refuses, and when there are none the (result, input, adjustment rows)
+    the submission would produce."""
     from server.services.workbook import invalid
 
-    trial, _rows = _authoritative_input(session, period, inp)
+    trial, rows = _authoritative_input(session, period, inp)
     adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
     for (eid, code), value in accepted.items():
         if value is None:
             adjustments.pop((eid, code), None)
         else:
             adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
+    trial = dataclasses.replace(trial, adjustments=tuple(adjustments.values()))
     try:
-        run_engine(dataclasses.replace(trial, adjustments=tuple(adjustments.values())), lang,
-                   base=inp)
+        result = run_engine(trial, lang, base=inp)
     except ValidationError as exc:
         refused: dict[Key, str] = {}
         for p in exc.problems:
@@ -446,27 +441,37 @@ def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
                 refused[key] = p.message  # type: ignore[index]
         if not refused:
             raise invalid(list(exc.problems), lang) from None
-        return refused
-    return {}
+        return refused, None
+    return {}, (result, trial, rows)
 
 
 def submit_workbook(session: Session, period: Period, tables: Tables, user: User, lang: str,
                     base_version: str | None, requested_id: str | None,
-                    app=None) -> SubmitOutcome:
+                    app=None, check_answer=None) -> SubmitOutcome:
     """Submit through the history: diff kb_adjustments against the workbook's base version,
     check each changed cell, merge three-way with the head, commit (git, then database),
-    recompute with the adjustments of record. See docs/history.md for the rules."""
+    recompute with the adjustments of record. See docs/history.md for the rules.
+
+    `check_answer(result, inp, adjustment_rows)`: called with the result the submission
+    would produce before anything is committed; it raises to refuse (e.g. PlanError when the
+    answer cannot be written into the workbook), and then nothing is stored."""
+    from server.ledger import HistoryError, PeriodClosed
     from server.services import history as hist
     from server.services.workbook import invalid
-    from sync.history import HistoryError, PeriodClosed
 
     zh = _zh(lang)
     history = hist.history_for(app)
     sid = _submission_id(requested_id)
     try:
-        inp = to_score_input(_without(tables, "kb_adjustments"), lang)
+        bare = to_score_input(_without(tables, "kb_adjustments"), lang)
     except ValidationError as exc:
         raise invalid(exc.problems, lang) from None
+    # Authority, limits and departments come from the inputs of record, never from the
+    # workbook (docs/records.md).
+    from server.services import records
+
+    resolution = records.resolve(session, period, user, bare, tables, lang)
+    inp = resolution.inp
     frame = tables.get("kb_adjustments")
     typed, bad = _typed_cells(frame, inp, lang)
 
@@ -517,8 +522,9 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             accepted[key] = value
     # Edits the engine refuses (e.g. pushing a line past its cap) are per-cell rejections too:
     # try the adjustments of record with the accepted edits before anything is written.
+    trial = None
     for _attempt in range(3):
-        refused = _engine_refusals(session, period, inp, accepted, lang)
+        refused, trial = _engine_refusals(session, period, inp, accepted, lang)
         if not refused:
             break
         for key, message in refused.items():
@@ -537,6 +543,8 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             raise Forbidden(problems_message(located, lang, intro=head))
         raise invalid(located, lang)
 
+    if check_answer is not None and trial is not None:
+        check_answer(*trial)
     result = None
     commit = None
     duplicate = False
@@ -601,7 +609,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             advance(session, period, "submit", user)
         session.flush()
     return SubmitOutcome(sid, commit, head, duplicate, run, engine_result, scored_inp,
-                         reports, authoritative=rows)
+                         reports, authoritative=rows, records=resolution)
 
 
 def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: str
@@ -660,9 +668,11 @@ def _number(value: object) -> Decimal | None:
 
 
 def record_score(session: Session, period: Period, inp: ScoreInput, result: ScoreResult,
-                 run: ScoreRun, user: User, requested_id: str | None, app=None) -> str | None:
+                 run: ScoreRun, user: User, requested_id: str | None, app=None,
+                 note: str = "") -> str | None:
     """Score: a baseline commit (the period's first scores in the history) or a re-score.
-    Git first (under the history lock), then the run's ids; the caller commits the session."""
+    Git first (under the history lock), then the run's ids; the caller commits the session.
+    `note`: why the inputs changed (a change to the records), kept in the commit message."""
     from server.services import history as hist
 
     history = hist.history_for(app)
@@ -674,12 +684,12 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
     # The engine is a pure function of its input: scores recorded for this very input at
     # the current head are recorded already (a re-score of an unchanged month).
     fingerprint = f"{run.rules_digest}:{run.input_digest}"
-    if requested_id is None and history.holds_scores(period.code, fingerprint):
+    if requested_id is None and not note and history.holds_scores(period.code, fingerprint):
         commit = None
     else:
         commit = history.record_scores(period.code, score_snapshot(inp, result),
                                        hist.editor_of(user), sid, kind=kind,
-                                       fingerprint=fingerprint)
+                                       fingerprint=fingerprint, note=note)
     hist.fault("after_git_commit")
     head = history.head()
     if commit is not None:
@@ -760,81 +770,26 @@ def _reopen_if_approved(history, period: Period, user: User, why: str, sid: str)
 
 # --- web changes: adjustments, appeal answers, reverts -------------------------------------------
 #
-# The same path as Submit: the input the latest run was scored from (its RunInput) with the
+# The same path as Submit: the period's inputs of record (records.current) with the
 # adjustments of record and the changed cells -> the engine -> a history commit carrying the
 # engine's lines and totals -> a stored run. The one authority check is
 # policy.change_refusals; the engine is the one scorer.
 
-_INPUTS: OrderedDict[tuple, ScoreInput] = OrderedDict()
-_INPUTS_LOCK = threading.Lock()
-INPUT_CACHE = 2  # decoded inputs kept per process (the engine keeps a validated run for each)
-
-
-def remember_input(session: Session, period: Period, inp: ScoreInput) -> int:
-    """The RunInput row holding `inp` without its adjustments (stored once per period and
-    content), for `store_run`."""
-    import hashlib
-
-    import orjson
-
-    from server.models import RunInput
-    from server.scoring.codec import input_to_json
-
-    payload = input_to_json(inp)
-    key = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    found = session.scalar(select(RunInput.id).where(RunInput.period_id == period.id,
-                                                     RunInput.digest == key))
-    if found is not None:
-        return found
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        with session.begin_nested():
-            row = RunInput(period_id=period.id, digest=key, payload=payload)
-            session.add(row)
-        return row.id
-    except IntegrityError:  # a concurrent Score stored the same input first
-        return session.scalar(select(RunInput.id).where(RunInput.period_id == period.id,
-                                                        RunInput.digest == key))
-
-
-def input_of_run(session: Session, run: ScoreRun, lang: str) -> ScoreInput | None:
-    """The engine's input `run` was scored from (no adjustments), validated so that the
-    engine keeps its run and re-scores only the adjusted people; None for a run stored
-    before inputs were (revision 0014)."""
-    from server.models import RunInput
-    from server.scoring.codec import input_from_json
-    from server.scoring.engine import validate
-
-    if run.input_id is None:
-        return None
-    key = (str(session.get_bind().url), run.input_id, lang)
-    with _INPUTS_LOCK:
-        inp = _INPUTS.get(key)
-        if inp is not None:
-            _INPUTS.move_to_end(key)
-    if inp is None:
-        payload = session.scalar(select(RunInput.payload).where(RunInput.id == run.input_id))
-        if payload is None:
-            return None
-        inp = input_from_json(payload)
-        with _INPUTS_LOCK:
-            _INPUTS[key] = inp
-            while len(_INPUTS) > INPUT_CACHE:
-                _INPUTS.popitem(last=False)
-    validate(inp, lang)  # kept by the engine for score(..., base=inp); problems surface later
-    return inp
-
-
 def web_input(session: Session, period: Period, lang: str) -> ScoreInput:
-    """The latest run's input, or 409 saying to score first."""
-    run = workflow_latest(session, period)
-    inp = input_of_run(session, run, lang) if run is not None else None
-    if inp is None:
+    """The period's inputs of record (records.current: rules, roster, data, targets; no
+    adjustments), validated so that the engine keeps its run and re-scores only the adjusted
+    people; 409 before HR's first Score has made a record."""
+    from server.scoring.engine import validate
+    from server.services import records
+
+    found = records.current(session, period)
+    if found is None:
         raise ConflictError(
-            f"期间 {period.code} 的最新得分没有保存计算输入：请先按“计算得分”。" if _zh(lang) else
-            f"The latest scores of period {period.code} were stored without their input: "
-            f"press Score first.")
+            f"期间 {period.code} 还没有记录在案的计算输入：请人力资源部先按“计算得分”。"
+            if _zh(lang) else
+            f"Period {period.code} has no inputs of record yet: HR must press Score first.")
+    inp = found[1]
+    validate(inp, lang)  # kept by the engine for score(..., base=inp); problems surface later
     return inp
 
 
@@ -864,7 +819,7 @@ def commit_web_adjustment(session: Session, period: Period, user: User, key: Key
     """A web adjustment (result page, appeal answer), checked by the caller with
     `policy.require_changes` and `check_with_engine`: the same history commit as a ribbon
     Submit (git first; the caller commits the database), re-scored by the engine from the
-    latest run's input with the adjustments of record, and a stored run naming the commit.
+    inputs of record with the adjustments of record, and a stored run naming the commit.
     Returns the new Adjustment row."""
     from server.services import history as hist
 
@@ -897,9 +852,7 @@ def _store_web_run(session: Session, period: Period, user: User, lang: str,
     if not scored:
         return None
     trial, result = scored[-1]
-    latest = workflow_latest(session, period)
-    run = store_run(session, period, trial, result, user, lang, kind=kind,
-                    input_id=latest.input_id if latest is not None else None)
+    run = store_run(session, period, trial, result, user, lang, kind=kind)
     run.submission_id, run.commit = sid, commit
     for row in active_adjustments(session, period).values():
         if row.submission_id == sid:
@@ -924,11 +877,11 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     After approval a revert is allowed like any adjustment: git first says the period is
     back in review (`reopen` commit `<sid>.review`), then the revert commit; the database
     moves approved -> in_review with the reason (workflow.advance) in the caller's
-    transaction. The revert commit carries the engine's lines and totals: the latest run's
-    input with the adjustments of record and the restored values (as Submit)."""
+    transaction. The revert commit carries the engine's lines and totals: the inputs of
+    record with the adjustments of record and the restored values (as Submit)."""
     from server import workflow
+    from server.ledger import HistoryError, PeriodClosed
     from server.services import history as hist
-    from sync.history import HistoryError, PeriodClosed
 
     zh = _zh(lang)
     reason = (reason or "").strip()

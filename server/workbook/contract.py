@@ -663,14 +663,56 @@ def _to_score_input(tables: Tables, lang: str) -> ScoreInput:
                        meta.get("period", ""), problems, where)
     adjustments = _read_adjustments(tables.get("kb_adjustments"), known_codes, known_ids,
                                     problems, where)
-    if problems:
-        raise ValidationError(_in_sheet_order(problems))
     rules = RuleSet(indicators=tuple(indicators), **settings)
     inp = ScoreInput(rules, tuple(employees), tuple(facts), tuple(overrides), tuple(adjustments))
+    if problems:
+        # Every problem at once (issue #14): the engine's checks of what did parse go in the
+        # same report, except those a cell problem already explains.
+        problems += [_locate(p, tables, where) for p in _also_found(
+            inp, problems, known_codes or set(), known_ids or set(), lang)]
+        raise ValidationError(_in_sheet_order(problems))
     engine_problems = [_locate(p, tables, where) for p in validate(inp, lang)]
     if engine_problems:
         raise ValidationError(_in_sheet_order(engine_problems))
     return inp
+
+
+# Engine problems about the whole of the roster or rules: a row of the rules table that could
+# not be read makes them say nothing true (e.g. "nothing applies to M1001" when the rule that
+# applies is the unreadable row).
+_NEEDS_WHOLE_RULES = frozenset({"roster.nothing_applies"})
+
+
+def _also_found(inp: ScoreInput, problems: list[Problem], written_codes: set[str],
+                written_ids: set[str], lang: str) -> list[Problem]:
+    """The engine's problems with the part of the workbook that could be read, less those a
+    cell problem already explains: a table-wide problem (weights adding up, say) of a table
+    with an unreadable row, and problems about an indicator or person whose own row could not
+    be read (their data would otherwise all be "unknown"). None when a whole table could not
+    be read (a missing column): then the cells come first."""
+    if any(p.row is None or (p.why is not None and p.why.key.startswith("book."))
+           for p in problems):
+        return []  # a table that could not be read at all: everything would follow from it
+    try:
+        found = validate(inp, lang)
+    except Exception:  # noqa: BLE001 - a partial input the engine cannot take: cells first
+        return []
+    broken_tables = {p.table for p in problems}
+    lost_codes = written_codes - {i.code for i in inp.rules.indicators}
+    lost_ids = written_ids - {e.employee_id for e in inp.employees}
+    lost = lost_codes | lost_ids
+    out = []
+    for p in found:
+        key = tuple(p.key or ())
+        if not key and p.table in broken_tables:
+            continue
+        if lost & set(key):
+            continue
+        if "kb_rules" in broken_tables and p.why is not None and \
+                p.why.key in _NEEDS_WHOLE_RULES:
+            continue
+        out.append(p)
+    return out
 
 
 _TABLE_ORDER = {name: n for n, name in enumerate(TABLES)}

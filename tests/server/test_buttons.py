@@ -183,7 +183,8 @@ def _set_adjustment(book: Path, employee_id: str, indicator: str, points, reason
 
 def test_authority_of_department_head(app, client, book, press, make_token):
     """A department head adjusts within their department and limit; anything else is 403
-    and stores nothing."""
+    and stores nothing. (Adjusting needs HR's first Score: the records it is checked
+    against, docs/records.md.)"""
     head = make_token("zhangwei", "dept_head", {"departments": ["一车间"], "max_points": "3"})
     press("new_period", book)
     press("pull", book)

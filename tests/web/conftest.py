@@ -58,8 +58,8 @@ def world_rules(max_up: str = "5", **settings):
 
 
 def store_scores(app, period_code: str, inp=None, user_name: str = "hr") -> None:
-    """Score `inp` with the engine and store the run as the Score button does (its input
-    included), without moving the period."""
+    """Score `inp` with the engine and store the run as HR's Score button does (its inputs
+    made the record), without moving the period."""
     from sqlalchemy import select
 
     from server.db import session_scope
@@ -72,6 +72,10 @@ def store_scores(app, period_code: str, inp=None, user_name: str = "hr") -> None
         period = s.scalar(select(Period).where(Period.code == period_code))
         user = s.scalar(select(User).where(User.name == user_name))
         state = period.state
+        from server.services import records
+
+        # HR's Score: the inputs of record (a new version with a reason), then the run
+        records.resolve(s, period, user, inp, None, "zh", apply_reason="测试：新的计算输入")
         store_run(s, period, inp, score(inp, "zh"), user, "zh")
         period.state = state
 
@@ -113,6 +117,9 @@ def make_world(app, state: str = "published") -> World:
         from server.services.scoring import store_run
 
         inp = world_input()
+        from server.services import records
+
+        records.resolve(s, period, people["hr_admin"], inp, None, "zh")  # adopted
         store_run(s, period, inp, score(inp, "zh"), people["hr_admin"], "zh")
         period.state = state
         for key, emp in (("own", OWN), ("other", OTHER)):
