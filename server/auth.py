@@ -322,11 +322,12 @@ def user_for_token(session: Session, token: str) -> User | None:
 def _require_token_scope() -> None:
     """A token may use a route only with the scope its action needs (server/policy.py
     `token_scope`): a read-only token cannot press Submit, a submit token cannot open periods."""
-    from server import guards, policy
+    from server import policy
+    from server.declarations import route_policy
 
     if not request.endpoint:
         return
-    declared = guards.route_policy(current_app, request.endpoint)
+    declared = route_policy(current_app, request.endpoint)
     needed = policy.token_scope(declared.action if declared and declared.kind in (
         "token", "web") else None, request.method)
     if needed not in g.get("token_scopes", frozenset()):

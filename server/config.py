@@ -51,6 +51,19 @@ def parse_timezone(text: str) -> str:
     return name
 
 
+PERIOD_APPROVER_ROLES = ("hr_admin", "executive")
+
+
+def parse_roles(text: str) -> tuple[str, ...]:
+    """'hr_admin, executive' -> ('hr_admin', 'executive'): roles that may approve a period."""
+    roles = tuple(dict.fromkeys(r.strip().lower() for r in text.split(",") if r.strip()))
+    unknown = [r for r in roles if r not in PERIOD_APPROVER_ROLES]
+    if not roles or unknown:
+        raise ValueError(f"not approver roles: {text!r} (choose from "
+                         f"{', '.join(PERIOD_APPROVER_ROLES)})")
+    return roles
+
+
 def parse_lang(text: str) -> str:
     value = text.strip().lower()
     if value.startswith("zh"):
@@ -141,6 +154,10 @@ SETTINGS: tuple[Setting, ...] = (
             "`kpibook tokens create` (the maximum is 365)"),
     Setting("OAUTH_TOKEN_SECONDS", 3600, int,
             "Lifetime of OAuth2 client-credentials access tokens"),
+    # --- separation of duties (docs/roles.md) ---
+    Setting("PERIOD_APPROVERS", ("hr_admin",), parse_roles,
+            "Roles that approve a whole period (comma-separated: hr_admin, executive); the "
+            "approver's department scope must also cover every department of the period"),
     # --- notifications (docs/security.md, notifications) ---
     Setting("SMTP_HOST", "", str, "SMTP server for e-mail notifications (empty: no e-mail)"),
     Setting("SMTP_PORT", 25, int, "SMTP port (587 with SMTP_STARTTLS, 465 with SMTP_SSL)"),

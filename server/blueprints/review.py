@@ -37,6 +37,7 @@ from server.models import Period, PeriodState, Role, SourceFact, User
 from server.services import feedback
 from server.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.services.history import editor_of, history_for
+from server.services.scoring import revert_points
 from server.web import back, lang, say, t, timezone
 
 bp = Blueprint("review", __name__, template_folder="templates")
@@ -176,9 +177,12 @@ def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object
     if period.state not in OPEN_REVIEW:
         return {"open": False, "count": 0, "approvers": [], "entries": []}
     decided = rd.reviews(history, period.code)
+    # a reverted submission waits for nobody (its revert is a submission of its own)
+    reverted = {info.reverts[:12] for info in history.timeline(period.code, kind="revert",
+                                                               limit=500) if info.reverts}
     entries = []
     for info in history.timeline(period.code, kind="adjustment", limit=500):
-        if info.commit[:12] in decided:
+        if info.commit[:12] in decided or info.commit[:12] in reverted:
             continue
         entry = rd._visible_entry(viewer, info)
         if entry is not None:
@@ -193,6 +197,8 @@ def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object
         for e in entries:
             any_one = False
             for i, u in enumerate(executives):
+                if editor_of(u).email.casefold() == e.info.author.email.casefold():
+                    continue  # nobody approves their own submission
                 if all(policy.visible(u, c.employee_id, viewer.departments.get(c.employee_id))
                        for c in e.info.cells):
                     counts[i] += 1
@@ -302,23 +308,18 @@ def submission(code: str) -> str:
     cells_ok = not entry.hidden
     may_revert = (entry.kind in rd.CELL_KINDS and cells_ok
                   and period.state in workflow.ALLOWED_IN["adjust"]
-                  and all(policy.can(user, "adjustment.make", _change(db, viewer, period, c))
-                          for c in entry.cells))
+                  and policy.can(user, "adjustment.make")
+                  and not policy.change_refusals(db, user, period, revert_points(entry.cells),
+                                                 lang()))
     open_review = period.state in OPEN_REVIEW
     may_approve = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
-                   and user.role == Role.EXECUTIVE.value and user.active)
+                   and not policy.submission_review_refusals(
+                       user, "approve", _authored(db, user, entry.info), lang()))
     may_return = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
                   and policy.can(user, "adjustment.review"))
     return render_template("review/submission.html", period=period, entry=entry,
                            viewer=viewer, may_revert=may_revert, may_approve=may_approve,
                            may_return=may_return, head=history.head())
-
-
-def _change(db, viewer: rd.Viewer, period: Period, cell) -> policy.Change:
-    rule = feedback.indicators_of(period).get(cell.indicator) or {}
-    restored = cell.old if cell.old is not None else Decimal(0)
-    return policy.Change(cell.employee_id, viewer.departments.get(cell.employee_id),
-                         cell.indicator, restored, frozenset(rule.get("adjust_roles") or ()))
 
 
 @bp.get("/review/<code>/cell/<employee_id>")
@@ -482,6 +483,11 @@ def _stamp(when: dt.datetime) -> str:
     return display.local_time(when, timezone(), seconds=True)
 
 
+def _when(when: dt.datetime) -> str:
+    """A time in a message: the company's time zone, named."""
+    return f"{display.local_time(when, timezone())} ({timezone()})"
+
+
 def _when_header() -> str:
     return f"{t('时间', 'When')} ({timezone()})"
 
@@ -541,8 +547,7 @@ def revert(code: str) -> Response:
         raise BadRequest("撤销必须填写原因。\nA revert needs a reason.")
     entry = _form_commit(history, period, viewer)
     workflow.require_allowed(period, "adjust", lang())
-    for c in entry.cells:
-        policy.require(viewer.user, "adjustment.make", _change(db, viewer, period, c), lang())
+    # authority: the service's one check (policy.change_refusals) on every restored cell
     from server.services.scoring import revert_submission
 
     outcome = revert_submission(db, period, entry.commit, viewer.user, reason, lang())
@@ -573,13 +578,25 @@ def decide(code: str) -> Response:
     reason = (request.form.get("reason") or "").strip()
     if decision == "return" and not reason:
         raise BadRequest("退回必须填写原因。\nSending back needs a reason.")
-    if decision == "approve" and viewer.user.role != Role.EXECUTIVE.value:
-        raise Forbidden(t("只有高管可以批准调整。", "Only an executive may approve adjustments."))
     entry = _form_commit(history, period, viewer)
+    refused = policy.submission_review_refusals(
+        viewer.user, decision, _authored(db, viewer.user, entry.info), lang())
+    if refused:
+        raise Forbidden(("；" if lang() == "zh" else "; ").join(refused) +
+                        ("。" if lang() == "zh" else "."))
     if period.state not in OPEN_REVIEW:
         raise Conflict(t(f"期间已「{workflow.state_word(period.state, 'zh')}」，不能再逐条审批。",
                          f"The period is {workflow.state_word(period.state, 'en')}; "
                          f"submissions can no longer be reviewed one by one."))
+    earlier = rd.reviews(history, period.code).get(entry.commit[:12])
+    if earlier is not None and earlier.decision == decision:
+        # the same decision again (a second click, a resent form): nothing new to record
+        done_zh = "批准" if decision == "approve" else "退回"
+        say(f"版本 {entry.short} 已由 {earlier.by} 于 {_when(earlier.when)} {done_zh}，"
+            f"未重复记录。",
+            f"Version {entry.short} was already {_decision_word(decision)} by {earlier.by} "
+            f"at {_when(earlier.when)}; nothing recorded again.", "info")
+        return back("review.submission", code=code, commit=entry.commit)
     sid = rd.review_id(decision, entry.commit)
     commit = rd.record_review(history, period.code, entry.commit, decision,
                               reason or t("批准", "approved"), editor_of(viewer.user), sid)
@@ -595,6 +612,19 @@ def decide(code: str) -> Response:
     else:
         say(f"已退回版本 {entry.short}。", f"Sent back version {entry.short}.")
     return back("review.submission", code=code, commit=entry.commit)
+
+
+def _authored(db: Session, user: User, info) -> bool:
+    """Whether `user` authored the submission: its git author is theirs, or its cells'
+    Adjustment rows name them."""
+    from server.models import Adjustment
+
+    mine = editor_of(user)
+    if info.author is not None and info.author.email.casefold() == mine.email.casefold():
+        return True
+    return db.scalar(select(Adjustment.id).where(Adjustment.commit == info.commit,
+                                                 Adjustment.author_id == user.id)
+                     .limit(1)) is not None
 
 
 def link_to_version(code: str, commit: str) -> str:

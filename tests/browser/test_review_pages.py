@@ -137,7 +137,10 @@ def test_revert_with_reason(review):
 def test_approve_and_dashboard(review):
     page, base, commits = review
     sign_in(page, base, "gm")
+    # the department head's submission (nobody approves their own: no button on gm's)
     page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['gm']}")
+    assert page.locator("#approve").count() == 0
+    page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['script']}")
     assert page.inner_text("#review-state") == "待审批"
     page.fill("#review-reason-input", "同意，证据充分")
     page.click("#approve")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 
@@ -29,29 +30,64 @@ class World:
     token_ids: dict[str, int] = field(default_factory=dict)
 
 
-def lines_for(emp: str, points: str) -> list[dict]:
-    return [{"employee_id": emp, "indicator": "PROD_EFF", "actual": "0.98", "target": "1",
-             "weight": "40", "base_points": points, "adjustment": "0", "points": points,
-             "explanation": "达成率 98%", "status": "ok", "stale": False},
-            {"employee_id": emp, "indicator": "QUALITY", "actual": "0.02", "target": "0.03",
-             "weight": "60", "base_points": "50", "adjustment": "0", "points": "50",
-             "explanation": "不良率 2%", "status": "ok", "stale": False}]
+def world_input(rules=None, facts: dict | None = None):
+    """The engine's input of the world's period: PROD_EFF (weight 45) and QUALITY (55),
+    points given directly; OWN scores 40 + 50 = 90 (A), OTHER 35 + 50 = 85 (B)."""
+    from server.scoring.model import Employee, Fact, ScoreInput
+
+    facts = facts or {(OWN, "PROD_EFF"): "40", (OWN, "QUALITY"): "50",
+                      (OTHER, "PROD_EFF"): "35", (OTHER, "QUALITY"): "50"}
+    return ScoreInput(rules or world_rules(), (Employee(OWN, "张伟", OWN_DEPT),
+                                               Employee(OTHER, OTHER_NAME, OTHER_DEPT)),
+                      tuple(Fact(e, c, Decimal(v)) for (e, c), v in sorted(facts.items())))
 
 
-RULES = {"indicators": [
-    {"code": "PROD_EFF", "name": "生产效率", "adjust_roles": [], "adjust_max_up": "5",
-     "adjust_max_down": "5"},
-    {"code": "QUALITY", "name": "质量", "adjust_roles": ["总经理"], "adjust_max_up": "5",
-     "adjust_max_down": "5"}],
-    "grading": "bands", "bands": [{"grade": "A", "min_score": "90"},
-                                  {"grade": "B", "min_score": "80"},
-                                  {"grade": "C", "min_score": "0"}]}
+def world_rules(max_up: str = "5", **settings):
+    from server.scoring.model import (
+        GradeBand,
+        Indicator,
+        IndicatorKind,
+        RuleSet,
+    )
+
+    def ind(code, name, weight, roles=()):
+        return Indicator(code, name, IndicatorKind.QUANTITATIVE, Decimal(weight), "manual",
+                         "points", adjust_roles=frozenset(roles), adjust_max_up=Decimal(max_up),
+                         adjust_max_down=Decimal(5))
+
+    settings.setdefault("bands", (GradeBand("A", Decimal(90)), GradeBand("B", Decimal(80)),
+                                  GradeBand("C", Decimal(0))))
+    return RuleSet((ind("PROD_EFF", "生产效率", 45), ind("QUALITY", "质量", 55, ["总经理"])),
+                   **settings)
+
+
+def store_scores(app, period_code: str, inp=None, user_name: str = "hr") -> None:
+    """Score `inp` with the engine and store the run as HR's Score button does (its inputs
+    made the record), without moving the period."""
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import Period, User
+    from server.scoring.engine import score
+    from server.services.scoring import store_run
+
+    inp = inp or world_input()
+    with session_scope(app) as s:
+        period = s.scalar(select(Period).where(Period.code == period_code))
+        user = s.scalar(select(User).where(User.name == user_name))
+        state = period.state
+        from server.services import records
+
+        # HR's Score: the inputs of record (a new version with a reason), then the run
+        records.resolve(s, period, user, inp, None, "zh", apply_reason="测试：新的计算输入")
+        store_run(s, period, inp, score(inp, "zh"), user, "zh")
+        period.state = state
 
 
 def make_world(app, state: str = "published") -> World:
     from server.auth import create_oauth_client, create_token, create_user
     from server.db import session_scope
-    from server.models import Appeal, Employee, Period, ScoreRun
+    from server.models import Appeal, Employee, Period
 
     w = World()
     with session_scope(app) as s:
@@ -79,17 +115,19 @@ def make_world(app, state: str = "published") -> World:
         for role, u in people.items():
             w.users[role], w.names[role] = u.id, u.name
             create_token(s, u, "matrix", days=30)
-        period = Period(code=PERIOD, template_code="manufacturing", state=state, rules=RULES,
+        period = Period(code=PERIOD, template_code="manufacturing", state=state,
                         created_by="hr")
         s.add(period)
         s.flush()
-        s.add(ScoreRun(period_id=period.id, run_no=1, kind="score", created_by="hr",
-                       employee_count=2,
-                       lines=lines_for(OWN, "40") + lines_for(OTHER, "35"),
-                       totals=[{"employee_id": OWN, "total": "90", "grade": "A", "rank": 1,
-                                "group_rank": 1, "status": "ok", "missing": []},
-                               {"employee_id": OTHER, "total": "85", "grade": "B", "rank": 2,
-                                "group_rank": 1, "status": "ok", "missing": []}]))
+        from server.scoring.engine import score
+        from server.services.scoring import store_run
+
+        inp = world_input()
+        from server.services import records
+
+        records.resolve(s, period, people["hr_admin"], inp, None, "zh")  # adopted
+        store_run(s, period, inp, score(inp, "zh"), people["hr_admin"], "zh")
+        period.state = state
         for key, emp in (("own", OWN), ("other", OTHER)):
             a = Appeal(period_id=period.id, employee_id=emp, reason=f"{emp} 的申诉理由",
                        created_by=emp, run_no=1, created_at=dt.datetime.now(dt.UTC))
