@@ -183,13 +183,20 @@ def adjust(code: str, employee_id: str) -> Response:
     user = auth.current_user()
     db = get_session()
     period = _viewed_period(code, employee_id)
-    row = feedback.adjust(db, period, user, employee_id, request.form.get("indicator", ""),
-                          request.form.get("points", ""), request.form.get("reason", ""),
-                          lang())  # the history commit as a ribbon Submit's (git first)
+    row, recorded = feedback.adjust(db, period, user, employee_id,
+                                    request.form.get("indicator", ""),
+                                    request.form.get("points", ""),
+                                    request.form.get("reason", ""),
+                                    lang())  # the history commit as a ribbon Submit's
     db.commit()
     points = display.signed(row.points)
-    say(f"已调整 {employee_id} 的 {row.indicator}：{points} 分。",
-        f"Adjusted {row.indicator} of {employee_id} by {points} points.")
+    if recorded:
+        say(f"已调整 {employee_id} 的 {row.indicator}：{points} 分。",
+            f"Adjusted {row.indicator} of {employee_id} by {points} points.")
+    else:
+        say(f"{employee_id} 的 {row.indicator} 已是 {points} 分（同一理由），未重复记录。",
+            f"{row.indicator} of {employee_id} already holds {points} points with this "
+            f"reason; nothing was recorded again.", "info")
     return back("periods.result", code=code, employee_id=employee_id)
 
 

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
@@ -163,9 +163,14 @@ def result_of(db: Session, period: Period, employee_id: str) -> ResultView:
 # --- adjustments on the web --------------------------------------------------------------------
 
 
+class WebAdjustment(NamedTuple):
+    row: Adjustment  # the adjustment of record for the cell
+    recorded: bool  # False: the cell already held this value and reason (nothing recorded)
+
+
 def adjust(db: Session, period: Period, user: User, employee_id: str, indicator: str,
            points_text: str, reason: str, lang: str = "zh", *,
-           appeal: Appeal | None = None, app: Any = None) -> Adjustment:
+           appeal: Appeal | None = None, app: Any = None) -> WebAdjustment:
     """Store one adjustment the way a ribbon Submit stores it (403/409/400 as the rules
     say): the one authority check (`policy.require_changes`, records only), the engine's
     verdict (a line's cap), then the history commit and the engine's new snapshot
@@ -193,6 +198,9 @@ def adjust(db: Session, period: Period, user: User, employee_id: str, indicator:
                        f"{employee_id} has no indicator {indicator}.")
     key = (employee_id, indicator)
     policy.require_changes(db, user, period, {key: points}, lang)
+    held = scoring.active_adjustments(db, period).get(key)
+    if held is not None and held.points == points and held.reason == reason:
+        return WebAdjustment(held, False)  # an identical re-submit: a no-op that says so
     value = CellValue(points, reason)
     inp = scoring.web_input(db, period, lang)
     scoring.check_with_engine(db, period, inp, {key: value}, lang)
@@ -200,7 +208,7 @@ def adjust(db: Session, period: Period, user: User, employee_id: str, indicator:
     if appeal is None:
         workflow.advance(db, period, "adjust", user)
     db.flush()
-    return row
+    return WebAdjustment(row, True)
 
 
 # --- acknowledgements and appeals ------------------------------------------------------------
@@ -262,7 +270,7 @@ def answer(db: Session, item: Appeal, user: User, text: str, lang: str = "zh", *
         raise BadRequest("请填写答复。" if lang == "zh" else "Write an answer.")
     if indicator or (points or "").strip():
         adj = adjust(db, item.period, user, item.employee_id, indicator, points,
-                     adjust_reason or text, lang, appeal=item)
+                     adjust_reason or text, lang, appeal=item).row
         item.adjustment_id = adj.id
     else:
         workflow.require_allowed(item.period, "feedback", lang)

@@ -252,3 +252,24 @@ def test_submit_and_web_adjustment_refuse_alike(app, client, scored_book, web_lo
         # another department's result cannot even be opened on the web: refused before
         assert why in web_text or (reason == OTHER_DEPARTMENT and "其他部门" in web_text)
     assert _stored(app) == before
+
+
+def test_an_identical_web_resubmit_is_a_no_op_that_says_so(app):
+    """Issue #14: the same web adjustment sent again (a second click, a resent form) records
+    nothing — no adjustment row, run or history commit — and the page says so. Before, it
+    left an active database row without a git commit, or answered 409."""
+    make_world(app, state="scored")
+    store_scores(app, PERIOD, world_input(world_rules(max_up="10")))
+    hr = app.test_client()
+    sign_in(hr, "hr")
+    from server.services.history import history_for
+
+    url = f"/periods/{PERIOD}/results/{OWN}"
+    first = _post(hr, url, url + "/adjust", indicator="PROD_EFF", points="2", reason="补录")
+    assert first.status_code == 302
+    head, before = history_for(app).head(), _stored(app)
+    again = _post(hr, url, url + "/adjust", indicator="PROD_EFF", points="2.00", reason="补录")
+    assert again.status_code == 302
+    assert _stored(app) == before and history_for(app).head() == head
+    page = hr.get(again.headers["Location"]).get_data(as_text=True)
+    assert "未重复记录" in page or "nothing was recorded again" in page
