@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy import select
@@ -218,21 +216,6 @@ def page(code: str) -> str:
     return render_template("facts/source.html", period=period, facts=facts,
                            status=_pull_status(code), frozen=pull_service.is_frozen(period),
                            file_sources=file_sources)
-
-
-def fact_links(session, period: Period, base_url: str
-               ) -> tuple[Callable[[str, str | None], str], set[tuple[str, str]]]:
-    """(employee, indicator) -> URL (indicator None: all the employee's facts), and the pairs
-    that have stored facts (only they link)."""
-    linked = {(e, i) for e, i in session.execute(
-        select(SourceFact.employee_id, SourceFact.indicator)
-        .where(SourceFact.period_id == period.id).distinct())}
-    prefix = f"{base_url.rstrip('/')}/sync/{quote(period.code, safe='')}/facts/"
-    def link(eid: str, code: str | None) -> str:
-        url = prefix + quote(eid, safe="")
-        return url if code is None else f"{url}/{quote(code, safe='')}"
-
-    return link, linked
 
 
 @bp.get("/sync/<code>/facts/<employee_id>")

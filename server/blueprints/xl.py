@@ -11,9 +11,6 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable
-from decimal import Decimal
-from itertools import compress, repeat
-from operator import is_not
 
 from flask import Blueprint, Response, current_app, request
 
@@ -24,13 +21,12 @@ from server.db import get_session
 from server.gcpause import cycle_collector_paused
 from server.models import Role, User
 from server.scoring.messages import msg
-from server.scoring.model import ScoreResult
-from server.scoring.numbers import fmt
 from server.services import facts as fact_service
 from server.services import periods as period_service
 from server.services import pull as pull_service
-from server.services import records, scope, simulator
-from server.services import scoring as scoring_service
+from server.services import score as score_service
+from server.services import simulator
+from server.services import submit as submit_service
 from server.services.errors import ClientError, Unprocessable
 from server.services.workbook import (
     Workbook,
@@ -41,8 +37,8 @@ from server.services.workbook import (
     problems_of,
     score_input,
 )
-from server.workbook.render import check_plan, score_plan
-from server.xlwire.actions import PlanError, check_writable
+from server.workbook.render import check_plan
+from server.xlwire.actions import PlanError
 from server.xlwire.plan import WritePlan
 
 bp = Blueprint("xl", __name__, url_prefix="/xl")
@@ -220,16 +216,6 @@ def score_input_for_simulation(wb: Workbook, lang: str):
     return score_input(stripped, lang)
 
 
-def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str, period=None) -> WritePlan:
-    from server.blueprints.facts import fact_links
-
-    if period is None:
-        return score_plan(result, inp, wb.tables, lang)
-    # Each explanation links to the page of the facts behind its line (docs/workbook.md).
-    link, linked = fact_links(get_session(), period, current_app.config.get("BASE_URL", ""))
-    return score_plan(result, inp, wb.tables, lang, link, linked)
-
-
 @bp.post("/score")
 @guards.token("period.score")
 @_gc_paused
@@ -237,62 +223,12 @@ def score() -> Response:
     user, wb, lang = _press("period.score")
     session = get_session()
     period = _open_period(session, wb, "score", lang)
-    requested = _requested_submission_id(wb, lang)
-    try:
-        bare = scoring_service.to_score_input(
-            scoring_service._without(wb.tables, "kb_adjustments"), lang)
-    except scoring_service.ValidationError as exc:
-        raise invalid(exc.problems, lang) from None
-    # The inputs of record, not whatever the workbook says (docs/records.md); then the
-    # adjustments of record (the history), not what kb_adjustments happens to say: a score
-    # never takes an adjustment that was not submitted (docs/history.md).
-    resolution = records.resolve(session, period, user, bare, wb.tables, lang,
-                                 _apply_reason(lang))
-    inp, rows = scoring_service._authoritative_input(session, period, resolution.inp)
-    result = scoring_service.run_engine(inp, lang, base=resolution.inp)  # one engine run
-    plan, unsent = _answer_plan(user, wb, period, inp, result, rows, {}, lang)
-    notes = []
-    if unsent:
-        notes.append((f"已计算。工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值；"
-                      f"调整请在计算后输入并按“提交”。") if lang == "zh" else
-                     (f"Scored. {unsent} adjustment(s) typed in the workbook but never "
-                      f"submitted were replaced by the server's values; type adjustments "
-                      f"after scoring and press Submit."))
-    about_records = records.summary(resolution, wb.tables, lang)
-    if about_records:
-        notes.append(about_records)
-    if notes:
-        plan.alert = ("\n\n".join(notes), "kpibook")
-    _stamp(plan, period_state=period.state, last_run="", scored_at=_now(),
-           scored_by=user.name, base_version="", submission_id="", last_submission="")
-    # Nothing is stored before the answer is known to fit the workbook (docs/workbook.md).
-    check_writable(wb.book, plan)
-    run = scoring_service.store_run(session, period, inp, result, user, lang)
-    head = scoring_service.record_score(session, period, inp, result, run, user, requested,
-                                        note=records.history_note(resolution))
-    _stamp(plan, period_state=period.state, last_run=str(run.run_no), base_version=head or "",
-           last_submission=run.submission_id or "")
+    plan = score_service.score_workbook(
+        session, period, user, wb, lang, requested=_requested_submission_id(wb, lang),
+        apply_reason=_apply_reason(lang), base_url=current_app.config.get("BASE_URL", ""),
+        now=_now())
     session.commit()
     return _answer(wb, plan)
-
-
-def _answer_plan(user: User, wb: Workbook, period, inp, result: ScoreResult, rows: dict,
-                 reports: dict, lang: str) -> tuple[WritePlan, int]:
-    """What Score and Submit write back: the results of the people `user` may see, the
-    adjustments of record with this submission's outcome, and (for anyone but HR) the
-    records in kb_roster/kb_data/kb_targets. Also the count of typed, unsent adjustments."""
-    people = records.visible_people(user, inp)
-    shown_result, shown_inp = scope.scoped(result, inp, people)
-    plan = _score_plan(shown_result, shown_inp, wb, lang, period)
-    scope.drop_rows_of_others(plan, people)
-    rows = scope.scoped_rows(rows, people)
-    unsent = _unsent(wb, rows)
-    refused = [k for k, r in reports.items() if r.state == "rejected"]
-    _write_adjustments_of_record(plan, rows, reports, lang, _typed_adjustments(wb, refused))
-    _write_allowed_ranges(plan, user, inp, lang)
-    if user.role != policy.HR:
-        scope.write_back_records(plan, wb, shown_inp)
-    return plan, unsent
 
 
 def _apply_reason(lang: str) -> str | None:
@@ -306,32 +242,6 @@ def _apply_reason(lang: str) -> str | None:
 
         raise BadRequest(msg("records.bad_reason", lang))
     return reason
-
-
-def _unsent(wb: Workbook, rows: dict) -> int:
-    """kb_adjustments rows whose typed points differ from the adjustment of record.
-
-    Only a row with typed points or with an adjustment of record can differ, and those are
-    few: they are found a column at a time (43,000 rows at 5,000 managers), the keys read
-    only when there are adjustments of record."""
-    frame = wb.tables.get("kb_adjustments")
-    if frame is None:
-        return 0
-    points = frame.column("points")
-    candidates = set(compress(range(len(points)), map(is_not, points, repeat(None))))
-    if rows:
-        keys = zip(scoring_service.texts(frame.column("employee_id")),
-                   scoring_service.texts(frame.column("indicator")), strict=True)
-        candidates.update(i for i, key in enumerate(keys) if key in rows)
-    n = 0
-    for i in candidates:
-        key = (scoring_service._text(frame.value(i, "employee_id")),
-               scoring_service._text(frame.value(i, "indicator")))
-        typed = scoring_service._number(points[i]) or None
-        record = rows.get(key)
-        if typed != (scoring_service._number(record.points) if record is not None else None):
-            n += 1
-    return n
 
 
 def _requested_submission_id(wb: Workbook, lang: str) -> str | None:
@@ -354,103 +264,6 @@ def _requested_submission_id(wb: Workbook, lang: str) -> str | None:
     return given
 
 
-FILLS = {"accepted": scoring_service.OK_FILL, "rejected": scoring_service.REJECTED_FILL,
-         "conflict": scoring_service.CONFLICT_FILL}
-
-
-def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
-                                 lang: str, typed: dict | None = None) -> None:
-    """kb_adjustments shows the adjustments of record (points, reason) on every row, and
-    for the cells of this submission what happened (status column, colour). A refused cell
-    keeps what was typed (`typed`: key -> (points, reason)), marked with why: nothing an
-    executive typed is erased (docs/workbook.md, "Submit")."""
-    from server.services.workbook import cell_value
-
-    write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
-    if write is None:
-        return
-    if "points" not in write.columns:
-        write.columns += ["points", "reason"]
-        for row in write.rows:
-            row += [None, None]
-    p_at, r_at = write.columns.index("points"), write.columns.index("reason")
-    status_at = write.columns.index("status")
-    typed = typed or {}
-    for n, row in enumerate(write.rows):
-        key = (str(row[0]), str(row[3]))
-        record = rows.get(key)
-        row[p_at] = cell_value(Decimal(record.points)) if record is not None else None
-        row[r_at] = record.reason if record is not None else None
-        report = reports.get(key)
-        if report is not None:
-            if report.state == "rejected" and key in typed:
-                row[p_at], row[r_at] = typed[key]
-            row[status_at] = report.message
-            for col in ("points", "reason", "status"):
-                write.cell_fills[(n, col)] = FILLS[report.state]
-    write.number_formats.setdefault("points", "0.00")
-    write.text_columns = write.text_columns | {"reason", "status"}
-
-
-def _typed_adjustments(wb: Workbook, keys) -> dict:
-    """What was typed in kb_adjustments for `keys`: key -> (points, reason) as in the cells."""
-    frame = wb.tables.get("kb_adjustments")
-    wanted = set(keys)
-    out: dict = {}
-    if frame is None or not wanted:
-        return out
-    for i in range(len(frame.excel_rows)):
-        key = (scoring_service._text(frame.value(i, "employee_id")),
-               scoring_service._text(frame.value(i, "indicator")))
-        if key in wanted and key not in out:
-            out[key] = (frame.value(i, "points"), frame.value(i, "reason"))
-    return out
-
-
-def _write_allowed_ranges(plan: WritePlan, user: User, inp, lang: str) -> None:
-    """kb_adjustments' "Allowed range" column, for the person who pressed: how far they may
-    adjust each line (their authority within the rules of record), so that nobody types +5
-    where +2 is the limit; "—" with why where they may not adjust at all."""
-    write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
-    if write is None or not policy.can(user, "adjustment.make"):
-        return
-    rows = write.rows
-    e_at, c_at = write.columns.index("employee_id"), write.columns.index("indicator")
-    people = {e.employee_id: e for e in inp.employees}
-    seen: dict[tuple, str] = {}
-    values = []
-    for row in rows:
-        eid, code = str(row[e_at]), str(row[c_at])
-        emp = people.get(eid)
-        department = emp.department if emp is not None else None
-        key = (department, code, eid == user.employee_id)
-        text = seen.get(key)
-        if text is None:
-            text = seen[key] = _allowed_text(user, eid, department, code, inp, lang)
-        values.append(text)
-    write.columns.append("allowed")
-    for row, text in zip(rows, values, strict=True):
-        row.append(text)
-    write.text_columns = write.text_columns | {"allowed"}
-
-
-def _allowed_text(user: User, eid: str, department, code: str, inp, lang: str) -> str:
-    try:
-        ind = inp.rules.indicator(code)
-    except KeyError:
-        return "—"
-    authority = policy.adjustment_range(user, policy.Change(
-        eid, department, code, Decimal(0), frozenset(ind.adjust_roles)), lang)
-    if not authority.allowed:
-        return "—（" + "；".join(authority.reasons) + "）" if lang == "zh" else \
-            "— (" + "; ".join(authority.reasons) + ")"
-    ups = [v for v in (authority.max_up, ind.adjust_max_up) if v is not None]
-    downs = [v for v in (authority.max_down, ind.adjust_max_down) if v is not None]
-    low = f"-{fmt(min(downs))}" if downs else ("不限" if lang == "zh" else "no limit")
-    high = f"+{fmt(min(ups))}" if ups else ("不限" if lang == "zh" else "no limit")
-    return f"{low} … {high}"
-
-
 @bp.post("/check")
 @guards.token("period.check")
 def check() -> Response:
@@ -468,96 +281,15 @@ def check() -> Response:
 @guards.token("period.submit")
 @_gc_paused
 def submit() -> Response:
-    """Submit through the git history (docs/history.md): per cell accepted, rejected (reverted,
+    """Submit through the git history (docs/history.md): per cell accepted, rejected (kept,
     coloured, explained) or in conflict (both values and who made the first)."""
     user, wb, lang = _press("period.submit")
     session = get_session()
     period = _open_period(session, wb, "submit", lang)
-    requested = _requested_submission_id(wb, lang)
-    base = (wb.meta.get("base_version") or "").strip() or None
-    restored = scoring_service.overwritten_cells(session, wb.tables, base, lang)
-
-    def fits(result: ScoreResult, inp, rows: dict) -> None:
-        # before the history commit: an answer that cannot be written stores nothing
-        trial, _unsent_count = _answer_plan(user, wb, period, inp, result, rows, {}, lang)
-        _stamp(trial, **dict.fromkeys(_SUBMIT_META, ""))
-        check_writable(wb.book, trial)
-
-    out = scoring_service.submit_workbook(session, period, wb.tables, user, lang, base,
-                                          requested, check_answer=fits)
-    session.commit()  # right after the history commit: the documented write order
-    plan, _unsent_count = _answer_plan(user, wb, period, out.inp, out.result,
-                                       out.authoritative, out.reports, lang)
-    _mark_restored(plan, wb, restored)
-    zh = lang == "zh"
-    n_ok, n_bad, n_conf = (out.count("accepted"), out.count("rejected"),
-                           out.count("conflict"))
-    if zh:
-        lines = [f"期间 {period.code} 的调整：接受 {n_ok}，拒绝 {n_bad}，冲突 {n_conf}。"]
-        if out.duplicate:
-            lines.append(f"该提交（{out.submission_id}）已处理过，本次未重复记录。")
-        elif out.commit is None and not n_bad and not n_conf:
-            lines.append("没有需要提交的更改。")
-        if out.run is not None:
-            lines.append(f"总分以服务器结果为准（第 {out.run.run_no} 次计算，版本 "
-                         f"{(out.commit or '')[:10]}）。")
-        title = "提交"
-    else:
-        lines = [f"Adjustments of period {period.code}: {n_ok} accepted, {n_bad} rejected, "
-                 f"{n_conf} conflict(s)."]
-        if out.duplicate:
-            lines.append(f"This submission ({out.submission_id}) was already recorded; "
-                         f"nothing was recorded twice.")
-        elif out.commit is None and not n_bad and not n_conf:
-            lines.append("There was nothing to submit.")
-        if out.run is not None:
-            lines.append(f"The totals are the server's authoritative result (run "
-                         f"{out.run.run_no}, version {(out.commit or '')[:10]}).")
-        title = "Submit"
-    details = [r for r in out.reports.values() if r.state != "accepted"]
-    for r in details[:20]:
-        lines.append(f"• {r.key[0]} {r.key[1]}: {r.message}")
-    if len(details) > 20:
-        lines.append(f"……另有 {len(details) - 20} 项" if zh else
-                     f"... and {len(details) - 20} more")
-    for _table, _i, _key, message in restored[:10]:
-        lines.append(f"• {message}")
-    if len(restored) > 10:
-        lines.append(f"……另有 {len(restored) - 10} 个计算单元格已恢复" if zh else
-                     f"... and {len(restored) - 10} more computed cells restored")
-    about_records = records.summary(out.records, wb.tables, lang)
-    if about_records:
-        lines += ["", about_records]
-    plan.alert = ("\n".join(lines), title)
-    if details or restored:
-        plan.activate_table = "kb_adjustments"
-    _stamp(plan, period_state=period.state, base_version=out.head or "", submission_id="",
-           last_submission=out.submission_id, submitted_at=_now(), submitted_by=user.name)
-    if out.run is not None:
-        plan.meta["last_run"] = str(out.run.run_no)
+    plan = submit_service.submit_answer(
+        session, period, user, wb, lang, requested=_requested_submission_id(wb, lang),
+        base_url=current_app.config.get("BASE_URL", ""), now=_now())
     return _answer(wb, plan)
-
-
-_SUBMIT_META = ("period_state", "base_version", "submission_id", "last_submission",
-                "submitted_at", "submitted_by", "last_run")
-
-
-def _mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:
-    """Colour computed cells that had been typed over (their value is rewritten anyway)."""
-    for table, i, key, _message in restored:
-        write = next((t for t in plan.tables if t.table == table), None)
-        frame = wb.tables.get(table)
-        if write is None or frame is None or key not in write.columns:
-            continue
-        eid = scoring_service._text(frame.value(i, "employee_id"))
-        code = scoring_service._text(frame.value(i, "indicator")) if table == "kb_scores" \
-            else None
-        e_at = write.columns.index("employee_id")
-        c_at = write.columns.index("indicator") if code is not None else None
-        for n, row in enumerate(write.rows):
-            if str(row[e_at]) == eid and (c_at is None or str(row[c_at]) == code):
-                write.cell_fills[(n, key)] = scoring_service.RESTORED_FILL
-                break
 
 
 def _now() -> str:

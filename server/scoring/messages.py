@@ -280,6 +280,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                           "此数据属于期间 {row_period}，但本工作簿考核的是 {period}"),
     "adjust.reason_needed": ("an adjustment of {points} points needs a reason",
                              "调整 {points} 分必须填写理由"),
+    # -- the Score button (server/services/score.py) ------------------------------------------
+    "score.unsent": (
+        "Scored. {n} adjustment(s) typed in the workbook but never submitted were replaced by "
+        "the server's values; type adjustments after scoring and press Submit.",
+        "已计算。工作簿中有 {n} 项未提交的调整已替换为服务器记录的值；"
+        "调整请在计算后输入并按“提交”。"),
     # -- workbook bindings (server/services/periods.py, docs/records.md) ---------------------
     "binding.missing": (
         "This workbook is not bound to period {period} by this server (kb_meta has no "

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -201,3 +202,18 @@ def pull_summary(report: object, lang: str) -> str:
                          if lang == "zh" else
                          f"  … {len(problems) - MAX_ALERT_PROBLEMS} more on the web page")
     return "\n".join(lines)
+
+
+def fact_links(session, period: Period, base_url: str
+               ) -> tuple[Callable[[str, str | None], str], set[tuple[str, str]]]:
+    """(employee, indicator) -> URL (indicator None: all the employee's facts), and the pairs
+    that have stored facts (only they link)."""
+    linked = {(e, i) for e, i in session.execute(
+        select(SourceFact.employee_id, SourceFact.indicator)
+        .where(SourceFact.period_id == period.id).distinct())}
+    prefix = f"{base_url.rstrip('/')}/sync/{quote(period.code, safe='')}/facts/"
+    def link(eid: str, code: str | None) -> str:
+        url = prefix + quote(eid, safe="")
+        return url if code is None else f"{url}/{quote(code, safe='')}"
+
+    return link, linked

@@ -160,7 +160,8 @@ def test_a_dead_connection_at_teardown_keeps_the_answer(app, client, monkeypatch
 
 
 def _unsent_row_by_row(wb, rows) -> int:
-    """The reference: every kb_adjustments row, one at a time (what `_unsent` replaced)."""
+    """The reference: every kb_adjustments row, one at a time (what `unsent_adjustments`
+    replaced)."""
     from server.services import scoring as s
 
     frame = wb.tables.get("kb_adjustments")
@@ -186,7 +187,7 @@ _point_cells = st.sampled_from([None, "", " ", 0, 0.0, 1, 1.5, "2", "x", -3, 2.0
 def test_unsent_counts_as_row_by_row(sheet, records) -> None:
     from types import SimpleNamespace
 
-    from server.blueprints.xl import _unsent
+    from server.services.answer import unsent_adjustments as _unsent
     from server.services.workbook import Workbook
     from server.workbook.contract import read_tables
     from tests.workbook.books import make_book

@@ -1,0 +1,198 @@
+"""The workbook answer of Score and Submit: what is written back, for whom.
+
+The results of the people the caller may see (server/services/scope.py), the adjustments of
+record with this submission's outcome per cell (refused cells keep what was typed), the
+allowed range of each line for the person who pressed, and for anyone but HR the records
+written back into kb_roster, kb_data and kb_targets (docs/records.md).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from itertools import compress, repeat
+from operator import is_not
+
+from sqlalchemy.orm import Session
+
+from server import policy
+from server.models import Period, User
+from server.scoring.model import ScoreInput, ScoreResult
+from server.scoring.numbers import fmt
+from server.services import records, scope
+from server.services import scoring as scoring_service
+from server.services.facts import fact_links
+from server.services.workbook import Workbook, cell_value
+from server.workbook.render import score_plan
+from server.xlwire.plan import WritePlan
+
+
+def stamp(plan: WritePlan, **meta: str) -> WritePlan:
+    plan.meta.update(meta)
+    return plan
+
+
+def results_plan(session: Session, period: Period, wb: Workbook, result: ScoreResult,
+                 inp: ScoreInput, lang: str, base_url: str) -> WritePlan:
+    """kb_scores, kb_summary and kb_adjustments for `result`; each explanation links to the
+    page of the facts behind its line (docs/workbook.md)."""
+    link, linked = fact_links(session, period, base_url)
+    return score_plan(result, inp, wb.tables, lang, link, linked)
+
+
+def answer_plan(session: Session, user: User, wb: Workbook, period: Period, inp: ScoreInput,
+                result: ScoreResult, rows: dict, reports: dict, lang: str,
+                base_url: str) -> tuple[WritePlan, int]:
+    """What Score and Submit write back: the results of the people `user` may see, the
+    adjustments of record with this submission's outcome, and (for anyone but HR) the
+    records in kb_roster/kb_data/kb_targets. Also the count of typed, unsent adjustments."""
+    people = records.visible_people(user, inp)
+    shown_result, shown_inp = scope.scoped(result, inp, people)
+    plan = results_plan(session, period, wb, shown_result, shown_inp, lang, base_url)
+    scope.drop_rows_of_others(plan, people)
+    rows = scope.scoped_rows(rows, people)
+    unsent = unsent_adjustments(wb, rows)
+    refused = [k for k, r in reports.items() if r.state == "rejected"]
+    write_adjustments_of_record(plan, rows, reports, lang, typed_adjustments(wb, refused))
+    write_allowed_ranges(plan, user, inp, lang)
+    if user.role != policy.HR:
+        scope.write_back_records(plan, wb, shown_inp)
+    return plan, unsent
+
+
+def unsent_adjustments(wb: Workbook, rows: dict) -> int:
+    """kb_adjustments rows whose typed points differ from the adjustment of record.
+
+    Only a row with typed points or with an adjustment of record can differ, and those are
+    few: they are found a column at a time (43,000 rows at 5,000 managers), the keys read
+    only when there are adjustments of record."""
+    frame = wb.tables.get("kb_adjustments")
+    if frame is None:
+        return 0
+    points = frame.column("points")
+    candidates = set(compress(range(len(points)), map(is_not, points, repeat(None))))
+    if rows:
+        keys = zip(scoring_service.texts(frame.column("employee_id")),
+                   scoring_service.texts(frame.column("indicator")), strict=True)
+        candidates.update(i for i, key in enumerate(keys) if key in rows)
+    n = 0
+    for i in candidates:
+        key = (scoring_service._text(frame.value(i, "employee_id")),
+               scoring_service._text(frame.value(i, "indicator")))
+        typed = scoring_service._number(points[i]) or None
+        record = rows.get(key)
+        if typed != (scoring_service._number(record.points) if record is not None else None):
+            n += 1
+    return n
+
+
+FILLS = {"accepted": scoring_service.OK_FILL, "rejected": scoring_service.REJECTED_FILL,
+         "conflict": scoring_service.CONFLICT_FILL}
+
+
+def write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
+                                 lang: str, typed: dict | None = None) -> None:
+    """kb_adjustments shows the adjustments of record (points, reason) on every row, and
+    for the cells of this submission what happened (status column, colour). A refused cell
+    keeps what was typed (`typed`: key -> (points, reason)), marked with why: nothing an
+    executive typed is erased (docs/workbook.md, "Submit")."""
+    write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
+    if write is None:
+        return
+    if "points" not in write.columns:
+        write.columns += ["points", "reason"]
+        for row in write.rows:
+            row += [None, None]
+    p_at, r_at = write.columns.index("points"), write.columns.index("reason")
+    status_at = write.columns.index("status")
+    typed = typed or {}
+    for n, row in enumerate(write.rows):
+        key = (str(row[0]), str(row[3]))
+        record = rows.get(key)
+        row[p_at] = cell_value(Decimal(record.points)) if record is not None else None
+        row[r_at] = record.reason if record is not None else None
+        report = reports.get(key)
+        if report is not None:
+            if report.state == "rejected" and key in typed:
+                row[p_at], row[r_at] = typed[key]
+            row[status_at] = report.message
+            for col in ("points", "reason", "status"):
+                write.cell_fills[(n, col)] = FILLS[report.state]
+    write.number_formats.setdefault("points", "0.00")
+    write.text_columns = write.text_columns | {"reason", "status"}
+
+
+def typed_adjustments(wb: Workbook, keys) -> dict:
+    """What was typed in kb_adjustments for `keys`: key -> (points, reason) as in the cells."""
+    frame = wb.tables.get("kb_adjustments")
+    wanted = set(keys)
+    out: dict = {}
+    if frame is None or not wanted:
+        return out
+    for i in range(len(frame.excel_rows)):
+        key = (scoring_service._text(frame.value(i, "employee_id")),
+               scoring_service._text(frame.value(i, "indicator")))
+        if key in wanted and key not in out:
+            out[key] = (frame.value(i, "points"), frame.value(i, "reason"))
+    return out
+
+
+def write_allowed_ranges(plan: WritePlan, user: User, inp, lang: str) -> None:
+    """kb_adjustments' "Allowed range" column, for the person who pressed: how far they may
+    adjust each line (their authority within the rules of record), so that nobody types +5
+    where +2 is the limit; "—" with why where they may not adjust at all."""
+    write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
+    if write is None or not policy.can(user, "adjustment.make"):
+        return
+    rows = write.rows
+    e_at, c_at = write.columns.index("employee_id"), write.columns.index("indicator")
+    people = {e.employee_id: e for e in inp.employees}
+    seen: dict[tuple, str] = {}
+    values = []
+    for row in rows:
+        eid, code = str(row[e_at]), str(row[c_at])
+        emp = people.get(eid)
+        department = emp.department if emp is not None else None
+        key = (department, code, eid == user.employee_id)
+        text = seen.get(key)
+        if text is None:
+            text = seen[key] = allowed_text(user, eid, department, code, inp, lang)
+        values.append(text)
+    write.columns.append("allowed")
+    for row, text in zip(rows, values, strict=True):
+        row.append(text)
+    write.text_columns = write.text_columns | {"allowed"}
+
+
+def allowed_text(user: User, eid: str, department, code: str, inp, lang: str) -> str:
+    try:
+        ind = inp.rules.indicator(code)
+    except KeyError:
+        return "—"
+    authority = policy.adjustment_range(user, policy.Change(
+        eid, department, code, Decimal(0), frozenset(ind.adjust_roles)), lang)
+    if not authority.allowed:
+        return "—（" + "；".join(authority.reasons) + "）" if lang == "zh" else \
+            "— (" + "; ".join(authority.reasons) + ")"
+    ups = [v for v in (authority.max_up, ind.adjust_max_up) if v is not None]
+    downs = [v for v in (authority.max_down, ind.adjust_max_down) if v is not None]
+    low = f"-{fmt(min(downs))}" if downs else ("不限" if lang == "zh" else "no limit")
+    high = f"+{fmt(min(ups))}" if ups else ("不限" if lang == "zh" else "no limit")
+    return f"{low} … {high}"
+
+
+def mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:
+    """Colour computed cells that had been typed over (their value is rewritten anyway)."""
+    for table, i, key, _message in restored:
+        write = next((t for t in plan.tables if t.table == table), None)
+        frame = wb.tables.get(table)
+        if write is None or frame is None or key not in write.columns:
+            continue
+        eid = scoring_service._text(frame.value(i, "employee_id"))
+        code = scoring_service._text(frame.value(i, "indicator")) if table == "kb_scores" \
+            else None
+        e_at = write.columns.index("employee_id")
+        c_at = write.columns.index("indicator") if code is not None else None
+        for n, row in enumerate(write.rows):
+            if str(row[e_at]) == eid and (c_at is None or str(row[c_at]) == code):
+                write.cell_fills[(n, key)] = scoring_service.RESTORED_FILL
+                break
