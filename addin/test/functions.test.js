@@ -81,7 +81,7 @@ test("the server's figures of the latest score run", needsServer, async () => {
     fns.EXPLAIN("M1001", "QUALITY", null),
     fns.SCORE("M1002", "QUALITY", 45731), // a date cell in March 2025
   ]);
-  assert.deepEqual([total, line, grade, rank, deptRank, explain, byDate], [90, 40, "B", 2, 1, "不良率 2%", 50]);
+  assert.deepEqual([total, line, grade, rank, deptRank, explain, byDate], [90, 40, "B", 2, 1, "直接评分 50 = 50.00", 50]);
   // the seven cells were one request per period asked for
   assert.deepEqual(requests.map((r) => [r.period, [...r.employees].sort()]).sort(), [
     [null, ["M1001", "M1002"]], ["2025-03", ["M1001", "M1002"]],

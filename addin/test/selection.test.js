@@ -115,7 +115,7 @@ test("the selected line's detail comes from the server, scoped to the caller", n
   model.selection = "E3";
   const { line, period } = await fake.Excel.run(readSelection);
   const detail = await lineDetail(period, line.employee, line.indicator, "en", as("executive"));
-  assert.equal(detail.explanation, "达成率 98%");
+  assert.equal(detail.explanation, "直接评分 40 = 40.00");
   assert.equal(detail.facts[0].request, "GET /erp/output?dept=一车间&month=2025-03");
   assert.deepEqual([detail.adjust.min, detail.adjust.max], ["-3.00", "+3.00"]);
   assert.equal(detail.history[0].reason, "再次核对后上调");

@@ -28,8 +28,9 @@ def test_hr_sees_explanation_history_provenance_range_and_links(client, addin_to
     assert resp.status_code == 200, resp.get_data(as_text=True)
     body = resp.get_json()
     assert body["name"] == "张伟" and body["indicator_name"] == "生产效率"
-    assert body["explanation"] == "达成率 98%"
-    assert body["line"]["points"] == "40"
+    # the world is scored by the engine (tests/web/conftest.py: a direct rating of 40)
+    assert body["explanation"] == "直接评分 40 = 40.00"
+    assert body["line"]["points"] == "40.00"
     # newest first: HR's re-check after the general manager's first adjustment
     assert [(h["who"], h["old"], h["new"], h["reason"]) for h in body["history"]] == [
         ("人力资源部 李娜", "+2.00", "+3.00", "再次核对后上调"),
@@ -144,9 +145,9 @@ def test_figures_hr_reads_everyone_of_the_latest_run(client, addin_tokens):
     assert body["period"] == PERIOD and body["run_no"] == 1
     assert body["unknown"] == ["NOBODY"]
     own = body["people"][OWN]
-    assert (own["total"], own["grade"], own["rank"], own["group_rank"]) == ("90", "A", 1, 1)
-    assert own["lines"]["PROD_EFF"]["points"] == "40"
-    assert own["lines"]["QUALITY"]["explanation"] == "不良率 2%"
+    assert (own["total"], own["grade"], own["rank"], own["group_rank"]) == ("90.00", "A", 1, 1)
+    assert own["lines"]["PROD_EFF"]["points"] == "40.00"
+    assert own["lines"]["QUALITY"]["explanation"] == "直接评分 50 = 50.00"
     assert body["people"][OTHER]["grade"] == "B"
 
 

@@ -51,8 +51,8 @@ def test_an_executive_selects_a_score_and_writes_a_reason(open_taskpane, page, t
 
     select(page, "得分明细", "F2")
     wait_line(page, "M1001 张伟 · PROD_EFF 生产效率")
-    assert text(page, "#line-points") == "得分: 40 · 90 (A)"
-    assert text(page, "#line-explanation") == "达成率 98%"
+    assert text(page, "#line-points") == "得分: 40.00 · 90.00 (A)"
+    assert text(page, "#line-explanation") == "直接评分 40 = 40.00"
     history = page.locator("#line-history li")
     assert history.count() == 2
     assert "人力资源部 李娜" in history.nth(0).text_content()
@@ -144,7 +144,7 @@ def test_custom_functions_run_in_the_pane_with_its_token(open_taskpane, page, to
                             f.RANK("M1001", true, null), f.EXPLAIN("M1001", "QUALITY", null),
                             f.SCORE("M1002", null, null), f.SCORE(null, null, null)].map(settle));
     }""")
-    assert got == [["ok", 90], ["ok", "A"], ["ok", 1], ["ok", "不良率 2%"],
+    assert got == [["ok", 90], ["ok", "A"], ["ok", 1], ["ok", "直接评分 50 = 50.00"],
                    ["#N/A", "Period 2025-03 has no employee M1002 you may see."],
                    ["#VALUE!", "The employee ID must be text or a whole number."]]
     assert page.kb_problems == []
