@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import OTHER, OWN, PASSWORD, PERIOD, make_world
+from tests.web.conftest import OTHER, OWN, PERIOD, make_world, sign_in_page
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-phone"))
 PHONE = {"width": 375, "height": 812}
@@ -55,11 +55,7 @@ def phone(browser, live_server):
 
 
 def sign_in(page, base: str, name: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    page.wait_for_load_state()
+    sign_in_page(page, base, name)
     assert "/login" not in page.url
 
 
@@ -118,13 +114,14 @@ def test_executive_approves_a_submission_on_a_phone(app, phone):
     page.goto(f"{base}/periods?lang=zh")
     page.goto(f"{base}/review/{PERIOD}")
     shot(page, "phone-review-dashboard", full=True)
-    page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['gm']}")
+    # HR's submission (nobody approves their own: the gm's has no button)
+    page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['script']}")
     fits(page, "submission")
     # the reason the executive approves is on the screen, not behind a sideways scroll
     reason = page.locator("#submission-cells .rv-reason-cell").first
     box = reason.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
-    assert "大客户续约" in reason.inner_text()
+    assert "返工" in reason.inner_text()  # SCRIPT_REASON, as text
     usable(page, "#approve")
     page.locator("#approve").scroll_into_view_if_needed()
     shot(page, "phone-review-submission")
@@ -136,10 +133,11 @@ def test_executive_approves_a_submission_on_a_phone(app, phone):
     fits(page, "submission after approval")
 
 
-def test_executive_approves_the_period_on_a_phone(app, phone):
+def test_hr_approves_the_period_on_a_phone(app, phone):
+    """Periods are approved by HR by default (KPIBOOK_PERIOD_APPROVERS, docs/roles.md)."""
     page, base = phone
     _seed_review(app)
-    sign_in(page, base, "gm")
+    sign_in(page, base, "hr")
     page.goto(f"{base}/periods/{PERIOD}")
     fits(page, "period page")
     button = 'button[data-action="approve"]'
@@ -162,6 +160,17 @@ def _without_appeals(app) -> None:
             {**ind, "unit": "%"} for ind in period.rules["indicators"]]}
 
 
+def _first_line_actual(app) -> object:
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import ScoreRun
+
+    with session_scope(app) as s:
+        run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
+        return next(ln["actual"] for ln in run.lines if ln["employee_id"] == OWN)
+
+
 def test_manager_appeals_and_reads_the_answer_on_a_phone(app, phone, browser, live_server):
     page, base = phone
     _without_appeals(app)
@@ -172,7 +181,11 @@ def test_manager_appeals_and_reads_the_answer_on_a_phone(app, phone, browser, li
     fits(page, "my result")
     usable(page, "#acknowledge")
     usable(page, "#appeal")
-    assert page.inner_text("#lines td[data-label]").strip().endswith("98.00%")
+    # a ratio indicator's actual as a percentage, as the page's one formatter shows it
+    from server.display import measure
+
+    actual = _first_line_actual(app)
+    assert page.inner_text("#lines td[data-label]").strip().endswith(measure(actual, "%"))
     # every figure of every line is on the screen (no sideways scroll to find the points)
     for cell in page.locator("#lines td").all():
         box = cell.bounding_box()

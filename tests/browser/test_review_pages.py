@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.review.conftest import OTHER_REASON, SCRIPT_REASON, seed_history
-from tests.web.conftest import OTHER_NAME, OWN, PASSWORD, PERIOD, answer_code_step, make_world
+from tests.web.conftest import OTHER_NAME, OWN, PERIOD, make_world, sign_in_page
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-review"))
 
@@ -63,12 +63,7 @@ def shot(page, name: str) -> None:
 
 
 def sign_in(page, base: str, name: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    page.wait_for_load_state()
-    answer_code_step(page, name)
+    sign_in_page(page, base, name)
 
 
 def test_timeline_and_script_reason_is_text(review):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import OWN, PASSWORD, answer_code_step, make_world
+from tests.web.conftest import OWN, PASSWORD, answer_code_step, make_world, sign_in_page
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-web"))
 
@@ -36,11 +36,7 @@ def shot(page, name: str) -> None:
 
 
 def sign_in(page, base: str, name: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#name", name)
-    page.fill("#password", password)
-    page.click("#sign-in")
-    answer_code_step(page, name)
+    sign_in_page(page, base, name, password)
 
 
 def test_sign_in_wrong_then_right(web):
@@ -115,6 +111,8 @@ def test_publish_acknowledge_appeal_answer_confirm(web, app, browser):
     sign_in(page, base, "hr")
     page.goto(f"{base}/periods/2025-03")
     page.click("button[data-action=publish]")
+    # publish shows what will happen and needs a confirmation (docs/roles.md)
+    page.click("#confirm")
     assert "已发布" in page.inner_text("#period-state")
     shot(page, "period-published")
 

@@ -194,6 +194,15 @@ def csrf_from(html: str) -> str:
     return m.group(1)
 
 
+def sign_in_page(page, base: str, name: str, password: str = PASSWORD) -> None:
+    """Browser tests: sign in on the real sign-in page (the one-time code step included)."""
+    page.goto(f"{base}/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("#sign-in")
+    answer_code_step(page, name)
+
+
 def answer_code_step(page, name: str) -> None:
     """Browser tests: after the password, type the one-time code when the server asks."""
     page.wait_for_load_state()
