@@ -29,7 +29,7 @@ from server.services import periods as period_service
 from server.services import pull as pull_service
 from server.services import scoring as scoring_service
 from server.services import simulator
-from server.services.errors import ClientError, Unprocessable
+from server.services.errors import BadRequest, ClientError, Unprocessable
 from server.services.workbook import (
     Workbook,
     invalid,
@@ -40,7 +40,7 @@ from server.services.workbook import (
     score_input,
 )
 from server.workbook.render import check_plan, score_plan
-from server.xlwire.plan import WritePlan
+from server.xlwire.plan import TableWrite, WritePlan
 
 bp = Blueprint("xl", __name__, url_prefix="/xl")
 log = logging.getLogger("kpibook.xl")
@@ -142,31 +142,88 @@ def _open_period(session, wb: Workbook, step: str, lang: str):
 @bp.post("/new_period")
 @policy.token("period.create")
 def new_period() -> Response:
+    """Create (or re-link) the period the person chose: `?period=` is required (the task
+    pane's field, `kpibook xl new_period --period`, the VBA prompt); kb_meta's period is
+    never taken for it and is overwritten by the answer, like every place the template left
+    for the month (docs/workbook.md)."""
     user, wb, lang = _press("period.create", required=())
     if wb.tables.get("kb_meta") is None:
         raise Unprocessable(
             "工作簿没有 kb_meta 表（工作表 _kpibook）：请使用 kpibook 模板。" if lang == "zh" else
             "The workbook has no kb_meta table (sheet _kpibook): start from a kpibook template.")
-    code = (request.args.get("period") or wb.period or
-            period_service.default_period_code()).strip()
+    given = request.args.get("period", "")
+    if not given.strip():
+        raise BadRequest(
+            "新建期间需要您选择月份：在任务窗格的“考核期间”中填写（如 2026-11）后点击“新建期间”；"
+            "无界面客户端请用 kpibook xl new_period 工作簿 --period 2026-11。" if lang == "zh" else
+            "New period needs the month you choose: type it in the task pane's Period field "
+            "(e.g. 2026-11) and press New period; headless: kpibook xl new_period WORKBOOK "
+            "--period 2026-11.")
+    code = period_service.valid_code(given, lang, what=NEW_PERIOD_ARG)
     template = (wb.template or request.args.get("template") or "custom").strip()
     session = get_session()
     period, created = period_service.open_period(session, code, template, user, lang)
     if created:
         workflow.record_event(session, period, "create", "", period.state, user)
     session.commit()
+    plan = WritePlan(meta={"period": code, "template": template, "period_state": period.state,
+                           "server": current_app.config["BASE_URL"]})
+    filled, other = _stamp_data_period(plan, wb, code)
+    before = wb.period if wb.period != code else ""
     if lang == "zh":
-        msg = (f"已创建考核期间 {code}（模板 {template}）。" if created else
-               f"期间 {code} 已存在，工作簿已重新关联。")
+        lines = [f"已创建考核期间 {code}（模板 {template}）。" if created else
+                 f"期间 {code} 已存在，工作簿已重新关联。"]
+        if before:
+            lines.append(f"工作簿原先关联的期间 {before} 已改为 {code}。")
+        if filled:
+            lines.append(f"源数据表中 {filled} 行的期间已填为 {code}。")
+        if other:
+            lines.append(f"源数据表中有 {other} 行属于其他期间：请点击「拉取数据」替换。")
         title = "新建期间"
     else:
-        msg = (f"Created period {code} (template {template})." if created else
-               f"Period {code} already exists; the workbook is linked to it again.")
+        lines = [f"Created period {code} (template {template})." if created else
+                 f"Period {code} already exists; the workbook is linked to it again."]
+        if before:
+            lines.append(f"The workbook was linked to {before}; it is now linked to {code}.")
+        if filled:
+            lines.append(f"The period of {filled} source data row(s) was set to {code}.")
+        if other:
+            lines.append(f"{other} source data row(s) belong to another period: press "
+                         f"'Pull data' to replace them.")
         title = "New period"
-    plan = WritePlan(meta={"period": code, "template": template, "period_state": period.state,
-                           "server": current_app.config["BASE_URL"]},
-                     alert=(msg, title))
+    plan.alert = ("\n".join(lines), title)
     return _answer(wb, plan)
+
+
+NEW_PERIOD_ARG = ("新建期间的月份（?period=）", "The month of New period (?period=)")
+
+
+def _stamp_data_period(plan: WritePlan, wb: Workbook, code: str) -> tuple[int, int]:
+    """kb_data rows without a period (the template's sample rows, rows typed by hand) get
+    the new period; rows of another period are counted, not changed (Pull replaces them).
+    Returns (filled, other)."""
+    from server.workbook.contract import period_text
+
+    frame = wb.tables.get("kb_data")
+    if frame is None or not frame.has("period") or not len(frame):
+        return 0, 0
+    first = frame.header_row + 2  # the Excel row of the first body row
+    values: list[object] = [None] * frame.n_body_rows  # blank rows stay blank
+    filled = other = 0
+    for excel_row, cell in zip(frame.excel_rows, frame.column("period"), strict=True):
+        shown = period_text(cell)
+        if shown is None:
+            return 0, other + 1  # an unreadable cell: left for Check/Score to point at
+        if not shown:
+            shown, filled = code, filled + 1
+        elif shown != code:
+            other += 1
+        values[excel_row - first] = shown
+    if filled:
+        plan.tables.append(TableWrite.from_columns(
+            "kb_data", ["period"], [values], skip_unchanged=True,
+            text_columns=frozenset({"period"})))
+    return filled, other
 
 
 @bp.post("/pull")
@@ -332,6 +389,63 @@ def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
                 write.cell_fills[(n, col)] = FILLS[report.state]
     write.number_formats.setdefault("points", "0.00")
     write.text_columns = write.text_columns | {"reason", "status"}
+
+
+@bp.post("/refresh")
+@policy.token("result.export")
+@_gc_paused
+def refresh() -> Response:
+    """Read only: the results of record (the latest stored run, web adjustments and appeal
+    answers included) into kb_scores, kb_summary and kb_adjustments, in every period state,
+    closed included. No run, no history commit, no state change (docs/workbook.md)."""
+    from server.services import refresh as refresh_service
+
+    user, wb, lang = _press("result.export", required=())
+    session = get_session()
+    period = period_service.require_period(session, wb.period, lang, writable=False)
+    record = refresh_service.results_of_record(session, period, user, lang)
+    plan = _score_plan(record.result, record.inp, wb, lang, period)
+    unsent = _unsent(wb, record.adjustments)
+    _write_adjustments_of_record(plan, record.adjustments, {}, lang)
+    run = record.run
+    _stamp(plan, period_state=period.state, last_run=str(run.run_no),
+           base_version=_history_head(), submission_id="")
+    # The run's own time and author, not this press: the workbook shows the result of record.
+    plan.meta.update(scored_at=_when(run.created_at), scored_by=run.created_by or "")
+    zh = lang == "zh"
+    lines = [f"已刷新期间 {period.code} 的最终结果（第 {run.run_no} 次计算，状态 {period.state}）；"
+             f"服务器上没有任何更改。" if zh else
+             f"Refreshed the results of record of period {period.code} (run {run.run_no}, "
+             f"state {period.state}); nothing was changed on the server."]
+    if record.hidden:
+        lines.append(f"您的权限范围外的 {record.hidden} 人未写入。" if zh else
+                     f"{record.hidden} manager(s) outside your scope were left out.")
+    if unsent:
+        lines.append(f"工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值。" if zh else
+                     f"{unsent} adjustment(s) typed in the workbook but never submitted were "
+                     f"replaced by the server's values.")
+    plan.alert = ("\n".join(lines), "刷新" if zh else "Refresh")
+    session.rollback()  # nothing to write; and nothing may have been
+    return _answer(wb, plan)
+
+
+def _history_head() -> str:
+    """The history's head commit, read without creating a repository when there is none."""
+    import os
+
+    from server.services import history as history_service
+
+    if not os.path.exists(os.path.join(str(current_app.config["HISTORY_DIR"]), "HEAD")):
+        return ""
+    return history_service.history_for().head() or ""
+
+
+def _when(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:  # SQLite gives back naive UTC
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @bp.post("/check")

@@ -1,0 +1,148 @@
+"""Refresh: the period's results of record, read back for the workbook (docs/workbook.md).
+
+The results of record are the period's latest stored score run: Score and Submit store one,
+and so does every web adjustment, an appeal answered with an adjustment included
+(server/services/feedback.py `_patched_run`). After approval, publication or closing no
+button may score again, so this is how the month's end reaches HR's workbook.
+
+Read only: no run, no history commit, no state change. The rows are the ones the reader may
+see (server/policy.py `filter_rows`: an executive or a department head gets their
+departments only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server import policy, workflow
+from server.models import Adjustment as AdjustmentRow
+from server.models import Employee as EmployeeRow
+from server.models import Period, ScoreRun, User
+from server.scoring.model import (
+    Employee,
+    EmployeeResult,
+    Indicator,
+    IndicatorKind,
+    IndicatorScore,
+    LineStatus,
+    RuleSet,
+    ScoreInput,
+    ScoreResult,
+)
+from server.services.errors import Conflict
+from server.services.scoring import active_adjustments
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsOfRecord:
+    """What Refresh writes: the run's result and the input to render it with (rules and
+    roster as the server keeps them), the adjustments of record, all limited to the rows
+    the reader may see."""
+
+    period: Period
+    run: ScoreRun
+    result: ScoreResult
+    inp: ScoreInput
+    adjustments: dict[Key, AdjustmentRow]
+    hidden: int  # managers of the run the reader may not see (left out)
+
+
+def results_of_record(session: Session, period: Period, user: User,
+                      lang: str) -> ResultsOfRecord:
+    """The latest stored run of `period` as the reader may see it; 409 when it has none."""
+    run = workflow.latest_run(session, period)
+    if run is None:
+        raise Conflict(
+            f"期间 {period.code} 还没有计算结果：请先点击“计算得分”。" if lang == "zh" else
+            f"Period {period.code} has no results yet: press Score first.")
+    totals = list(run.totals or ())
+    eids = [str(t["employee_id"]) for t in totals]
+    people = {row.employee_id: row for row in session.scalars(
+        select(EmployeeRow).where(EmployeeRow.employee_id.in_(eids)))} if eids else {}
+
+    def department(eid: str) -> str | None:
+        row = people.get(eid)
+        return row.department if row is not None else None
+
+    shown = policy.filter_rows(user, totals, lambda t: department(str(t["employee_id"])),
+                               lambda t: str(t["employee_id"]))
+    visible = {str(t["employee_id"]) for t in shown}
+    lines = [ln for ln in run.lines or () if str(ln["employee_id"]) in visible]
+    employees = tuple(_employee(people.get(str(t["employee_id"])), str(t["employee_id"]))
+                      for t in shown)
+    result = ScoreResult(lines=[_line(ln) for ln in lines],
+                         employees=tuple(_total(t) for t in shown))
+    inp = ScoreInput(rules=RuleSet(indicators=_indicators(period, lines)), employees=employees)
+    adjustments = {key: row for key, row in active_adjustments(session, period).items()
+                   if key[0] in visible}
+    return ResultsOfRecord(period, run, result, inp, adjustments, len(totals) - len(shown))
+
+
+def _employee(row: EmployeeRow | None, eid: str) -> Employee:
+    if row is None:  # not in the roster the server keeps: shown by id only
+        return Employee(eid, eid, "")
+    return Employee(eid, row.name, row.department or "", row.position or "", row.email or "")
+
+
+def _indicators(period: Period, lines: list[dict[str, Any]]) -> tuple[Indicator, ...]:
+    """The period's rule set as stored with its latest Score (code, name, kind, unit), in
+    rule order; a code of the run the stored rules lack is shown by its code."""
+    out: dict[str, Indicator] = {}
+    for ind in (period.rules or {}).get("indicators") or ():
+        if not isinstance(ind, dict) or not ind.get("code") or str(ind["code"]) in out:
+            continue
+        code = str(ind["code"])
+        try:
+            kind = IndicatorKind(str(ind.get("kind") or "quantitative"))
+        except ValueError:
+            kind = IndicatorKind.QUANTITATIVE
+        out[code] = Indicator(code=code, name=str(ind.get("name") or code), kind=kind,
+                              weight=_dec(ind.get("weight")) or Decimal(0),
+                              source=str(ind.get("source") or ""),
+                              rule=str(ind.get("rule") or ""), unit=str(ind.get("unit") or ""))
+    for ln in lines:
+        code = str(ln["indicator"])
+        if code not in out:
+            out[code] = Indicator(code=code, name=code, kind=IndicatorKind.QUANTITATIVE,
+                                  weight=Decimal(0), source="", rule="")
+    return tuple(out.values())
+
+
+def _line(ln: dict[str, Any]) -> IndicatorScore:
+    actual = ln.get("actual")
+    number = _dec(actual) if isinstance(actual, str) else None
+    try:
+        status = LineStatus(ln.get("status") or "ok")
+    except ValueError:
+        status = LineStatus.OK
+    return IndicatorScore(
+        employee_id=str(ln["employee_id"]), indicator=str(ln["indicator"]),
+        actual=number if number is not None else actual, target=_dec(ln.get("target")),
+        weight=_dec(ln.get("weight")) or Decimal(0), base_points=_dec(ln.get("base_points")),
+        adjustment=_dec(ln.get("adjustment")) or Decimal(0), points=_dec(ln.get("points")),
+        explanation=str(ln.get("explanation") or ""), status=status,
+        stale=bool(ln.get("stale")))
+
+
+def _total(t: dict[str, Any]) -> EmployeeResult:
+    return EmployeeResult(
+        employee_id=str(t["employee_id"]), total=_dec(t.get("total")),
+        grade=t.get("grade") or None, rank=t.get("rank"), group_rank=t.get("group_rank"),
+        status=str(t.get("status") or "ok"), missing=tuple(t.get("missing") or ()))
+
+
+def _dec(value: object) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
