@@ -285,10 +285,11 @@ def run_server(app: Flask, host: str, port: int, cert: str | None = None,
 
 # --- xl: the headless client -------------------------------------------------------------------
 
-BUTTONS = ("new_period", "pull", "score", "check", "submit")
+BUTTONS = ("new_period", "pull", "score", "check", "submit", "refresh")
 
 
-@click.command("xl", help="Press a KPI ribbon BUTTON on WORKBOOK.xlsx without Excel.")
+@click.command("xl", help="Press a KPI ribbon BUTTON on WORKBOOK.xlsx without Excel "
+                          "(new_period needs --period, e.g. --period 2026-11).")
 @click.argument("button", type=click.Choice(BUTTONS))
 @click.argument("workbook", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--server", "server_url", default=None,
@@ -300,13 +301,23 @@ BUTTONS = ("new_period", "pull", "score", "check", "submit")
 @click.option("--insecure", is_flag=True,
               help="Do not verify the server's certificate (self-signed local servers).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None)
+@click.option("--period", default=None, metavar="PERIOD",
+              help="new_period only: the period to create, a month 2026-11 (or 2026-Q4, "
+                   "2026); the server checks it.")
 def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
-       out_path: Path | None, insecure: bool, lang: str | None) -> None:
+       out_path: Path | None, insecure: bool, lang: str | None, period: str | None) -> None:
     import functools
+    from urllib.parse import urlencode
 
     from addin.headless import ServerError, flask_poster, run_button
 
-    query = f"?lang={lang}" if lang else ""
+    if button == "new_period" and not (period or "").strip():
+        raise click.UsageError("new_period needs the period you choose: --period 2026-11")
+    if button != "new_period" and period is not None:
+        raise click.UsageError("--period is for new_period only; the other buttons use the "
+                               "period the workbook is linked to")
+    args = {k: v for k, v in (("period", period), ("lang", lang)) if v}
+    query = f"?{urlencode(args)}" if args else ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if server_url:
         post = http_post(server_url, headers, insecure, query)

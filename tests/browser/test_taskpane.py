@@ -126,7 +126,7 @@ def pulled_book(tmp_path, client, hr_token) -> Path:
     path = tmp_path / "考核.xlsx"
     shutil.copy(TEMPLATE, path)
     poster = headless.flask_poster(client, headers={"Authorization": f"Bearer {hr_token}"})
-    headless.run_button("new_period", path, post=poster)
+    headless.run_button("new_period?period=2026-10", path, post=poster)
     headless.run_button("pull", path, post=poster)
     return path
 

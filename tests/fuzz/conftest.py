@@ -60,7 +60,7 @@ def template_payload() -> dict:
 def opened(app, client, hr_token, template_payload):
     """The app with the template's period created and pulled (score/submit reach the engine)."""
     auth = {"Authorization": f"Bearer {hr_token}"}
-    for button in ("new_period", "pull"):
+    for button in ("new_period?period=2026-10", "pull"):
         resp = client.post(f"/xl/{button}", json=template_payload, headers=auth)
         assert resp.status_code == 200, resp.get_data(as_text=True)
     return auth

@@ -90,7 +90,7 @@ def test_server_accepts_the_vba_payload(client, hr_token):
     """The exact body xlwings' RunRemotePython sends (fixture from the add-in colleague)."""
     payload = json.loads(VBA_FIXTURE.read_text(encoding="utf-8"))
     auth = {"Authorization": f"Bearer {hr_token}"}
-    resp = client.post("/xl/new_period", json=payload, headers=auth)
+    resp = client.post("/xl/new_period?period=2026-10", json=payload, headers=auth)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     actions = resp.json["actions"]
     assert any(a["func"] == "alert" for a in actions)
