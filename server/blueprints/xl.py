@@ -39,8 +39,8 @@ from server.services.workbook import (
     problems_of,
     score_input,
 )
-from server.workbook.render import check_plan, score_plan
-from server.xlwire.plan import TableWrite, WritePlan
+from server.workbook.render import check_plan, period_write, score_plan
+from server.xlwire.plan import WritePlan
 
 bp = Blueprint("xl", __name__, url_prefix="/xl")
 log = logging.getLogger("kpibook.xl")
@@ -168,7 +168,10 @@ def new_period() -> Response:
     session.commit()
     plan = WritePlan(meta={"period": code, "template": template, "period_state": period.state,
                            "server": current_app.config["BASE_URL"]})
-    filled, other = _stamp_data_period(plan, wb, code)
+    stamped = period_write(wb.tables, code)
+    if stamped.write is not None:
+        plan.tables.append(stamped.write)
+    filled, other = stamped.filled, stamped.other
     before = wb.period if wb.period != code else ""
     if lang == "zh":
         lines = [f"已创建考核期间 {code}（模板 {template}）。" if created else
@@ -196,34 +199,6 @@ def new_period() -> Response:
 
 
 NEW_PERIOD_ARG = ("新建期间的月份（?period=）", "The month of New period (?period=)")
-
-
-def _stamp_data_period(plan: WritePlan, wb: Workbook, code: str) -> tuple[int, int]:
-    """kb_data rows without a period (the template's sample rows, rows typed by hand) get
-    the new period; rows of another period are counted, not changed (Pull replaces them).
-    Returns (filled, other)."""
-    from server.workbook.contract import period_text
-
-    frame = wb.tables.get("kb_data")
-    if frame is None or not frame.has("period") or not len(frame):
-        return 0, 0
-    first = frame.header_row + 2  # the Excel row of the first body row
-    values: list[object] = [None] * frame.n_body_rows  # blank rows stay blank
-    filled = other = 0
-    for excel_row, cell in zip(frame.excel_rows, frame.column("period"), strict=True):
-        shown = period_text(cell)
-        if shown is None:
-            return 0, other + 1  # an unreadable cell: left for Check/Score to point at
-        if not shown:
-            shown, filled = code, filled + 1
-        elif shown != code:
-            other += 1
-        values[excel_row - first] = shown
-    if filled:
-        plan.tables.append(TableWrite.from_columns(
-            "kb_data", ["period"], [values], skip_unchanged=True,
-            text_columns=frozenset({"period"})))
-    return filled, other
 
 
 @bp.post("/pull")
