@@ -7,11 +7,13 @@ from sqlalchemy import select
 
 from server import policy
 from server.auth import current_user, login_required
+from server.blueprints import lookups
 from server.db import get_session
 from server.models import Period, ScoreRun
 from server.services.errors import NotFound
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.url_value_preprocessor(lookups.period_code_in_url)
 
 
 @bp.get("/whoami")

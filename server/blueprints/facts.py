@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from server import policy
 from server.auth import bearer_token, current_user, login_required, require_role
+from server.blueprints import lookups
 from server.db import get_session
 from server.models import Employee, Period, PeriodState, Role, SourceFact
 from server.services import facts as fact_service
@@ -33,6 +34,7 @@ from server.services import pull as pull_service
 from server.services.errors import BadRequest, NotFound, Unprocessable
 
 bp = Blueprint("facts", __name__)
+bp.url_value_preprocessor(lookups.period_code_in_url)
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".xlsm")
 
