@@ -172,7 +172,10 @@ def _paths() -> dict[str, Any]:
         {"type": "object", "required": ["user", "role"], "properties": {
             "user": {"type": "string"}, "name": {"type": "string"},
             "display_name": {"type": "string"}, "role": {"type": "string"},
-            "authority": OBJ}}, security=[{"bearer": []}])
+            "authority": OBJ, "current_month": {
+                "type": "string", "description": "this month in the company's time zone "
+                                                 "(what the task pane offers for New period)"}}},
+        security=[{"bearer": []}])
     paths["/api/v1/periods"] = _get(
         "periods", "every period", {"type": "object", "required": ["periods"], "properties": {
             "periods": {"type": "array", "items": _ref("Period")}}})

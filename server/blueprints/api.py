@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import select
 
 from server import policy
@@ -11,6 +11,7 @@ from server.blueprints import lookups
 from server.db import get_session
 from server.models import Period, ScoreRun
 from server.services.errors import NotFound
+from server.services.periods import current_month
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.url_value_preprocessor(lookups.period_code_in_url)
@@ -21,9 +22,11 @@ bp.url_value_preprocessor(lookups.period_code_in_url)
 @login_required
 def whoami() -> Response:
     user = current_user()
-    # `user` is what the add-in's whoami() reads; `name` for scripts.
+    # `user` is what the add-in's whoami() reads; `name` for scripts; `current_month` (the
+    # company's time zone) is what the task pane offers for New period.
     return jsonify(user=user.name, name=user.name, display_name=user.display_name, role=user.role,
-                   authority=user.authority or {})
+                   authority=user.authority or {}, current_month=current_month(
+                       current_app.config.get("TIMEZONE") or "Asia/Shanghai"))
 
 
 @bp.get("/periods")
