@@ -47,6 +47,8 @@ def parse_period_code(text: object) -> PeriodCode:
 
     Surrounding spaces are dropped and a lower-case "q" is read as "Q"; nothing else is
     guessed (2026-1, 2026/11, 11-2026 and dates are refused)."""
+    if text is None:
+        raise PeriodCodeError("period.code_missing")
     if not isinstance(text, str):
         raise PeriodCodeError("period.code_shape", code=_shown(text))
     code = text.strip()

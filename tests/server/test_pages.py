@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,10 @@ def test_whoami(client, make_token):
                        display_name="总经理")
     resp = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200
-    assert resp.json == {"user": "gm", "name": "gm", "display_name": "总经理",
+    body = dict(resp.json)
+    # this month in the company's time zone, for the task pane's New period field
+    assert re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", body.pop("current_month"))
+    assert body == {"user": "gm", "name": "gm", "display_name": "总经理",
                          "role": "executive",
                          "authority": {"departments": ["一车间"], "max_points": "3"}}
     assert client.get("/api/v1/whoami").status_code == 401
