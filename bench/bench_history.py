@@ -1,4 +1,4 @@
-"""Benchmark of the git-backed adjustment history (sync.history).
+"""Benchmark of the git-backed adjustment history (server.ledger).
 
 Builds a repository with a baseline of N employees x M indicators, then submits one
 adjustment commit at a time (1-3 cells; every 10th against a stale base so the three-way
@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sync.history import (  # noqa: E402
+from server.ledger import (  # noqa: E402
     CellValue,
     Editor,
     EmployeeInfo,

@@ -1,7 +1,7 @@
 """Render time of the review pages (timeline and its filters, diff, cell history, dashboard,
 a manager's page, department distributions) at 20,000 commits.
 
-Seeds a history through the library (sync.history: a baseline of N employees x 10
+Seeds a history through the library (server.ledger: a baseline of N employees x 10
 indicators in 7 departments, then `--commits` submits of 1-3 cells, durable=False so the
 seeding is quick), a database with the roster and two users (HR: every department; a
 department head: one department) and a score run of everyone, then renders each page
@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sync.history import (  # noqa: E402
+from server.ledger import (  # noqa: E402
     CellValue,
     Editor,
     EmployeeInfo,

@@ -1,5 +1,5 @@
 """Submit latency through the real endpoint (POST /xl/submit, Flask test client) as the git
-history grows: 10, 1,000 and 20,000 commits (seeded fast through sync.history directly).
+history grows: 10, 1,000 and 20,000 commits (seeded fast through server.ledger directly).
 
 Each sample is one Submit of one changed cell (M1001 PROD_EFF, alternating values) against
 the current version, on the manufacturing template (8 managers): parse, diff against
@@ -46,7 +46,7 @@ def _set(payload: dict, where: tuple[int, int, int], value) -> None:
 
 def seed(history, n: int, period: str = "SEED") -> None:
     """n adjustment commits on 1,000 employees x 10 indicators of another period."""
-    from sync.history import CellValue, Editor
+    from server.ledger import CellValue, Editor
 
     editor = Editor("种子 Seed", "seed@example.cn")
     for i in range(n):
@@ -79,8 +79,8 @@ def main() -> None:
     from server import create_app
     from server.auth import create_token, create_user
     from server.db import get_engine, session_scope, upgrade
+    from server.ledger import History
     from server.services.history import history_for
-    from sync.history import History
 
     template = ROOT / "workbook_templates" / "manufacturing.xlsx"
     for size in [int(x) for x in args.sizes.split(",")]:

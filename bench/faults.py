@@ -111,8 +111,8 @@ def exactly_once(url: str, history_dir: Path, keys: list[str]) -> list[str]:
     from sqlalchemy.orm import Session
 
     from server.db import make_engine
+    from server.ledger import History
     from server.models import Adjustment, HistoryCommit
-    from sync.history import History
 
     engine = make_engine(url)
     problems = []

@@ -313,8 +313,8 @@ def check_once(url: str, tmp: Path, outcomes: list[Outcome]) -> tuple[list[str],
     from sqlalchemy.orm import Session
 
     from server.db import make_engine
+    from server.ledger import History
     from server.models import Adjustment, AdjustmentStatus, HistoryCommit
-    from sync.history import History
 
     problems, dangling = [], []
     engine = make_engine(url)

@@ -15,13 +15,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Request, Response, g, jsonify, request
+from flask import Flask, Request, Response, g, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import config as cfg
 from server import db
-from server.services.errors import ClientError, plain
+from server.services.errors import ClientError
 
 log = logging.getLogger("kpibook")
 
@@ -111,9 +111,10 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_web_blueprints(app: Flask) -> None:
     # CSRF: server/auth.py checks every POST that may carry the session cookie.
-    from server.blueprints import account, admin, me, periods, signin
+    from server.blueprints import account, admin, me, periods, records, rollups, roster, signin
 
-    for web_bp in (signin.bp, signin.oauth_bp, account.bp, admin.bp, periods.bp, me.bp):
+    for web_bp in (signin.bp, signin.oauth_bp, account.bp, admin.bp, roster.bp, periods.bp,
+                   me.bp, records.bp, rollups.bp):
         app.register_blueprint(web_bp)
 
 
@@ -145,15 +146,9 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _error(message: str, status: int) -> Response:
-    from server.web import error_page, is_web_request
+    from server.web import error_answer
 
-    if is_web_request():
-        return error_page(message, status)
-    if request.path.startswith("/api/"):
-        resp = jsonify(error=message, status=status)
-        resp.status_code = status
-        return resp
-    return plain(message, status)
+    return error_answer(message, status)
 
 
 def _disk_full(exc: BaseException) -> bool:

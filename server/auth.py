@@ -8,7 +8,7 @@
   created on the account page, shown once, stored as sha256, expiring and revocable. A fast
   hash is right for 32 random bytes (unlike passwords).
 * Machine clients (source systems pushing facts) use OAuth2 client credentials through authlib:
-  `POST /oauth/token` issues short-lived tokens with scopes; `require_oauth("facts:write")`
+  `POST /oauth/token` issues short-lived tokens with scopes; `guards.require_oauth("facts:write")`
   protects an endpoint and declares its policy for the permission-matrix test.
 * Tokens, passwords and session cookies are refused over plain HTTP unless the request came
   through a trusted TLS proxy (KPIBOOK_TRUST_PROXY) or KPIBOOK_ALLOW_INSECURE_HTTP is set.
@@ -486,33 +486,6 @@ def _make_oauth(app: Flask) -> tuple[Any, Any]:
 
 def oauth_server() -> Any:
     return current_app.extensions["kpibook.oauth"][0]
-
-
-def require_oauth(scope: str) -> Callable[[F], F]:
-    """Protect a machine endpoint: a valid, unexpired OAuth2 token carrying `scope`.
-
-    Usage (the facts push API)::
-
-        @bp.post("/facts")
-        @require_oauth("facts:write")
-        def push_facts(): client = current_oauth_client()  # OAuthClient row
-
-    Answers 401 (no/invalid/expired/revoked token) or 403 (insufficient_scope) as JSON
-    (RFC 6750), and declares the route's policy for the permission-matrix test.
-    """
-    from server import policy
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            protector = current_app.extensions["kpibook.oauth"][1]
-            with protector.acquire(scope) as token:
-                g.oauth_client = token.row.client
-            return view(*args, **kwargs)
-
-        return policy.machine(scope)(wrapped)  # type: ignore[return-value]
-
-    return decorator
 
 
 def current_oauth_client() -> OAuthClient:

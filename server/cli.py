@@ -6,7 +6,6 @@ import click
 
 from server import commands as server_commands
 from server import demo as server_demo
-from server.services import pull as pull_service
 from server.workbook import cli as workbook_cli
 
 
@@ -18,7 +17,7 @@ def main() -> None:
 
 main.add_command(workbook_cli.templates)
 main.add_command(workbook_cli.score)
-for _command in (*server_commands.COMMANDS, server_demo.demo, pull_service.pull_command):
+for _command in (*server_commands.COMMANDS, server_demo.demo):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -304,8 +304,12 @@ BUTTONS = ("new_period", "pull", "score", "check", "submit", "refresh")
 @click.option("--period", default=None, metavar="PERIOD",
               help="new_period only: the period to create, a month 2026-11 (or 2026-Q4, "
                    "2026); the server checks it.")
+@click.option("--apply-records", "apply_reason", default=None, metavar="REASON",
+              help="score: apply this workbook's rule and roster changes to the records of "
+                   "record, for this reason (HR only; docs/records.md).")
 def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
-       out_path: Path | None, insecure: bool, lang: str | None, period: str | None) -> None:
+       out_path: Path | None, insecure: bool, lang: str | None, period: str | None,
+       apply_reason: str | None) -> None:
     import functools
     from urllib.parse import urlencode
 
@@ -316,8 +320,11 @@ def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
     if button != "new_period" and period is not None:
         raise click.UsageError("--period is for new_period only; the other buttons use the "
                                "period the workbook is linked to")
-    args = {k: v for k, v in (("period", period), ("lang", lang)) if v}
-    query = f"?{urlencode(args)}" if args else ""
+    if apply_reason is not None and button != "score":
+        raise click.UsageError("--apply-records goes with the score button")
+    params = {k: v for k, v in (("period", period), ("lang", lang),
+                                ("apply_reason", apply_reason)) if v}
+    query = f"?{urlencode(params)}" if params else ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if server_url:
         post = http_post(server_url, headers, insecure, query)
@@ -426,4 +433,117 @@ def verify() -> None:
     click.echo("OK: history and database agree")
 
 
-COMMANDS = (db, users, tokens, serve, xl, doctor, backup, restore, verify)
+# --- `kpibook pull PERIOD` ----------------------------------------------------------------------
+
+@click.command("pull", help="Pull PERIOD's data from the source systems and store it.")
+@click.argument("period_code", metavar="PERIOD")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Connectors file (default: KPIBOOK_SYNC_CONFIG).")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--by", "by", default="cli", show_default=True, help="Recorded as fetched by.")
+def pull_command(period_code: str, config_file: str | None, sources: tuple[str, ...],
+                 by: str) -> None:
+    import time
+
+    from sqlalchemy import select
+
+    from server import create_app
+    from server.db import session_scope
+    from server.models import Period
+    from server.periodcode import PeriodCodeError, check_period_code
+    from server.services.errors import ClientError
+    from server.services.facts import pull_summary
+    from server.services.pull import SourceProgress, run_pull, sync_config
+    from sync.errors import SyncError
+
+    overrides = {"SYNC_CONFIG": config_file} if config_file else {}
+    app = create_app(overrides)
+    require_migrated(app)
+    try:
+        config = sync_config(app.config)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from None
+    if config is None:
+        raise click.ClickException("no connectors file: give --config FILE or set "
+                                   "KPIBOOK_SYNC_CONFIG (docs/sync.md)")
+    began = time.perf_counter()
+    last: dict[str, str] = {}
+
+    def show(p: SourceProgress) -> None:
+        # one line per change of state, and every 10 pages while fetching
+        mark = f"{p.state}:{p.pages // 10}"
+        if last.get(p.source) != mark:
+            last[p.source] = mark
+            click.echo(f"[{time.perf_counter() - began:6.2f}s] {p.line()}")
+
+    try:
+        period_code = check_period_code(period_code)
+    except PeriodCodeError as exc:
+        raise click.BadParameter(str(exc), param_hint="PERIOD") from None
+    with session_scope(app) as session:
+        period = session.scalar(select(Period).where(Period.code == period_code))
+        if period is None:
+            raise click.ClickException(f"period {period_code} does not exist (press New period "
+                                       "or create it first)")
+        try:
+            report = run_pull(session, period, by, config, app.config,
+                              only=set(sources) or None, on_progress=show)
+        except ClientError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(pull_summary(report, "en"))
+        click.echo(f"period {period.code}: {report.stored} stored, {report.unchanged} "
+                   f"unchanged, {report.kept_stale} kept stale, {len(report.problems)} "
+                   f"problems, {time.perf_counter() - began:.2f} s")
+    if report.failed:
+        raise SystemExit(2)  # scripts see that a source failed; good data is still stored
+
+
+# --- `kpibook org sync` ---------------------------------------------------------------------------
+
+@click.group("org", help="Organisation sync from DingTalk, Feishu or WeCom (docs/sync.md).")
+def org_command() -> None:
+    pass
+
+
+@org_command.command("sync", help="Read the org source and propose a roster change for HR "
+                                  "to review and apply on /admin/roster.")
+@click.option("--platform", type=click.Choice(["dingtalk", "feishu", "wecom"]), default="",
+              help="The org source of this platform (when there is one).")
+@click.option("--source", "source_name", default="", help="The [[org]] source by name.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Connectors file (default: KPIBOOK_SYNC_CONFIG).")
+@click.option("--by", default="cli", show_default=True, help="Recorded as proposed by.")
+def org_sync_command(platform: str, source_name: str, config_file: str | None,
+                     by: str) -> None:
+    from server import create_app
+    from server.db import session_scope
+    from server.services.errors import ClientError
+    from server.services.orgsync import sync_now
+
+    app = create_app({"SYNC_CONFIG": config_file} if config_file else {})
+    require_migrated(app)
+    try:
+        with session_scope(app) as session:
+            change = sync_now(session, app.config, source_name, by, platform)
+            if change is None:
+                click.echo("the roster matches the platform: no changes")
+                return
+            counts = ", ".join(f"{n} {k}" for k, n in change.notes.get("counts", {}).items()
+                               if n)
+            click.echo(f"roster change #{change.id} proposed ({change.source}, "
+                       f"{change.platform}): {counts}")
+            for c in change.changes:
+                what = "; ".join(f"{f}: {c['before'].get(f, '')!s} -> {c['after'].get(f, '')!s}"
+                                 for f in c["fields"]) if c["kind"] != "added" else \
+                    f"{c['after']['department']} {c['after']['position']}"
+                click.echo(f"  {c['kind']:<8} {c['employee_id']:<10} {c['name']}  "
+                           f"{what or c.get('evidence', '')}")
+            for gap in change.notes.get("scope_gaps", []):
+                click.echo(f"  scope: {gap}")
+            click.echo(f"review and apply it at {app.config['BASE_URL']}/admin/roster")
+    except ClientError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+COMMANDS = (db, users, tokens, serve, xl, doctor, backup, restore, verify, pull_command,
+            org_command)

@@ -110,6 +110,33 @@ def _period(session: Session) -> str:
     return code
 
 
+def prepare_demo_org(app: Flask, org: object) -> str:
+    """The demo company has synced its roster from DingTalk before: the first run loads it
+    (a proposal applied by "demo"; Feishu and WeCom learn who is who), then the simulated
+    platforms move one manager, lose one, hire one and narrow the app's scope, and a sync
+    proposes those changes to HR (the hourly schedule or Sync now on /admin/roster would)."""
+    from server.db import session_scope
+    from server.models import RosterChange
+    from server.services import orgsync
+
+    with session_scope(app) as session:
+        loaded = session.scalar(select(RosterChange.id).where(
+            RosterChange.created_by == "demo").limit(1))
+    if loaded is None:
+        today = dt.datetime.now(orgsync.COMPANY_TZ).date()
+        for name in ("dingtalk", "feishu", "wecom"):
+            with session_scope(app) as session:
+                change = orgsync.sync_now(session, app.config, name, "demo")
+                if change is not None:
+                    orgsync.apply_roster_change(session, change.id, "demo",
+                                                f"demo: roster loaded from {name}", today)
+    org.things_happen()  # type: ignore[attr-defined]
+    with session_scope(app) as session:  # what the hourly sync would find: HR's to review
+        change = orgsync.sync_now(session, app.config, "dingtalk", "demo")
+    waiting = f"roster change #{change.id} waits for HR" if change else "no roster change waits"
+    return f"DingTalk/Feishu/WeCom simulated; {waiting}"
+
+
 @click.command(help="Run the demo: migrate, demo users/tokens/period/facts, serve over HTTPS.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8443, show_default=True, type=int)
@@ -128,7 +155,11 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     app = create_app({"FACT_SOURCE": "simulator", "BASE_URL": base,
                       "SYNC_CONFIG": str(DEMO_CONFIG)})
     sources = start_demo_sources(Path(app.instance_path) / "demo_drop")
+    from sync.simulators.demo import start_demo_org
+
+    org = start_demo_org()
     info = setup_demo(app)
+    org_note = prepare_demo_org(app, org)
     click.echo("kpibook demo")
     click.echo(f"  database:  {app.config['DATABASE_URL']}")
     click.echo(f"  period:    {info['period']} (template {DEMO_TEMPLATE}; Pull data reads the "
@@ -145,6 +176,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
                f"drops in {Path(app.instance_path) / 'demo_drop'} ({DEMO_CONFIG.name}); "
                f"`kpibook pull {info['period']} --config {DEMO_CONFIG}` from another shell "
                "needs the same KPIBOOK_DEMO_* variables")
+    click.echo(f"  org sync:  {org_note}: {base}/admin/roster (hr); "
+               f"`kpibook org sync --platform dingtalk --config {DEMO_CONFIG}` from another "
+               "shell needs the same KPIBOOK_DEMO_* variables")
     click.echo(f"  manifest:  {base}/addin/manifest.xml")
     click.echo("  sideload:  Excel on the web: Insert > Add-ins > Upload My Add-in > the manifest;"
                "\n             Windows: put the manifest in a shared-folder catalogue (Trust "
@@ -156,6 +190,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
                "trust it (docs/server.md).")
     try:
         if not no_serve:
+            from server.services.orgsync import start_org_scheduler
+
+            start_org_scheduler(app)  # the hourly DingTalk org sync of the demo
             run_server(app, host, port)
     finally:
+        org.stop()
         sources.stop()

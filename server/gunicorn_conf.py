@@ -79,3 +79,8 @@ def post_worker_init(worker) -> None:
     app = getattr(worker, "wsgi", None)
     if app is not None and hasattr(app, "config"):
         warm_in_background(app)
+        # Scheduled org syncs ([[org]] schedule): every worker asks, the lease runs each
+        # slot once (server/services/orgsync.py).
+        from server.services.orgsync import start_org_scheduler
+
+        start_org_scheduler(app)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -237,6 +238,30 @@ class ScoreRun(Base):
     period: Mapped[Period] = relationship()
 
 
+class InputRecord(Base):
+    """One version of a period's inputs of record: rules, roster, source data and targets.
+
+    The server owns these (docs/records.md): HR's Score adopts them (the first time) or
+    applies differences with a reason; everyone else's Score and Submit is scored with them,
+    whatever their workbook says. The latest row (highest id) of a period is in force; older
+    rows are the record's history (who, when, why)."""
+
+    __tablename__ = "input_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id", ondelete="CASCADE"),
+                                           index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # adopted | applied | data
+    rules_digest: Mapped[str] = mapped_column(String(64))
+    roster_digest: Mapped[str] = mapped_column(String(64))
+    input_digest: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column()  # server.scoring.codec.input_to_json
+    changes: Mapped[list[Any]] = mapped_column(default=list)  # what differed from the last one
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class ScoreRunCounter(Base):
     """The last run number handed out per period (server/services/scoring.py `next_run_no`).
 
@@ -284,7 +309,7 @@ class HistoryCommit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[str] = mapped_column(String(100), unique=True)
     commit: Mapped[str | None] = mapped_column(String(40), default=None)
-    kind: Mapped[str] = mapped_column(String(20))  # a sync.history Kind value
+    kind: Mapped[str] = mapped_column(String(20))  # a server.ledger Kind value
     period_id: Mapped[int | None] = mapped_column(
         ForeignKey("periods.id", ondelete="CASCADE"), index=True)
     author: Mapped[str] = mapped_column(String(100), default="")
@@ -470,3 +495,50 @@ class PullRun(Base):
     heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     status: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RosterChange(Base):
+    """A roster change proposed by an organisation sync (DingTalk, Feishu, WeCom), reviewed
+    and applied by HR (server/services/orgsync.py).
+
+    `changes` lists one entry per person: kind (added, moved, updated, left, rejoined,
+    flagged), employee_id, the platform user id, `before` (the roster's values when proposed,
+    kept as the record of the old values) and `after`. Nothing reaches the Employee table
+    until `apply_roster_change` runs: then state becomes applied with who, when, why and the
+    effective date. A newer sync of the same source supersedes a proposal nobody applied.
+    """
+
+    __tablename__ = "roster_changes"
+    __table_args__ = (Index("ix_roster_changes_source_state", "source", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))  # the [[org]] name
+    platform: Mapped[str] = mapped_column(String(20))  # dingtalk | feishu | wecom
+    state: Mapped[str] = mapped_column(String(20), default="proposed")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")  # user, cli, schedule
+    request: Mapped[str] = mapped_column(Text, default="")  # what was asked of the platform
+    digest: Mapped[str] = mapped_column(String(64), default="")  # of `changes`
+    changes: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scope gaps, unmatched
+    decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    effective_date: Mapped[dt.date | None] = mapped_column(Date, default=None)
+
+
+class OrgIdentity(Base):
+    """Which platform user is which employee, as the last org sync of a source saw it: the
+    key to ask a platform about someone who vanished from its lists (left, or only out of
+    the app's scope?)."""
+
+    __tablename__ = "org_identities"
+    __table_args__ = (UniqueConstraint("source", "user_id", name="uq_org_identities_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[str] = mapped_column(String(100))
+    employee_id: Mapped[str] = mapped_column(String(50), index=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

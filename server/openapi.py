@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
-from server import policy
+from server import guards
 from server.xlwire.actions import ALLOWED_ACTIONS
 
 bp = Blueprint("openapi", __name__)
@@ -203,6 +203,38 @@ def _paths() -> dict[str, Any]:
                 {"name": "lang", "in": "query", "required": False,
                  "schema": {"type": "string", "enum": ["zh", "en"]}}],
         [{"bearer": []}], extra=NOT_FOUND)
+    lang = [{"name": "lang", "in": "query", "required": False,
+             "schema": {"type": "string", "enum": ["zh", "en"]}}]
+    paths["/api/v1/periods/{code}/lines/{employee_id}/{indicator}"] = _get(
+        "line", "one score line for the add-in's task pane: explanation, adjustment history, "
+        "source facts, the caller's adjustment range, links (403 for another department)",
+        {"type": "object", "required": ["period", "employee_id", "indicator", "explanation",
+                                        "history", "facts", "links"], "properties": {
+            "period": {"type": "string"}, "employee_id": {"type": "string"},
+            "indicator": {"type": "string"}, "explanation": {"type": "string"},
+            "history": {"type": "array", "items": OBJ}, "facts": {"type": "array", "items": OBJ},
+            "adjust": {"type": ["object", "null"]}, "links": OBJ}},
+        CODE + [{"name": "employee_id", "in": "path", "required": True,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 40}},
+                {"name": "indicator", "in": "path", "required": True,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 40}}] + lang,
+        [{"bearer": []}], extra={"404": _json(_ref("Error"), "no such period or line")})
+    paths["/api/v1/figures"] = _get(
+        "figures", "totals, grades, ranks and lines of the latest score run for the add-in's "
+        "custom functions; managers the caller may not read are listed as unknown",
+        {"type": "object", "required": ["period", "people", "unknown"], "properties": {
+            "period": {"type": "string"}, "state": {"type": "string"},
+            "run_no": {"type": ["integer", "null"]},
+            "people": {"type": "object", "additionalProperties": OBJ},
+            "unknown": {"type": "array", "items": {"type": "string"}}}},
+        [{"name": "employee", "in": "query", "required": True, "style": "form",
+          "explode": True, "schema": {"type": "array", "minItems": 1, "maxItems": 200,
+                                      "items": {"type": "string", "maxLength": 40}}},
+         {"name": "period", "in": "query", "required": False,
+          "schema": {"type": "string", "maxLength": 40},
+          "description": "default: the newest period with a score run"}] + lang,
+        [{"bearer": []}], extra={"400": _json(_ref("Error"), "no or too many employees"),
+                                 "404": _json(_ref("Error"), "no such period or no result")})
     paths["/api/v1/facts"] = {"post": {
         "operationId": "push_facts", "tags": ["sync"],
         "summary": "a source system pushes records (idempotent by source + external id)",
@@ -286,7 +318,7 @@ def undocumented(app: Flask) -> list[str]:
 
 
 @bp.get("/api/v1/openapi.json")
-@policy.public("the API's description: what every route takes and answers, no data")
+@guards.public("the API's description: what every route takes and answers, no data")
 def openapi_json() -> Response:
     resp = jsonify(document(current_app.config.get("BASE_URL", "")))
     resp.headers["Cache-Control"] = "public, max-age=300"

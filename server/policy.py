@@ -14,27 +14,20 @@ API:
   diffs and charts show nothing the user may not read.
 * `adjustment_refusals(user, change, lang)` — why an adjustment is outside the user's
   authority (role, "Adjustable by", departments, indicators, max points up/down); the ribbon's
-  Submit and the web pages use it alike.
-* Route declarations: every view carries a policy (`web(action)`, `token(action)`,
-  `machine(scope)` via `server.auth.require_oauth`, `public(why)`); `route_policy(app,
-  endpoint)` reads it back. tests/web/test_permission_matrix.py walks `app.url_map` and fails
-  for any route without one.
+  Submit and the web pages use it alike. `adjustment_range(user, change, lang)` — the same
+  rules read as the range the user may adjust a cell in (the add-in's task pane).
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
-
-from flask import Flask, g, redirect, request, url_for
+from typing import Any
 
 from server.models import Role, User
 from server.services.errors import Forbidden
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 HR = Role.HR_ADMIN.value
 EXEC = Role.EXECUTIVE.value
@@ -72,6 +65,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({HR}),
     "clients.manage": frozenset({HR}),
     "notifications.view": frozenset({HR, AUD}),
+    # org sync (DingTalk/Feishu/WeCom): proposals are read by HR and audit, decided by HR
+    "roster.view": frozenset({HR, AUD}),
+    "roster.apply": frozenset({HR}),  # run a sync, apply or discard its proposal
 }
 
 # Actions whose resource is a manager (Subject): department scope or self applies.
@@ -265,75 +261,27 @@ def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[st
     return reasons
 
 
-# --- route declarations ----------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
-class RoutePolicy:
-    kind: str  # web | token | machine | public
-    action: str | None  # an ACTIONS key (web/token), an OAuth scope (machine), None (public)
-    note: str = ""
+class AdjustmentRange:
+    """How far a user may set one cell's adjustment, by their authority alone (the rules
+    table's own limits come on top). `max_up` / `max_down`: points, None = no personal limit."""
+
+    allowed: bool
+    max_up: Decimal | None = None
+    max_down: Decimal | None = None
+    reasons: tuple[str, ...] = ()
 
 
-# Endpoints Flask itself adds.
-PUBLIC_ENDPOINTS = {"static": "stylesheets, scripts and images of the web pages"}
-
-
-def _declare(view: F, policy: RoutePolicy) -> F:
-    view.kb_policy = policy  # type: ignore[attr-defined]
-    return view
-
-
-def route_policy(app: Flask, endpoint: str) -> RoutePolicy | None:
-    if endpoint in PUBLIC_ENDPOINTS:
-        return RoutePolicy("public", None, PUBLIC_ENDPOINTS[endpoint])
-    view = app.view_functions.get(endpoint)
-    return getattr(view, "kb_policy", None)
-
-
-def public(why: str) -> Callable[[F], F]:
-    """Declare a route open to everyone (sign-in page, health check, add-in files)."""
-    return lambda view: _declare(view, RoutePolicy("public", None, why))
-
-
-def token(action: str) -> Callable[[F], F]:
-    """A token-authenticated route (ribbon, API) whose view calls `require` itself, because
-    the refusal must be worded in the workbook's language or depends on the data."""
-    if action not in ACTIONS:
-        raise KeyError(action)
-    return lambda view: _declare(view, RoutePolicy("token", action))
-
-
-def machine(scope: str) -> Callable[[F], F]:
-    """A route for machines: declared by `server.auth.require_oauth(scope)`, or directly by a
-    route that checks its own machine credential (e.g. the sync push tokens)."""
-    return lambda view: _declare(view, RoutePolicy("machine", scope))
-
-
-def web(action: str) -> Callable[[F], F]:
-    """A web page or form: sign-in required (else the sign-in page), then the role-level
-    `can(user, action)`; data-level checks follow in the view with `require`."""
-    if action not in ACTIONS:
-        raise KeyError(action)
-
-    def decorator(view: F) -> F:
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            from server.auth import optional_user
-            from server.services.errors import Unauthorized
-            from server.web import is_web_request
-
-            user = optional_user()
-            if user is None:
-                if request.method in ("GET", "HEAD") and is_web_request():
-                    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-                raise Unauthorized("请先登录。\nPlease sign in first.")
-            require(user, action, lang=g.get("lang", "zh"))
-            return view(*args, **kwargs)
-
-        return _declare(wrapped, RoutePolicy("web", action))  # type: ignore[return-value]
-
-    return decorator
+def adjustment_range(user: User, change: Change, lang: str = "zh") -> AdjustmentRange:
+    """The range `adjustment_refusals` lets `user` adjust `change`'s cell in (its points are
+    ignored): what the add-in shows beside a selected line, from the same rules."""
+    reasons = adjustment_refusals(user, dataclasses.replace(change, points=Decimal(0)), lang)
+    if reasons:
+        return AdjustmentRange(False, reasons=tuple(reasons))
+    if user.role == HR:  # bounded by the rules table only (see adjustment_refusals)
+        return AdjustmentRange(True)
+    up, down = authority_limits(user)
+    return AdjustmentRange(True, up, down)
 
 
 # --- words -------------------------------------------------------------------------------------
@@ -369,4 +317,6 @@ ACTION_WORDS = {
     "users.manage": ("管理用户", "manage users"),
     "clients.manage": ("管理接口客户端", "manage API clients"),
     "notifications.view": ("查看通知记录", "view notifications"),
+    "roster.view": ("查看组织同步", "view org sync"),
+    "roster.apply": ("同步并应用名单变更", "sync and apply roster changes"),
 }

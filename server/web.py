@@ -12,6 +12,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -76,6 +77,20 @@ def error_page(message: str, status: int) -> Response:
     return resp
 
 
+def error_answer(message: str, status: int) -> Response:
+    """A refused request answered in its client's form: an HTML page for web pages, JSON
+    for the API, plain text (shown verbatim by every Excel client) for the rest."""
+    if is_web_request():
+        return error_page(message, status)
+    if request.path.startswith("/api/"):
+        resp = jsonify(error=message, status=status)
+        resp.status_code = status
+        return resp
+    from server.services.errors import plain
+
+    return plain(message, status)
+
+
 def init_app(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError, generate_csrf
 
@@ -105,11 +120,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_refused(exc: CSRFError) -> Response:
-        from server.app import _error
-
-        return _error("表单已过期或来源不可信（CSRF 校验失败），未做任何更改。请刷新页面后重试。\n"
-                      "The form expired or did not come from this site (CSRF check failed); "
-                      "nothing was changed. Reload the page and try again.", 400)
+        return error_answer(
+            "表单已过期或来源不可信（CSRF 校验失败），未做任何更改。请刷新页面后重试。\n"
+            "The form expired or did not come from this site (CSRF check failed); "
+            "nothing was changed. Reload the page and try again.", 400)
 
 
 def _switch_url() -> str:

@@ -1,3 +1,3 @@
 """Source-system sync: connectors fetch records, mapping turns them into facts, pull runs
 every source concurrently. Flask-free; the server reaches it through server/services/pull.py.
-(sync/history/ is the git history of submitted periods, a separate concern.)"""
+(server/ledger/ is the git history of submitted periods, a separate concern.)"""

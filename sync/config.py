@@ -153,7 +153,8 @@ def load_config(path: str | os.PathLike[str]) -> SyncConfig:
 
 
 def parse_config(data: dict[str, Any], where: str = "<config>") -> SyncConfig:
-    data = _expand(data, where)
+    # [[org]] tables are sync/org/config.py's: their ${VAR}s are read only by an org sync
+    data = _expand({k: v for k, v in data.items() if k != "org"}, where)
     settings = data.get("settings") or {}
     base = Path(where).parent if where and not where.startswith("<") else Path(".")
     raw_sources = data.get("source") or data.get("sources") or []

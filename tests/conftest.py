@@ -33,6 +33,8 @@ BOTH_DATABASES = (
     "tests/web/test_workflow.py",
     "tests/sync/test_pull_e2e.py",
     "tests/history_server/",
+    "tests/server/test_records_of_record.py",
+    "tests/server/test_answer_fits.py",
 )
 
 

@@ -128,7 +128,7 @@ function resources() {
 test("every resid resolves to a resource of the right kind", () => {
   const map = resources();
   const expected = { Label: "short", Title: "short", Description: "long", "bt:Image": "image", SourceLocation: "url",
-    FunctionFile: "url", Runtime: "url", LearnMoreUrl: "url" };
+    FunctionFile: "url", Runtime: "url", LearnMoreUrl: "url", Namespace: "short" };
   const used = new Set();
   for (const el of all) {
     const resid = attrs(el).resid;
@@ -168,8 +168,16 @@ test("icons exist at the sizes named (16/32/80 for controls, 32/64 app icons)", 
   assert.deepEqual(pngSize(staticFile(attrs(only(root, "HighResolutionIconUrl")).DefaultValue)), [64, 64]);
 });
 
-test("pages named by the manifest exist", () => {
-  for (const { type, el } of resources().values()) if (type === "url") assert.ok(existsSync(staticFile(attrs(el).DefaultValue)));
+test("pages named by the manifest exist (locale overrides of URLs too)", () => {
+  for (const { type, el } of resources().values()) {
+    if (type !== "url") continue;
+    assert.ok(existsSync(staticFile(attrs(el).DefaultValue)));
+    for (const override of childrenNamed(el, "bt:Override")) {
+      assert.equal(attrs(override).Locale, "zh-CN");
+      assert.equal(new URL(attrs(override).Value).protocol, "https:");
+      assert.ok(existsSync(staticFile(attrs(override).Value)), attrs(override).Value);
+    }
+  }
   assert.ok(existsSync(staticFile(attrs(only(only(root, "DefaultSettings"), "SourceLocation")).DefaultValue)));
   assert.ok(existsSync(staticFile(attrs(only(root, "SupportUrl")).DefaultValue)));
 });
@@ -217,4 +225,26 @@ test("task pane pages load no script from outside but Microsoft's office.js, and
     const code = readFileSync(new URL(`js/${file}`, staticDir), "utf8");
     assert.doesNotMatch(code, /innerHTML|outerHTML|insertAdjacentHTML|document\.write/, file);
   }
+});
+
+test("custom functions: one CustomFunctions extension point in the shared runtime, metadata per locale", () => {
+  const host = all.find((el) => nameOf(el) === "Host" && attrs(el)["xsi:type"] === "Workbook");
+  // Runtimes, then AllFormFactors, then DesktopFormFactor (the schema's order).
+  assert.deepEqual(host.$$.map(nameOf), ["Runtimes", "AllFormFactors", "DesktopFormFactor"]);
+  const point = only(only(host, "AllFormFactors"), "ExtensionPoint");
+  assert.equal(attrs(point)["xsi:type"], "CustomFunctions");
+  assert.deepEqual(point.$$.map(nameOf), ["Script", "Page", "Metadata", "Namespace"]);
+  const runtime = all.find((el) => nameOf(el) === "Runtime");
+  const location = (name) => attrs(only(only(point, name), "SourceLocation")).resid;
+  assert.equal(location("Page"), attrs(runtime).resid, "the functions run in the shared runtime's page");
+  const map = resources();
+  const url = (resid) => attrs(map.get(resid).el).DefaultValue;
+  assert.equal(url(location("Script")), `${BASE}/addin/js/functions.js`);
+  assert.equal(url(location("Metadata")), `${BASE}/addin/functions.json`);
+  const zh = only(map.get(location("Metadata")).el, "bt:Override");
+  assert.equal(attrs(zh).Value, `${BASE}/addin/functions-zh-CN.json`);
+  const namespace = map.get(attrs(only(point, "Namespace")).resid);
+  assert.equal(namespace.type, "short");
+  assert.equal(attrs(namespace.el).DefaultValue, "KPIBOOK");
+  assert.match(attrs(only(namespace.el, "bt:Override")).Value, /^[A-Z][A-Z0-9]{2,}$/);
 });

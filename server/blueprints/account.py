@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from server import auth, policy
+from server import auth, guards
 from server.db import get_session
 from server.models import ApiToken
 from server.services.errors import NotFound
@@ -19,7 +19,7 @@ TOKEN_DAY_CHOICES = (30, 90, 180, 365)
 
 
 @bp.get("")
-@policy.web("account.own")
+@guards.web("account.own")
 def index() -> str:
     user = auth.current_user()
     tokens = get_session().scalars(select(ApiToken).where(ApiToken.user_id == user.id)
@@ -30,7 +30,7 @@ def index() -> str:
 
 
 @bp.post("/tokens")
-@policy.web("account.own")
+@guards.web("account.own")
 def create_token() -> str | Response:
     user = auth.current_user()
     label = request.form.get("label", "").strip()[:100] or "Excel"
@@ -53,7 +53,7 @@ def create_token() -> str | Response:
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
-@policy.web("account.own")
+@guards.web("account.own")
 def revoke_token(token_id: int) -> Response:
     user = auth.current_user()
     db = get_session()
@@ -69,7 +69,7 @@ def revoke_token(token_id: int) -> Response:
 
 
 @bp.post("/password")
-@policy.web("account.own")
+@guards.web("account.own")
 def change_password() -> Response:
     user = auth.current_user()
     db = get_session()

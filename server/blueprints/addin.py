@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, current_app, send_from_directory
 
 import addin as addin_package
-from server import policy
+from server import guards
 from server.services.errors import NotFound
 
 bp = Blueprint("addin", __name__, url_prefix="/addin")
@@ -31,7 +31,7 @@ def render_manifest(base_url: str, manifest: Path = MANIFEST) -> str:
 
 
 @bp.get("/manifest.xml")
-@policy.public("Excel loads the add-in manifest before anyone signs in")
+@guards.public("Excel loads the add-in manifest before anyone signs in")
 def manifest() -> Response:
     if not MANIFEST.is_file():
         raise NotFound("加载项清单尚未安装。\nThe add-in manifest (addin/manifest.xml) is missing.")
@@ -42,7 +42,7 @@ def manifest() -> Response:
 
 
 @bp.get("/<path:path>")
-@policy.public("the add-in's own files; it asks for a token itself")
+@guards.public("the add-in's own files; it asks for a token itself")
 def static(path: str) -> Response:
     # send_from_directory refuses paths escaping STATIC_DIR (404), so no traversal.
     resp = send_from_directory(STATIC_DIR, path, max_age=0)

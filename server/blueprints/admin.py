@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from server import auth, policy
+from server import auth, guards
 from server.db import get_session
 from server.models import Employee, Notification, OAuthClient, Role, User
 from server.services.errors import BadRequest, NotFound
@@ -72,7 +72,7 @@ def authority_from_form(form) -> dict:  # noqa: ANN001 - werkzeug MultiDict
 
 
 @bp.get("/users")
-@policy.web("users.view")
+@guards.web("users.view")
 def users() -> str:
     db = get_session()
     rows = db.scalars(select(User).order_by(User.role, User.name)).all()
@@ -81,7 +81,7 @@ def users() -> str:
 
 
 @bp.post("/users")
-@policy.web("users.manage")
+@guards.web("users.manage")
 def create_user() -> Response:
     db = get_session()
     form = request.form
@@ -107,14 +107,14 @@ def create_user() -> Response:
 
 
 @bp.get("/users/<int:user_id>")
-@policy.web("users.view")
+@guards.web("users.view")
 def user(user_id: int) -> str:
     return render_template("admin/user.html", user=_user(user_id), roles=ROLES,
                            now=auth.utcnow(), aware=auth._aware)
 
 
 @bp.post("/users/<int:user_id>")
-@policy.web("users.manage")
+@guards.web("users.manage")
 def update_user(user_id: int) -> Response:
     db = get_session()
     target = _user(user_id)
@@ -142,7 +142,7 @@ def update_user(user_id: int) -> Response:
 
 
 @bp.post("/users/<int:user_id>/password")
-@policy.web("users.manage")
+@guards.web("users.manage")
 def reset_password(user_id: int) -> Response:
     db = get_session()
     target = _user(user_id)
@@ -160,7 +160,7 @@ def reset_password(user_id: int) -> Response:
 
 
 @bp.post("/users/<int:user_id>/unlock")
-@policy.web("users.manage")
+@guards.web("users.manage")
 def unlock(user_id: int) -> Response:
     target = _user(user_id)
     target.locked_until = None
@@ -174,13 +174,13 @@ def unlock(user_id: int) -> Response:
 
 
 @bp.get("/import")
-@policy.web("users.manage")
+@guards.web("users.manage")
 def import_form() -> str:
     return render_template("admin/import.html", report=None)
 
 
 @bp.post("/import")
-@policy.web("users.manage")
+@guards.web("users.manage")
 def import_roster() -> str:
     """Accounts for the managers of a workbook's roster table (kb_roster): each becomes an
     employee account named by their 工号 (no password until HR sets one), their Employee
@@ -241,7 +241,7 @@ def import_roster() -> str:
 
 
 @bp.get("/clients")
-@policy.web("clients.manage")
+@guards.web("clients.manage")
 def clients() -> str:
     rows = get_session().scalars(select(OAuthClient).order_by(OAuthClient.id.desc())).all()
     return render_template("admin/clients.html", clients=rows, scopes=auth.OAUTH_SCOPES,
@@ -249,7 +249,7 @@ def clients() -> str:
 
 
 @bp.post("/clients")
-@policy.web("clients.manage")
+@guards.web("clients.manage")
 def create_client() -> Response:
     db = get_session()
     me = auth.current_user()
@@ -267,7 +267,7 @@ def create_client() -> Response:
 
 
 @bp.post("/clients/<int:client_id>/revoke")
-@policy.web("clients.manage")
+@guards.web("clients.manage")
 def revoke_client(client_id: int) -> Response:
     db = get_session()
     row = db.get(OAuthClient, client_id)
@@ -281,7 +281,7 @@ def revoke_client(client_id: int) -> Response:
 
 
 @bp.get("/notifications")
-@policy.web("notifications.view")
+@guards.web("notifications.view")
 def notifications() -> str:
     rows = get_session().scalars(select(Notification).order_by(Notification.id.desc())
                                  .limit(200)).all()

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
-from server import policy
+from server import guards, policy
 from server.auth import current_user, login_required
 from server.blueprints import lookups
+from server.config import parse_lang
 from server.db import get_session
 from server.models import Period, ScoreRun
+from server.services import figures as figures_service
+from server.services import line_detail as line_service
 from server.services.errors import NotFound
-from server.services.periods import current_month
+from server.services.periods import current_month, valid_code
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.url_value_preprocessor(lookups.period_code_in_url)
 
 
 @bp.get("/whoami")
-@policy.token("api.read")
+@guards.token("api.read")
 @login_required
 def whoami() -> Response:
     user = current_user()
@@ -30,7 +33,7 @@ def whoami() -> Response:
 
 
 @bp.get("/periods")
-@policy.token("api.read")
+@guards.token("api.read")
 @login_required
 def periods() -> Response:
     rows = get_session().scalars(select(Period).order_by(Period.code)).all()
@@ -38,7 +41,7 @@ def periods() -> Response:
 
 
 @bp.get("/periods/<code>")
-@policy.token("api.read")
+@guards.token("api.read")
 @login_required
 def period(code: str) -> Response:
     user = current_user()
@@ -67,3 +70,35 @@ def _visible_totals(session, user, totals: list) -> list:
 def _period(p: Period) -> dict[str, object]:
     return {"code": p.code, "template": p.template_code, "state": p.state, "lang": p.lang,
             "created_at": p.created_at.isoformat(), "created_by": p.created_by}
+
+
+def _lang(period_lang: str | None = None) -> str:
+    for candidate in (request.args.get("lang"), period_lang):
+        try:
+            return parse_lang(candidate or "")
+        except ValueError:
+            continue
+    return current_app.config["LANG"]
+
+
+@bp.get("/periods/<code>/lines/<employee_id>/<indicator>")
+@guards.token("result.view")
+@login_required
+def line(code: str, employee_id: str, indicator: str) -> Response:
+    """One score line for the add-in's task pane (server/services/line_detail.py)."""
+    from server.services.history import history_for
+
+    return jsonify(line_service.line_detail(
+        get_session(), history_for(), current_user(), code, employee_id, indicator,
+        lang=_lang(), base_url=current_app.config.get("BASE_URL", "")))
+
+
+@bp.get("/figures")
+@guards.token("result.view")
+@login_required
+def figures() -> Response:
+    """Totals, grades, ranks and lines for the add-in's custom functions (a batch of cells)."""
+    period = request.args.get("period") or None
+    return jsonify(figures_service.figures(
+        get_session(), current_user(), request.args.getlist("employee"),
+        valid_code(period) if period is not None else None, lang=_lang()))

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 from sqlalchemy import select
 
-from server import policy
+from server import guards, policy
 from server.auth import bearer_token, current_user, login_required, require_role
 from server.blueprints import lookups
 from server.db import get_session
@@ -47,7 +47,7 @@ def _period(code: str) -> Period:
 
 
 @bp.post("/api/v1/facts")
-@policy.machine("sync push token of the source (sync config)")
+@guards.machine("sync push token of the source (sync config)")
 def push() -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -69,7 +69,7 @@ def push() -> Response:
 
 
 @bp.get("/api/v1/periods/<code>/pull-status")
-@policy.web("facts.view")
+@guards.web("facts.view")
 @login_required
 def pull_status(code: str) -> Response:
     status = pull_service.pull_status(code)
@@ -92,7 +92,7 @@ def _fact_dict(f: SourceFact, lang: str) -> dict[str, object]:
 
 
 @bp.get("/api/v1/periods/<code>/facts")
-@policy.web("facts.view")
+@guards.web("facts.view")
 @login_required
 def facts_json(code: str) -> Response:
     period = _period(code)
@@ -130,7 +130,7 @@ def _explained(period: Period, lang: str, employee: str = "") -> list[dict[str, 
 
 
 @bp.get("/api/v1/periods/<code>/explanations")
-@policy.web("facts.view")
+@guards.web("facts.view")
 @login_required
 def explanations(code: str) -> Response:
     """Each score line of the latest run with links to the source facts behind it."""
@@ -192,7 +192,7 @@ PAGE = """<!doctype html>
 
 
 @bp.get("/sync/<code>")
-@policy.web("facts.view")
+@guards.web("facts.view")
 @login_required
 def page(code: str) -> str:
     period = _period(code)
@@ -257,7 +257,7 @@ LINE_PAGE = """<!doctype html>
 
 @bp.get("/sync/<code>/facts/<employee_id>")
 @bp.get("/sync/<code>/facts/<employee_id>/<indicator>")
-@policy.web("result.view")
+@guards.web("result.view")
 @login_required
 def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
     """The facts behind one score line (or every line of one manager: sections with the
@@ -294,7 +294,7 @@ def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
 
 
 @bp.post("/sync/<code>/upload/<source>")
-@policy.web("period.pull")
+@guards.web("period.pull")
 @login_required
 def upload(code: str, source: str) -> Response:
     user = current_user()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
-from server import db, policy
+from server import db, guards
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-@policy.public("load balancers and the demo check the server is up")
+@guards.public("load balancers and the demo check the server is up")
 def healthz() -> tuple[Response, int]:
     engine = db.get_engine()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 
-from server import auth, notify, policy
+from server import auth, guards, notify
 from server.blueprints import lookups
 from server.db import get_session
 from server.models import ScoreRun
@@ -16,7 +16,7 @@ bp.url_value_preprocessor(lookups.period_code_in_url)
 
 
 @bp.get("/me")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def index() -> str:
     user = auth.current_user()
     db = get_session()
@@ -29,7 +29,7 @@ def index() -> str:
 
 
 @bp.get("/me/<code>")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def result(code: str) -> str:
     db = get_session()
     view = lookups.latest_result(db, lookups.published_period(db, code),
@@ -38,7 +38,7 @@ def result(code: str) -> str:
 
 
 @bp.post("/me/<code>/acknowledge")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def acknowledge(code: str) -> Response:
     db = get_session()
     feedback.acknowledge(db, lookups.published_period(db, code), auth.current_user(), lang())
@@ -48,7 +48,7 @@ def acknowledge(code: str) -> Response:
 
 
 @bp.post("/me/<code>/appeal")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def appeal(code: str) -> Response:
     user = auth.current_user()
     db = get_session()
@@ -61,7 +61,7 @@ def appeal(code: str) -> Response:
 
 
 @bp.post("/appeals/<int:appeal_id>/confirm")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def confirm(appeal_id: int) -> Response:
     db = get_session()
     item = lookups.appeal(db, appeal_id)

@@ -9,7 +9,7 @@ import io
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from server import auth, policy, workflow
+from server import auth, guards, policy, workflow
 from server.blueprints import lookups
 from server.db import get_session
 from server.models import Adjustment, AdjustmentStatus, Period, PeriodState
@@ -47,7 +47,7 @@ def _visible_totals(user, run) -> list[dict]:
 
 
 @bp.get("/periods")
-@policy.web("period.view")
+@guards.web("period.view")
 def index() -> str:
     db = get_session()
     periods = db.scalars(select(Period).order_by(Period.code.desc())).all()
@@ -62,7 +62,7 @@ def index() -> str:
 
 
 @bp.post("/periods")
-@policy.web("period.create")
+@guards.web("period.create")
 def create() -> Response:
     user = auth.current_user()
     code = valid_code(request.form.get("code", ""))
@@ -82,7 +82,7 @@ def create() -> Response:
 
 
 @bp.get("/periods/<code>")
-@policy.web("period.view")
+@guards.web("period.view")
 def detail(code: str) -> str:
     user = auth.current_user()
     db = get_session()
@@ -108,7 +108,7 @@ def detail(code: str) -> str:
 
 
 @bp.post("/periods/<code>/transition")
-@policy.web("period.transition")
+@guards.web("period.transition")
 def transition(code: str) -> Response:
     user = auth.current_user()
     db = get_session()
@@ -125,7 +125,7 @@ def transition(code: str) -> Response:
 
 
 @bp.get("/periods/<code>/export.csv")
-@policy.web("result.export")
+@guards.web("result.export")
 def export(code: str) -> Response:
     """The results the user may read, as CSV for Excel (UTF-8 with BOM, Chinese captions)."""
     user = auth.current_user()
@@ -165,7 +165,7 @@ def _filename(code: str) -> str:
 
 
 @bp.get("/periods/<code>/results/<employee_id>")
-@policy.web("result.view")
+@guards.web("result.view")
 def result(code: str, employee_id: str) -> str:
     period = _viewed_period(code, employee_id)
     view = lookups.latest_result(get_session(), period, employee_id)
@@ -175,7 +175,7 @@ def result(code: str, employee_id: str) -> str:
 
 
 @bp.post("/periods/<code>/results/<employee_id>/adjust")
-@policy.web("adjustment.make")
+@guards.web("adjustment.make")
 def adjust(code: str, employee_id: str) -> Response:
     user = auth.current_user()
     db = get_session()
@@ -192,7 +192,7 @@ def adjust(code: str, employee_id: str) -> Response:
 
 
 @bp.get("/appeals")
-@policy.web("appeal.list")
+@guards.web("appeal.list")
 def appeals() -> str:
     user = auth.current_user()
     db = get_session()
@@ -201,7 +201,7 @@ def appeals() -> str:
 
 
 @bp.get("/appeals/<int:appeal_id>")
-@policy.web("appeal.view")
+@guards.web("appeal.view")
 def appeal(appeal_id: int) -> str:
     user = auth.current_user()
     db = get_session()
@@ -212,7 +212,7 @@ def appeal(appeal_id: int) -> str:
 
 
 @bp.post("/appeals/<int:appeal_id>/answer")
-@policy.web("appeal.answer")
+@guards.web("appeal.answer")
 def answer(appeal_id: int) -> Response:
     user = auth.current_user()
     db = get_session()

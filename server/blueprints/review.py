@@ -29,7 +29,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server import auth, charts, exports, policy, workflow
+from server import auth, charts, exports, guards, policy, workflow
 from server.blueprints import lookups
 from server.blueprints import review_data as rd
 from server.db import get_session
@@ -87,7 +87,7 @@ def _own_published(viewer: rd.Viewer, period: Period) -> None:
 
 
 @bp.get("/review")
-@policy.web("period.view")
+@guards.web("period.view")
 def index() -> str:
     db = get_session()
     periods = db.scalars(select(Period).order_by(Period.code.desc())).all()
@@ -95,7 +95,7 @@ def index() -> str:
 
 
 @bp.get("/review/me")
-@policy.web("feedback.respond")
+@guards.web("feedback.respond")
 def mine() -> str:
     user = auth.current_user()
     db = get_session()
@@ -113,7 +113,7 @@ def mine() -> str:
 
 
 @bp.get("/review/<code>")
-@policy.web("period.view")
+@guards.web("period.view")
 def dashboard(code: str) -> str:
     db, viewer, period = _context(code)
     history = history_for()
@@ -206,7 +206,7 @@ def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object
 
 
 @bp.get("/review/<code>/timeline")
-@policy.web("period.view")
+@guards.web("period.view")
 def timeline(code: str) -> str:
     db, viewer, period = _context(code)
     history = history_for()
@@ -227,7 +227,7 @@ def timeline(code: str) -> str:
 
 
 @bp.get("/review/<code>/diff")
-@policy.web("period.view")
+@guards.web("period.view")
 def diff(code: str) -> str:
     db, viewer, period = _context(code)
     history = history_for()
@@ -286,7 +286,7 @@ def _chosen(history, period: Period, commit: str | None) -> rd.CommitInfo:
 
 
 @bp.get("/review/<code>/submission")
-@policy.web("period.view")
+@guards.web("period.view")
 def submission(code: str) -> str:
     db, viewer, period = _context(code)
     history = history_for()
@@ -321,7 +321,7 @@ def _change(db, viewer: rd.Viewer, period: Period, cell) -> policy.Change:
 
 
 @bp.get("/review/<code>/cell/<employee_id>")
-@policy.web("result.view")
+@guards.web("result.view")
 def cell(code: str, employee_id: str) -> str:
     db, viewer, period = _person_context(code, employee_id)
     history = history_for()
@@ -375,20 +375,20 @@ def _trend(db, viewer: rd.Viewer, employee_id: str) -> list[tuple[str, Decimal |
 
 
 @bp.get("/review/<code>/people/<employee_id>")
-@policy.web("result.view")
+@guards.web("result.view")
 def person(code: str, employee_id: str) -> str:
     return render_template("review/person.html", **_person(employee_id, code))
 
 
 @bp.get("/review/<code>/people/<employee_id>/print")
-@policy.web("result.view")
+@guards.web("result.view")
 def person_print(code: str, employee_id: str) -> str:
     return render_template("review/print.html", printed=dt.datetime.now(dt.UTC),
                            **_person(employee_id, code))
 
 
 @bp.get("/review/<code>/people/<employee_id>/trend.svg")
-@policy.web("result.view")
+@guards.web("result.view")
 def trend_svg(code: str, employee_id: str) -> Response:
     db, viewer, period = _person_context(code, employee_id)
     svg = charts.line(_trend(db, viewer, employee_id), title=t("总分趋势", "Total over periods"))
@@ -396,7 +396,7 @@ def trend_svg(code: str, employee_id: str) -> Response:
 
 
 @bp.get("/review/<code>/chart.svg")
-@policy.web("period.view")
+@guards.web("period.view")
 def chart(code: str) -> Response:
     """One department's score distribution (all visible departments without ?department=)."""
     db, viewer, period = _context(code)
@@ -492,13 +492,13 @@ def _format() -> str:
 
 
 @bp.get("/review/<code>/export/diff")
-@policy.web("result.export")
+@guards.web("result.export")
 def export_diff(code: str) -> Response:
     return _export(*_diff_tables(code))
 
 
 @bp.get("/review/<code>/export/history")
-@policy.web("result.export")
+@guards.web("result.export")
 def export_history(code: str) -> Response:
     name, table = _history_table(code)
     return _export(name, [table])
@@ -519,7 +519,7 @@ def _form_commit(history, period: Period, viewer: rd.Viewer) -> rd.Entry:
 
 
 @bp.post("/review/<code>/revert")
-@policy.web("adjustment.make")
+@guards.web("adjustment.make")
 def revert(code: str) -> Response:
     db, viewer, period = _context(code)
     history = history_for()
@@ -550,7 +550,7 @@ def revert(code: str) -> Response:
 
 
 @bp.post("/review/<code>/decide")
-@policy.web("adjustment.review")
+@guards.web("adjustment.review")
 def decide(code: str) -> Response:
     db, viewer, period = _context(code)
     history = history_for()

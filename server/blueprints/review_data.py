@@ -26,10 +26,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from server import policy
+from server.ledger import CellChange, CommitInfo, DiffResult, History, Kind
 from server.models import Employee, Period, ScoreRun, User
 from server.services.errors import BadRequest
 from server.services.feedback import RunData, run_data
-from sync.history import CellChange, CommitInfo, DiffResult, History, Kind
 
 PAGE_SIZE = 50
 MAX_DIFF_ROWS = 500  # rows of one table on the diff page (the exports have all)

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from server import auth, policy
+from server import auth, guards, policy
 from server.db import get_session
 from server.services.errors import ClientError
 from server.web import lang, say, t
@@ -26,7 +26,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.get("/")
-@policy.web("account.own")
+@guards.web("account.own")
 def home() -> Response:
     user = auth.current_user()
     if policy.can(user, "period.view"):
@@ -35,7 +35,7 @@ def home() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@policy.public("the sign-in form")
+@guards.public("the sign-in form")
 def login() -> Response | str | tuple[str, int]:
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -57,7 +57,7 @@ def login() -> Response | str | tuple[str, int]:
 
 
 @bp.post("/logout")
-@policy.public("signing out needs no permission (CSRF-checked like every form)")
+@guards.public("signing out needs no permission (CSRF-checked like every form)")
 def logout() -> Response:
     db = get_session()
     auth.end_web_session(db)
@@ -67,7 +67,7 @@ def logout() -> Response:
 
 
 @oauth_bp.post("/token")
-@policy.public("OAuth2 client-credentials: the client authenticates with its secret")
+@guards.public("OAuth2 client-credentials: the client authenticates with its secret")
 def token() -> Response:
     return auth.oauth_server().create_token_response()
 

@@ -17,18 +17,19 @@ from operator import is_not
 
 from flask import Blueprint, Response, current_app, request
 
-from server import policy, workflow
+from server import guards, policy, workflow
 from server.auth import current_user
 from server.config import parse_lang
 from server.db import get_session
 from server.gcpause import cycle_collector_paused
 from server.models import Role, User
+from server.scoring.messages import msg
 from server.scoring.model import ScoreResult
 from server.services import facts as fact_service
 from server.services import periods as period_service
 from server.services import pull as pull_service
+from server.services import records, scope, simulator
 from server.services import scoring as scoring_service
-from server.services import simulator
 from server.services.errors import BadRequest, ClientError, Unprocessable
 from server.services.workbook import (
     Workbook,
@@ -40,6 +41,7 @@ from server.services.workbook import (
     score_input,
 )
 from server.workbook.render import check_plan, period_write, score_plan
+from server.xlwire.actions import PlanError, check_writable
 from server.xlwire.plan import WritePlan
 
 bp = Blueprint("xl", __name__, url_prefix="/xl")
@@ -48,6 +50,13 @@ log = logging.getLogger("kpibook.xl")
 # Who may press which button is server/policy.py's ACTIONS; what the period's state
 # allows is server/workflow.py's ALLOWED_IN.
 ALL_ROLES = tuple(r.value for r in Role)
+
+
+@bp.errorhandler(PlanError)
+def _plan_error(exc: PlanError):
+    """An answer that does not fit the workbook (a table that must grow into HR's cells...):
+    422 with the sentence that says what to move; nothing was stored (`check_writable`)."""
+    return _client_error(Unprocessable(exc.message))
 
 
 @bp.errorhandler(ClientError)
@@ -140,7 +149,7 @@ def _open_period(session, wb: Workbook, step: str, lang: str):
 
 
 @bp.post("/new_period")
-@policy.token("period.create")
+@guards.token("period.create")
 def new_period() -> Response:
     """Create (or re-link) the period the person chose: `?period=` is required (the task
     pane's field, `kpibook xl new_period --period`, the VBA prompt); kb_meta's period is
@@ -202,7 +211,7 @@ NEW_PERIOD_ARG = ("新建期间的月份（?period=）", "The month of New perio
 
 
 @bp.post("/pull")
-@policy.token("period.pull")
+@guards.token("period.pull")
 def pull() -> Response:
     user, wb, lang = _press("period.pull", required=("kb_data",))
     if "kb_data" not in wb.tables:
@@ -251,40 +260,79 @@ def _score_plan(result: ScoreResult, inp, wb: Workbook, lang: str, period=None) 
 
 
 @bp.post("/score")
-@policy.token("period.score")
+@guards.token("period.score")
 @_gc_paused
 def score() -> Response:
     user, wb, lang = _press("period.score")
     session = get_session()
     period = _open_period(session, wb, "score", lang)
     requested = _requested_submission_id(wb, lang)
-    # The adjustments of record (the history), not what kb_adjustments happens to say: a
-    # score never takes an adjustment that was not submitted (docs/history.md).
-    from server.services.workbook import invalid
-
     try:
         bare = scoring_service.to_score_input(
             scoring_service._without(wb.tables, "kb_adjustments"), lang)
     except scoring_service.ValidationError as exc:
         raise invalid(exc.problems, lang) from None
-    inp, rows = scoring_service._authoritative_input(session, period, bare)
-    result = scoring_service.run_engine(inp, lang, base=bare)  # one engine run, not two
-    run = scoring_service.store_run(session, period, inp, result, user, lang)
-    head = scoring_service.record_score(session, period, inp, result, run, user, requested)
-    plan = _score_plan(result, inp, wb, lang, period)
-    unsent = _unsent(wb, rows)
-    _write_adjustments_of_record(plan, rows, {}, lang)
-    _stamp(plan, period_state=period.state, last_run=str(run.run_no),
-           scored_at=_now(), scored_by=user.name, base_version=head or "",
-           submission_id="", last_submission=run.submission_id or "")
+    # The inputs of record, not whatever the workbook says (docs/records.md); then the
+    # adjustments of record (the history), not what kb_adjustments happens to say: a score
+    # never takes an adjustment that was not submitted (docs/history.md).
+    resolution = records.resolve(session, period, user, bare, wb.tables, lang,
+                                 _apply_reason(lang))
+    inp, rows = scoring_service._authoritative_input(session, period, resolution.inp)
+    result = scoring_service.run_engine(inp, lang, base=resolution.inp)  # one engine run
+    plan, unsent = _answer_plan(user, wb, period, inp, result, rows, {}, lang)
+    notes = []
     if unsent:
-        plan.alert = ((f"已计算。工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值；"
-                       f"调整请在计算后输入并按“提交”。") if lang == "zh" else
-                      (f"Scored. {unsent} adjustment(s) typed in the workbook but never "
-                       f"submitted were replaced by the server's values; type adjustments "
-                       f"after scoring and press Submit."), "kpibook")
+        notes.append((f"已计算。工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值；"
+                      f"调整请在计算后输入并按“提交”。") if lang == "zh" else
+                     (f"Scored. {unsent} adjustment(s) typed in the workbook but never "
+                      f"submitted were replaced by the server's values; type adjustments "
+                      f"after scoring and press Submit."))
+    about_records = records.summary(resolution, wb.tables, lang)
+    if about_records:
+        notes.append(about_records)
+    if notes:
+        plan.alert = ("\n\n".join(notes), "kpibook")
+    _stamp(plan, period_state=period.state, last_run="", scored_at=_now(),
+           scored_by=user.name, base_version="", submission_id="", last_submission="")
+    # Nothing is stored before the answer is known to fit the workbook (docs/workbook.md).
+    check_writable(wb.book, plan)
+    run = scoring_service.store_run(session, period, inp, result, user, lang)
+    head = scoring_service.record_score(session, period, inp, result, run, user, requested,
+                                        note=records.history_note(resolution))
+    _stamp(plan, period_state=period.state, last_run=str(run.run_no), base_version=head or "",
+           last_submission=run.submission_id or "")
     session.commit()
     return _answer(wb, plan)
+
+
+def _answer_plan(user: User, wb: Workbook, period, inp, result: ScoreResult, rows: dict,
+                 reports: dict, lang: str) -> tuple[WritePlan, int]:
+    """What Score and Submit write back: the results of the people `user` may see, the
+    adjustments of record with this submission's outcome, and (for anyone but HR) the
+    records in kb_roster/kb_data/kb_targets. Also the count of typed, unsent adjustments."""
+    people = records.visible_people(user, inp)
+    shown_result, shown_inp = scope.scoped(result, inp, people)
+    plan = _score_plan(shown_result, shown_inp, wb, lang, period)
+    scope.drop_rows_of_others(plan, people)
+    rows = scope.scoped_rows(rows, people)
+    unsent = _unsent(wb, rows)
+    _write_adjustments_of_record(plan, rows, reports, lang)
+    if user.role != policy.HR:
+        scope.write_back_records(plan, wb, shown_inp)
+    return plan, unsent
+
+
+def _apply_reason(lang: str) -> str | None:
+    """HR's reason for applying its workbook's rule and roster differences to the records
+    (?apply_reason=...; the task pane's "Apply my changes", `kpibook xl score --apply-records`)."""
+    reason = (request.args.get("apply_reason") or "").strip()
+    if not reason:
+        return None
+    if len(reason) > 500 or any(ord(c) < 32 and c not in "\t\n" for c in reason):
+        from server.services.errors import BadRequest
+
+        raise BadRequest(msg("records.bad_reason", lang))
+    return reason
 
 
 def _unsent(wb: Workbook, rows: dict) -> int:
@@ -367,7 +415,7 @@ def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
 
 
 @bp.post("/refresh")
-@policy.token("result.export")
+@guards.token("result.export")
 @_gc_paused
 def refresh() -> Response:
     """Read only: the results of record (the latest stored run, web adjustments and appeal
@@ -380,6 +428,7 @@ def refresh() -> Response:
     period = period_service.require_period(session, wb.period, lang, writable=False)
     record = refresh_service.results_of_record(session, period, user, lang)
     plan = _score_plan(record.result, record.inp, wb, lang, period)
+    scope.drop_rows_of_others(plan, record.people)
     unsent = _unsent(wb, record.adjustments)
     _write_adjustments_of_record(plan, record.adjustments, {}, lang)
     run = record.run
@@ -400,6 +449,7 @@ def refresh() -> Response:
                      f"{unsent} adjustment(s) typed in the workbook but never submitted were "
                      f"replaced by the server's values.")
     plan.alert = ("\n".join(lines), "刷新" if zh else "Refresh")
+    check_writable(wb.book, plan)
     session.rollback()  # nothing to write; and nothing may have been
     return _answer(wb, plan)
 
@@ -424,7 +474,7 @@ def _when(moment: dt.datetime | None) -> str:
 
 
 @bp.post("/check")
-@policy.token("period.check")
+@guards.token("period.check")
 def check() -> Response:
     """Validate only: no database change, no workbook change except the alert."""
     _user, wb, lang = _press("period.check")
@@ -437,7 +487,7 @@ def check() -> Response:
 
 
 @bp.post("/submit")
-@policy.token("period.submit")
+@guards.token("period.submit")
 @_gc_paused
 def submit() -> Response:
     """Submit through the git history (docs/history.md): per cell accepted, rejected (reverted,
@@ -448,11 +498,18 @@ def submit() -> Response:
     requested = _requested_submission_id(wb, lang)
     base = (wb.meta.get("base_version") or "").strip() or None
     restored = scoring_service.overwritten_cells(session, wb.tables, base, lang)
+
+    def fits(result: ScoreResult, inp, rows: dict) -> None:
+        # before the history commit: an answer that cannot be written stores nothing
+        trial, _unsent_count = _answer_plan(user, wb, period, inp, result, rows, {}, lang)
+        _stamp(trial, **dict.fromkeys(_SUBMIT_META, ""))
+        check_writable(wb.book, trial)
+
     out = scoring_service.submit_workbook(session, period, wb.tables, user, lang, base,
-                                          requested)
-    session.commit()
-    plan = _score_plan(out.result, out.inp, wb, lang, period)
-    _write_adjustments_of_record(plan, out.authoritative, out.reports, lang)
+                                          requested, check_answer=fits)
+    session.commit()  # right after the history commit: the documented write order
+    plan, _unsent_count = _answer_plan(user, wb, period, out.inp, out.result,
+                                       out.authoritative, out.reports, lang)
     _mark_restored(plan, wb, restored)
     zh = lang == "zh"
     n_ok, n_bad, n_conf = (out.count("accepted"), out.count("rejected"),
@@ -490,6 +547,9 @@ def submit() -> Response:
     if len(restored) > 10:
         lines.append(f"……另有 {len(restored) - 10} 个计算单元格已恢复" if zh else
                      f"... and {len(restored) - 10} more computed cells restored")
+    about_records = records.summary(out.records, wb.tables, lang)
+    if about_records:
+        lines += ["", about_records]
     plan.alert = ("\n".join(lines), title)
     if details or restored:
         plan.activate_table = "kb_adjustments"
@@ -498,6 +558,10 @@ def submit() -> Response:
     if out.run is not None:
         plan.meta["last_run"] = str(out.run.run_no)
     return _answer(wb, plan)
+
+
+_SUBMIT_META = ("period_state", "base_version", "submission_id", "last_submission",
+                "submitted_at", "submitted_by", "last_run")
 
 
 def _mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:

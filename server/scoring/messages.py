@@ -242,6 +242,37 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                           "此数据属于期间 {row_period}，但本工作簿考核的是 {period}"),
     "adjust.reason_needed": ("an adjustment of {points} points needs a reason",
                              "调整 {points} 分必须填写理由"),
+    # -- inputs of record (server/services/records.py, docs/records.md) -------------------------
+    "records.none_yet": (
+        "Period {period} has no rules and roster of record yet: HR must press Score first.",
+        "期间 {period} 还没有服务器记录的规则和人员名单：请人力资源部先按“计算得分”。"),
+    "records.adopted_reason": (
+        "first Score of the period: the workbook's rules and roster became the record",
+        "本期间第一次计算：工作簿的规则和人员名单成为服务器记录"),
+    "records.bad_reason": (
+        "The reason for applying changes to the records must be at most 500 characters of "
+        "text without control characters.",
+        "应用记录更改的理由最多 500 个字符，且不能包含控制字符。"),
+    "records.differs": ("{what}: record {record}, this workbook {workbook}",
+                        "{what}：服务器记录为 {record}，本工作簿为 {workbook}"),
+    "records.refused": (
+        "{what}: differs from the rules of record ({record}); only HR changes rules, settings "
+        "and targets, so this workbook's value ({workbook}) was refused",
+        "{what}：与服务器记录的规则不同（记录为 {record}）；规则、设置和目标只能由人力资源部修改，"
+        "本工作簿的值（{workbook}）被拒绝"),
+    "records.applied": ("Applied {n} change(s) to the rules and roster of record:",
+                        "已将 {n} 处更改应用到服务器记录的规则和人员名单："),
+    "records.pending": (
+        "{n} difference(s) between this workbook and the rules and roster of record were not "
+        "applied; the record was scored. To apply them, press Score with a reason (task "
+        "pane: Apply my changes; headless: kpibook xl score --apply-records REASON):",
+        "本工作簿与服务器记录的规则和人员名单有 {n} 处不同，未应用，计算使用的是服务器记录。"
+        "如需应用，请填写理由后再按“计算得分”（任务窗格“应用我的更改”；命令行 "
+        "kpibook xl score --apply-records 理由）："),
+    "records.ignored": (
+        "{n} value(s) in this workbook differ from the server's records and were ignored: the "
+        "records were scored and written back:",
+        "本工作簿有 {n} 个值与服务器记录不同，已忽略：计算使用服务器记录，并已写回工作簿："),
     # -- period codes (server.periodcode) ------------------------------------------------------
     "period.code_missing": ("no period given: write a month like 2026-11, a quarter like "
                             "2026-Q4 or a year like 2026",

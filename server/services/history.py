@@ -1,4 +1,4 @@
-"""The server's door to the git-backed history (sync.history): one `History` per process.
+"""The server's door to the git-backed history (server.ledger): one `History` per process.
 
 `history_for(app)` opens (lazily, once per repository path and process) the bare repository
 configured as KPIBOOK_HISTORY_DIR, with a `FileLock` (one host) or, when the database is
@@ -26,7 +26,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sync.history import Editor, FileLock, History, ScoreLine, ScoreSnapshot, TotalLine
+from server.ledger import Editor, FileLock, History, ScoreLine, ScoreSnapshot, TotalLine
 
 log = logging.getLogger("kpibook.history")
 
@@ -82,7 +82,7 @@ def _lock_for(app: Flask, path: str):
     engine = get_engine(app)
     if engine.dialect.name == "postgresql":
         try:
-            from sync.history.pglock import PgAdvisoryLock
+            from server.ledger.pglock import PgAdvisoryLock
         except ImportError:  # pragma: no cover - older library
             pass
         else:

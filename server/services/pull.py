@@ -25,7 +25,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Employee, Period, PullRun, PushedRecord, SourceFact
-from server.periodcode import PeriodCodeError, check_period_code, parse_period_code
+from server.periodcode import parse_period_code
 from server.services.errors import Conflict, Unprocessable
 from server.services.periods import valid_code
 from sync.config import PeriodWindow, SourceConfig, SyncConfig, load_config
@@ -152,6 +152,14 @@ def _already_running(code: str, by: str, since: str) -> Conflict:
                     "try again shortly.")
 
 
+def _already_ran(key: str, since: str) -> Conflict:
+    return Conflict(f"{key} already ran at {since}")
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
 class PullTracker:
     """The lease and progress of one pull: `start` (409 while another live pull of the period
     runs, in any worker), `progress`, `finish`. On PostgreSQL every write is its own committed
@@ -168,12 +176,20 @@ class PullTracker:
         self._beat: threading.Thread | None = None
 
     # -- lease
-    def start(self) -> None:
+    def start(self, unless_started_since: dt.datetime | None = None,
+              started_at: dt.datetime | None = None) -> None:
+        """Take the lease. `unless_started_since`: a scheduled run (server/services/orgsync.py)
+        also refuses when a run of the key started at or after that moment, so that every
+        worker's scheduler asking for the same slot runs it once; `started_at` is the moment
+        the run is recorded as started (default now)."""
         if not self.shared:
             with _STATUS_LOCK:
                 running = _STATUS.get(self.status.period)
                 if running is not None and running.state == "running":
                     raise _already_running(running.period, running.by, running.started_at)
+                if running is not None and unless_started_since is not None and \
+                        dt.datetime.fromisoformat(running.started_at) >= unless_started_since:
+                    raise _already_ran(running.period, running.started_at)
                 _STATUS[self.status.period] = self.status
             return
         from sqlalchemy.exc import IntegrityError
@@ -182,7 +198,8 @@ class PullTracker:
         for _attempt in range(3):  # a concurrent first insert of the period: read it again
             now = dt.datetime.now(dt.UTC)
             values = {"state": "running", "owner": self.owner, "started_by": self.status.by,
-                      "started_at": now, "heartbeat_at": now, "finished_at": None,
+                      "started_at": started_at or now, "heartbeat_at": now,
+                      "finished_at": None,
                       "status": self._body()}
             try:
                 with self.engine.begin() as conn:
@@ -194,6 +211,9 @@ class PullTracker:
                     elif row.state == "running" and not _expired(row.heartbeat_at, now):
                         raise _already_running(row.period_code, row.started_by,
                                                _iso(row.started_at))
+                    elif unless_started_since is not None and \
+                            _aware(row.started_at) >= unless_started_since:
+                        raise _already_ran(row.period_code, _iso(_aware(row.started_at)))
                     else:
                         if row.state == "running":
                             log.warning("pull of %s: taking over the lease of a stopped "
@@ -575,68 +595,3 @@ def roster_ids(wb: Any) -> set[str] | None:
             ids.add(str(int(value)) if isinstance(value, float) and value.is_integer()
                     else str(value).strip())
     return ids or None
-
-
-# --- `kpibook pull PERIOD` ----------------------------------------------------------------------
-
-import click  # noqa: E402 - the CLI part of this module
-
-
-@click.command("pull", help="Pull PERIOD's data from the source systems and store it.")
-@click.argument("period_code", metavar="PERIOD")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
-              default=None, help="Connectors file (default: KPIBOOK_SYNC_CONFIG).")
-@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
-@click.option("--by", "by", default="cli", show_default=True, help="Recorded as fetched by.")
-def pull_command(period_code: str, config_file: str | None, sources: tuple[str, ...],
-                 by: str) -> None:
-    import time
-
-    from server import create_app
-    from server.commands import require_migrated
-    from server.db import session_scope
-    from server.services.errors import ClientError
-    from sync.errors import SyncError
-
-    overrides = {"SYNC_CONFIG": config_file} if config_file else {}
-    app = create_app(overrides)
-    require_migrated(app)
-    try:
-        config = sync_config(app.config)
-    except SyncError as exc:
-        raise click.ClickException(str(exc)) from None
-    if config is None:
-        raise click.ClickException("no connectors file: give --config FILE or set "
-                                   "KPIBOOK_SYNC_CONFIG (docs/sync.md)")
-    began = time.perf_counter()
-    last: dict[str, str] = {}
-
-    def show(p: SourceProgress) -> None:
-        # one line per change of state, and every 10 pages while fetching
-        mark = f"{p.state}:{p.pages // 10}"
-        if last.get(p.source) != mark:
-            last[p.source] = mark
-            click.echo(f"[{time.perf_counter() - began:6.2f}s] {p.line()}")
-
-    try:
-        period_code = check_period_code(period_code)
-    except PeriodCodeError as exc:
-        raise click.BadParameter(str(exc), param_hint="PERIOD") from None
-    with session_scope(app) as session:
-        period = session.scalar(select(Period).where(Period.code == period_code))
-        if period is None:
-            raise click.ClickException(f"period {period_code} does not exist (press New period "
-                                       "or create it first)")
-        try:
-            report = run_pull(session, period, by, config, app.config,
-                              only=set(sources) or None, on_progress=show)
-        except ClientError as exc:
-            raise click.ClickException(exc.message) from None
-        from server.services.facts import pull_summary
-
-        click.echo(pull_summary(report, "en"))
-        click.echo(f"period {period.code}: {report.stored} stored, {report.unchanged} "
-                   f"unchanged, {report.kept_stale} kept stale, {len(report.problems)} "
-                   f"problems, {time.perf_counter() - began:.2f} s")
-    if report.failed:
-        raise SystemExit(2)  # scripts see that a source failed; good data is still stored

@@ -6,8 +6,8 @@ and so does every web adjustment, an appeal answered with an adjustment included
 button may score again, so this is how the month's end reaches HR's workbook.
 
 Read only: no run, no history commit, no state change. The rows are the ones the reader may
-see (server/policy.py `filter_rows`: an executive or a department head gets their
-departments only).
+see (server/policy.py `visible`: an executive or a department head gets their departments
+only); rules and names are the records of record (server/services/records.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from server.scoring.model import (
     ScoreInput,
     ScoreResult,
 )
+from server.services import records
 from server.services.errors import Conflict
 from server.services.scoring import active_adjustments
 
@@ -42,15 +43,16 @@ Key = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class ResultsOfRecord:
-    """What Refresh writes: the run's result and the input to render it with (rules and
-    roster as the server keeps them), the adjustments of record, all limited to the rows
-    the reader may see."""
+    """What Refresh writes: the run's result and the input to render it with (the rules and
+    roster of record), the adjustments of record, all limited to the rows the reader may
+    see (`people`: their employee ids, None when they see everyone)."""
 
     period: Period
     run: ScoreRun
     result: ScoreResult
     inp: ScoreInput
     adjustments: dict[Key, AdjustmentRow]
+    people: frozenset[str] | None
     hidden: int  # managers of the run the reader may not see (left out)
 
 
@@ -64,25 +66,25 @@ def results_of_record(session: Session, period: Period, user: User,
             f"Period {period.code} has no results yet: press Score first.")
     totals = list(run.totals or ())
     eids = [str(t["employee_id"]) for t in totals]
-    people = {row.employee_id: row for row in session.scalars(
+    of_record = records.current(session, period)  # None for periods scored before records
+    recorded = {e.employee_id: e for e in of_record[1].employees} if of_record else {}
+    rows = {row.employee_id: row for row in session.scalars(
         select(EmployeeRow).where(EmployeeRow.employee_id.in_(eids)))} if eids else {}
-
-    def department(eid: str) -> str | None:
-        row = people.get(eid)
-        return row.department if row is not None else None
-
-    shown = policy.filter_rows(user, totals, lambda t: department(str(t["employee_id"])),
-                               lambda t: str(t["employee_id"]))
-    visible = {str(t["employee_id"]) for t in shown}
+    employees = {eid: recorded.get(eid) or _employee(rows.get(eid), eid) for eid in eids}
+    shown = [eid for eid in eids if policy.visible(user, eid, employees[eid].department or None)]
+    everyone = len(shown) == len(eids)
+    visible = frozenset(shown)
     lines = [ln for ln in run.lines or () if str(ln["employee_id"]) in visible]
-    employees = tuple(_employee(people.get(str(t["employee_id"])), str(t["employee_id"]))
-                      for t in shown)
     result = ScoreResult(lines=[_line(ln) for ln in lines],
-                         employees=tuple(_total(t) for t in shown))
-    inp = ScoreInput(rules=RuleSet(indicators=_indicators(period, lines)), employees=employees)
+                         employees=tuple(_total(t) for t in totals
+                                         if str(t["employee_id"]) in visible))
+    rules = of_record[1].rules.indicators if of_record else _stored_indicators(period)
+    inp = ScoreInput(rules=RuleSet(indicators=_with_codes_of(rules, lines)),
+                     employees=tuple(employees[eid] for eid in shown))
     adjustments = {key: row for key, row in active_adjustments(session, period).items()
                    if key[0] in visible}
-    return ResultsOfRecord(period, run, result, inp, adjustments, len(totals) - len(shown))
+    return ResultsOfRecord(period, run, result, inp, adjustments,
+                           None if everyone else visible, len(eids) - len(shown))
 
 
 def _employee(row: EmployeeRow | None, eid: str) -> Employee:
@@ -91,9 +93,9 @@ def _employee(row: EmployeeRow | None, eid: str) -> Employee:
     return Employee(eid, row.name, row.department or "", row.position or "", row.email or "")
 
 
-def _indicators(period: Period, lines: list[dict[str, Any]]) -> tuple[Indicator, ...]:
-    """The period's rule set as stored with its latest Score (code, name, kind, unit), in
-    rule order; a code of the run the stored rules lack is shown by its code."""
+def _stored_indicators(period: Period) -> tuple[Indicator, ...]:
+    """The rule set stored with the period's latest Score (code, name, kind, unit), for
+    periods scored before the records of record."""
     out: dict[str, Indicator] = {}
     for ind in (period.rules or {}).get("indicators") or ():
         if not isinstance(ind, dict) or not ind.get("code") or str(ind["code"]) in out:
@@ -107,6 +109,13 @@ def _indicators(period: Period, lines: list[dict[str, Any]]) -> tuple[Indicator,
                               weight=_dec(ind.get("weight")) or Decimal(0),
                               source=str(ind.get("source") or ""),
                               rule=str(ind.get("rule") or ""), unit=str(ind.get("unit") or ""))
+    return tuple(out.values())
+
+
+def _with_codes_of(indicators: tuple[Indicator, ...], lines: list[dict[str, Any]]
+                   ) -> tuple[Indicator, ...]:
+    """The indicators in rule order, and any code of the run they lack shown by its code."""
+    out = {ind.code: ind for ind in indicators}
     for ln in lines:
         code = str(ln["indicator"])
         if code not in out:

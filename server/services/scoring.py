@@ -21,6 +21,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server import policy
+from server.ledger import (
+    CellValue,
+    EmployeeInfo,
+    Kind,
+    ScoreSnapshot,
+    TotalLine,
+    make_score_lines,
+)
 from server.models import Adjustment as AdjustmentRow
 from server.models import (
     AdjustmentStatus,
@@ -47,14 +55,6 @@ from server.services.errors import Conflict as ConflictError
 from server.services.periods import digest, to_jsonable
 from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
-from sync.history import (
-    CellValue,
-    EmployeeInfo,
-    Kind,
-    ScoreSnapshot,
-    TotalLine,
-    make_score_lines,
-)
 
 log = logging.getLogger("kpibook.scoring")
 
@@ -127,10 +127,6 @@ def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreRe
     session.add(run)
     # The period keeps the rule set that produced its latest snapshot.
     period.rules = to_jsonable(inp.rules)  # type: ignore[assignment]
-    # Departments decide who may read a result (server/policy.py): keep the roster in force.
-    from server.services.roster import remember_employees
-
-    remember_employees(session, inp.employees)
     if kind == "score":
         from server.workflow import advance
 
@@ -286,6 +282,7 @@ class SubmitOutcome:
     reports: dict[Key, CellReport] = field(default_factory=dict)
     restored: list[str] = field(default_factory=list)  # computed cells typed over
     authoritative: dict[Key, AdjustmentRow] = field(default_factory=dict)
+    records: object = None  # the records.Resolution the submission was checked against
 
     def count(self, state: str) -> int:
         return sum(1 for r in self.reports.values() if r.state == state)
@@ -453,19 +450,22 @@ def _authoritative_input(session: Session, period: Period, inp: ScoreInput
 
 
 def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
-                     accepted: dict[Key, CellValue | None], lang: str) -> dict[Key, str]:
+                     accepted: dict[Key, CellValue | None], lang: str
+                     ) -> tuple[dict[Key, str], tuple | None]:
+    """Edits the engine refuses, and when there are none the (result, input, adjustment rows)
+    the submission would produce."""
     from server.services.workbook import invalid
 
-    trial, _rows = _authoritative_input(session, period, inp)
+    trial, rows = _authoritative_input(session, period, inp)
     adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
     for (eid, code), value in accepted.items():
         if value is None:
             adjustments.pop((eid, code), None)
         else:
             adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
+    trial = dataclasses.replace(trial, adjustments=tuple(adjustments.values()))
     try:
-        run_engine(dataclasses.replace(trial, adjustments=tuple(adjustments.values())), lang,
-                   base=inp)
+        result = run_engine(trial, lang, base=inp)
     except ValidationError as exc:
         refused: dict[Key, str] = {}
         for p in exc.problems:
@@ -474,27 +474,37 @@ def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
                 refused[key] = p.message  # type: ignore[index]
         if not refused:
             raise invalid(list(exc.problems), lang) from None
-        return refused
-    return {}
+        return refused, None
+    return {}, (result, trial, rows)
 
 
 def submit_workbook(session: Session, period: Period, tables: Tables, user: User, lang: str,
                     base_version: str | None, requested_id: str | None,
-                    app=None) -> SubmitOutcome:
+                    app=None, check_answer=None) -> SubmitOutcome:
     """Submit through the history: diff kb_adjustments against the workbook's base version,
     check each changed cell, merge three-way with the head, commit (git, then database),
-    recompute with the adjustments of record. See docs/history.md for the rules."""
+    recompute with the adjustments of record. See docs/history.md for the rules.
+
+    `check_answer(result, inp, adjustment_rows)`: called with the result the submission
+    would produce before anything is committed; it raises to refuse (e.g. PlanError when the
+    answer cannot be written into the workbook), and then nothing is stored."""
+    from server.ledger import HistoryError, PeriodClosed
     from server.services import history as hist
     from server.services.workbook import invalid
-    from sync.history import HistoryError, PeriodClosed
 
     zh = _zh(lang)
     history = hist.history_for(app)
     sid = _submission_id(requested_id)
     try:
-        inp = to_score_input(_without(tables, "kb_adjustments"), lang)
+        bare = to_score_input(_without(tables, "kb_adjustments"), lang)
     except ValidationError as exc:
         raise invalid(exc.problems, lang) from None
+    # Authority, limits and departments come from the inputs of record, never from the
+    # workbook (docs/records.md).
+    from server.services import records
+
+    resolution = records.resolve(session, period, user, bare, tables, lang)
+    inp = resolution.inp
     frame = tables.get("kb_adjustments")
     typed, bad = _typed_cells(frame, inp, lang)
 
@@ -545,8 +555,9 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             accepted[key] = value
     # Edits the engine refuses (e.g. pushing a line past its cap) are per-cell rejections too:
     # try the adjustments of record with the accepted edits before anything is written.
+    trial = None
     for _attempt in range(3):
-        refused = _engine_refusals(session, period, inp, accepted, lang)
+        refused, trial = _engine_refusals(session, period, inp, accepted, lang)
         if not refused:
             break
         for key, message in refused.items():
@@ -565,6 +576,8 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             raise Forbidden(problems_message(located, lang, intro=head))
         raise invalid(located, lang)
 
+    if check_answer is not None and trial is not None:
+        check_answer(*trial)
     result = None
     commit = None
     duplicate = False
@@ -629,7 +642,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             advance(session, period, "submit", user)
         session.flush()
     return SubmitOutcome(sid, commit, head, duplicate, run, engine_result, scored_inp,
-                         reports, authoritative=rows)
+                         reports, authoritative=rows, records=resolution)
 
 
 def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: str
@@ -688,9 +701,11 @@ def _number(value: object) -> Decimal | None:
 
 
 def record_score(session: Session, period: Period, inp: ScoreInput, result: ScoreResult,
-                 run: ScoreRun, user: User, requested_id: str | None, app=None) -> str | None:
+                 run: ScoreRun, user: User, requested_id: str | None, app=None,
+                 note: str = "") -> str | None:
     """Score: a baseline commit (the period's first scores in the history) or a re-score.
-    Git first (under the history lock), then the run's ids; the caller commits the session."""
+    Git first (under the history lock), then the run's ids; the caller commits the session.
+    `note`: why the inputs changed (a change to the records), kept in the commit message."""
     from server.services import history as hist
 
     history = hist.history_for(app)
@@ -702,12 +717,12 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
     # The engine is a pure function of its input: scores recorded for this very input at
     # the current head are recorded already (a re-score of an unchanged month).
     fingerprint = f"{run.rules_digest}:{run.input_digest}"
-    if requested_id is None and history.holds_scores(period.code, fingerprint):
+    if requested_id is None and not note and history.holds_scores(period.code, fingerprint):
         commit = None
     else:
         commit = history.record_scores(period.code, score_snapshot(inp, result),
                                        hist.editor_of(user), sid, kind=kind,
-                                       fingerprint=fingerprint)
+                                       fingerprint=fingerprint, note=note)
     hist.fault("after_git_commit")
     head = history.head()
     if commit is not None:
@@ -814,8 +829,8 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     score run patched with the restored values (feedback's web recomputation: base +
     adjustment, totals, grades, ranks — the workbook's data is not at hand here)."""
     from server import workflow
+    from server.ledger import HistoryError, PeriodClosed
     from server.services import history as hist
-    from sync.history import HistoryError, PeriodClosed
 
     zh = _zh(lang)
     reason = (reason or "").strip()

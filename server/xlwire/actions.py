@@ -437,9 +437,37 @@ def _caption(spec: TableSpec, write: TableWrite, key: str) -> str:
     return spec.column(key).caption if key in spec.keys else key
 
 
-def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapshot,
-                    spec: TableSpec, write: TableWrite, actions: list[Action],
-                    links_held: bool = False) -> None:
+def check_writable(book: BookSnapshot, plan: WritePlan,
+                   specs: Mapping[str, TableSpec] = schema.TABLES) -> None:
+    """Raise the PlanError `plan_to_actions(book, plan)` would raise, without building a
+    single action: every table the plan writes exists (or may be created), shows its header,
+    has no totals row, and can grow into empty cells only; kb_meta can take the plan's keys.
+
+    A button calls it before it stores anything, so that an answer that cannot be written
+    is refused with nothing stored (docs/workbook.md): what can fail depends only on the
+    tables' sizes and columns and the meta keys, which the stored results do not change."""
+    for write in plan.tables:
+        spec = specs.get(write.table)
+        if spec is None:
+            raise ValueError(f"{write.table!r} is not a kpibook table: it is never written")
+        found = book.find_table(write.table)
+        if found is not None:
+            _layout(found[0], found[1], spec, write)
+        elif write.table not in plan.create_missing and write.table != schema.META.name:
+            raise PlanError(
+                f"This workbook has no table named {_label(spec, write.table)}. Use a kpibook "
+                "template, or restore the table (Table Design > Table Name).")
+    meta = dict(plan.meta)
+    if _links_stamp(plan.tables) is not None:
+        meta[LINKS_KEY] = ""
+    if meta:
+        _meta_actions(_meta_table(book), meta, [])
+
+
+def _layout(sheet: SheetSnapshot, table: TableSnapshot, spec: TableSpec, write: TableWrite
+            ) -> tuple[str, dict[str, int], list[str], int, int, int]:
+    """Where `write` goes in `table`, or the PlanError that says why it cannot:
+    (where, column offsets, missing column keys, new body rows, old body rows, new width)."""
     label = _label(spec, table.name)
     where = f"table {label} on sheet '{sheet.name}'"
     if table.header is None:
@@ -451,9 +479,7 @@ def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapsh
     captions = sheet.block(table.header)[0]
     offsets = _column_keys(spec, write, captions)
     missing = [k for k in write.columns if k not in offsets]
-
-    n = write.n_rows
-    n_body_new = max(n, 1)  # an Excel table always keeps one body row
+    n_body_new = max(write.n_rows, 1)  # an Excel table always keeps one body row
     old_body = table.body.n_rows if table.body is not None else 0
     first_body = table.header.row + 1
     new_width = table.range.n_cols + len(missing)
@@ -473,7 +499,16 @@ def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapsh
             raise PlanError(
                 f"{where} must grow to {n_body_new} rows, but cells {below.address} below it "
                 "are not empty. Move that content elsewhere and try again.")
+    return where, offsets, missing, n_body_new, old_body, new_width
 
+
+def _write_existing(book: BookSnapshot, sheet: SheetSnapshot, table: TableSnapshot,
+                    spec: TableSpec, write: TableWrite, actions: list[Action],
+                    links_held: bool = False) -> None:
+    _where, offsets, missing, n_body_new, old_body, new_width = _layout(sheet, table, spec,
+                                                                        write)
+    n = write.n_rows
+    first_body = table.header.row + 1
     table_index = sheet.tables.index(table)
     new_range = RangeRef(table.range.row, table.range.col, 1 + n_body_new, new_width)
     if new_range != table.range:

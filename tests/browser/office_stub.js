@@ -8,14 +8,21 @@
  *   API the add-in uses (reading the payload, applying actions, kb_meta, sheet protection).
  *
  * Simplifications: `load()` is a no-op and properties are read live from the model; writes are
- * applied at once, except that, as in Excel, a write to a protected sheet fails: the error is
- * thrown by the next `context.sync()` and the rest of that batch is dropped.
+ * applied at once, except that, as in Excel, a write to a protected sheet fails (unless every
+ * cell written is listed in the sheet's `unlocked`): the error is thrown by the next
+ * `context.sync()` and the rest of that batch is dropped. As in Excel, a text value assigned
+ * with a leading apostrophe is stored without it, as text (`quotePrefix`).
+ *
+ * Events and custom functions: `workbook.onSelectionChanged.add(handler)`; the test selects
+ * with `window.__kbStub.select(sheetName, address)`, which raises the event and resolves
+ * when the handlers have run. `CustomFunctions.associate` keeps the functions in
+ * `window.__kbStub.functions` (Error and ErrorCode as Microsoft documents them).
  *
  * Configuration (set by the test before the page loads): `window.__kbStubConfig =
  * {displayLanguage, workbook}` where workbook is {name, activeSheet, selection, names: [{name,
  * sheet, address}], sheets: [{name, cells: {"r,c": value}, formats: {"r,c": "0.00"},
  * tables: [{name, address, showHeaders, showTotals, style}], protection: {protected, password,
- * options}}]}.
+ * options}, unlocked: ["r,c", ...]}]}.
  */
 (() => {
   const config = window.__kbStubConfig ?? {};
@@ -29,10 +36,12 @@
     sheet.names ??= [];
     sheet.protection ??= { protected: false, password: null, options: {} };
     sheet.protectionLog = [];
+    sheet.unlocked = Object.fromEntries((sheet.unlocked ?? []).map((k) => [k, true]));
+    sheet.quotePrefix ??= {};
   }
   model.names ??= [];
 
-  const stub = { model, handlers: {}, openedUrls: [], syncs: 0, refusedWrites: [], pendingError: null };
+  const stub = { model, handlers: {}, functions: {}, selectionHandlers: [], openedUrls: [], syncs: 0, refusedWrites: [], pendingError: null };
   window.__kbStub = stub;
 
   // --- A1 helpers ------------------------------------------------------------------------------
@@ -61,9 +70,9 @@
   const key = (row, column) => `${row},${column}`;
 
   /** Runs a write unless the batch already failed; a protected sheet makes the batch fail. */
-  const write = (sheet, apply) => {
+  const write = (sheet, apply, cells = null) => {
     if (stub.pendingError) return;
-    if (sheet?.protection.protected) {
+    if (sheet?.protection.protected && !(cells && cells.every((k) => sheet.unlocked[k]))) {
       stub.refusedWrites.push(sheet.name);
       stub.pendingError = new Error(`AccessDenied: the sheet ${sheet.name} is protected`);
       return;
@@ -98,12 +107,18 @@
       get worksheet() { return worksheet(sheet); },
       get values() { return grid((k) => sheet.cells[k] ?? ""); },
       set values(values) {
+        const cells = [];
+        each((k) => cells.push(k));
         write(sheet, () => each((k, r, c) => {
           const value = values[r][c];
           if (value === null) return;
+          delete sheet.quotePrefix[k];
           if (value === "") delete sheet.cells[k];
-          else sheet.cells[k] = value;
-        }));
+          else if (typeof value === "string" && value.startsWith("'")) {
+            sheet.cells[k] = value.slice(1);
+            sheet.quotePrefix[k] = true;
+          } else sheet.cells[k] = value;
+        }), cells);
       },
       get numberFormatCategories() { return grid((k) => (/y|d/.test(sheet.formats[k] ?? "") ? "Date" : "General")); },
       set numberFormat(formats) { write(sheet, () => each((k, r, c) => { sheet.formats[k] = Array.isArray(formats) ? formats[r][c] : formats; })); },
@@ -244,7 +259,7 @@
     });
   }
 
-  const newSheet = (name) => ({ name, cells: {}, formats: {}, fills: {}, links: {}, tables: [], names: [], protection: { protected: false, password: null, options: {} }, protectionLog: [] });
+  const newSheet = (name) => ({ name, cells: {}, formats: {}, fills: {}, links: {}, tables: [], names: [], protection: { protected: false, password: null, options: {} }, protectionLog: [], unlocked: {}, quotePrefix: {} });
 
   const workbook = loadable({
     get name() { return model.name; },
@@ -267,6 +282,12 @@
       },
     }),
     names: namesOf(null),
+    onSelectionChanged: {
+      add(handler) {
+        stub.selectionHandlers.push(handler);
+        return { remove() { stub.selectionHandlers.splice(stub.selectionHandlers.indexOf(handler), 1); } };
+      },
+    },
     tables: {
       getItemOrNullObject(name) {
         for (const sheet of model.sheets) {
@@ -290,6 +311,25 @@
   };
 
   window.Excel = { run: async (callback) => callback(context) };
+
+  /** The user selects `address` on `sheetName`: Excel raises onSelectionChanged. */
+  stub.select = async (sheetName, address) => {
+    model.activeSheet = model.sheets.findIndex((sheet) => sheet.name === sheetName);
+    model.selection = address;
+    await Promise.all(stub.selectionHandlers.map((handler) => handler({ type: "WorkbookSelectionChanged" })));
+  };
+
+  class CustomFunctionError extends Error {
+    constructor(code, message) {
+      super(message);
+      this.code = code;
+    }
+  }
+  window.CustomFunctions = {
+    associate: (id, fn) => { stub.functions[id] = fn; },
+    Error: CustomFunctionError,
+    ErrorCode: { invalidValue: "#VALUE!", notAvailable: "#N/A" },
+  };
 
   window.Office = {
     HostType: { Excel: "Excel" },

@@ -88,7 +88,7 @@ def test_a_wrong_token_shows_the_servers_error(open_taskpane, client):
     page.wait_for_function("document.getElementById('who').textContent.startsWith('The token')")
     shown = text(page, "#who")
     assert shown.startswith("The token is invalid or expired: paste a new one in the task pane.")
-    assert server_says.get_data(as_text=True).strip() in shown
+    assert server_says.get_json()["error"] in shown
     # The browser logs the 401 response itself; nothing else may go wrong.
     assert all("401" in problem for problem in page.kb_problems)
     assert page.kb_dialogs == []

@@ -101,3 +101,45 @@ def _cell(ref: str) -> tuple[int, int]:
     for ch in letters:
         column = column * 26 + ord(ch) - 64
     return int(ref[len(letters):]) - 1, column - 1
+
+
+def _sheet(name: str, rows: list[list[Any]], tables: list[dict[str, Any]],
+           **extra: Any) -> dict[str, Any]:
+    cells = {f"{r},{c}": v for r, row in enumerate(rows) for c, v in enumerate(row)
+             if v not in ("", None)}
+    return {"name": name, "cells": cells, "tables": tables, **extra}
+
+
+def _table(name: str, address: str) -> dict[str, Any]:
+    return {"name": name, "address": address, "showHeaders": True, "showTotals": False,
+            "style": "TableStyleMedium2"}
+
+
+def line_workbook(period: str = "2025-03") -> dict[str, Any]:
+    """kb_scores, kb_adjustments and kb_data for the add-in tests' server world (M1001 of
+    一车间, M1002 of 二车间; tests/addin/conftest.py) and kb_meta with `period`. The
+    adjustments sheet is protected without a password, its points and reason cells unlocked,
+    as the templates ship it."""
+    scores = _sheet("得分明细", [
+        ["工号 / Employee ID", "姓名 / Name", "部门 / Department", "指标代码 / Indicator",
+         "得分 / Score", "计算说明 / Explanation"],
+        ["M1001", "张伟", "一车间", "PROD_EFF", 40, "达成率 98%"],
+        ["M1001", "张伟", "一车间", "QUALITY", 50, "不良率 2%"],
+        ["M1002", "王芳", "二车间", "PROD_EFF", 35, "达成率 91%"],
+    ], [_table("kb_scores", "A1:F4")])
+    adjustments = _sheet("调整", [
+        ["工号 / Employee ID", "指标代码 / Indicator", "调整分 / Adjustment", "调整理由 / Reason"],
+        ["M1001", "PROD_EFF", "", ""],
+        ["M1001", "QUALITY", "", ""],
+        ["M1002", "PROD_EFF", "", ""],
+    ], [_table("kb_adjustments", "A1:D4")],
+        protection={"protected": True, "password": None, "options": {}},
+        unlocked=[f"{r},{c}" for r in (1, 2, 3) for c in (2, 3)])
+    data = _sheet("源数据", [
+        ["工号 / Employee ID", "指标代码 / Indicator", "字段 / Field", "数值 / Value"],
+        ["M1001", "PROD_EFF", "actual", 0.98],
+    ], [_table("kb_data", "A1:D2")])
+    meta = _sheet("_kpibook", [["键 / Key", "值 / Value"], ["period", period]],
+                  [_table("kb_meta", "A1:B2")])
+    return {"name": "KPI_2025-03.xlsx", "activeSheet": 0, "selection": "A1", "names": [],
+            "sheets": [scores, adjustments, data, meta]}

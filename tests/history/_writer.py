@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sync.history import CellValue, Editor, History  # noqa: E402
+from server.ledger import CellValue, Editor, History  # noqa: E402
 
 PERIOD = "2026-10"
 
@@ -36,7 +36,7 @@ def main() -> None:
         editor = Editor(f"Exec {worker}", f"{worker}@example.cn")
         lock = None
         if mode == "submit-pg":
-            from sync.history.pglock import PgAdvisoryLock
+            from server.ledger.pglock import PgAdvisoryLock
 
             lock = PgAdvisoryLock(rest[2], rest[3], timeout=120)
         with History(repo, durable=False, maintenance_every=0, lock=lock) as h:

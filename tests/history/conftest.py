@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync.history import CellValue, Editor, History
+from server.ledger import CellValue, Editor, History
 
 PERIOD = "2026-10"
 ALICE = Editor("Alice 张", "alice@example.cn")

@@ -10,7 +10,7 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from sync.history import CellValue, Editor, FileLock, History
+from server.ledger import CellValue, Editor, FileLock, History
 
 from .conftest import PERIOD
 
@@ -47,7 +47,7 @@ def test_flock_excludes_threads_of_one_process(tmp_path):
 def test_flock_times_out_when_held(tmp_path):
     import pytest
 
-    from sync.history import LockTimeout
+    from server.ledger import LockTimeout
 
     lock = FileLock(tmp_path / "x.lock", timeout=0.05)
     with lock.hold(), pytest.raises(LockTimeout), lock.hold():
@@ -123,7 +123,7 @@ def test_processes_lose_nothing(tmp_path):
 
 
 def test_a_writer_bypassing_the_lock_fails_instead_of_orphaning(history):
-    from sync.history import ConcurrentUpdate
+    from server.ledger import ConcurrentUpdate
 
     first = history.submit(PERIOD, None, {("E1", "K1"): CellValue(Decimal(1), "a")},
                            Editor("A", "a@x"), "s1").commit

@@ -10,7 +10,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from sync.history import CellValue, Editor, History
+from server.ledger import CellValue, Editor, History
 
 from .conftest import PERIOD
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync.history import (
+from server.ledger import (
     EmployeeInfo,
     History,
     Kind,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.history import CellValue, apply_edits, edits_between, merge
+from server.ledger import CellValue, apply_edits, edits_between, merge
 
 from .conftest import adj
 

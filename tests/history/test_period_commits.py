@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
-from sync.history import EmployeeInfo, History, Kind, ScoreLine, ScoreSnapshot, TotalLine
-from sync.history.store import PERIOD_LEVEL_KINDS
+from server.ledger import EmployeeInfo, History, Kind, ScoreLine, ScoreSnapshot, TotalLine
+from server.ledger.store import PERIOD_LEVEL_KINDS
 
 from .conftest import ALICE, BOB, CAROL, PERIOD, adj
 
@@ -121,7 +121,7 @@ def test_employee_timeline_from_the_index_equals_the_full_walk(history):
 def test_cell_history_from_the_index_equals_the_walk_of_the_file(history):
     """cell_history reads only the index's commits; the versions are those of a walk of
     the employee's file (`git log --raw -- <file>`, the old way)."""
-    from sync.history import layout
+    from server.ledger import layout
 
     head = history.head
     history.submit(PERIOD, head(), {("E1", "Q"): adj("1", "a"), ("E2", "Q"): adj("2")}, ALICE,

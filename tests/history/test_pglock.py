@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync.history import CellValue, Editor, History, LockTimeout
+from server.ledger import CellValue, Editor, History, LockTimeout
 
 from .conftest import PERIOD
 from .test_concurrency import WRITER, _check_branch
@@ -18,7 +18,7 @@ from .test_concurrency import WRITER, _check_branch
 
 @pytest.fixture
 def pglock(pg_url):
-    from sync.history.pglock import PgAdvisoryLock
+    from server.ledger.pglock import PgAdvisoryLock
 
     made = []
 
@@ -33,7 +33,7 @@ def pglock(pg_url):
 
 
 def test_key_is_a_stable_signed_bigint():
-    from sync.history.pglock import advisory_key
+    from server.ledger.pglock import advisory_key
 
     assert advisory_key("repo") == advisory_key("repo") != advisory_key("other")
     assert -(1 << 63) <= advisory_key("repo") < (1 << 63)

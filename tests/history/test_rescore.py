@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from sync.history import EmployeeInfo, Kind, ScoreLine, ScoreSnapshot, TotalLine
+from server.ledger import EmployeeInfo, Kind, ScoreLine, ScoreSnapshot, TotalLine
 
 from .conftest import ALICE, BOB, CAROL, PERIOD, adj
 

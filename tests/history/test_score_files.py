@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync.history import layout
-from sync.history.layout import LayoutError, dump_scores, format_points, load_scores
-from sync.history.model import ScoreLine
+from server.ledger import layout
+from server.ledger.layout import LayoutError, dump_scores, format_points, load_scores
+from server.ledger.model import ScoreLine
 
 points = st.decimals(min_value=-1000, max_value=1000, places=3, allow_nan=False)
 lines = st.builds(ScoreLine, st.none() | points, points, st.none() | points)

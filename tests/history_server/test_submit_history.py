@@ -133,21 +133,26 @@ def test_two_executives_merge_conflict_and_blame(app, scored, tmp_path, press, m
     assert history.timeline("2026-10", kind="adjustment")[0].commit == second
 
 
-def test_authority_and_missing_reason_are_rejected_per_cell(app, scored, press, make_token):
+def test_authority_and_missing_reason_are_rejected_per_cell(app, scored, press, make_token,
+                                                           tmp_path):
     zhao = make_token("zhao", "executive", {"departments": ["一车间"], "max_points": "2"},
                       display_name="赵总")
+    shared = tmp_path / "shared.xlsx"  # HR's workbook as it was, for the second part
+    shutil.copy(scored, shared)
     set_adjustment(scored, "M1001", "PROD_EFF", 1, "一车间，准")  # accepted
+    set_adjustment(scored, "M1004", "QUALITY", 1, None)  # no reason
     set_adjustment(scored, "M1002", "PROD_EFF", -1, "二车间不归我管")  # outside departments
-    set_adjustment(scored, "M1005", "QUALITY", 1, None)  # no reason
     r = press("submit", scored, zhao)
-    assert "接受 1，拒绝 2，冲突 0" in r.alerts[0][0]
+    alert = r.alerts[0][0]
+    assert "接受 1，拒绝 2，冲突 0" in alert
+    assert "M1002 PROD_EFF" in alert and "部门" in alert
     rows = adjustment_rows(scored)
-    outside = rows[("M1002", "PROD_EFF")]
-    assert outside["points"].value is None and outside["reason"].value is None  # reverted
-    assert "部门" in outside["status"].value
-    assert outside["points"].fill.fgColor.rgb.endswith("F8CBAD")
-    no_reason = rows[("M1005", "QUALITY")]
+    # the answer holds only his department (docs/records.md): M1002's row is gone, and with
+    # it nothing of 二车间's is left in his workbook
+    assert {eid for eid, _code in rows} == {"M1001", "M1004"}
+    no_reason = rows[("M1004", "QUALITY")]
     assert no_reason["points"].value is None and "理由" in no_reason["status"].value
+    assert no_reason["points"].fill.fgColor.rgb.endswith("F8CBAD")
     assert rows[("M1001", "PROD_EFF")]["points"].value == 1
     assert "已接受" in rows[("M1001", "PROD_EFF")]["status"].value
     with session_scope(app) as s:
@@ -157,11 +162,11 @@ def test_authority_and_missing_reason_are_rejected_per_cell(app, scored, press, 
     # only refused cells: as before, 403 and nothing stored (all-or-nothing when nothing
     # of the submission can be taken)
     head = history_for(app).head()
-    set_adjustment(scored, "M1002", "PROD_EFF", -1, "二车间不归我管")
+    set_adjustment(shared, "M1002", "PROD_EFF", -1, "二车间不归我管")
     from addin.headless import ServerError
 
     with pytest.raises(ServerError) as exc:
-        press("submit", scored, zhao)
+        press("submit", shared, zhao)
     assert exc.value.status == 403
     assert "M1002 PROD_EFF" in exc.value.message and "单元格 G" in exc.value.message
     assert history_for(app).head() == head

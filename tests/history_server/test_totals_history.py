@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from server.db import session_scope
+from server.ledger import History
 from server.models import Period, PeriodEvent, ScoreRun, User
 from server.services.history import history_for, run_snapshot
-from sync.history import History
 from tests.web.conftest import csrf_from
 
 from .conftest import set_adjustment

@@ -75,8 +75,8 @@ def _db_state(url: str, tmp_path: Path, key: str):
     from sqlalchemy.orm import Session
 
     from server.db import make_engine
+    from server.ledger import History
     from server.models import Adjustment, HistoryCommit
-    from sync.history import History
 
     engine = make_engine(url)
     try:

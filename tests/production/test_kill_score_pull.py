@@ -104,8 +104,8 @@ def _log(server) -> str:
 def test_worker_killed_mid_score(tmp_path, pg_url):
     from addin.headless import run_button
     from server.commands import http_post
+    from server.ledger import History
     from server.models import HistoryCommit, ScoreRun
-    from sync.history import History
 
     hr = _hr_token(pg_url, tmp_path)
     book = tmp_path / "book.xlsx"

@@ -1,5 +1,5 @@
 """A period with a real git history for the review pages: the web world of tests/web (two
-departments, a user per role, a published period) plus, written through sync.history
+departments, a user per role, a published period) plus, written through server.ledger
 (the library, never mocked): a baseline, adjustments in both departments (one reason is a
 `<script>`), a commit touching both departments, and a re-score that swaps the ranks."""
 
@@ -34,7 +34,7 @@ def _clock():
 
 
 def seed_history(app) -> dict[str, str]:
-    from sync.history import (
+    from server.ledger import (
         CellValue,
         Editor,
         EmployeeInfo,

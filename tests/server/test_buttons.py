@@ -183,10 +183,12 @@ def _set_adjustment(book: Path, employee_id: str, indicator: str, points, reason
 
 def test_authority_of_department_head(app, client, book, press, make_token):
     """A department head adjusts within their department and limit; anything else is 403
-    and stores nothing."""
+    and stores nothing. (Adjusting needs HR's first Score: the records it is checked
+    against, docs/records.md.)"""
     head = make_token("zhangwei", "dept_head", {"departments": ["一车间"], "max_points": "3"})
     press("new_period?period=2026-10", book)
     press("pull", book)
+    press("score", book)
     _set_adjustment(book, "M1002", "PROD_EFF", -1, "二车间不归我管")  # 二车间
     before = counts(app)
     h = headless()

@@ -120,7 +120,7 @@ def test_push_into_a_frozen_period_is_refused(push_app, client):
 
 
 def test_cli_pull_prints_progress_per_source(app, db_url, tmp_path, monkeypatch, sources):
-    from server.services.pull import pull_command
+    from server.commands import pull_command
 
     with session_scope(app) as s:
         s.add(Period(code="2026-10", template_code="manufacturing", state="collecting"))

@@ -7,7 +7,7 @@ import datetime as dt
 
 from flask import jsonify
 
-from server.auth import require_oauth
+from server.guards import require_oauth
 
 HTTPS = {"base_url": "https://kpi.example.com"}
 

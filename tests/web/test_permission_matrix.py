@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server import policy
+from server import guards, policy
 from tests.web.conftest import OTHER, OTHER_DEPT, OTHER_NAME, OWN, OWN_DEPT, PERIOD, make_world
 
 ROLES = ["hr_admin", "executive", "dept_head", "employee", "auditor"]
@@ -31,6 +31,8 @@ EXPECTED = {
     "users.view": {"hr_admin", "auditor"},
     "clients.manage": {"hr_admin"},
     "facts.view": {"hr_admin", "auditor"},
+    "roster.view": {"hr_admin", "auditor"},
+    "roster.apply": {"hr_admin"},
 }
 
 
@@ -40,7 +42,7 @@ def test_role_table_is_what_docs_roles_says():
     # the auditor reads everything and changes nothing
     writes = {"period.create", "period.pull", "period.score", "period.submit",
               "period.transition", "adjustment.make", "appeal.answer", "users.manage",
-              "clients.manage", "feedback.respond"}
+              "clients.manage", "feedback.respond", "roster.apply"}
     assert not [a for a in writes if "auditor" in policy.ACTIONS[a]]
 
 
@@ -75,7 +77,7 @@ def _routes(app):
 
 def test_every_route_declares_a_policy(app):
     missing = sorted(f"{m} {r.rule} ({r.endpoint})" for r, m in _routes(app)
-                     if policy.route_policy(app, r.endpoint) is None)
+                     if guards.route_policy(app, r.endpoint) is None)
     assert not missing, ("routes without a declared policy (server/policy.py: web/token/"
                          "machine/public): " + ", ".join(missing))
 
@@ -106,7 +108,7 @@ def test_matrix(matrix_app, web_login):
     checked = 0
     failures = []
     for rule, method in _routes(app):
-        declared = policy.route_policy(app, rule.endpoint)
+        declared = guards.route_policy(app, rule.endpoint)
         if declared is None or declared.kind == "machine":
             continue  # the first test names it / tests/web/test_oauth.py
         variants = ["own", "other"] if _subject(rule, "own") else ["own"]

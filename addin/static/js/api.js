@@ -69,12 +69,53 @@ async function request(path, init, options) {
     throw new ServerError(`${base}: ${error?.message ?? error}`, 0, "network");
   }
   if (response.status !== 200) {
-    // The server answers errors as text/plain meant for the user: show it as it is.
-    const body = (await response.text().catch(() => "")).trim();
+    // The server answers errors as text meant for the user (text/plain under /xl, JSON
+    // {"error": text} under /api): show that text as it is.
+    const body = errorText((await response.text().catch(() => "")).trim());
     const code = response.status === 401 ? "unauthorized" : "server";
     throw new ServerError(body || `HTTP ${response.status} ${response.statusText ?? ""}`.trim(), response.status, code);
   }
   return response;
+}
+
+/** The user's sentence of an error body: the "error" of a JSON body, else the body. */
+function errorText(body) {
+  if (!body.startsWith("{")) return body;
+  try {
+    const parsed = JSON.parse(body);
+    return typeof parsed?.error === "string" ? parsed.error.trim() : body;
+  } catch {
+    return body;
+  }
+}
+
+const json = { method: "GET", headers: { Accept: "application/json" } };
+const part = (text) => encodeURIComponent(String(text));
+
+/**
+ * One score line for the task pane: explanation, adjustment history, source facts with
+ * provenance, the caller's adjustment range, links (server/services/line_detail.py).
+ * @param {string} period @param {string} employee @param {string} indicator
+ * @param {"zh"|"en"} lang @param {RequestOptions} [options]
+ */
+export async function lineDetail(period, employee, indicator, lang, options = {}) {
+  const path = `/api/v1/periods/${part(period)}/lines/${part(employee)}/${part(indicator)}?lang=${part(lang)}`;
+  return (await request(path, json, options)).json();
+}
+
+/**
+ * The latest score run's figures of some managers (server/services/figures.py); those the
+ * caller may not read come back under "unknown", like ids that do not exist.
+ * @param {string[]} employees at most 200 @param {string|null} period null: the newest scored
+ * @param {"zh"|"en"} lang of the server's messages @param {RequestOptions} [options]
+ * @returns {Promise<{period: string, people: Record<string, object>, unknown: string[]}>}
+ */
+export async function figures(employees, period, lang, options = {}) {
+  const query = new URLSearchParams();
+  for (const employee of employees) query.append("employee", employee);
+  if (period) query.set("period", period);
+  query.set("lang", lang);
+  return (await request(`/api/v1/figures?${query}`, json, options)).json();
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * The task pane: who is signed in, the token, the workbook's period, buttons, progress, the
- * last result, errors and the server's messages. Also registers the ribbon commands, because
- * with the shared runtime this page is the add-in's only runtime.
+ * The task pane: who is signed in, the token, the workbook's period, the selected line (see
+ * linepane.js), buttons, progress, the last result, errors and the server's messages. Also
+ * registers the ribbon commands and the custom functions, because with the shared runtime this
+ * page is the add-in's only runtime.
  *
  * All data goes into the DOM through textContent, never parsed as HTML: server messages and names
  * are untrusted text.
@@ -10,12 +11,15 @@
 
 import { getToken, serverBaseUrl, setToken, whoami } from "./api.js";
 import { openReviewPage, registerCommands } from "./commands.js";
+import { forgetWorkbookPeriod, registerFunctions } from "./functions.js";
 import { pickLanguage, setLanguage, t } from "./i18n.js";
+import { createLinePane, watchSelection } from "./linepane.js";
 import { readPeriod } from "./meta.js";
 import { describeError, runButton } from "./runner.js";
 import { status } from "./status.js";
 
 const $ = (id) => document.getElementById(id);
+let linePane = null;
 
 /** Fills every [data-i18n] element with its text in the current language. */
 function translatePage() {
@@ -107,6 +111,7 @@ function bindEvents() {
     $("token").value = "";
     $("token-status").textContent = t("tokenSaved");
     refreshWho();
+    linePane?.refresh(true);
   });
   $("token-clear").addEventListener("click", () => {
     setToken("");
@@ -123,6 +128,11 @@ function bindEvents() {
   $("open-review").addEventListener("click", () => openReviewPage(Office));
 }
 
+// Custom functions exist where the host runs them (CustomFunctionsRuntime, docs/addin.md).
+// Registered as soon as the page's script runs, so Excel can evaluate formulas that were
+// waiting for the runtime; their messages use the language set below when they are called.
+if (globalThis.CustomFunctions?.associate) registerFunctions(globalThis.CustomFunctions);
+
 Office.onReady(() => {
   setLanguage(pickLanguage(Office.context.displayLanguage));
   registerCommands(Office, { askPeriod: () => $("new-period").focus() });
@@ -132,8 +142,17 @@ Office.onReady(() => {
   bindEvents();
   status.subscribe(render);
   // After a ribbon command the period may have changed (new_period).
-  status.subscribe((state) => { if (!state.busy && state.lastResult) refreshPeriod(); });
+  status.subscribe((state) => {
+    if (!state.busy && state.lastResult) {
+      forgetWorkbookPeriod();
+      refreshPeriod();
+    }
+  });
   render(status.state);
   refreshWho();
   refreshPeriod();
+  linePane = createLinePane({ $ });
+  watchSelection(Excel, () => linePane.refresh())
+    .then(() => linePane.refresh())
+    .catch((error) => globalThis.console?.warn?.("kpibook: selection events unavailable", error));
 });

@@ -168,7 +168,7 @@ export function fakeExcel(model) {
   }
 
   function nullRangeNode() {
-    return node({ isNullObject: true, address: "", rowIndex: 0, columnIndex: 0, rowCount: 0, columnCount: 0 }, { children: { worksheet: node({ position: -1 }) } });
+    return node({ isNullObject: true, address: "", rowIndex: 0, columnIndex: 0, rowCount: 0, columnCount: 0 }, { children: { worksheet: node({ position: -1, name: "" }) } });
   }
 
   function usedRangeOf(sheet) {
@@ -334,6 +334,16 @@ export function fakeExcel(model) {
     }, { collection: true });
   }
 
+  // Workbook.onSelectionChanged: handlers registered with add() run when the test calls
+  // `select()` on the fake (as Excel raises the event after the user selects).
+  const selectionHandlers = [];
+  const onSelectionChanged = {
+    add(handler) {
+      selectionHandlers.push(handler);
+      return { remove: () => selectionHandlers.splice(selectionHandlers.indexOf(handler), 1) };
+    },
+  };
+
   const workbook = node({
     name: model.name,
     getSelectedRange: () => {
@@ -343,6 +353,7 @@ export function fakeExcel(model) {
     },
   }, {
     children: {
+      onSelectionChanged,
       get worksheets() { return worksheetsNode(); },
       get names() { return namesNode(null); },
       tables: {
@@ -382,5 +393,12 @@ export function fakeExcel(model) {
     context,
     Excel: { run: async (callback) => callback(context) },
     get syncCount() { return syncCount; },
+    /** Selects `address` on the sheet named `sheetName` and raises onSelectionChanged. */
+    async select(sheetName, address) {
+      model.activeSheet = model.sheets.findIndex((sheet) => sheet.name === sheetName);
+      model.selection = address;
+      await Promise.all(selectionHandlers.map((handler) => handler({ type: "WorkbookSelectionChanged" })));
+    },
+    get selectionHandlers() { return selectionHandlers.length; },
   };
 }

@@ -1,6 +1,6 @@
 """The git-backed adjustment history: writing commits fast, reading state, diffs, blame.
 
-One bare repository holds every period (layout: `sync.history.layout`). Commits are written
+One bare repository holds every period (layout: `server.ledger.layout`). Commits are written
 without an index or work tree: blobs, trees and the commit object are stored directly as
 loose objects (re-using every unchanged subtree by hash), then the branch moves with
 `git update-ref <branch> NEW OLD`, a compare-and-swap. The whole read-base -> merge -> write

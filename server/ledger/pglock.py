@@ -4,8 +4,8 @@
 the repository path (a network file system), they exclude each other through a session-level
 advisory lock in the database they already share::
 
-    from sync.history import History
-    from sync.history.pglock import PgAdvisoryLock
+    from server.ledger import History
+    from server.ledger.pglock import PgAdvisoryLock
 
     lock = PgAdvisoryLock("postgresql+psycopg://kpibook@db/kpibook", "history:/srv/history.git",
                           timeout=30)

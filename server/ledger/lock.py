@@ -24,7 +24,7 @@ class LockTimeout(TimeoutError):
 class Lock(Protocol):
     """Anything with `hold()` returning a context manager that excludes other holders.
 
-    A multi-host deployment plugs in `sync.history.pglock.PgAdvisoryLock` (a PostgreSQL
+    A multi-host deployment plugs in `server.ledger.pglock.PgAdvisoryLock` (a PostgreSQL
     session-level advisory lock), see docs/history.md for its limits.
     """
 

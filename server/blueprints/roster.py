@@ -1,0 +1,79 @@
+"""Org sync pages (admin area): the roster changes DingTalk / Feishu / WeCom propose, and
+HR's apply or discard with a reason. Every write goes through server/services/orgsync.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from server import auth, guards
+from server.db import get_session
+from server.services import orgsync
+from server.services.errors import BadRequest
+from server.web import back, say
+
+bp = Blueprint("roster", __name__, url_prefix="/admin/roster")
+
+
+def _change_id() -> int:
+    try:
+        return int(request.form.get("change_id", ""))
+    except ValueError:
+        raise BadRequest("缺少名单变更编号。\nNo roster change given.") from None
+
+
+@bp.get("")
+@guards.web("roster.view")
+def page() -> str:
+    view = orgsync.roster_sync_view(get_session(), current_app.config)
+    return render_template("admin/roster.html", view=view, kinds=orgsync.KINDS,
+                           today=dt.datetime.now(orgsync.COMPANY_TZ).date().isoformat())
+
+
+@bp.post("/sync")
+@guards.web("roster.apply")
+def sync() -> Response:
+    db = get_session()
+    change = orgsync.sync_now(db, current_app.config, request.form.get("source", ""),
+                              auth.current_user().name)
+    db.commit()
+    if change is None:
+        say("名单与平台一致，没有变更。", "The roster matches the platform: no changes.")
+    else:
+        say(f"已生成名单变更 #{change.id}，请审核后应用。",
+            f"Roster change #{change.id} proposed: review it, then apply.")
+    return back("roster.page")
+
+
+@bp.post("/apply")
+@guards.web("roster.apply")
+def apply() -> Response:
+    db = get_session()
+    me = auth.current_user()
+    text = request.form.get("effective_date", "").strip()
+    try:
+        effective = dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest("生效日期格式应为 2026-12-01。\n"
+                         "Effective date: write it as 2026-12-01.") from None
+    done = orgsync.apply_roster_change(db, _change_id(), me.name,
+                                       request.form.get("reason", ""), effective, me.id)
+    db.commit()
+    say(f"已应用名单变更 #{done.change.id}：{done.written} 人的记录已更新，"
+        f"{done.flagged} 人待人工核实。",
+        f"Roster change #{done.change.id} applied: {done.written} records written, "
+        f"{done.flagged} left for you to check.")
+    return back("roster.page")
+
+
+@bp.post("/discard")
+@guards.web("roster.apply")
+def discard() -> Response:
+    db = get_session()
+    me = auth.current_user()
+    row = orgsync.discard_roster_change(db, _change_id(), me.name,
+                                        request.form.get("reason", ""), me.id)
+    db.commit()
+    say(f"已放弃名单变更 #{row.id}。", f"Roster change #{row.id} discarded.")
+    return back("roster.page")

@@ -1,0 +1,80 @@
+"""The server's authoritative figures for the add-in's custom functions (=KPIBOOK.SCORE,
+GRADE, RANK, EXPLAIN): each asked manager's total, grade, ranks and lines from the period's
+latest stored score run, in one answer for a batch of cells.
+
+Read-only. A manager the caller may not read is answered exactly like one who does not
+exist (listed under "unknown"), so a formula cannot probe other departments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server import policy
+from server.models import Period, PeriodState, Role, ScoreRun, User
+from server.services import feedback
+from server.services.errors import BadRequest, NotFound
+from server.services.periods import find_period
+from server.services.roster import departments_of
+
+PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)
+MAX_EMPLOYEES = 200  # per request; the add-in batches its cells in chunks of this size
+LINE_KEYS = ("points", "base_points", "adjustment", "explanation", "status")
+TOTAL_KEYS = ("total", "grade", "rank", "group_rank", "status")
+
+
+def _period(db: Session, user: User, code: str | None, zh: bool) -> Period:
+    """The period asked for, or the newest one with a score run the caller may read."""
+    employee = user.role == Role.EMPLOYEE.value
+    if code:
+        period = find_period(db, code)
+        if period is None or (employee and period.state not in PUBLISHED):
+            raise NotFound(f"期间 {code} 不存在或没有结果。" if zh else
+                           f"Period {code} does not exist or has no result.")
+        return period
+    stmt = (select(Period).where(Period.id.in_(select(ScoreRun.period_id)))
+            .order_by(Period.code.desc()).limit(1))
+    if employee:
+        stmt = stmt.where(Period.state.in_(PUBLISHED))
+    period = db.scalar(stmt)
+    if period is None:
+        raise NotFound("还没有计算结果。" if zh else "There is no score result yet.")
+    return period
+
+
+def figures(db: Session, user: User, employee_ids: list[str], period_code: str | None = None,
+            *, lang: str = "zh") -> dict[str, Any]:
+    zh = lang == "zh"
+    policy.require(user, "result.view", lang=lang)
+    wanted = list(dict.fromkeys(e.strip() for e in employee_ids if e and e.strip()))
+    if not wanted:
+        raise BadRequest("请给出工号（employee=...）。" if zh else
+                         "Name at least one employee (employee=...).")
+    if len(wanted) > MAX_EMPLOYEES:
+        raise BadRequest(f"一次最多 {MAX_EMPLOYEES} 个工号。" if zh else
+                         f"At most {MAX_EMPLOYEES} employees per request.")
+    period = _period(db, user, period_code, zh)
+    run = feedback.latest_run_light(db, period)
+    data = feedback.run_data(db, run)
+    if data is None:
+        raise NotFound(f"期间 {period.code} 还没有计算结果。" if zh else
+                       f"Period {period.code} has no score result yet.")
+    departments = departments_of(db, wanted)
+    people: dict[str, Any] = {}
+    unknown: list[str] = []
+    for eid in wanted:
+        lines = data.lines_of.get(eid, ())
+        total = data.total_of.get(eid)
+        if not policy.visible(user, eid, departments.get(eid)) or (not lines and total is None):
+            unknown.append(eid)
+            continue
+        people[eid] = {
+            **{k: (total or {}).get(k) for k in TOTAL_KEYS},
+            "lines": {ln["indicator"]: {k: ln.get(k) for k in LINE_KEYS} for ln in lines},
+        }
+    return {"period": period.code, "state": period.state,
+            "run_no": run.run_no if run is not None else None,
+            "people": people, "unknown": unknown}

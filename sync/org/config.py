@@ -1,0 +1,179 @@
+"""`[[org]]` tables of the connectors file: one per organisation source (docs/sync.md,
+"Organisation sync").
+
+```toml
+[[org]]
+name = "dingtalk"                 # at most 16 characters (the lease key is "org:<name>")
+platform = "dingtalk"             # dingtalk | feishu | wecom
+url = "https://oapi.dingtalk.com" # platform-specific options, see each connector
+appkey = "dingxxxx"
+appsecret_env = "KPIBOOK_DINGTALK_SECRET"
+employee_key = "job_number"       # the platform's user field holding HR's 工号
+key_map = { "01234" = "M1001" }   # optional: that field's value -> 工号
+schedule = "daily 02:00"          # optional: "daily HH:MM" | "every 30m" | "every 6h"
+timezone = "Asia/Shanghai"        # of the schedule
+```
+
+The `[[source]]` tables of the same file (data pull) are not affected: sync/config.py reads
+those and leaves `[[org]]` alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sync.config import _expand
+from sync.errors import ConfigError, SourceError
+
+PLATFORMS = ("dingtalk", "feishu", "wecom")
+DEFAULT_KEYS = {"dingtalk": "job_number", "feishu": "employee_no", "wecom": "userid"}
+MAX_NAME = 16
+_SCHEDULE = re.compile(r"^(?:daily\s+(\d{1,2}):(\d{2})|every\s+(\d+)\s*([mh]))$")
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """`daily 02:00` (in `timezone`) or `every 30m` / `every 6h` (slots from midnight)."""
+
+    text: str
+    timezone: str = "Asia/Shanghai"
+
+    def last_slot(self, now: dt.datetime) -> dt.datetime:
+        """The latest scheduled moment at or before `now` (aware, UTC)."""
+        m = _SCHEDULE.match(self.text.strip().lower())
+        assert m is not None  # checked when the file was read
+        local = now.astimezone(ZoneInfo(self.timezone))
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if m.group(1) is not None:
+            slot = midnight.replace(hour=int(m.group(1)), minute=int(m.group(2)))
+            if slot > local:
+                slot -= dt.timedelta(days=1)
+        else:
+            step = int(m.group(3)) * (60 if m.group(4) == "h" else 1)
+            minutes = (local - midnight).total_seconds() // 60
+            slot = midnight + dt.timedelta(minutes=minutes - minutes % step)
+        return slot.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgSourceConfig:
+    name: str
+    platform: str
+    options: dict[str, Any]
+    employee_key: str
+    key_map: dict[str, str] = dc_field(default_factory=dict)
+    schedule: Schedule | None = None
+    timeout: float = 10.0
+    retries: int = 3  # per request: throttling answers and transport failures
+    backoff: float = 0.5  # seconds, doubled per retry
+    max_wait: float = 60.0  # never wait longer than this on a platform's say-so
+
+    def secret(self, key: str) -> str:
+        """Option `<key>` or the environment variable named by `<key>_env`."""
+        if self.options.get(key) not in (None, ""):
+            return str(self.options[key])
+        var = self.options.get(f"{key}_env")
+        if not var:
+            raise SourceError(self.name, f"no {key} configured (set {key}_env to the name of "
+                                         "an environment variable)")
+        value = os.environ.get(str(var))
+        if not value:
+            raise SourceError(self.name, f"environment variable {var} ({key}) is not set")
+        return value
+
+    def url(self, key: str = "url") -> str:
+        value = str(self.options.get(key) or "").rstrip("/")
+        if not value:
+            raise SourceError(self.name, f"{key} is required")
+        return value
+
+    def employee_id(self, value: str) -> str:
+        """HR's 工号 for the platform's `employee_key` value ('' when it has none)."""
+        value = value.strip()
+        return self.key_map.get(value, value)
+
+
+def load_org_config(path: str | os.PathLike[str]) -> tuple[OrgSourceConfig, ...]:
+    """The `[[org]]` tables of a connectors file (TOML or YAML); () when it has none."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: connectors file not found")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = tomllib.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parser error is the file's fault
+        raise ConfigError(f"{p}: cannot be read: {exc}") from None
+    return parse_org_config(data, str(p))
+
+
+def parse_org_config(data: dict[str, Any], where: str = "<config>"
+                     ) -> tuple[OrgSourceConfig, ...]:
+    raw = data.get("org") or []
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: org must be a list of tables ([[org]])")
+    settings = _expand(data.get("settings") or {}, where)
+    out: list[OrgSourceConfig] = []
+    for i, item in enumerate(raw, 1):
+        src = _org(_expand(item, f"{where}: org #{i}"), settings, f"{where}: org #{i}")
+        if any(o.name == src.name for o in out):
+            raise ConfigError(f"{where}: org name {src.name!r} is used twice")
+        out.append(src)
+    return tuple(out)
+
+
+def _org(raw: Any, settings: dict[str, Any], where: str) -> OrgSourceConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    name = str(raw.get("name") or "").strip()
+    if not name or len(name) > MAX_NAME or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ConfigError(f"{where}: name is required: letters, digits, _ . - and at most "
+                          f"{MAX_NAME} characters")
+    where = f"{where} ({name})"
+    platform = str(raw.get("platform") or "").strip().lower()
+    if platform not in PLATFORMS:
+        raise ConfigError(f"{where}: platform {platform!r} is not one of "
+                          f"{', '.join(PLATFORMS)}")
+    schedule = None
+    if raw.get("schedule"):
+        text = str(raw["schedule"]).strip()
+        m = _SCHEDULE.match(text.lower())
+        if not m or (m.group(1) is not None and (int(m.group(1)) > 23 or int(m.group(2)) > 59)) \
+                or (m.group(3) is not None and int(m.group(3)) == 0):
+            raise ConfigError(f"{where}: schedule {text!r} is not 'daily HH:MM', 'every Nm' "
+                              "or 'every Nh'")
+        tz = str(raw.get("timezone") or settings.get("timezone") or "Asia/Shanghai")
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{where}: timezone {tz!r} is unknown") from None
+        schedule = Schedule(text, tz)
+    reserved = {"name", "platform", "employee_key", "key_map", "schedule", "timezone",
+                "timeout", "retries", "backoff", "max_wait"}
+
+    def num(key: str, default: float) -> float:
+        value = raw.get(key, settings.get(key, default))
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: {key} = {value!r} is not a number") from None
+
+    return OrgSourceConfig(
+        name=name, platform=platform,
+        options={k: v for k, v in raw.items() if k not in reserved},
+        employee_key=str(raw.get("employee_key") or DEFAULT_KEYS[platform]),
+        key_map={str(k): str(v) for k, v in (raw.get("key_map") or {}).items()},
+        schedule=schedule, timeout=num("timeout", 10), retries=int(num("retries", 3)),
+        backoff=num("backoff", 0.5), max_wait=num("max_wait", 60))
