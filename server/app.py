@@ -90,8 +90,34 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     notify.install(app)
     from server.services.scoring import install_history
 
-    install_history(app)  # workflow moves -> history commits; crash recovery (docs/history.md)
+    # workflow moves -> history commits; crash recovery (docs/history.md), once per instance
+    install_history(app, recover_now=not _recovered_before_fork)
     return app
+
+
+# Set in gunicorn's master by `recover_before_workers` and inherited by every worker it forks
+# (a module global, not a setting: only a fork carries it).
+_recovered_before_fork = False
+
+
+def recover_before_workers() -> None:
+    """gunicorn's `on_starting` (server/gunicorn_conf.py): start-up recovery once per
+    instance, in the master, before any worker exists.
+
+    Recovery in every worker raced: two workers starting together both found the same commit
+    missing and both inserted its row (UniqueViolation, a traceback in the second), and a
+    worker replacing a killed one recovered while the others served, so it could record a
+    commit whose Submit was still writing its own row. Workers (first ones, replacements
+    after a crash, new ones after a reload) skip recovery; the client's retry with the same
+    Idempotency-Key records a commit the database lacks meanwhile (docs/deploy.md)."""
+    global _recovered_before_fork
+    from server.services.history import close_all
+
+    app = create_app()  # recovers: the flag is not set yet
+    # Nothing opened here may be shared with the forked workers.
+    close_all()
+    db.get_engine(app).dispose()
+    _recovered_before_fork = True
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -129,6 +155,10 @@ def _register_request_hooks(app: Flask) -> None:
         if limit and request.content_length is not None and request.content_length > limit:
             raise RequestEntityTooLarge()
 
+    @app.before_request
+    def _text_fields() -> None:
+        _check_text_fields()
+
     @app.after_request
     def _headers(resp: Response) -> Response:
         resp.headers["X-Request-ID"] = g.get("request_id", "")
@@ -139,10 +169,76 @@ def _register_request_hooks(app: Flask) -> None:
                                     "max-age=31536000; includeSubDomains")
         # Excel on the web shows the add-in's pages inside a cross-origin iframe, so they
         # must not forbid framing; every other page may not be framed (clickjacking).
-        if not request.path.startswith("/addin/"):
+        addin = request.path.startswith("/addin/")
+        if not addin:
             resp.headers.setdefault("X-Frame-Options", "DENY")
-            resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        resp.headers.setdefault("Content-Security-Policy", ADDIN_CSP if addin else CSP)
+        if "base-uri" not in resp.headers["Content-Security-Policy"]:
+            # a view's own stricter policy (e.g. standalone SVG charts) still gets these
+            resp.headers["Content-Security-Policy"] += "; base-uri 'none'; object-src 'none'"
+        # Personal, admin and API answers are never stored by browsers or proxies; only the
+        # stylesheets/scripts and the add-in's files (revalidated: no-cache) may be.
+        if not (addin or request.path.startswith("/static/")):
+            resp.headers["Cache-Control"] = "no-store"
         return resp
+
+
+def _check_text_fields() -> None:
+    """Every form field, query argument and JSON API string is text the database and git
+    can hold (server/xlwire/textsafe.py `checked_text`: no NUL or other control character),
+    or the request is refused with 400 naming the field, before any use case sees it. The
+    workbook wire (/xl/) is checked per cell by the workbook contract, located."""
+    from server.scoring.messages import why_of
+    from server.xlwire.textsafe import checked_text
+
+    def check(where: str, value: object, depth: int = 0) -> None:
+        if isinstance(value, str):
+            try:
+                checked_text(value, where)
+            except ValueError as exc:
+                why = why_of(exc)
+                text = (f"{why.text('zh')}\n{why.text('en')}" if hasattr(why, "text")
+                        else str(why))
+                raise ClientError(text, 400) from None
+        elif isinstance(value, dict) and depth < 64:
+            for k, v in value.items():
+                check(where or "JSON", k, depth + 1)  # a bad key is named by its parent
+                check(f"{where}.{k}" if where else str(k), v, depth + 1)
+        elif isinstance(value, list) and depth < 64:
+            for i, v in enumerate(value):
+                check(f"{where}[{i}]", v, depth + 1)
+
+    for source, fields in (("query", request.args), ("form", request.form)):
+        if source == "form" and (request.path.startswith("/xl/") or request.mimetype not in (
+                "application/x-www-form-urlencoded", "multipart/form-data")):
+            continue
+        for name, value in fields.items(multi=True):
+            check(source, name)  # a bad field name is named by where it came from
+            check(f"“{name}”", value)
+    if request.is_json and not request.path.startswith("/xl/"):
+        check("", request.get_json(silent=True))
+
+
+# Every page: scripts and styles from this server only (no inline script), nothing framed.
+CSP = ("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'; img-src 'self' data:; "
+       "style-src 'self' 'unsafe-inline'")
+# The add-in's pages: Office.js comes from Microsoft's CDN and Office frames the task pane
+# (Excel on the web); desktop Excel shows it in a webview, where frame-ancestors is moot.
+OFFICE_JS = "https://appsforoffice.microsoft.com"
+# What Office.js itself loads and reports to, found by its users (OfficeDev/office-js#1005);
+# Excel on the web's script sets inline styles (office-js#1687): style-src 'unsafe-inline'.
+OFFICE_JS_MORE = "https://ajax.aspnetcdn.com https://browser.pipe.aria.microsoft.com"
+# Every ancestor must match: Excel on the web's frame (*.officeapps.live.com) and the page
+# around it (OneDrive, SharePoint, office.com, microsoft365.com, *.cloud.microsoft).
+OFFICE_FRAMES = ("https://*.live.com https://*.office.com https://*.office365.com "
+                 "https://*.microsoft365.com https://*.sharepoint.com https://*.cloud.microsoft "
+                 "https://*.microsoft.com")
+ADDIN_CSP = (f"default-src 'self'; script-src 'self' {OFFICE_JS} {OFFICE_JS_MORE}; "
+             "object-src 'none'; base-uri 'none'; form-action 'self'; img-src 'self' data:; "
+             f"style-src 'self' 'unsafe-inline'; connect-src 'self' {OFFICE_JS} "
+             f"{OFFICE_JS_MORE}; "
+             f"frame-src 'self' {OFFICE_FRAMES}; frame-ancestors 'self' {OFFICE_FRAMES}")
 
 
 def _error(message: str, status: int) -> Response:

@@ -1,17 +1,21 @@
 """Who is asking: passwords, web sessions, personal access tokens, OAuth2 machine clients.
 
-* People sign in on the web page with a password (argon2id, argon2-cffi). The browser gets a
-  signed, Secure, HttpOnly, SameSite=Lax cookie holding a random session id; the database keeps
-  only its sha256, so signing out, deactivating a user or changing a password ends sessions on
-  the server. Repeated failures are slowed down and lock the account (docs/security.md).
+* People sign in on the web page with a password (argon2id, argon2-cffi) and, for the roles in
+  KPIBOOK_MFA_ROLES or anyone enrolled, a one-time code (server/mfa.py). The browser gets a
+  signed `__Host-` cookie (Secure, HttpOnly, SameSite=Lax, Path=/) holding a random session
+  id; the database keeps only its sha256, so signing out, deactivating a user or changing a
+  password ends sessions on the server. Attempts are throttled in the database
+  (server/throttle.py, docs/security.md).
 * The Excel add-in and scripts send a personal access token (`Authorization: Bearer kpb_...`),
-  created on the account page, shown once, stored as sha256, expiring and revocable. A fast
-  hash is right for 32 random bytes (unlike passwords).
+  created on the account page after the password is entered again, shown once, stored as
+  sha256, expiring, scoped (read, submit, admin) and revoked by a password change. A fast hash
+  is right for 32 random bytes (unlike passwords).
 * Machine clients (source systems pushing facts) use OAuth2 client credentials through authlib:
   `POST /oauth/token` issues short-lived tokens with scopes; `guards.require_oauth("facts:write")`
   protects an endpoint and declares its policy for the permission-matrix test.
-* Tokens, passwords and session cookies are refused over plain HTTP unless the request came
-  through a trusted TLS proxy (KPIBOOK_TRUST_PROXY) or KPIBOOK_ALLOW_INSECURE_HTTP is set.
+* Tokens and passwords are refused, and session cookies ignored, over plain HTTP unless the
+  request came through a trusted TLS proxy (KPIBOOK_TRUST_PROXY) or
+  KPIBOOK_ALLOW_INSECURE_HTTP is set.
 
 What a user may do once known is decided by server/policy.py, never here.
 """
@@ -20,20 +24,22 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import hashlib
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_app_context, request, session
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from server import throttle
 from server.db import get_session
 from server.models import ApiToken, OAuthClient, OAuthToken, Role, User, WebSession
 from server.services.errors import ClientError, Forbidden, Unauthorized
@@ -43,8 +49,11 @@ log = logging.getLogger("kpibook.auth")
 TOKEN_PREFIX = "kpb_"  # personal access tokens: recognisable in logs and secret scanners
 OAUTH_TOKEN_PREFIX = "kpo_"  # OAuth2 access tokens of machine clients
 MAX_TOKEN_DAYS = 365
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # argon2 hashes any length; this only bounds the work per request
 SESSION_KEY = "kb_sid"
+TOKEN_SCOPES = ("read", "submit", "admin")
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,24 +105,52 @@ def create_user(session: Session, name: str, role: str, display_name: str = "",
     return user
 
 
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The bundled list of common and breached passwords (server/data/README.md)."""
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as fh:
+        return frozenset(line.strip().casefold() for line in fh if line.strip())
+
+
 def password_problem(password: str, lang: str = "zh") -> str | None:
-    """Why a new password is not acceptable, or None."""
+    """Why a new password is not acceptable, or None. Length and the common-password list
+    only: no composition rules (ASVS 2.1); spaces and any characters are welcome."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return (f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。" if lang == "zh" else
-                f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
-    if password.isdigit() or password.isalpha():
-        return ("密码不能只包含数字或只包含字母。" if lang == "zh" else
-                "The password may not be only digits or only letters.")
+        return (f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符（可以是一句话）。" if lang == "zh" else
+                f"The password needs at least {MIN_PASSWORD_LENGTH} characters (a phrase "
+                "works well).")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return (f"密码不能超过 {MAX_PASSWORD_LENGTH} 个字符。" if lang == "zh" else
+                f"The password may have at most {MAX_PASSWORD_LENGTH} characters.")
+    folded = password.casefold()
+    if folded in common_passwords() or folded.strip() in common_passwords():
+        return ("该密码是常见密码或已在数据泄露中出现，请换一个。" if lang == "zh" else
+                "This password is common or appeared in a data breach; choose another.")
     return None
 
 
 def set_password(user: User, password: str) -> None:
+    """Store a new password. Every personal access token of the user is revoked (a token made
+    by whoever knew the old password must not outlive it); callers end the web sessions."""
     problem = password_problem(password, "en")
     if problem:
         raise ValueError(problem)
     user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None
+    db = object_session(user)
+    if db is not None and user.id is not None:
+        revoke_all_tokens(db, user)
+
+
+def revoke_all_tokens(session: Session, user: User) -> int:
+    now = utcnow()
+    n = 0
+    for row in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                      ApiToken.revoked_at.is_(None))):
+        row.revoked_at = now
+        n += 1
+    return n
 
 
 def end_all_sessions(session: Session, user: User) -> None:
@@ -126,47 +163,58 @@ def end_all_sessions(session: Session, user: User) -> None:
 class SignInRefused(ClientError):
     status = 401
 
+    def __init__(self, message: str, status: int | None = None, retry_after: float = 0):
+        super().__init__(message, status)
+        self.retry_after = retry_after
 
-def authenticate(session: Session, name: str, password: str, lang: str = "zh") -> User:
-    """The user with this name and password, or SignInRefused. Counts failures, locks the
-    account after LOGIN_MAX_FAILURES in a row and slows every further failure down."""
+
+def client_ip() -> str:
+    return (request.remote_addr or "-")[:64]
+
+
+def _too_many(wait: float, lang: str) -> SignInRefused:
+    # The same words whether or not the name exists: the counters are keyed by the name typed.
+    seconds = max(1, int(wait + 0.999))
+    return SignInRefused(
+        f"尝试次数过多，请 {seconds} 秒后再试。" if lang == "zh" else
+        f"Too many attempts: try again in {seconds} second(s).", 429, retry_after=seconds)
+
+
+def check_password_throttled(name: str, password: str, user: User | None,
+                             lang: str = "zh") -> bool:
+    """Count this attempt (server/throttle.py), then check the password: True if right.
+
+    Raises SignInRefused (429) while the account at this address, this address, the account
+    or the server waits out a delay; the password is then not even checked. Unknown or
+    inactive users cost one argon2 verification like everyone else."""
     cfg = current_app.config
-    user = session.scalar(select(User).where(User.name == name.strip()))
-    now = utcnow()
-    wrong = ("用户名或密码错误。" if lang == "zh" else "Wrong user name or password.")
+    db = get_session()
+    keys = throttle.sign_in_keys(cfg, name, client_ip())
+    wait = throttle.count_attempt(db, keys, float(cfg["LOGIN_WINDOW_MINUTES"]) * 60)
+    if wait is not None:
+        log.warning("sign-in throttled at %s (%.0f s)", client_ip(), wait)
+        raise _too_many(wait, lang)
     if user is None or not user.active or not user.password_hash:
         _verify(_DUMMY_HASH, password)
-        time.sleep(min(float(cfg["LOGIN_FAILURE_DELAY"]), 5.0))
-        raise SignInRefused(wrong)
-    locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
-        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        raise SignInRefused(
-            f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试或联系人力资源部。"
-            if lang == "zh" else
-            f"Too many failed sign-ins: the account is locked. Try again in {minutes} "
-            f"minute(s) or ask HR to unlock it.", 429)
-    if _verify(user.password_hash, password):
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
-        user.failed_logins = 0
-        user.locked_until = None
-        return user
-    user.failed_logins = (user.failed_logins or 0) + 1
-    log.warning("failed sign-in for user id %s (%s in a row)", user.id, user.failed_logins)
-    if user.failed_logins >= int(cfg["LOGIN_MAX_FAILURES"]):
-        user.locked_until = now + dt.timedelta(minutes=int(cfg["LOGIN_LOCK_MINUTES"]))
-        user.failed_logins = 0
-        session.commit()
-        raise SignInRefused(
-            "登录失败次数过多，账户已锁定 {m} 分钟。".format(m=cfg["LOGIN_LOCK_MINUTES"])
-            if lang == "zh" else
-            "Too many failed sign-ins: the account is locked for {m} minutes.".format(
-                m=cfg["LOGIN_LOCK_MINUTES"]), 429)
-    session.commit()
-    # Every failure in a row costs more time (slows guessing from one browser or script).
-    time.sleep(min(float(cfg["LOGIN_FAILURE_DELAY"]) * user.failed_logins, 5.0))
-    raise SignInRefused(wrong)
+        return False
+    if not _verify(user.password_hash, password):
+        log.warning("failed sign-in for user id %s", user.id)
+        return False
+    throttle.forget_attempt(db, keys, reset=tuple(throttle.account_keys(name)))
+    return True
+
+
+def authenticate(session: Session, name: str, password: str, lang: str = "zh") -> User:
+    """The user with this name and password, or SignInRefused: 401 "wrong name or password"
+    for every wrong combination, 429 while attempts are throttled (docs/security.md)."""
+    user = session.scalar(select(User).where(User.name == name.strip()))
+    if not check_password_throttled(name, password, user, lang):
+        raise SignInRefused("用户名或密码错误。" if lang == "zh" else
+                            "Wrong user name or password.")
+    assert user is not None
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = _hasher.hash(password)
+    return user
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -185,7 +233,8 @@ def start_web_session(db: Session, user: User) -> str:
     sid = secrets.token_urlsafe(32)
     now = utcnow()
     db.add(WebSession(sid_hash=hash_token(sid), user_id=user.id, created_at=now,
-                      last_seen_at=now, ip=(request.remote_addr or "")[:64],
+                      last_seen_at=now, ip=client_ip(),
+                      user_agent=(request.user_agent.string or "")[:200],
                       expires_at=now + dt.timedelta(hours=int(cfg["SESSION_HOURS"]))))
     db.flush()
     session.clear()  # a new id after sign-in: no session fixation
@@ -203,9 +252,17 @@ def end_web_session(db: Session) -> None:
     session.clear()
 
 
+def current_session_hash() -> str | None:
+    sid = session.get(SESSION_KEY)
+    return hash_token(sid) if sid else None
+
+
 def web_session_user(db: Session) -> User | None:
     sid = session.get(SESSION_KEY)
     if not sid:
+        return None
+    if not (request.is_secure or current_app.config.get("ALLOW_INSECURE_HTTP")):
+        # A session cookie that travelled in clear text is not honoured (docs/config.md).
         return None
     row = db.scalar(select(WebSession).where(WebSession.sid_hash == hash_token(sid)))
     now = utcnow()
@@ -224,19 +281,24 @@ def web_session_user(db: Session) -> User | None:
 
 
 def create_token(session: Session, user: User, name: str = "",
-                 days: int | None = None) -> str:
+                 days: int | None = None, scopes: tuple[str, ...] | list[str] | None = None
+                 ) -> str:
     """Store a new token for `user` and return it; it cannot be recovered later.
 
-    `days`: lifetime (at most 365); None: KPIBOOK_TOKEN_DAYS outside requests never expire
-    (CLI and demo tokens), inside requests the configured default."""
+    `days`: lifetime (1 to 365); None: KPIBOOK_TOKEN_DAYS (every token expires). `scopes`:
+    some of TOKEN_SCOPES; None: every scope (the role still limits what the token may do)."""
     token = new_token()
-    expires = None
-    if days is not None:
-        if not 1 <= days <= MAX_TOKEN_DAYS:
-            raise ValueError(f"a token lives 1 to {MAX_TOKEN_DAYS} days")
-        expires = utcnow() + dt.timedelta(days=days)
+    if days is None:
+        days = int(current_app.config["TOKEN_DAYS"]) if has_app_context() else 90
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValueError(f"a token lives 1 to {MAX_TOKEN_DAYS} days")
+    chosen = list(TOKEN_SCOPES) if scopes is None else [s for s in TOKEN_SCOPES if s in scopes]
+    unknown = set(scopes or ()) - set(TOKEN_SCOPES)
+    if unknown or not chosen:
+        raise ValueError(f"token scopes are some of {', '.join(TOKEN_SCOPES)}")
     session.add(ApiToken(user=user, name=name or "token", token_hash=hash_token(token),
-                         prefix=token[:12], expires_at=expires))
+                         prefix=token[:12], expires_at=utcnow() + dt.timedelta(days=days),
+                         scopes=chosen))
     session.flush()
     return token
 
@@ -253,7 +315,26 @@ def user_for_token(session: Session, token: str) -> User | None:
     if expires is not None and expires <= utcnow():
         return None
     row.last_used_at = utcnow()
+    g.token_scopes = frozenset(row.scopes or ())
     return row.user
+
+
+def _require_token_scope() -> None:
+    """A token may use a route only with the scope its action needs (server/policy.py
+    `token_scope`): a read-only token cannot press Submit, a submit token cannot open periods."""
+    from server import policy
+    from server.declarations import route_policy
+
+    if not request.endpoint:
+        return
+    declared = route_policy(current_app, request.endpoint)
+    needed = policy.token_scope(declared.action if declared and declared.kind in (
+        "token", "web") else None, request.method)
+    if needed not in g.get("token_scopes", frozenset()):
+        raise Forbidden(
+            f"该访问令牌没有「{needed}」权限范围：请在账户页面创建带此范围的令牌。\n"
+            f"This access token lacks the '{needed}' scope: create a token with it on your "
+            "account page.")
 
 
 def bearer_token() -> str | None:
@@ -289,6 +370,8 @@ def optional_user() -> User | None:
                 "revoked.")
         db.commit()  # last_used_at
         g.auth_via = "token"
+        g.user = user
+        _require_token_scope()
     elif _accepts_session_auth():
         user = web_session_user(db)
         g.auth_via = "session"
@@ -340,7 +423,8 @@ def _refuse_insecure_transport() -> None:
             "访问令牌只能通过 HTTPS 发送：请使用 https:// 地址，并在账户页面撤销该令牌（它已"
             "以明文传输）。\nTokens are accepted over HTTPS only: use the https:// address and "
             "revoke this token on your account page (it was sent in clear text).")
-    if request.method == "POST" and request.endpoint in ("auth.login", "oauth.token"):
+    if request.method == "POST" and request.endpoint in (
+            "auth.login", "auth.verify", "auth.enrol", "oauth.token"):
         raise ClientError(
             "只能通过 HTTPS 登录：请使用 https:// 地址。\nSign-in is accepted over HTTPS "
             "only: use the https:// address.", 400)
@@ -431,6 +515,33 @@ def create_oauth_client(db: Session, name: str, scopes: list[str],
     return row, secret
 
 
+def rotate_oauth_secret(db: Session, row: OAuthClient) -> str:
+    """A new secret for the client (shown once). The old secret stops working at once and so
+    do the access tokens issued with it."""
+    if row.revoked_at is not None:
+        raise ValueError(f"client {row.client_id} is revoked")
+    secret = secrets.token_urlsafe(32)
+    row.secret_hash = hash_token(secret)
+    now = utcnow()
+    for tok in db.scalars(select(OAuthToken).where(OAuthToken.client_pk == row.id,
+                                                   OAuthToken.revoked_at.is_(None))):
+        tok.revoked_at = now
+    db.flush()
+    return secret
+
+
+def oauth_client_for_token(db: Session, token: str, scope: str) -> OAuthClient | None:
+    """The client of a valid (issued, unexpired, unrevoked, client active) OAuth2 access token
+    that carries `scope`; None otherwise. For endpoints that also accept another credential
+    (the push API accepts a push source's own token too)."""
+    row = db.scalar(select(OAuthToken).where(OAuthToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or row.client.revoked_at is not None:
+        return None
+    if _aware(row.expires_at) <= utcnow() or scope not in (row.scope or "").split():
+        return None
+    return row.client
+
+
 def _query_client(client_id: str) -> _Client | None:
     row = get_session().scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if row is None or row.revoked_at is not None:
@@ -502,7 +613,12 @@ def init_app(app: Flask) -> None:
 
     insecure = bool(app.config.get("ALLOW_INSECURE_HTTP"))
     app.config.update(
-        SESSION_COOKIE_NAME="kpibook_session",
+        # __Host-: the browser keeps it only if Secure, Path=/ and without Domain, so no
+        # sibling host or plain-HTTP page can set or overwrite it. Plain-HTTP development
+        # (ALLOW_INSECURE_HTTP) cannot use the prefix.
+        SESSION_COOKIE_NAME="kpibook_session" if insecure else "__Host-kpibook_session",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=None,
         SESSION_COOKIE_SECURE=not insecure,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

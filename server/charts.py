@@ -5,7 +5,11 @@ Every text that reaches the SVG (titles, labels, department names, tooltips) goe
 `Markup` that templates insert as is; `standalone(svg)` adds the XML prolog for an
 ``image/svg+xml`` answer.
 
-* `histogram(values, title=..., bins=...)` — a distribution (department scores).
+* `distribution(values, title=..., low=, high=)` — department scores: a dot per person under
+  `DOT_PLOT_BELOW` people (a histogram of one or two people says nothing), a histogram from
+  there on; `axis_range(all values)` gives the one axis every department's chart shares.
+* `histogram(values, title=..., bins=...)` — a distribution.
+* `dots(values, title=..., low=, high=)` — one dot per value on a number line.
 * `line(points, title=...)` — a trend over periods, `points = [(label, value | None), ...]`.
 * `bars(items, title=...)` — signed horizontal bars (per-indicator points or adjustments).
 """
@@ -17,6 +21,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from markupsafe import Markup, escape
+
+from server.display import number
+from server.scoring.numbers import fmt_short, to_decimal
 
 FONT = ('font-family="Microsoft YaHei, PingFang SC, WenQuanYi Micro Hei, Noto Sans CJK SC, '
         'sans-serif"')
@@ -30,8 +37,8 @@ Number = int | float | Decimal
 
 
 def _fmt(v: Number) -> str:
-    f = float(v)
-    return str(int(f)) if f.is_integer() else f"{f:.2f}".rstrip("0").rstrip(".")
+    """An axis tick: at most 2 decimals, trailing zeros dropped (85, 87.5)."""
+    return fmt_short(to_decimal(v), 2)
 
 
 def _svg(width: int, height: int, title: str, body: list[str], css_class: str) -> Markup:
@@ -40,6 +47,72 @@ def _svg(width: int, height: int, title: str, body: list[str], css_class: str) -
             f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
             f'aria-label="{t}" {FONT} font-size="12">')
     return Markup(head + f"<title>{t}</title>" + "".join(body) + "</svg>")
+
+
+DOT_PLOT_BELOW = 10  # people: fewer get a dot plot, not a histogram
+
+
+def axis_range(values: Sequence[Number | None]) -> tuple[float, float]:
+    """(low, high): the values' range widened to multiples of 5 (at least 5 wide), the axis
+    that charts compared side by side share."""
+    data = [float(v) for v in values if v is not None]
+    if not data:
+        return 0.0, 100.0
+    lo, hi = math.floor(min(data) / 5) * 5, math.ceil(max(data) / 5) * 5
+    return (lo, hi) if hi > lo else (lo, lo + 5)
+
+
+def distribution(values: Sequence[Number], *, title: str = "", low: Number | None = None,
+                 high: Number | None = None, bins: int = 10) -> Markup:
+    """A group's scores: dots for fewer than DOT_PLOT_BELOW people, else a histogram."""
+    if len([v for v in values if v is not None]) < DOT_PLOT_BELOW:
+        return dots(values, title=title, low=low, high=high)
+    return histogram(values, title=title, bins=bins, low=low, high=high)
+
+
+def dots(values: Sequence[Number], *, title: str = "", width: int = 420, height: int = 150,
+         low: Number | None = None, high: Number | None = None) -> Markup:
+    """One dot per value on a number line from `low` to `high`; equal values stack."""
+    data = sorted(float(v) for v in values if v is not None)
+    pad_l, pad_r, pad_t, pad_b = 36, 16, 38, 34
+    body: list[str] = []
+    if title:
+        body.append(f'<text x="{pad_l}" y="16" font-weight="600" fill="#1f2933">'
+                    f'{escape(title)}</text>')
+    if not data:
+        body.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" '
+                    f'fill="{MUTED}">—</text>')
+        return _svg(width, height, title, body, "dots")
+    lo, hi = axis_range(data)
+    lo = float(low) if low is not None else lo
+    hi = float(high) if high is not None else hi
+    if hi <= lo:
+        hi = lo + 5
+    plot_w = width - pad_l - pad_r
+    base = height - pad_b
+
+    def px(v: float) -> float:
+        return pad_l + plot_w * (min(max(v, lo), hi) - lo) / (hi - lo)
+
+    step = _nice_step(hi - lo, 5)
+    tick = math.ceil(lo / step) * step
+    while tick <= hi + 1e-9:
+        body.append(f'<line x1="{px(tick):.1f}" x2="{px(tick):.1f}" y1="{pad_t - 10}" '
+                    f'y2="{base}" stroke="{GRID}"/><text x="{px(tick):.1f}" y="{base + 16}" '
+                    f'text-anchor="middle" fill="{MUTED}">{escape(_fmt(tick))}</text>')
+        tick += step
+    body.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{base}" y2="{base}" '
+                f'stroke="{MUTED}"/>')
+    stacked: dict[float, int] = {}
+    for v in data:
+        x = round(px(v), 0)
+        level = stacked.get(x, 0)
+        stacked[x] = level + 1
+        cy = base - 9 - level * 14
+        body.append(f'<circle cx="{px(v):.1f}" cy="{cy:.1f}" r="6" fill="{BRAND}" '
+                    f'fill-opacity=".85" stroke="#fff"><title>{escape(number(v))}</title>'
+                    f'</circle>')
+    return _svg(width, height, title, body, "dots")
 
 
 def _nice_step(span: float, ticks: int = 5) -> float:
@@ -158,11 +231,11 @@ def line(points: Sequence[tuple[str, Number | None]], *, title: str = "", width:
     for i, (label, v) in enumerate(points):
         if v is None:
             continue
-        tip = escape(f"{label}: {_fmt(v)}")
+        tip = escape(f"{label}: {number(v)}")
         body.append(f'<circle cx="{px(i):.1f}" cy="{py(float(v)):.1f}" r="4" fill="#fff" '
                     f'stroke="{ACCENT}" stroke-width="2"><title>{tip}</title></circle>'
                     f'<text x="{px(i):.1f}" y="{py(float(v)) - 8:.1f}" text-anchor="middle" '
-                    f'font-size="11" fill="#1f2933">{escape(_fmt(v))}</text>')
+                    f'font-size="11" fill="#1f2933">{escape(number(v))}</text>')
     return _svg(width, height, title, body, "line")
 
 
@@ -190,10 +263,10 @@ def bars(items: Sequence[tuple[str, Number]], *, title: str = "", width: int = 5
         body.append(f'<text x="{pad_l - 8}" y="{y + row / 2 + 4:.1f}" text-anchor="end" '
                     f'fill="#1f2933">{escape(label)}</text>'
                     f'<rect x="{x:.1f}" y="{y + 4}" width="{max(w, 1):.1f}" height="{row - 8}" '
-                    f'fill="{colour}" rx="2"><title>{escape(f"{label}: {_fmt(v)}")}</title>'
+                    f'fill="{colour}" rx="2"><title>{escape(f"{label}: {number(v)}")}</title>'
                     f'</rect><text x="{x + w + 4 if float(v) >= 0 else x - 4:.1f}" '
                     f'y="{y + row / 2 + 4:.1f}" text-anchor="{"start" if float(v) >= 0 else "end"}"'
-                    f' font-size="11" fill="{MUTED}">{escape(_fmt(v))}</text>')
+                    f' font-size="11" fill="{MUTED}">{escape(number(v))}</text>')
     body.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{pad_t}" y2="{height - 8}" '
                 f'stroke="{MUTED}"/>')
     return _svg(width, height, title, body, "bars")

@@ -140,7 +140,11 @@ def tokens() -> None:
 @tokens.command("create", help="Create a token for user NAME and print it once.")
 @click.argument("name")
 @click.option("--label", default="cli", help="What the token is for, e.g. 'laptop Excel'.")
-def tokens_create(name: str, label: str) -> None:
+@click.option("--days", type=click.IntRange(1, 365), default=None,
+              help="Lifetime in days (default KPIBOOK_TOKEN_DAYS); every token expires.")
+@click.option("--scopes", default="read,submit,admin", show_default=True,
+              help="Comma-separated: read, submit, admin (the role still limits the token).")
+def tokens_create(name: str, label: str, days: int | None, scopes: str) -> None:
     from sqlalchemy import select
 
     from server.auth import create_token
@@ -153,7 +157,12 @@ def tokens_create(name: str, label: str) -> None:
         user = session.scalar(select(User).where(User.name == name))
         if user is None:
             raise click.ClickException(f"no user {name!r}; create it with `kpibook users add`")
-        token = create_token(session, user, label)
+        try:
+            token = create_token(session, user, label,
+                                 days=days or int(app.config["TOKEN_DAYS"]),
+                                 scopes=[s.strip() for s in scopes.split(",") if s.strip()])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--scopes") from None
     click.echo(token)
     click.echo("(store it now: it cannot be shown again)", err=True)
 
@@ -192,6 +201,46 @@ def tokens_revoke(prefix: str) -> None:
             t.revoked_at = dt.datetime.now(dt.UTC)
             n += 1
     click.echo(f"revoked {n} token(s)")
+
+
+@click.group(help="OAuth2 machine clients (source systems pushing facts).")
+def clients() -> None:
+    pass
+
+
+@clients.command("list", help="List OAuth2 clients (never their secrets).")
+def clients_list() -> None:
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import OAuthClient
+
+    app = _app()
+    with session_scope(app) as session:
+        for c in session.scalars(select(OAuthClient).order_by(OAuthClient.id)):
+            state = "revoked" if c.revoked_at else "active"
+            click.echo(f"{c.client_id}\t{c.name}\t{' '.join(c.scopes or [])}\t{state}")
+
+
+@clients.command("rotate", help="Give client CLIENT_ID a new secret and print it once; the "
+                                "old secret and its access tokens stop working at once.")
+@click.argument("client_id")
+def clients_rotate(client_id: str) -> None:
+    from sqlalchemy import select
+
+    from server.auth import rotate_oauth_secret
+    from server.db import session_scope
+    from server.models import OAuthClient
+
+    app = _app()
+    require_migrated(app)
+    with session_scope(app) as session:
+        row = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        if row is None or row.revoked_at is not None:
+            raise click.ClickException(f"no active client {client_id!r}")
+        secret = rotate_oauth_secret(session, row)
+    click.echo(secret)
+    click.echo("(store it now: it cannot be shown again)", err=True)
 
 
 # --- serve --------------------------------------------------------------------------------------
@@ -280,7 +329,20 @@ def run_server(app: Flask, host: str, port: int, cert: str | None = None,
     click.echo(f"kpibook serving on {scheme}://{host}:{port}/  (Ctrl+C to stop)")
     # Werkzeug's threaded server is enough for one HR department; larger sites run the WSGI
     # app (server:create_app()) under gunicorn/waitress behind a proxy (docs/server.md).
-    run_simple(host, port, app, ssl_context=ssl_context, threaded=True, use_reloader=False)
+    run_simple(host, port, app, ssl_context=ssl_context, threaded=True, use_reloader=False,
+               request_handler=quiet_request_handler())
+
+
+def quiet_request_handler() -> type:
+    """Werkzeug's handler without its `Server: Werkzeug/<version> Python/<version>` header
+    (no server name or version for scanners; docs/security.md)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        def version_string(self) -> str:
+            return "kpibook"
+
+    return Handler
 
 
 # --- xl: the headless client -------------------------------------------------------------------
@@ -545,5 +607,5 @@ def org_sync_command(platform: str, source_name: str, config_file: str | None,
         raise click.ClickException(exc.message) from None
 
 
-COMMANDS = (db, users, tokens, serve, xl, doctor, backup, restore, verify, pull_command,
+COMMANDS = (db, users, tokens, clients, serve, xl, doctor, backup, restore, verify, pull_command,
             org_command)

@@ -38,6 +38,32 @@ def parse_size(text: str) -> int:
     return int(digits) * _UNITS[unit]
 
 
+def parse_timezone(text: str) -> str:
+    """An IANA time zone name ('Asia/Shanghai', 'UTC'); unknown names are refused."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = text.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r} (an IANA name, e.g. Asia/Shanghai)") \
+            from None
+    return name
+
+
+PERIOD_APPROVER_ROLES = ("hr_admin", "executive")
+
+
+def parse_roles(text: str) -> tuple[str, ...]:
+    """'hr_admin, executive' -> ('hr_admin', 'executive'): roles that may approve a period."""
+    roles = tuple(dict.fromkeys(r.strip().lower() for r in text.split(",") if r.strip()))
+    unknown = [r for r in roles if r not in PERIOD_APPROVER_ROLES]
+    if not roles or unknown:
+        raise ValueError(f"not approver roles: {text!r} (choose from "
+                         f"{', '.join(PERIOD_APPROVER_ROLES)})")
+    return roles
+
+
 def parse_lang(text: str) -> str:
     value = text.strip().lower()
     if value.startswith("zh"):
@@ -80,6 +106,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LANG", "zh", parse_lang,
             "Default language of messages and written results (zh or en); a workbook's "
             "kb_meta lang and ?lang= override it"),
+    Setting("TIMEZONE", "Asia/Shanghai", parse_timezone,
+            "The company's time zone (IANA name): every time on pages, exports, workbook "
+            "stamps and notifications is shown in it"),
     Setting("FACT_SOURCE", "stored", str.lower,
             "Where Pull gets facts: 'stored' (facts in the database only) or 'simulator' "
             "(invent demo facts for periods that have none)"),
@@ -91,17 +120,44 @@ SETTINGS: tuple[Setting, ...] = (
             "Accept tokens, sign-in and session cookies over plain HTTP. Only for unit tests "
             "and local development; behind a TLS proxy set TRUST_PROXY instead"),
     Setting("SESSION_HOURS", 8, int, "Web sign-in lasts this many hours at most"),
-    Setting("SESSION_IDLE_MINUTES", 60, int,
+    Setting("SESSION_IDLE_MINUTES", 30, int,
             "A web session unused for this many minutes must sign in again"),
+    # Sign-in throttling (server/throttle.py, docs/security.md "Brute force"): attempts are
+    # counted per account at one address, per address, per account and for the whole server.
     Setting("LOGIN_MAX_FAILURES", 5, int,
-            "Failed sign-ins in a row before the account is locked"),
-    Setting("LOGIN_LOCK_MINUTES", 15, int, "How long a locked account stays locked"),
-    Setting("LOGIN_FAILURE_DELAY", 0.5, float,
-            "Seconds added per failed sign-in in a row (slows password guessing; max 5 s)"),
+            "Sign-in attempts for one account from one address before delays start"),
+    Setting("LOGIN_FAILURE_DELAY", 1.0, float,
+            "First delay in seconds once attempts are throttled; it doubles with every "
+            "further attempt"),
+    Setting("LOGIN_MAX_DELAY", 900.0, float,
+            "Longest delay in seconds for one account at one address, and for one address"),
+    Setting("LOGIN_IP_FAILURES", 30, int,
+            "Sign-in attempts from one address (any names) before delays start"),
+    Setting("LOGIN_ACCOUNT_FAILURES", 20, int,
+            "Sign-in attempts for one account (all addresses) before delays start"),
+    Setting("LOGIN_ACCOUNT_MAX_DELAY", 60.0, float,
+            "Longest delay in seconds for one account across all addresses (kept short so "
+            "that nobody can keep an account locked out)"),
+    Setting("LOGIN_GLOBAL_FAILURES", 1000, int,
+            "Sign-in attempts on the whole server before delays start"),
+    Setting("LOGIN_GLOBAL_MAX_DELAY", 2.0, float,
+            "Longest delay in seconds between sign-in attempts on the whole server"),
+    Setting("LOGIN_WINDOW_MINUTES", 60, int,
+            "Attempts are counted in windows of this many minutes"),
+    Setting("MFA_ROLES", "hr_admin,executive", str,
+            "Roles that must sign in with a one-time code (TOTP) besides the password; "
+            "comma-separated, empty: nobody is required (anyone may still enrol)"),
+    Setting("MFA_ISSUER", "kpibook", str,
+            "Issuer shown by authenticator apps for kpibook's one-time codes"),
     Setting("TOKEN_DAYS", 90, int,
-            "Default lifetime of personal access tokens in days (the maximum is 365)"),
+            "Default lifetime in days of personal access tokens created on the web or with "
+            "`kpibook tokens create` (the maximum is 365)"),
     Setting("OAUTH_TOKEN_SECONDS", 3600, int,
             "Lifetime of OAuth2 client-credentials access tokens"),
+    # --- separation of duties (docs/roles.md) ---
+    Setting("PERIOD_APPROVERS", ("hr_admin",), parse_roles,
+            "Roles that approve a whole period (comma-separated: hr_admin, executive); the "
+            "approver's department scope must also cover every department of the period"),
     # --- notifications (docs/security.md, notifications) ---
     Setting("SMTP_HOST", "", str, "SMTP server for e-mail notifications (empty: no e-mail)"),
     Setting("SMTP_PORT", 25, int, "SMTP port (587 with SMTP_STARTTLS, 465 with SMTP_SSL)"),

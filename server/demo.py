@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -38,7 +39,7 @@ def setup_demo(app: Flask, workbook_dir: Path | None = None) -> dict[str, object
     from server.db import session_scope
 
     with session_scope(app) as session:
-        tokens, passwords = _users(session)
+        tokens, passwords, totp = _users(session, app.config)
         period = _period(session)
     workbooks: list[Path] = []
     try:
@@ -47,17 +48,19 @@ def setup_demo(app: Flask, workbook_dir: Path | None = None) -> dict[str, object
         write_templates = None
     if write_templates is not None:
         workbooks = write_templates(workbook_dir or Path(app.instance_path) / "workbooks")
-    return {"tokens": tokens, "passwords": passwords, "period": period,
+    return {"tokens": tokens, "passwords": passwords, "totp": totp, "period": period,
             "workbooks": workbooks}
 
 
-def _users(session: Session) -> tuple[dict[str, str], dict[str, str]]:
+def _users(session: Session, config: Any
+           ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     import secrets
 
+    from server import mfa
     from server.auth import create_token, create_user, end_all_sessions, set_password
     from server.models import ApiToken, User
 
-    tokens, passwords = {}, {}
+    tokens, passwords, totp = {}, {}, {}
     now = dt.datetime.now(dt.UTC)
     for name, role, display, authority in DEMO_USERS:
         user = session.scalar(select(User).where(User.name == name))
@@ -73,7 +76,13 @@ def _users(session: Session) -> tuple[dict[str, str], dict[str, str]]:
                 ApiToken.revoked_at.is_(None))):
             old.revoked_at = now  # tokens printed by an earlier demo run stop working
         tokens[name] = create_token(session, user, DEMO_TOKEN_LABEL)
-    return tokens, passwords
+        if mfa.required(user, config):
+            # Roles that sign in with a second factor get a fresh authenticator secret per run,
+            # printed with the passwords (add it to an authenticator app, or `oathtool`).
+            totp[name] = mfa.new_secret()
+            user.totp_secret, user.totp_last_step = totp[name], 0
+            user.recovery_codes = []
+    return tokens, passwords, totp
 
 
 def _period(session: Session) -> str:
@@ -169,7 +178,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         click.echo(f"    {name:<9} {role:<10} {display}: {info['tokens'][name]}")
     click.echo(f"  web pages: {base}/login  (user / password, new each run)")
     for name, role, _display, _ in DEMO_USERS:
-        click.echo(f"    {name:<9} {role:<10} {info['passwords'][name]}")
+        secret = info["totp"].get(name)  # type: ignore[union-attr]
+        click.echo(f"    {name:<9} {role:<10} {info['passwords'][name]}" +
+                   (f"  TOTP secret {secret} (authenticator app: enter the key)" if secret
+                    else ""))
     for path in info["workbooks"]:  # type: ignore[union-attr]
         click.echo(f"  workbook:  {path}")
     click.echo(f"  sources:   simulated ERP/CRM/DingTalk/Jira/GitLab at {sources.url}, file "

@@ -2,7 +2,9 @@
 
 * CSV: UTF-8 with a byte-order mark (Excel then reads Chinese correctly), one header row.
   Text cells starting with ``= + - @`` (or tab / CR) get a leading ``'`` so Excel never runs
-  them as formulas (CSV injection); numbers we produced ourselves are written as numbers.
+  them as formulas (CSV injection); numbers we produced ourselves are written as numbers,
+  with the pages' format (2 decimals, half away from zero, never "-0.00"). Times are text in
+  the company's time zone (the view formats them, server/display.py).
 * XLSX (openpyxl): untrusted text is stored as a *string* cell (data type ``s``), never as a
   formula, whatever it starts with; numbers are numbers; one sheet per table, the header row
   bold and frozen, column widths sized to the content.
@@ -17,6 +19,9 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+
+from server.display import number
+from server.scoring.numbers import round_half_up
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -38,7 +43,9 @@ def csv_text(value: Value) -> str:
         return ""
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, Decimal):
+        return number(value)  # the pages' format: 2 decimals, never "-0.00"
+    if isinstance(value, int | float):
         return str(value)
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -109,7 +116,7 @@ def _set(cell, value: Value) -> None:
     if value is None:
         return
     if isinstance(value, Decimal):
-        cell.value = float(value)
+        cell.value = float(round_half_up(value)) or 0.0  # no negative zero
         cell.number_format = "0.00"
     elif isinstance(value, int | float) and not isinstance(value, bool):
         cell.value = value

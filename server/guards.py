@@ -11,56 +11,34 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, redirect, request, url_for
+from flask import current_app, g, redirect, request, url_for
 
+from server.declarations import RoutePolicy, declare
 from server.policy import ACTIONS, require
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True, slots=True)
-class RoutePolicy:
-    kind: str  # web | token | machine | public
-    action: str | None  # an ACTIONS key (web/token), an OAuth scope (machine), None (public)
-    note: str = ""
-
-
-# Endpoints Flask itself adds.
-PUBLIC_ENDPOINTS = {"static": "stylesheets, scripts and images of the web pages"}
-
-
-def _declare(view: F, policy: RoutePolicy) -> F:
-    view.kb_policy = policy  # type: ignore[attr-defined]
-    return view
-
-
-def route_policy(app: Flask, endpoint: str) -> RoutePolicy | None:
-    if endpoint in PUBLIC_ENDPOINTS:
-        return RoutePolicy("public", None, PUBLIC_ENDPOINTS[endpoint])
-    view = app.view_functions.get(endpoint)
-    return getattr(view, "kb_policy", None)
-
-
 def public(why: str) -> Callable[[F], F]:
     """Declare a route open to everyone (sign-in page, health check, add-in files)."""
-    return lambda view: _declare(view, RoutePolicy("public", None, why))
+    return lambda view: declare(view, RoutePolicy("public", None, why))
 
 
 def token(action: str) -> Callable[[F], F]:
     """A token-authenticated route (ribbon, API) whose view calls `require` itself, because
-    the refusal must be worded in the workbook's language or depends on the data."""
+    the refusal must be worded in the workbook's language or depends on the data. A personal
+    access token must also carry the scope `policy.token_scope(action)` (server/auth.py)."""
     if action not in ACTIONS:
         raise KeyError(action)
-    return lambda view: _declare(view, RoutePolicy("token", action))
+    return lambda view: declare(view, RoutePolicy("token", action))
 
 
 def machine(scope: str) -> Callable[[F], F]:
     """A route for machines: declared by `require_oauth(scope)`, or directly by a
     route that checks its own machine credential (e.g. the sync push tokens)."""
-    return lambda view: _declare(view, RoutePolicy("machine", scope))
+    return lambda view: declare(view, RoutePolicy("machine", scope))
 
 
 def web(action: str) -> Callable[[F], F]:
@@ -84,7 +62,7 @@ def web(action: str) -> Callable[[F], F]:
             require(user, action, lang=g.get("lang", "zh"))
             return view(*args, **kwargs)
 
-        return _declare(wrapped, RoutePolicy("web", action))  # type: ignore[return-value]
+        return declare(wrapped, RoutePolicy("web", action))  # type: ignore[return-value]
 
     return decorator
 

@@ -72,6 +72,25 @@ proc_name = "kpibook"
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
+def on_starting(server) -> None:
+    """Start-up recovery once per instance, in the master before any worker is forked (the
+    workers inherit that it ran and skip it): server/app.py `recover_before_workers`."""
+    from server.app import recover_before_workers
+
+    recover_before_workers()
+
+
+def _no_server_name() -> None:
+    """gunicorn answers `Server: gunicorn`; kpibook names no server software (docs/security.md).
+    The module global is read for every response, in the workers forked from this process."""
+    import gunicorn.http.wsgi
+
+    gunicorn.http.wsgi.SERVER = "kpibook"
+
+
+_no_server_name()
+
+
 def post_worker_init(worker) -> None:
     """Each worker reads the history's index in the background before its first page."""
     from server.services.history import warm_in_background

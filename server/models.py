@@ -9,6 +9,7 @@ inside JSON are strings so that nothing is rounded by a float on the way.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -102,6 +104,11 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     # The roster's 工号 of the manager this account belongs to (role employee): their results.
     employee_id: Mapped[str] = mapped_column(String(50), default="")
+    # Second factor (server/mfa.py): base32 TOTP secret once enrolment is confirmed; the last
+    # time step accepted (a code works once); sha256 of the unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    recovery_codes: Mapped[list[Any]] = mapped_column(default=list)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -124,6 +131,8 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # None: never
+    # What the token may do: "read", "submit", "admin" (server/policy.py token_scope).
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -156,6 +165,10 @@ class Period(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Issued by the server when the period is created and written into every workbook it
+    # answers (kb_meta "binding"): a workbook whose binding is not this period's is refused
+    # before anything is stored (docs/records.md, "Binding").
+    binding: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
     template: Mapped[Template | None] = relationship()
 
@@ -334,8 +347,23 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
 
     user: Mapped[User] = relationship()
+
+
+class SignInThrottle(Base):
+    """A counter of sign-in attempts for one key: an account at an address, an address, an
+    account, or everything (server/throttle.py). Times are Unix seconds so that the one atomic
+    UPDATE can compute them on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # counted within the window
+    delay: Mapped[float] = mapped_column(Float, default=0.0)  # seconds before the next one
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    window_start: Mapped[float] = mapped_column(Float, default=0.0)  # this window began
 
 
 class PeriodEvent(Base):

@@ -173,14 +173,19 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
     code = info.period_code
     path = f"/periods/{code}"
     with session_scope(app) as db:
+        from server.models import PeriodEvent
+
+        event = db.get(PeriodEvent, info.event_id)
+        at = _at(event.created_at if event is not None else None)
+        actor = _label(db, info.actor)
         if info.to_state == "in_review" and info.action in ("submit", "adjust",
                                                              "send_for_review", "reopen"):
             send(db, Message(
                 "adjustments_to_approve", f"期间 {code} 有调整待审批",
                 f"Adjustments of period {code} wait for approval",
-                f"{info.actor} 已提交期间 {code} 的调整，请审批。",
-                f"{info.actor} submitted the adjustments of period {code}; please approve "
-                f"them.", path), users_with_role(db, Role.EXECUTIVE.value))
+                f"{actor} 已提交期间 {code} 的调整，请审批。{at.zh}",
+                f"{actor} submitted the adjustments of period {code}; please approve "
+                f"them.{at.en}", path), users_with_role(db, Role.EXECUTIVE.value))
         elif info.action == "publish":
             from server.models import Period
             from server.workflow import latest_run
@@ -191,17 +196,41 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
             send(db, Message(
                 "result_to_acknowledge", f"期间 {code} 考核结果已发布",
                 f"Your result of period {code} is published",
-                f"您在期间 {code} 的考核结果已发布。请查看并确认，如有异议请提出申诉。",
+                f"您在期间 {code} 的考核结果已发布。请查看并确认，如有异议请提出申诉。{at.zh}",
                 f"Your KPI result of period {code} is published. Please review it and "
-                f"acknowledge it, or appeal with a reason.", f"/me/{code}"),
+                f"acknowledge it, or appeal with a reason.{at.en}", f"/me/{code}"),
                 users_for_employees(db, ids))
         elif info.action in ("return", "reopen"):
             returned = info.action == "return"
             send(db, Message(
                 "period_" + info.action, f"期间 {code} 已{'退回' if returned else '重新打开'}",
                 f"Period {code} was {'returned' if returned else 'reopened'}",
-                f"{info.actor}：{info.reason}", f"{info.actor}: {info.reason}", path),
+                f"{actor}：{info.reason}{at.zh}", f"{actor}: {info.reason}{at.en}", path),
                 users_with_role(db, Role.HR_ADMIN.value))
+
+
+@dataclass(frozen=True, slots=True)
+class _At:
+    zh: str
+    en: str
+
+
+def _at(when) -> _At:  # noqa: ANN001 - a stored datetime or None
+    """" (时间：…)" / " (at …)" in the company's time zone, or nothing."""
+    if when is None:
+        return _At("", "")
+    from server.display import local_time
+    from server.scoring.messages import msg
+
+    text = local_time(when, current_app.config.get("TIMEZONE", ""), zone_label=True)
+    return _At(f"（{msg('notify.at', 'zh', when=text)}）",
+               f" ({msg('notify.at', 'en', when=text)})")
+
+
+def _label(db: Session, login: str) -> str:
+    """The display name of the account `login` (the login itself for "system")."""
+    user = db.scalar(select(User).where(User.name == login))
+    return user.label if user is not None else login
 
 
 def install(app: Flask) -> None:
@@ -226,22 +255,26 @@ def _send_now(kind: str, subject_zh: str, subject_en: str, body_zh: str, body_en
         log.exception("notification %s failed", kind)
 
 
-def appeal_created(appeal_id: int, period_code: str, who: str) -> None:
+def appeal_created(appeal_id: int, period_code: str, who: str,
+                   created_at=None) -> None:  # noqa: ANN001 - datetime
+    at = _at(created_at)
     _send_now("appeal_to_answer", f"期间 {period_code} 有新的申诉待答复",
               f"An appeal of period {period_code} waits for an answer",
-              f"{who} 对期间 {period_code} 的考核结果提出了申诉，请答复。",
-              f"{who} appealed against their result of period {period_code}; please answer.",
+              f"{who} 对期间 {period_code} 的考核结果提出了申诉，请答复。{at.zh}",
+              f"{who} appealed against their result of period {period_code}; please "
+              f"answer.{at.en}",
               f"/appeals/{appeal_id}", lambda db: users_with_role(db, Role.HR_ADMIN.value))
 
 
-def appeal_answered(appeal_id: int) -> None:
+def appeal_answered(appeal_id: int, answered_at=None) -> None:  # noqa: ANN001 - datetime
     from server.models import Appeal
 
     def recipients(db: Session) -> list[User]:
         item = db.get(Appeal, appeal_id)
         return users_for_employees(db, [item.employee_id]) if item else []
 
+    at = _at(answered_at)
     _send_now("answer_to_confirm", "您的申诉已答复，请确认", "Your appeal was answered",
-              "人力资源部已答复您的申诉，请查看并确认。",
-              "HR answered your appeal; please read and confirm it.",
+              f"人力资源部已答复您的申诉，请查看并确认。{at.zh}",
+              f"HR answered your appeal; please read and confirm it.{at.en}",
               f"/appeals/{appeal_id}", recipients)

@@ -21,7 +21,7 @@ API:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -92,6 +92,9 @@ class Change:
     indicator: str
     points: Decimal
     adjust_roles: frozenset[str] = frozenset()  # the indicator's "Adjustable by" cell
+    max_up: Decimal | None = None  # the rules table's "Max up" (None: no limit)
+    max_down: Decimal | None = None  # the rules table's "Max down", as a positive number
+    known: bool = True  # False: the indicator is not in the period's rules of record
 
 
 # --- data scope --------------------------------------------------------------------------------
@@ -224,18 +227,30 @@ def authority_limits(user: User) -> tuple[Decimal | None, Decimal | None]:
 def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[str]:
     """Why `user` may not make `change` (empty: allowed).
 
-    HR admins are bounded only by the rules table's limits (which the engine checks). Others
-    need their role or name in the indicator's 'Adjustable by' (when it is set) and, from the
-    authority stored on the user, the employee's department, the indicator and the maximum
-    points up and down."""
+    Nobody adjusts a line of their own result (`User.employee_id`). Everyone is bounded by
+    the rules table's "Max up"/"Max down" of the indicator. HR admins are otherwise
+    unbounded; others need their role or name in the indicator's "Adjustable by" (when it
+    is set) and, from the authority stored on the user, the employee's department, the
+    indicator and the maximum points up and down. Build `change` from records only
+    (`change_refusals` does)."""
     zh = lang == "zh"
+    reasons = []
+    code = change.indicator
+    if user.employee_id and user.employee_id == change.employee_id:
+        reasons.append("不能调整自己的考核结果" if zh else "you may not adjust your own result")
+    if not change.known:
+        reasons.append(f"指标 {code} 不在本期间的规则记录中（请先计算得分）" if zh else
+                       f"indicator {code} is not in the period's rules of record (Score first)")
+    up, down = change.max_up, change.max_down
+    if (change.points > 0 and up is not None and change.points > up) or (
+            change.points < 0 and down is not None and -change.points > down):
+        reasons.append(f"超出规则表允许的调整范围（+{_limit(up)} / -{_limit(down)}）" if zh else
+                       f"outside the rules table's limits (+{_limit(up)} / -{_limit(down)})")
     if user.role == HR:
-        return []
+        return reasons
     if user.role not in (EXEC, DEPT):
         return [f"角色 {ROLE_WORDS[user.role][0]} 不能调整分数" if zh else
                 f"role {user.role} may not adjust scores"]
-    reasons = []
-    code = change.indicator
     if change.adjust_roles and not (
             names_of(user) & {r.strip().casefold() for r in change.adjust_roles}):
         roles = sorted(change.adjust_roles)
@@ -245,7 +260,10 @@ def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[st
     departments = set(auth.get("departments") or ())
     if user.role == DEPT and not departments:
         reasons.append("您的账户没有授权部门" if zh else "your account has no departments")
-    elif departments and (change.department is None or change.department not in departments):
+    elif departments and change.department is None:
+        reasons.append("该员工不在服务器的人员名单中（请先计算得分）" if zh else
+                       "the employee is not on the server's roster (Score first)")
+    elif departments and change.department not in departments:
         reasons.append("该员工不在您的授权部门内" if zh else
                        "the employee is outside your departments")
     indicators = set(auth.get("indicators") or ())
@@ -258,6 +276,115 @@ def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[st
     if change.points < 0 and down is not None and -change.points > down:
         reasons.append(f"减分超过您的上限 -{down} 分" if zh else
                        f"more than your limit of -{down} points")
+    return reasons
+
+
+def _limit(value: Decimal | None) -> str:
+    return "∞" if value is None else f"{value}"
+
+
+Key = tuple[str, str]  # (employee_id, indicator)
+
+
+def changes_of_record(db: Any, period: Any, points: Mapping[Key, Decimal]) -> dict[Key, Change]:
+    """The changes as policy judges them, from records only: the department from the
+    server's roster (employees), "Adjustable by" and "Max up/down" from the period's rules
+    of record (`Period.rules`, what its latest score run was scored with) — never from a
+    workbook or a form."""
+    from server.services.roster import departments_of
+
+    rules = {str(ind.get("code")): ind for ind in (period.rules or {}).get("indicators") or ()
+             if isinstance(ind, dict) and ind.get("code")}
+    departments = departments_of(db, sorted({eid for eid, _ in points}))
+    out = {}
+    for (eid, code), value in points.items():
+        rule = rules.get(code)
+        out[(eid, code)] = Change(
+            eid, departments.get(eid) or None, code, Decimal(value),
+            frozenset((rule or {}).get("adjust_roles") or ()),
+            _points(_signed_limit((rule or {}).get("adjust_max_up"))),
+            _points(_signed_limit((rule or {}).get("adjust_max_down"))), rule is not None)
+    return out
+
+
+def _signed_limit(value: object) -> object:
+    return None if value in (None, "", "None") else value
+
+
+def change_refusals(db: Any, user: User, period: Any, points: Mapping[Key, Decimal],
+                    lang: str = "zh") -> dict[Key, list[str]]:
+    """THE authority check of every change to an adjustment: ribbon Submit, web adjustment,
+    appeal answer and revert all call this (docs/roles.md). `points`: (employee, indicator)
+    -> the value the cell would hold (a removal: the value being removed; a revert: the
+    value being restored). Returns the refused cells with their reasons (empty: all
+    allowed)."""
+    if user is None or not user.active:
+        return {key: ["账户已停用" if lang == "zh" else "the account is inactive"]
+                for key in points}
+    out = {}
+    for key, change in changes_of_record(db, period, points).items():
+        reasons = adjustment_refusals(user, change, lang)
+        if reasons:
+            out[key] = reasons
+    return out
+
+
+def require_changes(db: Any, user: User, period: Any, points: Mapping[Key, Decimal],
+                    lang: str = "zh") -> None:
+    """`change_refusals` or 403 naming each refused cell and why (nothing is changed)."""
+    refused = change_refusals(db, user, period, points, lang)
+    if not refused:
+        return
+    zh = lang == "zh"
+    cells = ("；" if zh else "; ").join(
+        f"{eid} {code}：" + "、".join(r) if zh else f"{eid} {code}: " + ", ".join(r)
+        for (eid, code), r in sorted(refused.items()))
+    raise Forbidden(("超出您的调整权限，未保存任何内容：" + cells + "。") if zh else
+                    ("Outside your authority to adjust; nothing was saved: " + cells + "."))
+
+
+# --- separation of duties (docs/roles.md) ------------------------------------------------------
+
+
+def submission_review_refusals(user: User, decision: str, authored: bool,
+                               lang: str = "zh") -> list[str]:
+    """Why `user` may not approve / send back one submission (empty: allowed). Only
+    executives approve a submission, and nobody approves one they authored (sending one's
+    own back is allowed: it asks for less, not more). Department scope: the caller has
+    checked that the user may read every cell (`visible`)."""
+    zh = lang == "zh"
+    if user is None or not user.active or user.role not in ACTIONS["adjustment.review"]:
+        return ["您的角色不能审批调整" if zh else "your role may not review adjustments"]
+    reasons = []
+    if decision == "approve":
+        if user.role != EXEC:
+            reasons.append("只有高管可以批准调整" if zh else
+                           "only an executive may approve adjustments")
+        if authored:
+            reasons.append("不能批准自己提交的调整" if zh else
+                           "you may not approve a submission you authored")
+    return reasons
+
+
+def period_approval_refusals(user: User, departments: Iterable[str | None],
+                             approver_roles: Iterable[str], lang: str = "zh") -> list[str]:
+    """Why `user` may not approve a whole period (empty: allowed): their role must be one of
+    `approver_roles` (KPIBOOK_PERIOD_APPROVERS, HR by default) and their department scope
+    must cover every department in the period (`departments`, from the roster of record;
+    None: a manager not on the roster, covered only by an unlimited scope)."""
+    zh = lang == "zh"
+    roles = tuple(approver_roles)
+    reasons = []
+    if user.role not in roles:
+        who = "、".join(ROLE_WORDS[r][0] for r in roles) if zh else \
+            ", ".join(ROLE_WORDS[r][1] for r in roles)
+        reasons.append(f"只有{who}可以审批整个期间" if zh else f"only {who} may approve a period")
+    scope = department_scope(user)
+    if scope is not None:
+        outside = sorted({d or "?" for d in departments if d is None or d not in scope})
+        if outside:
+            reasons.append(f"您的授权范围不包含：{'、'.join(outside)}" if zh else
+                           f"your scope does not cover: {', '.join(outside)}")
     return reasons
 
 
@@ -282,6 +409,24 @@ def adjustment_range(user: User, change: Change, lang: str = "zh") -> Adjustment
         return AdjustmentRange(True)
     up, down = authority_limits(user)
     return AdjustmentRange(True, up, down)
+
+
+# Personal access token scopes (docs/security.md): a token may do what its user's role may,
+# and only within its scopes. Opening periods and pulling data is administration.
+_ADMIN_ACTIONS = frozenset({"period.create", "period.pull", "period.transition",
+                            "users.manage", "clients.manage", "appeal.answer"})
+_READ_ACTIONS = frozenset({"account.own", "api.read", "period.view", "facts.view",
+                           "period.check", "result.view", "result.export", "appeal.view",
+                           "appeal.list", "users.view", "notifications.view"})
+
+
+def token_scope(action: str | None, method: str = "GET") -> str:
+    """The token scope a request needs: "read", "submit" or "admin"."""
+    if action in _ADMIN_ACTIONS or (action == "account.own" and method not in ("GET", "HEAD")):
+        return "admin"  # a token that may change its own account may make more tokens
+    if action in _READ_ACTIONS or (action is None and method in ("GET", "HEAD")):
+        return "read"
+    return "submit"
 
 
 # --- words -------------------------------------------------------------------------------------

@@ -41,22 +41,26 @@ class Discrepancy:
 
 
 def _dec(value) -> Decimal | None:
-    if value in (None, "", "-"):
+    """A stored figure as a finite Decimal; None when blank or not a number (NaN, Infinity,
+    text): the caller reports what it cannot check."""
+    if value is None or isinstance(value, bool) or value in ("", "-"):
         return None
     try:
-        return Decimal(str(value))
+        d = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
+    return d if d.is_finite() else None
+
+
+def _why(exc: BaseException) -> str:
+    """One line saying why: git's last words (`fatal: ... is corrupt`), else the error."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"[:300]
 
 
 def verify(app: Flask, limit: int = 200) -> tuple[list[Discrepancy], dict[str, int]]:
-    """(discrepancies, figures checked). `limit` caps the lines reported per check."""
-    from server.db import session_scope
-    from server.models import Adjustment, HistoryCommit, Period, PeriodEvent, ScoreRun
-    from server.services.history import history_for
-    from server.services.periods import bad_codes
-    from server.services.scoring import active_adjustments
-
+    """(discrepancies, figures checked). `limit` caps the lines reported per check. Never
+    raises: what cannot be checked is itself a discrepancy."""
     found: list[Discrepancy] = []
     per_check: dict[str, int] = {}
     figures = {"commits": 0, "db_submissions": 0, "adjustment_rows": 0, "periods": 0,
@@ -69,18 +73,50 @@ def verify(app: Flask, limit: int = 200) -> tuple[list[Discrepancy], dict[str, i
         elif per_check[check] == limit + 1:
             found.append(Discrepancy(check, f"... more (only the first {limit} shown)"))
 
+    try:
+        _compare(app, report, figures)
+    except Exception as exc:  # noqa: BLE001 - a report, never a crash (docs/deploy.md)
+        report("verify", f"stopped before the end, the checks above are incomplete: "
+               f"{_why(exc)}")
+    return found, figures
+
+
+def _compare(app: Flask, report, figures: dict[str, int]) -> None:
+    from server.db import session_scope
+    from server.models import Adjustment, HistoryCommit, Period, PeriodEvent, ScoreRun
+    from server.services.history import history_for
+    from server.services.periods import bad_codes
+    from server.services.scoring import active_adjustments
+
     repo = Path(os.path.realpath(str(app.config["HISTORY_DIR"])))
     has_history = (repo / "HEAD").exists()
     if has_history:
-        proc = subprocess.run(["git", f"--git-dir={repo}", "fsck", "--full", "--no-progress"],
-                              capture_output=True, text=True, timeout=3600)
-        if proc.returncode != 0:
-            for line in (proc.stderr + proc.stdout).strip().splitlines() or ["(no output)"]:
-                report("git fsck", line)
-    history = history_for(app) if has_history else None
-    commits = history.recover(()) if history is not None else []  # every commit, oldest first
+        try:
+            proc = subprocess.run(["git", f"--git-dir={repo}", "fsck", "--full",
+                                   "--no-progress"], capture_output=True, text=True,
+                                  timeout=3600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            report("git fsck", f"could not run: {_why(exc)}")
+        else:
+            if proc.returncode != 0:
+                for line in (proc.stderr + proc.stdout).strip().splitlines() or [
+                        "(no output)"]:
+                    report("git fsck", line)
+    history = None
+    commits = []
+    if has_history:
+        try:
+            history = history_for(app)
+            commits = history.recover(())  # every commit, oldest first
+        except Exception as exc:  # noqa: BLE001 - a corrupt object, an unreadable repository
+            report("history", f"{repo} cannot be read, git and the database were not "
+                   f"compared: {_why(exc)}")
+            history = None
     figures["commits"] = len(commits)
     by_sid = {info.submission_id: info for info in commits}
+    # Without a readable history only the database's own figures (5.) are checked; a missing
+    # repository is reported once, and every submission the database has as not in git.
+    git_known = history is not None or not has_history
 
     with session_scope(app) as s:
         periods = {p.id: p for p in s.scalars(select(Period))}
@@ -92,6 +128,10 @@ def verify(app: Flask, limit: int = 200) -> tuple[list[Discrepancy], dict[str, i
             rows_by_sid.setdefault(row.submission_id or "", []).append(row)
         figures["db_submissions"] = len(db_commits)
         figures["adjustment_rows"] = len(all_rows)
+        if not has_history and (db_commits or all_rows):
+            report("history", f"{repo} is not a git repository (no HEAD), but the database "
+                   f"has {len(db_commits)} submission(s): KPIBOOK_HISTORY_DIR wrong, or the "
+                   f"repository lost (restore it, docs/deploy.md)")
 
         # 2. git -> database
         for info in commits:
@@ -128,11 +168,11 @@ def verify(app: Flask, limit: int = 200) -> tuple[list[Discrepancy], dict[str, i
                            f"({r.points}) is not among the commit's cells")
 
         # 3. database -> git
-        for sid, row in db_commits.items():
+        for sid, row in (db_commits if git_known else {}).items():
             if sid not in by_sid and row.commit is not None:
                 report("db->git", f"Submission-Id {sid} ({row.kind}, commit "
                        f"{(row.commit or '')[:12]}) is in the database but not in git")
-        for sid, rows in rows_by_sid.items():
+        for sid, rows in (rows_by_sid if git_known else {}).items():
             if not sid:
                 for r in rows:
                     report("db->git", f"adjustment row {r.id} ({r.employee_id} {r.indicator} "
@@ -159,9 +199,14 @@ def verify(app: Flask, limit: int = 200) -> tuple[list[Discrepancy], dict[str, i
         # 4. state at head == current adjustments
         for period in periods.values():
             figures["periods"] += 1
-            if period.id in bad:
+            if not git_known or period.id in bad:
                 continue
-            git_cells = history.cells_at(None, period.code) if history is not None else {}
+            try:
+                git_cells = history.cells_at(None, period.code) if history is not None else {}
+            except Exception as exc:  # noqa: BLE001 - a code git cannot hold, a bad object
+                report("head", f"period {period.code!r} (id {period.id}) cannot be read from "
+                       f"the history: {_why(exc)}")
+                continue
             db_cells = active_adjustments(s, period)
             for cell in sorted(set(git_cells) | set(db_cells)):
                 g, d = git_cells.get(cell), db_cells.get(cell)
@@ -179,27 +224,52 @@ def verify(app: Flask, limit: int = 200) -> tuple[list[Discrepancy], dict[str, i
         # 5. score runs recompute to their figures
         for run in s.scalars(select(ScoreRun).order_by(ScoreRun.id)):
             figures["score_runs"] += 1
-            period = periods.get(run.period_id)
-            cap = _dec(((period.rules if period else None) or {}).get("total_cap"))
-            sums: dict[str, Decimal] = {}
-            for ln in run.lines or ():
-                base, adj, pts = (_dec(ln.get("base_points")), _dec(ln.get("adjustment")),
-                                  _dec(ln.get("points")))
-                if pts is not None:
-                    sums[ln["employee_id"]] = sums.get(ln["employee_id"], Decimal(0)) + pts
-                if base is not None and pts is not None and base + (adj or 0) != pts:
-                    report("score run", f"{period.code if period else run.period_id} run "
-                           f"{run.run_no}: {ln['employee_id']} {ln['indicator']} base "
-                           f"{base} + adjustment {adj or 0} != stored points {pts}")
-            for t in run.totals or ():
-                total = _dec(t.get("total"))
-                if total is None:
-                    continue
-                expected = sums.get(t["employee_id"], Decimal(0))
-                if cap is not None:
-                    expected = min(expected, cap)
-                if expected != total:
-                    report("score run", f"{period.code if period else run.period_id} run "
-                           f"{run.run_no}: {t['employee_id']} total {total}, its lines add up "
-                           f"to {expected}")
-    return found, figures
+            _check_run(run, periods.get(run.period_id), report)
+
+
+def _check_run(run, period, report) -> None:
+    """5. one stored score run recomputes to its figures; a line or total that is not one
+    (no employee, a figure that is not a finite number) is reported, not fatal."""
+    name = f"{period.code if period else run.period_id} run {run.run_no}"
+    rules = period.rules if period is not None and isinstance(period.rules, dict) else {}
+    raw_cap = rules.get("total_cap")
+    cap = _dec(raw_cap)
+    if raw_cap not in (None, "") and cap is None:
+        report("score run", f"{name}: the period's total_cap {raw_cap!r} is not a number")
+    sums: dict[str, Decimal] = {}
+    lines = run.lines if isinstance(run.lines, list) else []
+    for i, ln in enumerate(lines, 1):
+        if not isinstance(ln, dict) or not ln.get("employee_id"):
+            report("score run", f"{name}: line {i} is not a score line: {str(ln)[:80]!r}")
+            continue
+        emp, code = ln["employee_id"], ln.get("indicator", "?")
+        raw = {k: ln.get(k) for k in ("base_points", "adjustment", "points")}
+        base, adj, pts = (_dec(raw[k]) for k in raw)
+        odd = [f"{k} {v!r}" for k, v in raw.items() if v not in (None, "", "-") and
+               _dec(v) is None]
+        if odd:
+            report("score run", f"{name}: {emp} {code}: not a number: {', '.join(odd)}")
+            continue
+        if pts is not None:
+            sums[emp] = sums.get(emp, Decimal(0)) + pts
+        if base is not None and pts is not None and base + (adj or 0) != pts:
+            report("score run", f"{name}: {emp} {code} base {base} + adjustment {adj or 0} "
+                   f"!= stored points {pts}")
+    totals = run.totals if isinstance(run.totals, list) else []
+    for i, t in enumerate(totals, 1):
+        if not isinstance(t, dict) or not t.get("employee_id"):
+            report("score run", f"{name}: total {i} is not an employee's total: "
+                   f"{str(t)[:80]!r}")
+            continue
+        total = _dec(t.get("total"))
+        if total is None:
+            if t.get("total") not in (None, "", "-"):
+                report("score run", f"{name}: {t['employee_id']} total {t.get('total')!r} "
+                       f"is not a number")
+            continue
+        expected = sums.get(t["employee_id"], Decimal(0))
+        if cap is not None:
+            expected = min(expected, cap)
+        if expected != total:
+            report("score run", f"{name}: {t['employee_id']} total {total}, its lines add up "
+                   f"to {expected}")

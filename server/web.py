@@ -1,6 +1,8 @@
 """Shared pieces of the web pages: language, the `t(zh, en)` helper, flash messages, HTML
-error pages. Pages are Jinja templates in server/templates extending base.html (autoescaped;
-every form carries `csrf_field()`); the stylesheet is server/static/kpibook.css."""
+error pages, and the filters that show times, numbers and people (server/display.py): `when`,
+`num`, `pts`, `measure`, `who(login)`. Pages are Jinja templates in server/templates extending
+base.html (autoescaped; every form carries `csrf_field()`); the stylesheet is
+server/static/kpibook.css."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from flask import (
 )
 from markupsafe import Markup
 
+from server import display
 from server.config import parse_lang
 
 # Paths that are not web pages: their errors stay plain text / JSON for their clients.
@@ -38,6 +41,32 @@ def lang() -> str:
 def t(zh: str, en: str) -> str:
     """The text in the page's language (templates and views)."""
     return zh if lang() == "zh" else en
+
+
+def timezone() -> str:
+    return str(current_app.config.get("TIMEZONE") or display.DEFAULT_TIMEZONE)
+
+
+def when(value, seconds: bool = False) -> str:  # noqa: ANN001 - datetime or None
+    """A stored (UTC) time in the company's time zone; "—" for none."""
+    return display.local_time(value, timezone(), seconds=seconds) or "—"
+
+
+def who(login: str | None) -> str:
+    """The display name of the account `login` (User.label); other names as they are."""
+    if not login:
+        return ""
+    labels: dict[str, str] = g.setdefault("kb_labels", {})  # a page names few people
+    if login not in labels:
+        from sqlalchemy import select
+
+        from server.db import get_session
+        from server.models import User
+
+        row = get_session().execute(select(User.name, User.display_name)
+                                    .where(User.name == login)).first()
+        labels[login] = (row.display_name or row.name) if row is not None else login
+    return display.label_of(login, labels)
 
 
 def say(zh: str, en: str, category: str = "success") -> None:
@@ -116,7 +145,14 @@ def init_app(app: Flask) -> None:
                 "action_word": lambda a: workflow.action_word(a, lang()),
                 "role_word": lambda r: policy.ROLE_WORDS.get(r, (r, r))[0 if lang() == "zh"
                                                                          else 1],
-                "switch_lang_url": _switch_url}
+                "switch_lang_url": _switch_url, "who": who, "timezone": timezone,
+                "appeal_word": lambda s: display.appeal_word(s, lang()),
+                "pull_word": lambda s: display.pull_word(s, lang())}
+
+    app.add_template_filter(when, "when")
+    app.add_template_filter(_num, "num")
+    app.add_template_filter(_pts, "pts")
+    app.add_template_filter(_measure, "measure")
 
     @app.errorhandler(CSRFError)
     def _csrf_refused(exc: CSRFError) -> Response:
@@ -133,3 +169,18 @@ def _switch_url() -> str:
     from urllib.parse import urlencode
 
     return request.path + "?" + urlencode(args)
+
+
+def _num(value: object) -> str:
+    """2 decimals, half away from zero, never -0.00; — for none."""
+    return "—" if value is None or value == "" else display.number(value)
+
+
+def _pts(value: object) -> str:
+    """Points with a sign (+2.00, -1.50, 0.00); — for none."""
+    return "—" if value is None or value == "" else display.signed(value)
+
+
+def _measure(value: object, unit: object = "") -> str:
+    """An actual/target in its rule's unit (85.50% for unit "%"); — for none."""
+    return "—" if value is None or value == "" else display.measure(value, unit)

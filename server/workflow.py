@@ -70,7 +70,8 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     Transition("start", (S.DRAFT,), S.COLLECTING, frozenset({HR})),
     Transition("send_for_review", (S.SCORED,), S.IN_REVIEW, frozenset({HR})),
-    Transition("approve", (S.IN_REVIEW,), S.APPROVED, frozenset({EXEC})),
+    # who approves a period is configured (KPIBOOK_PERIOD_APPROVERS): `roles_of`
+    Transition("approve", (S.IN_REVIEW,), S.APPROVED, frozenset({HR})),
     Transition("return", (S.IN_REVIEW,), S.SCORED, frozenset({EXEC, HR}), needs_reason=True),
     Transition("publish", (S.APPROVED,), S.PUBLISHED, frozenset({HR})),
     Transition("close", (S.PUBLISHED,), S.CLOSED, frozenset({HR})),
@@ -236,10 +237,82 @@ def advance(db: Session, period: Period, operation: str, user: User, reason: str
 # --- transitions by people -------------------------------------------------------------------
 
 
+# Moves that tell people or freeze their chance to answer: shown first (`preview`), done
+# only when confirmed.
+CONFIRM = ("publish", "close")
+
+
+def approver_roles() -> tuple[str, ...]:
+    """KPIBOOK_PERIOD_APPROVERS of the running app (HR by default)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return tuple(current_app.config.get("PERIOD_APPROVERS") or (HR,))
+    return (HR,)
+
+
+def roles_of(t: Transition) -> frozenset[str]:
+    return frozenset(approver_roles()) if t.action == "approve" else t.roles
+
+
 def available(period: Period, user: User) -> list[Transition]:
     """Transitions `user` may apply to `period` now (the buttons on the period page)."""
     return [t for t in TRANSITIONS.values()
-            if period.state in t.sources and user.role in t.roles and user.active]
+            if period.state in t.sources and user.role in roles_of(t) and user.active]
+
+
+def period_departments(db: Session, period: Period) -> set[str | None]:
+    """The departments (roster of record) of everyone in the period's latest run."""
+    from server.services.roster import departments_of
+
+    run = latest_run(db, period)
+    ids = [t["employee_id"] for t in (run.totals if run else [])]
+    known = departments_of(db, ids)
+    return {known.get(eid) or None for eid in ids}
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    employee_id: str
+    name: str
+    account: str  # the user name ("" without an account)
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What publishing or closing will do, shown before it is confirmed."""
+
+    action: str
+    notified: list[Person]  # managers with an account: told (e-mail/robot) on publish
+    without_account: list[Person]  # managers who cannot see or answer their result
+    unanswered: list[Person]  # close: managers who neither acknowledged nor appealed
+
+
+def preview(db: Session, period: Period) -> Preview:
+    from server.models import Employee
+
+    run = latest_run(db, period)
+    ids = [t["employee_id"] for t in (run.totals if run else [])]
+    names = dict(db.execute(select(Employee.employee_id, Employee.name)
+                            .where(Employee.employee_id.in_(ids))).all()) if ids else {}
+    users = {u.employee_id: u for u in db.scalars(select(User).where(
+        User.employee_id.in_(ids), User.active.is_(True)))} if ids else {}
+
+    def person(eid: str) -> Person:
+        u = users.get(eid)
+        return Person(eid, names.get(eid, eid), u.name if u else "", u.email if u else "")
+
+    answered = set(db.scalars(select(Acknowledgement.employee_id).where(
+        Acknowledgement.period_id == period.id))) | set(db.scalars(
+            select(Appeal.employee_id).where(Appeal.period_id == period.id)))
+    everyone = sorted(set(ids))
+    return Preview(
+        "publish" if period.state == S.APPROVED else "close",
+        [person(e) for e in everyone if e in users],
+        [person(e) for e in everyone if e not in users],
+        [person(e) for e in everyone if e not in answered] if period.state == S.PUBLISHED
+        else [])
 
 
 def reopen_targets(period: Period) -> list[str]:
@@ -248,18 +321,21 @@ def reopen_targets(period: Period) -> list[str]:
 
 
 def transition(db: Session, period: Period, action: str, user: User, reason: str = "",
-               to_state: str | None = None, lang: str = "zh") -> PeriodEvent:
-    """Apply a workflow action; 403 for the wrong role, 409 from the wrong state, 400 without
-    a required reason or with an impossible reopen target."""
+               to_state: str | None = None, lang: str = "zh", *,
+               confirmed: bool = False) -> PeriodEvent:
+    """Apply a workflow action; 403 for the wrong role (or, approving, a scope that does not
+    cover the period), 409 from the wrong state, 400 without a required reason, with an
+    impossible reopen target, or for publish/close without `confirmed` (after `preview`)."""
     from server import policy
 
     policy.require(user, "period.transition", lang=lang)
     t = TRANSITIONS.get(action)
     if t is None:
         raise BadRequest(f"未知操作 {action}。" if lang == "zh" else f"Unknown action {action}.")
-    if user.role not in t.roles:
-        who = "、".join(policy.ROLE_WORDS[r][0] for r in sorted(t.roles)) if lang == "zh" \
-            else ", ".join(policy.ROLE_WORDS[r][1] for r in sorted(t.roles))
+    roles = roles_of(t)
+    if user.role not in roles:
+        who = "、".join(policy.ROLE_WORDS[r][0] for r in sorted(roles)) if lang == "zh" \
+            else ", ".join(policy.ROLE_WORDS[r][1] for r in sorted(roles))
         raise Forbidden(f"「{action_word(action, 'zh')}」只能由{who}执行。" if lang == "zh" else
                         f"Only {who} may {action_word(action, 'en')}.")
     if period.state not in t.sources:
@@ -272,6 +348,16 @@ def transition(db: Session, period: Period, action: str, user: User, reason: str
     if t.needs_reason and not reason:
         raise BadRequest(f"「{action_word(action, 'zh')}」必须填写原因。" if lang == "zh" else
                          f"'{action_word(action, 'en')}' needs a reason.")
+    if action == "approve":
+        refused = policy.period_approval_refusals(user, period_departments(db, period),
+                                                  roles, lang)
+        if refused:
+            raise Forbidden(("不能审批该期间：" if lang == "zh" else
+                             "You may not approve this period: ") +
+                            ("；".join(refused) if lang == "zh" else "; ".join(refused)))
+    if action in CONFIRM and not confirmed:
+        raise BadRequest(f"「{action_word(action, 'zh')}」需要先确认。" if lang == "zh" else
+                         f"'{action_word(action, 'en')}' needs a confirmation.")
     target = t.target
     if action == "reopen":
         if to_state not in reopen_targets(period):
@@ -332,7 +418,8 @@ def waiting_for(db: Session, period: Period) -> list[Waiting]:
         n = db.scalar(select(func.count()).select_from(Adjustment).where(
             Adjustment.period_id == period.id,
             Adjustment.status == AdjustmentStatus.ACTIVE.value)) or 0
-        return [Waiting(EXEC, f"审批 {n} 项调整", f"approve {n} adjustment(s)", n)]
+        return [Waiting(EXEC, f"审批 {n} 项调整", f"approve {n} adjustment(s)", n),
+                *(Waiting(role, "审批期间", "approve the period") for role in approver_roles())]
     if s == S.APPROVED:
         return [Waiting(HR, "发布结果", "publish the results")]
     if s == S.PUBLISHED:

@@ -15,6 +15,58 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# --- processes the run starts ----------------------------------------------------------------
+
+
+def pytest_configure(config):
+    """Mark this run's processes: every child inherits the marker (tests/processes.py)."""
+    from tests import processes
+
+    os.environ[processes.MARKER] = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a process it started (a server, its workers, a helper) is still
+    alive: every test stops what it starts, pass or fail. The survivors are killed."""
+    import gc
+    import sys
+
+    from tests import processes
+
+    marker = os.environ.get(processes.MARKER)
+    if not marker:
+        return
+    history = sys.modules.get("server.services.history")
+    if history is not None:
+        history.close_all()  # the in-process histories' git helpers (atexit would, later)
+    gc.collect()
+    found = processes.wait_for_leftovers(marker, exclude=set())
+    if not found:
+        return
+    processes.kill(found)
+    lines = "\n".join(f"  pid {p.pid}: {p.cmdline[:200]}" for p in found)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = (f"{len(found)} process(es) started by this test run were still alive at its "
+               f"end (killed now):\n{lines}")
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    else:
+        print(message, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def child_processes():
+    """A list to append each started subprocess.Popen to: stopped at the test's end, pass or
+    fail, with its process group when it leads one (tests/processes.py)."""
+    from tests import processes
+
+    started: list[subprocess.Popen] = []
+    yield started
+    for proc in reversed(started):
+        processes.stop_process(proc, term_timeout=60)
+
+
 @pytest.fixture(scope="session")
 def _migrated_sqlite(tmp_path_factory) -> Path:
     """One SQLite file migrated to head; tests get copies (migrating per test is slow)."""
@@ -185,8 +237,11 @@ def _cluster_port() -> int:
     if not lines:
         raise RuntimeError("no PostgreSQL cluster (pg_lsclusters is empty)")
     if not any(parts[3] == "online" for parts in lines):
+        from tests.processes import environ_without_marker
+
+        # a system service that outlives the run on purpose: not one of the run's processes
         subprocess.run(["service", "postgresql", "start"], check=True, capture_output=True,
-                       timeout=120)
+                       timeout=120, env=environ_without_marker())
         out = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True,
                              check=True).stdout
         lines = [ln.split() for ln in out.splitlines() if ln.strip()]

@@ -1,37 +1,61 @@
-"""My account: who I am, my password, my personal access tokens for the Excel add-in."""
+"""My account: who I am, my password, my second factor, where I am signed in, and my personal
+access tokens for the Excel add-in."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request, session, url_for
 from sqlalchemy import select
 
-from server import auth, guards
+from server import auth, guards, mfa
 from server.db import get_session
-from server.models import ApiToken
-from server.services.errors import NotFound
-from server.web import back, lang, say
+from server.models import ApiToken, User, WebSession
+from server.services.errors import ClientError, NotFound
+from server.web import back, lang, say, t
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 TOKEN_DAY_CHOICES = (30, 90, 180, 365)
 
 
+def _page(user: User, new_token: str | None = None, error: str = "",
+          status: int = 200) -> Response:
+    db = get_session()
+    tokens = db.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                        .order_by(ApiToken.id.desc())).all()
+    now = auth.utcnow()
+    sessions = [w for w in db.scalars(select(WebSession).where(
+        WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+        .order_by(WebSession.last_seen_at.desc()))
+        if auth._aware(w.expires_at) > now]
+    html = render_template("account.html", user=user, tokens=tokens, new_token=new_token,
+                           day_choices=TOKEN_DAY_CHOICES, now=now, aware=auth._aware,
+                           sessions=sessions, this_session=auth.current_session_hash(),
+                           scopes=auth.TOKEN_SCOPES, token_error=error,
+                           mfa_enrolled=mfa.enrolled(user),
+                           mfa_required=mfa.required(user, current_app.config),
+                           recovery_left=len(user.recovery_codes or []))
+    return Response(html, status)
+
+
 @bp.get("")
 @guards.web("account.own")
-def index() -> str:
-    user = auth.current_user()
-    tokens = get_session().scalars(select(ApiToken).where(ApiToken.user_id == user.id)
-                                   .order_by(ApiToken.id.desc())).all()
-    return render_template("account.html", user=user, tokens=tokens, new_token=None,
-                           day_choices=TOKEN_DAY_CHOICES, now=auth.utcnow(),
-                           aware=auth._aware)
+def index() -> Response:
+    return _page(auth.current_user())
+
+
+def _password_again(user: User) -> None:
+    """Re-authentication before something that outlives this browser session (a token, a new
+    second factor): the password again, throttled like a sign-in."""
+    if not auth.check_password_throttled(user.name, request.form.get("password", ""), user,
+                                         lang()):
+        raise ClientError(t("密码不正确。", "The password is wrong."), 400)
 
 
 @bp.post("/tokens")
 @guards.web("account.own")
-def create_token() -> str | Response:
+def create_token() -> Response:
     user = auth.current_user()
     label = request.form.get("label", "").strip()[:100] or "Excel"
     try:
@@ -40,16 +64,80 @@ def create_token() -> str | Response:
         days = 90
     if days not in TOKEN_DAY_CHOICES:
         days = 90
+    scopes = [s for s in request.form.getlist("scopes") if s in auth.TOKEN_SCOPES]
+    try:
+        _password_again(user)
+        if not scopes:
+            raise ClientError(t("请至少选择一个权限范围。", "Choose at least one scope."), 400)
+    except ClientError as exc:
+        return _page(user, error=exc.message, status=exc.status)
     db = get_session()
-    token = auth.create_token(db, user, label, days=days)
+    token = auth.create_token(db, user, label, days=days, scopes=scopes)
     db.commit()
-    tokens = db.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
-                        .order_by(ApiToken.id.desc())).all()
     # Shown once, in this answer only (never in a redirect URL, flash cookie or log).
-    resp = render_template("account.html", user=user, tokens=tokens, new_token=token,
-                           day_choices=TOKEN_DAY_CHOICES, now=auth.utcnow(),
-                           aware=auth._aware)
-    return Response(resp, headers={"Cache-Control": "no-store"})
+    return _page(user, new_token=token)
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@guards.web("account.own")
+def end_session(session_id: int) -> Response:
+    user = auth.current_user()
+    db = get_session()
+    row = db.get(WebSession, session_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("找不到该登录。\nNo such sign-in.")
+    if row.revoked_at is None:
+        row.revoked_at = auth.utcnow()
+        db.commit()
+    if row.sid_hash == auth.current_session_hash():
+        session.clear()
+        return back("auth.login")
+    say("已结束该登录。", "That sign-in was ended.")
+    return back("account.index")
+
+
+@bp.post("/sessions/end-others")
+@guards.web("account.own")
+def end_other_sessions() -> Response:
+    user = auth.current_user()
+    db = get_session()
+    mine = auth.current_session_hash()
+    for row in db.scalars(select(WebSession).where(WebSession.user_id == user.id,
+                                                   WebSession.revoked_at.is_(None))):
+        if row.sid_hash != mine:
+            row.revoked_at = auth.utcnow()
+    db.commit()
+    say("其他设备上的登录已结束。", "Your other sign-ins were ended.")
+    return back("account.index")
+
+
+@bp.route("/mfa", methods=["GET", "POST"])
+@guards.web("account.own")
+def enrol_mfa() -> Response:
+    """Enrol (or replace) the authenticator: password again and a code of the new secret."""
+    from server.blueprints.signin import _enrol_page, recovery_codes_page
+
+    user = auth.current_user()
+    secret = session.get("kb_enrol_secret")
+    if request.method == "GET" or not secret:
+        secret = mfa.new_secret()
+        session["kb_enrol_secret"] = secret
+        return _enrol_page(user, secret, url_for("account.enrol_mfa"), ask_password=True)
+    try:
+        _password_again(user)
+    except ClientError as exc:
+        return _enrol_page(user, secret, url_for("account.enrol_mfa"), exc.message, exc.status,
+                           True)
+    step = mfa.enrolment_step(secret, request.form.get("code", ""))
+    if step is None:
+        return _enrol_page(user, secret, url_for("account.enrol_mfa"),
+                           t("验证码不正确：请核对手机时间后重试。",
+                             "Wrong code: check your phone's clock and try again."), 400, True)
+    db = get_session()
+    codes = mfa.enrol(user, secret, step)
+    db.commit()
+    session.pop("kb_enrol_secret", None)
+    return recovery_codes_page(codes, url_for("account.index"))
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -75,7 +163,13 @@ def change_password() -> Response:
     db = get_session()
     current = request.form.get("current", "")
     new = request.form.get("new", "")
-    if user.password_hash and not auth._verify(user.password_hash, current):
+    try:
+        right = not user.password_hash or auth.check_password_throttled(
+            user.name, current, user, lang())
+    except ClientError as exc:
+        say(exc.message, exc.message, "error")
+        return back("account.index")
+    if not right:
         say("当前密码不正确。", "The current password is wrong.", "error")
         return back("account.index")
     if new != request.form.get("repeat", ""):
@@ -85,9 +179,10 @@ def change_password() -> Response:
     if problem:
         say(problem, problem, "error")
         return back("account.index")
-    auth.set_password(user, new)
+    auth.set_password(user, new)  # revokes every token of the user
     auth.end_all_sessions(db, user)  # every other browser must sign in again
     auth.start_web_session(db, user)
     db.commit()
-    say("密码已更改，其他设备上的登录已结束。", "Password changed; other sign-ins were ended.")
+    say("密码已更改，其他设备上的登录已结束，访问令牌已全部撤销。",
+        "Password changed; other sign-ins were ended and every access token was revoked.")
     return back("account.index")

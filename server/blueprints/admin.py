@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from server import auth, guards
+from server import auth, guards, throttle
 from server.db import get_session
 from server.models import Employee, Notification, OAuthClient, Role, User
+from server.scoring.messages import why_of
+from server.scoring.numbers import checked_decimal
 from server.services.errors import BadRequest, NotFound
 from server.web import back, lang, say, t
+from server.xlwire.textsafe import checked_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -45,13 +47,31 @@ def _points(text: str, what: str) -> str | None:
     text = (text or "").strip()
     if not text:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise BadRequest(f"{what}必须是数字。\n{what}: not a number.") from None
+    try:  # the one number check ("NaN", "sNaN", "1e999" are not limits)
+        value = checked_decimal(text, places=2, whole=7)
+    except ValueError as exc:
+        why = why_of(exc)
+        raise BadRequest(f"{what}：{why.text('zh')}\n{what}: {why.text('en')}"  # type: ignore[union-attr]
+                         ) from None
     if value < 0 or value > 100:
         raise BadRequest(f"{what}必须在 0 到 100 之间。\n{what}: between 0 and 100.")
     return str(value)
+
+
+# The user form's text fields: (caption, String(n) of server/models.py User, one line?)
+_USER_FIELDS = {"name": (("用户名", "User name"), 100), "display_name": (("显示名", "Name"), 200),
+                "email": (("邮箱", "E-mail"), 200), "employee_id": (("工号", "Employee id"), 50)}
+
+
+def _check_user_fields(form) -> None:  # noqa: ANN001 - werkzeug MultiDict
+    """The one text check on the user form: one line, fits its column (400 naming it)."""
+    for key, ((zh, en), limit) in _USER_FIELDS.items():
+        try:
+            checked_text(form.get(key, "").strip(), en, multiline=False, limit=limit)
+        except ValueError as exc:
+            why = why_of(exc)
+            raise BadRequest(f"{zh}：{why.text('zh')}\n{why.text('en')}"  # type: ignore[union-attr]
+                             ) from None
 
 
 def authority_from_form(form) -> dict:  # noqa: ANN001 - werkzeug MultiDict
@@ -85,6 +105,7 @@ def users() -> str:
 def create_user() -> Response:
     db = get_session()
     form = request.form
+    _check_user_fields(form)
     role = form.get("role", "")
     if role not in ROLES:
         raise BadRequest("请选择角色。\nChoose a role.")
@@ -109,8 +130,10 @@ def create_user() -> Response:
 @bp.get("/users/<int:user_id>")
 @guards.web("users.view")
 def user(user_id: int) -> str:
-    return render_template("admin/user.html", user=_user(user_id), roles=ROLES,
-                           now=auth.utcnow(), aware=auth._aware)
+    target = _user(user_id)
+    return render_template("admin/user.html", user=target, roles=ROLES,
+                           now=auth.utcnow(), aware=auth._aware,
+                           slowed=throttle.waiting(get_session(), target.name))
 
 
 @bp.post("/users/<int:user_id>")
@@ -120,6 +143,7 @@ def update_user(user_id: int) -> Response:
     target = _user(user_id)
     me = auth.current_user()
     form = request.form
+    _check_user_fields(form)
     role = form.get("role", target.role)
     if role not in ROLES:
         raise BadRequest("请选择角色。\nChoose a role.")
@@ -151,11 +175,11 @@ def reset_password(user_id: int) -> Response:
     if problem:
         say(problem, problem, "error")
         return back("admin.user", user_id=user_id)
-    auth.set_password(target, password)
+    auth.set_password(target, password)  # revokes the user's tokens
     auth.end_all_sessions(db, target)
     db.commit()
-    say("已设置新密码，该用户的登录已全部结束。",
-        "New password set; the user's sign-ins were ended.")
+    say("已设置新密码，该用户的登录已全部结束，访问令牌已撤销。",
+        "New password set; the user's sign-ins were ended and tokens revoked.")
     return back("admin.user", user_id=user_id)
 
 
@@ -166,7 +190,23 @@ def unlock(user_id: int) -> Response:
     target.locked_until = None
     target.failed_logins = 0
     get_session().commit()
+    throttle.unlock_account(get_session(), target.name)  # every address's delay
     say("已解锁。", "Unlocked.")
+    return back("admin.user", user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/mfa-reset")
+@guards.web("users.manage")
+def reset_mfa(user_id: int) -> Response:
+    """A lost phone without recovery codes: the authenticator is removed and the user's
+    sign-ins end; a role that needs it enrols again at the next sign-in."""
+    db = get_session()
+    target = _user(user_id)
+    target.totp_secret, target.recovery_codes = None, []
+    auth.end_all_sessions(db, target)
+    db.commit()
+    say("已移除该用户的验证器，其登录已全部结束。",
+        "The user's authenticator was removed and their sign-ins ended.")
     return back("admin.user", user_id=user_id)
 
 
@@ -278,6 +318,22 @@ def revoke_client(client_id: int) -> Response:
     say(f"客户端 {row.client_id} 已停用，其令牌立即失效。",
         f"Client {row.client_id} revoked; its tokens stop working now.")
     return back("admin.clients")
+
+
+@bp.post("/clients/<int:client_id>/rotate")
+@guards.web("clients.manage")
+def rotate_client_secret(client_id: int) -> Response:
+    """A new secret, shown once; the old one and its tokens stop working now."""
+    db = get_session()
+    row = db.get(OAuthClient, client_id)
+    if row is None or row.revoked_at is not None:
+        raise NotFound("找不到该客户端。\nNo such client.")
+    secret = auth.rotate_oauth_secret(db, row)
+    db.commit()
+    rows = db.scalars(select(OAuthClient).order_by(OAuthClient.id.desc())).all()
+    html = render_template("admin/clients.html", clients=rows, scopes=auth.OAUTH_SCOPES,
+                           secret=secret, new_client=row)
+    return Response(html, headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/notifications")

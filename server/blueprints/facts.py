@@ -6,7 +6,9 @@ form for file-drop sources).
   GET  /api/v1/periods/<code>/pull-status     per-source progress of the running/last pull
   GET  /api/v1/periods/<code>/facts           every fact with its provenance
   GET  /api/v1/periods/<code>/explanations    latest score lines with links to their facts
-  GET  /sync/<code>                           the same as a page; anchors per fact
+  GET  /sync/<code>                           the same as a page in the site's layout and
+                                              language, in words (server/templates/facts/);
+                                              anchors per fact
   GET  /sync/<code>/facts/<employee>[/<indicator>]  the facts behind one score line (kb_scores'
                                               explanation links here) or all of a manager's
                                               lines (kb_summary, large workbooks); by department
@@ -15,23 +17,33 @@ form for file-drop sources).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from server import guards, policy
-from server.auth import bearer_token, current_user, login_required, require_role
+from server import display, guards, policy
+from server.auth import (
+    OAUTH_TOKEN_PREFIX,
+    bearer_token,
+    current_user,
+    login_required,
+    oauth_client_for_token,
+    require_role,
+)
 from server.blueprints import lookups
 from server.db import get_session
 from server.models import Employee, Period, PeriodState, Role, SourceFact
 from server.services import facts as fact_service
 from server.services import pull as pull_service
 from server.services.errors import BadRequest, NotFound, Unprocessable
+from server.services.roster import names_of_employees
+from server.web import lang, timezone, who
 
 bp = Blueprint("facts", __name__)
 bp.url_value_preprocessor(lookups.period_code_in_url)
@@ -47,21 +59,28 @@ def _period(code: str) -> Period:
 
 
 @bp.post("/api/v1/facts")
-@guards.machine("sync push token of the source (sync config)")
+@guards.machine("facts:write")
 def push() -> Response:
+    """Authenticated by an OAuth2 client-credentials token with scope facts:write of a client
+    listed in the source's `clients`, or by the push source's own token (sync config)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object: {\"source\", \"period\", "
                          "\"records\": [...]}")
     source_name = str(body.get("source") or "").strip()
     config = pull_service.sync_config(current_app.config)
-    source = pull_service.authenticate_push(config, source_name, bearer_token() or "")
+    token = bearer_token() or ""
+    client = oauth_client_for_token(get_session(), token, "facts:write") if \
+        token.startswith(OAUTH_TOKEN_PREFIX) else None
+    source = pull_service.authenticate_push(config, source_name, token,
+                                            client.client_id if client else None)
     key = (request.headers.get("Idempotency-Key") or str(body.get("request_key") or "")).strip()
     if len(key) > 200:
         raise Unprocessable("Idempotency-Key is longer than 200 characters")
     session = get_session()
-    status, answer = pull_service.receive_push(session, source, body, key,
-                                               request.remote_addr or "", current_app.config)
+    status, answer = pull_service.receive_push(
+        session, source, body, key, client.client_id if client else request.remote_addr or "",
+        current_app.config)
     session.commit()
     resp = jsonify(answer)
     resp.status_code = status
@@ -140,55 +159,45 @@ def explanations(code: str) -> Response:
                    lines=_explained(period, lang, request.args.get("employee", "").strip()))
 
 
-PAGE = """<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8">
-<title>{{ t('源数据', 'Source data') }} {{ period.code }}</title>
-<style>
- body{font-family:system-ui,"Microsoft YaHei",sans-serif;margin:1.5rem;color:#222}
- table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;
- vertical-align:top} th{background:#f3f3f3} tr.stale td{background:#FFE699}
- tr:target td{outline:2px solid #2b6cb0} .muted{color:#666} .bad{color:#a00}
-</style></head><body>
-<h1>{{ t('源数据', 'Source data') }} · {{ period.code }}
- <small class="muted">{{ period.template_code }} · {{ period.state }}{% if frozen %} ·
- {{ t('已冻结', 'frozen') }}{% endif %}</small></h1>
-{% if status %}
-<h2>{{ t('最近一次获取', 'Last pull') }}: {{ status.state }} {{ status.finished_at }}
- ({{ status.by }})</h2>
-<table><tr><th>{{ t('来源', 'Source') }}</th><th>{{ t('状态', 'State') }}</th>
-<th>{{ t('页', 'Pages') }}</th><th>{{ t('记录', 'Records') }}</th>
-<th>{{ t('值', 'Values') }}</th><th>{{ t('问题', 'Problems') }}</th><th>s</th>
-<th>{{ t('错误', 'Error') }}</th></tr>
-{% for s in status.sources %}<tr><td>{{ s.source }}</td><td>{{ s.state }}</td>
-<td>{{ s.pages }}</td><td>{{ s.records }}</td><td>{{ s.facts }}</td><td>{{ s.problems }}</td>
-<td>{{ '%.2f' % s.seconds }}</td><td class="bad">{{ s.error }}</td></tr>{% endfor %}
-</table>
-{% if status.problems %}<h3>{{ t('逐行问题', 'Row problems') }}</h3><ul>
-{% for p in status.problems %}<li>{{ p.source }}: {{ p.at }}: {{ p.field }}: {{ p.reason }}
- {{ p.employee_id }} {{ p.indicator }}</li>{% endfor %}</ul>{% endif %}
-{% endif %}
-<h2>{{ t('数值与出处', 'Values and provenance') }} ({{ facts|length }})</h2>
-<table><tr><th>{{ t('工号', 'Employee') }}</th><th>{{ t('指标', 'Indicator') }}</th>
-<th>{{ t('字段', 'Field') }}</th><th>{{ t('数值', 'Value') }}</th>
-<th>{{ t('原始值', 'Raw') }}</th><th>{{ t('单位', 'Unit') }}</th>
-<th>{{ t('来源', 'Source') }}</th><th>{{ t('获取时间', 'Fetched at') }}</th>
-<th>{{ t('获取人', 'By') }}</th><th>{{ t('状态', 'Status') }}</th>
-<th>{{ t('请求', 'Request') }}</th><th>{{ t('得分说明', 'Score explanation') }}</th></tr>
-{% for f in facts %}<tr id="{{ f.anchor }}" class="{{ 'stale' if f.stale }}">
-<td>{{ f.employee_id }}</td><td>{{ f.indicator }}</td><td>{{ f.field }}</td>
-<td>{{ f.value }}</td><td>{{ f.raw_value }}</td><td>{{ f.unit }}</td><td>{{ f.source }}</td>
-<td>{{ f.fetched_at }}</td><td>{{ f.fetched_by }}</td><td>{{ f.status }}</td>
-<td class="muted">{{ f.request }}</td>
-<td>{{ explain.get((f.employee_id, f.indicator), '') }}</td></tr>{% endfor %}
-</table>
-{% if file_sources %}<h2>{{ t('上传文件', 'Upload a file') }}</h2>
-<p class="muted">{{ t('CSV（UTF-8 或 GBK/GB18030）或 XLSX；下次获取数据时读取。',
- 'CSV (UTF-8 or GBK/GB18030) or XLSX; read by the next pull.') }}</p>
-{% for s in file_sources %}<form method="post" enctype="multipart/form-data"
- action="{{ url_for('facts.upload', code=period.code, source=s) }}">{{ csrf_field() }}
- <label>{{ s }} <input type="file" name="file" accept=".csv,.xlsx,.xlsm"></label>
- <button>{{ t('上传', 'Upload') }}</button></form>{% endfor %}{% endif %}
-</body></html>"""
+def _fact_row(f: SourceFact, names: dict[str, str], units: dict[str, str]
+              ) -> dict[str, object]:
+    """A fact as a person reads it on the provenance pages: the value in its unit, the
+    source system, what was asked (in words), when (company time zone) and who pulled it
+    (display name), in the page's language."""
+    value = f.value
+    unit = f.unit or units.get(f.indicator, "")
+    shown = display.measure(value, unit) if display.decimal_or_none(value) is not None \
+        else str(value if value is not None else "—")
+    if unit and not display.is_percent(unit) and display.decimal_or_none(value) is not None:
+        shown += f" {unit}"
+    raw = (f.raw_value or "").strip()
+    return {"employee_id": f.employee_id, "employee_name": names.get(f.employee_id, ""),
+            "indicator": f.indicator, "field": f.field, "value": shown,
+            "raw_value": raw if raw and raw != str(value) else "",
+            "source": f.source, "query": display.request_words(f.request, lang()),
+            "fetched_at": f.fetched_at, "fetched_by": who(f.fetched_by), "stale": f.stale,
+            "status": fact_service.status_text(f, lang(), timezone()),
+            "status_word": fact_service.STATUS_WORDS[lang()]["stale" if f.stale else "ok"],
+            "anchor": fact_service.fact_anchor(f)}
+
+
+def _units(period: Period) -> dict[str, str]:
+    from server.services.feedback import indicators_of
+
+    return {c: str(r.get("unit") or "") for c, r in indicators_of(period).items()}
+
+
+def _pull_status(code: str) -> dict[str, object] | None:
+    status = pull_service.pull_status(code)
+    if status is None:
+        return None
+    finished = status.get("finished_at") or ""
+    try:
+        status["finished"] = dt.datetime.fromisoformat(str(finished)) if finished else None
+    except ValueError:
+        status["finished"] = None
+    status["by"] = who(str(status.get("by") or ""))
+    return status
 
 
 @bp.get("/sync/<code>")
@@ -196,17 +205,21 @@ PAGE = """<!doctype html>
 @login_required
 def page(code: str) -> str:
     period = _period(code)
-    lang = request.args.get("lang") or period.lang or "zh"
-    facts = [_fact_dict(f, lang) for f in fact_service.facts_for(get_session(), period)]
+    session = get_session()
+    names, units = names_of_employees(session), _units(period)
+    explain = {(str(ln.get("employee_id")), str(ln.get("indicator"))): ln.get("explanation")
+               for ln in _latest_lines(period)}
+    facts = []
+    for f in fact_service.facts_for(session, period):
+        row = _fact_row(f, names, units)
+        row["explanation"] = explain.get((f.employee_id, f.indicator), "")
+        facts.append(row)
     config = pull_service.sync_config(current_app.config)
     file_sources = [s.name for s in pull_service.sources_for(config, period)
                     if s.kind == "files"] if config else []
-    return render_template_string(
-        PAGE, lang=lang, period=period, facts=facts, status=pull_service.pull_status(code),
-        explain={(str(ln.get("employee_id")), str(ln.get("indicator"))): ln.get("explanation")
-                 for ln in _latest_lines(period)},
-        frozen=pull_service.is_frozen(period), file_sources=file_sources,
-        t=lambda zh, en: zh if lang == "zh" else en)
+    return render_template("facts/source.html", period=period, facts=facts,
+                           status=_pull_status(code), frozen=pull_service.is_frozen(period),
+                           file_sources=file_sources)
 
 
 def fact_links(session, period: Period, base_url: str
@@ -224,37 +237,6 @@ def fact_links(session, period: Period, base_url: str
     return link, linked
 
 
-LINE_PAGE = """<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8">
-<title>{{ t('得分依据', 'Facts behind the score') }} {{ period.code }} {{ employee_id }}
- {{ indicator or '' }}</title>
-<style>
- body{font-family:system-ui,"Microsoft YaHei",sans-serif;margin:1.5rem;color:#222}
- table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:3px 6px;
- vertical-align:top} th{background:#f3f3f3} tr.stale td{background:#FFE699} .muted{color:#666}
- section:target h2{outline:2px solid #2b6cb0}
-</style></head><body>
-<h1>{{ t('得分依据', 'Facts behind the score') }} · {{ period.code }} · {{ employee_id }}
- {{ name }}{% if indicator %} · {{ indicator }}{% endif %}</h1>
-{% for s in sections %}<section id="{{ s.indicator }}">
-<h2>{{ s.indicator }}{% if s.points is not none %} · {{ s.points }} {{ t('分', 'points') }}
-{% endif %}</h2>
-<p class="explanation"><strong>{{ t('得分说明', 'Score explanation') }}:</strong>
- {{ s.explanation if s.explanation else '—' }}</p>
-<table class="facts"><tr><th>{{ t('字段', 'Field') }}</th><th>{{ t('数值', 'Value') }}</th>
-<th>{{ t('原始值', 'Raw') }}</th><th>{{ t('单位', 'Unit') }}</th><th>{{ t('来源', 'Source') }}</th>
-<th>{{ t('获取时间', 'Fetched at') }}</th><th>{{ t('获取人', 'By') }}</th>
-<th>{{ t('状态', 'Status') }}</th><th>{{ t('请求', 'Request') }}</th></tr>
-{% for f in s.facts %}<tr id="{{ f.anchor }}" class="{{ 'stale' if f.stale }}">
-<td>{{ f.field }}</td><td>{{ f.value }}</td><td>{{ f.raw_value }}</td><td>{{ f.unit }}</td>
-<td>{{ f.source }}</td><td>{{ f.fetched_at }}</td><td>{{ f.fetched_by }}</td>
-<td>{{ f.status }}</td><td class="muted">{{ f.request }}</td></tr>
-{% else %}<tr><td colspan="9" class="muted">{{ t('没有源数据（手工录入或缺数据）。',
- 'No source facts (entered by hand or missing).') }}</td></tr>{% endfor %}
-</table></section>{% endfor %}
-</body></html>"""
-
-
 @bp.get("/sync/<code>/facts/<employee_id>")
 @bp.get("/sync/<code>/facts/<employee_id>/<indicator>")
 @guards.web("result.view")
@@ -266,11 +248,10 @@ def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
     their departments; a manager: their own, once published)."""
     session = get_session()
     period = _period(code)
-    lang = request.args.get("lang") or period.lang or "zh"
     emp = session.scalar(select(Employee).where(Employee.employee_id == employee_id))
     user = current_user()
     policy.require(user, "result.view",
-                   policy.Subject(employee_id, emp.department if emp else None), lang)
+                   policy.Subject(employee_id, emp.department if emp else None), lang())
     if user.role == Role.EMPLOYEE.value and period.state not in (
             PeriodState.PUBLISHED.value, PeriodState.CLOSED.value):
         raise NotFound(f"期间 {code} 没有已发布的结果。\nPeriod {code} has no published result.")
@@ -278,19 +259,23 @@ def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
     if indicator is not None:
         where.append(SourceFact.indicator == indicator)
     by_code: dict[str, list[dict[str, object]]] = {}
+    names, units = {employee_id: emp.name if emp else ""}, _units(period)
     for f in session.scalars(select(SourceFact).where(*where).order_by(SourceFact.id)):
-        by_code.setdefault(f.indicator, []).append(_fact_dict(f, lang))
+        by_code.setdefault(f.indicator, []).append(_fact_row(f, names, units))
     lines = {str(ln.get("indicator")): ln for ln in _latest_lines(period)
              if str(ln.get("employee_id")) == employee_id
              and (indicator is None or str(ln.get("indicator")) == indicator)}
     codes = [indicator] if indicator is not None else list(dict.fromkeys([*lines, *by_code]))
-    sections = [{"indicator": c, "facts": by_code.get(c, []),
+    from server.services.feedback import indicators_of
+
+    rules = indicators_of(period)
+    sections = [{"indicator": c, "name": (rules.get(c) or {}).get("name", ""),
+                 "facts": by_code.get(c, []),
                  "explanation": lines.get(c, {}).get("explanation"),
                  "points": lines.get(c, {}).get("points")} for c in codes]
-    return render_template_string(
-        LINE_PAGE, lang=lang, period=period, employee_id=employee_id,
-        name=emp.name if emp else "", indicator=indicator, sections=sections,
-        t=lambda zh, en: zh if lang == "zh" else en)
+    return render_template("facts/line.html", period=period, employee_id=employee_id,
+                           name=emp.name if emp else "", indicator=indicator,
+                           sections=sections)
 
 
 @bp.post("/sync/<code>/upload/<source>")

@@ -55,7 +55,7 @@ def appeal(code: str) -> Response:
     item = feedback.appeal(db, lookups.published_period(db, code), user,
                            request.form.get("reason", ""), lang())
     db.commit()
-    notify.appeal_created(item.id, code, user.label)
+    notify.appeal_created(item.id, code, user.label, item.created_at)
     say("申诉已提交，人力资源部将答复。", "Appeal sent; HR will answer it.")
     return back("me.result", code=code)
 

@@ -9,12 +9,12 @@ import io
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from server import auth, guards, policy, workflow
+from server import auth, display, guards, policy, workflow
 from server.blueprints import lookups
 from server.db import get_session
 from server.models import Adjustment, AdjustmentStatus, Period, PeriodState
 from server.periodcode import is_period_code
-from server.services import feedback, scoring
+from server.services import feedback
 from server.services.periods import find_period, valid_code
 from server.services.roster import departments_of, names_of_employees
 from server.web import back, lang, say, t
@@ -109,13 +109,20 @@ def detail(code: str) -> str:
 
 @bp.post("/periods/<code>/transition")
 @guards.web("period.transition")
-def transition(code: str) -> Response:
+def transition(code: str) -> Response | str:
     user = auth.current_user()
     db = get_session()
     period = _period(code)
     action = request.form.get("action", "")
+    confirmed = request.form.get("confirmed") == "yes"
+    if action in workflow.CONFIRM and not confirmed and any(
+            tr.action == action for tr in workflow.available(period, user)):
+        # publish / close: first say who will be told and who cannot answer (docs/roles.md)
+        return render_template("period_confirm.html", period=period,
+                               preview=workflow.preview(db, period))
     event = workflow.transition(db, period, action, user, request.form.get("reason", ""),
-                                request.form.get("to_state") or None, lang())
+                                request.form.get("to_state") or None, lang(),
+                                confirmed=confirmed)
     db.commit()
     say(f"期间 {code}：{workflow.action_word(action, 'zh')}，现为「"
         f"{workflow.state_word(event.to_state, 'zh')}」。",
@@ -138,7 +145,7 @@ def export(code: str) -> Response:
                 t("总分", "Total"), t("等级", "Grade"), t("排名", "Rank"), t("状态", "Status")])
     for x in _visible_totals(user, run):
         w.writerow([_cell(v) for v in (x["employee_id"], x["name"], x["department"],
-                                       x.get("total") or "", x.get("grade") or "",
+                                       display.number(x.get("total")), x.get("grade") or "",
                                        x.get("rank") or "", x.get("status") or "")])
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="kpibook-{_filename(code)}.csv"',
@@ -182,12 +189,11 @@ def adjust(code: str, employee_id: str) -> Response:
     period = _viewed_period(code, employee_id)
     row = feedback.adjust(db, period, user, employee_id, request.form.get("indicator", ""),
                           request.form.get("points", ""), request.form.get("reason", ""),
-                          lang())
-    # the same history commit as a ribbon Submit (git first, then the database)
-    scoring.commit_web_adjustment(db, period, row, user)
+                          lang())  # the history commit as a ribbon Submit's (git first)
     db.commit()
-    say(f"已调整 {employee_id} 的 {row.indicator}：{row.points:+} 分。",
-        f"Adjusted {row.indicator} of {employee_id} by {row.points:+} points.")
+    points = display.signed(row.points)
+    say(f"已调整 {employee_id} 的 {row.indicator}：{points} 分。",
+        f"Adjusted {row.indicator} of {employee_id} by {points} points.")
     return back("periods.result", code=code, employee_id=employee_id)
 
 
@@ -221,12 +227,9 @@ def answer(appeal_id: int) -> Response:
                     indicator=request.form.get("indicator", "").strip(),
                     points=request.form.get("points", "").strip(),
                     adjust_reason=request.form.get("adjust_reason", ""))
-    if item.adjustment_id is not None:  # an answer with an adjustment: a history commit
-        scoring.commit_web_adjustment(db, item.period, db.get(Adjustment, item.adjustment_id),
-                                      user)
-    db.commit()
+    db.commit()  # an answer with an adjustment made its history commit (git first)
     from server import notify
 
-    notify.appeal_answered(item.id)
+    notify.appeal_answered(item.id, item.answered_at)
     say("已答复申诉，等待经理确认。", "Answer saved; waiting for the manager's confirmation.")
     return back("periods.appeal", appeal_id=appeal_id)

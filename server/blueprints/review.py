@@ -29,7 +29,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server import auth, charts, exports, guards, policy, workflow
+from server import auth, charts, display, exports, guards, policy, workflow
 from server.blueprints import lookups
 from server.blueprints import review_data as rd
 from server.db import get_session
@@ -37,7 +37,8 @@ from server.models import Period, PeriodState, Role, SourceFact, User
 from server.services import feedback
 from server.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.services.history import editor_of, history_for
-from server.web import back, lang, say, t
+from server.services.scoring import revert_points
+from server.web import back, lang, say, t, timezone
 
 bp = Blueprint("review", __name__, template_folder="templates")
 bp.url_value_preprocessor(lookups.period_code_in_url)
@@ -127,7 +128,9 @@ def dashboard(code: str) -> str:
         by_dept.setdefault(dept, [])
         if value is not None:
             by_dept[dept].append(value)
-    distributions = [(d, charts.histogram(v, title=d, bins=10), _stats(v))
+    # one axis for every department, so that charts side by side compare
+    low, high = charts.axis_range([v for vs in by_dept.values() for v in vs])
+    distributions = [(d, charts.distribution(v, title=d, low=low, high=high), _stats(v))
                      for d, v in sorted(by_dept.items())]
     sources = _sources(db, period) if policy.can(viewer.user, "facts.view") else None
     from server.services.pull import pull_status
@@ -149,7 +152,7 @@ def _stats(values: list[Decimal]) -> dict[str, object]:
     mid = len(s) // 2
     median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
     return {"n": len(s), "min": s[0], "max": s[-1], "median": median,
-            "mean": (sum(s) / len(s)).quantize(Decimal("0.01"))}
+            "mean": sum(s) / len(s)}  # rounded where shown (half away from zero)
 
 
 def _sources(db, period: Period) -> list[dict[str, object]]:
@@ -175,9 +178,12 @@ def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object
     if period.state not in OPEN_REVIEW:
         return {"open": False, "count": 0, "approvers": [], "entries": []}
     decided = rd.reviews(history, period.code)
+    # a reverted submission waits for nobody (its revert is a submission of its own)
+    reverted = {info.reverts[:12] for info in history.timeline(period.code, kind="revert",
+                                                               limit=500) if info.reverts}
     entries = []
     for info in history.timeline(period.code, kind="adjustment", limit=500):
-        if info.commit[:12] in decided:
+        if info.commit[:12] in decided or info.commit[:12] in reverted:
             continue
         entry = rd._visible_entry(viewer, info)
         if entry is not None:
@@ -192,6 +198,8 @@ def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object
         for e in entries:
             any_one = False
             for i, u in enumerate(executives):
+                if editor_of(u).email.casefold() == e.info.author.email.casefold():
+                    continue  # nobody approves their own submission
                 if all(policy.visible(u, c.employee_id, viewer.departments.get(c.employee_id))
                        for c in e.info.cells):
                     counts[i] += 1
@@ -301,23 +309,18 @@ def submission(code: str) -> str:
     cells_ok = not entry.hidden
     may_revert = (entry.kind in rd.CELL_KINDS and cells_ok
                   and period.state in workflow.ALLOWED_IN["adjust"]
-                  and all(policy.can(user, "adjustment.make", _change(db, viewer, period, c))
-                          for c in entry.cells))
+                  and policy.can(user, "adjustment.make")
+                  and not policy.change_refusals(db, user, period, revert_points(entry.cells),
+                                                 lang()))
     open_review = period.state in OPEN_REVIEW
     may_approve = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
-                   and user.role == Role.EXECUTIVE.value and user.active)
+                   and not policy.submission_review_refusals(
+                       user, "approve", _authored(db, user, entry.info), lang()))
     may_return = (entry.kind in rd.CELL_KINDS and cells_ok and open_review
                   and policy.can(user, "adjustment.review"))
     return render_template("review/submission.html", period=period, entry=entry,
                            viewer=viewer, may_revert=may_revert, may_approve=may_approve,
                            may_return=may_return, head=history.head())
-
-
-def _change(db, viewer: rd.Viewer, period: Period, cell) -> policy.Change:
-    rule = feedback.indicators_of(period).get(cell.indicator) or {}
-    restored = cell.old if cell.old is not None else Decimal(0)
-    return policy.Change(cell.employee_id, viewer.departments.get(cell.employee_id),
-                         cell.indicator, restored, frozenset(rule.get("adjust_roles") or ()))
 
 
 @bp.get("/review/<code>/cell/<employee_id>")
@@ -404,11 +407,14 @@ def chart(code: str) -> Response:
     if department is not None and viewer.scope is not None and department not in viewer.scope:
         policy.require(viewer.user, "result.view", policy.Subject("", department), lang())
     data = feedback.run_data(db, feedback.latest_run_light(db, period))
-    values = [rd.dec(x.get("total")) for x in (data.totals if data else ())
-              if viewer.sees(x["employee_id"]) and (
-                  department is None or viewer.departments.get(x["employee_id"]) == department)]
+    visible = [x for x in (data.totals if data else ()) if viewer.sees(x["employee_id"])]
+    # the dashboard's axis: every visible department's
+    low, high = charts.axis_range([rd.dec(x.get("total")) for x in visible])
+    values = [rd.dec(x.get("total")) for x in visible
+              if department is None or viewer.departments.get(x["employee_id"]) == department]
     title = department or t("全部可见部门", "All visible departments")
-    return _svg(charts.histogram([v for v in values if v is not None], title=title))
+    return _svg(charts.distribution([v for v in values if v is not None], title=title,
+                                    low=low, high=high))
 
 
 def _svg(svg) -> Response:
@@ -430,12 +436,12 @@ def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
         t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
         t("指标", "Indicator"), t("原分数", "Old points"), t("原因（原）", "Old reason"),
         t("新分数", "New points"), t("原因", "Reason"), t("修改人", "Changed by"),
-        t("时间 (UTC)", "When (UTC)"), t("提交编号", "Submission")], [
+        _when_header(), t("提交编号", "Submission")], [
         [c.employee_id, viewer.name(c.employee_id), viewer.departments.get(c.employee_id),
          c.indicator, c.old.points if c.old else None, c.old.reason if c.old else None,
          c.new.points if c.new else None, c.reason,
          c.changed_by.editor.name if c.changed_by else None,
-         c.changed_by.when.strftime("%Y-%m-%d %H:%M:%S") if c.changed_by else None,
+         _stamp(c.changed_by.when) if c.changed_by else None,
          c.changed_by.submission_id if c.changed_by else None]
         for c in (view.cells if view else [])])
     totals = exports.Table(t("总分与排名", "Totals and ranks"), [
@@ -456,7 +462,7 @@ def _history_table(code: str) -> tuple[str, exports.Table]:
                        size=rd.EXPORT_LIMIT)
     rows = []
     for e in page.entries:
-        base = [e.info.when.strftime("%Y-%m-%d %H:%M:%S"), e.info.author.name,
+        base = [_stamp(e.info.when), e.info.author.name,
                 e.info.author.email, e.kind, e.info.submission_id, e.info.commit]
         if not e.cells:
             rows.append([*base, None, None, None, None, None, None, None])
@@ -465,12 +471,26 @@ def _history_table(code: str) -> tuple[str, exports.Table]:
                          viewer.departments.get(c.employee_id), c.indicator, c.old, c.new,
                          c.reason])
     table = exports.Table(t("调整历史", "History"), [
-        t("时间 (UTC)", "When (UTC)"), t("修改人", "By"), t("邮箱", "E-mail"),
+        _when_header(), t("修改人", "By"), t("邮箱", "E-mail"),
         t("类型", "Kind"), t("提交编号", "Submission"), t("版本", "Version"),
         t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
         t("指标", "Indicator"), t("原分数", "Old"), t("新分数", "New"), t("原因", "Reason")],
         rows)
     return f"kpibook-{exports.filename(code)}-history", table
+
+
+def _stamp(when: dt.datetime) -> str:
+    """An export's time: the company's time zone, to the second (the header names the zone)."""
+    return display.local_time(when, timezone(), seconds=True)
+
+
+def _when(when: dt.datetime) -> str:
+    """A time in a message: the company's time zone, named."""
+    return f"{display.local_time(when, timezone())} ({timezone()})"
+
+
+def _when_header() -> str:
+    return f"{t('时间', 'When')} ({timezone()})"
 
 
 def _export(name: str, tables: list[exports.Table]) -> Response:
@@ -528,8 +548,7 @@ def revert(code: str) -> Response:
         raise BadRequest("撤销必须填写原因。\nA revert needs a reason.")
     entry = _form_commit(history, period, viewer)
     workflow.require_allowed(period, "adjust", lang())
-    for c in entry.cells:
-        policy.require(viewer.user, "adjustment.make", _change(db, viewer, period, c), lang())
+    # authority: the service's one check (policy.change_refusals) on every restored cell
     from server.services.scoring import revert_submission
 
     outcome = revert_submission(db, period, entry.commit, viewer.user, reason, lang())
@@ -560,13 +579,25 @@ def decide(code: str) -> Response:
     reason = (request.form.get("reason") or "").strip()
     if decision == "return" and not reason:
         raise BadRequest("退回必须填写原因。\nSending back needs a reason.")
-    if decision == "approve" and viewer.user.role != Role.EXECUTIVE.value:
-        raise Forbidden(t("只有高管可以批准调整。", "Only an executive may approve adjustments."))
     entry = _form_commit(history, period, viewer)
+    refused = policy.submission_review_refusals(
+        viewer.user, decision, _authored(db, viewer.user, entry.info), lang())
+    if refused:
+        raise Forbidden(("；" if lang() == "zh" else "; ").join(refused) +
+                        ("。" if lang() == "zh" else "."))
     if period.state not in OPEN_REVIEW:
         raise Conflict(t(f"期间已「{workflow.state_word(period.state, 'zh')}」，不能再逐条审批。",
                          f"The period is {workflow.state_word(period.state, 'en')}; "
                          f"submissions can no longer be reviewed one by one."))
+    earlier = rd.reviews(history, period.code).get(entry.commit[:12])
+    if earlier is not None and earlier.decision == decision:
+        # the same decision again (a second click, a resent form): nothing new to record
+        done_zh = "批准" if decision == "approve" else "退回"
+        say(f"版本 {entry.short} 已由 {earlier.by} 于 {_when(earlier.when)} {done_zh}，"
+            f"未重复记录。",
+            f"Version {entry.short} was already {_decision_word(decision)} by {earlier.by} "
+            f"at {_when(earlier.when)}; nothing recorded again.", "info")
+        return back("review.submission", code=code, commit=entry.commit)
     sid = rd.review_id(decision, entry.commit)
     commit = rd.record_review(history, period.code, entry.commit, decision,
                               reason or t("批准", "approved"), editor_of(viewer.user), sid)
@@ -584,28 +615,24 @@ def decide(code: str) -> Response:
     return back("review.submission", code=code, commit=entry.commit)
 
 
+def _authored(db: Session, user: User, info) -> bool:
+    """Whether `user` authored the submission: its git author is theirs, or its cells'
+    Adjustment rows name them."""
+    from server.models import Adjustment
+
+    mine = editor_of(user)
+    if info.author is not None and info.author.email.casefold() == mine.email.casefold():
+        return True
+    return db.scalar(select(Adjustment.id).where(Adjustment.commit == info.commit,
+                                                 Adjustment.author_id == user.id)
+                     .limit(1)) is not None
+
+
 def link_to_version(code: str, commit: str) -> str:
     return url_for("review.submission", code=code, commit=commit)
 
 
 # --- template helpers -------------------------------------------------------------------------
-
-
-@bp.app_template_filter("pts")
-def _pts(value: object) -> str:
-    """Points with a sign (+2.00, -1.50, 0.00); — for none."""
-    number = rd.dec(value)
-    if number is None:
-        return "—"
-    text = f"{number:.2f}"
-    return text if number <= 0 else "+" + text
-
-
-@bp.app_template_filter("utc")
-def _utc(value: dt.datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
 @bp.app_context_processor

@@ -1,15 +1,36 @@
-"""Sign-in and sign-out of the web pages, the home page, and the OAuth2 token endpoint."""
+"""Sign-in and sign-out of the web pages, the home page, and the OAuth2 token endpoint.
+
+Sign-in is one or two steps: the password (/login), then, for people with a second factor or
+whose role requires one, a one-time code (/login/verify) or, the first time, enrolment
+(/login/enrol). Between the steps the signed cookie holds only the user id and when the
+password was right; the web session starts after the last step.
+"""
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
-from server import auth, guards, policy
+from server import auth, guards, mfa, policy, throttle
 from server.db import get_session
+from server.models import User
 from server.services.errors import ClientError
 from server.web import lang, say, t
+
+PENDING_KEY = "kb_pending"
+PENDING_SECONDS = 600  # the second step must follow the password within ten minutes
 
 bp = Blueprint("auth", __name__)
 oauth_bp = Blueprint("oauth", __name__, url_prefix="/oauth")
@@ -48,12 +69,113 @@ def login() -> Response | str | tuple[str, int]:
     try:
         user = auth.authenticate(db, name, password, lang())
     except ClientError as exc:
-        return render_template("login.html", next_url=next_url, name=name,
-                               error=exc.message), exc.status
+        return _refused("login.html", exc, next_url=next_url, name=name)
+    db.commit()
+    if mfa.enrolled(user) or mfa.required(user, current_app.config):
+        session.clear()
+        session[PENDING_KEY] = {"uid": user.id, "at": time.time(), "next": next_url}
+        return redirect(url_for("auth.verify" if mfa.enrolled(user) else "auth.enrol"))
+    return _signed_in(user, next_url)
+
+
+def _refused(template: str, exc: ClientError, **context: Any) -> tuple[Response, int]:
+    resp = Response(render_template(template, error=exc.message, **context), exc.status)
+    if isinstance(exc, auth.SignInRefused) and exc.retry_after:
+        resp.headers["Retry-After"] = str(int(exc.retry_after))
+    return resp, exc.status
+
+
+def _signed_in(user: User, next_url: str) -> Response:
+    db = get_session()
     auth.start_web_session(db, user)
     db.commit()
     say(f"欢迎，{user.label}。", f"Welcome, {user.label}.")
     return redirect(next_url or url_for("auth.home"))
+
+
+def _pending_user() -> tuple[User | None, str]:
+    """The user whose password was right moments ago, and where they were going."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or time.time() - float(pending.get("at", 0)) > \
+            PENDING_SECONDS:
+        session.pop(PENDING_KEY, None)
+        return None, ""
+    user = get_session().get(User, int(pending.get("uid", 0)))
+    if user is None or not user.active:
+        return None, ""
+    return user, _safe_next(pending.get("next"))
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+@guards.public("second sign-in step: only after the right password (pending in the cookie)")
+def verify() -> Response | str | tuple[Response, int]:
+    user, next_url = _pending_user()
+    if user is None or not mfa.enrolled(user):
+        return redirect(url_for("auth.login"))
+    if request.method == "GET":
+        return render_template("login_verify.html")
+    code = request.form.get("code", "")
+    db = get_session()
+    keys = throttle.second_factor_keys(current_app.config, user.id)
+    try:
+        wait = throttle.count_attempt(db, keys,
+                                      float(current_app.config["LOGIN_WINDOW_MINUTES"]) * 60)
+        if wait is not None:
+            raise auth._too_many(wait, lang())
+        if mfa.accept_code(db, user, code) or mfa.accept_recovery_code(user, code):
+            db.commit()
+            throttle.forget_attempt(db, keys, reset=("totp:",))
+            session.pop(PENDING_KEY, None)
+            if len(user.recovery_codes or []) <= 2:
+                say(f"只剩 {len(user.recovery_codes or [])} 个恢复码：请在账户页面重新绑定验证器。",
+                    f"Only {len(user.recovery_codes or [])} recovery codes are left: enrol "
+                    "your authenticator again on the account page.", "info")
+            return _signed_in(user, next_url)
+        db.rollback()
+        raise auth.SignInRefused(t("验证码不正确或已使用。", "Wrong or already used code."))
+    except ClientError as exc:
+        return _refused("login_verify.html", exc)
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@guards.public("first sign-in of a role that needs a second factor: only after the right "
+               "password (pending in the cookie)")
+def enrol() -> Response | str | tuple[Response, int]:
+    user, next_url = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if mfa.enrolled(user):
+        return redirect(url_for("auth.verify"))
+    pending = dict(session[PENDING_KEY])
+    if request.method == "GET" or not pending.get("secret"):
+        pending["secret"] = pending.get("secret") or mfa.new_secret()
+        session[PENDING_KEY] = pending
+        return _enrol_page(user, pending["secret"], url_for("auth.enrol"))
+    step = mfa.enrolment_step(pending["secret"], request.form.get("code", ""))
+    if step is None:
+        return _enrol_page(user, pending["secret"], url_for("auth.enrol"),
+                           t("验证码不正确：请核对手机时间后重试。",
+                             "Wrong code: check your phone's clock and try again."), 400)
+    db = get_session()
+    codes = mfa.enrol(user, pending["secret"], step)
+    auth.start_web_session(db, user)
+    db.commit()
+    return recovery_codes_page(codes, next_url or url_for("auth.home"))
+
+
+def _enrol_page(user: User, secret: str, action: str, error: str = "",
+                status: int = 200, ask_password: bool = False) -> Response:
+    uri = mfa.provisioning_uri(secret, user, current_app.config["MFA_ISSUER"])
+    html = render_template("mfa_enrol.html", secret=secret, qr=mfa.qr_svg(uri), action=action,
+                           error=error, ask_password=ask_password,
+                           required=mfa.required(user, current_app.config))
+    return Response(html, status, headers={"Cache-Control": "no-store"})
+
+
+def recovery_codes_page(codes: list[str], next_url: str) -> Response:
+    """Shown once, never stored in clear (no-store like new tokens)."""
+    html = render_template("mfa_recovery.html", codes=codes, next_url=next_url)
+    return Response(html, headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/logout")

@@ -25,6 +25,7 @@ from server.gcpause import cycle_collector_paused
 from server.models import Role, User
 from server.scoring.messages import msg
 from server.scoring.model import ScoreResult
+from server.scoring.numbers import fmt
 from server.services import facts as fact_service
 from server.services import periods as period_service
 from server.services import pull as pull_service
@@ -144,6 +145,7 @@ def _press(action: str, required: tuple[str, ...] | None = None
 def _open_period(session, wb: Workbook, step: str, lang: str):
     """The workbook's period, refused when the workflow does not allow `step` now."""
     period = period_service.require_period(session, wb.period, lang)
+    period_service.check_binding(period, wb.meta.get("binding", ""), wb.period, lang)
     workflow.require_allowed(period, step, lang)
     return period
 
@@ -176,6 +178,7 @@ def new_period() -> Response:
         workflow.record_event(session, period, "create", "", period.state, user)
     session.commit()
     plan = WritePlan(meta={"period": code, "template": template, "period_state": period.state,
+                           "binding": period.binding,
                            "server": current_app.config["BASE_URL"]})
     stamped = period_write(wb.tables, code)
     if stamped.write is not None:
@@ -316,7 +319,9 @@ def _answer_plan(user: User, wb: Workbook, period, inp, result: ScoreResult, row
     scope.drop_rows_of_others(plan, people)
     rows = scope.scoped_rows(rows, people)
     unsent = _unsent(wb, rows)
-    _write_adjustments_of_record(plan, rows, reports, lang)
+    refused = [k for k, r in reports.items() if r.state == "rejected"]
+    _write_adjustments_of_record(plan, rows, reports, lang, _typed_adjustments(wb, refused))
+    _write_allowed_ranges(plan, user, inp, lang)
     if user.role != policy.HR:
         scope.write_back_records(plan, wb, shown_inp)
     return plan, unsent
@@ -386,9 +391,11 @@ FILLS = {"accepted": scoring_service.OK_FILL, "rejected": scoring_service.REJECT
 
 
 def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
-                                 lang: str) -> None:
+                                 lang: str, typed: dict | None = None) -> None:
     """kb_adjustments shows the adjustments of record (points, reason) on every row, and
-    for the cells of this submission what happened (status column, colour)."""
+    for the cells of this submission what happened (status column, colour). A refused cell
+    keeps what was typed (`typed`: key -> (points, reason)), marked with why: nothing an
+    executive typed is erased (docs/workbook.md, "Submit")."""
     from server.services.workbook import cell_value
 
     write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
@@ -400,6 +407,7 @@ def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
             row += [None, None]
     p_at, r_at = write.columns.index("points"), write.columns.index("reason")
     status_at = write.columns.index("status")
+    typed = typed or {}
     for n, row in enumerate(write.rows):
         key = (str(row[0]), str(row[3]))
         record = rows.get(key)
@@ -407,6 +415,8 @@ def _write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
         row[r_at] = record.reason if record is not None else None
         report = reports.get(key)
         if report is not None:
+            if report.state == "rejected" and key in typed:
+                row[p_at], row[r_at] = typed[key]
             row[status_at] = report.message
             for col in ("points", "reason", "status"):
                 write.cell_fills[(n, col)] = FILLS[report.state]
@@ -426,6 +436,7 @@ def refresh() -> Response:
     user, wb, lang = _press("result.export", required=())
     session = get_session()
     period = period_service.require_period(session, wb.period, lang, writable=False)
+    period_service.check_binding(period, wb.meta.get("binding", ""), wb.period, lang)
     record = refresh_service.results_of_record(session, period, user, lang)
     plan = _score_plan(record.result, record.inp, wb, lang, period)
     scope.drop_rows_of_others(plan, record.people)
@@ -471,6 +482,65 @@ def _when(moment: dt.datetime | None) -> str:
     if moment.tzinfo is None:  # SQLite gives back naive UTC
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _typed_adjustments(wb: Workbook, keys) -> dict:
+    """What was typed in kb_adjustments for `keys`: key -> (points, reason) as in the cells."""
+    frame = wb.tables.get("kb_adjustments")
+    wanted = set(keys)
+    out: dict = {}
+    if frame is None or not wanted:
+        return out
+    for i in range(len(frame.excel_rows)):
+        key = (scoring_service._text(frame.value(i, "employee_id")),
+               scoring_service._text(frame.value(i, "indicator")))
+        if key in wanted and key not in out:
+            out[key] = (frame.value(i, "points"), frame.value(i, "reason"))
+    return out
+
+
+def _write_allowed_ranges(plan: WritePlan, user: User, inp, lang: str) -> None:
+    """kb_adjustments' "Allowed range" column, for the person who pressed: how far they may
+    adjust each line (their authority within the rules of record), so that nobody types +5
+    where +2 is the limit; "—" with why where they may not adjust at all."""
+    write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
+    if write is None or not policy.can(user, "adjustment.make"):
+        return
+    rows = write.rows
+    e_at, c_at = write.columns.index("employee_id"), write.columns.index("indicator")
+    people = {e.employee_id: e for e in inp.employees}
+    seen: dict[tuple, str] = {}
+    values = []
+    for row in rows:
+        eid, code = str(row[e_at]), str(row[c_at])
+        emp = people.get(eid)
+        department = emp.department if emp is not None else None
+        key = (department, code, eid == user.employee_id)
+        text = seen.get(key)
+        if text is None:
+            text = seen[key] = _allowed_text(user, eid, department, code, inp, lang)
+        values.append(text)
+    write.columns.append("allowed")
+    for row, text in zip(rows, values, strict=True):
+        row.append(text)
+    write.text_columns = write.text_columns | {"allowed"}
+
+
+def _allowed_text(user: User, eid: str, department, code: str, inp, lang: str) -> str:
+    try:
+        ind = inp.rules.indicator(code)
+    except KeyError:
+        return "—"
+    authority = policy.adjustment_range(user, policy.Change(
+        eid, department, code, Decimal(0), frozenset(ind.adjust_roles)), lang)
+    if not authority.allowed:
+        return "—（" + "；".join(authority.reasons) + "）" if lang == "zh" else \
+            "— (" + "; ".join(authority.reasons) + ")"
+    ups = [v for v in (authority.max_up, ind.adjust_max_up) if v is not None]
+    downs = [v for v in (authority.max_down, ind.adjust_max_down) if v is not None]
+    low = f"-{fmt(min(downs))}" if downs else ("不限" if lang == "zh" else "no limit")
+    high = f"+{fmt(min(ups))}" if ups else ("不限" if lang == "zh" else "no limit")
+    return f"{low} … {high}"
 
 
 @bp.post("/check")
@@ -583,7 +653,11 @@ def _mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """The kb_meta stamp: now in the company's time zone, with its offset."""
+    from server.display import local_time
+
+    return local_time(dt.datetime.now(dt.UTC), current_app.config.get("TIMEZONE", ""),
+                      zone_label=True)
 
 
 def _no_problems(lang: str) -> tuple[str, str]:

@@ -39,12 +39,50 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "kind.qualitative": ("qualitative", "定性"),
     "kind.bonus": ("bonus", "加分"),
     "kind.penalty": ("penalty", "扣分"),
+    # -- the web pages, exports and notifications (server/display.py) ------------------------
+    "appeal.open": ("waiting for HR's answer", "等待人力资源部答复"),
+    "appeal.answered": ("answered by HR, waiting for the manager's confirmation",
+                        "人力资源部已答复，待经理确认"),
+    "appeal.confirmed": ("closed: the manager confirmed the answer", "已结束：经理已确认答复"),
+    "provenance.ask": ("asked", "查询了"),
+    "provenance.send": ("sent a request to", "提交请求至"),
+    "provenance.http": ("{verb} {place}", "{verb} {place}"),
+    "provenance.http_with": ("{verb} {place} for {params}", "{verb} {place}，条件：{params}"),
+    "provenance.sql": ("database query on {place}: {query}", "数据库 {place} 上的查询：{query}"),
+    "provenance.sql_with": ("database query on {place}: {query} (with {params})",
+                            "数据库 {place} 上的查询：{query}（参数：{params}）"),
+    "provenance.jira": ("Jira search on {place} for the issues {jql}",
+                        "在 Jira（{place}）中检索问题：{jql}"),
+    "provenance.attendance": ("attendance records of {users} people from {start} to {end} "
+                              "on {place}",
+                              "{place} 上 {users} 人在 {start} 至 {end} 的考勤记录"),
+    "provenance.push": ("records the source system sent for period {period} "
+                        "({n} people or items)",
+                        "源系统为期间 {period} 推送的记录（{n} 个人员或条目）"),
+    "provenance.files": ("the uploaded file(s) {files}", "上传的文件 {files}"),
+    "notify.at": ("at {when}", "时间：{when}"),
+    "pull.queued": ("waiting", "排队中"),
+    "pull.running": ("running", "进行中"),
+    "pull.mapping": ("reading the records", "正在读取记录"),
+    "pull.done": ("done", "已完成"),
+    "pull.failed": ("failed", "失败"),
     # -- numbers and parameter cells (server.scoring.numbers, .params) ------------------------
     "number.not_finite": ("'{value}' is not a finite number", "“{value}”不是有限的数值"),
     "number.invalid": ("'{value}' is not a number", "“{value}”不是数字"),
     "number.empty": ("empty value is not a number", "空值不是数字"),
     "number.decimal_comma": ("'{value}' is not a number (use '.' for decimals)",
                              "“{value}”不是数字（小数点请用“.”）"),
+    "number.out_of_range": ("'{value}' is out of range (less than {limit} in size)",
+                            "“{value}”超出范围（绝对值须小于 {limit}）"),
+    "number.decimals": ("'{value}' has more than {places} decimals",
+                        "“{value}”的小数位超过 {places} 位"),
+    # -- text (server.xlwire.textsafe.checked_text) -------------------------------------------
+    "text.value": ("the text", "文本"),
+    "text.control": ("{what} contains a control character ({char}); remove it",
+                     "{what}含有控制字符（{char}），请删除"),
+    "text.line_break": ("{what} must be one line", "{what}只能是一行"),
+    "text.too_long": ("{what} is too long ({length} characters, at most {limit})",
+                      "{what}太长（{length} 个字符，最多 {limit} 个）"),
     "params.no_equals": ("'{item}' has no '=' (write key=value)",
                          "“{item}”缺少“=”（请写成 参数名=值）"),
     "params.bad_name": ("'{name}' is not a parameter name (in '{item}')",
@@ -242,6 +280,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                           "此数据属于期间 {row_period}，但本工作簿考核的是 {period}"),
     "adjust.reason_needed": ("an adjustment of {points} points needs a reason",
                              "调整 {points} 分必须填写理由"),
+    # -- workbook bindings (server/services/periods.py, docs/records.md) ---------------------
+    "binding.missing": (
+        "This workbook is not bound to period {period} by this server (kb_meta has no "
+        "binding): HR presses New period for {period} on it once, then every button works. "
+        "Nothing was stored.",
+        "本工作簿未经本服务器绑定到期间 {period}（kb_meta 没有 binding）：请人力资源部对本工作簿"
+        "按一次“新建期间”（期间 {period}），之后各按钮即可使用。未保存任何内容。"),
+    "binding.other": (
+        "This workbook says period {period}, but it was bound to another period (or another "
+        "server) by its kb_meta binding: it cannot be pressed against {period}. Use the "
+        "workbook of period {period}, or press New period for it. Nothing was stored.",
+        "本工作簿写的是期间 {period}，但它的 kb_meta binding 属于另一个期间（或另一台服务器）："
+        "不能用于期间 {period}。请使用期间 {period} 的工作簿，或为其按“新建期间”。"
+        "未保存任何内容。"),
     # -- inputs of record (server/services/records.py, docs/records.md) -------------------------
     "records.none_yet": (
         "Period {period} has no rules and roster of record yet: HR must press Score first.",

@@ -72,6 +72,27 @@ def parse_number(value: object) -> Decimal:
     return number / 100 if percent else number
 
 
+def checked_decimal(value: object, places: int | None = 2, whole: int = 7) -> Decimal:
+    """`to_decimal`, then the number must fit its column: at most `places` decimals (None:
+    any, e.g. rule parameters kept as text) and at most `whole` integer digits. Points are
+    Numeric(9, 2): places=2, whole=7; facts Numeric(20, 6): whole=14 (WORKBOOK_WHOLE_DIGITS).
+    The one check at every edge where a number enters: "1e999999", "Infinity", "sNaN" are
+    refused here with a reason instead of failing in quantize, the engine, the database or
+    git.
+
+    Raises MessageError (a ValueError) worded by the catalogue."""
+    number = to_decimal(value)
+    shown = str(value).strip()[:40]
+    if number and number.adjusted() >= whole:  # adjusted(): exponent of the leading digit
+        raise MessageError("number.out_of_range", value=shown, limit=f"1e{whole}")
+    if places is not None and number != number.quantize(_QUANTA[places]):
+        raise MessageError("number.decimals", value=shown, places=places)
+    return number
+
+
+WORKBOOK_WHOLE_DIGITS = 14  # any number of a workbook: fits Numeric(20, 6)
+
+
 def round_half_up(x: Decimal, places: int = 2) -> Decimal:
     """Round half away from zero, like Excel's ROUND: 2.675 -> 2.68, -2.675 -> -2.68."""
     quantum = _QUANTA.get(places)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.display import local_time
 from server.models import Period, SourceFact
 from server.services.simulator import SimFact
 from server.services.workbook import Workbook, cell_value
@@ -25,13 +26,14 @@ STALE_FILL = "#FFE699"  # amber: a kept value whose source failed stands out
 MAX_ALERT_PROBLEMS = 15
 
 
-def status_text(f: SourceFact, lang: str) -> str:
+def status_text(f: SourceFact, lang: str, tz: str = "UTC") -> str:
     """"stale / <why>; value from <when>" — the part before " / " is the word the workbook
-    contract recognises as stale (過期/stale), the rest says why to the people reading it."""
+    contract recognises as stale (過期/stale), the rest says why to the people reading it.
+    `when` in the time zone `tz` (the web page passes the company's)."""
     words = STATUS_WORDS.get(lang, STATUS_WORDS["en"])
     if not f.stale:
         return words["ok"]
-    when = f.fetched_at.strftime("%Y-%m-%d %H:%M") if f.fetched_at else "?"
+    when = local_time(f.fetched_at, tz) or "?"
     why = (f.error or "").strip()
     if lang == "zh":
         return f"{words['stale']} / {why}；沿用 {when} 的数据" if why else \

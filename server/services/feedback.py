@@ -9,7 +9,6 @@ include it. Appeals and acknowledgements are never deleted.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import threading
 from collections import OrderedDict
@@ -24,7 +23,6 @@ from server import policy, workflow
 from server.models import (
     Acknowledgement,
     Adjustment,
-    AdjustmentStatus,
     Appeal,
     AppealStatus,
     Employee,
@@ -32,8 +30,9 @@ from server.models import (
     ScoreRun,
     User,
 )
+from server.scoring.messages import why_of
+from server.scoring.numbers import checked_decimal
 from server.services.errors import BadRequest, Conflict, NotFound
-from server.services.periods import digest
 from server.services.roster import departments_of
 
 
@@ -146,7 +145,8 @@ def result_of(db: Session, period: Period, employee_id: str) -> ResultView:
     total = data.total_of.get(employee_id) if data else None
     lines = []
     for line in (data.lines_of.get(employee_id, ()) if data else ()):
-        lines.append({**line, "name": (names.get(line["indicator"]) or {}).get("name", "")})
+        rule = names.get(line["indicator"]) or {}
+        lines.append({**line, "name": rule.get("name", ""), "unit": rule.get("unit", "")})
     adjustments = list(db.scalars(select(Adjustment).where(
         Adjustment.period_id == period.id, Adjustment.employee_id == employee_id)
         .order_by(Adjustment.created_at, Adjustment.id)))
@@ -165,105 +165,42 @@ def result_of(db: Session, period: Period, employee_id: str) -> ResultView:
 
 def adjust(db: Session, period: Period, user: User, employee_id: str, indicator: str,
            points_text: str, reason: str, lang: str = "zh", *,
-           appeal: Appeal | None = None) -> Adjustment:
-    """Store one adjustment and a new snapshot including it (403/409/400 as the rules say)."""
+           appeal: Appeal | None = None, app: Any = None) -> Adjustment:
+    """Store one adjustment the way a ribbon Submit stores it (403/409/400 as the rules
+    say): the one authority check (`policy.require_changes`, records only), the engine's
+    verdict (a line's cap), then the history commit and the engine's new snapshot
+    (`scoring.commit_web_adjustment`). Nothing is stored when any of them refuses."""
+    from server.ledger import CellValue
+    from server.services import scoring
+
     zh = lang == "zh"
     workflow.require_allowed(period, "appeal_adjust" if appeal is not None else "adjust", lang)
-    points = _dec(points_text)
+    try:  # the one number check: finite, 2 decimals, fits Numeric(9, 2)
+        points = checked_decimal(points_text, places=2, whole=7)
+    except ValueError as exc:
+        raise BadRequest(("分数必须是数字，最多两位小数：" if zh else
+                          "Points must be a number with at most 2 decimals: ")
+                         + why_of(exc).text(lang)) from None  # type: ignore[union-attr]
     reason = (reason or "").strip()
-    if points is None or points != points.quantize(Decimal("0.01")):
-        raise BadRequest("分数必须是数字，最多两位小数。" if zh else
-                         "Points must be a number with at most 2 decimals.")
     if not reason:
         raise BadRequest("调整必须填写原因。" if zh else "An adjustment needs a reason.")
-    run = workflow.latest_run(db, period)
-    if run is None:
+    run = latest_run_light(db, period)
+    data = run_data(db, run)
+    if run is None or data is None:
         raise Conflict("尚无计算结果，无法调整。" if zh else "There is no score result to adjust.")
-    line = next((ln for ln in run.lines
-                 if ln["employee_id"] == employee_id and ln["indicator"] == indicator), None)
-    if line is None:
+    if not any(ln["indicator"] == indicator for ln in data.lines_of.get(employee_id, ())):
         raise NotFound(f"{employee_id} 没有指标 {indicator}。" if zh else
                        f"{employee_id} has no indicator {indicator}.")
-    rule = indicators_of(period).get(indicator) or {}
-    dept = subject(db, employee_id).department
-    change = policy.Change(employee_id, dept, indicator, points,
-                           frozenset(rule.get("adjust_roles") or ()))
-    policy.require(user, "adjustment.make", change, lang)
-    up, down = _dec(rule.get("adjust_max_up")), _dec(rule.get("adjust_max_down"))
-    if (points > 0 and up is not None and points > up) or (
-            points < 0 and down is not None and -points > abs(down)):
-        raise BadRequest(f"超出规则表允许的调整范围（+{up} / -{down}）。" if zh else
-                         f"Outside the rules table's limits (+{up} / -{down}).")
-    for old in db.scalars(select(Adjustment).where(
-            Adjustment.period_id == period.id, Adjustment.employee_id == employee_id,
-            Adjustment.indicator == indicator,
-            Adjustment.status == AdjustmentStatus.ACTIVE.value)):
-        old.status = AdjustmentStatus.SUPERSEDED.value
-    new_run = _patched_run(db, period, run, employee_id, indicator, points, user)
-    row = Adjustment(period_id=period.id, employee_id=employee_id, indicator=indicator,
-                     points=points, reason=reason, author=user.name, author_id=user.id,
-                     status=AdjustmentStatus.ACTIVE.value, score_run_id=new_run.id)
-    db.add(row)
+    key = (employee_id, indicator)
+    policy.require_changes(db, user, period, {key: points}, lang)
+    value = CellValue(points, reason)
+    inp = scoring.web_input(db, period, lang)
+    scoring.check_with_engine(db, period, inp, {key: value}, lang)
+    row = scoring.commit_web_adjustment(db, period, user, key, value, lang, app=app)
     if appeal is None:
         workflow.advance(db, period, "adjust", user)
     db.flush()
     return row
-
-
-def _patched_run(db: Session, period: Period, run: ScoreRun, employee_id: str, indicator: str,
-                 points: Decimal, user: User) -> ScoreRun:
-    lines = copy.deepcopy(run.lines)
-    totals = copy.deepcopy(run.totals)
-    for ln in lines:
-        if ln["employee_id"] == employee_id and ln["indicator"] == indicator:
-            ln["adjustment"] = str(points)
-            base = _dec(ln.get("base_points"))
-            ln["points"] = None if base is None else str(base + points)
-    rules = period.rules or {}
-    cap = _dec(rules.get("total_cap"))
-    for t in totals:
-        if t["employee_id"] != employee_id or t.get("total") in (None, ""):
-            continue
-        total = sum((_dec(ln["points"]) or Decimal(0) for ln in lines
-                     if ln["employee_id"] == employee_id), Decimal(0))
-        if cap is not None:
-            total = min(total, cap)
-        t["total"] = str(total)
-        if rules.get("grading", "bands") == "bands" and rules.get("bands"):
-            t["grade"] = next((b["grade"] for b in rules["bands"]
-                               if total >= (_dec(b.get("min_score")) or Decimal(0))),
-                              t.get("grade"))
-    _rerank(db, totals)
-    from server.services.scoring import next_run_no  # the one run numbering (no race)
-
-    new = ScoreRun(period_id=period.id, run_no=next_run_no(db, period.id), kind="adjust",
-                   lang=run.lang,
-                   created_by=user.name, rules_digest=run.rules_digest,
-                   input_digest=digest({"base": run.input_digest, "employee": employee_id,
-                                        "indicator": indicator, "points": str(points)}),
-                   employee_count=run.employee_count, lines=lines, totals=totals)
-    db.add(new)
-    db.flush()
-    return new
-
-
-def _rerank(db: Session, totals: list[dict[str, Any]]) -> None:
-    """Competition ranks ("1224") over everyone and within each department, with the
-    engine's own ranking (one sort per group, not a comparison of every pair)."""
-    from server.scoring.engine import competition_ranks
-
-    departments = departments_of(db, [t["employee_id"] for t in totals])
-    scored = [t for t in totals if t.get("total") not in (None, "")]
-    values = [Decimal(str(t["total"])) for t in scored]
-    for t, rank in zip(scored, competition_ranks(values), strict=True):
-        t["rank"] = rank
-    groups: dict[object, list[int]] = {}
-    for i, t in enumerate(scored):
-        groups.setdefault(departments.get(t["employee_id"]), []).append(i)
-    for members in groups.values():
-        for i, rank in zip(members, competition_ranks(values[i] for i in members),
-                           strict=True):
-            scored[i]["group_rank"] = rank
 
 
 # --- acknowledgements and appeals ------------------------------------------------------------

@@ -149,6 +149,20 @@ def require_period(session: Session, code: str, lang: str, *, writable: bool = T
     return period
 
 
+def check_binding(period: Period, given: str, workbook_period: str, lang: str) -> None:
+    """Refuse a workbook not bound to `period` by the server (409, naming both): its kb_meta
+    binding must be the one the server issued when the period was created. A workbook
+    without one (made before bindings, or with the key removed) is bound by New period."""
+    from server.scoring.messages import msg
+
+    given = (given or "").strip()
+    if given == period.binding:
+        return
+    if not given:
+        raise Conflict(msg("binding.missing", lang, period=workbook_period))
+    raise Conflict(msg("binding.other", lang, period=workbook_period))
+
+
 def open_period(session: Session, code: str, template_code: str, user: User, lang: str,
                 rules: Mapping[str, object] | None = None) -> tuple[Period, bool]:
     """Create the period, or return the existing one when it is still open for the same

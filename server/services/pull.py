@@ -486,13 +486,22 @@ def pull_for_button(session: Session, period: Period, user_name: str,
 # --- inbound push -----------------------------------------------------------------------------
 
 
-def authenticate_push(config: SyncConfig | None, source_name: str, token: str) -> SourceConfig:
-    """The push source whose token this is; Unauthorized-style errors name nothing secret."""
-    from server.services.errors import Unauthorized
+def authenticate_push(config: SyncConfig | None, source_name: str, token: str,
+                      oauth_client_id: str | None = None) -> SourceConfig:
+    """The push source whose token this is; Unauthorized-style errors name nothing secret.
+
+    `oauth_client_id`: the client of a valid OAuth2 token with scope facts:write; it may push
+    to the sources whose `clients` option lists it (docs/sync.md)."""
+    from server.services.errors import Forbidden, Unauthorized
 
     source = config.source(source_name) if config else None
     if source is None or source.kind != "push":
         raise Unauthorized(f"unknown push source {source_name!r}")
+    if oauth_client_id is not None:
+        if oauth_client_id not in [str(c) for c in source.options.get("clients") or ()]:
+            raise Forbidden(f"client {oauth_client_id} may not push to source {source_name!r} "
+                            "(not in its clients list)")
+        return source
     try:
         expected = source.secret("token")
     except Exception:  # noqa: BLE001 - an unset token env var means nobody may push

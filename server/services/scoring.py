@@ -39,6 +39,7 @@ from server.models import (
     ScoreRun,
     User,
 )
+from server.scoring.messages import why_of
 from server.scoring.model import (
     LINE_FIELDS,
     Adjustment,
@@ -50,11 +51,13 @@ from server.scoring.model import (
     ValidationError,
     line_columns,
 )
+from server.scoring.numbers import checked_decimal
 from server.services.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from server.services.errors import Conflict as ConflictError
 from server.services.periods import digest, to_jsonable
 from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
+from server.xlwire.textsafe import checked_text
 
 log = logging.getLogger("kpibook.scoring")
 
@@ -214,34 +217,6 @@ ROLE_NAMES = policy.ROLE_NAMES
 names_of = policy.names_of
 
 
-def _change(inp: ScoreInput, people: dict, employee_id: str, code: str, points: Decimal
-            ) -> policy.Change:
-    """The adjustment as policy judges it: the employee's department and the indicator's
-    adjusting roles from the workbook's input (`people`: employee id -> Employee)."""
-    try:
-        roles = inp.rules.indicator(code).adjust_roles
-    except KeyError:
-        roles = frozenset()
-    emp = people.get(employee_id)
-    return policy.Change(employee_id, emp.department if emp else None, code, points,
-                         frozenset(roles))
-
-
-def authority_problems(user: User, inp: ScoreInput, changed: dict[Key, Decimal],
-                       tables: Tables, lang: str) -> list[Problem]:
-    """Changed adjustments (new, modified or removed) the user may not make, located in the
-    workbook; the reasons come from `policy.adjustment_refusals`."""
-    people = {e.employee_id: e for e in inp.employees}
-    problems = []
-    for (employee_id, code), points in sorted(changed.items()):
-        change = _change(inp, people, employee_id, code, points)
-        reasons = policy.adjustment_refusals(user, change, lang)
-        if reasons:
-            problems.append(_locate_adjustment(tables, employee_id, code,
-                                               "; ".join(reasons)))
-    return problems
-
-
 def _locate_adjustment(tables: Tables, employee_id: str, code: str, message: str) -> Problem:
     frame = tables.get("kb_adjustments")
     if frame is not None:
@@ -368,18 +343,18 @@ def _typed_cells(frame, inp: ScoreInput, lang: str
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             typed[key] = (i, None)
             continue
-        try:
-            points = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
-            if not points.is_finite():
-                raise ValueError
-        except (ArithmeticError, ValueError):
-            bad[key] = (i, f"调整分“{raw}”不是数字" if zh else f"points '{raw}' are not a number")
+        try:  # the one number check: finite, 2 decimals, fits Numeric(9, 2)
+            points = checked_decimal(raw, places=2, whole=7)
+        except ValueError as exc:
+            bad[key] = (i, ("调整分：" if zh else "points: ") + why_of(exc).text(lang))
             continue
         if points == 0:
             typed[key] = (i, None)
             continue
-        if points != points.quantize(Decimal("0.01")):
-            bad[key] = (i, "调整分最多两位小数" if zh else "points have at most 2 decimals")
+        try:  # the reason goes to git and to the database as it is
+            checked_text(reason, "理由" if zh else "the reason")
+        except ValueError as exc:
+            bad[key] = (i, why_of(exc).text(lang))
             continue
         emp = people.get(eid)
         try:
@@ -396,12 +371,7 @@ def _typed_cells(frame, inp: ScoreInput, lang: str
         if not reason:
             bad[key] = (i, "调整必须填写理由" if zh else "an adjustment needs a reason")
             continue
-        up, down = ind.adjust_max_up, ind.adjust_max_down
-        if (points > 0 and up is not None and points > up) or (
-                points < 0 and down is not None and -points > down):
-            bad[key] = (i, f"超出规则表允许的调整范围（+{up} / -{down}）" if zh else
-                        f"outside the rules table's limits (+{up} / -{down})")
-            continue
+        # the rules table's Max up/down: policy.change_refusals, from the rules of record
         typed[key] = (i, CellValue(points, reason))
     return typed, bad
 
@@ -539,13 +509,13 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
                             and value.points == old.points and value.reason == old.reason):
             continue
         edits[key] = value
-    people = {e.employee_id: e for e in inp.employees}
     accepted: dict[Key, CellValue | None] = {}
+    refusals_of = policy.change_refusals(session, user, period, {
+        key: value.points if value is not None else base_cells[key].points
+        for key, value in edits.items()}, lang)
     for key, value in sorted(edits.items()):
         eid, code = key
-        points = value.points if value is not None else base_cells[key].points
-        change = _change(inp, people, eid, code, points)
-        refusals = policy.adjustment_refusals(user, change, lang)
+        refusals = refusals_of.get(key)
         if refusals:
             i = typed[key][0]
             problems.append((key, frame.problem(
@@ -751,27 +721,43 @@ def score_snapshot(inp: ScoreInput, result: ScoreResult) -> ScoreSnapshot:
     return ScoreSnapshot(lines, totals, employees, _jsonable(inp.rules))
 
 
-def _workbook_rescore(session: Session, period: Period, inp: ScoreInput, lang: str):
+def _workbook_rescore(session: Session, period: Period, inp: ScoreInput, lang: str,
+                      scored: list | None = None):
     """Submit's `rescore` for History.submit (called under the history lock once the merge
     is known): the engine over the workbook's rules, roster and data with the adjustments of
     record plus the cells being committed — what the answer computes right after the commit
     (`_authoritative_input`), so the commit's score lines, totals and ranks are its ScoreRun's.
     The whole snapshot: the workbook may carry newer data than the last Score, and the
-    library writes only the files that differ from the head."""
+    library writes only the files that differ from the head. Web changes pass the stored
+    run's input as `inp` and a `scored` list, which gets the (input, result) to store."""
 
     def rescore(applied) -> ScoreSnapshot:
-        trial, _rows = _authoritative_input(session, period, inp)
-        adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
-        for c in applied:
-            if c.new is None:
-                adjustments.pop(c.cell, None)
-            else:
-                adjustments[c.cell] = Adjustment(c.employee_id, c.indicator, c.new, c.reason)
-        trial = dataclasses.replace(trial, adjustments=tuple(
-            adjustments[key] for key in sorted(adjustments)))
-        return score_snapshot(trial, run_engine(trial, lang, base=inp))
+        trial, result = score_with_record(session, period, inp, lang, {
+            c.cell: None if c.new is None else CellValue(c.new, c.reason) for c in applied})
+        if scored is not None:
+            scored.append((trial, result))
+        return score_snapshot(trial, result)
 
     return rescore
+
+
+def score_with_record(session: Session, period: Period, inp: ScoreInput, lang: str,
+                      cells: dict[Key, CellValue | None] | None = None
+                      ) -> tuple[ScoreInput, ScoreResult]:
+    """The engine over `inp` (rules, roster, data) with the adjustments of record and
+    `cells` over them (None: the cell's adjustment removed). ValidationError as the engine
+    raises it (e.g. a line pushed past its cap)."""
+    trial, _rows = _authoritative_input(session, period, inp)
+    if cells:
+        adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
+        for (eid, code), value in cells.items():
+            if value is None:
+                adjustments.pop((eid, code), None)
+            else:
+                adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
+        trial = dataclasses.replace(trial, adjustments=tuple(
+            adjustments[key] for key in sorted(adjustments)))
+    return trial, run_engine(trial, lang, base=inp)
 
 
 def _reopen_if_approved(history, period: Period, user: User, why: str, sid: str) -> None:
@@ -785,49 +771,117 @@ def _reopen_if_approved(history, period: Period, user: User, why: str, sid: str)
                            why, f"{sid}.review", kind=Kind.REOPEN)
 
 
-def commit_web_adjustment(session: Session, period: Period, row: AdjustmentRow, user: User,
-                          requested_id: str | None = None, app=None) -> str | None:
-    """A web adjustment (result page, appeal answer) already validated and flushed by
-    server/services/feedback.py: the same history commit as a ribbon Submit (git first; the
-    caller commits the database). The commit carries the score lines and totals of the
-    snapshot feedback.adjust made (`row.score_run_id`), which then names the commit."""
+# --- web changes: adjustments, appeal answers, reverts -------------------------------------------
+#
+# The same path as Submit: the period's inputs of record (records.current) with the
+# adjustments of record and the changed cells -> the engine -> a history commit carrying the
+# engine's lines and totals -> a stored run. The one authority check is
+# policy.change_refusals; the engine is the one scorer.
+
+def web_input(session: Session, period: Period, lang: str) -> ScoreInput:
+    """The period's inputs of record (records.current: rules, roster, data, targets; no
+    adjustments), validated so that the engine keeps its run and re-scores only the adjusted
+    people; 409 before HR's first Score has made a record."""
+    from server.scoring.engine import validate
+    from server.services import records
+
+    found = records.current(session, period)
+    if found is None:
+        raise ConflictError(
+            f"期间 {period.code} 还没有记录在案的计算输入：请人力资源部先按“计算得分”。"
+            if _zh(lang) else
+            f"Period {period.code} has no inputs of record yet: HR must press Score first.")
+    inp = found[1]
+    validate(inp, lang)  # kept by the engine for score(..., base=inp); problems surface later
+    return inp
+
+
+def check_with_engine(session: Session, period: Period, inp: ScoreInput,
+                      cells: dict[Key, CellValue | None], lang: str) -> None:
+    """Before anything is written: the engine's verdict on the changed cells, as a located
+    400 (who, which indicator, why) when it refuses them."""
+    try:
+        score_with_record(session, period, inp, lang, cells)
+    except ValidationError as exc:
+        raise BadRequest(_engine_refusal(exc, lang)) from None
+
+
+def _engine_refusal(exc: ValidationError, lang: str) -> str:
+    zh = _zh(lang)
+    where = "调整分" if zh else "Points"
+    lines = [f"{where}（{' '.join(p.key[:2]) if p.key else p.table}）：{p.text(lang)}" if zh else
+             f"{where} ({' '.join(p.key[:2]) if p.key else p.table}): {p.text(lang)}"
+             for p in exc.problems]
+    head = "调整未保存：" if zh else "Nothing was saved: "
+    return head + ("；".join(lines) if zh else "; ".join(lines))
+
+
+def commit_web_adjustment(session: Session, period: Period, user: User, key: Key,
+                          value: CellValue, lang: str, requested_id: str | None = None,
+                          app=None) -> AdjustmentRow:
+    """A web adjustment (result page, appeal answer), checked by the caller with
+    `policy.require_changes` and `check_with_engine`: the same history commit as a ribbon
+    Submit (git first; the caller commits the database), re-scored by the engine from the
+    inputs of record with the adjustments of record, and a stored run naming the commit.
+    Returns the new Adjustment row."""
     from server.services import history as hist
 
+    zh = _zh(lang)
+    inp = web_input(session, period, lang)
     history = hist.history_for(app)
     sid = _submission_id(requested_id)
     _reopen_if_approved(history, period, user, "网页调整 / web adjustment", sid)
-    run = session.get(ScoreRun, row.score_run_id) if row.score_run_id is not None else None
-    key = (row.employee_id, row.indicator)
-    head = history.head()
-    result = history.submit(
-        period.code, head, {key: CellValue(Decimal(row.points), row.reason)},
-        hist.editor_of(user), sid, note="web",
-        rescore=None if run is None else
-        lambda applied: hist.run_snapshot(run, {c.employee_id for c in applied}))
+    scored: list[tuple[ScoreInput, ScoreResult]] = []
+    try:
+        result = history.submit(period.code, history.head(), {key: value},
+                                hist.editor_of(user), sid, note="web",
+                                rescore=_workbook_rescore(session, period, inp, lang, scored))
+    except ValidationError as exc:
+        raise BadRequest(_engine_refusal(exc, lang)) from None
     hist.fault("after_git_commit")
-    row.submission_id, row.commit = sid, result.commit
-    if run is not None and result.commit is not None:
-        run.submission_id, run.commit = sid, result.commit
-    session.add(HistoryCommit(submission_id=sid, commit=result.commit,
-                              kind=Kind.ADJUSTMENT.value, period_id=period.id,
-                              author=user.name))
+    if result.commit is None:
+        raise ConflictError("该单元格已是此值，或刚被他人修改：请刷新后重试。" if zh else
+                            "The cell already holds this value or was just changed by "
+                            "someone else: reload and try again.")
+    record_commit(session, period, result, Kind.ADJUSTMENT.value, sid, user.name, user.id)
+    _store_web_run(session, period, user, lang, scored, sid, result.commit, "adjust")
+    return session.scalar(select(AdjustmentRow).where(
+        AdjustmentRow.submission_id == sid, AdjustmentRow.employee_id == key[0],
+        AdjustmentRow.indicator == key[1]))
+
+
+def _store_web_run(session: Session, period: Period, user: User, lang: str,
+                   scored: list, sid: str, commit: str, kind: str) -> ScoreRun | None:
+    if not scored:
+        return None
+    trial, result = scored[-1]
+    run = store_run(session, period, trial, result, user, lang, kind=kind)
+    run.submission_id, run.commit = sid, commit
+    for row in active_adjustments(session, period).values():
+        if row.submission_id == sid:
+            row.score_run_id = run.id
     session.flush()
-    return result.commit
+    return run
+
+
+def revert_points(cells) -> dict[Key, Decimal]:
+    """What a revert of `cells` asks of the one check: each restored value (a removal: the
+    value being removed)."""
+    return {c.cell: c.old if c.old is not None else (c.new or Decimal(0)) for c in cells}
 
 
 def revert_submission(session: Session, period: Period, commit: str, user: User, reason: str,
                       lang: str = "zh", requested_id: str | None = None, app=None
                       ) -> SubmitOutcome:
     """Undo one commit's cells (History.revert): a cell changed since is a conflict, not
-    overwritten. Authority as for adjustments (each reverted cell must be one the user may
-    change); 400 without a reason; 409 once the period is published or closed (frozen).
+    overwritten. Authority as for every change (`policy.change_refusals` on each restored
+    value); 400 without a reason; 409 once the period is published or closed (frozen).
 
     After approval a revert is allowed like any adjustment: git first says the period is
     back in review (`reopen` commit `<sid>.review`), then the revert commit; the database
     moves approved -> in_review with the reason (workflow.advance) in the caller's
-    transaction. The revert commit carries the recomputed lines and totals: the latest
-    score run patched with the restored values (feedback's web recomputation: base +
-    adjustment, totals, grades, ranks — the workbook's data is not at hand here)."""
+    transaction. The revert commit carries the engine's lines and totals: the inputs of
+    record with the adjustments of record and the restored values (as Submit)."""
     from server import workflow
     from server.ledger import HistoryError, PeriodClosed
     from server.services import history as hist
@@ -846,17 +900,10 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     if info.period != period.code or not info.cells:
         raise BadRequest(f"提交 {commit[:12]} 不是期间 {period.code} 的调整。" if zh else
                          f"Commit {commit[:12]} is not an adjustment of period {period.code}.")
-    from server.services.roster import departments_of
-
-    depts = departments_of(session, [c.employee_id for c in info.cells])
-    rules = {ind.get("code"): ind for ind in (period.rules or {}).get("indicators") or ()
-             if isinstance(ind, dict)}
-    for c in info.cells:
-        points = c.old if c.old is not None else (c.new or Decimal(0))
-        change = policy.Change(c.employee_id, depts.get(c.employee_id), c.indicator, points,
-                               frozenset((rules.get(c.indicator) or {}).get("adjust_roles")
-                                         or ()))
-        policy.require(user, "adjustment.make", change, lang)
+    policy.require_changes(session, user, period, revert_points(info.cells), lang)
+    inp = web_input(session, period, lang)
+    check_with_engine(session, period, inp, {
+        c.cell: None if c.old is None else CellValue(c.old, reason) for c in info.cells}, lang)
     sid = _submission_id(requested_id)
     why = f"撤销 {commit[:10]}：{reason}" if zh else f"revert {commit[:10]}: {reason}"
     was_approved = period.state == PeriodState.APPROVED.value
@@ -871,45 +918,34 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
                                 f"These cells were changed again since; nothing reverted: "
                                 f"{cells}")
     _reopen_if_approved(history, period, user, why, sid)
-    patched: list[ScoreRun] = []
-
-    def rescore(applied) -> ScoreSnapshot | None:
-        from server.services.feedback import _patched_run
-
-        run = workflow_latest(session, period)
-        if run is None:
-            return None
-        for change in applied:
-            run = _patched_run(session, period, run, change.employee_id, change.indicator,
-                               change.new or Decimal(0), user)
-        patched.append(run)
-        return hist.run_snapshot(run, {c.employee_id for c in applied})
-
+    scored: list[tuple[ScoreInput, ScoreResult]] = []
     try:
         result = history.revert(period.code, commit, hist.editor_of(user), reason, sid,
-                                rescore=rescore)
+                                rescore=_workbook_rescore(session, period, inp, lang, scored))
     except PeriodClosed:
         # approved again between our reopen and the revert
         raise ConflictError(f"期间 {period.code} 已审批，不能撤销。" if zh else
                             f"Period {period.code} is approved; nothing can be reverted.") from None
+    except ValidationError as exc:
+        raise BadRequest(_engine_refusal(exc, lang)) from None
     hist.fault("after_git_commit")
+    run = None
     if result.commit is not None:
         record_commit(session, period, result, Kind.REVERT.value, sid, user.name, user.id)
+        run = _store_web_run(session, period, user, lang, scored, sid, result.commit,
+                             "revert")
         workflow.advance(session, period, "adjust", user,
                          reason=why if was_approved else "")
     reports = {c.cell: CellReport(c.cell, "conflict", "changed since" if not zh else "之后已被修改")
                for c in result.conflicts}
     for change in result.applied:
         reports[change.cell] = CellReport(change.cell, "accepted", "reverted")
-    run = patched[-1] if patched else workflow_latest(session, period)
-    if result.commit is not None and patched:
-        run.kind, run.submission_id, run.commit = "revert", sid, result.commit
-        for row in active_adjustments(session, period).values():
-            if row.submission_id == sid:
-                row.score_run_id = run.id
-        session.flush()
+    if run is None:
+        run = workflow_latest(session, period)
     return SubmitOutcome(sid, result.commit, history.head(), result.duplicate, run,
-                         None, None, reports)  # type: ignore[arg-type]
+                         scored[-1][1] if scored else None,  # type: ignore[arg-type]
+                         scored[-1][0] if scored else None,  # type: ignore[arg-type]
+                         reports)
 
 
 def workflow_latest(session: Session, period: Period) -> ScoreRun | None:
@@ -970,17 +1006,20 @@ def recover(app) -> list[str]:
     return replayed
 
 
-def install_history(app) -> None:
+def install_history(app, recover_now: bool = True) -> None:
     """create_app: every workflow move becomes a history commit; recover a crash (only
-    when the repository exists: a new instance has nothing to recover)."""
+    when the repository exists: a new instance has nothing to recover; not in a gunicorn
+    worker, whose master recovered once before forking: server/app.py)."""
     import os
 
     from server import workflow
 
     workflow.subscribe(on_period_event)
-    if os.path.exists(os.path.join(str(app.config["HISTORY_DIR"]), "HEAD")):
+    if recover_now and os.path.exists(os.path.join(str(app.config["HISTORY_DIR"]), "HEAD")):
         try:
-            recover(app)
+            replayed = recover(app)
+            log.info("start-up recovery (pid %d): %d commit(s) replayed", os.getpid(),
+                     len(replayed))
         except Exception:  # noqa: BLE001 - an unmigrated database must not stop the app
             log.exception("history recovery at start-up failed")
 

@@ -37,11 +37,12 @@ from server.scoring.model import (
     TargetOverride,
     ValidationError,
 )
-from server.scoring.numbers import parse_number
+from server.scoring.numbers import WORKBOOK_WHOLE_DIGITS, checked_decimal
 from server.scoring.params import parse_params, parse_table
 from server.scoring.rules import RULES, indicator_issues
 from server.workbook.schema import TABLES, TableSpec, caption_parts, fold, match_column
 from server.xlwire.snapshot import BookSnapshot, CellError, cell_address
+from server.xlwire.textsafe import checked_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -264,8 +265,63 @@ def _read_table(spec, sheet_name, sheet_index, sheet, table, lang: str = "zh"
         excel_rows = [first + 1 + i for i in keep]
     else:
         excel_rows = list(range(first + 1, first + 1 + len(rows)))
-    return TableFrame(spec, sheet_name, sheet_index, header_ref.row, table.range.col,
-                      columns, extra, rows, excel_rows, n_body), []
+    frame = TableFrame(spec, sheet_name, sheet_index, header_ref.row, table.range.col,
+                       columns, extra, rows, excel_rows, n_body)
+    return frame, _text_problems(frame, lang)
+
+
+# Tables the server reads from the workbook, and the String(n) columns (server/models.py)
+# their text goes to; kb_scores and kb_summary are the server's own output.
+_READ_TABLES = frozenset({"kb_meta", "kb_settings", "kb_rules", "kb_roster", "kb_targets",
+                          "kb_data", "kb_adjustments"})
+_KEY_LIMITS = {"employee_id": 50, "indicator": 50, "manager": 50}
+_TEXT_LIMITS = {
+    "kb_rules": {"code": 50, "unit": 20},
+    "kb_roster": {"name": 200, "department": 200, "position": 200, "email": 200},
+    "kb_data": {"field": 50, "unit": 20, "source": 50, "value": 200},
+}
+_MAX_TEXT_PROBLEMS = 20  # per column: the first ones locate the trouble
+# The big tables' columns the server reads (the rest it writes back and never stores): a
+# 5,000-manager kb_adjustments is 43,000 rows, and cutting out every column cost ~0.3 s.
+_READ_COLUMNS = {
+    "kb_data": frozenset({"employee_id", "indicator", "field", "value", "unit", "source"}),
+    "kb_adjustments": frozenset({"employee_id", "indicator", "points", "reason"}),
+}
+
+
+def _text_problems(frame: TableFrame, lang: str) -> list[Problem]:
+    """Every text cell of a table the server reads is text the database and git can hold
+    (server/xlwire/textsafe.py `checked_text`: no NUL or other control character, line breaks
+    allowed as Excel's Alt+Enter makes them; no longer than its column), or a located
+    problem. One C-speed pass per column when the column is fine."""
+    if frame.name not in _READ_TABLES:
+        return []
+    limits = {**_KEY_LIMITS, **_TEXT_LIMITS.get(frame.name, {})}
+    problems: list[Problem] = []
+    read = _READ_COLUMNS.get(frame.name)
+    for key in frame.columns:
+        if read is not None and key not in read:
+            continue
+        values = frame.column(key)
+        texts = [v for v in values if v.__class__ is str]
+        limit = limits.get(key)
+        try:
+            checked_text("\n".join(texts))
+            if limit is None or max(map(len, texts), default=0) <= limit:
+                continue
+        except ValueError:
+            pass
+        caption = frame.caption(key)
+        for i, value in enumerate(values):
+            if value.__class__ is not str:
+                continue
+            try:
+                checked_text(value.strip(), caption, limit=limit)
+            except ValueError as exc:
+                problems.append(frame.problem(i, key, why_of(exc), lang))  # type: ignore[arg-type]
+                if len(problems) >= _MAX_TEXT_PROBLEMS:
+                    return problems
+    return problems
 
 
 def _sheet_column(rows: list[list[object]], col: int) -> list[object]:
@@ -472,8 +528,8 @@ class _Reader:
         if isinstance(value, datetime | date):
             self.fail(i, key, "cell.date_not_number", date=f"{value:%Y-%m-%d}")
             return None
-        try:
-            return parse_number(value)
+        try:  # the one number check: finite, and fits Numeric(20, 6) once stored
+            return checked_decimal(value, places=None, whole=WORKBOOK_WHOLE_DIGITS)
         except ValueError as exc:
             self.fail(i, key, "cell.expected_number", reason=why_of(exc))
             return None
@@ -591,8 +647,8 @@ def _number_reader() -> Callable[[object], object]:
         if cls is float:  # floats and ints apart: Decimal(1) and Decimal("1.0") differ
             found = floats.get(v)  # type: ignore[call-overload]
             if found is None:
-                if v - v != 0:  # type: ignore[operator]  # NaN or infinity: reported
-                    return _BAD
+                if v - v != 0 or not -_TOO_BIG < v < _TOO_BIG:  # type: ignore[operator]
+                    return _BAD  # NaN, infinity, 1e308: `_Reader.number` reports it
                 found = Decimal(repr(v))
                 if v:  # 0.0 == -0.0 would share a key but not a repr
                     floats[v] = found  # type: ignore[index]
@@ -600,11 +656,16 @@ def _number_reader() -> Callable[[object], object]:
         if cls is int:
             found = ints.get(v)  # type: ignore[call-overload]
             if found is None:
+                if not -_TOO_BIG < v < _TOO_BIG:  # type: ignore[operator]
+                    return _BAD
                 found = ints[v] = Decimal(v)  # type: ignore[arg-type]
             return found
         return None if v is None else _BAD
 
     return number
+
+
+_TOO_BIG = 10 ** WORKBOOK_WHOLE_DIGITS  # what `checked_decimal` refuses in a workbook
 
 
 def _first_rows(frame: TableFrame, keys: list[tuple], what: str, key_column: str,
@@ -669,14 +730,56 @@ def _to_score_input(tables: Tables, lang: str) -> ScoreInput:
                        meta.get("period", ""), problems, where)
     adjustments = _read_adjustments(tables.get("kb_adjustments"), known_codes, known_ids,
                                     problems, where)
-    if problems:
-        raise ValidationError(_in_sheet_order(problems))
     rules = RuleSet(indicators=tuple(indicators), **settings)
     inp = ScoreInput(rules, tuple(employees), tuple(facts), tuple(overrides), tuple(adjustments))
+    if problems:
+        # Every problem at once (issue #14): the engine's checks of what did parse go in the
+        # same report, except those a cell problem already explains.
+        problems += [_locate(p, tables, where) for p in _also_found(
+            inp, problems, known_codes or set(), known_ids or set(), lang)]
+        raise ValidationError(_in_sheet_order(problems))
     engine_problems = [_locate(p, tables, where) for p in validate(inp, lang)]
     if engine_problems:
         raise ValidationError(_in_sheet_order(engine_problems))
     return inp
+
+
+# Engine problems about the whole of the roster or rules: a row of the rules table that could
+# not be read makes them say nothing true (e.g. "nothing applies to M1001" when the rule that
+# applies is the unreadable row).
+_NEEDS_WHOLE_RULES = frozenset({"roster.nothing_applies"})
+
+
+def _also_found(inp: ScoreInput, problems: list[Problem], written_codes: set[str],
+                written_ids: set[str], lang: str) -> list[Problem]:
+    """The engine's problems with the part of the workbook that could be read, less those a
+    cell problem already explains: a table-wide problem (weights adding up, say) of a table
+    with an unreadable row, and problems about an indicator or person whose own row could not
+    be read (their data would otherwise all be "unknown"). None when a whole table could not
+    be read (a missing column): then the cells come first."""
+    if any(p.row is None or (p.why is not None and p.why.key.startswith("book."))
+           for p in problems):
+        return []  # a table that could not be read at all: everything would follow from it
+    try:
+        found = validate(inp, lang)
+    except Exception:  # noqa: BLE001 - a partial input the engine cannot take: cells first
+        return []
+    broken_tables = {p.table for p in problems}
+    lost_codes = written_codes - {i.code for i in inp.rules.indicators}
+    lost_ids = written_ids - {e.employee_id for e in inp.employees}
+    lost = lost_codes | lost_ids
+    out = []
+    for p in found:
+        key = tuple(p.key or ())
+        if not key and p.table in broken_tables:
+            continue
+        if lost & set(key):
+            continue
+        if "kb_rules" in broken_tables and p.why is not None and \
+                p.why.key in _NEEDS_WHOLE_RULES:
+            continue
+        out.append(p)
+    return out
 
 
 _TABLE_ORDER = {name: n for n, name in enumerate(TABLES)}
@@ -748,7 +851,7 @@ def _setting_value(key: str, raw: object) -> object:
             raise MessageError("settings.unknown_group", text=text)
         return group
     if key in ("total_cap", "weight_tolerance"):
-        return parse_number(raw)
+        return checked_decimal(raw, places=None, whole=WORKBOOK_WHOLE_DIGITS)
     if key == "grade_bands":
         return tuple(GradeBand(grade, score) for grade, score in parse_table("bands", text))
     if key == "quotas":

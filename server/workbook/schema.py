@@ -183,6 +183,8 @@ ADJUSTMENTS = TableSpec(
         C("reason", "调整理由", "Reason", "理由", "原因"),
         C("adjusted", "调整后得分", "Adjusted score", required=False),
         C("status", "状态", "Status", required=False),
+        # written for the person who pressed: how far they may adjust the line
+        C("allowed", "可调整范围", "Allowed range", required=False),
     ),
     editable=("points", "reason"),
 )

@@ -19,13 +19,43 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from decimal import Decimal
 from itertools import compress, repeat
 from operator import is_
 
+from server.scoring.messages import Message, MessageError, message
+
 TEXT_PREFIX = "'"
 
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # serial 0 in the 1900 date system (post-1900-03-01)
+
+
+# C0 controls, DEL, C1 controls and lone surrogates (JSON "\ud800"): PostgreSQL refuses NUL,
+# UTF-8 refuses surrogates, and none of them is text a person typed.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_BREAK = re.compile("[\t\n\r\u2028\u2029]")
+
+
+def checked_text(value: str, what: str | Message = "", *, multiline: bool = True,
+                 limit: int | None = None) -> str:
+    """Text that may enter the database and git as it is: no control character (tab, line
+    feed and carriage return only where `multiline`), at most `limit` characters (the
+    String(n) column it goes to). The one text check at every edge (web forms and JSON by
+    server/app.py, workbook cells by server/workbook/contract.py, adjustment reasons).
+
+    Raises MessageError (a ValueError) worded by the catalogue; `what` names the field."""
+    name = what or message("text.value")
+    bad = _CONTROL.search(value)
+    if bad is None and not multiline:
+        bad = _LINE_BREAK.search(value)
+        if bad is not None:
+            raise MessageError("text.line_break", what=name)
+    if bad is not None:
+        raise MessageError("text.control", what=name, char=f"U+{ord(bad.group()):04X}")
+    if limit is not None and len(value) > limit:
+        raise MessageError("text.too_long", what=name, length=len(value), limit=limit)
+    return value
 
 
 def as_text(value: str) -> str:

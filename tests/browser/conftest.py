@@ -81,7 +81,11 @@ def live_server(app) -> Iterator[str]:
 @pytest.fixture
 def page(browser) -> Iterator[Any]:
     """A fresh page; requests leaving 127.0.0.1 are refused unless a test routes them."""
-    context = browser.new_context(viewport=TASKPANE_VIEWPORT, locale="zh-CN")
+    # bypass_csp: Playwright's wait_for_function polls by evaluating strings, which the add-in
+    # pages' CSP (no 'unsafe-eval', docs/security.md) refuses; the pages' own scripts run under
+    # the CSP in tests/browser/test_web_pages.py and the headers are checked in
+    # tests/web/test_signin_asvs.py.
+    context = browser.new_context(viewport=TASKPANE_VIEWPORT, locale="zh-CN", bypass_csp=True)
     context.set_default_timeout(15_000)
 
     def only_local(route: Any) -> None:
@@ -127,7 +131,7 @@ def open_taskpane(page, live_server) -> Callable[..., Any]:
         response = page.goto(f"{live_server}/addin/taskpane.html")
         assert response is not None and response.status == 200
         # taskpane.js has run Office.onReady once the server's address is shown.
-        page.wait_for_function("document.getElementById('server').textContent !== ''")
+        page.locator("#server:not(:empty)").wait_for()  # no eval: the add-in CSP
         return page
 
     return open_

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.review.conftest import OTHER_REASON, SCRIPT_REASON, seed_history
-from tests.web.conftest import OTHER_NAME, OWN, PASSWORD, PERIOD, make_world
+from tests.web.conftest import OTHER_NAME, OWN, PASSWORD, PERIOD, answer_code_step, make_world
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-review"))
 
@@ -68,6 +68,7 @@ def sign_in(page, base: str, name: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("#sign-in")
     page.wait_for_load_state()
+    answer_code_step(page, name)
 
 
 def test_timeline_and_script_reason_is_text(review):
@@ -136,7 +137,10 @@ def test_revert_with_reason(review):
 def test_approve_and_dashboard(review):
     page, base, commits = review
     sign_in(page, base, "gm")
+    # the department head's submission (nobody approves their own: no button on gm's)
     page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['gm']}")
+    assert page.locator("#approve").count() == 0
+    page.goto(f"{base}/review/{PERIOD}/submission?commit={commits['script']}")
     assert page.inner_text("#review-state") == "待审批"
     page.fill("#review-reason-input", "同意，证据充分")
     page.click("#approve")

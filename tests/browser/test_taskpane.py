@@ -6,6 +6,7 @@ modules, the CSS, /api/v1/whoami, /xl/<button>) is the real thing.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_taskpane_renders_in_the_display_language(open_taskpane, live_server, la
     assert text(page, "#who") == texts["who"]
     assert page.get_attribute("html", "lang") == texts["lang"]
     assert text(page, "#server") == live_server
-    page.wait_for_function("document.getElementById('period').textContent !== ''")
+    page.locator("#period:not(:empty)").wait_for()
     assert text(page, "#period") == texts["period"]
     # Every translated element got a text; nothing overflows the narrow pane.
     untranslated = page.eval_on_selector_all(
@@ -69,7 +70,7 @@ def test_saving_a_token_shows_who_is_signed_in(open_taskpane, make_token):
     token = make_token("li.na", "hr_admin", display_name="人力资源部 李娜")
     page = open_taskpane("zh-CN", workbook=meta_workbook())
     paste_token(page, f"  {token}  ")
-    page.wait_for_function("document.getElementById('who').textContent.includes('李娜')")
+    page.locator("#who", has_text="李娜").wait_for()
     assert text(page, "#who") == "人力资源部 李娜 (li.na) · 角色: hr_admin"
     assert text(page, "#token-status") == "令牌已保存。"
     assert page.input_value("#token") == ""
@@ -85,7 +86,7 @@ def test_a_wrong_token_shows_the_servers_error(open_taskpane, client):
     assert server_says.status_code == 401
     page = open_taskpane("en-US", workbook=meta_workbook())
     paste_token(page, "kb_wrong")
-    page.wait_for_function("document.getElementById('who').textContent.startsWith('The token')")
+    page.locator("#who", has_text=re.compile(r"^The token")).wait_for()
     shown = text(page, "#who")
     assert shown.startswith("The token is invalid or expired: paste a new one in the task pane.")
     assert server_says.get_json()["error"] in shown
@@ -97,7 +98,7 @@ def test_a_wrong_token_shows_the_servers_error(open_taskpane, client):
 @pytest.mark.parametrize("period", ["2024-Q3", "2025 年上半年"])
 def test_the_period_is_read_from_kb_meta(open_taskpane, period):
     page = open_taskpane("zh-CN", workbook=meta_workbook(period))
-    page.wait_for_function("document.getElementById('period').textContent !== ''")
+    page.locator("#period:not(:empty)").wait_for()
     assert text(page, "#period") == period
     assert_clean(page)
 
@@ -105,7 +106,7 @@ def test_the_period_is_read_from_kb_meta(open_taskpane, period):
 def test_a_hostile_display_name_is_shown_as_text(open_taskpane, make_token):
     token = make_token("mallory", "hr_admin", display_name=HOSTILE_NAME)
     page = open_taskpane("zh-CN", workbook=meta_workbook(), token=token)
-    page.wait_for_function("document.getElementById('who').textContent.includes('mallory')")
+    page.locator("#who", has_text="mallory").wait_for()
     assert text(page, "#who") == f"{HOSTILE_NAME} (mallory) · 角色: hr_admin"
     assert page.locator("#who *").count() == 0
     assert page.locator("img[src=x]").count() == 0
@@ -138,14 +139,14 @@ def test_the_score_button_posts_the_workbook_and_applies_the_actions(open_taskpa
                         if s["name"] in OUTPUT_SHEETS}
     assert all(p["protected"] and p["password"] is None for p in protected_before.values())
     page = open_taskpane("zh-CN", workbook=workbook, token=hr_token)
-    page.wait_for_function("document.getElementById('period').textContent !== ''")
+    page.locator("#period:not(:empty)").wait_for()
     assert text(page, "#period") == "2026-10"
 
     with page.expect_response(lambda r: r.url.endswith("/xl/score")) as reply:
         page.click("[data-button=score]")
     assert reply.value.status == 200
     assert reply.value.request.headers["authorization"] == f"Bearer {hr_token}"
-    page.wait_for_function("document.getElementById('last-result').textContent.includes('完成')")
+    page.locator("#last-result", has_text="完成").wait_for()
     assert page.is_hidden("#error-box")
     applied = len(reply.value.json()["actions"])
     assert f"完成：已应用 {applied} 项更改。" in text(page, "#last-result")

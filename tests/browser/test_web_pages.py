@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import OWN, PASSWORD, make_world
+from tests.web.conftest import OWN, PASSWORD, answer_code_step, make_world
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-web"))
 
@@ -40,6 +40,7 @@ def sign_in(page, base: str, name: str, password: str = PASSWORD) -> None:
     page.fill("#name", name)
     page.fill("#password", password)
     page.click("#sign-in")
+    answer_code_step(page, name)
 
 
 def test_sign_in_wrong_then_right(web):
@@ -51,6 +52,7 @@ def test_sign_in_wrong_then_right(web):
     assert "用户名或密码错误" in page.inner_text("#login-error")
     page.fill("#password", PASSWORD)
     page.click("#sign-in")
+    answer_code_step(page, "hr")  # HR signs in with a one-time code too
     page.wait_for_url(re.compile(r"/periods$"))
     assert "欢迎" in page.inner_text(".flash")
     assert "2025-03" in page.inner_text("#periods")
@@ -65,6 +67,7 @@ def test_token_creation_shows_token_once(web):
     page.goto(f"{base}/account")
     page.fill("#token-label", "办公室 Excel")
     page.select_option("#token-days", "30")
+    page.fill("#token-password", PASSWORD)  # a token needs the password again
     page.click("#create-token")
     token = page.inner_text("#new-token").strip()
     assert token.startswith("kpb_")
@@ -119,7 +122,7 @@ def test_publish_acknowledge_appeal_answer_confirm(web, app, browser):
                                   locale="zh-CN").new_page()
     sign_in(manager, base, OWN)
     manager.goto(f"{base}/me/2025-03")
-    assert manager.inner_text("#total").strip() == "90"
+    assert manager.inner_text("#total").strip() == "90.00"
     manager.fill("#appeal-reason", "三月设备停机两天")
     manager.click("#appeal")
     assert "申诉已提交" in manager.inner_text(".flash")
@@ -132,11 +135,11 @@ def test_publish_acknowledge_appeal_answer_confirm(web, app, browser):
     page.select_option("#answer-form select[name=indicator]", "PROD_EFF")
     page.fill("#answer-form input[name=points]", "2")
     page.click("#send-answer")
-    assert "待确认" in page.inner_text("#appeal-status")
+    assert "待经理确认" in page.inner_text("#appeal-status")
     shot(page, "appeal-answered")
 
     manager.goto(f"{base}/me/2025-03")
-    assert manager.inner_text("#total").strip() == "92"
+    assert manager.inner_text("#total").strip() == "92.00"
     assert "已核实" in manager.inner_text(".appeal .answer")
     manager.click("#confirm-answer")
     assert "申诉结束" in manager.inner_text(".flash")

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import Adjustment, HistoryCommit
+from tests.processes import dies_with_us
 
 from .conftest import set_adjustment
 
@@ -34,7 +35,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(app_config: dict, port: int, fault: str | None, log: Path) -> subprocess.Popen:
+def _serve(app_config: dict, port: int, fault: str | None, log: Path,
+           started: list[subprocess.Popen]) -> subprocess.Popen:
     env = {**os.environ, "KPIBOOK_DATABASE_URL": app_config["DATABASE_URL"],
            "KPIBOOK_HISTORY_DIR": app_config["HISTORY_DIR"],
            "KPIBOOK_INSTANCE_PATH": app_config["INSTANCE_PATH"],
@@ -44,9 +46,10 @@ def _serve(app_config: dict, port: int, fault: str | None, log: Path) -> subproc
     if fault:
         env["KPIBOOK_FAULT"] = fault
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from server.cli import main; main()", "serve", "--http",
-         "--port", str(port)], cwd=ROOT, env=env, stdout=log.open("ab"),
+        dies_with_us([sys.executable, "-c", "from server.cli import main; main()", "serve",
+                      "--http", "--port", str(port)]), cwd=ROOT, env=env, stdout=log.open("ab"),
         stderr=subprocess.STDOUT)
+    started.append(proc)  # stopped at the test's end whatever happens (child_processes)
     # synchronisation point: the server answers /healthz (no sleeps in assertions)
     for _ in range(600):
         if proc.poll() is not None:
@@ -56,7 +59,6 @@ def _serve(app_config: dict, port: int, fault: str | None, log: Path) -> subproc
                 return proc
         except OSError:
             time.sleep(0.05)
-    proc.kill()
     raise AssertionError("server did not start")
 
 
@@ -76,7 +78,8 @@ def _poster(port: int, token: str):
 
 
 def test_kill_after_git_commit_then_restart_and_retry(app, app_config, book, press, hr_token,
-                                                      make_token, headless, tmp_path):
+                                                      make_token, headless, tmp_path,
+                                                      child_processes):
     from server.services.history import history_for
 
     for button in ("new_period?period=2026-10", "pull", "score"):
@@ -85,7 +88,7 @@ def test_kill_after_git_commit_then_restart_and_retry(app, app_config, book, pre
     set_adjustment(book, "M1001", "PROD_EFF", 2, "紧急订单")
     port, log = _free_port(), tmp_path / "server.log"
 
-    server = _serve(app_config, port, "after_git_commit", log)
+    server = _serve(app_config, port, "after_git_commit", log, child_processes)
     try:
         with pytest.raises((ConnectionError, urllib.error.URLError, OSError,
                             headless.ServerError)):
@@ -105,7 +108,7 @@ def test_kill_after_git_commit_then_restart_and_retry(app, app_config, book, pre
         assert s.scalars(select(Adjustment)).all() == []
 
     # restart: start-up recovery writes the commit into the database
-    server = _serve(app_config, port, None, log)
+    server = _serve(app_config, port, None, log, child_processes)
     try:
         with session_scope(app) as s:
             row = s.scalar(select(HistoryCommit).where(HistoryCommit.submission_id == SID))

@@ -151,8 +151,13 @@ def test_authority_and_missing_reason_are_rejected_per_cell(app, scored, press, 
     # it nothing of 二车间's is left in his workbook
     assert {eid for eid, _code in rows} == {"M1001", "M1004"}
     no_reason = rows[("M1004", "QUALITY")]
-    assert no_reason["points"].value is None and "理由" in no_reason["status"].value
+    # refused, not erased: what he typed stays, marked with why (docs/workbook.md, Submit)
+    assert no_reason["points"].value == 1 and "理由" in no_reason["status"].value
     assert no_reason["points"].fill.fgColor.rgb.endswith("F8CBAD")
+    # his allowed range on every line: his +-2 within the rules' limits
+    assert rows[("M1001", "PROD_EFF")]["allowed"].value == "-2.00 … +2.00"
+    assert rows[("M1001", "SALES")]["allowed"].value == "-2.00 … +2.00"
+    assert rows[("M1001", "TEAMWORK")]["allowed"].value.startswith("—")  # HR's indicator
     assert rows[("M1001", "PROD_EFF")]["points"].value == 1
     assert "已接受" in rows[("M1001", "PROD_EFF")]["status"].value
     with session_scope(app) as s:
@@ -214,6 +219,7 @@ def test_rescore_status_and_revert_commits(app, scored, press, hr_token, make_to
     hr, gm = app.test_client(), app.test_client()
     web_login(hr, "hr")
     web_login(gm, "gm", role="executive", display_name="总经理 王强")
+    app.config["PERIOD_APPROVERS"] = ("executive",)  # this deployment: executives approve
     for client, form in ((gm, {"action": "approve"}),
                          (hr, {"action": "reopen", "to_state": "in_review",
                                "reason": "总经理要求复核"})):

@@ -32,6 +32,12 @@ def _post(client, page_url: str, url: str, form: dict):
     return client.post(url, data={**form, "csrf_token": csrf_from(page)})
 
 
+@pytest.fixture(autouse=True)
+def _executives_approve_periods(app):
+    """This deployment lets executives approve a period (KPIBOOK_PERIOD_APPROVERS)."""
+    app.config["PERIOD_APPROVERS"] = ("hr_admin", "executive")
+
+
 def _transition(client, form: dict) -> None:
     resp = _post(client, f"/periods/{PERIOD}", f"/periods/{PERIOD}/transition", form)
     assert resp.status_code == 302, resp.get_data(as_text=True)
@@ -128,7 +134,7 @@ def test_revert_after_approval_goes_back_to_review_published_stays_frozen(
     press("submit", scored, wang)
     adj2 = history.timeline(PERIOD, kind="adjustment")[0].commit
     _transition(gm, {"action": "approve"})
-    _transition(hr, {"action": "publish"})
+    _transition(hr, {"action": "publish", "confirmed": "yes"})
     head = history.head()
     resp = _revert(hr, adj2, "发布后撤销")
     assert resp.status_code == 409

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.processes import dies_with_us, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,6 +106,19 @@ class Gunicorn:
         return requests.post(self.url + path, timeout=180, **kw)
 
 
+_STARTED: list[Gunicorn] = []  # by start_gunicorn, stopped by _servers_stopped
+
+
+@pytest.fixture(autouse=True)
+def _servers_stopped() -> Iterator[None]:
+    """Every gunicorn a test started is gone at its end, pass or fail: the master, its
+    workers (also a replacement of a SIGKILLed one, or a worker whose master died) and their
+    git helpers, as one process group."""
+    yield
+    while _STARTED:
+        stop_gunicorn(_STARTED.pop())
+
+
 def start_gunicorn(tmp_path: Path, env: dict[str, str], workers: int) -> Gunicorn:
     port = free_port()
     log = tmp_path / "gunicorn.log"
@@ -113,10 +127,12 @@ def start_gunicorn(tmp_path: Path, env: dict[str, str], workers: int) -> Gunicor
                 "KPIBOOK_ACCESS_LOG": str(tmp_path / "access.log"), **env}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "server/gunicorn_conf.py")],
+            dies_with_us([sys.executable, "-m", "gunicorn", "-c",
+                          str(ROOT / "server/gunicorn_conf.py")]),
             cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
     g = Gunicorn(f"http://127.0.0.1:{port}", proc, log)
+    _STARTED.append(g)
     for _ in range(240):  # bounded: up to ~60 s for the workers to import and connect
         if proc.poll() is not None:
             raise RuntimeError(f"gunicorn exited: {log.read_text(errors='replace')}")
@@ -131,10 +147,6 @@ def start_gunicorn(tmp_path: Path, env: dict[str, str], workers: int) -> Gunicor
 
 
 def stop_gunicorn(g: Gunicorn) -> None:
-    if g.proc.poll() is None:
-        g.proc.send_signal(signal.SIGTERM)
-        try:
-            g.proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(g.proc.pid, signal.SIGKILL)
-            g.proc.wait(timeout=30)
+    """Graceful stop (SIGTERM, bounded), then SIGKILL to whatever of its process group is
+    left. Idempotent: the autouse fixture calls it again for every server a test started."""
+    stop_process(g.proc, term_timeout=90)

@@ -14,6 +14,7 @@ bench/faults.py (docs/deploy.md, "Faults").
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -124,10 +125,12 @@ def test_worker_killed_mid_submit(tmp_path, pg_url, fault):
         stop_gunicorn(server)
     log = server.log.read_text(errors="replace")
     assert f"KPIBOOK_FAULT: killing the process at {fault}" in log, log
+    # the worker replacing the killed one does not recover while the other one serves
+    assert _recoveries(log) == [server.proc.pid], log
     n_commits, rows, in_git = _db_state(pg_url, tmp_path, key)
     assert len(in_git) == (1 if fault == "after_git_commit" else 0)
-    # never half-applied: the database holds the edit completely (gunicorn's replacement
-    # worker ran start-up recovery) exactly when git does, or not at all
+    # never half-applied: the database holds the edit completely exactly when git does, or
+    # not at all (start-up recovery runs when the next instance starts, below)
     expected = [("M1001", "PROD_EFF", "2.00", "active")]
     assert (n_commits, rows) in ((0, []), (1, expected)), (n_commits, rows)
     if not in_git:
@@ -148,7 +151,47 @@ def test_worker_killed_mid_submit(tmp_path, pg_url, fault):
     assert rows == [("M1001", "PROD_EFF", "2.00", "active")]
     result = _verify(env)
     assert result.exit_code == 0, result.output
-    assert "Traceback" not in server.log.read_text(errors="replace")
+    log = server.log.read_text(errors="replace")
+    assert "Traceback" not in log
+    assert _recoveries(log) == [server.proc.pid], log
+
+
+def _recoveries(log: str) -> list[int]:
+    """The pids that ran start-up recovery, from the server's log."""
+    return [int(m) for m in re.findall(r"start-up recovery \(pid (\d+)\)", log)]
+
+
+def test_startup_recovery_runs_once_per_instance(tmp_path, pg_url):
+    """Three workers, one recovery: in the master, before any worker exists (it used to run
+    in every worker at once; under load the second one logged a UniqueViolation)."""
+    from sqlalchemy.orm import Session
+
+    from server.db import make_engine
+    from server.ledger import History
+    from server.models import HistoryCommit, Period
+    from server.services.history import SYSTEM
+
+    _tokens(pg_url, tmp_path)
+    engine = make_engine(pg_url)
+    try:
+        with Session(engine) as s:
+            s.add(Period(code="2026-10"))
+            s.commit()
+        # a commit the database lacks (a crash between git and the database)
+        with History(tmp_path / "history", durable=False) as h:
+            h.set_status("2026-10", "open", SYSTEM, "lost", "lost-commit-1")
+        server = start_gunicorn(tmp_path, _env(tmp_path, pg_url), workers=3)
+        stop_gunicorn(server)
+        log = server.log.read_text(errors="replace")
+        assert _recoveries(log) == [server.proc.pid], log
+        assert log.count("recovered history commit") == 1, log
+        assert "Traceback" not in log, log
+        with Session(engine) as s:
+            rows = s.scalars(select(HistoryCommit).where(
+                HistoryCommit.submission_id == "lost-commit-1")).all()
+            assert [r.recovered for r in rows] == [True]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

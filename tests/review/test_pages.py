@@ -202,29 +202,45 @@ def test_approve_and_send_back_are_commits(app, seeded, as_role):
 
     c = seeded.commits
     gm = as_role("gm")
+    # the executive's own submission: no approve button, and the form is refused
     page = _body(gm.get(f"/review/{PERIOD}/submission?commit={c['gm']}"))
-    status_before = history_for(app).status(PERIOD).get("status")
+    assert 'id="approve"' not in page
     resp = gm.post(f"/review/{PERIOD}/decide", data={
         "commit": c["gm"], "decision": "approve", "reason": "同意", "csrf_token": csrf_from(page)})
+    assert resp.status_code == 403 and "不能批准自己提交的调整" in _body(resp)
+    # the department head's submission: approved once, a second approval records nothing
+    page = _body(gm.get(f"/review/{PERIOD}/submission?commit={c['script']}"))
+    status_before = history_for(app).status(PERIOD).get("status")
+    resp = gm.post(f"/review/{PERIOD}/decide", data={
+        "commit": c["script"], "decision": "approve", "reason": "同意",
+        "csrf_token": csrf_from(page)})
     assert resp.status_code == 302
     h = history_for(app)
-    info = h.commit_info(h.head())
+    approved_at = h.head()
+    info = h.commit_info(approved_at)
     assert info.kind == "approval"
-    assert info.submission_id.startswith(f"review-approve-{c['gm'][:12]}")
+    assert info.submission_id.startswith(f"review-approve-{c['script'][:12]}")
     assert h.status(PERIOD).get("status") == status_before  # the period's own state untouched
-    html = _body(gm.get(f"/review/{PERIOD}/submission?commit={c['gm']}"))
+    html = _body(gm.get(f"/review/{PERIOD}/submission?commit={c['script']}"))
     assert 'id="review-state">已批准' in html and "同意" in html
+    for _again in range(3):
+        resp = gm.post(f"/review/{PERIOD}/decide", data={
+            "commit": c["script"], "decision": "approve", "reason": "同意",
+            "csrf_token": csrf_from(page)})
+        assert resp.status_code == 302
+    assert h.head() == approved_at, "approving twice wrote a second history commit"
+    assert "未重复记录" in _body(gm.get(f"/review/{PERIOD}/submission?commit={c['script']}"))
     hr = as_role("hr")
-    page = _body(hr.get(f"/review/{PERIOD}/submission?commit={c['script']}"))
+    page = _body(hr.get(f"/review/{PERIOD}/submission?commit={c['own2']}"))
     assert 'id="approve"' not in page and 'id="send-back"' in page  # HR sends back only
     resp = hr.post(f"/review/{PERIOD}/decide", data={
-        "commit": c["script"], "decision": "return", "reason": "", "csrf_token": csrf_from(page)})
+        "commit": c["own2"], "decision": "return", "reason": "", "csrf_token": csrf_from(page)})
     assert resp.status_code == 400
     resp = hr.post(f"/review/{PERIOD}/decide", data={
-        "commit": c["script"], "decision": "approve", "reason": "x", "csrf_token": csrf_from(page)})
+        "commit": c["own2"], "decision": "approve", "reason": "x", "csrf_token": csrf_from(page)})
     assert resp.status_code == 403
     resp = hr.post(f"/review/{PERIOD}/decide", data={
-        "commit": c["script"], "decision": "return", "reason": "<script>请补充证据</script>",
+        "commit": c["own2"], "decision": "return", "reason": "<script>请补充证据</script>",
         "csrf_token": csrf_from(page)})
     assert resp.status_code == 302
     html = _body(hr.get(f"/review/{PERIOD}/timeline"))

@@ -188,7 +188,7 @@ def test_authority_of_department_head(app, client, book, press, make_token):
     head = make_token("zhangwei", "dept_head", {"departments": ["一车间"], "max_points": "3"})
     press("new_period?period=2026-10", book)
     press("pull", book)
-    press("score", book)
+    press("score", book)  # the rules and roster of record that Submit is checked against
     _set_adjustment(book, "M1002", "PROD_EFF", -1, "二车间不归我管")  # 二车间
     before = counts(app)
     h = headless()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 
@@ -13,6 +14,10 @@ OWN, OTHER = "M1001", "M1002"  # managers of OWN_DEPT and OTHER_DEPT
 OTHER_NAME = "王芳"  # must never appear on a page of someone who may not read OTHER
 PERIOD = "2025-03"
 PASSWORD = "correct horse 42"
+# Authenticator secrets of the roles that must sign in with a one-time code (KPIBOOK_MFA_ROLES
+# default: HR admins and executives); sign_in() answers the second step with pyotp.
+TOTP_SECRETS = {"hr": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "gm": "KRUGKIDROVUWG2ZAMJZG653OEBTG66BA"}
+_world_app = None  # the app of the last make_world(): browser helpers compute codes with it
 
 
 @dataclass
@@ -25,29 +30,64 @@ class World:
     token_ids: dict[str, int] = field(default_factory=dict)
 
 
-def lines_for(emp: str, points: str) -> list[dict]:
-    return [{"employee_id": emp, "indicator": "PROD_EFF", "actual": "0.98", "target": "1",
-             "weight": "40", "base_points": points, "adjustment": "0", "points": points,
-             "explanation": "达成率 98%", "status": "ok", "stale": False},
-            {"employee_id": emp, "indicator": "QUALITY", "actual": "0.02", "target": "0.03",
-             "weight": "60", "base_points": "50", "adjustment": "0", "points": "50",
-             "explanation": "不良率 2%", "status": "ok", "stale": False}]
+def world_input(rules=None, facts: dict | None = None):
+    """The engine's input of the world's period: PROD_EFF (weight 45) and QUALITY (55),
+    points given directly; OWN scores 40 + 50 = 90 (A), OTHER 35 + 50 = 85 (B)."""
+    from server.scoring.model import Employee, Fact, ScoreInput
+
+    facts = facts or {(OWN, "PROD_EFF"): "40", (OWN, "QUALITY"): "50",
+                      (OTHER, "PROD_EFF"): "35", (OTHER, "QUALITY"): "50"}
+    return ScoreInput(rules or world_rules(), (Employee(OWN, "张伟", OWN_DEPT),
+                                               Employee(OTHER, OTHER_NAME, OTHER_DEPT)),
+                      tuple(Fact(e, c, Decimal(v)) for (e, c), v in sorted(facts.items())))
 
 
-RULES = {"indicators": [
-    {"code": "PROD_EFF", "name": "生产效率", "adjust_roles": [], "adjust_max_up": "5",
-     "adjust_max_down": "5"},
-    {"code": "QUALITY", "name": "质量", "adjust_roles": ["总经理"], "adjust_max_up": "5",
-     "adjust_max_down": "5"}],
-    "grading": "bands", "bands": [{"grade": "A", "min_score": "90"},
-                                  {"grade": "B", "min_score": "80"},
-                                  {"grade": "C", "min_score": "0"}]}
+def world_rules(max_up: str = "5", **settings):
+    from server.scoring.model import (
+        GradeBand,
+        Indicator,
+        IndicatorKind,
+        RuleSet,
+    )
+
+    def ind(code, name, weight, roles=()):
+        return Indicator(code, name, IndicatorKind.QUANTITATIVE, Decimal(weight), "manual",
+                         "points", adjust_roles=frozenset(roles), adjust_max_up=Decimal(max_up),
+                         adjust_max_down=Decimal(5))
+
+    settings.setdefault("bands", (GradeBand("A", Decimal(90)), GradeBand("B", Decimal(80)),
+                                  GradeBand("C", Decimal(0))))
+    return RuleSet((ind("PROD_EFF", "生产效率", 45), ind("QUALITY", "质量", 55, ["总经理"])),
+                   **settings)
+
+
+def store_scores(app, period_code: str, inp=None, user_name: str = "hr") -> None:
+    """Score `inp` with the engine and store the run as HR's Score button does (its inputs
+    made the record), without moving the period."""
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import Period, User
+    from server.scoring.engine import score
+    from server.services.scoring import store_run
+
+    inp = inp or world_input()
+    with session_scope(app) as s:
+        period = s.scalar(select(Period).where(Period.code == period_code))
+        user = s.scalar(select(User).where(User.name == user_name))
+        state = period.state
+        from server.services import records
+
+        # HR's Score: the inputs of record (a new version with a reason), then the run
+        records.resolve(s, period, user, inp, None, "zh", apply_reason="测试：新的计算输入")
+        store_run(s, period, inp, score(inp, "zh"), user, "zh")
+        period.state = state
 
 
 def make_world(app, state: str = "published") -> World:
     from server.auth import create_oauth_client, create_token, create_user
     from server.db import session_scope
-    from server.models import Appeal, Employee, Period, ScoreRun
+    from server.models import Appeal, Employee, Period
 
     w = World()
     with session_scope(app) as s:
@@ -70,20 +110,24 @@ def make_world(app, state: str = "published") -> World:
         create_user(s, OTHER, "employee", OTHER_NAME, {}, "wang@example.com",
                     password=PASSWORD, employee_id=OTHER)
         victim = create_user(s, "victim", "auditor", "victim")
+        for name, secret in TOTP_SECRETS.items():
+            next(u for u in people.values() if u.name == name).totp_secret = secret
         for role, u in people.items():
             w.users[role], w.names[role] = u.id, u.name
             create_token(s, u, "matrix", days=30)
-        period = Period(code=PERIOD, template_code="manufacturing", state=state, rules=RULES,
+        period = Period(code=PERIOD, template_code="manufacturing", state=state,
                         created_by="hr")
         s.add(period)
         s.flush()
-        s.add(ScoreRun(period_id=period.id, run_no=1, kind="score", created_by="hr",
-                       employee_count=2,
-                       lines=lines_for(OWN, "40") + lines_for(OTHER, "35"),
-                       totals=[{"employee_id": OWN, "total": "90", "grade": "A", "rank": 1,
-                                "group_rank": 1, "status": "ok", "missing": []},
-                               {"employee_id": OTHER, "total": "85", "grade": "B", "rank": 2,
-                                "group_rank": 1, "status": "ok", "missing": []}]))
+        from server.scoring.engine import score
+        from server.services.scoring import store_run
+
+        inp = world_input()
+        from server.services import records
+
+        records.resolve(s, period, people["hr_admin"], inp, None, "zh")  # adopted
+        store_run(s, period, inp, score(inp, "zh"), people["hr_admin"], "zh")
+        period.state = state
         for key, emp in (("own", OWN), ("other", OTHER)):
             a = Appeal(period_id=period.id, employee_id=emp, reason=f"{emp} 的申诉理由",
                        created_by=emp, run_no=1, created_at=dt.datetime.now(dt.UTC))
@@ -99,7 +143,27 @@ def make_world(app, state: str = "published") -> World:
 
         for role, uid in w.users.items():
             w.token_ids[role] = s.scalar(select(ApiToken.id).where(ApiToken.user_id == uid))
+    global _world_app
+    _world_app = app
     return w
+
+
+def totp_code(name: str, app=None) -> str:
+    """A one-time code for `name` that the server has not seen yet: the current time step's,
+    or the next one's when the current one was used (the server accepts one step of drift)."""
+    import time
+
+    import pyotp
+    from sqlalchemy import select
+
+    from server.db import session_scope
+    from server.models import User
+
+    with session_scope(app or _world_app) as s:
+        user = s.scalar(select(User).where(User.name == name))
+        secret, last = user.totp_secret, int(user.totp_last_step or 0)
+    step = max(int(time.time() // 30), last + 1)
+    return pyotp.TOTP(secret).at(step * 30)
 
 
 @pytest.fixture
@@ -108,11 +172,18 @@ def world(app) -> World:
 
 
 def sign_in(client, name: str, password: str = PASSWORD, **kw):
-    """Sign in through the real form (CSRF token read from the page)."""
+    """Sign in through the real form (CSRF token read from the page), answering the one-time
+    code step when the server asks for it."""
     page = client.get("/login", **kw)
     token = csrf_from(page.get_data(as_text=True))
-    return client.post("/login", data={"name": name, "password": password,
+    resp = client.post("/login", data={"name": name, "password": password,
                                        "csrf_token": token}, **kw)
+    if resp.status_code == 302 and resp.headers["Location"].endswith("/login/verify"):
+        page = client.get("/login/verify", **kw)
+        resp = client.post("/login/verify", data={
+            "code": totp_code(name, client.application),
+            "csrf_token": csrf_from(page.get_data(as_text=True))}, **kw)
+    return resp
 
 
 def csrf_from(html: str) -> str:
@@ -121,3 +192,12 @@ def csrf_from(html: str) -> str:
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "no CSRF field on the page"
     return m.group(1)
+
+
+def answer_code_step(page, name: str) -> None:
+    """Browser tests: after the password, type the one-time code when the server asks."""
+    page.wait_for_load_state()
+    if "/login/verify" in page.url:
+        page.fill("#code", totp_code(name))
+        page.click("#verify")
+        page.wait_for_load_state()

@@ -58,7 +58,8 @@ def _params(rule, world, variant: str, role: str | None) -> dict[str, object]:
               "employee_id": OWN if variant == "own" else OTHER,
               "appeal_id": world.appeals[variant], "user_id": world.victim_id,
               "client_id": world.client_pk, "filename": "kpibook.css",
-              "path": "taskpane.html", "source": "erp", "indicator": "PROD_EFF"}
+              "path": "taskpane.html", "source": "erp", "indicator": "PROD_EFF",
+              "session_id": 999999}
     return {arg: values[arg] for arg in rule.arguments}
 
 
@@ -164,3 +165,92 @@ def _judge(declared, user, rule, variant, method, resp, body, url) -> str | None
             any(x in body for x in secrets):
         return "shows the other department's manager"
     return None
+
+
+# --- data-level cases: self, other department, authored-by-me (docs/roles.md) -------------------
+
+# (case, role, authority, the user's own employee_id, what, target, expected status, says)
+DATA_CASES = [
+    ("self: a scored department head", "dept_head", {"departments": [OWN_DEPT]}, OWN,
+     "adjust", OWN, 403, "不能调整自己的考核结果"),
+    ("self: HR is scored too", "hr_admin", {}, OWN, "adjust", OWN, 403, "不能调整自己的考核结果"),
+    ("self: revert touching one's own result", "executive", {}, OWN, "revert", OWN, 403,
+     "不能调整自己的考核结果"),
+    ("other department: department head", "dept_head", {"departments": [OWN_DEPT]}, "",
+     "adjust", OTHER, 403, "其他部门"),
+    ("other department: executive of one workshop", "executive",
+     {"departments": [OWN_DEPT]}, "", "adjust", OTHER, 403, "其他部门"),
+    ("own department (allowed)", "dept_head", {"departments": [OWN_DEPT]}, "", "adjust",
+     OWN, 302, ""),
+    ("authored by me: approve", "executive", {}, "", "approve-own", OWN, 403,
+     "不能批准自己提交的调整"),
+    ("authored by someone else: approve (allowed)", "executive", {}, "", "approve-other",
+     OWN, 302, ""),
+    ("authored by me: send back (allowed)", "executive", {}, "", "return-own", OWN, 302, ""),
+    ("period outside my scope: approve", "executive", {"departments": [OWN_DEPT]}, "",
+     "approve-period", None, 403, "二车间"),
+]
+
+
+def _web_adjust(app, name: str, employee_id: str, points: str = "1") -> str:
+    """A web adjustment by `name` (as HR's page would post it): the commit it made."""
+    from server.services.history import history_for
+
+    client = app.test_client()
+    from tests.web.conftest import sign_in
+
+    sign_in(client, name)
+    url = f"/periods/{PERIOD}/results/{employee_id}"
+    resp = client.post(url + "/adjust", data={"indicator": "PROD_EFF", "points": points,
+                                              "reason": "数据级用例"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return history_for(app).head()
+
+
+@pytest.mark.parametrize("case,role,authority,own_id,what,target,status,says", DATA_CASES,
+                         ids=[c[0] for c in DATA_CASES])
+def test_data_level_matrix(matrix_app, web_login, case, role, authority, own_id, what,
+                           target, status, says):
+    app = matrix_app
+    make_world(app, state="in_review")
+    app.config["PERIOD_APPROVERS"] = ("hr_admin", "executive")
+    client = app.test_client()
+    me = web_login(client, "me", role, authority=authority, employee_id=own_id)
+    if what == "adjust":
+        url = f"/periods/{PERIOD}/results/{target}"
+        resp = client.post(url + "/adjust", data={"indicator": "PROD_EFF", "points": "1",
+                                                  "reason": "数据级用例"})
+    elif what == "revert":
+        commit = _web_adjust(app, "hr", target)
+        resp = client.post(f"/review/{PERIOD}/revert", data={"commit": commit,
+                                                            "reason": "数据级用例"})
+    elif what.endswith(("-own", "-other")):
+        decision, whose = what.split("-")
+        if whose == "own":
+            url = f"/periods/{PERIOD}/results/{target}"
+            assert client.post(url + "/adjust", data={
+                "indicator": "PROD_EFF", "points": "1", "reason": "我的调整"}).status_code == 302
+            from server.services.history import history_for
+
+            commit = history_for(app).head()
+        else:
+            commit = _web_adjust(app, "hr", target)
+        resp = client.post(f"/review/{PERIOD}/decide", data={
+            "commit": commit, "decision": decision, "reason": "数据级用例"})
+    else:  # approve-period
+        resp = client.post(f"/periods/{PERIOD}/transition", data={"action": "approve"})
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == status, text
+    assert says in text
+    # the same answer from the policy module's data (not only the route)
+    if what in ("adjust", "revert"):
+        from decimal import Decimal
+
+        from server.db import session_scope
+        from server.models import Period
+
+        with session_scope(app) as s:
+            period = s.query(Period).filter_by(code=PERIOD).one()
+            refused = policy.change_refusals(s, me, period, {(target, "PROD_EFF"): Decimal(1)})
+        visible = policy.visible(me, target, OTHER_DEPT if target == OTHER else OWN_DEPT)
+        assert (not refused and visible) == (status == 302)

@@ -110,7 +110,7 @@ def test_web_token_creation_shows_once_and_stores_hash(app, client, world):
     assert sign_in(client, "gm").status_code == 302
     page = client.get("/account")
     resp = client.post("/account/tokens", data={
-        "label": "办公室 Excel", "days": "30",
+        "label": "办公室 Excel", "days": "30", "password": PASSWORD, "scopes": ["read"],
         "csrf_token": csrf_from(page.get_data(as_text=True))})
     html = resp.get_data(as_text=True)
     import re
@@ -123,31 +123,6 @@ def test_web_token_creation_shows_once_and_stores_hash(app, client, world):
         assert token not in (row.token_hash, row.prefix) and row.expires_at is not None
     who = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
     assert who.json["user"] == "gm"
-
-
-def test_brute_force_is_slowed_and_locked(app, client, world):
-    import time
-
-    app.config["LOGIN_FAILURE_DELAY"] = 0.05
-    app.config["LOGIN_MAX_FAILURES"] = 4
-    started = time.monotonic()
-    statuses = [sign_in(client, "gm", f"wrong-{i}").status_code for i in range(4)]
-    # 0.05 + 0.10 + 0.15 s of growing delay, then the lock
-    assert time.monotonic() - started >= 0.3
-    assert statuses == [401, 401, 401, 429]
-    locked = sign_in(client, "gm", PASSWORD)
-    assert locked.status_code == 429
-    assert "锁定" in locked.get_data(as_text=True)
-    # unknown names get the same answer as wrong passwords (no user enumeration)
-    unknown = sign_in(client, "nobody", "whatever").get_data(as_text=True)
-    assert "用户名或密码错误" in unknown
-    # HR unlocks
-    from server.db import session_scope
-    from server.models import User
-
-    with session_scope(app) as s:
-        s.get(User, world.users["executive"]).locked_until = None
-    assert sign_in(client, "gm", PASSWORD).status_code == 302
 
 
 def test_csrf_refuses_a_forged_form(app, client, world):

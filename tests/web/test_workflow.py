@@ -61,12 +61,13 @@ def _flow(app, tmp_path, seen, ServerError, flask_poster, run_button):  # noqa: 
     hr, gm = app.test_client(), app.test_client()
     sign_in(hr, "hr")
     sign_in(gm, "gm")
-    # the executive may not send for review, HR may not approve
+    # the executive may not send for review; a period is approved by HR (the default of
+    # KPIBOOK_PERIOD_APPROVERS), not by an executive
     assert _move(gm, code, "send_for_review").status_code == 403
     assert _move(hr, code, "send_for_review").status_code == 302
-    refused = _move(hr, code, "approve")
-    assert refused.status_code == 403 and "高管" in refused.get_data(as_text=True)
-    assert _move(gm, code, "approve").status_code == 302
+    refused = _move(gm, code, "approve")
+    assert refused.status_code == 403 and "人力资源" in refused.get_data(as_text=True)
+    assert _move(hr, code, "approve").status_code == 302
     assert _state(app, code) == "approved"
 
     # approved: no more pulls, with a clear message
@@ -74,7 +75,11 @@ def _flow(app, tmp_path, seen, ServerError, flask_poster, run_button):  # noqa: 
         run_button("pull", book, post=post)
     assert exc.value.status == 409 and "审批后数据与得分已冻结" in str(exc.value.message)
 
-    assert _move(hr, code, "publish").status_code == 302
+    # publishing asks first, saying who will be told; only the confirmation publishes
+    asked = _move(hr, code, "publish")
+    assert asked.status_code == 200 and 'id="confirm-form"' in asked.get_data(as_text=True)
+    assert _state(app, code) == "approved"
+    assert _move(hr, code, "publish", confirmed="yes").status_code == 302
     # published: no more adjustments from the ribbon
     with pytest.raises(ServerError) as exc:
         run_button("submit", book, post=post)
@@ -94,6 +99,7 @@ def _flow(app, tmp_path, seen, ServerError, flask_poster, run_button):  # noqa: 
     assert seen[-1].reason == "总经理要求复核二车间" and seen[-1].actor == "hr"
     # a refused move leaves no event behind
     assert ("approve", "scored", "approved") not in actions
+    assert [a for a in actions if a[0] == "publish"] == [("publish", "approved", "published")]
 
 
 def test_close_waits_for_open_appeals_and_auditor_changes_nothing(app, world):
@@ -102,7 +108,7 @@ def test_close_waits_for_open_appeals_and_auditor_changes_nothing(app, world):
     sign_in(auditor, "auditor")
     assert auditor.get("/periods/2025-03").status_code == 200
     assert _move(auditor, "2025-03", "close").status_code == 403
-    blocked = _move(hr, "2025-03", "close")
+    blocked = _move(hr, "2025-03", "close", confirmed="yes")
     assert blocked.status_code == 409 and "申诉" in blocked.get_data(as_text=True)
     assert _state(app, "2025-03") == "published"
 

@@ -214,3 +214,23 @@ def test_unknown_employee_and_indicator_in_data():
     problems = problems_of(small_book(data=data))
     assert [(p.cell, "E9" in p.message or "NOPE" in p.message) for p in problems] == [
         ("A6", True), ("B7", True)]
+
+
+def test_cell_and_rule_problems_come_in_one_report_in_sheet_order():
+    """Issue #14: an off-scale rating used to show up only after 'abc' was fixed."""
+    problems = problems_of(small_book(data=[
+        ["E1", "OUT", "abc"], ["E1", "TEAM", "Z"], ["E2", "OUT", 110], ["E2", "TEAM", "B"]]))
+    texts = [(p.sheet, p.row, p.message) for p in problems]
+    assert len(problems) == 2, texts
+    assert [p.row for p in problems] == [2, 3]  # sheet and row order
+    assert "abc" in problems[0].message and "Z" in problems[1].message
+
+
+def test_a_cell_problem_does_not_bring_false_followers():
+    """A weight that is not a number is one problem: no "weights do not add up to 100" and no
+    "no indicator applies" beside it, which only follow from the unreadable cell."""
+    problems = problems_of(small_book(rules=[
+        ["OUT", "产量", "定量", "abc", "erp", "ratio", 100, None],
+        ["TEAM", "协作", "定性", 40, "rating", "rating", None, None]]))
+    assert len(problems) == 1, [p.message for p in problems]
+    assert "abc" in problems[0].message
