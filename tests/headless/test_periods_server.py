@@ -253,7 +253,6 @@ def _scored_and_closed_after_an_appeal(app, make_token, xl, book) -> tuple[str, 
     from server.services import feedback
 
     hr_token = make_token("hr", "hr_admin")
-    make_token("gm", "executive")
     with session_scope(app) as s:
         create_user(s, "m1001", "employee", "M1001", employee_id="M1001")
     for button, options in (("new_period", ("--period", "2026-10")), ("pull", ()),
@@ -261,17 +260,17 @@ def _scored_and_closed_after_an_appeal(app, make_token, xl, book) -> tuple[str, 
         result = xl(button, book, *options, token=hr_token)
         assert result.exit_code == 0, result.output
     before = _total(book, "M1001")
-    with session_scope(app) as s:
+    with app.app_context(), session_scope(app) as s:  # the answer commits to the history
         period = s.scalar(select(Period).where(Period.code == "2026-10"))
-        hr, gm, emp = _user(s, "hr"), _user(s, "gm"), _user(s, "m1001")
+        hr, emp = _user(s, "hr"), _user(s, "m1001")
         workflow.transition(s, period, "send_for_review", hr)
-        workflow.transition(s, period, "approve", gm)
-        workflow.transition(s, period, "publish", hr)
+        workflow.transition(s, period, "approve", hr)  # KPIBOOK_PERIOD_APPROVERS: HR
+        workflow.transition(s, period, "publish", hr, confirmed=True)
         item = feedback.appeal(s, period, emp, "生产效率统计漏了夜班")
         feedback.answer(s, item, hr, "已核实，补加夜班产量", indicator="PROD_EFF", points="2",
                         adjust_reason="申诉：夜班产量漏计")
         feedback.confirm(s, item, emp)
-        workflow.transition(s, period, "close", hr)
+        workflow.transition(s, period, "close", hr, confirmed=True)
         assert period.state == "closed"
     return hr_token, before
 
