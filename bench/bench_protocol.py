@@ -393,7 +393,7 @@ def _measure_flask(body: bytes, runs: int, max_bytes: int) -> dict:
     everyday case), each best of `runs`. Repeated presses of an unchanged month find the
     history holding their scores already (`History.holds_scores`)."""
     client, headers, base = flask_client(max_bytes)
-    r = client.post("/xl/new_period", data=body, headers=headers, base_url=base)
+    r = client.post("/xl/new_period?period=2026-10", data=body, headers=headers, base_url=base)
     if r.status_code != 200:
         print(f"  flask: new_period -> {r.status_code}: {r.get_data(as_text=True)[:300]}")
         return {}

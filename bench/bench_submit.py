@@ -105,7 +105,7 @@ def main() -> None:
             book = tmp / "book.xlsx"
             shutil.copy(template, book)
             post_hr = flask_poster(client, headers={"Authorization": f"Bearer {hr}"})
-            for button in ("new_period", "pull", "score"):
+            for button in ("new_period?period=2026-10", "pull", "score"):
                 run_button(button, book, post=post_hr)
             from tests.history_server.conftest import set_adjustment  # noqa: PLC0415
 

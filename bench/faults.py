@@ -85,7 +85,7 @@ def prepared_book(tmp: Path, post) -> Path:
 
     book = tmp / "book.xlsx"
     shutil.copy(TEMPLATE, book)
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         run_button(button, book, post=post)
     return book
 

@@ -260,7 +260,7 @@ def main() -> None:
         book = tmp / "book.xlsx"
         build_book(book, args.executives)
         post = http_post(server.url, {"Authorization": f"Bearer {hr}"}, insecure=False)
-        for button in ("new_period", "pull", "score"):
+        for button in ("new_period?period=2026-10", "pull", "score"):
             run_button(button, book, post=post)
         all_cells = [c for _n, _t, cells in execs for c in cells]
         base, where = cell_locations(book, all_cells)

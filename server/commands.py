@@ -347,10 +347,11 @@ def quiet_request_handler() -> type:
 
 # --- xl: the headless client -------------------------------------------------------------------
 
-BUTTONS = ("new_period", "pull", "score", "check", "submit")
+BUTTONS = ("new_period", "pull", "score", "check", "submit", "refresh")
 
 
-@click.command("xl", help="Press a KPI ribbon BUTTON on WORKBOOK.xlsx without Excel.")
+@click.command("xl", help="Press a KPI ribbon BUTTON on WORKBOOK.xlsx without Excel "
+                          "(new_period needs --period, e.g. --period 2026-11).")
 @click.argument("button", type=click.Choice(BUTTONS))
 @click.argument("workbook", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--server", "server_url", default=None,
@@ -362,20 +363,29 @@ BUTTONS = ("new_period", "pull", "score", "check", "submit")
 @click.option("--insecure", is_flag=True,
               help="Do not verify the server's certificate (self-signed local servers).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None)
+@click.option("--period", default=None, metavar="PERIOD",
+              help="new_period only: the period to create, a month 2026-11 (or 2026-Q4, "
+                   "2026); the server checks it.")
 @click.option("--apply-records", "apply_reason", default=None, metavar="REASON",
               help="score: apply this workbook's rule and roster changes to the records of "
                    "record, for this reason (HR only; docs/records.md).")
 def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
-       out_path: Path | None, insecure: bool, lang: str | None,
+       out_path: Path | None, insecure: bool, lang: str | None, period: str | None,
        apply_reason: str | None) -> None:
     import functools
     from urllib.parse import urlencode
 
     from addin.headless import ServerError, flask_poster, run_button
 
+    if button == "new_period" and not (period or "").strip():
+        raise click.UsageError("new_period needs the period you choose: --period 2026-11")
+    if button != "new_period" and period is not None:
+        raise click.UsageError("--period is for new_period only; the other buttons use the "
+                               "period the workbook is linked to")
     if apply_reason is not None and button != "score":
         raise click.UsageError("--apply-records goes with the score button")
-    params = {k: v for k, v in (("lang", lang), ("apply_reason", apply_reason)) if v}
+    params = {k: v for k, v in (("period", period), ("lang", lang),
+                                ("apply_reason", apply_reason)) if v}
     query = f"?{urlencode(params)}" if params else ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if server_url:
@@ -502,6 +512,7 @@ def pull_command(period_code: str, config_file: str | None, sources: tuple[str, 
     from server import create_app
     from server.db import session_scope
     from server.models import Period
+    from server.periodcode import PeriodCodeError, check_period_code
     from server.services.errors import ClientError
     from server.services.facts import pull_summary
     from server.services.pull import SourceProgress, run_pull, sync_config
@@ -527,6 +538,10 @@ def pull_command(period_code: str, config_file: str | None, sources: tuple[str, 
             last[p.source] = mark
             click.echo(f"[{time.perf_counter() - began:6.2f}s] {p.line()}")
 
+    try:
+        period_code = check_period_code(period_code)
+    except PeriodCodeError as exc:
+        raise click.BadParameter(str(exc), param_hint="PERIOD") from None
     with session_scope(app) as session:
         period = session.scalar(select(Period).where(Period.code == period_code))
         if period is None:

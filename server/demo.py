@@ -103,7 +103,7 @@ def _period(session: Session) -> str:
             session.add(Employee(employee_id=m.employee_id, name=m.name,
                                  department=m.department, position=m.position, email=m.email,
                                  manager=m.manager))
-    code = content.PERIOD
+    code = content.DEMO_PERIOD
     period = session.scalar(select(Period).where(Period.code == code))
     if period is None:
         template = session.scalar(select(Template).where(Template.code == DEMO_TEMPLATE))

@@ -36,14 +36,19 @@ def _plain(description: str) -> dict[str, Any]:
 
 
 API_ERRORS = {
+    "400": _json(_ref("Error"), "a period code that is not one (the message says why)"),
     "401": _json(_ref("Error"), "missing, invalid, expired or revoked token"),
     "403": _json(_ref("Error"), "the role may not (or a token over plain HTTP)"),
 }
-CODE = [{"name": "code", "in": "path", "required": True,
-         "schema": {"type": "string", "minLength": 1, "maxLength": 40},
+# server/periodcode.py: a month, a quarter or a year from 2000 to 2100 ("2026-q4" reads as
+# "2026-Q4"); anything else is refused with 400 and the reason.
+PERIOD_CODE = {"type": "string", "pattern": r"^(20\d\d|2100)(-(0[1-9]|1[0-2])|-[Qq][1-4])?$",
+               "description": "period code: a month 2026-11, a quarter 2026-Q4 or a year 2026"}
+CODE = [{"name": "code", "in": "path", "required": True, "schema": PERIOD_CODE,
          "description": "period code, e.g. 2026-10"}]
 XL_ERRORS = {
-    "400": _plain("malformed xlwings payload (the sentence names the field)"),
+    "400": _plain("malformed xlwings payload, or a period code that is not one (the sentence "
+                  "says which and why)"),
     "401": _plain("missing or invalid token"),
     "403": _plain("role or authority refused"),
     "409": _plain("state conflict: no period yet, closed period, other template, a pull "
@@ -52,11 +57,15 @@ XL_ERRORS = {
     "422": _plain("workbook problems, one line each with sheet, row, column, cell, reason"),
 }
 BUTTONS = {
-    "new_period": ("New period", "creates the period named in kb_meta (or ?period=)"),
+    "new_period": ("New period", "creates the period the person chose (?period=, required) "
+                                 "and writes it into kb_meta and kb_data's blank periods"),
     "pull": ("Pull data", "pulls every source system, rewrites kb_data with provenance"),
     "score": ("Score", "contract -> engine -> stored snapshot -> kb_scores, kb_summary"),
     "check": ("Check", "validates only: an alert listing the problems"),
     "submit": ("Submit", "stores the workbook's adjustments, writes back the totals"),
+    "refresh": ("Refresh", "read only, any period state: the results of record (latest stored "
+                           "run, appeal answers included) into kb_scores, kb_summary, "
+                           "kb_adjustments"),
 }
 
 
@@ -65,8 +74,8 @@ def _xl(button: str) -> dict[str, Any]:
     params = [{"name": "lang", "in": "query", "required": False,
                "schema": {"type": "string", "enum": ["zh", "en"]}}]
     if button == "new_period":
-        params += [{"name": "period", "in": "query", "required": False,
-                    "schema": {"type": "string", "maxLength": 40}},
+        params += [{"name": "period", "in": "query", "required": True,
+                    "schema": PERIOD_CODE},
                    {"name": "template", "in": "query", "required": False,
                     "schema": {"type": "string", "maxLength": 40}}]
     return {"post": {
@@ -163,7 +172,10 @@ def _paths() -> dict[str, Any]:
         {"type": "object", "required": ["user", "role"], "properties": {
             "user": {"type": "string"}, "name": {"type": "string"},
             "display_name": {"type": "string"}, "role": {"type": "string"},
-            "authority": OBJ}}, security=[{"bearer": []}])
+            "authority": OBJ, "current_month": {
+                "type": "string", "description": "this month in the company's time zone "
+                                                 "(what the task pane offers for New period)"}}},
+        security=[{"bearer": []}])
     paths["/api/v1/periods"] = _get(
         "periods", "every period", {"type": "object", "required": ["periods"], "properties": {
             "periods": {"type": "array", "items": _ref("Period")}}})

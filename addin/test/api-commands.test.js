@@ -120,6 +120,33 @@ test("handlers call event.completed() on success and on error, and errors reach 
   assert.equal(completed, 3);
 });
 
+test("New period sends the month the person chose as ?period=", async () => {
+  const { fetchImpl, calls } = mockFetch(200, { actions: [] });
+  await runButton("new_period", { excel: fakeExcel(sampleWorkbook()).Excel, status: createStatus(),
+    query: { period: "2026-11" }, request: { base: "https://kpi", token: "t", fetchImpl } });
+  assert.equal(calls[0].url, "https://kpi/xl/new_period?period=2026-11");
+  await runButton("refresh", { excel: fakeExcel(sampleWorkbook()).Excel, status: createStatus(),
+    request: { base: "https://kpi", token: "t", fetchImpl } });
+  assert.equal(calls[1].url, "https://kpi/xl/refresh");
+});
+
+test("the ribbon's New period asks for the month in the task pane instead of posting", async () => {
+  const associated = new Map();
+  let asked = 0;
+  const office = new OfficeMockObject({
+    actions: { associate: (name, handler) => associated.set(name, handler) },
+    addin: { showAsTaskpane: async () => { office.shown = (office.shown ?? 0) + 1; } },
+  });
+  const fetchImpl = () => assert.fail("New period from the ribbon must not post without a month");
+  registerCommands(office, { excel: fakeExcel(sampleWorkbook()).Excel, status: createStatus(),
+    askPeriod: () => asked++, request: { base: "https://kpi", token: "t", fetchImpl } });
+  let completed = 0;
+  await associated.get("kpiNewPeriod")({ completed: () => completed++ });
+  assert.equal(completed, 1);
+  assert.equal(asked, 1);
+  assert.equal(office.shown, 1);
+});
+
 test("a second click while a button runs is refused", async () => {
   const status = createStatus();
   status.update({ busy: "pull" });
@@ -127,7 +154,7 @@ test("a second click while a button runs is refused", async () => {
 });
 
 test("each button maps to a server endpoint", () => {
-  assert.deepEqual(Object.values(BUTTON_COMMANDS).sort(), ["check", "new_period", "pull", "score", "submit"]);
+  assert.deepEqual(Object.values(BUTTON_COMMANDS).sort(), ["check", "new_period", "pull", "refresh", "score", "submit"]);
 });
 
 test("texts exist in both languages; Chinese for zh display languages", () => {

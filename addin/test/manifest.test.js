@@ -182,12 +182,12 @@ test("pages named by the manifest exist (locale overrides of URLs too)", () => {
   assert.ok(existsSync(staticFile(attrs(only(root, "SupportUrl")).DefaultValue)));
 });
 
-test("the KPI tab has the seven buttons; FunctionNames match Office.actions.associate names", () => {
+test("the KPI tab has the eight buttons; FunctionNames match Office.actions.associate names", () => {
   const tab = all.find((el) => nameOf(el) === "CustomTab");
   const label = resources().get(attrs(only(tab, "Label")).resid);
   assert.equal(attrs(label.el).DefaultValue, "KPI");
   const controls = all.filter((el) => nameOf(el) === "Control");
-  assert.equal(controls.length, 7);
+  assert.equal(controls.length, 8);
   const ids = all.filter((el) => attrs(el).id && !nameOf(el).startsWith("bt:")).map((el) => attrs(el).id);
   assert.equal(new Set(ids).size, ids.length, "control/group/tab ids are unique");
   const functionNames = all.filter((el) => nameOf(el) === "FunctionName").map((el) => el._);

@@ -53,3 +53,13 @@ test("every protection flag that is saved is restored", () => {
   assert.match(procedure("UnprotectKpiSheets"), /Unprotect Password:=""/);
   assert.match(procedure("HasKpiTable"), /KPI_TABLE_PREFIX/);
 });
+
+test("New period asks for the month (this month filled in) and sends it as ?period=; Refresh posts refresh", () => {
+  const ask = procedure("KpiNewPeriod");
+  assert.match(ask, /InputBox\(/);
+  assert.match(ask, /Format\$\(Date, "yyyy-mm"\)/);
+  assert.match(ask, /If period = "" Then Exit Sub/);
+  assert.ok(decodeZh(ask).includes("请输入要新建的考核期间"));
+  assert.match(procedure("KpiNewPeriodFor"), /RunKpiButton "new_period\?period=" & Application\.WorksheetFunction\.EncodeURL\(period\)/);
+  assert.match(procedure("KpiRefresh"), /RunKpiButton "refresh"/);
+});

@@ -50,8 +50,21 @@ Private Const PS_FILTERING As Long = 14
 Private Const PS_PIVOT_TABLES As Long = 15
 Private Const PS_ENABLE_SELECTION As Long = 16
 
+' New period needs the month the person chooses: an InputBox asks for it (this month is
+' filled in) and it is sent as ?period=; the server checks it and says why when it is not one.
+' Cancel (or an empty answer) sends nothing. Scripts call KpiNewPeriodFor "2026-11" instead.
 Public Sub KpiNewPeriod()
-    RunKpiButton "new_period"
+    Dim period As String
+    period = Trim$(InputBox(Zh("\u8BF7\u8F93\u5165\u8981\u65B0\u5EFA\u7684\u8003\u6838\u671F\u95F4\uFF08\u5982 2026-11\uFF0C\u4E5F\u53EF 2026-Q4 \u6216 2026\uFF09\uFF1A") & vbCrLf & _
+        "Period to create (e.g. 2026-11; 2026-Q4 or 2026 work too):", _
+        Zh("\u65B0\u5EFA\u671F\u95F4") & " / New period", Format$(Date, "yyyy-mm")))
+    If period = "" Then Exit Sub
+    KpiNewPeriodFor period
+End Sub
+
+' New period for `period` without asking, e.g. from a macro of HR's own.
+Public Sub KpiNewPeriodFor(ByVal period As String)
+    RunKpiButton "new_period?period=" & Application.WorksheetFunction.EncodeURL(period)
 End Sub
 
 Public Sub KpiPullData()
@@ -68,6 +81,12 @@ End Sub
 
 Public Sub KpiSubmit()
     RunKpiButton "submit"
+End Sub
+
+' Read only: writes the period's results of record (appeal answers included), in any period
+' state; nothing changes on the server.
+Public Sub KpiRefresh()
+    RunKpiButton "refresh"
 End Sub
 
 ' Opens {base}/review in the default browser.

@@ -7,14 +7,17 @@ from sqlalchemy import select
 
 from server import guards, policy
 from server.auth import current_user, login_required
+from server.blueprints import lookups
 from server.config import parse_lang
 from server.db import get_session
 from server.models import Period, ScoreRun
 from server.services import figures as figures_service
 from server.services import line_detail as line_service
 from server.services.errors import NotFound
+from server.services.periods import current_month, valid_code
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.url_value_preprocessor(lookups.period_code_in_url)
 
 
 @bp.get("/whoami")
@@ -22,9 +25,11 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @login_required
 def whoami() -> Response:
     user = current_user()
-    # `user` is what the add-in's whoami() reads; `name` for scripts.
+    # `user` is what the add-in's whoami() reads; `name` for scripts; `current_month` (the
+    # company's time zone) is what the task pane offers for New period.
     return jsonify(user=user.name, name=user.name, display_name=user.display_name, role=user.role,
-                   authority=user.authority or {})
+                   authority=user.authority or {}, current_month=current_month(
+                       current_app.config.get("TIMEZONE") or "Asia/Shanghai"))
 
 
 @bp.get("/periods")
@@ -93,6 +98,7 @@ def line(code: str, employee_id: str, indicator: str) -> Response:
 @login_required
 def figures() -> Response:
     """Totals, grades, ranks and lines for the add-in's custom functions (a batch of cells)."""
+    period = request.args.get("period") or None
     return jsonify(figures_service.figures(
         get_session(), current_user(), request.args.getlist("employee"),
-        request.args.get("period") or None, lang=_lang()))
+        valid_code(period) if period is not None else None, lang=_lang()))

@@ -34,6 +34,7 @@ from server.auth import (
     oauth_client_for_token,
     require_role,
 )
+from server.blueprints import lookups
 from server.db import get_session
 from server.models import Employee, Period, PeriodState, Role, SourceFact
 from server.services import facts as fact_service
@@ -43,6 +44,7 @@ from server.services.roster import names_of_employees
 from server.web import lang, timezone, who
 
 bp = Blueprint("facts", __name__)
+bp.url_value_preprocessor(lookups.period_code_in_url)
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx", ".xlsm")
 

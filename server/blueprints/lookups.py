@@ -9,10 +9,19 @@ from sqlalchemy.orm import Session
 from server.models import Appeal, Period, PeriodState
 from server.services import feedback
 from server.services.errors import NotFound
-from server.services.periods import find_period
+from server.services.periods import find_period, valid_code
 
 # Managers see a period's result only once it is published (drafts are HR's business).
 PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)
+
+
+def period_code_in_url(_endpoint: str | None, values: dict | None) -> None:
+    """A blueprint's url_value_preprocessor: the `<code>` of every page and API route names a
+    period, checked (server/periodcode.py) before anything looks it up; otherwise 400 saying
+    why, in both languages. A period stored with a bad code before codes were checked cannot
+    be opened this way; `kpibook verify` and the periods page report it."""
+    if values and "code" in values:
+        values["code"] = valid_code(values["code"])
 
 
 def period(db: Session, code: str) -> Period:

@@ -12,6 +12,7 @@ from server.services import feedback
 from server.web import back, lang, say
 
 bp = Blueprint("me", __name__)
+bp.url_value_preprocessor(lookups.period_code_in_url)
 
 
 @bp.get("/me")

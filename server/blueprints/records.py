@@ -11,6 +11,7 @@ from server.db import get_session
 from server.services import records
 
 bp = Blueprint("records", __name__)
+bp.url_value_preprocessor(lookups.period_code_in_url)
 
 
 @bp.get("/periods/<code>/records")

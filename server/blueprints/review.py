@@ -41,6 +41,7 @@ from server.services.scoring import revert_points
 from server.web import back, lang, say, t, timezone
 
 bp = Blueprint("review", __name__, template_folder="templates")
+bp.url_value_preprocessor(lookups.period_code_in_url)
 
 PUBLISHED = lookups.PUBLISHED
 # while submissions may still be approved or sent back one by one

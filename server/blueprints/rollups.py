@@ -9,11 +9,13 @@ import io
 from flask import Blueprint, Response, render_template, request
 
 from server import auth, guards
+from server.blueprints import lookups
 from server.db import get_session
 from server.scoring.numbers import fmt
 from server.services.rollups import rollup
 
 bp = Blueprint("rollups", __name__)
+bp.url_value_preprocessor(lookups.period_code_in_url)
 
 
 @bp.get("/rollups/<code>")

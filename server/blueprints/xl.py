@@ -27,7 +27,7 @@ from server.services import pull as pull_service
 from server.services import score as score_service
 from server.services import simulator
 from server.services import submit as submit_service
-from server.services.errors import ClientError, Unprocessable
+from server.services.errors import BadRequest, ClientError, Unprocessable
 from server.services.workbook import (
     Workbook,
     invalid,
@@ -37,7 +37,7 @@ from server.services.workbook import (
     problems_of,
     score_input,
 )
-from server.workbook.render import check_plan
+from server.workbook.render import check_plan, period_write
 from server.xlwire.actions import PlanError
 from server.xlwire.plan import WritePlan
 
@@ -149,32 +149,64 @@ def _open_period(session, wb: Workbook, step: str, lang: str):
 @bp.post("/new_period")
 @guards.token("period.create")
 def new_period() -> Response:
+    """Create (or re-link) the period the person chose: `?period=` is required (the task
+    pane's field, `kpibook xl new_period --period`, the VBA prompt); kb_meta's period is
+    never taken for it and is overwritten by the answer, like every place the template left
+    for the month (docs/workbook.md)."""
     user, wb, lang = _press("period.create", required=())
     if wb.tables.get("kb_meta") is None:
         raise Unprocessable(
             "工作簿没有 kb_meta 表（工作表 _kpibook）：请使用 kpibook 模板。" if lang == "zh" else
             "The workbook has no kb_meta table (sheet _kpibook): start from a kpibook template.")
-    code = (request.args.get("period") or wb.period or
-            period_service.default_period_code()).strip()
+    given = request.args.get("period", "")
+    if not given.strip():
+        raise BadRequest(
+            "新建期间需要您选择月份：在任务窗格的“考核期间”中填写（如 2026-11）后点击“新建期间”；"
+            "无界面客户端请用 kpibook xl new_period 工作簿 --period 2026-11。" if lang == "zh" else
+            "New period needs the month you choose: type it in the task pane's Period field "
+            "(e.g. 2026-11) and press New period; headless: kpibook xl new_period WORKBOOK "
+            "--period 2026-11.")
+    code = period_service.valid_code(given, lang, what=NEW_PERIOD_ARG)
     template = (wb.template or request.args.get("template") or "custom").strip()
     session = get_session()
     period, created = period_service.open_period(session, code, template, user, lang)
     if created:
         workflow.record_event(session, period, "create", "", period.state, user)
     session.commit()
-    if lang == "zh":
-        msg = (f"已创建考核期间 {code}（模板 {template}）。" if created else
-               f"期间 {code} 已存在，工作簿已重新关联。")
-        title = "新建期间"
-    else:
-        msg = (f"Created period {code} (template {template})." if created else
-               f"Period {code} already exists; the workbook is linked to it again.")
-        title = "New period"
     plan = WritePlan(meta={"period": code, "template": template, "period_state": period.state,
                            "binding": period.binding,
-                           "server": current_app.config["BASE_URL"]},
-                     alert=(msg, title))
+                           "server": current_app.config["BASE_URL"]})
+    stamped = period_write(wb.tables, code)
+    if stamped.write is not None:
+        plan.tables.append(stamped.write)
+    filled, other = stamped.filled, stamped.other
+    before = wb.period if wb.period != code else ""
+    if lang == "zh":
+        lines = [f"已创建考核期间 {code}（模板 {template}）。" if created else
+                 f"期间 {code} 已存在，工作簿已重新关联。"]
+        if before:
+            lines.append(f"工作簿原先关联的期间 {before} 已改为 {code}。")
+        if filled:
+            lines.append(f"源数据表中 {filled} 行的期间已填为 {code}。")
+        if other:
+            lines.append(f"源数据表中有 {other} 行属于其他期间：请点击「拉取数据」替换。")
+        title = "新建期间"
+    else:
+        lines = [f"Created period {code} (template {template})." if created else
+                 f"Period {code} already exists; the workbook is linked to it again."]
+        if before:
+            lines.append(f"The workbook was linked to {before}; it is now linked to {code}.")
+        if filled:
+            lines.append(f"The period of {filled} source data row(s) was set to {code}.")
+        if other:
+            lines.append(f"{other} source data row(s) belong to another period: press "
+                         f"'Pull data' to replace them.")
+        title = "New period"
+    plan.alert = ("\n".join(lines), title)
     return _answer(wb, plan)
+
+
+NEW_PERIOD_ARG = ("新建期间的月份（?period=）", "The month of New period (?period=)")
 
 
 @bp.post("/pull")
@@ -262,6 +294,25 @@ def _requested_submission_id(wb: Workbook, lang: str) -> str | None:
             "The submission id (Idempotency-Key or kb_meta submission_id) may contain only "
             "letters, digits and ._:@+-, at most 80 characters.")
     return given
+
+
+@bp.post("/refresh")
+@guards.token("result.export")
+@_gc_paused
+def refresh() -> Response:
+    """Read only: the results of record (the latest stored run, web adjustments and appeal
+    answers included) into kb_scores, kb_summary and kb_adjustments, in every period state,
+    closed included. No run, no history commit, no state change (docs/workbook.md)."""
+    from server.services import refresh as refresh_service
+
+    user, wb, lang = _press("result.export", required=())
+    session = get_session()
+    period = period_service.require_period(session, wb.period, lang, writable=False)
+    period_service.check_binding(period, wb.meta.get("binding", ""), wb.period, lang)
+    plan = refresh_service.refresh_answer(session, period, user, wb, lang,
+                                          base_url=current_app.config.get("BASE_URL", ""))
+    session.rollback()  # nothing to write; and nothing may have been
+    return _answer(wb, plan)
 
 
 @bp.post("/check")

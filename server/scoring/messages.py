@@ -331,6 +331,21 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "{n} value(s) in this workbook differ from the server's records and were ignored: the "
         "records were scored and written back:",
         "本工作簿有 {n} 个值与服务器记录不同，已忽略：计算使用服务器记录，并已写回工作簿："),
+    # -- period codes (server.periodcode) ------------------------------------------------------
+    "period.code_missing": ("no period given: write a month like 2026-11, a quarter like "
+                            "2026-Q4 or a year like 2026",
+                            "没有填写考核期间：请写月份（如 2026-11）、季度（如 2026-Q4）或年份"
+                            "（如 2026）"),
+    "period.code_shape": ("'{code}' is not a period: write a month like 2026-11, a quarter like "
+                          "2026-Q4 or a year like 2026",
+                          "“{code}”不是考核期间：请写月份（如 2026-11）、季度（如 2026-Q4）或年份"
+                          "（如 2026）"),
+    "period.code_year": ("'{code}' is not a period: the year must be {low} to {high}",
+                         "“{code}”不是考核期间：年份须在 {low} 到 {high} 之间"),
+    "period.code_month": ("'{code}' is not a period: the month must be 01 to 12",
+                          "“{code}”不是考核期间：月份须为 01 到 12"),
+    "period.code_quarter": ("'{code}' is not a period: the quarter must be Q1 to Q4",
+                            "“{code}”不是考核期间：季度须为 Q1 到 Q4"),
 }
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Period, PeriodState, Template, User
-from server.services.errors import Conflict
+from server.periodcode import PeriodCodeError, month_of, parse_period_code
+from server.services.errors import BadRequest, Conflict
 
 # States in which a button may be used at all (closed periods are frozen); what each
 # state freezes in detail is server/workflow.py's ALLOWED_IN.
@@ -86,9 +87,42 @@ def _fingerprint_default(value: object) -> object:
     raise TypeError(f"not part of a fingerprint: {type(value).__name__}")
 
 
-def default_period_code(today: dt.date | None = None) -> str:
-    today = today or dt.date.today()
-    return f"{today.year:04d}-{today.month:02d}"
+def current_month(time_zone: str = "Asia/Shanghai", now: dt.datetime | None = None) -> str:
+    """This month's code in the company's time zone (KPIBOOK_TIMEZONE): what the task pane
+    offers for New period. At 16:30 UTC on 31 October it is already 2026-11 in Shanghai."""
+    from zoneinfo import ZoneInfo
+
+    moment = now or dt.datetime.now(dt.UTC)
+    return month_of(moment.astimezone(ZoneInfo(time_zone)).date())
+
+
+def valid_code(text: object, lang: str | None = None, *,
+               what: tuple[str, str] | None = None) -> str:
+    """`text` as a period code (server/periodcode.py), or 400 saying why: in `lang`, or in
+    both languages (Chinese line first, as the web pages word errors) when it is None.
+    `what` = (zh, en) names where the code came from, e.g. the workbook's kb_meta."""
+    try:
+        return parse_period_code(text).code
+    except PeriodCodeError as exc:
+        zh, en = exc.why.text("zh"), exc.why.text("en")
+        if what:
+            zh, en = f"{what[0]}：{zh}", f"{what[1]}: {en}"
+        raise BadRequest(zh if lang == "zh" else en if lang else f"{zh}\n{en}") from None
+
+
+def bad_codes(session: Session) -> list[tuple[Period, str]]:
+    """Periods stored before codes were checked whose code is not one, with the reason in
+    English (`kpibook verify` and the periods page report them; they cannot be opened)."""
+    out = []
+    for period in session.scalars(select(Period).order_by(Period.id)):
+        try:
+            parse_period_code(period.code)
+        except PeriodCodeError as exc:
+            out.append((period, str(exc)))
+    return out
+
+
+IN_KB_META = ("工作簿的考核期间（kb_meta 表的 period）", "The workbook's period (kb_meta period)")
 
 
 def find_period(session: Session, code: str) -> Period | None:
@@ -96,11 +130,13 @@ def find_period(session: Session, code: str) -> Period | None:
 
 
 def require_period(session: Session, code: str, lang: str, *, writable: bool = True) -> Period:
-    """The workbook's period; 409 when it is unknown (New period not pressed) or closed."""
+    """The workbook's period; 400 when kb_meta's code is not a period code, 409 when it is
+    unknown (New period not pressed) or closed."""
     if not code:
         raise Conflict(
             "工作簿尚未关联考核期间：请先点击「新建期间」。" if lang == "zh" else
             "The workbook is not linked to a period yet: press 'New period' first.")
+    code = valid_code(code, lang, what=IN_KB_META)
     period = find_period(session, code)
     if period is None:
         raise Conflict(
@@ -131,6 +167,7 @@ def open_period(session: Session, code: str, template_code: str, user: User, lan
                 rules: Mapping[str, object] | None = None) -> tuple[Period, bool]:
     """Create the period, or return the existing one when it is still open for the same
     template (pressing New period twice is harmless). Returns (period, created)."""
+    code = valid_code(code, lang)
     template = session.scalar(select(Template).where(Template.code == template_code)) \
         if template_code else None
     period = find_period(session, code)

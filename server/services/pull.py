@@ -25,7 +25,9 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models import Employee, Period, PullRun, PushedRecord, SourceFact
+from server.periodcode import parse_period_code
 from server.services.errors import Conflict, Unprocessable
+from server.services.periods import valid_code
 from sync.config import PeriodWindow, SourceConfig, SyncConfig, load_config
 from sync.mapping import MappedFact, map_records
 from sync.pull import SourceOutcome, SourceProgress, pull_sources
@@ -330,7 +332,9 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
         raise Conflict(f"期间 {period.code} 已{period.state}，源数据已冻结，不能再获取。\n"
                        f"Period {period.code} is {period.state}: its facts are frozen and a "
                        "pull cannot change them.")
-    window = PeriodWindow.of(period.code)
+    # The one period-code check; quarters and years are windows too (not PeriodWindow.of).
+    code = parse_period_code(valid_code(period.code, "en"))
+    window = PeriodWindow(code.code, code.start, code.end)
     sources = sources_for(config, period)
     if only:
         unknown = only - {s.name for s in sources}
@@ -512,11 +516,11 @@ def receive_push(session: Session, source: SourceConfig, body: Mapping[str, Any]
                  ) -> tuple[int, dict[str, Any]]:
     """Store pushed records (all or nothing) and refresh that source's facts. Returns
     (http status, answer)."""
-    period_code = str(body.get("period") or "").strip()
     records = body.get("records")
-    if not period_code or not isinstance(records, list) or not records:
+    if not body.get("period") or not isinstance(records, list) or not records:
         raise Unprocessable("body must be {\"period\": \"2026-10\", \"records\": [{...}]} with "
                             "at least one record")
+    period_code = valid_code(body.get("period"), "en", what=("推送的 period", "pushed period"))
     period = session.scalar(select(Period).where(Period.code == period_code))
     if period is None:
         raise Unprocessable(f"period {period_code} does not exist on the server")

@@ -15,7 +15,6 @@ The method, one for every scorecard and for the company:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -24,26 +23,28 @@ from sqlalchemy.orm import Session
 
 from server import policy
 from server.models import Period, User
+from server.periodcode import month_of, parse_period_code
 from server.scoring.engine import band_grade, competition_ranks, forced_grades, rank_order
 from server.scoring.model import GradeBand, GradeQuota
 from server.scoring.numbers import round_half_up
 from server.services.errors import BadRequest
 from server.services.feedback import latest_run_light, run_data
+from server.services.periods import valid_code
 from server.services.roster import departments_of, names_of_employees
-
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
 
 
 def months_of(code: str) -> list[str]:
-    """The months of a quarter ("2026-Q4") or a year ("2026"), as period codes."""
-    if m := _QUARTER.fullmatch(code):
-        year, q = int(m[1]), int(m[2])
-        return [f"{year:04d}-{month:02d}" for month in range(3 * q - 2, 3 * q + 1)]
-    if m := _YEAR.fullmatch(code):
-        return [f"{int(m[1]):04d}-{month:02d}" for month in range(1, 13)]
-    raise BadRequest(f"“{code}”不是季度（如 2026-Q4）或年度（如 2026）。\n"
-                     f"'{code}' is not a quarter (e.g. 2026-Q4) or a year (e.g. 2026).")
+    """The months of a quarter ("2026-Q4") or a year ("2026"), as period codes; the code is
+    checked by the one period-code check (server/periodcode.py)."""
+    parsed = parse_period_code(valid_code(code))
+    if parsed.kind == "month":
+        raise BadRequest(f"“{code}”不是季度（如 2026-Q4）或年度（如 2026）。\n"
+                         f"'{code}' is not a quarter (e.g. 2026-Q4) or a year (e.g. 2026).")
+    months, day = [], parsed.start
+    while day < parsed.end:
+        months.append(month_of(day))
+        day = day.replace(year=day.year + (day.month == 12), month=day.month % 12 + 1)
+    return months
 
 
 @dataclass(slots=True)

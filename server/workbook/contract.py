@@ -595,6 +595,12 @@ def _clean_text(value: object) -> str | None:
     return None
 
 
+def period_text(value: object) -> str | None:
+    """A kb_data period cell as the code it reads as ("" when blank; a date Excel made of
+    "2026-10" reads "2026-10"), None when it cannot be read (an error, true/false)."""
+    return _clean_period(value)
+
+
 def _clean_period(value: object) -> str | None:
     """What `_Reader.period` gives for a cell it has nothing to report about, else None."""
     if value.__class__ is str or value is None:

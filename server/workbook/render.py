@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, compress, repeat
@@ -24,7 +25,7 @@ from server.scoring.model import (
     ValidationError,
     line_columns,
 )
-from server.workbook.contract import Tables
+from server.workbook.contract import Tables, period_text
 from server.xlwire.plan import TableWrite, WritePlan
 
 POINTS_FORMAT = "0.00"
@@ -119,6 +120,43 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     plan.meta = {"scored_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                  "engine_version": _engine_version()}
     return plan
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodWrite:
+    """What New period writes into kb_data: `write` (None: nothing), how many rows got the
+    period (`filled`) and how many belong to another one (`other`, left as they are)."""
+
+    write: TableWrite | None
+    filled: int
+    other: int
+
+
+def period_write(tables: Tables, code: str) -> PeriodWrite:
+    """kb_data's period column after New period chose `code`: rows without a period (the
+    template's sample rows, rows typed by hand) get it; rows of another period keep theirs
+    (Pull replaces them, Score points at them). Blank rows stay blank; with a cell that
+    cannot be read (an error) nothing is written, for Check and Score to point at it."""
+    frame = tables.get("kb_data")
+    if frame is None or not frame.has("period") or not len(frame):
+        return PeriodWrite(None, 0, 0)
+    first = frame.header_row + 2  # the Excel row of the first body row
+    values: list[object] = [None] * frame.n_body_rows
+    filled = other = 0
+    for excel_row, cell in zip(frame.excel_rows, frame.column("period"), strict=True):
+        shown = period_text(cell)
+        if shown is None:
+            return PeriodWrite(None, 0, other + 1)
+        if not shown:
+            shown, filled = code, filled + 1
+        elif shown != code:
+            other += 1
+        values[excel_row - first] = shown
+    if not filled:
+        return PeriodWrite(None, 0, other)
+    write = TableWrite.from_columns("kb_data", ["period"], [values], skip_unchanged=True,
+                                    text_columns=frozenset({"period"}))
+    return PeriodWrite(write, filled, other)
 
 
 @functools.cache  # importlib.metadata scans the installed distributions: tens of ms

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PERIOD = "2026-10"
-FETCHED_AT = "2026-11-02 08:00"
+# The month the demo figures stand for: the demo's period (server/demo.py). The templates
+# themselves carry no period; New period writes the month the person chooses.
+DEMO_PERIOD = "2026-10"
 
 
 @dataclass(frozen=True, slots=True)

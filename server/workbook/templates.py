@@ -31,16 +31,14 @@ from server.workbook.schema import (
     TableSpec,
 )
 from server.workbook.template_content import (
-    FETCHED_AT,
-    PERIOD,
+    SETTINGS as DEFAULT_SETTINGS,
+)
+from server.workbook.template_content import (
     TEMPLATES,
     Template,
 )
-from server.workbook.template_content import (
-    SETTINGS as DEFAULT_SETTINGS,
-)
 
-TEMPLATE_VERSION = "2026.11"
+TEMPLATE_VERSION = "2026.12"  # 2026.12: no period (New period writes it)
 FONT = "Microsoft YaHei"  # renders Chinese well on Windows; Excel/LibreOffice substitute
 INPUT_STYLE = "TableStyleMedium2"  # blue: tables HR maintains
 OUTPUT_STYLE = "TableStyleMedium7"  # green: tables the server writes
@@ -51,6 +49,7 @@ RULE_CHOICES = ("ratio,reverse_ratio,reverse_linear,linear,band,steps,deduction,
                 "per_item,points,formula")
 PERCENT_FORMAT = "0.0%"
 RESERVED_ROWS = 300  # validation and unlocked cells reach this far below the header
+META_PERIOD_ROW = 2  # kb_meta's first row is the period (`_meta_sheet`); the guide shows it
 
 BUTTONS = (
     ("检查 / Check", "检查所有表格，列出需要修正的单元格（工作表、行、列）。",
@@ -133,7 +132,9 @@ def _instructions(ws: Worksheet, template: Template) -> None:
     ws["A1"].font = Font(name=FONT, size=18, bold=True, color="1F4E78")
     ws["A2"] = template.title_en
     ws["A2"].font = Font(name=FONT, size=12, color="595959")
-    ws["A3"] = f"考核期间 / Period: {PERIOD}"
+    # The template carries no period: the line shows kb_meta's period (row 2 of the very
+    # hidden sheet), which New period writes with the month the person chose.
+    ws["A3"] = f'="考核期间 / Period: "&\'{META.zh}\'!$B${META_PERIOD_ROW}'
     ws["A3"].font = Font(name=FONT, size=11)
     row = 5
     row = _help_heading(ws, row, "工作表 / Sheets", "中文说明", "English")
@@ -211,8 +212,9 @@ def _data_sheet(wb: Workbook, template: Template) -> None:
             stale = (manager.employee_id, code) in template.stale
             rows.append({
                 "employee_id": manager.employee_id, "indicator": code, "field": "actual",
-                "value": value, "unit": rule.unit, "source": rule.source, "period": PERIOD,
-                "fetched_at": FETCHED_AT, "status": "stale" if stale else "ok",
+                # period blank: New period fills it with the month chosen (xl.new_period)
+                "value": value, "unit": rule.unit, "source": rule.source, "period": None,
+                "fetched_at": None, "status": "stale" if stale else "ok",
                 "provenance": template.provenance.get(rule.source, ""),
             })
             formats.append({"value": PERCENT_FORMAT} if rule.unit == "%" else {})
@@ -260,7 +262,7 @@ def _summary_sheet(wb: Workbook, template: Template) -> None:
 
 def _meta_sheet(wb: Workbook, template: Template) -> None:
     rows = [{"key": k, "value": v} for k, v in (
-        ("period", PERIOD), ("template", template.key), ("template_version", TEMPLATE_VERSION),
+        ("period", ""), ("template", template.key), ("template_version", TEMPLATE_VERSION),
         ("format_version", TEMPLATE_FORMAT_VERSION), ("server_version", ""),
         ("workbook_id", ""), ("base_version", ""), ("scored_at", ""), ("engine_version", ""),
     )]

@@ -61,7 +61,7 @@ def test_taskpane_renders_in_the_display_language(open_taskpane, live_server, la
     # The ribbon handlers are registered in the shared runtime.
     handlers = page.evaluate("Object.keys(window.__kbStub.handlers).sort()")
     assert handlers == sorted(["kpiNewPeriod", "kpiPullData", "kpiScore", "kpiCheck", "kpiSubmit",
-                               "kpiOpenReview"])
+                               "kpiRefresh", "kpiOpenReview"])
     page.screenshot(path=str(SCREENSHOTS / f"kpibook-taskpane-{language}.png"), full_page=True)
     assert_clean(page)
 
@@ -127,7 +127,7 @@ def pulled_book(tmp_path, client, hr_token) -> Path:
     path = tmp_path / "考核.xlsx"
     shutil.copy(TEMPLATE, path)
     poster = headless.flask_poster(client, headers={"Authorization": f"Bearer {hr_token}"})
-    headless.run_button("new_period", path, post=poster)
+    headless.run_button("new_period?period=2026-10", path, post=poster)
     headless.run_button("pull", path, post=poster)
     return path
 
@@ -211,3 +211,42 @@ def test_the_help_page_loads(page, live_server):
     assert page.evaluate("getComputedStyle(document.querySelector('.kb-header')).display") == "flex"
     assert page.evaluate("document.querySelector('.kb-header img').naturalWidth") == 32
     assert page.kb_problems == []
+
+
+def test_new_period_sends_the_month_in_the_field(open_taskpane, tmp_path, hr_token, app):
+    """The field is prefilled with the server's current month (whoami); the pane's New period
+    sends what the person leaves there, and the server's refusal of a bad code is shown."""
+    if not TEMPLATE.is_file():
+        pytest.skip("workbook_templates/manufacturing.xlsx not built yet")
+    import re
+
+    from server.db import session_scope
+    from server.services.periods import find_period
+
+    path = tmp_path / "考核.xlsx"
+    shutil.copy(TEMPLATE, path)
+    page = open_taskpane("en-US", workbook=stub_workbook_from_xlsx(path), token=hr_token)
+    page.wait_for_function("document.getElementById('who').textContent.includes('hr')")
+    offered = page.input_value("#new-period")
+    assert re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", offered)
+
+    page.fill("#new-period", "2030-13")
+    with page.expect_response(lambda r: "/xl/new_period" in r.url) as reply:
+        page.click("[data-button=new_period]")
+    assert reply.value.status == 400 and reply.value.url.endswith("?period=2030-13")
+    page.wait_for_function("!document.getElementById('error-box').hidden")
+    # in the workbook's language (the server's default here: Chinese)
+    assert "月份须为 01 到 12" in text(page, "#error-text")
+
+    page.fill("#new-period", "2026-11")
+    with page.expect_response(lambda r: "/xl/new_period" in r.url) as reply:
+        page.click("[data-button=new_period]")
+    assert reply.value.status == 200 and reply.value.url.endswith("?period=2026-11")
+    # the answer's kb_meta write reaches the pane (the stub keeps Excel's text prefix "'")
+    page.wait_for_function("document.getElementById('period').textContent.endsWith('2026-11')")
+    with session_scope(app) as s:
+        assert find_period(s, "2026-11") is not None and find_period(s, "2030-13") is None
+    # the browser logs the refused request itself; nothing else went wrong
+    assert page.kb_problems == ["Failed to load resource: the server responded with a status of "
+                                "400 (BAD REQUEST)"]
+    assert page.kb_dialogs == []

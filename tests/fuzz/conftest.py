@@ -49,18 +49,27 @@ def history_head(app) -> str:
 
 
 @pytest.fixture
-def template_payload() -> dict:
+def template_payload(tmp_path) -> dict:
+    """The template as linked to 2026-10 (the templates carry no period; New period's answer
+    would write it into kb_meta, but the payload is sent as it is, button after button)."""
     headless = pytest.importorskip("addin.headless")
     if not TEMPLATE.is_file():
         pytest.skip("no templates")
-    return headless.workbook_to_payload(TEMPLATE)
+    import openpyxl
+
+    wb = openpyxl.load_workbook(TEMPLATE)
+    meta = wb["_kpibook"]
+    next(r for r in meta.iter_rows(min_row=2) if r[0].value == "period")[1].value = "2026-10"
+    linked = tmp_path / "linked.xlsx"
+    wb.save(linked)
+    return headless.workbook_to_payload(linked)
 
 
 @pytest.fixture
 def opened(app, client, hr_token, template_payload):
     """The app with the template's period created and pulled (score/submit reach the engine)."""
     auth = {"Authorization": f"Bearer {hr_token}"}
-    for button in ("new_period", "pull"):
+    for button in ("new_period?period=2026-10", "pull"):
         resp = client.post(f"/xl/{button}", json=template_payload, headers=auth)
         assert resp.status_code == 200, resp.get_data(as_text=True)
     return auth

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz.conftest import assert_safe, db_state
 
-BUTTONS = ("check", "score", "submit", "pull", "new_period")
+BUTTONS = ("check", "score", "submit", "pull", "new_period?period=2026-10")
 
 FORMULAS = ["=1+1", "=cmd|' /C calc'!A0", "+SUM(A1:A9)", "-2+3", "@A1", "=HYPERLINK(\"x\")",
             "=kb_data!A1", "'=1"]

@@ -82,7 +82,7 @@ def test_kill_after_git_commit_then_restart_and_retry(app, app_config, book, pre
                                                       child_processes):
     from server.services.history import history_for
 
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         press(button, book, hr_token)
     wang = make_token("wang", "executive", display_name="王总")
     set_adjustment(book, "M1001", "PROD_EFF", 2, "紧急订单")

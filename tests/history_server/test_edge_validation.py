@@ -23,7 +23,7 @@ PLACEHOLDER = "PLACEHOLDER-TEXT"
 
 @pytest.fixture
 def scored(app, book, press, hr_token):
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         press(button, book, hr_token)
     return book
 
@@ -98,7 +98,7 @@ def test_rules_weight_1e308_is_a_located_problem(app, book, press, hr_token):
     from addin.headless import ServerError
     from server.workbook.schema import RULES
 
-    press("new_period", book, hr_token)
+    press("new_period?period=2026-10", book, hr_token)
     press("pull", book, hr_token)
     wb = openpyxl.load_workbook(book)
     ws, rows = keyed_cells(wb, "kb_rules", RULES)
@@ -153,7 +153,7 @@ def test_roster_name_with_nul_is_a_located_problem(app, book, client, press, hr_
     from addin.headless import ServerError, run_button
     from server.workbook.schema import ROSTER
 
-    press("new_period", book, hr_token)
+    press("new_period?period=2026-10", book, hr_token)
     wb = openpyxl.load_workbook(book)
     ws, rows = keyed_cells(wb, "kb_roster", ROSTER)
     rows[0]["name"].value = f"张{PLACEHOLDER}三"

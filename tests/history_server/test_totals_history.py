@@ -22,7 +22,7 @@ PERIOD = "2026-10"
 
 @pytest.fixture
 def scored(app, book, press, hr_token):
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         press(button, book, hr_token)
     return book
 

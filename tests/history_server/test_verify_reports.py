@@ -20,7 +20,7 @@ from .conftest import set_adjustment
 @pytest.fixture
 def submitted(app, book, press, hr_token, make_token):
     """A scored period with one executive's adjustment: commits in git and the database."""
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         press(button, book, hr_token)
     wang = make_token("wang", "executive", display_name="王总")
     set_adjustment(book, "M1001", "PROD_EFF", 2, "紧急订单")

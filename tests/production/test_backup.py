@@ -52,7 +52,7 @@ def submitted(app, client, tmp_path, make_token, hr_token):
         return run_button(button, book, post=flask_poster(
             client, headers={"Authorization": f"Bearer {token}"}))
 
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         press(button, hr_token)
     wang = make_token("wang", "executive", display_name="王总")
     set_adjustment(book, "M1001", "PROD_EFF", 2, "紧急订单")

@@ -106,7 +106,7 @@ def test_worker_killed_mid_submit(tmp_path, pg_url, fault):
     server = start_gunicorn(tmp_path, env, workers=2)
     try:
         post = http_post(server.url, {"Authorization": f"Bearer {hr}"}, insecure=False)
-        for button in ("new_period", "pull", "score"):
+        for button in ("new_period?period=2026-10", "pull", "score"):
             run_button(button, book, post=post)
     finally:
         stop_gunicorn(server)
@@ -268,7 +268,7 @@ unit = "万元"
     book = tmp_path / "book.xlsx"
     shutil.copy(TEMPLATE, book)
     post = flask_poster(client, headers={"Authorization": f"Bearer {hr_token}"})
-    run_button("new_period", book, post=post)
+    run_button("new_period?period=2026-10", book, post=post)
     result = run_button("pull", book, post=post)
     text = "\n".join(m for m, _t in result.alerts)
     assert "hung_erp" in text, text

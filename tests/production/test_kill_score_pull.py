@@ -114,7 +114,7 @@ def test_worker_killed_mid_score(tmp_path, pg_url):
     server = start_gunicorn(tmp_path, env, workers=2)
     try:
         post = http_post(server.url, {"Authorization": f"Bearer {hr}"}, insecure=False)
-        for button in ("new_period", "pull"):
+        for button in ("new_period?period=2026-10", "pull"):
             run_button(button, book, post=post)
     finally:
         stop_gunicorn(server)
@@ -197,7 +197,7 @@ def test_worker_killed_mid_pull(tmp_path, pg_url, held_source, where):
     outcome: dict = {}
     try:
         post = http_post(server.url, auth, insecure=False)
-        run_button("new_period", book, post=post)
+        run_button("new_period?period=2026-10", book, post=post)
         before = _facts(pg_url)
 
         def press() -> None:

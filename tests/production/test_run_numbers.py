@@ -123,7 +123,7 @@ def test_concurrent_submits_and_scores_through_gunicorn(pg_migrated_url, tmp_pat
         book = tmp_path / "book.xlsx"
         ls.build_book(book, len(execs))
         post = http_post(server.url, {"Authorization": f"Bearer {hr}"}, insecure=False)
-        for button in ("new_period", "pull", "score"):
+        for button in ("new_period?period=2026-10", "pull", "score"):
             run_button(button, book, post=post)
         cells = [c for _n, _t, mine in execs for c in mine]
         base, where = ls.cell_locations(book, cells)

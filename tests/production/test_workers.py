@@ -46,7 +46,7 @@ def test_pull_progress_and_guard_across_workers(tmp_path, pg_url, held_source):
         post = http_post(server.url, auth, insecure=False)
         book = tmp_path / "book.xlsx"
         shutil.copy(TEMPLATE, book)
-        run_button("new_period", book, post=post)
+        run_button("new_period?period=2026-10", book, post=post)
         code = "2026-10"
         assert server.get(f"/api/v1/periods/{code}/pull-status", headers=auth).json()[
             "state"] == "idle"

@@ -57,7 +57,7 @@ def stored(app) -> tuple:
 
 
 def test_score_that_cannot_grow_a_table_stores_nothing(app, book, press):
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     press("pull", book)
     type_below(book, "kb_scores", "HR 的备注")
     before = stored(app)
@@ -71,7 +71,7 @@ def test_score_that_cannot_grow_a_table_stores_nothing(app, book, press):
 def test_submit_that_cannot_grow_kb_meta_stores_nothing(app, book, press):
     from tests.history_server.conftest import set_adjustment
 
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     press("pull", book)
     press("score", book)
     type_below(book, "kb_meta", "HR 的备注")  # Submit adds submitted_at/by to kb_meta

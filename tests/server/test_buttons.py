@@ -75,7 +75,7 @@ def assert_hr_additions_survive(path: Path) -> None:
 
 
 def test_full_flow(app, client, book, press):
-    r = press("new_period", book)
+    r = press("new_period?period=2026-10", book)
     assert r.alerts, r.actions
     with session_scope(app) as s:
         period = s.scalar(select(Period))
@@ -113,7 +113,7 @@ def test_full_flow(app, client, book, press):
 
 
 def test_submit_stores_adjustments_and_writes_totals(app, book, press):
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     press("pull", book)
     press("score", book)
     wb = openpyxl.load_workbook(book)
@@ -137,7 +137,7 @@ def test_submit_stores_adjustments_and_writes_totals(app, book, press):
 
 
 def test_submit_without_reason_stores_nothing(app, book, press):
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     press("pull", book)
     wb = openpyxl.load_workbook(book)
     ws, header, first = _adjustment_sheet(wb)
@@ -186,7 +186,7 @@ def test_authority_of_department_head(app, client, book, press, make_token):
     and stores nothing. (Adjusting needs HR's first Score: the records it is checked
     against, docs/records.md.)"""
     head = make_token("zhangwei", "dept_head", {"departments": ["一车间"], "max_points": "3"})
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     press("pull", book)
     press("score", book)  # the rules and roster of record that Submit is checked against
     _set_adjustment(book, "M1002", "PROD_EFF", -1, "二车间不归我管")  # 二车间
@@ -227,7 +227,7 @@ def test_full_flow_on_postgresql(pg_url, tmp_path, book):
         token = create_token(s, create_user(s, "hr", "hr_admin"))
     h = headless()
     post = h.flask_poster(app.test_client(), headers={"Authorization": f"Bearer {token}"})
-    for button in ("new_period", "pull", "score", "check"):
+    for button in ("new_period?period=2026-10", "pull", "score", "check"):
         h.run_button(button, book, post=post)
     _set_adjustment(book, "M1001", "PROD_EFF", 1.5, "理由")
     h.run_button("submit", book, post=post)

@@ -73,7 +73,8 @@ def test_xl_in_process(env, tmp_path):
     book = tmp_path / "kpi.xlsx"
     shutil.copy(TEMPLATE, book)
     out = tmp_path / "out.xlsx"
-    result = run("xl", "new_period", str(book), "--token", token, "-o", str(out))
+    result = run("xl", "new_period", str(book), "--period", "2026-10", "--token", token,
+                 "-o", str(out))
     assert result.exit_code == 0, result.output
     assert out.is_file()
     result = run("xl", "score", str(out), "--token", token, "--lang", "en")
@@ -128,7 +129,8 @@ def test_xl_over_https(env, tmp_path):
         url = f"https://127.0.0.1:{server.server_port}"
         book = tmp_path / "kpi.xlsx"
         shutil.copy(TEMPLATE, book)
-        result = run("xl", "new_period", str(book), "--server", url, "--token", token,
+        result = run("xl", "new_period", str(book), "--period", "2026-10", "--server", url,
+                     "--token", token,
                      "--insecure")
         assert result.exit_code == 0, result.output
         result = run("xl", "pull", str(book), "--server", url, "--insecure")

@@ -77,7 +77,7 @@ def test_broken_workbook_gives_located_422_and_changes_nothing(
     path = tmp_path / "kpi.xlsx"
     shutil.copy(TEMPLATE, path)
     post = flask_poster(client, headers={"Authorization": f"Bearer {hr_token}"})
-    run_button("new_period", path, post=post)
+    run_button("new_period?period=2026-10", path, post=post)
     wb = openpyxl.load_workbook(path)
     expected = breaker(wb)
     wb.save(path)
@@ -187,10 +187,10 @@ def test_closed_period_is_409(app, client, hr_token, tmp_path):
     path = tmp_path / "kpi.xlsx"
     shutil.copy(TEMPLATE, path)
     post = flask_poster(client, headers={"Authorization": f"Bearer {hr_token}"})
-    run_button("new_period", path, post=post)
+    run_button("new_period?period=2026-10", path, post=post)
     with session_scope(app) as s:
         s.scalar(select(Period)).state = "closed"
-    for button in ("pull", "score", "submit", "new_period"):
+    for button in ("pull", "score", "submit", "new_period?period=2026-10"):
         with pytest.raises(ServerError) as exc:
             run_button(button, path, post=post)
         assert exc.value.status == 409, button

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,10 @@ def test_whoami(client, make_token):
                        display_name="总经理")
     resp = client.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200
-    assert resp.json == {"user": "gm", "name": "gm", "display_name": "总经理",
+    body = dict(resp.json)
+    # this month in the company's time zone, for the task pane's New period field
+    assert re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", body.pop("current_month"))
+    assert body == {"user": "gm", "name": "gm", "display_name": "总经理",
                          "role": "executive",
                          "authority": {"departments": ["一车间"], "max_points": "3"}}
     assert client.get("/api/v1/whoami").status_code == 401
@@ -92,7 +96,7 @@ def test_server_accepts_the_vba_payload(client, hr_token):
     """The exact body xlwings' RunRemotePython sends (fixture from the add-in colleague)."""
     payload = json.loads(VBA_FIXTURE.read_text(encoding="utf-8"))
     auth = {"Authorization": f"Bearer {hr_token}"}
-    resp = client.post("/xl/new_period", json=payload, headers=auth)
+    resp = client.post("/xl/new_period?period=2026-10", json=payload, headers=auth)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     actions = resp.json["actions"]
     assert any(a["func"] == "alert" for a in actions)

@@ -44,7 +44,7 @@ def press(client, hr_token):
 @pytest.fixture
 def scored(book, press):
     """HR's workbook after New period, Pull and the first Score (the first record)."""
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     press("pull", book)
     press("score", book)
     return book
@@ -236,7 +236,7 @@ def test_hr_rule_change_waits_for_a_reason_then_is_recorded(app, scored, press):
 
 def test_adjusting_needs_the_first_record(app, book, press, make_token):
     head = make_token("zhangwei", "dept_head", HEAD_AUTHORITY)
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     with pytest.raises(H.ServerError) as exc:
         press("score", book, token=head)
     assert exc.value.status == 409

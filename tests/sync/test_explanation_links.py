@@ -32,7 +32,7 @@ def scored(app, tmp_path, client, hr_token, sources):
 
     book = blank_book(tmp_path, "manufacturing")
     poster = h.flask_poster(client, headers={"Authorization": f"Bearer {hr_token}"})
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         h.run_button(button, book, post=poster)
     return book
 

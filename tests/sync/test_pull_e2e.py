@@ -101,7 +101,7 @@ def totals(path: Path) -> dict[str, Decimal]:
 @pytest.mark.skipif(not (TEMPLATES / "manufacturing.xlsx").is_file(), reason="no templates")
 def test_manufacturing_pull_score_then_source_down(app, tmp_path, press, sources):
     book = blank_book(tmp_path, "manufacturing")
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     result = press("pull", book)
     alert = "\n".join(m for m, _ in result.alerts)
     assert "erp" in alert and "FAILED" not in alert and "失败" not in alert, alert
@@ -156,7 +156,7 @@ def test_manufacturing_pull_score_then_source_down(app, tmp_path, press, sources
 @pytest.mark.skipif(not (TEMPLATES / "rnd.xlsx").is_file(), reason="no templates")
 def test_rnd_pull_and_score(tmp_path, press):
     book = blank_book(tmp_path, "rnd")
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     result = press("pull", book)
     alert = "\n".join(m for m, _ in result.alerts)
     assert "jira" in alert and "gitlab" in alert and "erp" not in alert, alert
@@ -169,7 +169,7 @@ def test_rnd_pull_and_score(tmp_path, press):
 
 def test_frozen_period_keeps_its_facts(app, client, tmp_path, press, hr_token, sources):
     book = blank_book(tmp_path, "manufacturing")
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     press("pull", book)
     with session_scope(app) as s:
         s.scalar(select(Period)).state = "approved"
@@ -193,7 +193,7 @@ def test_frozen_period_keeps_its_facts(app, client, tmp_path, press, hr_token, s
 def test_pull_status_and_facts_api(app, client, tmp_path, press, hr_token):
     auth = {"Authorization": f"Bearer {hr_token}"}
     book = blank_book(tmp_path, "manufacturing")
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     idle = client.get("/api/v1/periods/2026-10/pull-status", headers=auth).get_json()
     assert idle["state"] in ("idle", "done")
     press("pull", book)
@@ -216,7 +216,7 @@ def test_pull_status_and_facts_api(app, client, tmp_path, press, hr_token):
 
 def test_values_the_workbook_cannot_use_stay_on_the_server(app, tmp_path, press):
     book = blank_book(tmp_path, "manufacturing")
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     with session_scope(app) as s:
         period = s.scalar(select(Period))
         s.add(SourceFact(period_id=period.id, employee_id="M1001", indicator="OVERTIME",
@@ -236,7 +236,7 @@ def test_values_the_workbook_cannot_use_stay_on_the_server(app, tmp_path, press)
 def test_score_explanations_link_to_their_facts(client, tmp_path, press, hr_token):
     auth = {"Authorization": f"Bearer {hr_token}"}
     book = blank_book(tmp_path, "manufacturing")
-    press("new_period", book)
+    press("new_period?period=2026-10", book)
     press("pull", book)
     press("score", book)
     lines = client.get("/api/v1/periods/2026-10/explanations?employee=M1001",

@@ -181,7 +181,7 @@ def scored_book(app, client, tmp_path, make_token):
     shutil.copy(TEMPLATE, book)
     hr = make_token("hr", "hr_admin")
     post = flask_poster(client, headers={"Authorization": f"Bearer {hr}"})
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         run_button(button, book, post=post)
     code = next(r for r in openpyxl.load_workbook(book)["_kpibook"].iter_rows(values_only=True)
                 if r and r[0] == "period")[1]

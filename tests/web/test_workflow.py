@@ -50,7 +50,7 @@ def _flow(app, tmp_path, seen, ServerError, flask_poster, run_button):  # noqa: 
     book = tmp_path / "kpi.xlsx"
     shutil.copy(TEMPLATE, book)
     post = flask_poster(app.test_client(), headers={"Authorization": f"Bearer {hr_token}"})
-    for button in ("new_period", "pull", "score"):
+    for button in ("new_period?period=2026-10", "pull", "score"):
         run_button(button, book, post=post)
     from openpyxl import load_workbook
 

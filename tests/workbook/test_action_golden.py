@@ -1,7 +1,8 @@
 """The exact action lists (as the client receives them) of the shipped templates scored in
 every shape the output side knows: first score, re-score (unchanged columns skipped), typed
 and shuffled adjustments, missing data, hyperlinks per line and per employee, a table that
-must grow a column, a missing kb_meta, and the Submit button's edits of a plan's rows.
+must grow a column, a missing kb_meta, the Submit button's edits of a plan's rows, and New
+period's answer on a template (the month chosen into kb_meta and the sample rows).
 
 The pinned lists are in golden_actions.json, one action per line. They prove that a change
 inside score_plan / plan_to_actions / response_body (e.g. for speed) writes the same cells.
@@ -143,12 +144,25 @@ def _scenario(name: str, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[dic
         plan = _plan(book, "zh")
         _submit_edits(plan)
         return plan_to_actions(book, plan)
+    if name == "new_period":
+        # New period's answer on a template (server/blueprints/xl.py new_period): kb_meta
+        # gets the month chosen and the sample rows of kb_data take it as their period.
+        book = snapshot_from_xlsx(TEMPLATE_DIR / "manufacturing.xlsx")
+        stamped = render.period_write(read_tables(book), "2026-11")
+        assert stamped.filled > 0 and stamped.other == 0
+        plan = WritePlan(tables=[stamped.write],
+                         meta={"period": "2026-11", "template": "manufacturing",
+                               "period_state": "collecting"},
+                         alert=("Created period 2026-11 (template manufacturing).",
+                                "New period"))
+        return plan_to_actions(book, plan)
     raise KeyError(name)
 
 
 SCENARIOS = ["first_zh", "sales_first_en", "rescore", "rescore_links", "rescore_typed",
              "typed_shuffled", "missing_data", "summary_lacks_a_column", "no_meta",
-             "links_per_line", "links_per_employee", "submit", "submit_typed_shuffled"]
+             "links_per_line", "links_per_employee", "submit", "submit_typed_shuffled",
+             "new_period"]
 
 
 def _lines(actions: list[dict]) -> list[str]:

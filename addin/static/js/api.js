@@ -122,11 +122,13 @@ export async function figures(employees, period, lang, options = {}) {
  * Posts the workbook payload for one ribbon button and returns the actions to apply.
  * @param {string} button one of protocol.BUTTONS
  * @param {object} payload from buildPayload
- * @param {RequestOptions} [options]
+ * @param {RequestOptions & {query?: Record<string, string>}} [options] `query`: the button's
+ *   parameters, e.g. New period's `{period: "2026-11"}` (the month the person chose)
  * @returns {Promise<import("./actions.js").Action[]>}
  */
 export async function postButton(button, payload, options = {}) {
-  const response = await request(`/xl/${encodeURIComponent(button)}`, {
+  const query = new URLSearchParams(options.query ?? {}).toString();
+  const response = await request(`/xl/${encodeURIComponent(button)}${query ? `?${query}` : ""}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify(payload),
@@ -144,7 +146,7 @@ export async function postButton(button, payload, options = {}) {
 /**
  * Who the token belongs to.
  * @param {RequestOptions} [options]
- * @returns {Promise<{user: string, display_name: string, role: string}>}
+ * @returns {Promise<{user: string, display_name: string, role: string, current_month?: string}>}
  */
 export async function whoami(options = {}) {
   const response = await request("/api/v1/whoami", { method: "GET", headers: { Accept: "application/json" } }, options);

@@ -17,6 +17,7 @@ export const BUTTON_COMMANDS = Object.freeze({
   kpiScore: "score",
   kpiCheck: "check",
   kpiSubmit: "submit",
+  kpiRefresh: "refresh",
 });
 
 /** FunctionName of the "Open review page" button. */
@@ -59,13 +60,25 @@ export function openReviewPage(office = globalThis.Office, base = serverBaseUrl(
 
 /**
  * Registers every ribbon handler with Office.
+ *
+ * New period needs the month the person chooses, which the ribbon cannot ask for: its button
+ * brings up the task pane and `options.askPeriod()` puts the cursor in the month field; the
+ * task pane's own New period button then sends it.
  * @param {object} [office] the Office namespace
- * @param {object} [options] passed to runButton (tests inject excel, status, request)
+ * @param {object} [options] passed to runButton (tests inject excel, status, request);
+ *   `askPeriod`: called by the ribbon's New period
  */
 export function registerCommands(office = globalThis.Office, options = {}) {
   const status = options.status ?? pageStatus;
   const showPane = () => office?.addin?.showAsTaskpane?.().catch?.(() => {});
   for (const [name, button] of Object.entries(BUTTON_COMMANDS)) {
+    if (button === "new_period") {
+      office.actions.associate(name, commandHandler(async () => {
+        await showPane();
+        options.askPeriod?.();
+      }));
+      continue;
+    }
     office.actions.associate(name, commandHandler(async () => {
       try {
         const result = await runButton(button, { ...options, status });

@@ -17,7 +17,7 @@ export const CLIENT_NAME = "Office.js";
 export const PROTOCOL_VERSION = "0.37.8";
 
 /** Ribbon buttons the server knows: `POST {base}/xl/{button}`. */
-export const BUTTONS = Object.freeze(["new_period", "pull", "score", "check", "submit"]);
+export const BUTTONS = Object.freeze(["new_period", "pull", "score", "check", "submit", "refresh"]);
 
 /** Milliseconds between the Excel epoch (1899-12-30) and the Unix epoch. */
 const EXCEL_EPOCH_OFFSET_DAYS = 25569;

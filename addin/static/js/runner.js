@@ -15,6 +15,7 @@ import { status as pageStatus } from "./status.js";
  * @property {{run: Function}} [excel] the Excel namespace (tests pass a mock)
  * @property {ReturnType<import("./status.js").createStatus>} [status]
  * @property {import("./api.js").RequestOptions} [request]
+ * @property {Record<string, string>} [query] the button's parameters (New period: `{period}`)
  */
 
 /**
@@ -42,7 +43,7 @@ export async function runButton(button, options = {}) {
       const stopPolling = period ? pollPullStatus(period, status, options.request) : () => {};
       let actions;
       try {
-        actions = await postButton(button, payload, options.request);
+        actions = await postButton(button, payload, { ...options.request, query: options.query });
       } finally {
         stopPolling();
       }

@@ -27,6 +27,20 @@ function translatePage() {
   for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
 }
 
+/** This month as "2026-11" on this computer's clock: until the server says its own. */
+function localMonth(now = new Date()) {
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`;
+}
+
+/**
+ * Offers `month` in the New period field unless the person has typed there already.
+ * @param {string} [month] the server's current month, in the company's time zone
+ */
+function offerMonth(month) {
+  const field = $("new-period");
+  if (month && !field.dataset.typed) field.value = month;
+}
+
 /** Shows the signed-in user, or the invitation to paste a token. */
 async function refreshWho() {
   const who = $("who");
@@ -37,6 +51,7 @@ async function refreshWho() {
   }
   try {
     const me = await whoami();
+    offerMonth(me.current_month);
     who.textContent = `${me.display_name || me.user} (${me.user}) · ${t("role")}: ${me.role}`;
   } catch (error) {
     who.textContent = describeError(error);
@@ -103,8 +118,12 @@ function bindEvents() {
     $("token-status").textContent = t("tokenCleared");
     refreshWho();
   });
+  $("new-period").addEventListener("input", () => { $("new-period").dataset.typed = "1"; });
   for (const button of document.querySelectorAll("[data-button]")) {
-    button.addEventListener("click", () => runButton(button.dataset.button).catch(() => {}));
+    // New period sends the month in the field; the server checks it (and says why not).
+    const options = () => (button.dataset.button === "new_period"
+      ? { query: { period: $("new-period").value.trim() } } : {});
+    button.addEventListener("click", () => runButton(button.dataset.button, options()).catch(() => {}));
   }
   $("open-review").addEventListener("click", () => openReviewPage(Office));
 }
@@ -116,9 +135,10 @@ if (globalThis.CustomFunctions?.associate) registerFunctions(globalThis.CustomFu
 
 Office.onReady(() => {
   setLanguage(pickLanguage(Office.context.displayLanguage));
-  registerCommands(Office);
+  registerCommands(Office, { askPeriod: () => $("new-period").focus() });
   translatePage();
   $("server").textContent = serverBaseUrl();
+  offerMonth(localMonth());
   bindEvents();
   status.subscribe(render);
   // After a ribbon command the period may have changed (new_period).
