@@ -246,6 +246,19 @@ def test_new_period_sends_the_month_in_the_field(open_taskpane, tmp_path, hr_tok
     page.wait_for_function("document.getElementById('period').textContent.endsWith('2026-11')")
     with session_scope(app) as s:
         assert find_period(s, "2026-11") is not None and find_period(s, "2030-13") is None
+    # HR's reason for applying the workbook's rules and roster to the records goes with Score
+    # (docs/records.md); here the period's first Score adopts them with that reason
+    page.fill("#apply-reason", "按总经理要求调整权重")
+    with page.expect_response(lambda r: "/xl/score" in r.url) as reply:
+        page.click("[data-button=score]")
+    assert "apply_reason=" in reply.value.url and reply.value.status == 200
+    page.wait_for_function("document.getElementById('apply-reason').value === ''")
+    from sqlalchemy import select
+
+    from server.models import InputRecord
+
+    with session_scope(app) as s:
+        assert s.scalars(select(InputRecord.reason)).all() == ["按总经理要求调整权重"]
     # the browser logs the refused request itself; nothing else went wrong
     assert page.kb_problems == ["Failed to load resource: the server responded with a status of "
                                 "400 (BAD REQUEST)"]

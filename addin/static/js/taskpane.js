@@ -120,10 +120,20 @@ function bindEvents() {
   });
   $("new-period").addEventListener("input", () => { $("new-period").dataset.typed = "1"; });
   for (const button of document.querySelectorAll("[data-button]")) {
-    // New period sends the month in the field; the server checks it (and says why not).
-    const options = () => (button.dataset.button === "new_period"
-      ? { query: { period: $("new-period").value.trim() } } : {});
-    button.addEventListener("click", () => runButton(button.dataset.button, options()).catch(() => {}));
+    // New period sends the month in the field; Score sends HR's reason for applying the
+    // workbook's rule and roster changes to the records (docs/records.md), when one is typed.
+    // The server checks both (and says why not).
+    const options = () => {
+      if (button.dataset.button === "new_period") return { query: { period: $("new-period").value.trim() } };
+      const reason = $("apply-reason").value.trim();
+      return button.dataset.button === "score" && reason ? { query: { apply_reason: reason } } : {};
+    };
+    button.addEventListener("click", () => runButton(button.dataset.button, options())
+      .then(() => {
+        // a reason applies to the press it was typed for, never silently to a later one
+        if (button.dataset.button === "score") $("apply-reason").value = "";
+      })
+      .catch(() => {}));
   }
   $("open-review").addEventListener("click", () => openReviewPage(Office));
 }
