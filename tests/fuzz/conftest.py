@@ -66,10 +66,17 @@ def template_payload(tmp_path) -> dict:
 
 
 @pytest.fixture
-def opened(app, client, hr_token, template_payload):
-    """The app with the template's period created and pulled (score/submit reach the engine)."""
+def opened(app, client, hr_token, template_payload, tmp_path):
+    """The app with the template's period created and pulled (score/submit reach the engine).
+    New period's answer is applied as a client would (it writes the period's binding into
+    kb_meta); the payload is then sent as it is, button after button."""
+    headless = pytest.importorskip("addin.headless")
     auth = {"Authorization": f"Bearer {hr_token}"}
-    for button in ("new_period?period=2026-10", "pull"):
-        resp = client.post(f"/xl/{button}", json=template_payload, headers=auth)
-        assert resp.status_code == 200, resp.get_data(as_text=True)
+    linked = tmp_path / "linked.xlsx"
+    headless.run_button("new_period?period=2026-10", linked,
+                        post=headless.flask_poster(client, headers=auth))
+    template_payload.clear()
+    template_payload.update(headless.workbook_to_payload(linked))
+    resp = client.post("/xl/pull", json=template_payload, headers=auth)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
     return auth

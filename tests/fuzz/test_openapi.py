@@ -18,7 +18,7 @@ def test_every_api_and_ribbon_route_is_documented(app):
 
 
 def test_document_is_public_and_declared(app, client):
-    from server.guards import route_policy
+    from server.declarations import route_policy
 
     resp = client.get("/api/v1/openapi.json")
     assert resp.status_code == 200

@@ -117,13 +117,15 @@ def test_result_shows_percentages_and_no_minus_zero(app, world, hr):
         for ln in lines:
             if ln["employee_id"] == OWN and ln["indicator"] == "PROD_EFF":
                 ln.update(actual="0.855", target="0.9", base_points="-0.004")
+            if ln["employee_id"] == OWN and ln["indicator"] == "QUALITY":
+                ln.update(actual="0.02", target="0.03")
         run.lines = lines
 
     _update(app, change)
     html = _html(hr.get(f"/periods/{PERIOD}/results/{OWN}"))
     row = re.search(r"<strong>PROD_EFF</strong>.*?</tr>", html, re.S).group(0)
     cells = re.findall(r'<td class="num[^"]*"[^>]*>(?:<strong>)?([^<]*)', row)
-    assert cells[:3] == ["85.50%", "90.00%", "40.00"], cells
+    assert cells[:3] == ["85.50%", "90.00%", "45.00"], cells  # weight 45 (the test world)
     assert cells[3] == "0.00"  # base points -0.004
     assert "0.855" not in html and "-0.00" not in html
     assert "2.00%" in html and "3.00%" in html  # QUALITY: 0.02 against 0.03

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server import guards, policy
+from server import declarations, policy
 from tests.web.conftest import OTHER, OTHER_DEPT, OTHER_NAME, OWN, OWN_DEPT, PERIOD, make_world
 
 ROLES = ["hr_admin", "executive", "dept_head", "employee", "auditor"]
@@ -78,7 +78,7 @@ def _routes(app):
 
 def test_every_route_declares_a_policy(app):
     missing = sorted(f"{m} {r.rule} ({r.endpoint})" for r, m in _routes(app)
-                     if guards.route_policy(app, r.endpoint) is None)
+                     if declarations.route_policy(app, r.endpoint) is None)
     assert not missing, ("routes without a declared policy (server/policy.py: web/token/"
                          "machine/public): " + ", ".join(missing))
 
@@ -109,7 +109,7 @@ def test_matrix(matrix_app, web_login):
     checked = 0
     failures = []
     for rule, method in _routes(app):
-        declared = guards.route_policy(app, rule.endpoint)
+        declared = declarations.route_policy(app, rule.endpoint)
         if declared is None or declared.kind == "machine":
             continue  # the first test names it / tests/web/test_oauth.py
         variants = ["own", "other"] if _subject(rule, "own") else ["own"]
