@@ -89,16 +89,23 @@ def _burst(base: str, right_at: int | None) -> list[int]:
 
 
 def _check_burst(base: str, label: str) -> None:
-    statuses = _burst(base, right_at=PARALLEL // 2)
+    """The figure: 100 wrong guesses in parallel get exactly the free tries. Then a second
+    burst carrying the right password: it is refused with the rest, unchecked.
+
+    Why two bursts: a right password among the free tries signs in and, as a success does,
+    resets the account's counter at that address, so the tries that follow it in the same
+    burst are counted afresh. Which of 100 parallel requests the server reaches first depends
+    on scheduling (under load the right one can be among the first five): one burst mixing
+    both gave 9 tries instead of 5 on a loaded machine."""
+    statuses = _burst(base, right_at=None)
     tried = sum(1 for s in statuses if s != 429)
     print(f"\n{label}: tries allowed out of {PARALLEL} in parallel: {tried}")
-    assert set(statuses) <= {302, 401, 429}, statuses
+    assert set(statuses) <= {401, 429}, statuses
     assert tried == FREE_TRIES, statuses
-    # The right password signed in only if it was one of the counted tries; after the burst
-    # the account at this address waits, so a right password now is not even checked.
-    assert statuses.count(302) <= 1
-    again = _burst_one(base, PASSWORD)
-    assert again == 429
+    # the right password inside a burst, once the free tries are used: not even checked
+    statuses = _burst(base, right_at=PARALLEL // 2)
+    assert set(statuses) == {429}, statuses
+    assert _burst_one(base, PASSWORD) == 429
 
 
 def _burst_one(base: str, password: str, headers: dict | None = None) -> int:
