@@ -192,8 +192,8 @@ def build_payload(load: workload.Workload) -> dict:
             for field_name, value in load.values.get((e.employee_id, t.code), {}).items():
                 data.append({"employee_id": e.employee_id, "indicator": t.code,
                              "field": field_name, "value": value, "unit": units[t.code],
-                             "source": "bench", "period": tc.PERIOD,
-                             "fetched_at": tc.FETCHED_AT, "status": "ok",
+                             "source": "bench", "period": tc.DEMO_PERIOD,
+                             "fetched_at": "2026-11-02 08:00", "status": "ok",
                              "provenance": "bench"})
     _fill(skeleton, "kb_data", data)
     adjusted = {(a.employee_id, a.indicator): a for a in load.adjustments}
