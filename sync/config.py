@@ -134,8 +134,10 @@ def fill(template: Any, values: dict[str, Any]) -> Any:
     return template
 
 
-def load_config(path: str | os.PathLike[str]) -> SyncConfig:
-    """Read and check a connectors file; ConfigError names the file, source and key."""
+def read_connectors_file(path: str | os.PathLike[str]) -> dict:
+    """The connectors file (TOML, or YAML by its suffix) as data; ConfigError names the file.
+    Both its `[[source]]` tables (here) and its `[[org]]` tables (sync/org/config.py) are
+    read from it."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: connectors file not found")
@@ -144,12 +146,15 @@ def load_config(path: str | os.PathLike[str]) -> SyncConfig:
         if p.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
-            data = yaml.safe_load(text) or {}
-        else:
-            data = tomllib.loads(text)
+            return yaml.safe_load(text) or {}
+        return tomllib.loads(text)
     except Exception as exc:  # noqa: BLE001 - any parser error is the file's fault
         raise ConfigError(f"{p}: cannot be read: {exc}") from None
-    return parse_config(data, str(p))
+
+
+def load_config(path: str | os.PathLike[str]) -> SyncConfig:
+    """Read and check a connectors file; ConfigError names the file, source and key."""
+    return parse_config(read_connectors_file(path), str(Path(path)))
 
 
 def parse_config(data: dict[str, Any], where: str = "<config>") -> SyncConfig:

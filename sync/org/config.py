@@ -23,14 +23,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sync.config import _expand
+from sync.config import _expand, read_connectors_file
 from sync.errors import ConfigError, SourceError
 
 PLATFORMS = ("dingtalk", "feishu", "wecom")
@@ -103,20 +102,7 @@ class OrgSourceConfig:
 
 def load_org_config(path: str | os.PathLike[str]) -> tuple[OrgSourceConfig, ...]:
     """The `[[org]]` tables of a connectors file (TOML or YAML); () when it has none."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: connectors file not found")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            data = tomllib.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parser error is the file's fault
-        raise ConfigError(f"{p}: cannot be read: {exc}") from None
-    return parse_org_config(data, str(p))
+    return parse_org_config(read_connectors_file(path), str(Path(path)))
 
 
 def parse_org_config(data: dict[str, Any], where: str = "<config>"
