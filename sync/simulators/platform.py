@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from sync.simulators.loopback import LoopbackServer
 from sync.simulators.org_data import OrgData, demo_org
 
 
@@ -70,7 +71,7 @@ class _Fault:
     remaining: int | None
 
 
-class PlatformSimulator:
+class PlatformSimulator(LoopbackServer):
     """Subclasses set `platform` and implement `throttled(req)` (the platform's
     rate-limit answer)."""
 
@@ -103,31 +104,10 @@ class PlatformSimulator:
         self._lock = threading.RLock()
         self._httpd = _QuietServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
     # -- life cycle
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> PlatformSimulator:
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name=f"kpibook-{self.platform}-sim", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> PlatformSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def thread_name(self) -> str:
+        return f"kpibook-{self.platform}-sim"
 
     # -- tokens
     def issue_token(self, prefix: str = "") -> tuple[str, int]:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sync.simulators.data import SimData
+from sync.simulators.loopback import LoopbackServer
 
 CLIENT_ID = "kpibook"
 CLIENT_SECRET = "demo-erp-secret"
@@ -36,7 +37,7 @@ DINGTALK_KEY, DINGTALK_SECRET = "kpibook-app", "demo-dingtalk-secret"
 HANG_SECONDS = 5.0  # a "timeout" fault answers after this (clients use shorter timeouts)
 
 
-class SourceSimulator:
+class SourceSimulator(LoopbackServer):
     def __init__(self, data: SimData, latency: float = 0.0, page_size: int = 500,
                  port: int = 0) -> None:
         self.data = data
@@ -48,30 +49,7 @@ class SourceSimulator:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self) -> SourceSimulator:
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="kpibook-simulator", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SourceSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def fault(self, prefix: str, mode: str, times: int | None = 1) -> None:
         with self._lock:
