@@ -206,10 +206,10 @@ def _history_head() -> str:
 
 
 def _when(moment) -> str:
-    import datetime as dt
+    """The run's time as every kb_meta stamp shows it: the company's time zone, labelled
+    (the same form as the Score and Submit stamps, server/display.py)."""
+    from flask import current_app
 
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:  # SQLite gives back naive UTC
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from server.display import local_time
+
+    return local_time(moment, current_app.config.get("TIMEZONE", ""), zone_label=True)
