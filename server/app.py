@@ -133,6 +133,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(openapi.bp)  # GET /api/v1/openapi.json
     _register_web_blueprints(app)
+    from server.blueprints.lookups import remember_scorecard
+
+    app.url_defaults(remember_scorecard)
 
 
 def _register_web_blueprints(app: Flask) -> None:

@@ -366,12 +366,15 @@ BUTTONS = ("new_period", "pull", "score", "check", "submit", "refresh")
 @click.option("--period", default=None, metavar="PERIOD",
               help="new_period only: the period to create, a month 2026-11 (or 2026-Q4, "
                    "2026); the server checks it.")
+@click.option("--scorecard", default=None, metavar="CODE",
+              help="new_period only: the scorecard of the month this workbook scores, e.g. "
+                   "rnd (default: the workbook's template code).")
 @click.option("--apply-records", "apply_reason", default=None, metavar="REASON",
               help="score: apply this workbook's rule and roster changes to the records of "
                    "record, for this reason (HR only; docs/records.md).")
 def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
        out_path: Path | None, insecure: bool, lang: str | None, period: str | None,
-       apply_reason: str | None) -> None:
+       scorecard: str | None, apply_reason: str | None) -> None:
     import functools
     from urllib.parse import urlencode
 
@@ -382,9 +385,12 @@ def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
     if button != "new_period" and period is not None:
         raise click.UsageError("--period is for new_period only; the other buttons use the "
                                "period the workbook is linked to")
+    if button != "new_period" and scorecard is not None:
+        raise click.UsageError("--scorecard is for new_period only; the other buttons use the "
+                               "scorecard the workbook is bound to")
     if apply_reason is not None and button != "score":
         raise click.UsageError("--apply-records goes with the score button")
-    params = {k: v for k, v in (("period", period), ("lang", lang),
+    params = {k: v for k, v in (("period", period), ("scorecard", scorecard), ("lang", lang),
                                 ("apply_reason", apply_reason)) if v}
     query = f"?{urlencode(params)}" if params else ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -9,6 +9,7 @@ inside JSON are strings so that nothing is rounded by a float on the way.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from decimal import Decimal
 from enum import StrEnum
@@ -150,11 +151,41 @@ class Template(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+def _default_scorecard(context) -> str:  # noqa: ANN001 - SQLAlchemy's execution context
+    template_code = (context.get_current_parameters().get("template_code") or "").strip()
+    return scorecard_code(template_code) or "main"
+
+
+def _default_history_key(context) -> str:  # noqa: ANN001 - SQLAlchemy's execution context
+    return context.get_current_parameters()["code"]
+
+
+SCORECARD_CODE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+
+
+def scorecard_code(text: str) -> str:
+    """`text` as a scorecard code (lower-case letter, then letters, digits, '-', '_'), or ""
+    when it is not one."""
+    text = (text or "").strip().lower()
+    return text if SCORECARD_CODE.fullmatch(text) else ""
+
+
 class Period(Base):
+    """One scorecard of one month (or quarter, or year): its template and population, rules,
+    workflow state and binding. The month is the set of rows sharing a `code`; each row has
+    its own facts, runs, adjustments and history (docs/records.md, "Scorecards")."""
+
     __tablename__ = "periods"
+    __table_args__ = (UniqueConstraint("code", "scorecard", name="uq_periods_scorecard"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(20), unique=True)  # e.g. "2025-03"
+    code: Mapped[str] = mapped_column(String(20), index=True)  # e.g. "2025-03"
+    # e.g. "manufacturing": the template's code unless HR named it otherwise at New period
+    scorecard: Mapped[str] = mapped_column(String(50), default=_default_scorecard)
+    # Its directory in the history repository: the month's code for the month's first
+    # scorecard (so histories made before scorecards stay valid), "<code>.<scorecard>" after.
+    history_key: Mapped[str] = mapped_column(String(80), unique=True,
+                                             default=_default_history_key)
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id"), index=True)
     template_code: Mapped[str] = mapped_column(String(50), default="")
     state: Mapped[str] = mapped_column(String(20), default=PeriodState.OPEN.value)

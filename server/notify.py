@@ -190,7 +190,7 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
             from server.models import Period
             from server.workflow import latest_run
 
-            period = db.scalar(select(Period).where(Period.code == code))
+            period = db.get(Period, info.period_id) if info.period_id else None
             run = latest_run(db, period) if period else None
             ids = [t["employee_id"] for t in (run.totals if run else [])]
             send(db, Message(

@@ -202,7 +202,8 @@ def _compare(app: Flask, report, figures: dict[str, int]) -> None:
             if not git_known or period.id in bad:
                 continue
             try:
-                git_cells = history.cells_at(None, period.code) if history is not None else {}
+                git_cells = history.cells_at(None, period.history_key) \
+                    if history is not None else {}
             except Exception as exc:  # noqa: BLE001 - a code git cannot hold, a bad object
                 report("head", f"period {period.code!r} (id {period.id}) cannot be read from "
                        f"the history: {_why(exc)}")

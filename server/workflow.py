@@ -173,6 +173,9 @@ class PeriodEventInfo:
     reason: str
     actor: str
     event_id: int
+    # which scorecard of the month: its row and its directory in the history
+    period_id: int = 0
+    history_key: str = ""
 
 
 # Subscribers: called after commit with (PeriodEventInfo). Exceptions are logged, never raised:
@@ -190,7 +193,8 @@ def record_event(db: Session, period: Period, action: str, from_state: str, to_s
     db.add(row)
     db.flush()
     db.info.setdefault(_PENDING, []).append(PeriodEventInfo(
-        period.code, action, from_state, to_state, reason, row.actor, row.id))
+        period.code, action, from_state, to_state, reason, row.actor, row.id, period.id,
+        period.history_key))
     return row
 
 

@@ -50,10 +50,7 @@ UPLOAD_SUFFIXES = (".csv", ".xlsx", ".xlsm")
 
 
 def _period(code: str) -> Period:
-    period = get_session().scalar(select(Period).where(Period.code == code))
-    if period is None:
-        raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
-    return period
+    return lookups.period(get_session(), code)
 
 
 @bp.post("/api/v1/facts")
@@ -89,9 +86,8 @@ def push() -> Response:
 @guards.web("facts.view")
 @login_required
 def pull_status(code: str) -> Response:
-    status = pull_service.pull_status(code)
+    status = pull_service.pull_status(_period(code).history_key)
     if status is None:
-        _period(code)
         return jsonify(period=code, state="idle", sources=[], problems=[], summary={})
     return jsonify(status)
 
@@ -185,8 +181,8 @@ def _units(period: Period) -> dict[str, str]:
     return {c: str(r.get("unit") or "") for c, r in indicators_of(period).items()}
 
 
-def _pull_status(code: str) -> dict[str, object] | None:
-    status = pull_service.pull_status(code)
+def _pull_status(period: Period) -> dict[str, object] | None:
+    status = pull_service.pull_status(period.history_key)
     if status is None:
         return None
     finished = status.get("finished_at") or ""
@@ -216,7 +212,7 @@ def page(code: str) -> str:
     file_sources = [s.name for s in pull_service.sources_for(config, period)
                     if s.kind == "files"] if config else []
     return render_template("facts/source.html", period=period, facts=facts,
-                           status=_pull_status(code), frozen=pull_service.is_frozen(period),
+                           status=_pull_status(period), frozen=pull_service.is_frozen(period),
                            file_sources=file_sources)
 
 

@@ -3,6 +3,7 @@ manager's latest result. Each raises NotFound in the words the pages have always
 
 from __future__ import annotations
 
+from flask import has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,15 +25,33 @@ def period_code_in_url(_endpoint: str | None, values: dict | None) -> None:
         values["code"] = valid_code(values["code"])
 
 
+def scorecard_in_request() -> str:
+    """The `?scorecard=` a page was asked for ("" when none): which scorecard of the month."""
+    return (request.args.get("scorecard") or "").strip()
+
+
+def remember_scorecard(endpoint: str | None, values: dict) -> None:
+    """The app's url_defaults: a link from a scorecard's page to another page of the same
+    month keeps `?scorecard=` (unless the link names its own), so that the pages of a month
+    with several scorecards stay on the one the reader chose."""
+    if not has_request_context() or "code" not in values or "scorecard" in values:
+        return
+    chosen = scorecard_in_request()
+    if chosen and values.get("code") == (request.view_args or {}).get("code"):
+        values["scorecard"] = chosen
+
+
 def period(db: Session, code: str) -> Period:
-    found = find_period(db, code)
+    """The scorecard of month `code` that the request names (?scorecard=), or the month's
+    only one; 404 when there is none, 409 listing them when the month holds several."""
+    found = find_period(db, code, scorecard_in_request())
     if found is None:
         raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
     return found
 
 
 def published_period(db: Session, code: str) -> Period:
-    found = find_period(db, code)
+    found = find_period(db, code, scorecard_in_request())
     if found is None or found.state not in PUBLISHED:
         raise NotFound(f"期间 {code} 没有已发布的结果。\nPeriod {code} has no published result.")
     return found

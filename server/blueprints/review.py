@@ -135,7 +135,7 @@ def dashboard(code: str) -> str:
     sources = _sources(db, period) if policy.can(viewer.user, "facts.view") else None
     from server.services.pull import pull_status
 
-    pull = pull_status(code) if sources is not None else None
+    pull = pull_status(period.history_key) if sources is not None else None
     in_roster = sum(1 for e in viewer.departments if viewer.sees(e))
     pending = _pending(db, history, viewer, period)
     return render_template(
@@ -177,12 +177,12 @@ def _pending(db, history, viewer: rd.Viewer, period: Period) -> dict[str, object
     """Submissions not yet reviewed, per executive who may approve them."""
     if period.state not in OPEN_REVIEW:
         return {"open": False, "count": 0, "approvers": [], "entries": []}
-    decided = rd.reviews(history, period.code)
+    decided = rd.reviews(history, period.history_key)
     # a reverted submission waits for nobody (its revert is a submission of its own)
-    reverted = {info.reverts[:12] for info in history.timeline(period.code, kind="revert",
+    reverted = {info.reverts[:12] for info in history.timeline(period.history_key, kind="revert",
                                                                limit=500) if info.reverts}
     entries = []
-    for info in history.timeline(period.code, kind="adjustment", limit=500):
+    for info in history.timeline(period.history_key, kind="adjustment", limit=500):
         if info.commit[:12] in decided or info.commit[:12] in reverted:
             continue
         entry = rd._visible_entry(viewer, info)
@@ -225,8 +225,8 @@ def timeline(code: str) -> str:
     kind = _arg("kind")
     if kind is not None and kind not in (*rd.CELL_KINDS, *rd.PERIOD_KINDS):
         kind = None
-    page = rd.timeline(history, viewer, period.code, **_filters(), kind=kind, page=page_no)
-    decided = rd.reviews(history, period.code)
+    page = rd.timeline(history, viewer, period.history_key, **_filters(), kind=kind, page=page_no)
+    decided = rd.reviews(history, period.history_key)
     for e in page.entries:
         _annotate(history, period, e, decided)
     return render_template("review/timeline.html", period=period, page=page,
@@ -240,7 +240,7 @@ def diff(code: str) -> str:
     db, viewer, period = _context(code)
     history = history_for()
     a, b = _versions(history)
-    view = rd.diff(history, viewer, period.code, a, b) if b else None
+    view = rd.diff(history, viewer, period.history_key, a, b) if b else None
     infos = {}
     for sha in (a, b):
         if sha:
@@ -253,7 +253,7 @@ def _annotate(history, period: Period, entry: rd.Entry, decided: dict) -> None:
     """The entry's review (approved / sent back), and a status commit's reason."""
     entry.review = decided.get(entry.commit[:12])
     if entry.kind in (rd.Kind.APPROVAL.value, rd.Kind.REOPEN.value):
-        entry.note = rd._strip_prefix(str(history.status(period.code, entry.commit)
+        entry.note = rd._strip_prefix(str(history.status(period.history_key, entry.commit)
                                           .get("reason", "")))
 
 
@@ -304,7 +304,7 @@ def submission(code: str) -> str:
         # every cell belongs to departments the viewer may not read
         raise Forbidden(t("您无权查看其他部门的调整。", "You may not view another department's "
                                                   "adjustments."))
-    _annotate(history, period, entry, rd.reviews(history, period.code))
+    _annotate(history, period, entry, rd.reviews(history, period.history_key))
     user = viewer.user
     cells_ok = not entry.hidden
     may_revert = (entry.kind in rd.CELL_KINDS and cells_ok
@@ -334,7 +334,7 @@ def cell(code: str, employee_id: str) -> str:
                                                     if data else ())})
     if indicator is None and indicators:
         indicator = indicators[0]
-    versions = list(reversed(history.cell_history(period.code, employee_id, indicator)))\
+    versions = list(reversed(history.cell_history(period.history_key, employee_id, indicator)))\
         if indicator else []
     return render_template("review/cell.html", period=period, employee_id=employee_id,
                            name=viewer.name(employee_id), indicator=indicator,
@@ -350,7 +350,7 @@ def _person(employee_id: str, code: str) -> dict[str, object]:
     view = lookups.latest_result(db, period, employee_id)
     history = history_for()
     changes = []
-    for info in history.timeline(period.code, employee=employee_id, limit=200):
+    for info in history.timeline(period.history_key, employee=employee_id, limit=200):
         for c in info.cells:
             if c.employee_id == employee_id:
                 changes.append((info, c))
@@ -431,7 +431,7 @@ def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
     db, viewer, period = _context(code)
     history = history_for()
     a, b = _versions(history)
-    view = rd.diff(history, viewer, period.code, a, b) if b else None
+    view = rd.diff(history, viewer, period.history_key, a, b) if b else None
     cells = exports.Table(t("变更单元格", "Changed cells"), [
         t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
         t("指标", "Indicator"), t("原分数", "Old points"), t("原因（原）", "Old reason"),
@@ -458,7 +458,7 @@ def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
 def _history_table(code: str) -> tuple[str, exports.Table]:
     db, viewer, period = _context(code)
     history = history_for()
-    page = rd.timeline(history, viewer, period.code, **_filters(), kind=_arg("kind"),
+    page = rd.timeline(history, viewer, period.history_key, **_filters(), kind=_arg("kind"),
                        size=rd.EXPORT_LIMIT)
     rows = []
     for e in page.entries:
@@ -589,7 +589,7 @@ def decide(code: str) -> Response:
         raise Conflict(t(f"期间已「{workflow.state_word(period.state, 'zh')}」，不能再逐条审批。",
                          f"The period is {workflow.state_word(period.state, 'en')}; "
                          f"submissions can no longer be reviewed one by one."))
-    earlier = rd.reviews(history, period.code).get(entry.commit[:12])
+    earlier = rd.reviews(history, period.history_key).get(entry.commit[:12])
     if earlier is not None and earlier.decision == decision:
         # the same decision again (a second click, a resent form): nothing new to record
         done_zh = "批准" if decision == "approve" else "退回"
@@ -599,7 +599,7 @@ def decide(code: str) -> Response:
             f"at {_when(earlier.when)}; nothing recorded again.", "info")
         return back("review.submission", code=code, commit=entry.commit)
     sid = rd.review_id(decision, entry.commit)
-    commit = rd.record_review(history, period.code, entry.commit, decision,
+    commit = rd.record_review(history, period.history_key, entry.commit, decision,
                               reason or t("批准", "approved"), editor_of(viewer.user), sid)
     if commit is not None:
         # git first, then the database row keyed by the Submission-Id (docs/history.md)

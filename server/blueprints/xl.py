@@ -140,8 +140,9 @@ def _press(action: str, required: tuple[str, ...] | None = None
 
 def _open_period(session, wb: Workbook, step: str, lang: str):
     """The workbook's period, refused when the workflow does not allow `step` now."""
-    period = period_service.require_period(session, wb.period, lang)
-    period_service.check_binding(period, wb.meta.get("binding", ""), wb.period, lang)
+    period = period_service.require_period(
+        session, wb.period, lang, scorecard=wb.meta.get("scorecard", ""),
+        binding=wb.meta.get("binding", ""))
     workflow.require_allowed(period, step, lang)
     return period
 
@@ -169,12 +170,13 @@ def new_period() -> Response:
     code = period_service.valid_code(given, lang, what=NEW_PERIOD_ARG)
     template = (wb.template or request.args.get("template") or "custom").strip()
     session = get_session()
-    period, created = period_service.open_period(session, code, template, user, lang)
+    period, created = period_service.open_period(session, code, template, user, lang,
+                                                 scorecard=request.args.get("scorecard", ""))
     if created:
         workflow.record_event(session, period, "create", "", period.state, user)
     session.commit()
     plan = WritePlan(meta={"period": code, "template": template, "period_state": period.state,
-                           "binding": period.binding,
+                           "scorecard": period.scorecard, "binding": period.binding,
                            "server": current_app.config["BASE_URL"]})
     stamped = period_write(wb.tables, code)
     if stamped.write is not None:
@@ -182,8 +184,9 @@ def new_period() -> Response:
     filled, other = stamped.filled, stamped.other
     before = wb.period if wb.period != code else ""
     if lang == "zh":
-        lines = [f"已创建考核期间 {code}（模板 {template}）。" if created else
-                 f"期间 {code} 已存在，工作簿已重新关联。"]
+        card = period.scorecard
+        lines = [f"已创建考核期间 {code} 的考核表 {card}（模板 {template}）。" if created else
+                 f"期间 {code} 的考核表 {card} 已存在，工作簿已重新关联。"]
         if before:
             lines.append(f"工作簿原先关联的期间 {before} 已改为 {code}。")
         if filled:
@@ -192,8 +195,10 @@ def new_period() -> Response:
             lines.append(f"源数据表中有 {other} 行属于其他期间：请点击「拉取数据」替换。")
         title = "新建期间"
     else:
-        lines = [f"Created period {code} (template {template})." if created else
-                 f"Period {code} already exists; the workbook is linked to it again."]
+        card = period.scorecard
+        lines = [f"Created period {code}, scorecard {card} (template {template})."
+                 if created else f"Period {code}, scorecard {card}, already exists; the "
+                 f"workbook is linked to it again."]
         if before:
             lines.append(f"The workbook was linked to {before}; it is now linked to {code}.")
         if filled:
@@ -307,8 +312,9 @@ def refresh() -> Response:
 
     user, wb, lang = _press("result.export", required=())
     session = get_session()
-    period = period_service.require_period(session, wb.period, lang, writable=False)
-    period_service.check_binding(period, wb.meta.get("binding", ""), wb.period, lang)
+    period = period_service.require_period(
+        session, wb.period, lang, scorecard=wb.meta.get("scorecard", ""),
+        binding=wb.meta.get("binding", ""), writable=False)
     plan = refresh_service.refresh_answer(session, period, user, wb, lang,
                                           base_url=current_app.config.get("BASE_URL", ""))
     session.rollback()  # nothing to write; and nothing may have been

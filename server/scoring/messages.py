@@ -300,6 +300,49 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "本工作簿写的是期间 {period}，但它的 kb_meta binding 属于另一个期间（或另一台服务器）："
         "不能用于期间 {period}。请使用期间 {period} 的工作簿，或为其按“新建期间”。"
         "未保存任何内容。"),
+    "binding.elsewhere": (
+        "This workbook says {said}, but the server bound it to {bound}: a workbook of another "
+        "scorecard or period cannot be pressed against {said}. Open the workbook of {said}, "
+        "or use this one for {bound}. Nothing was stored.",
+        "本工作簿写的是 {said}，但服务器把它绑定在 {bound}：其他考核表或期间的工作簿不能用于 "
+        "{said}。请打开 {said} 的工作簿，或把本工作簿用于 {bound}。未保存任何内容。"),
+    # -- periods and scorecards (server/services/periods.py, docs/records.md) ----------------
+    "period.unlinked": (
+        "The workbook is not linked to a period yet: press 'New period' first.",
+        "工作簿尚未关联考核期间：请先点击「新建期间」。"),
+    "period.unknown": (
+        "Period {period} does not exist on the server: press 'New period' first.",
+        "服务器上没有期间 {period}：请先点击「新建期间」。"),
+    "period.closed": (
+        "Period {period} is {state}; it can no longer be changed.",
+        "期间 {period} 已关闭（状态 {state}），不能再修改。"),
+    "period.closed_create": (
+        "Period {period} is closed; it cannot be created again.",
+        "期间 {period} 已关闭，不能重新创建。"),
+    "scorecard.choose": (
+        "Period {period} holds several scorecards ({scorecards}): choose one.",
+        "期间 {period} 有多张考核表（{scorecards}）：请选择一张。"),
+    "scorecard.unbound": (
+        "Period {period} holds several scorecards ({scorecards}) and this workbook is bound "
+        "to none of them: HR presses New period on it with its scorecard once. Nothing was "
+        "stored.",
+        "期间 {period} 有多张考核表（{scorecards}），本工作簿未绑定其中任何一张：请人力资源部"
+        "对本工作簿按一次“新建期间”并选择考核表。未保存任何内容。"),
+    "scorecard.bad_code": (
+        "'{text}' is not a scorecard code: a lower-case letter, then letters, digits, '-' or "
+        "'_' (at most 40), e.g. rnd.",
+        "“{text}”不是考核表代码：以小写字母开头，由字母、数字、“-”或“_”组成（最多 40 个），"
+        "如 rnd。"),
+    "scorecard.other_template": (
+        "Scorecard {period} already exists with template {theirs}, not this workbook's "
+        "template {ours}: give this workbook its own scorecard at New period.",
+        "考核表 {period} 已使用模板 {theirs} 创建，与本工作簿的模板 {ours} 不同：请在“新建期间”"
+        "时为本工作簿指定另一张考核表。"),
+    "scorecard.taken": (
+        "{employee} is already scored on scorecard {other} of period {period}: a manager "
+        "belongs to one scorecard a month. Remove the row, or move them on the roster first.",
+        "{employee} 已在期间 {period} 的考核表 {other} 中考核：每位管理者每月只属于一张考核表。"
+        "请删除该行，或先在花名册中调整。"),
     # -- inputs of record (server/services/records.py, docs/records.md) -------------------------
     "records.none_yet": (
         "Period {period} has no rules and roster of record yet: HR must press Score first.",
@@ -398,6 +441,12 @@ def message(key: str, /, **params: object) -> Message:
 def msg(key: str, /, lang: str = "en", **params: object) -> str:
     """The text of catalogue entry `key` in `lang` ("zh" or "en")."""
     return message(key, **params).text(lang)
+
+
+def both(key: str, /, **params: object) -> str:
+    """Catalogue entry `key` in Chinese, then English on the next line: how the web pages
+    word an error when they do not know the reader's language."""
+    return f"{msg(key, 'zh', **params)}\n{msg(key, 'en', **params)}"
 
 
 def about(who: object, what: object) -> Message:

@@ -14,8 +14,9 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Period, PeriodState, Template, User
+from server.models import Period, PeriodState, Template, User, scorecard_code
 from server.periodcode import PeriodCodeError, month_of, parse_period_code
+from server.scoring.messages import both, msg
 from server.services.errors import BadRequest, Conflict
 
 # States in which a button may be used at all (closed periods are frozen); what each
@@ -125,68 +126,117 @@ def bad_codes(session: Session) -> list[tuple[Period, str]]:
 IN_KB_META = ("工作簿的考核期间（kb_meta 表的 period）", "The workbook's period (kb_meta period)")
 
 
-def find_period(session: Session, code: str) -> Period | None:
-    return session.scalar(select(Period).where(Period.code == code))
+class ChooseScorecard(Conflict):
+    """A month holds several scorecards and the request did not say which (409). The pages
+    answer with the month's page instead; Excel clients show the message."""
+
+    def __init__(self, code: str, scorecards: list[str]):
+        self.code, self.scorecards = code, scorecards
+        super().__init__(both("scorecard.choose", period=code,
+                              scorecards=", ".join(scorecards)))
 
 
-def require_period(session: Session, code: str, lang: str, *, writable: bool = True) -> Period:
-    """The workbook's period; 400 when kb_meta's code is not a period code, 409 when it is
-    unknown (New period not pressed) or closed."""
+def scorecards_of(session: Session, code: str) -> list[Period]:
+    """The month's scorecards (its periods rows), by scorecard code."""
+    return list(session.scalars(select(Period).where(Period.code == code)
+                                .order_by(Period.scorecard)))
+
+
+def find_period(session: Session, code: str, scorecard: str = "") -> Period | None:
+    """The scorecard `scorecard` of the month `code`; without one, the month's only
+    scorecard. None when there is none; ChooseScorecard when the month holds several and
+    `scorecard` is empty."""
+    if scorecard:
+        return session.scalar(select(Period).where(Period.code == code,
+                                                   Period.scorecard == scorecard))
+    rows = scorecards_of(session, code)
+    if len(rows) > 1:
+        raise ChooseScorecard(code, [row.scorecard for row in rows])
+    return rows[0] if rows else None
+
+
+def describe(period: Period) -> str:
+    """How messages name a scorecard of a month: "2026-10 rnd"."""
+    return f"{period.code} {period.scorecard}"
+
+
+def require_period(session: Session, code: str, lang: str, *, scorecard: str = "",
+                   binding: str = "", writable: bool = True) -> Period:
+    """The workbook's scorecard of its period, found by the server-issued `binding` it
+    carries (kb_meta) and checked against the period and scorecard it names: 400 when
+    kb_meta's code is not a period code, 409 when the period is unknown (New period not
+    pressed), closed, or bound to another scorecard or period (naming both)."""
     if not code:
-        raise Conflict(
-            "工作簿尚未关联考核期间：请先点击「新建期间」。" if lang == "zh" else
-            "The workbook is not linked to a period yet: press 'New period' first.")
+        raise Conflict(msg("period.unlinked", lang))
     code = valid_code(code, lang, what=IN_KB_META)
-    period = find_period(session, code)
+    scorecard = (scorecard or "").strip()
+    binding = (binding or "").strip()
+    bound = session.scalar(select(Period).where(Period.binding == binding)) if binding \
+        else None
+    if bound is not None and (bound.code != code or scorecard not in ("", bound.scorecard)):
+        # The workbook names one scorecard but its binding belongs to another: a workbook
+        # of another scorecard or month (or one whose kb_meta was edited).
+        raise Conflict(msg("binding.elsewhere", lang, said=f"{code} {scorecard}".strip(),
+                           bound=describe(bound)))
+    period = bound
     if period is None:
-        raise Conflict(
-            f"服务器上没有期间 {code}：请先点击「新建期间」。" if lang == "zh" else
-            f"Period {code} does not exist on the server: press 'New period' first.")
+        try:
+            period = find_period(session, code, scorecard)
+        except ChooseScorecard as exc:
+            raise Conflict(msg("scorecard.unbound", lang, period=code,
+                               scorecards=", ".join(exc.scorecards))) from None
+        if period is None:
+            raise Conflict(msg("period.unknown", lang, period=f"{code} {scorecard}".strip()))
+        check_binding(period, binding, lang)
     if writable and period.state not in WRITABLE:
-        raise Conflict(
-            f"期间 {code} 已关闭（状态 {period.state}），不能再修改。" if lang == "zh" else
-            f"Period {code} is {period.state}; it can no longer be changed.")
+        raise Conflict(msg("period.closed", lang, period=describe(period), state=period.state))
     return period
 
 
-def check_binding(period: Period, given: str, workbook_period: str, lang: str) -> None:
-    """Refuse a workbook not bound to `period` by the server (409, naming both): its kb_meta
-    binding must be the one the server issued when the period was created. A workbook
-    without one (made before bindings, or with the key removed) is bound by New period."""
-    from server.scoring.messages import msg
-
+def check_binding(period: Period, given: str, lang: str) -> None:
+    """Refuse a workbook not bound to `period` by the server (409): its kb_meta binding must
+    be the one the server issued when the scorecard was created. A workbook without one
+    (made before bindings, or with the key removed) is bound by New period."""
     given = (given or "").strip()
     if given == period.binding:
         return
     if not given:
-        raise Conflict(msg("binding.missing", lang, period=workbook_period))
-    raise Conflict(msg("binding.other", lang, period=workbook_period))
+        raise Conflict(msg("binding.missing", lang, period=describe(period)))
+    raise Conflict(msg("binding.other", lang, period=describe(period)))
 
 
 def open_period(session: Session, code: str, template_code: str, user: User, lang: str,
-                rules: Mapping[str, object] | None = None) -> tuple[Period, bool]:
-    """Create the period, or return the existing one when it is still open for the same
-    template (pressing New period twice is harmless). Returns (period, created)."""
+                rules: Mapping[str, object] | None = None, scorecard: str = ""
+                ) -> tuple[Period, bool]:
+    """Create the month's scorecard `scorecard` (by default named after the template), or
+    return it when it is still open with the same template (pressing New period twice is
+    harmless). Returns (period, created)."""
     code = valid_code(code, lang)
+    given = scorecard
+    scorecard = scorecard_code(scorecard or template_code) or "main"
+    if given and scorecard != given.strip():
+        raise BadRequest(msg("scorecard.bad_code", lang, text=given))
     template = session.scalar(select(Template).where(Template.code == template_code)) \
         if template_code else None
-    period = find_period(session, code)
+    period = find_period(session, code, scorecard)
     if period is not None:
         if period.state not in WRITABLE:
-            raise Conflict(
-                f"期间 {code} 已关闭，不能重新创建。" if lang == "zh" else
-                f"Period {code} is closed; it cannot be created again.")
+            raise Conflict(msg("period.closed_create", lang, period=describe(period)))
         if template_code and period.template_code and period.template_code != template_code:
-            raise Conflict(
-                f"期间 {code} 已使用模板 {period.template_code} 创建，与本工作簿的模板 "
-                f"{template_code} 不同。" if lang == "zh" else
-                f"Period {code} already exists with template {period.template_code}, not "
-                f"this workbook's template {template_code}.")
+            raise Conflict(msg("scorecard.other_template", lang, period=describe(period),
+                               theirs=period.template_code, ours=template_code))
         return period, False
     snapshot = dict(rules) if rules else (dict(template.rules) if template else {})
-    period = Period(code=code, template=template, template_code=template_code,
-                    state=PeriodState.OPEN.value, lang=lang, rules=snapshot,
-                    created_by=user.name)
+    period = Period(code=code, scorecard=scorecard, history_key=history_key_for(
+        session, code, scorecard), template=template, template_code=template_code,
+        state=PeriodState.OPEN.value, lang=lang, rules=snapshot, created_by=user.name)
     session.add(period)
     session.flush()
     return period, True
+
+
+def history_key_for(session: Session, code: str, scorecard: str) -> str:
+    """A new scorecard's history directory: the month's code when it is the month's first
+    scorecard (as before scorecards), "<code>.<scorecard>" when the month has one already."""
+    taken = session.scalar(select(Period.id).where(Period.history_key == code).limit(1))
+    return code if taken is None else f"{code}.{scorecard}"

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from server.models import Employee, Period, PullRun, PushedRecord, SourceFact
 from server.periodcode import parse_period_code
 from server.services.errors import Conflict, Unprocessable
-from server.services.periods import valid_code
+from server.services.periods import ChooseScorecard, find_period, valid_code
 from sync.config import PeriodWindow, SourceConfig, SyncConfig, load_config
 from sync.mapping import MappedFact, map_records
 from sync.pull import SourceOutcome, SourceProgress, pull_sources
@@ -341,7 +341,8 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
         if unknown:
             raise Unprocessable(f"unknown source(s) for period {period.code}: "
                                 f"{', '.join(sorted(unknown))}")
-    status = PullStatus(period.code, started_at=_iso(dt.datetime.now(dt.UTC)), by=fetched_by)
+    # One pull at a time per scorecard: its history key names it uniquely within the month.
+    status = PullStatus(period.history_key, started_at=_iso(dt.datetime.now(dt.UTC)), by=fetched_by)
     tracker = PullTracker(_engine_of(session), status)
     tracker.start()  # 409 while another pull of the period runs (in any worker)
 
@@ -521,7 +522,12 @@ def receive_push(session: Session, source: SourceConfig, body: Mapping[str, Any]
         raise Unprocessable("body must be {\"period\": \"2026-10\", \"records\": [{...}]} with "
                             "at least one record")
     period_code = valid_code(body.get("period"), "en", what=("推送的 period", "pushed period"))
-    period = session.scalar(select(Period).where(Period.code == period_code))
+    try:
+        period = find_period(session, period_code, str(body.get("scorecard") or "").strip())
+    except ChooseScorecard as exc:
+        raise Unprocessable(f"period {period_code} holds several scorecards "
+                            f"({', '.join(exc.scorecards)}): say which in \"scorecard\"") \
+            from None
     if period is None:
         raise Unprocessable(f"period {period_code} does not exist on the server")
     if is_frozen(period):

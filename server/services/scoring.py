@@ -481,7 +481,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
     base = (base_version or "").strip() or None
     if base is not None:
         try:
-            base_cells = history.cells_at(base, period.code)
+            base_cells = history.cells_at(base, period.history_key)
         except (HistoryError, ValueError, KeyError, LookupError) as exc:
             log.info("unknown base_version %r: %s", base, exc)
             base_cells = None
@@ -554,14 +554,14 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
     removal_reasons = {key: ("撤销调整" if zh else "adjustment withdrawn")
                        for key, value in accepted.items() if value is None}
     if accepted or history.commit_of(sid):
-        if history.status(period.code).get("status") == "approved":
+        if history.status(period.history_key).get("status") == "approved":
             # The workflow allows Submit after approval (it goes back to review): say so in
             # the history first, or the library refuses adjustments to an approved period.
-            history.set_status(period.code, PeriodState.IN_REVIEW.value, hist.editor_of(user),
-                               "提交调整 / adjustments submitted", f"{sid}.review",
+            history.set_status(period.history_key, PeriodState.IN_REVIEW.value,
+                               hist.editor_of(user), "提交调整 / adjustments submitted", f"{sid}.review",
                                kind=Kind.REOPEN)
         try:
-            result = history.submit(period.code, base, accepted, hist.editor_of(user), sid,
+            result = history.submit(period.history_key, base, accepted, hist.editor_of(user), sid,
                                     reasons=removal_reasons,
                                     note=f"Submit via {requested_id and 'client' or 'server'}",
                                     rescore=_workbook_rescore(session, period, inp, lang))
@@ -687,10 +687,10 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
     # The engine is a pure function of its input: scores recorded for this very input at
     # the current head are recorded already (a re-score of an unchanged month).
     fingerprint = f"{run.rules_digest}:{run.input_digest}"
-    if requested_id is None and not note and history.holds_scores(period.code, fingerprint):
+    if requested_id is None and not note and history.holds_scores(period.history_key, fingerprint):
         commit = None
     else:
-        commit = history.record_scores(period.code, score_snapshot(inp, result),
+        commit = history.record_scores(period.history_key, score_snapshot(inp, result),
                                        hist.editor_of(user), sid, kind=kind,
                                        fingerprint=fingerprint, note=note)
     hist.fault("after_git_commit")
@@ -766,8 +766,8 @@ def _reopen_if_approved(history, period: Period, user: User, why: str, sid: str)
     (a `reopen` status commit `<sid>.review`); the database's move follows with the change."""
     from server.services import history as hist
 
-    if history.status(period.code).get("status") == PeriodState.APPROVED.value:
-        history.set_status(period.code, PeriodState.IN_REVIEW.value, hist.editor_of(user),
+    if history.status(period.history_key).get("status") == PeriodState.APPROVED.value:
+        history.set_status(period.history_key, PeriodState.IN_REVIEW.value, hist.editor_of(user),
                            why, f"{sid}.review", kind=Kind.REOPEN)
 
 
@@ -833,7 +833,7 @@ def commit_web_adjustment(session: Session, period: Period, user: User, key: Key
     _reopen_if_approved(history, period, user, "网页调整 / web adjustment", sid)
     scored: list[tuple[ScoreInput, ScoreResult]] = []
     try:
-        result = history.submit(period.code, history.head(), {key: value},
+        result = history.submit(period.history_key, history.head(), {key: value},
                                 hist.editor_of(user), sid, note="web",
                                 rescore=_workbook_rescore(session, period, inp, lang, scored))
     except ValidationError as exc:
@@ -897,7 +897,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     except (HistoryError, ValueError, LookupError) as exc:
         raise NotFound(f"历史中没有提交 {commit[:12]}。" if zh else
                        f"No commit {commit[:12]} in the history.") from exc
-    if info.period != period.code or not info.cells:
+    if info.period != period.history_key or not info.cells:
         raise BadRequest(f"提交 {commit[:12]} 不是期间 {period.code} 的调整。" if zh else
                          f"Commit {commit[:12]} is not an adjustment of period {period.code}.")
     policy.require_changes(session, user, period, revert_points(info.cells), lang)
@@ -907,11 +907,12 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     sid = _submission_id(requested_id)
     why = f"撤销 {commit[:10]}：{reason}" if zh else f"revert {commit[:10]}: {reason}"
     was_approved = period.state == PeriodState.APPROVED.value
-    if history.status(period.code).get("status") == PeriodState.APPROVED.value:
+    if history.status(period.history_key).get("status") == PeriodState.APPROVED.value:
         # Reopening is a commit of its own: not for a revert that would change nothing
         # (every cell changed since), which would leave git in review and the database
         # approved.
-        then, now = history.cells_at(commit, period.code), history.cells_at(None, period.code)
+        key = period.history_key
+        then, now = history.cells_at(commit, key), history.cells_at(None, key)
         if all(now.get(c.cell) != then.get(c.cell) for c in info.cells):
             cells = ", ".join(f"{c.employee_id} {c.indicator}" for c in info.cells)
             raise ConflictError(f"这些单元格在该版本之后又被修改过，未撤销：{cells}" if zh else
@@ -920,7 +921,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     _reopen_if_approved(history, period, user, why, sid)
     scored: list[tuple[ScoreInput, ScoreResult]] = []
     try:
-        result = history.revert(period.code, commit, hist.editor_of(user), reason, sid,
+        result = history.revert(period.history_key, commit, hist.editor_of(user), reason, sid,
                                 rescore=_workbook_rescore(session, period, inp, lang, scored))
     except PeriodClosed:
         # approved again between our reopen and the revert
@@ -973,7 +974,7 @@ def recover(app) -> list[str]:
         for info in missing:
             if info.submission_id.endswith(".review"):
                 continue  # the status half of a submission after approval
-            period = session.scalar(select(Period).where(Period.code == info.period))
+            period = session.scalar(select(Period).where(Period.history_key == info.period))
             if period is None:
                 unknown[info.period] = unknown.get(info.period, 0) + 1
                 continue
@@ -993,11 +994,11 @@ def recover(app) -> list[str]:
             event = session.scalar(select(PeriodEvent).where(
                 PeriodEvent.period_id == period.id, PeriodEvent.action != "create")
                 .order_by(PeriodEvent.id.desc()).limit(1))
-            if event is None or history.status(period.code).get("status") == event.to_state:
+            if event is None or history.status(period.history_key).get("status") == event.to_state:
                 continue
             if history.commit_of(f"event-{event.id}") is None:
                 user = session.get(User, event.actor_id) if event.actor_id else None
-                history.set_status(period.code, event.to_state,
+                history.set_status(period.history_key, event.to_state,
                                    hist.editor_of(user) if user else hist.SYSTEM,
                                    event.reason or f"{event.action} (recovered)",
                                    f"event-{event.id}",
@@ -1037,14 +1038,15 @@ def on_period_event(info) -> None:
     if not has_app_context() or info.action == "create":
         return
     history = hist.history_for(current_app)
-    if history.status(info.period_code).get("status") == info.to_state:
+    key = info.history_key or info.period_code
+    if history.status(key).get("status") == info.to_state:
         return  # already said by the submission that moved it
     from server.db import get_engine
 
     with Session(get_engine(current_app)) as db:
         user = db.scalar(select(User).where(User.name == info.actor))
     editor = hist.editor_of(user) if user is not None else hist.SYSTEM
-    history.set_status(info.period_code, info.to_state, editor,
+    history.set_status(key, info.to_state, editor,
                        info.reason or f"{info.action}: {info.from_state} -> {info.to_state}",
                        f"event-{info.event_id}",
                        kind=STATUS_KINDS.get(info.action, Kind.APPROVAL))

@@ -58,7 +58,9 @@ def test_a_workbook_pressed_against_another_period_is_refused(app, press, tmp_pa
         with pytest.raises(H.ServerError) as exc:
             press(button, october)
         assert exc.value.status == 409
-        assert "2026-11" in str(exc.value) and "binding" in str(exc.value)
+        # the message names both: what the workbook says and what it is bound to
+        assert "2026-11 manufacturing" in str(exc.value)
+        assert "2026-10 manufacturing" in str(exc.value)
     assert stored(app) == before
 
 
