@@ -558,8 +558,8 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             # The workflow allows Submit after approval (it goes back to review): say so in
             # the history first, or the library refuses adjustments to an approved period.
             history.set_status(period.history_key, PeriodState.IN_REVIEW.value,
-                               hist.editor_of(user), "提交调整 / adjustments submitted", f"{sid}.review",
-                               kind=Kind.REOPEN)
+                               hist.editor_of(user), "提交调整 / adjustments submitted",
+                               f"{sid}.review", kind=Kind.REOPEN)
         try:
             result = history.submit(period.history_key, base, accepted, hist.editor_of(user), sid,
                                     reasons=removal_reasons,
