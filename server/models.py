@@ -306,6 +306,21 @@ class InputRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class ScorecardMember(Base):
+    """Who a scorecard scores this month: its roster of record, one row per manager. A
+    manager belongs to one scorecard a month (the database holds it: unique per month), and
+    the pages find a manager's scorecard here (docs/records.md, "Scorecards")."""
+
+    __tablename__ = "scorecard_members"
+    __table_args__ = (UniqueConstraint("month", "employee_id", name="uq_scorecard_members"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id", ondelete="CASCADE"),
+                                           index=True)
+    month: Mapped[str] = mapped_column(String(20))  # the period's code
+    employee_id: Mapped[str] = mapped_column(String(50))
+
+
 class ScoreRunCounter(Base):
     """The last run number handed out per period (server/services/scoring.py `next_run_no`).
 

@@ -17,7 +17,7 @@ from server import policy
 from server.models import Period, PeriodState, Role, ScoreRun, User
 from server.services import feedback
 from server.services.errors import BadRequest, NotFound
-from server.services.periods import find_period
+from server.services.periods import scorecards_of
 from server.services.roster import departments_of
 
 PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)
@@ -26,23 +26,23 @@ LINE_KEYS = ("points", "base_points", "adjustment", "explanation", "status")
 TOTAL_KEYS = ("total", "grade", "rank", "group_rank", "status")
 
 
-def _period(db: Session, user: User, code: str | None, zh: bool) -> Period:
-    """The period asked for, or the newest one with a score run the caller may read."""
+def _month(db: Session, user: User, code: str | None, zh: bool) -> list[Period]:
+    """The scorecards of the month asked for, or of the newest month with a score run the
+    caller may read."""
     employee = user.role == Role.EMPLOYEE.value
-    if code:
-        period = find_period(db, code)
-        if period is None or (employee and period.state not in PUBLISHED):
-            raise NotFound(f"期间 {code} 不存在或没有结果。" if zh else
-                           f"Period {code} does not exist or has no result.")
-        return period
-    stmt = (select(Period).where(Period.id.in_(select(ScoreRun.period_id)))
-            .order_by(Period.code.desc()).limit(1))
-    if employee:
-        stmt = stmt.where(Period.state.in_(PUBLISHED))
-    period = db.scalar(stmt)
-    if period is None:
-        raise NotFound("还没有计算结果。" if zh else "There is no score result yet.")
-    return period
+    if not code:
+        stmt = (select(Period.code).where(Period.id.in_(select(ScoreRun.period_id)))
+                .order_by(Period.code.desc()).limit(1))
+        if employee:
+            stmt = stmt.where(Period.state.in_(PUBLISHED))
+        code = db.scalar(stmt)
+        if code is None:
+            raise NotFound("还没有计算结果。" if zh else "There is no score result yet.")
+    rows = [p for p in scorecards_of(db, code) if not employee or p.state in PUBLISHED]
+    if not rows:
+        raise NotFound(f"期间 {code} 不存在或没有结果。" if zh else
+                       f"Period {code} does not exist or has no result.")
+    return rows
 
 
 def figures(db: Session, user: User, employee_ids: list[str], period_code: str | None = None,
@@ -56,25 +56,30 @@ def figures(db: Session, user: User, employee_ids: list[str], period_code: str |
     if len(wanted) > MAX_EMPLOYEES:
         raise BadRequest(f"一次最多 {MAX_EMPLOYEES} 个工号。" if zh else
                          f"At most {MAX_EMPLOYEES} employees per request.")
-    period = _period(db, user, period_code, zh)
-    run = feedback.latest_run_light(db, period)
-    data = feedback.run_data(db, run)
-    if data is None:
-        raise NotFound(f"期间 {period.code} 还没有计算结果。" if zh else
-                       f"Period {period.code} has no score result yet.")
+    month = _month(db, user, period_code, zh)
+    scored = [(p, run, data) for p in month
+              if (data := feedback.run_data(db, run := feedback.latest_run_light(db, p)))]
+    if not scored:
+        raise NotFound(f"期间 {month[0].code} 还没有计算结果。" if zh else
+                       f"Period {month[0].code} has no score result yet.")
     departments = departments_of(db, wanted)
     people: dict[str, Any] = {}
     unknown: list[str] = []
     for eid in wanted:
-        lines = data.lines_of.get(eid, ())
-        total = data.total_of.get(eid)
+        # a manager is scored on one scorecard of the month
+        found = next(((p, d) for p, _, d in scored if eid in d.lines_of or eid in d.total_of),
+                     None)
+        lines = found[1].lines_of.get(eid, ()) if found else ()
+        total = found[1].total_of.get(eid) if found else None
         if not policy.visible(user, eid, departments.get(eid)) or (not lines and total is None):
             unknown.append(eid)
             continue
         people[eid] = {
             **{k: (total or {}).get(k) for k in TOTAL_KEYS},
+            "scorecard": found[0].scorecard,
             "lines": {ln["indicator"]: {k: ln.get(k) for k in LINE_KEYS} for ln in lines},
         }
+    period, run, _ = scored[0]
     return {"period": period.code, "state": period.state,
             "run_no": run.run_no if run is not None else None,
             "people": people, "unknown": unknown}

@@ -23,7 +23,7 @@ from server.models import PeriodState, Role, SourceFact, User
 from server.services import facts as fact_service
 from server.services import feedback
 from server.services.errors import NotFound
-from server.services.periods import find_period
+from server.services.scorecards import scorecard_of
 
 # Managers see a period's result only once it is published (as on the web pages).
 PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)
@@ -121,7 +121,8 @@ def line_detail(db: Session, history: History, user: User, period_code: str,
     """Everything the task pane shows for the line (employee, indicator) of the period's
     latest score run."""
     zh = lang == "zh"
-    period = find_period(db, period_code)
+    # the scorecard of the month that scores this manager (a month may hold several)
+    period = scorecard_of(db, period_code, employee_id)
     if period is None:
         raise NotFound(f"期间 {period_code} 不存在。" if zh else
                        f"Period {period_code} does not exist.")

@@ -29,6 +29,7 @@ from server.models import InputRecord, Period, User
 from server.scoring.codec import input_from_json, input_to_json, rules_to_json
 from server.scoring.messages import msg
 from server.scoring.model import Employee, Fact, Problem, ScoreInput
+from server.services import scorecards
 from server.services.errors import Conflict
 from server.services.periods import digest
 from server.workbook.contract import Tables
@@ -217,6 +218,7 @@ def resolve(session: Session, period: Period, user: User, workbook: ScoreInput,
     if row is None:
         if not owner:
             raise Conflict(msg("records.none_yet", lang, period=period.code))
+        _check_members(session, period, workbook, tables, lang)
         row = _store(session, period, workbook, "adopted", [], user,
                      apply_reason or msg("records.adopted_reason", "zh"))
         return Resolution(workbook, row, [], [], [], created=True)
@@ -232,6 +234,8 @@ def resolve(session: Session, period: Period, user: User, workbook: ScoreInput,
         differences = ([] if same_rules else rule_differences(record, workbook)) + \
             ([] if same_roster else roster_differences(record.employees, workbook.employees))
         if differences and apply_reason:
+            if not same_roster:
+                _check_members(session, period, workbook, tables, lang)
             new = _store(session, period, workbook, "applied", differences, user, apply_reason)
             return Resolution(workbook, new, differences, [], [], created=True)
         if not differences:  # only HR's data differs: a new version of the data
@@ -259,6 +263,18 @@ def resolve(session: Session, period: Period, user: User, workbook: ScoreInput,
     ignored = ([] if same_roster else roster_differences(mine.employees, theirs.employees))
     ignored += data_differences(mine.facts, theirs.facts)
     return Resolution(record, row, [], [], ignored)
+
+
+def _check_members(session: Session, period: Period, workbook: ScoreInput, tables: Tables,
+                   lang: str) -> None:
+    """A manager belongs to one scorecard a month: refuse (located at their kb_roster row)
+    a roster that takes in someone another scorecard of the month scores."""
+    taken = scorecards.taken_elsewhere(session, period, (e.employee_id for e in
+                                                         workbook.employees))
+    if taken:
+        from server.services.workbook import invalid
+
+        raise invalid(scorecards.taken_problems(taken, tables, lang), lang)
 
 
 def _narrowed(inp: ScoreInput, people: frozenset[str] | None) -> ScoreInput:
@@ -297,6 +313,7 @@ def _store(session: Session, period: Period, inp: ScoreInput, kind: str,
         from server.services.roster import remember_employees
 
         remember_employees(session, bare.employees)
+        scorecards.set_members(session, period, (e.employee_id for e in bare.employees))
     session.flush()
     _DECODED[row.input_digest] = bare
     return row

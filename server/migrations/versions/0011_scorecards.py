@@ -41,6 +41,20 @@ def upgrade() -> None:
         batch.create_unique_constraint("uq_periods_scorecard", ["code", "scorecard"])
         batch.create_unique_constraint("uq_periods_history_key", ["history_key"])
         batch.create_index("ix_periods_code", ["code"], unique=False)
+    # Filled from each scorecard's roster of record by its next Score (server/services/
+    # records.py); a month made before scorecards has one scorecard and needs none to be found.
+    op.create_table(
+        "scorecard_members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("period_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=20), nullable=False),
+        sa.Column("employee_id", sa.String(length=50), nullable=False),
+        sa.ForeignKeyConstraint(["period_id"], ["periods.id"], ondelete="CASCADE",
+                                name=op.f("fk_scorecard_members_period_id_periods")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_scorecard_members")),
+        sa.UniqueConstraint("month", "employee_id", name="uq_scorecard_members"),
+    )
+    op.create_index("ix_scorecard_members_period_id", "scorecard_members", ["period_id"])
 
 
 def downgrade() -> None:
@@ -50,6 +64,8 @@ def downgrade() -> None:
     if months:
         raise RuntimeError("cannot downgrade: these months hold several scorecards: "
                            + ", ".join(months))
+    op.drop_index("ix_scorecard_members_period_id", table_name="scorecard_members")
+    op.drop_table("scorecard_members")
     with op.batch_alter_table("periods") as batch:
         batch.drop_index("ix_periods_code")
         batch.drop_constraint("uq_periods_history_key", type_="unique")
