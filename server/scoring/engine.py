@@ -23,6 +23,8 @@ from fractions import Fraction
 from server.gcpause import cycle_collector_paused
 from server.scoring.messages import Message, about, lang_of, message, seq, why_of
 from server.scoring.model import (
+    COMPANY_GROUP,
+    SCORECARD_GROUP,
     Adjustment,
     Employee,
     EmployeeResult,
@@ -156,7 +158,7 @@ def score(inp: ScoreInput, lang: str = "en", base: ScoreInput | None = None) -> 
     kept = None
     if (base is not None and base is not inp and base.rules is inp.rules
             and base.employees is inp.employees and base.facts is inp.facts
-            and base.overrides is inp.overrides):
+            and base.overrides is inp.overrides and base.peers == inp.peers):
         kept = _kept_run(base, lang)
     with cycle_collector_paused():  # see validate
         run = _Run(inp, lang) if kept is None else kept.again(inp.adjustments)
@@ -183,6 +185,7 @@ class _Run:
         self.text = TEXT[self.lang]
         self.problems: list[Problem] = []
         self.rules = rules = inp.rules
+        self.peers = tuple(inp.peers)
         self.indicators = {}
         self.scorers: dict[str, Scorer] = {}
         self._check_rules(rules)
@@ -281,7 +284,7 @@ class _Run:
             if len({q.grade for q in rules.quotas}) != len(rules.quotas):
                 bad("quotas", "settings.quota_twice")
         group = rules.distribution_group
-        if group and group not in EMPLOYEE_ATTRIBUTES:
+        if group and group not in EMPLOYEE_ATTRIBUTES | {SCORECARD_GROUP, COMPANY_GROUP}:
             allowed = seq(sorted(EMPLOYEE_ATTRIBUTES - {"name", "email", "employee_id"}))
             bad("distribution_group", "settings.bad_group", group=group, allowed=allowed)
         if rules.total_cap is not None and rules.total_cap <= 0:
@@ -776,11 +779,12 @@ class _Run:
     def result(self) -> ScoreResult:
         rules = self.rules
         group_attr = rules.distribution_group
+        whole = group_attr in ("", SCORECARD_GROUP, COMPANY_GROUP)
         scored = [(emp, total) for emp, total, _, _ in self.totals if total is not None]
         everyone = [t for _, t in scored]
         order = rank_order(everyone)  # sorted once: each group's order is a part of it
         rank = competition_ranks(everyone, order)
-        keys = [getattr(emp, group_attr) if group_attr else "" for emp, _ in scored]
+        keys = ["" if whole else getattr(emp, group_attr) for emp, _ in scored]
         groups: dict[object, list[int]] = defaultdict(list)
         local = [0] * len(scored)  # each scored employee's position within their group
         for i, key in enumerate(keys):
@@ -793,15 +797,21 @@ class _Run:
         group_rank: list[int] = [0] * len(scored)
         grade: list[str | None] = [None] * len(scored)
         forced = rules.grading is GradingMethod.FORCED
+        company = group_attr == COMPANY_GROUP and bool(self.peers)
         for key, members in groups.items():
             totals = [everyone[i] for i in members]
             group_order = group_orders[key]
-            for i, r in zip(members, competition_ranks(totals, group_order), strict=True):
-                group_rank[i] = r
-            if forced:
-                for i, g in zip(members, forced_grades(totals, rules.quotas, group_order),
-                                strict=True):
-                    grade[i] = g
+            if company:
+                # the other scorecards' totals join the ranking and the quotas; only this
+                # scorecard's people (the first len(members)) get a rank and grade here
+                totals = totals + list(self.peers)
+                group_order = rank_order(totals)
+            ranks = competition_ranks(totals, group_order)
+            grades = forced_grades(totals, rules.quotas, group_order) if forced else None
+            for n, i in enumerate(members):
+                group_rank[i] = ranks[n]
+                if grades is not None:
+                    grade[i] = grades[n]
         if rules.grading is GradingMethod.BANDS:
             for i, (_, total) in enumerate(scored):
                 grade[i] = band_grade(total, rules.bands)

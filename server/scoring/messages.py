@@ -262,10 +262,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                                  "未知的评级方式“{text}”，可用：{known}"),
     "settings.unknown_missing": ("unknown missing-data policy '{text}'; use {known}",
                                  "未知的缺数据处理方式“{text}”，可用：{known}"),
-    "settings.unknown_group": ("unknown distribution group '{text}'; use department (部门) or "
-                               "position (岗位)",
-                               "未知的分布分组“{text}”，可用：部门 (department) 或 "
-                               "岗位 (position)"),
+    "settings.unknown_group": ("unknown distribution group '{text}'; use department (部门), "
+                               "position (岗位), scorecard (考核表) or company (公司)",
+                               "未知的分布分组“{text}”，可用：部门 (department)、"
+                               "岗位 (position)、考核表 (scorecard) 或 公司 (company)"),
     "rules.weight_negative": ("a weight cannot be negative", "权重不能为负数"),
     "rules.unknown_kind": ("unknown kind '{text}'; use {known}",
                            "未知的指标类型“{text}”，可用：{known}"),

@@ -90,6 +90,9 @@ class GradeQuota:
     share: Decimal  # fraction of the group, e.g. Decimal("0.2")
 
 
+SCORECARD_GROUP, COMPANY_GROUP = "scorecard", "company"
+
+
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     """The whole scoring configuration of one template/period."""
@@ -99,7 +102,9 @@ class RuleSet:
     grading: GradingMethod = GradingMethod.BANDS
     bands: tuple[GradeBand, ...] = ()  # best grade first
     quotas: tuple[GradeQuota, ...] = ()  # best grade first, shares sum to 1
-    distribution_group: str = "department"  # Employee attribute the quotas apply within
+    # Employee attribute the quotas and group ranks apply within, or SCORECARD (the whole
+    # scorecard) or COMPANY (every scorecard of the month: ScoreInput.peers)
+    distribution_group: str = "department"
     total_cap: Decimal | None = None  # optional ceiling for the total (after bonus)
     weight_tolerance: Decimal = Decimal("0.01")  # |sum(weights) - 100| allowed
 
@@ -160,6 +165,10 @@ class ScoreInput:
     facts: tuple[Fact, ...] = ()
     overrides: tuple[TargetOverride, ...] = ()
     adjustments: tuple[Adjustment, ...] = ()
+    # The totals of the month's other scorecards, when ranks and quotas are company-wide
+    # (distribution group "company"): they take part in ranks and forced distribution but
+    # produce no result here.
+    peers: tuple[Decimal, ...] = ()
 
 
 class LineStatus(StrEnum):

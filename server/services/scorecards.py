@@ -9,11 +9,12 @@ pages can find a manager's scorecard with one query.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from server.models import InputRecord, Period, ScorecardMember
+from server.models import InputRecord, Period, ScorecardMember, ScoreRun
 from server.scoring.messages import msg
 from server.scoring.model import Problem
 from server.services.periods import scorecards_of
@@ -65,6 +66,21 @@ def taken_problems(taken: dict[str, Period], tables: Tables, lang: str) -> list[
         else:
             out.append(Problem("kb_roster", None, None, text, key=(eid,)))
     return out
+
+
+def peer_totals(session: Session, period: Period) -> tuple[Decimal, ...]:
+    """The totals of the month's other scorecards in their latest runs: what a company-wide
+    rank or forced distribution (distribution group "company") ranks `period`'s people
+    against."""
+    out: list[Decimal] = []
+    for other in scorecards_of(session, period.code):
+        if other.id == period.id:
+            continue
+        totals = session.scalar(select(ScoreRun.totals).where(ScoreRun.period_id == other.id)
+                                .order_by(ScoreRun.run_no.desc()).limit(1))
+        out.extend(Decimal(str(t["total"])) for t in totals or ()
+                   if t.get("total") not in (None, ""))
+    return tuple(out)
 
 
 def scorecard_of(session: Session, code: str, employee_id: str) -> Period | None:

@@ -41,6 +41,7 @@ from server.models import (
 )
 from server.scoring.messages import why_of
 from server.scoring.model import (
+    COMPANY_GROUP,
     LINE_FIELDS,
     Adjustment,
     IndicatorScore,
@@ -412,6 +413,13 @@ def _authoritative_input(session: Session, period: Period, inp: ScoreInput
         if emp is None or not ind.applies_to(emp):
             continue  # no longer on the roster / indicator: kept in history, not scored
         adjustments.append(Adjustment(eid, code, Decimal(row.points), row.reason, row.author))
+    if inp.rules.distribution_group == COMPANY_GROUP:
+        # company-wide ranks and quotas: the month's other scorecards as they last scored
+        from server.services.scorecards import peer_totals
+
+        peers = peer_totals(session, period)
+        if peers != inp.peers:
+            inp = dataclasses.replace(inp, peers=peers)
     if tuple(adjustments) == inp.adjustments:
         # The same input object: the engine keeps the run `to_score_input` validated
         # (engine._SCORED), so the button scores once instead of twice.

@@ -429,7 +429,9 @@ RULE_WORDS: dict[str, tuple[str, ...]] = {
     "points": ("点数", "直接得分", "分值"),
     "formula": ("公式",),
 }
-GROUP_WORDS = {"department": ("department", "dept", "部门"), "position": ("position", "岗位")}
+GROUP_WORDS = {"department": ("department", "dept", "部门"), "position": ("position", "岗位"),
+               "scorecard": ("scorecard", "考核表", "全表"),
+               "company": ("company", "公司", "全公司")}
 STALE_WORDS = ("stale", "过期", "旧数据", "沿用")
 LIST_SEPARATORS = re.compile(r"[,，;；、\n]+")
 

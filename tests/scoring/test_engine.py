@@ -354,3 +354,31 @@ def test_chinese_explanations_use_the_same_numbers():
         "完成率 130.00%，封顶 120% × 100 = 120.00"
     assert score(inp, "en").line("E1", "A").explanation == \
         "130.00% of target, capped at 120% × 100 = 120.00"
+
+
+def test_scorecard_group_ranks_and_grades_the_whole_scorecard():
+    rs = rules(ind("A", "ratio", 100, "target=100"), quotas="A:50,B:50", group="scorecard")
+    people = (emp("S1", "Sales"), emp("S2", "Sales"), emp("O1", "Ops"), emp("O2", "Ops"))
+    facts = (fact("S1", "A", 90), fact("S2", "A", 80), fact("O1", "A", 70), fact("O2", "A", 95))
+    result = score(ScoreInput(rs, people, facts))
+    got = {e.employee_id: (e.grade, e.group_rank) for e in result.employees}
+    assert got == {"O2": ("A", 1), "S1": ("A", 2), "S2": ("B", 3), "O1": ("B", 4)}
+
+
+def test_company_group_ranks_and_grades_against_the_other_scorecards():
+    """Distribution group "company": the month's other scorecards' totals (peers) take part
+    in group ranks and quotas, and produce no result of their own."""
+    rs = rules(ind("A", "ratio", 100, "target=100"), quotas="A:25,B:50,C:25", group="company")
+    people = (emp("S1"), emp("S2"))
+    facts = (fact("S1", "A", 90), fact("S2", "A", 70))
+    alone = score(ScoreInput(rs, people, facts))
+    assert [(e.grade, e.group_rank) for e in alone.employees] == [("A", 1), ("B", 2)]
+    # two people of another scorecard scored 95 and 80: S1 is now second of four
+    peers = (D("95.00"), D("80.00"))
+    company = score(ScoreInput(rs, people, facts, peers=peers))
+    assert [e.employee_id for e in company.employees] == ["S1", "S2"]
+    assert [(e.grade, e.group_rank, e.rank) for e in company.employees] == [
+        ("B", 2, 1), ("C", 4, 2)]
+    # a tie with a peer shares the better grade and rank
+    tied = score(ScoreInput(rs, people, facts, peers=(D("90.00"), D("10.00"))))
+    assert [(e.grade, e.group_rank) for e in tied.employees] == [("A", 1), ("B", 3)]
