@@ -27,6 +27,8 @@ DEMO_USERS = (
     ("M1004", "employee", "一车间副主任 赵敏", {}),
 )
 DEMO_TEMPLATE = "manufacturing"
+# October holds three scorecards side by side, each scored from its own template workbook
+DEMO_SCORECARDS = ("manufacturing", "rnd", "sales")
 DEMO_TOKEN_LABEL = "demo"
 
 
@@ -88,6 +90,7 @@ def _users(session: Session, config: Any
 def _period(session: Session) -> str:
     from server.models import Employee, Period, PeriodState, Template, User
     from server.services.facts import facts_for, store_facts
+    from server.services.periods import history_key_for
     from server.services.simulator import template_facts
     from server.workbook import template_content as content
 
@@ -96,26 +99,30 @@ def _period(session: Session) -> str:
             session.add(Template(code=key, name=tpl.title_zh, version="1",
                                  rules={"indicators": [r.as_row() for r in tpl.rules]}))
     session.flush()
-    tpl = content.TEMPLATES[DEMO_TEMPLATE]
-    for m in tpl.roster:
-        emp = session.scalar(select(Employee).where(Employee.employee_id == m.employee_id))
-        if emp is None:
-            session.add(Employee(employee_id=m.employee_id, name=m.name,
-                                 department=m.department, position=m.position, email=m.email,
-                                 manager=m.manager))
     code = content.DEMO_PERIOD
-    period = session.scalar(select(Period).where(Period.code == code))
-    if period is None:
-        template = session.scalar(select(Template).where(Template.code == DEMO_TEMPLATE))
-        period = Period(code=code, template=template, template_code=DEMO_TEMPLATE,
-                        state=PeriodState.OPEN.value, lang="zh",
-                        rules=dict(template.rules) if template else {}, created_by="demo")
-        session.add(period)
-        session.flush()
-    if not facts_for(session, period):
-        hr = session.scalar(select(User).where(User.name == "hr"))
-        store_facts(session, period, template_facts(DEMO_TEMPLATE, code) or [],
-                    fetched_by=f"simulator/{hr.name if hr else 'demo'}")
+    for key in DEMO_SCORECARDS:
+        tpl = content.TEMPLATES[key]
+        for m in tpl.roster:
+            if session.scalar(select(Employee).where(Employee.employee_id == m.employee_id)) \
+                    is None:
+                session.add(Employee(employee_id=m.employee_id, name=m.name,
+                                     department=m.department, position=m.position,
+                                     email=m.email, manager=m.manager))
+        period = session.scalar(select(Period).where(Period.code == code,
+                                                     Period.scorecard == key))
+        if period is None:
+            template = session.scalar(select(Template).where(Template.code == key))
+            period = Period(code=code, scorecard=key,
+                            history_key=history_key_for(session, code, key),
+                            template=template, template_code=key,
+                            state=PeriodState.OPEN.value, lang="zh",
+                            rules=dict(template.rules) if template else {}, created_by="demo")
+            session.add(period)
+            session.flush()
+        if not facts_for(session, period):
+            hr = session.scalar(select(User).where(User.name == "hr"))
+            store_facts(session, period, template_facts(key, code) or [],
+                        fetched_by=f"simulator/{hr.name if hr else 'demo'}")
     return code
 
 

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from server.models import Appeal, Period, PeriodState
 from server.services import feedback
 from server.services.errors import NotFound
-from server.services.periods import find_period, valid_code
+from server.services.periods import ChooseScorecard, find_period, valid_code
+from server.services.scorecards import scorecard_of
 
 # Managers see a period's result only once it is published (drafts are HR's business).
 PUBLISHED = (PeriodState.PUBLISHED.value, PeriodState.CLOSED.value)
@@ -43,8 +44,15 @@ def remember_scorecard(endpoint: str | None, values: dict) -> None:
 
 def period(db: Session, code: str) -> Period:
     """The scorecard of month `code` that the request names (?scorecard=), or the month's
-    only one; 404 when there is none, 409 listing them when the month holds several."""
-    found = find_period(db, code, scorecard_in_request())
+    only one, or, on a page about one manager, the scorecard that scores them; 404 when
+    there is none, 409 listing them when the month holds several."""
+    try:
+        found = find_period(db, code, scorecard_in_request())
+    except ChooseScorecard:
+        employee_id = (request.view_args or {}).get("employee_id")
+        if not employee_id:
+            raise
+        found = scorecard_of(db, code, employee_id)
     if found is None:
         raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
     return found

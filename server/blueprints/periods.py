@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
@@ -12,10 +13,11 @@ from sqlalchemy import select
 from server import auth, display, guards, policy, workflow
 from server.blueprints import lookups
 from server.db import get_session
-from server.models import Adjustment, AdjustmentStatus, Period, PeriodState
+from server.models import Adjustment, AdjustmentStatus, Period, PeriodState, scorecard_code
 from server.periodcode import is_period_code
 from server.services import feedback
-from server.services.periods import find_period, valid_code
+from server.services.month import MonthView, month_view
+from server.services.periods import find_period, history_key_for, scorecards_of, valid_code
 from server.services.roster import departments_of, names_of_employees
 from server.web import back, lang, say, t
 
@@ -50,7 +52,7 @@ def _visible_totals(user, run) -> list[dict]:
 @guards.web("period.view")
 def index() -> str:
     db = get_session()
-    periods = db.scalars(select(Period).order_by(Period.code.desc())).all()
+    periods = db.scalars(select(Period).order_by(Period.code.desc(), Period.scorecard)).all()
     bad = [p.code[:40] for p in periods if not is_period_code(p.code)]
     if bad:  # stored before codes were checked: listed, but their pages refuse them
         shown = "、".join(bad)
@@ -58,7 +60,8 @@ def index() -> str:
             f"These periods have invalid codes and cannot be opened (kpibook verify lists "
             f"them): {', '.join(bad)}", "error")
     rows = [(p, workflow.waiting_for(db, p)) for p in periods]
-    return render_template("periods.html", rows=rows, order=workflow.ORDER)
+    months = Counter(p.code for p in periods)  # a month with several scorecards has a page
+    return render_template("periods.html", rows=rows, order=workflow.ORDER, months=months)
 
 
 @bp.post("/periods")
@@ -68,17 +71,20 @@ def create() -> Response:
     code = valid_code(request.form.get("code", ""))
     template = request.form.get("template", "").strip()
     db = get_session()
-    if find_period(db, code) is not None:
-        say(f"期间 {code} 已存在。", f"Period {code} already exists.", "error")
+    scorecard = scorecard_code(request.form.get("scorecard", "") or template) or "main"
+    if find_period(db, code, scorecard) is not None:
+        say(f"期间 {code} 的考核表 {scorecard} 已存在。",
+            f"Period {code} already has scorecard {scorecard}.", "error")
         return back("periods.index")
-    period = Period(code=code, template_code=template, state=PeriodState.DRAFT.value,
-                    lang=lang(), rules={}, created_by=user.name)
+    period = Period(code=code, scorecard=scorecard,
+                    history_key=history_key_for(db, code, scorecard), template_code=template,
+                    state=PeriodState.DRAFT.value, lang=lang(), rules={}, created_by=user.name)
     db.add(period)
     db.flush()
     workflow.record_event(db, period, "create", "", period.state, user)
     db.commit()
     say(f"已创建期间 {code}（草稿）。", f"Created period {code} (draft).")
-    return back("periods.detail", code=code)
+    return back("periods.detail", code=code, scorecard=scorecard)
 
 
 @bp.get("/periods/<code>")
@@ -86,6 +92,8 @@ def create() -> Response:
 def detail(code: str) -> str:
     user = auth.current_user()
     db = get_session()
+    if not lookups.scorecard_in_request() and len(scorecards_of(db, code)) > 1:
+        return render_template("period_month.html", month=month_view(db, user, code))
     period = _period(code)
     run = workflow.latest_run(db, period)
     totals = _visible_totals(user, run)
@@ -136,6 +144,9 @@ def transition(code: str) -> Response | str:
 def export(code: str) -> Response:
     """The results the user may read, as CSV for Excel (UTF-8 with BOM, Chinese captions)."""
     user = auth.current_user()
+    db = get_session()
+    if not lookups.scorecard_in_request() and len(scorecards_of(db, code)) > 1:
+        return _company_csv(code, month_view(db, user, code))
     period = _period(code)
     run = workflow.latest_run(get_session(), period)
     out = io.StringIO()
@@ -149,6 +160,23 @@ def export(code: str) -> Response:
                                        x.get("rank") or "", x.get("status") or "")])
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="kpibook-{_filename(code)}.csv"',
+        "Cache-Control": "no-store"})
+
+
+def _company_csv(code: str, month: MonthView) -> Response:
+    """The month's company-wide results the user may read, every scorecard in one table."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    w = csv.writer(out)
+    w.writerow([t("公司排名", "Company rank"), t("工号", "Employee ID"), t("姓名", "Name"),
+                t("部门", "Department"), t("考核表", "Scorecard"), t("总分", "Total"),
+                t("等级", "Grade"), t("状态", "Status")])
+    for x in month.company:
+        w.writerow([_cell(v) for v in (x.company_rank or "", x.employee_id, x.name,
+                                       x.department, x.scorecard, display.number(x.total),
+                                       x.grade or "", x.status)])
+    return Response(out.getvalue(), content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="kpibook-{_filename(code)}-company.csv"',
         "Cache-Control": "no-store"})
 
 
