@@ -548,21 +548,27 @@ def pull_command(period_code: str, config_file: str | None, sources: tuple[str, 
         period_code = check_period_code(period_code)
     except PeriodCodeError as exc:
         raise click.BadParameter(str(exc), param_hint="PERIOD") from None
+    failed = False
     with session_scope(app) as session:
-        period = session.scalar(select(Period).where(Period.code == period_code))
-        if period is None:
+        # every scorecard of the month, each from the sources its own rules name
+        periods = session.scalars(select(Period).where(Period.code == period_code)
+                                  .order_by(Period.scorecard)).all()
+        if not periods:
             raise click.ClickException(f"period {period_code} does not exist (press New period "
                                        "or create it first)")
-        try:
-            report = run_pull(session, period, by, config, app.config,
-                              only=set(sources) or None, on_progress=show)
-        except ClientError as exc:
-            raise click.ClickException(exc.message) from None
-        click.echo(pull_summary(report, "en"))
-        click.echo(f"period {period.code}: {report.stored} stored, {report.unchanged} "
-                   f"unchanged, {report.kept_stale} kept stale, {len(report.problems)} "
-                   f"problems, {time.perf_counter() - began:.2f} s")
-    if report.failed:
+        for period in periods:
+            try:
+                report = run_pull(session, period, by, config, app.config,
+                                  only=set(sources) or None, on_progress=show)
+            except ClientError as exc:
+                raise click.ClickException(exc.message) from None
+            session.commit()
+            click.echo(pull_summary(report, "en"))
+            click.echo(f"period {period.code} {period.scorecard}: {report.stored} stored, "
+                       f"{report.unchanged} unchanged, {report.kept_stale} kept stale, "
+                       f"{len(report.problems)} problems, {time.perf_counter() - began:.2f} s")
+            failed = failed or report.failed
+    if failed:
         raise SystemExit(2)  # scripts see that a source failed; good data is still stored
 
 

@@ -150,7 +150,8 @@ SCHEMAS: dict[str, Any] = {
             "table_style": {"type": ["string", "null"]},
             "show_autofilter": {"type": "boolean"}}},
     "Period": {"type": "object", "required": ["code", "state"], "properties": {
-        "code": {"type": "string"}, "template": {"type": ["string", "null"]},
+        "code": {"type": "string"}, "scorecard": {"type": "string"},
+        "template": {"type": ["string", "null"]},
         "state": {"type": "string"}, "lang": {"type": ["string", "null"]},
         "created_at": {"type": "string"}, "created_by": {"type": ["string", "null"]}}},
     "PullStatus": {"type": "object", "required": ["period", "state", "sources"], "properties": {

@@ -13,7 +13,6 @@ from server.db import get_session
 from server.models import Period, ScoreRun
 from server.services import figures as figures_service
 from server.services import line_detail as line_service
-from server.services.errors import NotFound
 from server.services.periods import current_month, valid_code
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,9 +45,7 @@ def periods() -> Response:
 def period(code: str) -> Response:
     user = current_user()
     session = get_session()
-    p = session.scalar(select(Period).where(Period.code == code))
-    if p is None:
-        raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
+    p = lookups.period(session, code)  # ?scorecard= when the month holds several
     run = session.scalar(select(ScoreRun).where(ScoreRun.period_id == p.id)
                          .order_by(ScoreRun.run_no.desc()).limit(1))
     body = _period(p)
@@ -68,7 +65,8 @@ def _visible_totals(session, user, totals: list) -> list:
 
 
 def _period(p: Period) -> dict[str, object]:
-    return {"code": p.code, "template": p.template_code, "state": p.state, "lang": p.lang,
+    return {"code": p.code, "scorecard": p.scorecard, "template": p.template_code,
+            "state": p.state, "lang": p.lang,
             "created_at": p.created_at.isoformat(), "created_by": p.created_by}
 
 

@@ -74,9 +74,9 @@ def rollup(session: Session, code: str, user: User, scorecard: str | None = None
     months = months_of(code)
     periods = session.scalars(select(Period).where(Period.code.in_(months))
                               .order_by(Period.code)).all()
-    scorecards = sorted({p.template_code or "—" for p in periods})
+    scorecards = sorted({p.scorecard for p in periods})
     if scorecard:
-        periods = [p for p in periods if (p.template_code or "—") == scorecard]
+        periods = [p for p in periods if p.scorecard == scorecard]
     rows: dict[tuple[str, str], RolledRow] = {}
     scored: list[str] = []
     last_rules: dict = {}
@@ -88,7 +88,7 @@ def rollup(session: Session, code: str, user: User, scorecard: str | None = None
             continue
         scored.append(period.code)
         last_rules = period.rules or last_rules
-        card = period.template_code or "—"
+        card = period.scorecard
         for t in data.totals:
             eid = t["employee_id"]
             if not policy.visible(user, eid, departments.get(eid)):
