@@ -58,8 +58,15 @@ def period(db: Session, code: str) -> Period:
     return found
 
 
-def published_period(db: Session, code: str) -> Period:
-    found = find_period(db, code, scorecard_in_request())
+def published_period(db: Session, code: str, employee_id: str | None = None) -> Period:
+    """As `period`, once published; a manager's own pages pass their employee id, which
+    finds their scorecard in a month with several."""
+    try:
+        found = find_period(db, code, scorecard_in_request())
+    except ChooseScorecard:
+        if not employee_id:
+            raise
+        found = scorecard_of(db, code, employee_id)
     if found is None or found.state not in PUBLISHED:
         raise NotFound(f"期间 {code} 没有已发布的结果。\nPeriod {code} has no published result.")
     return found

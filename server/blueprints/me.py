@@ -32,8 +32,9 @@ def index() -> str:
 @guards.web("feedback.respond")
 def result(code: str) -> str:
     db = get_session()
-    view = lookups.latest_result(db, lookups.published_period(db, code),
-                                 auth.current_user().employee_id, own=True)
+    me = auth.current_user()
+    view = lookups.latest_result(db, lookups.published_period(db, code, me.employee_id),
+                                 me.employee_id, own=True)
     return render_template("result.html", view=view, self_view=True, may_adjust=False)
 
 
@@ -41,7 +42,8 @@ def result(code: str) -> str:
 @guards.web("feedback.respond")
 def acknowledge(code: str) -> Response:
     db = get_session()
-    feedback.acknowledge(db, lookups.published_period(db, code), auth.current_user(), lang())
+    me = auth.current_user()
+    feedback.acknowledge(db, lookups.published_period(db, code, me.employee_id), me, lang())
     db.commit()
     say("已确认考核结果。", "Result acknowledged.")
     return back("me.result", code=code)
@@ -52,7 +54,7 @@ def acknowledge(code: str) -> Response:
 def appeal(code: str) -> Response:
     user = auth.current_user()
     db = get_session()
-    item = feedback.appeal(db, lookups.published_period(db, code), user,
+    item = feedback.appeal(db, lookups.published_period(db, code, user.employee_id), user,
                            request.form.get("reason", ""), lang())
     db.commit()
     notify.appeal_created(item.id, code, user.label, item.created_at)
