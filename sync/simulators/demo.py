@@ -46,7 +46,8 @@ class DemoOrg:
     """The DingTalk, Feishu and WeCom simulators of the demo, serving one organisation."""
 
     def __init__(self, org: OrgData | None = None) -> None:
-        self.org = org if org is not None else demo_org()
+        # the managers of the demo's three October scorecards (server/demo.py)
+        self.org = org if org is not None else demo_org("manufacturing", "rnd", "sales")
         self._happened = False
         self.dingtalk = DingTalkSimulator(self.org)
         self.feishu = FeishuSimulator(self.org)

@@ -84,12 +84,15 @@ def userid_of(employee_id: str) -> str:
     return "dt" + employee_id.lower()
 
 
-def demo_org() -> OrgData:
-    """The manufacturing template's managers and their general manager, as the platforms
-    list them before anything changed (the same values the demo's roster holds)."""
-    from server.workbook.template_content import MANUFACTURING
+def demo_org(*templates: str) -> OrgData:
+    """The managers of the shipped `templates` (default: manufacturing) and their general
+    manager, as the platforms list them before anything changed (the same values the demo's
+    roster holds). `kpibook demo` lists its three October scorecards' managers."""
+    from server.workbook.template_content import TEMPLATES
 
-    depts = ["一车间", "二车间", "三车间", "质量部", "设备部", "生产计划部"]
+    roster = [m for key in (templates or ("manufacturing",)) for m in TEMPLATES[key].roster]
+    # manufacturing's departments first: demo_changes names 三车间 (12) and 质量部 (13)
+    depts = list(dict.fromkeys(m.department for m in roster))
     org = OrgData([SimDepartment(1, "公司", 0), SimDepartment(2, "总经办", 1)]
                   + [SimDepartment(10 + i, name, 1) for i, name in enumerate(depts)])
     org.people.append(SimPerson("dtg0001", "周建国", "G0001", [2], "总经理",
@@ -97,9 +100,9 @@ def demo_org() -> OrgData:
     org.people.append(SimPerson("dta0001", "孙丽华", "A0001", [2], "审计",
                                 manager="dtg0001", email="sun.lihua@example.com"))
     by_name = {p.name: p.userid for p in org.people}
-    for m in MANUFACTURING.roster:
+    for m in roster:
         by_name[m.name] = userid_of(m.employee_id)
-    for m in MANUFACTURING.roster:
+    for m in roster:
         org.people.append(SimPerson(
             userid_of(m.employee_id), m.name, m.employee_id, [10 + depts.index(m.department)],
             m.position, by_name.get(m.manager, ""), m.email))

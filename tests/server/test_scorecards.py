@@ -200,3 +200,24 @@ def test_company_wide_ranks_take_in_the_other_scorecards(app, press, october):
     for total, card, _eid, group_rank in totals:
         if card == "sales":  # its rank among all 20 managers of the month
             assert group_rank == everyone.index(Decimal(str(total))) + 1
+
+
+def test_the_demo_serves_october_with_three_scorecards(app, client, tmp_path, web_login):
+    """`kpibook demo` (scripts/run): October holds manufacturing, R&D and sales, each bound,
+    pulled and scored from its own workbook the demo wrote, with the company-wide page."""
+    from server.demo import DEMO_SCORECARDS, setup_demo
+
+    info = setup_demo(app, tmp_path / "workbooks")
+    assert info["period"] == MONTH
+    poster = H.flask_poster(client, headers={"Authorization": f"Bearer {info['tokens']['hr']}"})
+    for card in DEMO_SCORECARDS:
+        book = next(p for p in info["workbooks"] if Path(p).stem == card)
+        result = H.run_button(f"new_period?period={MONTH}", book, post=poster)
+        assert any("already exists" in m or "已存在" in m for m, _ in result.alerts)
+        H.run_button("pull", book, post=poster)
+        H.run_button("score", book, post=poster)
+    assert set(scored_people(app)) == set(DEMO_SCORECARDS)
+    web_login(client, "hr")
+    page = client.get(f"/periods/{MONTH}", base_url="https://localhost")
+    assert page.status_code == 200
+    assert all(eid in page.text for eid in ("M1001", "R2001", "S3001"))
