@@ -267,6 +267,7 @@ def _disk_full(exc: BaseException) -> bool:
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ClientError)
     def _client_error(exc: ClientError) -> Response:
+        g.choose_scorecard = exc  # a page then links each scorecard (web.error_page)
         log.info("%s %s -> %s: %s", request.method, request.path, exc.status,
                  exc.message.splitlines()[0] if exc.message else "")
         return _error(exc.message, exc.status)

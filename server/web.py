@@ -96,21 +96,37 @@ def _choose_lang() -> None:
     g.lang = parse_lang(best) if best else current_app.config["LANG"]
 
 
-def error_page(message: str, status: int) -> Response:
-    """An HTML page for a refused web request: the bilingual message, nothing else."""
+def error_page(message: str, status: int, choices: list[tuple[str, str]] | None = None
+               ) -> Response:
+    """An HTML page for a refused web request: the bilingual message, and the links to
+    choose from when there are some (the scorecards of a month)."""
     zh, _, en = message.partition("\n")
     text = (zh if lang() == "zh" or not en else en).strip()
-    html = render_template("error.html", status=status, message=text)
+    html = render_template("error.html", status=status, message=text, choices=choices or [])
     resp = Response(html, status=status, content_type="text/html; charset=utf-8")
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _scorecard_choices() -> list[tuple[str, str]]:
+    """When a page of a month with several scorecards was asked without one: this page of
+    each scorecard (ChooseScorecard, server/services/periods.py)."""
+    from server.services.periods import ChooseScorecard
+
+    exc = getattr(g, "choose_scorecard", None)
+    if not isinstance(exc, ChooseScorecard) or request.method != "GET":
+        return []
+    args = request.args.to_dict()
+    return [(card, url_for(request.endpoint or "", **{**(request.view_args or {}), **args,
+                                                       "scorecard": card}))
+            for card in exc.scorecards]
 
 
 def error_answer(message: str, status: int) -> Response:
     """A refused request answered in its client's form: an HTML page for web pages, JSON
     for the API, plain text (shown verbatim by every Excel client) for the rest."""
     if is_web_request():
-        return error_page(message, status)
+        return error_page(message, status, _scorecard_choices())
     if request.path.startswith("/api/"):
         resp = jsonify(error=message, status=status)
         resp.status_code = status

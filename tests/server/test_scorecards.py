@@ -165,6 +165,7 @@ def test_the_month_page_shows_every_scorecard_and_the_company(app, client, web_l
     ambiguous = client.get(f"/review/{MONTH}", base_url="https://localhost")
     assert ambiguous.status_code == 409
     assert "rnd" in ambiguous.text and "sales" in ambiguous.text
+    assert f"/review/{MONTH}?scorecard=rnd" in ambiguous.text  # links to choose from
     # a person's page finds their scorecard without being told
     person = client.get(f"/review/{MONTH}/people/R2001", base_url="https://localhost")
     assert person.status_code == 200
