@@ -263,3 +263,26 @@ def test_new_period_sends_the_month_in_the_field(open_taskpane, tmp_path, hr_tok
     assert page.kb_problems == ["Failed to load resource: the server responded with a status of "
                                 "400 (BAD REQUEST)"]
     assert page.kb_dialogs == []
+
+
+def test_new_period_sends_the_scorecard_typed(open_taskpane, tmp_path, hr_token, app):
+    """A second workbook of the same template joins the month as its own scorecard: the
+    pane's scorecard field goes with New period, and kb_meta then holds it."""
+    if not TEMPLATE.is_file():
+        pytest.skip("workbook_templates/manufacturing.xlsx not built yet")
+    from server.db import session_scope
+    from server.services.periods import scorecards_of
+
+    path = tmp_path / "二厂.xlsx"
+    shutil.copy(TEMPLATE, path)
+    page = open_taskpane("zh-CN", workbook=stub_workbook_from_xlsx(path), token=hr_token)
+    page.wait_for_function("document.getElementById('who').textContent.includes('hr')")
+    page.fill("#new-period", "2026-11")
+    page.fill("#new-scorecard", "plant2")
+    with page.expect_response(lambda r: "/xl/new_period" in r.url) as reply:
+        page.click("[data-button=new_period]")
+    assert reply.value.status == 200
+    assert reply.value.url.endswith("?period=2026-11&scorecard=plant2")
+    with session_scope(app) as s:
+        assert [p.scorecard for p in scorecards_of(s, "2026-11")] == ["plant2"]
+    assert page.kb_problems == [] and page.kb_dialogs == []

@@ -124,7 +124,12 @@ function bindEvents() {
     // workbook's rule and roster changes to the records (docs/records.md), when one is typed.
     // The server checks both (and says why not).
     const options = () => {
-      if (button.dataset.button === "new_period") return { query: { period: $("new-period").value.trim() } };
+      if (button.dataset.button === "new_period") {
+        // the scorecard of the month this workbook scores; empty: the template's own
+        const scorecard = $("new-scorecard").value.trim();
+        return { query: scorecard ? { period: $("new-period").value.trim(), scorecard }
+                                  : { period: $("new-period").value.trim() } };
+      }
       const reason = $("apply-reason").value.trim();
       return button.dataset.button === "score" && reason ? { query: { apply_reason: reason } } : {};
     };
