@@ -49,8 +49,7 @@ class OidcSimulator(PlatformSimulator):
     def __init__(self, org: OrgData | None = None, port: int = 0) -> None:
         super().__init__(org, port)
         self.key = _rsa_jwk("kpibook-sim-1")
-        self._rogue = _rsa_jwk("kpibook-sim-1")  # same kid, another key: a forgery
-        self.rogue_key = False
+        self.rogue_key = False  # sign with another key under the same kid: a forgery
         self.id_token_overrides: dict[str, Any] = {}
         self.amr: dict[str, list[str]] = {}  # userid -> amr of their sign-in
         self.acr: dict[str, str] = {}
@@ -150,7 +149,7 @@ class OidcSimulator(PlatformSimulator):
         if p.userid in self.acr:
             claims["acr"] = self.acr[p.userid]
         claims.update(self.id_token_overrides)
-        key = self._rogue if self.rogue_key else self.key
+        key = _rsa_jwk(self.key.kid) if self.rogue_key else self.key
         id_token = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
         access, seconds = self.issue_user_token(p.userid, "at-")
         return SimAnswer(200, {"access_token": access, "token_type": "Bearer",
