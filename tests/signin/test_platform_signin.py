@@ -132,7 +132,8 @@ def test_documented_error_answers(client, people):
     back = scan(start(client, "wecom"), EMPLOYEE)
     text = client.get(local(back)).get_data(as_text=True)
     assert "errcode 40029" in text
-    people.dingtalk.fail("/oapi/topapi/user/getbyunionid", people.dingtalk.old(60121, "找不到该用户"))
+    people.dingtalk.fail("/oapi/topapi/user/getbyunionid",
+                         people.dingtalk.old(60121, "找不到该用户"))
     back = scan(start(client, "dingtalk"), EMPLOYEE)
     resp = client.get(local(back))
     assert resp.status_code == 403 and "不是本公司钉钉组织的成员" in resp.get_data(as_text=True)
