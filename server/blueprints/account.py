@@ -60,11 +60,16 @@ def index() -> Response:
     return _page(auth.current_user())
 
 
-@bp.post("/bindings/<name>")
+@bp.get("/bindings/<name>")
 @guards.web("account.own")
 def start_binding(name: str) -> Response:
     """Bind a platform account: sign in on the platform, which sends the browser back to
-    the sign-in callback (server/blueprints/signin.py) with the binding pending."""
+    the sign-in callback (server/blueprints/signin.py) with the binding pending.
+
+    A link, not a form: the pages' CSP (form-action 'self') stops a form's redirect to the
+    platform. Nothing changes here; the binding needs the platform's answer to this
+    browser's own round trip (state), so a forged link can only bind the person's own
+    platform account to their own kpibook account."""
     from server.blueprints.signin import PLATFORM_KEY, _callback_url
 
     user = auth.current_user()
