@@ -15,7 +15,7 @@ from server.services import platform_signin
 from sync.simulators.platform import SimAnswer
 from tests.signin.conftest import PLATFORMS, connectors_file, csrf_from, local, scan, start
 
-pytestmark = pytest.mark.usefixtures("people")
+pytestmark = [pytest.mark.usefixtures("people"), pytest.mark.both_databases]
 
 EMPLOYEE = "dtm1004"  # 赵敏, M1004
 
