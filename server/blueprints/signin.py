@@ -104,7 +104,8 @@ def platform_start(name: str) -> Response | tuple[Response, int]:
     next_url = _safe_next(request.args.get("next"))
     try:
         url, pending = platform_signin.begin(current_app.config, name, _callback_url(name),
-                                             lang(), next_url)
+                                             lang(), next_url,
+                                             user_agent=request.user_agent.string or "")
     except ClientError as exc:
         return _refused("login.html", exc, next_url=next_url, name="")
     session[PLATFORM_KEY] = pending

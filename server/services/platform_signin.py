@@ -60,6 +60,7 @@ DEFAULT_URLS = {
     "feishu": {"auth_url": "https://accounts.feishu.cn/open-apis/authen/v1/authorize",
                "api_url": "https://open.feishu.cn"},
     "wecom": {"auth_url": "https://login.work.weixin.qq.com/wwlogin/sso/login",
+              "inapp_auth_url": "https://open.weixin.qq.com/connect/oauth2/authorize",
               "api_url": "https://qyapi.weixin.qq.com"},
     "oidc": {},
 }
@@ -189,10 +190,11 @@ def provider(app_config: Mapping[str, Any], name: str, lang: str = "zh") -> Prov
 
 
 def begin(app_config: Mapping[str, Any], name: str, callback_url: str, lang: str,
-          next_url: str = "", intent: str = "signin", uid: int | None = None
-          ) -> tuple[str, dict[str, Any]]:
+          next_url: str = "", intent: str = "signin", uid: int | None = None,
+          user_agent: str = "") -> tuple[str, dict[str, Any]]:
     """(the platform's authorization URL, the pending round trip to keep in the signed
-    session cookie until the callback)."""
+    session cookie until the callback). Inside the WeCom app (its browser says `wxwork`)
+    the in-app authorization replaces the desktop QR page."""
     p = provider(app_config, name, lang)
     pending: dict[str, Any] = {"p": p.name, "state": secrets.token_urlsafe(24),
                                "at": time.time(), "next": next_url, "intent": intent,
@@ -213,6 +215,11 @@ def begin(app_config: Mapping[str, Any], name: str, callback_url: str, lang: str
                 "scope": str(p.options.get("scope") or ""), "state": pending["state"],
                 "code_challenge": create_s256_code_challenge(pending["verifier"]),
                 "code_challenge_method": "S256"})
+        elif p.platform == "wecom" and "wxwork" in user_agent.lower():
+            url = p.url("inapp_auth_url") + "?" + urlencode({
+                "appid": p.client_id, "redirect_uri": callback_url, "response_type": "code",
+                "scope": "snsapi_base", "state": pending["state"],
+                "agentid": str(p.options["agentid"])}) + "#wechat_redirect"
         elif p.platform == "wecom":
             url = p.url("auth_url") + "?" + urlencode({
                 "login_type": "CorpApp", "appid": p.client_id,

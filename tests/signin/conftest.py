@@ -90,6 +90,7 @@ client_id = "{wc_sim.CORP_ID}"
 client_secret = "{wc_sim.CORP_SECRET}"
 agentid = "{wc_sim.AGENT_ID}"
 auth_url = "{w.url}/wwlogin/sso/login"
+inapp_auth_url = "{w.url}/connect/oauth2/authorize"
 api_url = "{w.url}"
 ''',
         "oidc": f'''
@@ -164,8 +165,8 @@ def scan(authorize_url: str, userid: str, deny: bool = False) -> str:
     return answer.headers["Location"]
 
 
-def start(client, name: str, **query) -> str:
-    resp = client.get(f"/login/{name}", query_string=query)
+def start(client, name: str, headers: dict | None = None, **query) -> str:
+    resp = client.get(f"/login/{name}", query_string=query, headers=headers or {})
     assert resp.status_code == 302, resp.get_data(as_text=True)
     return resp.headers["Location"]
 

@@ -268,6 +268,23 @@ def test_hr_binds_an_account_on_the_user_page(client, app, web_login):
     resp = client.post(f"/admin/users/{m1004}/bindings", data={
         "csrf_token": csrf_from(page), "provider": "wecom", "subject": "dtm1003"})
     assert resp.status_code == 409
+    with session_scope(app) as s:
+        binding_id = s.scalar(select(PlatformBinding.id))
+    assert "dtm1003" in client.get(f"/admin/users/{hr_id}").get_data(as_text=True)
+    client.post(f"/admin/users/{hr_id}/bindings/{binding_id}/delete",
+                data={"csrf_token": csrf_from(page)})
+    third = app.test_client()
+    back = scan(start(third, "wecom"), "dtm1003")
+    assert third.get(local(back)).status_code == 403  # dtm1003 (M1003) has no account
+
+
+def test_inside_the_wecom_app_the_in_app_authorization_is_used(client, people):
+    ua = "Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 MicroMessenger/8.0 wxwork/4.1.22"
+    authorize = start(client, "wecom", headers={"User-Agent": ua})
+    assert authorize.startswith(people.wecom.url + "/connect/oauth2/authorize?")
+    assert authorize.endswith("#wechat_redirect") and "scope=snsapi_base" in authorize
+    resp = client.get(local(scan(authorize, EMPLOYEE)))
+    assert resp.status_code == 302 and "/login" not in resp.headers["Location"]
 
 
 # --- the page and the configuration ---------------------------------------------------------
