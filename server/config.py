@@ -149,6 +149,14 @@ SETTINGS: tuple[Setting, ...] = (
             "comma-separated, empty: nobody is required (anyone may still enrol)"),
     Setting("MFA_ISSUER", "kpibook", str,
             "Issuer shown by authenticator apps for kpibook's one-time codes"),
+    # Platform sign-in (docs/signin.md): the providers are [[signin]] tables of the connectors
+    # file (KPIBOOK_SYNC_CONFIG).
+    Setting("PLATFORM_SIGNIN_MFA", True, parse_bool,
+            "A QR sign-in on DingTalk, Feishu or WeCom counts as the second factor for the "
+            "roles in MFA_ROLES (off: the one-time code follows, as after a password)"),
+    Setting("OIDC_MFA_AMR", "mfa,otp,hwk,swk,sc,fpt,face,iris,retina,vbm", str,
+            "`amr` values of an OpenID Connect id_token that count as the second factor "
+            "(RFC 8176; a provider's mfa_amr overrides); without one the one-time code follows"),
     Setting("TOKEN_DAYS", 90, int,
             "Default lifetime in days of personal access tokens created on the web or with "
             "`kpibook tokens create` (the maximum is 365)"),

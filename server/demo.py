@@ -26,6 +26,9 @@ DEMO_USERS = (
     # a scored manager (employee account linked to the roster's 工号 M1004)
     ("M1004", "employee", "一车间副主任 赵敏", {}),
 )
+# Employee ids of demo accounts: platform sign-in finds them through the org sync's identities
+# (docs/signin.md); 周建国 and 孙丽华 are on the simulated platforms as G0001 and A0001.
+DEMO_EMPLOYEE_IDS = {"gm": "G0001", "auditor": "A0001", "M1004": "M1004"}
 DEMO_TEMPLATE = "manufacturing"
 # October holds three scorecards side by side, each scored from its own template workbook
 DEMO_SCORECARDS = ("manufacturing", "rnd", "sales")
@@ -68,7 +71,9 @@ def _users(session: Session, config: Any
         user = session.scalar(select(User).where(User.name == name))
         if user is None:
             user = create_user(session, name, role, display, authority,
-                               employee_id=name if role == "employee" else "")
+                               employee_id=DEMO_EMPLOYEE_IDS.get(name, ""))
+        elif not user.employee_id:
+            user.employee_id = DEMO_EMPLOYEE_IDS.get(name, "")
         # A fresh web password per demo run, printed like the tokens.
         passwords[name] = "demo-" + secrets.token_urlsafe(8)
         set_password(user, passwords[name])
@@ -198,6 +203,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"  org sync:  {org_note}: {base}/admin/roster (hr); "
                f"`kpibook org sync --platform dingtalk --config {DEMO_CONFIG}` from another "
                "shell needs the same KPIBOOK_DEMO_* variables")
+    click.echo(f"  platform sign-in: {base}/login shows DingTalk, Feishu, WeCom and Group SSO "
+               "(simulated on 127.0.0.1: choose who scans); 周建国 -> gm, 孙丽华 -> auditor, "
+               "赵敏 -> M1004 (docs/signin.md)")
     click.echo(f"  manifest:  {base}/addin/manifest.xml")
     click.echo("  sideload:  Excel on the web: Insert > Add-ins > Upload My Add-in > the manifest;"
                "\n             Windows: put the manifest in a shared-folder catalogue (Trust "

@@ -616,3 +616,26 @@ class OrgIdentity(Base):
     user_id: Mapped[str] = mapped_column(String(100))
     employee_id: Mapped[str] = mapped_column(String(50), index=True)
     seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PlatformBinding(Base):
+    """A platform account (DingTalk, Feishu, WeCom user id; an OIDC `sub`) that signs in as a
+    kpibook user, set by the user (after signing in on the platform) or by an HR admin
+    (server/services/platform_signin.py). Without one, sign-in falls back to org_identities
+    (the platform user id -> 工号 -> the user with that employee id)."""
+
+    __tablename__ = "platform_bindings"
+    __table_args__ = (UniqueConstraint("provider", "subject",
+                                       name="uq_platform_bindings_subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(50))  # the [[signin]] name
+    subject: Mapped[str] = mapped_column(String(200))  # the platform's id of the person
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")  # the platform's name for them
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship()

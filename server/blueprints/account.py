@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, current_app, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 
 from server import auth, guards, mfa
 from server.db import get_session
 from server.models import ApiToken, User, WebSession
+from server.services import platform_signin
 from server.services.errors import ClientError, NotFound
 from server.web import back, lang, say, t
 
@@ -29,11 +40,15 @@ def _page(user: User, new_token: str | None = None, error: str = "",
         WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
         .order_by(WebSession.last_seen_at.desc()))
         if auth._aware(w.expires_at) > now]
+    configured = platform_signin.providers(current_app.config)
     html = render_template("account.html", user=user, tokens=tokens, new_token=new_token,
                            day_choices=TOKEN_DAY_CHOICES, now=now, aware=auth._aware,
                            sessions=sessions, this_session=auth.current_session_hash(),
                            scopes=auth.TOKEN_SCOPES, token_error=error,
                            mfa_enrolled=mfa.enrolled(user),
+                           bindings=platform_signin.bindings_of(db, user),
+                           providers=[(p.name, p.platform, p.label(lang())) for p in configured],
+                           provider_labels={p.name: p.label(lang()) for p in configured},
                            mfa_required=mfa.required(user, current_app.config),
                            recovery_left=len(user.recovery_codes or []))
     return Response(html, status)
@@ -43,6 +58,40 @@ def _page(user: User, new_token: str | None = None, error: str = "",
 @guards.web("account.own")
 def index() -> Response:
     return _page(auth.current_user())
+
+
+@bp.get("/bindings/<name>")
+@guards.web("account.own")
+def start_binding(name: str) -> Response:
+    """Bind a platform account: sign in on the platform, which sends the browser back to
+    the sign-in callback (server/blueprints/signin.py) with the binding pending.
+
+    A link, not a form: the pages' CSP (form-action 'self') stops a form's redirect to the
+    platform. Nothing changes here; the binding needs the platform's answer to this
+    browser's own round trip (state), so a forged link can only bind the person's own
+    platform account to their own kpibook account."""
+    from server.blueprints.signin import PLATFORM_KEY, _callback_url
+
+    user = auth.current_user()
+    try:
+        url, pending = platform_signin.begin(current_app.config, name, _callback_url(name),
+                                             lang(), intent="bind", uid=user.id)
+    except ClientError as exc:
+        flash(exc.message, "error")
+        return back("account.index")
+    session[PLATFORM_KEY] = pending
+    return redirect(url)
+
+
+@bp.post("/bindings/<int:binding_id>/delete")
+@guards.web("account.own")
+def remove_binding(binding_id: int) -> Response:
+    db = get_session()
+    platform_signin.remove_binding(db, binding_id, auth.current_user(), lang())
+    db.commit()
+    say("已解除绑定：该平台账号不能再登录您的账户。",
+        "The binding was removed: that platform account no longer signs you in.")
+    return back("account.index")
 
 
 def _password_again(user: User) -> None:

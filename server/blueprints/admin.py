@@ -7,7 +7,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from sqlalchemy import select
 
 from server import auth, guards, throttle
@@ -15,6 +15,7 @@ from server.db import get_session
 from server.models import Employee, Notification, OAuthClient, Role, User
 from server.scoring.messages import why_of
 from server.scoring.numbers import checked_decimal
+from server.services import platform_signin
 from server.services.errors import BadRequest, NotFound
 from server.web import back, lang, say, t
 from server.xlwire.textsafe import checked_text
@@ -131,9 +132,38 @@ def create_user() -> Response:
 @guards.web("users.view")
 def user(user_id: int) -> str:
     target = _user(user_id)
+    configured = platform_signin.providers(current_app.config)
     return render_template("admin/user.html", user=target, roles=ROLES,
                            now=auth.utcnow(), aware=auth._aware,
-                           slowed=throttle.waiting(get_session(), target.name))
+                           slowed=throttle.waiting(get_session(), target.name),
+                           bindings=platform_signin.bindings_of(get_session(), target),
+                           providers=[(p.name, p.platform, p.label(lang())) for p in configured],
+                           provider_labels={p.name: p.label(lang()) for p in configured})
+
+
+@bp.post("/users/<int:user_id>/bindings")
+@guards.web("users.manage")
+def add_binding(user_id: int) -> Response:
+    """HR binds a platform account (its user id, or an OIDC `sub`) to this user."""
+    db = get_session()
+    target = _user(user_id)
+    found = platform_signin.provider(current_app.config, request.form.get("provider", ""),
+                                     lang())
+    platform_signin.add_binding(db, found, request.form.get("subject", ""), target,
+                                auth.current_user().name, lang=lang())
+    db.commit()
+    say("已绑定。", "Bound.")
+    return back("admin.user", user_id=user_id)
+
+
+@bp.post("/users/<int:user_id>/bindings/<int:binding_id>/delete")
+@guards.web("users.manage")
+def remove_binding(user_id: int, binding_id: int) -> Response:
+    db = get_session()
+    platform_signin.remove_binding(db, binding_id, _user(user_id), lang())
+    db.commit()
+    say("已解除绑定。", "The binding was removed.")
+    return back("admin.user", user_id=user_id)
 
 
 @bp.post("/users/<int:user_id>")

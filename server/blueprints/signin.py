@@ -1,9 +1,10 @@
 """Sign-in and sign-out of the web pages, the home page, and the OAuth2 token endpoint.
 
-Sign-in is one or two steps: the password (/login), then, for people with a second factor or
-whose role requires one, a one-time code (/login/verify) or, the first time, enrolment
-(/login/enrol). Between the steps the signed cookie holds only the user id and when the
-password was right; the web session starts after the last step.
+Sign-in is one or two steps: the password (/login) or the company's platform (/login/<name>:
+DingTalk, Feishu, WeCom, OpenID Connect; server/services/platform_signin.py), then, for people
+with a second factor or whose role requires one, a one-time code (/login/verify) or, the first
+time, enrolment (/login/enrol). Between the steps the signed cookie holds only the user id and
+when the first step succeeded; the web session starts after the last step.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -26,11 +28,13 @@ from flask import (
 from server import auth, guards, mfa, policy, throttle
 from server.db import get_session
 from server.models import User
+from server.services import platform_signin
 from server.services.errors import ClientError
 from server.web import lang, say, t
 
 PENDING_KEY = "kb_pending"
 PENDING_SECONDS = 600  # the second step must follow the password within ten minutes
+PLATFORM_KEY = "kb_platform"  # the round trip through a platform: state, nonce, PKCE verifier
 
 bp = Blueprint("auth", __name__)
 oauth_bp = Blueprint("oauth", __name__, url_prefix="/oauth")
@@ -62,7 +66,7 @@ def login() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         if auth.optional_user() is not None:
             return redirect(next_url or url_for("auth.home"))
-        return render_template("login.html", next_url=next_url, name="")
+        return _login_page(next_url=next_url, name="")
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
     db = get_session()
@@ -72,14 +76,84 @@ def login() -> Response | str | tuple[str, int]:
         return _refused("login.html", exc, next_url=next_url, name=name)
     db.commit()
     if mfa.enrolled(user) or mfa.required(user, current_app.config):
-        session.clear()
-        session[PENDING_KEY] = {"uid": user.id, "at": time.time(), "next": next_url}
-        return redirect(url_for("auth.verify" if mfa.enrolled(user) else "auth.enrol"))
+        return _second_step(user, next_url)
     return _signed_in(user, next_url)
 
 
+def _second_step(user: User, next_url: str) -> Response:
+    session.clear()
+    session[PENDING_KEY] = {"uid": user.id, "at": time.time(), "next": next_url}
+    return redirect(url_for("auth.verify" if mfa.enrolled(user) else "auth.enrol"))
+
+
+def _login_page(**context: Any) -> str:
+    """The sign-in page: the password form and a button per configured platform."""
+    providers = [(p.name, p.platform, p.label(lang()))
+                 for p in platform_signin.providers(current_app.config)]
+    return render_template("login.html", providers=providers, **context)
+
+
+def _callback_url(name: str) -> str:
+    return url_for("auth.platform_callback", name=name, _external=True)
+
+
+@bp.get("/login/<name>")
+@guards.public("starts a sign-in on a platform (DingTalk, Feishu, WeCom, OIDC), which then "
+               "proves who the person is")
+def platform_start(name: str) -> Response | tuple[Response, int]:
+    next_url = _safe_next(request.args.get("next"))
+    try:
+        url, pending = platform_signin.begin(current_app.config, name, _callback_url(name),
+                                             lang(), next_url,
+                                             user_agent=request.user_agent.string or "")
+    except ClientError as exc:
+        return _refused("login.html", exc, next_url=next_url, name="")
+    session[PLATFORM_KEY] = pending
+    return redirect(url)
+
+
+@bp.get("/login/<name>/callback")
+@guards.public("the platform sends the person back here; state, code, identity and binding "
+               "are checked by server/services/platform_signin.py")
+def platform_callback(name: str) -> Response | tuple[Response, int]:
+    pending = session.pop(PLATFORM_KEY, None)  # a state is good for one callback only
+    db = get_session()
+    if isinstance(pending, dict) and pending.get("intent") == "bind":
+        user = auth.optional_user()
+        if user is None:
+            return redirect(url_for("auth.login"))
+        try:
+            row = platform_signin.bind(db, current_app.config, name, request.args, pending,
+                                       _callback_url(name), user, lang())
+        except ClientError as exc:
+            db.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("account.index"))
+        db.commit()
+        say(f"已绑定{platform_signin.provider(current_app.config, name, 'zh').label('zh')}"
+            f"账号 {row.label or row.subject}。",
+            f"Bound the {platform_signin.provider(current_app.config, name, 'en').label('en')}"
+            f" account {row.label or row.subject}.")
+        return redirect(url_for("account.index"))
+    try:
+        done = platform_signin.sign_in(db, current_app.config, name, request.args, pending,
+                                       _callback_url(name), auth.client_ip(), lang())
+    except ClientError as exc:
+        db.rollback()
+        return _refused("login.html", exc, next_url="", name="")
+    db.commit()
+    next_url = _safe_next(done.next_url)
+    if done.needs_second_factor:
+        return _second_step(done.user, next_url)
+    return _signed_in(done.user, next_url)
+
+
 def _refused(template: str, exc: ClientError, **context: Any) -> tuple[Response, int]:
-    resp = Response(render_template(template, error=exc.message, **context), exc.status)
+    if template == "login.html":
+        html = _login_page(error=exc.message, **context)
+    else:
+        html = render_template(template, error=exc.message, **context)
+    resp = Response(html, exc.status)
     if isinstance(exc, auth.SignInRefused) and exc.retry_after:
         resp.headers["Retry-After"] = str(int(exc.retry_after))
     return resp, exc.status

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from sync.simulators import dingtalk as dingtalk_sim
 from sync.simulators import feishu as feishu_sim
+from sync.simulators import oidc as oidc_sim
 from sync.simulators import server as sim_server
 from sync.simulators import wecom as wecom_sim
 from sync.simulators.data import demo_data, write_files
 from sync.simulators.dingtalk import DingTalkSimulator
 from sync.simulators.feishu import FeishuSimulator
+from sync.simulators.oidc import OidcSimulator
 from sync.simulators.org_data import OrgData, demo_changes, demo_org
 from sync.simulators.platform import PlatformSimulator
 from sync.simulators.server import SourceSimulator
@@ -43,7 +45,8 @@ def start_demo_sources(drop_dir: str | os.PathLike[str], period: str = "2026-10"
 
 
 class DemoOrg:
-    """The DingTalk, Feishu and WeCom simulators of the demo, serving one organisation."""
+    """The DingTalk, Feishu and WeCom simulators of the demo, serving one organisation, and
+    the company's OpenID Connect provider (the same people) for platform sign-in."""
 
     def __init__(self, org: OrgData | None = None) -> None:
         # the managers of the demo's three October scorecards (server/demo.py)
@@ -52,27 +55,31 @@ class DemoOrg:
         self.dingtalk = DingTalkSimulator(self.org)
         self.feishu = FeishuSimulator(self.org)
         self.wecom = WeComSimulator(self.org)
+        self.oidc = OidcSimulator(self.org)
         self.simulators: tuple[PlatformSimulator, ...] = (self.dingtalk, self.feishu,
                                                           self.wecom)
 
     def start(self) -> DemoOrg:
-        for sim in self.simulators:
+        for sim in (*self.simulators, self.oidc):
             sim.start()
         return self
 
     def stop(self) -> None:
-        for sim in self.simulators:
+        for sim in (*self.simulators, self.oidc):
             sim.stop()
 
     def environment(self) -> dict[str, str]:
         """The variables the [[org]] tables of demo_connectors.toml read."""
-        return {"KPIBOOK_DEMO_DINGTALK_OAPI_URL": self.dingtalk.oapi_url,
+        return {"KPIBOOK_DEMO_DINGTALK_URL": self.dingtalk.url,
+                "KPIBOOK_DEMO_DINGTALK_OAPI_URL": self.dingtalk.oapi_url,
                 "KPIBOOK_DEMO_DINGTALK_API_URL": self.dingtalk.api_url,
                 "KPIBOOK_DEMO_DINGTALK_ORG_SECRET": dingtalk_sim.APP_SECRET,
                 "KPIBOOK_DEMO_FEISHU_URL": self.feishu.url,
                 "KPIBOOK_DEMO_FEISHU_SECRET": feishu_sim.APP_SECRET,
                 "KPIBOOK_DEMO_WECOM_URL": self.wecom.url,
-                "KPIBOOK_DEMO_WECOM_SECRET": wecom_sim.CORP_SECRET}
+                "KPIBOOK_DEMO_WECOM_SECRET": wecom_sim.CORP_SECRET,
+                "KPIBOOK_DEMO_OIDC_URL": self.oidc.url,
+                "KPIBOOK_DEMO_OIDC_SECRET": oidc_sim.CLIENT_SECRET}
 
     def things_happen(self) -> None:
         """A move, a leave, a hire and a narrowed app scope (org_data.demo_changes), once."""

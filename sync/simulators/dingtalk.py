@@ -18,9 +18,22 @@ Tokens: 41001 missing, 40014 invalid, 42001 expired (old); 400 InvalidAuthentica
 Throttling: errcode 90018 (old), 403 Forbidden.AccessDenied.QpsLimitForAppkeyAndApi (new);
 `ip_ban()` answers the per-IP ban body {"status": 1111, "wait": 5, ...}.
 
-Sign-in (login.dingtalk.com/oauth2/auth -> a third prefix such as /login/..., plus
-/api/v1.0/oauth2/userAccessToken and /api/v1.0/contact/users/me) and work notifications
-(/oapi/topapi/message/corpconversation/*) belong here too, as more @route methods.
+Sign-in (docs/signin.md; a third prefix /login/... = https://login.dingtalk.com):
+  GET  /login/oauth2/auth                      ?redirect_uri&response_type=code&client_id
+                                               &scope=openid&state&prompt=consent -> the QR
+                                               page ("扫码登录"; a button per person = a scan)
+  POST /login/oauth2/confirm                   -> 302 redirect_uri?authCode&state
+                                               (denied: ?error=access_denied&state)
+  POST /api/v1.0/oauth2/userAccessToken        {clientId, clientSecret, code, grantType} ->
+                                               {accessToken, refreshToken, expireIn, corpId};
+                                               a used, unknown or expired code: 400
+                                               {code: "InvalidAuthCode"}
+  GET  /api/v1.0/contact/users/me              x-acs-dingtalk-access-token: the user's token
+                                               -> {nick, unionId, openId, email, stateCode}
+  POST /oapi/topapi/user/getbyunionid          ?access_token (the app's) {unionid} ->
+                                               result: {contact_type, userid}; 60121 when
+                                               the person is not (or no longer) in the org
+Work notifications (/oapi/topapi/message/corpconversation/*) belong here too.
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ from sync.simulators.org_data import SimPerson
 from sync.simulators.platform import PlatformSimulator, SimAnswer, SimRequest, route
 
 APP_KEY, APP_SECRET = "kpibook-org", "demo-dingtalk-org-secret"
+CORP_ID = "dingkpibookcorp"
 
 
 class DingTalkSimulator(PlatformSimulator):
@@ -169,6 +183,61 @@ class DingTalkSimulator(PlatformSimulator):
         if not self.org.visible_person(p.userid):
             return self.old(60011, "没有调用该接口的权限")
         return self.old(0, "ok", result=self._user(p, False))
+
+    # -- sign-in
+    @route("GET", "/login/oauth2/auth")
+    def login_page(self, req: SimRequest) -> SimAnswer:
+        problem = ""
+        if req.query.get("client_id") != APP_KEY:
+            problem = "应用不存在 (client_id)"
+        elif req.query.get("response_type") != "code" or not req.query.get("redirect_uri"):
+            problem = "参数错误 (response_type, redirect_uri)"
+        return self.sign_in_page(req, "钉钉 扫码登录", "/login/oauth2/confirm", problem)
+
+    @route("POST", "/login/oauth2/confirm")
+    def login_confirm(self, req: SimRequest) -> SimAnswer:
+        form = req.form()
+        target, state = form.get("redirect_uri", ""), form.get("state", "")
+        if form.get("client_id") != APP_KEY or not target:
+            return self.new_error(400, "invalidClientId", "无效的clientId")
+        if form.get("deny"):
+            return self.redirect(target, error="access_denied", state=state)
+        code = self.issue_code(form.get("userid", ""), APP_KEY, target)
+        return self.redirect(target, authCode=code, state=state)
+
+    @route("POST", "/api/v1.0/oauth2/userAccessToken", issues_token=True)
+    def user_access_token(self, req: SimRequest) -> SimAnswer:
+        body = req.json() or {}
+        if body.get("clientId") != APP_KEY or body.get("clientSecret") != APP_SECRET:
+            return self.new_error(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+        if body.get("grantType") != "authorization_code":
+            return self.new_error(400, "unsupportedGrantType", "不支持的grantType")
+        grant = self.take_code(str(body.get("code") or ""))
+        if isinstance(grant, str) or grant.client_id != APP_KEY:
+            return self.new_error(400, "InvalidAuthCode", "authCode无效、已过期或已使用")
+        token, seconds = self.issue_user_token(grant.userid)
+        return SimAnswer(200, {"accessToken": token, "refreshToken": secrets.token_urlsafe(16),
+                               "expireIn": seconds, "corpId": CORP_ID})
+
+    @route("GET", "/api/v1.0/contact/users/me")
+    def users_me(self, req: SimRequest) -> SimAnswer:
+        userid = self.user_of_token(req.headers.get("x-acs-dingtalk-access-token", ""))
+        p = self.org.person(userid or "")
+        if p is None:
+            return self.new_error(401, "InvalidAuthentication", "不合法的access_token")
+        return SimAnswer(200, {"nick": p.name, "unionId": "u" + p.userid,
+                               "openId": "o" + p.userid, "email": p.email,
+                               "stateCode": "86", "avatarUrl": ""})
+
+    @route("POST", "/oapi/topapi/user/getbyunionid")
+    def getbyunionid(self, req: SimRequest) -> SimAnswer:
+        if (refused := self._old_token(req)) is not None:
+            return refused
+        unionid = str((req.json() or {}).get("unionid") or "")
+        p = self.org.person(unionid[1:]) if unionid.startswith("u") else None
+        if p is None or p.left_at is not None:
+            return self.old(60121, "找不到该用户")
+        return self.old(0, "ok", result={"contact_type": 0, "userid": p.userid})
 
     # -- leave records (new style)
     @route("GET", "/api/v1.0/contact/empLeaveRecords")

@@ -16,13 +16,25 @@ Errors: HTTP 4xx + {code, msg, error: {log_id, ...}}: 40011 page size, 40012 pag
 fetch_child. Throttling: HTTP 429 {code: 99991400} with x-ogw-ratelimit-limit and
 x-ogw-ratelimit-reset.
 
-Sign-in (authen/v1/authorize, authen/v2/oauth/token, authen/v1/user_info) and messages with
-cards (im/v1/messages) belong here too, as more @route methods.
+Sign-in (docs/signin.md; https://accounts.feishu.cn is served on the same port):
+  GET  /open-apis/authen/v1/authorize   ?client_id&redirect_uri&scope&state
+       &code_challenge&code_challenge_method=S256 -> the QR page (a button per person)
+  POST /open-apis/authen/v1/authorize/confirm -> 302 redirect_uri?code&state
+       (denied: ?error=access_denied&state)
+  POST /open-apis/authen/v2/oauth/token {grant_type: authorization_code, client_id,
+       client_secret, code, redirect_uri, code_verifier} -> {code: 0, access_token,
+       expires_in, token_type: "Bearer", scope}; HTTP 400 {code, error,
+       error_description}: 20002 invalid_client, 20003 invalid_grant (code not found or
+       used), 20004 invalid_grant (expired), 20049 invalid_grant (PKCE check failed)
+  GET  /open-apis/authen/v1/user_info   Bearer user token -> data: {name, open_id, union_id,
+       user_id, employee_no, email, tenant_key}; 99991663 invalid token
+Messages with cards (im/v1/messages) belong here too, as more @route methods.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from typing import Any
 
@@ -128,6 +140,73 @@ class FeishuSimulator(PlatformSimulator):
         token, seconds = self.issue_token("t-")
         return SimAnswer(200, {"code": 0, "msg": "ok", "tenant_access_token": token,
                                "expire": seconds})
+
+    # -- sign-in
+    @route("GET", "/open-apis/authen/v1/authorize")
+    def authorize(self, req: SimRequest) -> SimAnswer:
+        problem = ""
+        if req.query.get("client_id") != APP_ID:
+            problem = "应用不存在 / app not found (client_id)"
+        elif not req.query.get("redirect_uri"):
+            problem = "redirect_uri 缺失"
+        return self.sign_in_page(req, "飞书 扫码登录 / Feishu",
+                                 "/open-apis/authen/v1/authorize/confirm", problem)
+
+    @route("POST", "/open-apis/authen/v1/authorize/confirm")
+    def authorize_confirm(self, req: SimRequest) -> SimAnswer:
+        form = req.form()
+        target, state = form.get("redirect_uri", ""), form.get("state", "")
+        if form.get("client_id") != APP_ID or not target:
+            return self.error(400, 20002, "invalid client")
+        if form.get("deny"):
+            return self.redirect(target, error="access_denied", state=state)
+        code = self.issue_code(form.get("userid", ""), APP_ID, target,
+                               code_challenge=form.get("code_challenge", ""),
+                               code_challenge_method=form.get("code_challenge_method", ""))
+        return self.redirect(target, code=code, state=state)
+
+    @staticmethod
+    def oauth_error(code: int, error: str, description: str) -> SimAnswer:
+        return SimAnswer(400, {"code": code, "error": error,
+                               "error_description": description})
+
+    @route("POST", "/open-apis/authen/v2/oauth/token", issues_token=True)
+    def user_token(self, req: SimRequest) -> SimAnswer:
+        body = req.json() or {}
+        if body.get("client_id") != APP_ID or body.get("client_secret") != APP_SECRET:
+            return self.oauth_error(20002, "invalid_client", "The client secret is invalid.")
+        if body.get("grant_type") != "authorization_code":
+            return self.oauth_error(20001, "invalid_request", "grant_type is invalid.")
+        grant = self.take_code(str(body.get("code") or ""))
+        if grant == "expired":
+            return self.oauth_error(20004, "invalid_grant", "The authorization code expired.")
+        if isinstance(grant, str) or grant.client_id != APP_ID:
+            return self.oauth_error(20003, "invalid_grant",
+                                    "The authorization code is not found or already used.")
+        if body.get("redirect_uri") and body["redirect_uri"] != grant.redirect_uri:
+            return self.oauth_error(20003, "invalid_grant", "redirect_uri does not match.")
+        challenge = grant.extra.get("code_challenge", "")
+        if challenge:
+            verifier = str(body.get("code_verifier") or "")
+            digest = base64.urlsafe_b64encode(
+                hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            if digest != challenge:
+                return self.oauth_error(20049, "invalid_grant",
+                                        "PKCE code_verifier check failed.")
+        token, seconds = self.issue_user_token(grant.userid, "u-")
+        return SimAnswer(200, {"code": 0, "access_token": token, "expires_in": seconds,
+                               "token_type": "Bearer", "scope": "auth:user.id:read"})
+
+    @route("GET", "/open-apis/authen/v1/user_info")
+    def user_info(self, req: SimRequest) -> SimAnswer:
+        scheme, _, token = (req.headers.get("authorization") or "").partition(" ")
+        p = self.org.person(self.user_of_token(token) or "") if scheme == "Bearer" else None
+        if p is None:
+            return self.error(401, 99991663, "Invalid access token for authorization.")
+        return self.ok({"name": p.name, "en_name": "", "open_id": self.user_id(p, "open_id"),
+                        "union_id": self.user_id(p, "union_id"), "user_id": p.userid,
+                        "employee_no": p.job_number, "email": p.email,
+                        "enterprise_email": p.email, "tenant_key": "kpibook-tenant"})
 
     # -- contacts
     @route("GET", "/open-apis/contact/v3/departments/{department_id}/children")

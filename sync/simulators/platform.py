@@ -13,6 +13,7 @@ tests make a token expire in the middle of a sync without waiting for it.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sync.simulators.loopback import LoopbackServer
 from sync.simulators.org_data import OrgData, demo_org
@@ -41,6 +42,11 @@ class SimRequest:
             return json.loads(self.body or b"{}")
         except ValueError:
             return None
+
+    def form(self) -> dict[str, str]:
+        """An application/x-www-form-urlencoded body (the last value of each field)."""
+        return {k: v[-1] for k, v in parse_qs(self.body.decode("utf-8", "replace"),
+                                               keep_blank_values=True).items()}
 
 
 @dataclass(slots=True)
@@ -62,6 +68,18 @@ def route(method: str, pattern: str, *, issues_token: bool = False) -> Callable[
         fn._route = (method.upper(), pattern, issues_token)  # type: ignore[attr-defined]
         return fn
     return mark
+
+
+@dataclass(slots=True)
+class AuthCode:
+    """An authorization code the sign-in page gave out: for whom, to which app and callback,
+    with the PKCE challenge and nonce of the request; used once, valid CODE_SECONDS."""
+
+    userid: str
+    client_id: str
+    redirect_uri: str
+    expires: float  # on the simulated clock
+    extra: dict[str, str] = field(default_factory=dict)  # code_challenge, nonce, scope...
 
 
 @dataclass(slots=True)
@@ -101,6 +119,8 @@ class PlatformSimulator(LoopbackServer):
         self._tokens: dict[str, float] = {}  # token -> expiry on the simulated clock
         self._faults: list[_Fault] = []
         self._expire_after: int | None = None
+        self._codes: dict[str, AuthCode] = {}
+        self._user_tokens: dict[str, str] = {}  # user access token -> userid
         self._lock = threading.RLock()
         self._httpd = _QuietServer(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
@@ -139,6 +159,72 @@ class PlatformSimulator(LoopbackServer):
         """Tokens invalidated early (WeCom may do this; a new secret does it everywhere)."""
         with self._lock:
             self._tokens.clear()
+
+    # -- sign-in (OAuth2 authorization code; each platform adds its own routes)
+    CODE_SECONDS: ClassVar[int] = 300  # platforms document five minutes
+
+    def issue_code(self, userid: str, client_id: str, redirect_uri: str,
+                   **extra: str) -> str:
+        code = secrets.token_urlsafe(18)
+        with self._lock:
+            self._codes[code] = AuthCode(userid, client_id, redirect_uri,
+                                         self.clock + self.CODE_SECONDS, dict(extra))
+        return code
+
+    def take_code(self, code: str) -> AuthCode | str:
+        """The code's grant, removed (a code is used once), or why not: unknown | expired."""
+        with self._lock:
+            grant = self._codes.pop(code or "", None)
+            if grant is None:
+                return "unknown"
+            return grant if self.clock < grant.expires else "expired"
+
+    def issue_user_token(self, userid: str, prefix: str = "") -> tuple[str, int]:
+        token, seconds = self.issue_token(prefix)
+        with self._lock:
+            self._user_tokens[token] = userid
+        return token, seconds
+
+    def user_of_token(self, token: str) -> str | None:
+        """The person a valid user access token was issued to (None: invalid or expired)."""
+        if self.token_state(token) != "ok":
+            return None
+        with self._lock:
+            return self._user_tokens.get(token)
+
+    def sign_in_page(self, req: SimRequest, title: str, confirm_path: str,
+                     problem: str = "") -> SimAnswer:
+        """The platform's QR sign-in page, simulated: a QR code (of the confirm URL, as a
+        phone would scan it) and one button per person, "scan with this person's phone"."""
+        import segno
+
+        fields = "".join(f'<input type="hidden" name="{html.escape(k)}" '
+                         f'value="{html.escape(v)}">' for k, v in sorted(req.query.items()))
+        people = "".join(
+            f'<li><form method="post" action="{html.escape(confirm_path)}">{fields}'
+            f'<input type="hidden" name="userid" value="{html.escape(p.userid)}">'
+            f'<button type="submit" id="scan-{html.escape(p.userid)}">'
+            f'{html.escape(p.name)} ({html.escape(p.userid)}) 扫码确认 / scan</button></form></li>'
+            for p in self.org.people if p.left_at is None)
+        deny = (f'<form method="post" action="{html.escape(confirm_path)}">{fields}'
+                '<input type="hidden" name="deny" value="1">'
+                '<button type="submit" id="deny">拒绝授权 / Deny</button></form>')
+        qr = segno.make(self.url + confirm_path + "?" + urlencode(req.query),
+                        error="l").svg_inline(scale=3)
+        body = (f'<!doctype html><html lang="zh"><head><meta charset="utf-8">'
+                f'<meta name="viewport" content="width=device-width">'
+                f'<title>{html.escape(title)}</title></head><body>'
+                f'<h1>{html.escape(title)}</h1>'
+                + (f'<p id="problem">{html.escape(problem)}</p>' if problem else "")
+                + f'<div class="qr">{qr}</div><p>模拟扫码：选择扫码的人 / Simulated scan: '
+                f'choose who scans</p><ul id="people">{people}</ul>{deny}</body></html>')
+        return SimAnswer(200 if not problem else 400, None,
+                         {"Content-Type": "text/html; charset=utf-8"}, body.encode("utf-8"))
+
+    @staticmethod
+    def redirect(url: str, **params: str) -> SimAnswer:
+        sep = "&" if "?" in url else "?"
+        return SimAnswer(302, {}, {"Location": url + sep + urlencode(params)})
 
     # -- faults
     def fail(self, prefix: str, answer: SimAnswer | Callable[[SimRequest], SimAnswer],
@@ -239,7 +325,8 @@ def _handler(sim: PlatformSimulator) -> type[BaseHTTPRequestHandler]:
             body = ans.raw if ans.raw is not None else \
                 json.dumps(ans.doc, ensure_ascii=False).encode("utf-8")
             self.send_response(ans.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if "Content-Type" not in ans.headers:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             for k, v in ans.headers.items():
                 self.send_header(k, v)

@@ -10,8 +10,15 @@ with `errcode`/`errmsg`:
 Token errors 41001 missing, 40014 invalid, 42001 expired; 40091 bad secret; throttling
 45009 (api freq out of limit); 60011 no privilege (outside the app's visibility).
 
-Sign-in (wwlogin/sso/login, auth/getuserinfo) and app messages with cards (message/send)
-belong here too, as more @route methods.
+Sign-in (docs/signin.md; login.work.weixin.qq.com and open.weixin.qq.com on the same port):
+  GET  /wwlogin/sso/login          ?login_type=CorpApp&appid&agentid&redirect_uri&state -> the
+                                   QR page (a button per person = a scan in the WeCom app)
+  GET  /connect/oauth2/authorize   ?appid&redirect_uri&response_type=code&scope&state&agentid
+                                   (inside the WeCom app; the same page here)
+  POST /wwlogin/sso/confirm        -> 302 redirect_uri?code&state&appid
+  GET  /cgi-bin/auth/getuserinfo   ?access_token (the app's)&code -> {userid, user_ticket?};
+                                   40029 invalid code (unknown, used or expired: five minutes)
+App messages with cards (message/send) belong here too, as more @route methods.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from sync.simulators.org_data import SimPerson
 from sync.simulators.platform import PlatformSimulator, SimAnswer, SimRequest, route
 
 CORP_ID, CORP_SECRET = "wwkpibook", "demo-wecom-secret"
+AGENT_ID = "1000002"
 
 
 class WeComSimulator(PlatformSimulator):
@@ -109,3 +117,44 @@ class WeComSimulator(PlatformSimulator):
         if not self.org.visible_person(p.userid):
             return self.answer_of(60011, "no privilege to access/modify contact/party/agent")
         return self.answer_of(0, "ok", **self._user(p))
+
+    # -- sign-in
+    @route("GET", "/wwlogin/sso/login")
+    def sso_login(self, req: SimRequest) -> SimAnswer:
+        return self._login_page(req)
+
+    @route("GET", "/connect/oauth2/authorize")
+    def oauth2_authorize(self, req: SimRequest) -> SimAnswer:
+        return self._login_page(req)
+
+    def _login_page(self, req: SimRequest) -> SimAnswer:
+        problem = ""
+        if req.query.get("appid") != CORP_ID:
+            problem = "appid 参数错误"
+        elif req.query.get("agentid") not in (AGENT_ID, None) or not req.query.get(
+                "redirect_uri"):
+            problem = "agentid / redirect_uri 参数错误"
+        return self.sign_in_page(req, "企业微信 扫码登录", "/wwlogin/sso/confirm", problem)
+
+    @route("POST", "/wwlogin/sso/confirm")
+    def sso_confirm(self, req: SimRequest) -> SimAnswer:
+        form = req.form()
+        target, state = form.get("redirect_uri", ""), form.get("state", "")
+        if form.get("appid") != CORP_ID or not target:
+            return self.answer_of(40013, "invalid corpid")
+        if form.get("deny"):  # WeCom sends the person back without a code
+            return self.redirect(target, state=state, appid=CORP_ID)
+        code = self.issue_code(form.get("userid", ""), CORP_ID, target)
+        return self.redirect(target, code=code, state=state, appid=CORP_ID)
+
+    @route("GET", "/cgi-bin/auth/getuserinfo")
+    def getuserinfo(self, req: SimRequest) -> SimAnswer:
+        if (refused := self._auth(req)) is not None:
+            return refused
+        grant = self.take_code(req.query.get("code") or "")
+        if isinstance(grant, str):
+            return self.answer_of(40029, "invalid code")
+        p = self.org.person(grant.userid)
+        if p is None or p.left_at is not None:  # not a member: an openid only
+            return self.answer_of(0, "ok", openid="o" + grant.userid)
+        return self.answer_of(0, "ok", userid=p.userid, user_ticket=secrets.token_urlsafe(12))

@@ -59,7 +59,7 @@ def _params(rule, world, variant: str, role: str | None) -> dict[str, object]:
               "appeal_id": world.appeals[variant], "user_id": world.victim_id,
               "client_id": world.client_pk, "filename": "kpibook.css",
               "path": "taskpane.html", "source": "erp", "indicator": "PROD_EFF",
-              "session_id": 999999}
+              "session_id": 999999, "name": "dingtalk", "binding_id": 999999}
     return {arg: values[arg] for arg in rule.arguments}
 
 
