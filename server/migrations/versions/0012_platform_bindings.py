@@ -1,7 +1,7 @@
 """platform bindings: which DingTalk/Feishu/WeCom/OIDC account signs in as which user
 
 Revision ID: 0012
-Revises: 0016
+Revises: 0011
 Create Date: 2026-12-07 21:10:00
 
 An empty table: sign-in through a platform falls back to org_identities (docs/signin.md).
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0016"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
