@@ -129,6 +129,16 @@ def find_period(session: Session, code: str) -> Period | None:
     return session.scalar(select(Period).where(Period.code == code))
 
 
+def periods_open_for(session: Session, operation: str) -> list[Period]:
+    """Every period in which `operation` (server/workflow.py ALLOWED_IN, e.g. "pull") is
+    allowed, oldest first: what a scheduled pull fills (server/services/schedule.py)."""
+    from server.workflow import ALLOWED_IN
+
+    states = [str(s) for s in ALLOWED_IN[operation]]
+    return list(session.scalars(select(Period).where(Period.state.in_(states))
+                                .order_by(Period.code, Period.id)))
+
+
 def require_period(session: Session, code: str, lang: str, *, writable: bool = True) -> Period:
     """The workbook's period; 400 when kb_meta's code is not a period code, 409 when it is
     unknown (New period not pressed) or closed."""
