@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from server import schedule as scheduler
 from server.services.errors import Conflict
 from sync.config import SourceConfig, SyncConfig
@@ -113,7 +115,8 @@ def _pull_claimed(app: Any, config: SyncConfig, slot: dt.datetime,
 
 def pull_open_periods(app: Any, config: SyncConfig, names: set[str]) -> dict[str, str]:
     """Pull `names` into every period open for Pull that they serve, each period in its own
-    transaction. period -> done | busy (another pull of it is running) | error."""
+    transaction. period -> done | busy (another pull of it is running, or the database was
+    busy: the slot is tried again) | error."""
     from server.db import session_scope
     from server.services.periods import periods_open_for
     from server.services.pull import run_pull, sources_for
@@ -137,6 +140,9 @@ def pull_open_periods(app: Any, config: SyncConfig, names: set[str]) -> dict[str
         except Conflict as exc:
             log.info("scheduled pull of %s: %s", code, exc)
             out[code] = "busy" if "already running" in str(exc) else "error"
+        except OperationalError as exc:  # the database was busy or away: try again later
+            log.warning("scheduled pull of %s: %s", code, exc)
+            out[code] = "busy"
         except Exception:  # noqa: BLE001 - one period failing must not stop the others
             log.exception("scheduled pull of %s failed", code)
             out[code] = "error"
