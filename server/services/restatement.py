@@ -41,6 +41,17 @@ class ValueChange:
     source: str
     fetched_at: dt.datetime | None
     fetched_by: str
+    unit: str = ""  # the rule's: "%" means the values are fractions (shown 85.50%)
+
+    def shown(self, value: str) -> str:
+        """A value as people read it, in the rule's unit ("—" for none)."""
+        if not value:
+            return "—"
+        text = display.measure(value, self.unit)
+        if self.unit and not display.is_percent(self.unit) and \
+                display.decimal_or_none(value) is not None:
+            text += f" {self.unit}"
+        return text
 
 
 @dataclass(slots=True)
@@ -124,6 +135,7 @@ def restatement_preview(session: Session, period: Period, user: User, lang: str
     people = {e.employee_id: e for e in record.employees}
     codes = {i.code for i in record.rules.indicators}
     visible = records.visible_people(user, record)
+    units = {i.code: i.unit or "" for i in record.rules.indicators}
     had = {(f.employee_id, f.indicator, f.field or "actual"): f for f in record.facts}
     new_facts: list[Fact] = []
     for sf in session.scalars(select(SourceFact).where(SourceFact.period_id == period.id)
@@ -141,7 +153,7 @@ def restatement_preview(session: Session, period: Period, user: User, lang: str
             out.values.append(ValueChange(
                 sf.employee_id, people[sf.employee_id].name, sf.indicator, key[2],
                 _shown(old.value) if old is not None else "", _shown(value), sf.source,
-                sf.fetched_at, sf.fetched_by))
+                sf.fetched_at, sf.fetched_by, units.get(sf.indicator) or sf.unit or ""))
     if not new_facts:
         return out
     trial = dataclasses.replace(record, facts=records.with_data(record, new_facts))
@@ -192,7 +204,7 @@ def summary(preview: Restatement | None, lang: str, tz: str = display.DEFAULT_TI
     points = {(ln.employee_id, ln.indicator): ln for ln in preview.lines}
     for v in preview.values[:limit]:
         ln = points.get((v.employee_id, v.indicator))
-        text = f"· {v.employee_id} {v.name} {v.indicator}: {v.old or '—'} → {v.new}"
+        text = f"· {v.employee_id} {v.name} {v.indicator}: {v.shown(v.old)} → {v.shown(v.new)}"
         if ln is not None:
             text += (f"（得分 {display.number(ln.old_points)} → {display.number(ln.new_points)}）"
                      if zh else f" (points {display.number(ln.old_points)} → "
