@@ -23,7 +23,8 @@ notification retries, org syncs — can too):
 
     claim(engine, job, slot, now=..., lease_seconds=...) -> Claim | None
     Claim.renew() / Claim.finish(state, note) / Claim.release(note)
-    run_claimed(claim, work)  # heartbeat while `work()` runs; done / failed / released
+    run_claimed(claim, work, also=())  # leases renewed while `work()` runs; then done,
+                                      # failed or released (TryLater) for every claim
     start_loop(name, tick, interval) -> threading.Event   # a daemon thread; set() stops it
     last_runs(engine, prefix) -> {job: ScheduleClaim row}
 
@@ -36,7 +37,7 @@ import datetime as dt
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,36 +146,43 @@ def claim(engine: Engine, job: str, slot: dt.datetime, *, now: dt.datetime | Non
     return Claim(engine, job, slot, owner, lease_seconds, previous_slot, previous_state)
 
 
-def run_claimed(claim_: Claim, work: Callable[[], str | None]) -> str:
-    """Run `work` for a won claim, renewing its lease meanwhile; the claim ends `done` (the
-    note is what `work` returned), `failed` (an exception: logged, not raised) or released
-    (TryLater). Returns the final state: done | failed | released."""
+def run_claimed(claim_: Claim, work: Callable[[], str | None],
+                also: Sequence[Claim] = ()) -> str:
+    """Run `work` for a won claim (and the claims `also` settled by the same run), renewing
+    their leases meanwhile; they end `done` (the note is what `work` returned), `failed` (an
+    exception: logged, not raised) or released (TryLater). Returns the final state: done |
+    failed | released."""
+    claims = [claim_, *also]
     stop = threading.Event()
 
     def beat() -> None:
         while not stop.wait(claim_.lease_seconds / 3):
-            try:
-                if not claim_.renew():
-                    log.warning("%s: lost the claim of slot %s", claim_.job, claim_.slot)
-            except Exception:  # noqa: BLE001 - a missed renewal must not stop the job
-                log.exception("%s: could not renew the claim", claim_.job)
+            for c in claims:
+                try:
+                    if not c.renew():
+                        log.warning("%s: lost the claim of slot %s", c.job, c.slot)
+                except Exception:  # noqa: BLE001 - a missed renewal must not stop the job
+                    log.exception("%s: could not renew the claim", c.job)
 
     heart = threading.Thread(target=beat, daemon=True, name=f"kpibook-claim-{claim_.job}")
     heart.start()
+    state, note = "done", ""
     try:
-        note = work()
+        note = work() or ""
     except TryLater as exc:
-        claim_.release(str(exc))
-        return "released"
+        state, note = "released", str(exc)
     except Exception as exc:  # noqa: BLE001 - one job failing must not stop the loop
         log.exception("%s: slot %s failed", claim_.job, claim_.slot)
-        claim_.finish("failed", f"{type(exc).__name__}: {exc}")
-        return "failed"
+        state, note = "failed", f"{type(exc).__name__}: {exc}"
     finally:
         stop.set()
         heart.join()
-    claim_.finish("done", note or "")
-    return "done"
+    for c in claims:
+        if state == "released":
+            c.release(note)
+        else:
+            c.finish(state, note)
+    return state
 
 
 def last_runs(engine: Engine, prefix: str = "") -> dict[str, ScheduleClaim]:

@@ -102,14 +102,7 @@ def _pull_claimed(app: Any, config: SyncConfig, slot: dt.datetime,
             "no open period"
 
     # One run for the sources of this slot; each source's claim ends the same way.
-    first, rest = claims[0][1], [c for _s, c in claims[1:]]
-    done.state = scheduler.run_claimed(first, work)
-    note = "; ".join(f"{p}: {s}" for p, s in done.periods.items()) or "no open period"
-    for other in rest:
-        if done.state == "released":
-            other.release(note)
-        else:
-            other.finish(done.state, note)
+    done.state = scheduler.run_claimed(claims[0][1], work, [c for _s, c in claims[1:]])
     return done
 
 
