@@ -273,6 +273,9 @@ def serve(host: str, port: int, cert: str | None, key: str | None, plain_http: b
     require_migrated(app)
     if workers > 1:
         exec_gunicorn(app, host, port, workers, cert, key, plain_http)
+    from server.services.schedule import start_pull_scheduler
+
+    start_pull_scheduler(app)  # scheduled pulls (gunicorn's workers start their own)
     run_server(app, host, port, cert, key, plain_http)
 
 

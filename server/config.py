@@ -112,6 +112,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACT_SOURCE", "stored", str.lower,
             "Where Pull gets facts: 'stored' (facts in the database only) or 'simulator' "
             "(invent demo facts for periods that have none)"),
+    Setting("SCHEDULER_SECONDS", 60.0, float,
+            "How often each worker's scheduler asks whether a scheduled pull is due "
+            "(connectors file `schedule`); 0 turns scheduled pulls off in this process"),
     Setting("LOG_LEVEL", "INFO", str.upper, "Python logging level of the server"),
     Setting("INSTANCE_PATH", None, str,
             "Folder for the database, history, certificates. Default ./instance"),

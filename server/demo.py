@@ -220,6 +220,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             from server.services.orgsync import start_org_scheduler
 
             start_org_scheduler(app)  # the hourly DingTalk org sync of the demo
+            from server.services.schedule import start_pull_scheduler
+
+            start_pull_scheduler(app)  # the demo connectors' scheduled pulls
             run_server(app, host, port)
     finally:
         org.stop()

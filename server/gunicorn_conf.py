@@ -103,3 +103,8 @@ def post_worker_init(worker) -> None:
         from server.services.orgsync import start_org_scheduler
 
         start_org_scheduler(app)
+        # Scheduled pulls ([[source]] schedule): every worker asks, the claim row of
+        # server/schedule.py runs each slot once (server/services/schedule.py).
+        from server.services.schedule import start_pull_scheduler
+
+        start_pull_scheduler(app)

@@ -639,3 +639,24 @@ class PlatformBinding(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     user: Mapped[User] = relationship()
+
+
+class ScheduleClaim(Base):
+    """The last slot of one scheduled job that a worker claimed (server/schedule.py).
+
+    One row per job ("pull:erp", "notify:retry", ...). A worker runs a slot only if its
+    compare-and-set UPDATE moved `slot` forward (or took over a `running` claim whose lease
+    ran out): the database lets exactly one of several concurrent claimers win, on SQLite
+    (one writer at a time) and PostgreSQL (the row lock; the loser re-reads the row and its
+    WHERE no longer matches)."""
+
+    __tablename__ = "schedule_claims"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    slot: Mapped[dt.datetime | None] = mapped_column(default=None)
+    state: Mapped[str] = mapped_column(String(20), default="")  # running|done|failed
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -204,6 +204,20 @@ def _paths() -> dict[str, Any]:
                 {"name": "lang", "in": "query", "required": False,
                  "schema": {"type": "string", "enum": ["zh", "en"]}}],
         [{"bearer": []}], extra=NOT_FOUND)
+    paths["/api/v1/periods/{code}/restatement"] = _get(
+        "restatement", "what a Score with the source values pulled since the last Score "
+        "would change: values, score lines and totals before -> after, computed by the engine "
+        "(nothing is re-scored; scored=false before the first Score)",
+        {"type": "object", "required": ["scored"], "properties": {
+            "scored": {"type": "boolean"}, "period": {"type": "string"},
+            "values_changed": {"type": "integer"}, "scores_changed": {"type": "integer"},
+            "totals_changed": {"type": "integer"}, "error": {"type": "string"},
+            "values": {"type": "array", "items": OBJ},
+            "lines": {"type": "array", "items": OBJ},
+            "totals": {"type": "array", "items": OBJ}}},
+        CODE + [{"name": "lang", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["zh", "en"]}}],
+        [{"bearer": []}], extra=NOT_FOUND)
     lang = [{"name": "lang", "in": "query", "required": False,
              "schema": {"type": "string", "enum": ["zh", "en"]}}]
     paths["/api/v1/periods/{code}/lines/{employee_id}/{indicator}"] = _get(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.errors import ConfigError, SourceError
+from sync.schedule import Schedule, parse_schedule
 
 KINDS = ("rest", "sql", "files", "jira", "dingtalk", "push")
 AGGREGATES = ("sum", "avg", "last", "first", "min", "max", "count", "ratio", "label")
@@ -67,6 +68,8 @@ class SourceConfig:
     retries: int = 3
     backoff: float = 0.5
     external_id: str = ""  # record field that identifies a record (push, files)
+    # scheduled pulls (docs/sync.md "Scheduled pulls"); its timezone "" = the company's
+    schedule: Schedule | None = None
 
     def secret(self, key: str) -> str:
         """The value of option `<key>` or the environment variable named by `<key>_env`."""
@@ -221,7 +224,8 @@ def _source(raw: Any, settings: dict[str, Any], base: Path, where: str) -> Sourc
     if not indicators:
         raise ConfigError(f"{where}: no [[source.indicator]] mappings")
     reserved = {"name", "kind", "employee_key", "key_map", "key_map_file", "indicator",
-                "indicators", "timeout", "retries", "backoff", "external_id"}
+                "indicators", "timeout", "retries", "backoff", "external_id", "schedule",
+                "timezone"}
     options = {k: v for k, v in raw.items() if k not in reserved}
     if kind == "files" and options.get("folder"):
         options["folder"] = str((base / str(options["folder"])).resolve())
@@ -232,7 +236,9 @@ def _source(raw: Any, settings: dict[str, Any], base: Path, where: str) -> Sourc
         timeout=float(raw.get("timeout", settings.get("timeout", 10))),
         retries=int(raw.get("retries", settings.get("retries", 3))),
         backoff=float(raw.get("backoff", settings.get("backoff", 0.5))),
-        external_id=str(raw.get("external_id") or ""))
+        external_id=str(raw.get("external_id") or ""),
+        schedule=parse_schedule(raw.get("schedule"),
+                                raw.get("timezone") or settings.get("timezone"), where))
 
 
 def _key_file(path: Path, where: str) -> dict[str, str]:

@@ -88,7 +88,8 @@ def line(code: str, employee_id: str, indicator: str) -> Response:
 
     return jsonify(line_service.line_detail(
         get_session(), history_for(), current_user(), code, employee_id, indicator,
-        lang=_lang(), base_url=current_app.config.get("BASE_URL", "")))
+        lang=_lang(), base_url=current_app.config.get("BASE_URL", ""),
+        tz=current_app.config.get("TIMEZONE") or "Asia/Shanghai"))
 
 
 @bp.get("/figures")

@@ -6,6 +6,8 @@ form for file-drop sources).
   GET  /api/v1/periods/<code>/pull-status     per-source progress of the running/last pull
   GET  /api/v1/periods/<code>/facts           every fact with its provenance
   GET  /api/v1/periods/<code>/explanations    latest score lines with links to their facts
+  GET  /api/v1/periods/<code>/restatement     what a Score with the newly pulled values
+                                              would change (server/services/restatement.py)
   GET  /sync/<code>                           the same as a page in the site's layout and
                                               language, in words (server/templates/facts/);
                                               anchors per fact
@@ -35,11 +37,14 @@ from server.auth import (
     require_role,
 )
 from server.blueprints import lookups
-from server.db import get_session
+from server.db import get_engine, get_session
 from server.models import Employee, Period, PeriodState, Role, SourceFact
 from server.services import facts as fact_service
 from server.services import pull as pull_service
+from server.services import restatement as restatement_service
+from server.services import schedule as schedule_service
 from server.services.errors import BadRequest, NotFound, Unprocessable
+from server.services.line_detail import last_pulled
 from server.services.roster import names_of_employees
 from server.web import lang, timezone, who
 
@@ -211,9 +216,26 @@ def page(code: str) -> str:
     config = pull_service.sync_config(current_app.config)
     file_sources = [s.name for s in pull_service.sources_for(config, period)
                     if s.kind == "files"] if config else []
+    restated = restatement_service.restatement_preview(session, period, current_user(), lang())
+    schedules = schedule_service.schedule_view(current_app.config, get_engine())
     return render_template("facts/source.html", period=period, facts=facts,
                            status=_pull_status(period), frozen=pull_service.is_frozen(period),
-                           file_sources=file_sources)
+                           file_sources=file_sources, restated=restated, schedules=schedules)
+
+
+@bp.get("/api/v1/periods/<code>/restatement")
+@guards.web("facts.view")
+@login_required
+def restatement(code: str) -> Response:
+    """What a Score with the source values stored since the last Score would change (only
+    the people the caller may see); `scored: false` before the period's first Score."""
+    period = _period(code)
+    lang_ = request.args.get("lang") or period.lang or "zh"
+    preview = restatement_service.restatement_preview(get_session(), period, current_user(),
+                                                      lang_)
+    if preview is None:
+        return jsonify(period=code, scored=False)
+    return jsonify(scored=True, **preview.as_dict())
 
 
 @bp.get("/sync/<code>/facts/<employee_id>")
@@ -239,8 +261,10 @@ def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
         where.append(SourceFact.indicator == indicator)
     by_code: dict[str, list[dict[str, object]]] = {}
     names, units = {employee_id: emp.name if emp else ""}, _units(period)
+    raw: dict[str, list[SourceFact]] = {}
     for f in session.scalars(select(SourceFact).where(*where).order_by(SourceFact.id)):
         by_code.setdefault(f.indicator, []).append(_fact_row(f, names, units))
+        raw.setdefault(f.indicator, []).append(f)
     lines = {str(ln.get("indicator")): ln for ln in _latest_lines(period)
              if str(ln.get("employee_id")) == employee_id
              and (indicator is None or str(ln.get("indicator")) == indicator)}
@@ -251,7 +275,8 @@ def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
     sections = [{"indicator": c, "name": (rules.get(c) or {}).get("name", ""),
                  "facts": by_code.get(c, []),
                  "explanation": lines.get(c, {}).get("explanation"),
-                 "points": lines.get(c, {}).get("points")} for c in codes]
+                 "points": lines.get(c, {}).get("points"),
+                 "pulled": last_pulled(raw.get(c, []), lang(), timezone())} for c in codes]
     return render_template("facts/line.html", period=period, employee_id=employee_id,
                            name=emp.name if emp else "", indicator=indicator,
                            sections=sections)

@@ -336,10 +336,14 @@ def cell(code: str, employee_id: str) -> str:
         indicator = indicators[0]
     versions = list(reversed(history.cell_history(period.history_key, employee_id, indicator)))\
         if indicator else []
+    from server.services.line_detail import last_pulled, line_facts
+
+    pulled = last_pulled(line_facts(db, period.id, employee_id, indicator), lang(),
+                         timezone()) if indicator else ""
     return render_template("review/cell.html", period=period, employee_id=employee_id,
                            name=viewer.name(employee_id), indicator=indicator,
                            indicators=indicators, versions=versions, viewer=viewer,
-                           staff=viewer.user.role != Role.EMPLOYEE.value)
+                           staff=viewer.user.role != Role.EMPLOYEE.value, pulled=pulled)
 
 
 # --- a manager's page -----------------------------------------------------------------------

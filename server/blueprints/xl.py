@@ -24,8 +24,8 @@ from server.scoring.messages import msg
 from server.services import facts as fact_service
 from server.services import periods as period_service
 from server.services import pull as pull_service
+from server.services import restatement, simulator
 from server.services import score as score_service
-from server.services import simulator
 from server.services import submit as submit_service
 from server.services.errors import BadRequest, ClientError, Unprocessable
 from server.services.workbook import (
@@ -234,8 +234,12 @@ def pull() -> Response:
             sim = simulator.invent_facts(inp.rules.indicators, inp.employees, period.code)
         fact_service.store_facts(session, period, sim, fetched_by=f"simulator/{user.name}")
         facts = fact_service.facts_for(session, period)
+    tz = current_app.config.get("TIMEZONE") or "Asia/Shanghai"
+    # a month already scored whose sources restated values: what Score would change
+    restated = restatement.summary(restatement.restatement_preview(session, period, user, lang),
+                                   lang, tz)
     plan = fact_service.pull_plan(wb, period, facts, lang, report,
-                                  current_app.config["BASE_URL"])
+                                  current_app.config["BASE_URL"], restated, tz)
     session.commit()
     # Pull does not move kb_meta base_version: it does not rewrite kb_adjustments, and a
     # version newer than the rows shown would make stale rows look like edits.

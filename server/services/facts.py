@@ -79,12 +79,22 @@ def fact_anchor(f: SourceFact) -> str:
     return f"fact-{f.employee_id}-{f.indicator}-{f.field or 'actual'}"
 
 
-def _provenance(f: SourceFact, base_url: str = "", period_code: str = "") -> str:
+def pulled_words(f: SourceFact, lang: str, tz: str) -> str:
+    """When and by whom the value was last pulled, in the company's time zone with its offset
+    (the reader of a workbook cell has no page saying which zone): "pulled 2026-10-31
+    08:30 UTC+08:00 by schedule" / "获取于 …（schedule）"."""
+    when = local_time(f.fetched_at, tz, zone_label=True) or "?"
+    if lang == "zh":
+        return f"获取于 {when}" + (f"（{f.fetched_by}）" if f.fetched_by else "")
+    return f"pulled {when}" + (f" by {f.fetched_by}" if f.fetched_by else "")
+
+
+def _provenance(f: SourceFact, base_url: str = "", period_code: str = "", lang: str = "en",
+                tz: str = "Asia/Shanghai") -> str:
     parts = [f.source]
     if f.request:
         parts.append(f.request)
-    if f.fetched_by:
-        parts.append(f"by {f.fetched_by}")
+    parts.append(pulled_words(f, lang, tz))
     if f.raw_value is not None and f.raw_value != str(cell_value(f.value)):
         parts.append(f"raw {f.raw_value}")
     if base_url and period_code:
@@ -93,10 +103,13 @@ def _provenance(f: SourceFact, base_url: str = "", period_code: str = "") -> str
 
 
 def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
-              report: object | None = None, base_url: str = "") -> WritePlan:
+              report: object | None = None, base_url: str = "", restated: str = "",
+              tz: str = "Asia/Shanghai") -> WritePlan:
     """kb_data rewritten from the stored facts; rows HR typed for values the server does not
     have (e.g. manual items) are kept below them. `report` (a PullReport) adds what each
-    source did, failures and row problems to the alert."""
+    source did, failures and row problems to the alert; `restated` what the new values would
+    change in a period already scored (server/services/restatement.py `summary`). `tz`: the
+    company's time zone, in which each row's provenance says when it was pulled."""
     words = STATUS_WORDS.get(lang, STATUS_WORDS["en"])
     rows: list[list[object]] = []
     served = set()
@@ -112,8 +125,8 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
     for f in facts:
         served.add((f.employee_id, f.indicator, f.field or "actual"))
         rows.append([f.employee_id, f.indicator, f.field or "actual", cell_value(f.value),
-                     f.unit, f.source, period.code, cell_value(f.fetched_at),
-                     status_text(f, lang), _provenance(f, base_url, period.code)])
+                     f.unit, f.source, period.code, local_time(f.fetched_at, tz),
+                     status_text(f, lang, tz), _provenance(f, base_url, period.code, lang, tz)])
         fills.append(STALE_FILL if f.stale else None)
     frame = wb.tables.get("kb_data")
     if frame is not None:
@@ -145,6 +158,8 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
                 "does not have; not written (see the web page).")
     if report is not None:
         msg += "\n" + pull_summary(report, lang)
+    if restated:
+        msg += "\n\n" + restated
     return WritePlan(
         tables=[TableWrite("kb_data", list(DATA_COLUMNS), rows,
                            row_fills=fills,

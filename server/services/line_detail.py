@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import policy, workflow
+from server.display import DEFAULT_TIMEZONE, local_time
 from server.ledger import History
 from server.models import PeriodState, Role, SourceFact, User
 from server.services import facts as fact_service
@@ -69,11 +70,7 @@ def _history(history: History, period: str, employee_id: str, indicator: str
     return out[::-1][:MAX_HISTORY]
 
 
-def _facts(db: Session, period_id: int, employee_id: str, indicator: str, lang: str
-           ) -> list[dict[str, Any]]:
-    rows = db.scalars(select(SourceFact).where(
-        SourceFact.period_id == period_id, SourceFact.employee_id == employee_id,
-        SourceFact.indicator == indicator).order_by(SourceFact.id))
+def _facts(rows: list[SourceFact], lang: str, tz: str) -> list[dict[str, Any]]:
     out = []
     for f in rows:
         value = f.value
@@ -82,8 +79,10 @@ def _facts(db: Session, period_id: int, employee_id: str, indicator: str, lang: 
         out.append({"field": f.field or "actual", "value": None if value is None else str(value),
                     "raw_value": f.raw_value, "unit": f.unit, "source": f.source,
                     "request": f.request, "fetched_at": _when(f.fetched_at),
+                    # the company's time zone, as every page shows times (not the PC's)
+                    "fetched_at_text": local_time(f.fetched_at, tz, zone_label=True),
                     "fetched_by": f.fetched_by, "stale": bool(f.stale),
-                    "status": fact_service.status_text(f, lang),
+                    "status": fact_service.status_text(f, lang, tz),
                     "anchor": fact_service.fact_anchor(f)})
     return out
 
@@ -115,11 +114,29 @@ def _range(user: User, period, subject: policy.Subject, indicator: str,
             "less": _text(current - low) if low is not None else None}
 
 
+def line_facts(db: Session, period_id: int, employee_id: str, indicator: str
+               ) -> list[SourceFact]:
+    """The source facts behind one line (every field)."""
+    return list(db.scalars(select(SourceFact).where(
+        SourceFact.period_id == period_id, SourceFact.employee_id == employee_id,
+        SourceFact.indicator == indicator).order_by(SourceFact.id)))
+
+
+def last_pulled(rows: list[SourceFact], lang: str, tz: str) -> str:
+    """When the line's data was last pulled, in words ("" when none was): the newest of its
+    facts, in the company's time zone with its offset."""
+    pulled = [f for f in rows if f.fetched_at is not None]
+    if not pulled:
+        return ""
+    newest = max(pulled, key=lambda f: _when(f.fetched_at) or "")
+    return fact_service.pulled_words(newest, lang, tz)
+
+
 def line_detail(db: Session, history: History, user: User, period_code: str,
                 employee_id: str, indicator: str, *, lang: str = "zh",
-                base_url: str = "") -> dict[str, Any]:
+                base_url: str = "", tz: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
     """Everything the task pane shows for the line (employee, indicator) of the period's
-    latest score run."""
+    latest score run. `tz`: the company's time zone (KPIBOOK_TIMEZONE)."""
     zh = lang == "zh"
     # the scorecard of the month that scores this manager (a month may hold several)
     period = scorecard_of(db, period_code, employee_id)
@@ -142,6 +159,7 @@ def line_detail(db: Session, history: History, user: User, period_code: str,
     current = _dec(line.get("adjustment")) or Decimal(0)
     base = base_url.rstrip("/")
     code, eid, ind = (quote(x, safe="") for x in (period.code, employee_id, indicator))
+    facts = line_facts(db, period.id, employee_id, indicator)
     return {
         "period": period.code, "state": period.state,
         "employee_id": employee_id, "name": _name(db, employee_id),
@@ -152,7 +170,8 @@ def line_detail(db: Session, history: History, user: User, period_code: str,
         "explanation": line.get("explanation") or "",
         "total": {k: total.get(k) for k in ("total", "grade", "rank", "group_rank")},
         "history": _history(history, period.history_key, employee_id, indicator),
-        "facts": _facts(db, period.id, employee_id, indicator, lang),
+        "facts": _facts(facts, lang, tz),
+        "last_pulled": last_pulled(facts, lang, tz),
         "adjust": _range(user, period, subject, indicator, rule, current, lang),
         "links": {"review": f"{base}/review/{code}/cell/{eid}?indicator={ind}",
                   "person": f"{base}/review/{code}/people/{eid}",

@@ -136,6 +136,16 @@ class ChooseScorecard(Conflict):
                               scorecards=", ".join(scorecards)))
 
 
+def periods_open_for(session: Session, operation: str) -> list[Period]:
+    """Every period in which `operation` (server/workflow.py ALLOWED_IN, e.g. "pull") is
+    allowed, oldest first: what a scheduled pull fills (server/services/schedule.py)."""
+    from server.workflow import ALLOWED_IN
+
+    states = [str(s) for s in ALLOWED_IN[operation]]
+    return list(session.scalars(select(Period).where(Period.state.in_(states))
+                                .order_by(Period.code, Period.id)))
+
+
 def scorecards_of(session: Session, code: str) -> list[Period]:
     """The month's scorecards (its periods rows), by scorecard code."""
     return list(session.scalars(select(Period).where(Period.code == code)

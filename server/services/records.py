@@ -286,6 +286,12 @@ def _narrowed(inp: ScoreInput, people: frozenset[str] | None) -> ScoreInput:
         overrides=tuple(o for o in inp.overrides if o.employee_id in people))
 
 
+def with_data(record: ScoreInput, facts: Iterable[Fact]) -> tuple[Fact, ...]:
+    """`facts` for the record's people and indicators over the record's own values: the data
+    a Score with these values would be computed from (server/services/restatement.py)."""
+    return _hr_data(record, facts)
+
+
 def _hr_data(record: ScoreInput, facts: Iterable[Fact]) -> tuple[Fact, ...]:
     """HR's data for the record's people and indicators, the record's values for the rest."""
     people = {e.employee_id for e in record.employees}

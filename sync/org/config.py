@@ -20,46 +20,20 @@ those and leaves `[[org]]` alone.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sync.config import _expand, read_connectors_file
 from sync.errors import ConfigError, SourceError
+from sync.schedule import DEFAULT_TIMEZONE, Schedule, parse_schedule
 
 PLATFORMS = ("dingtalk", "feishu", "wecom")
 DEFAULT_KEYS = {"dingtalk": "job_number", "feishu": "employee_no", "wecom": "userid"}
 MAX_NAME = 16
-_SCHEDULE = re.compile(r"^(?:daily\s+(\d{1,2}):(\d{2})|every\s+(\d+)\s*([mh]))$")
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """`daily 02:00` (in `timezone`) or `every 30m` / `every 6h` (slots from midnight)."""
-
-    text: str
-    timezone: str = "Asia/Shanghai"
-
-    def last_slot(self, now: dt.datetime) -> dt.datetime:
-        """The latest scheduled moment at or before `now` (aware, UTC)."""
-        m = _SCHEDULE.match(self.text.strip().lower())
-        assert m is not None  # checked when the file was read
-        local = now.astimezone(ZoneInfo(self.timezone))
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        if m.group(1) is not None:
-            slot = midnight.replace(hour=int(m.group(1)), minute=int(m.group(2)))
-            if slot > local:
-                slot -= dt.timedelta(days=1)
-        else:
-            step = int(m.group(3)) * (60 if m.group(4) == "h" else 1)
-            minutes = (local - midnight).total_seconds() // 60
-            slot = midnight + dt.timedelta(minutes=minutes - minutes % step)
-        return slot.astimezone(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,20 +106,9 @@ def _org(raw: Any, settings: dict[str, Any], where: str) -> OrgSourceConfig:
     if platform not in PLATFORMS:
         raise ConfigError(f"{where}: platform {platform!r} is not one of "
                           f"{', '.join(PLATFORMS)}")
-    schedule = None
-    if raw.get("schedule"):
-        text = str(raw["schedule"]).strip()
-        m = _SCHEDULE.match(text.lower())
-        if not m or (m.group(1) is not None and (int(m.group(1)) > 23 or int(m.group(2)) > 59)) \
-                or (m.group(3) is not None and int(m.group(3)) == 0):
-            raise ConfigError(f"{where}: schedule {text!r} is not 'daily HH:MM', 'every Nm' "
-                              "or 'every Nh'")
-        tz = str(raw.get("timezone") or settings.get("timezone") or "Asia/Shanghai")
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{where}: timezone {tz!r} is unknown") from None
-        schedule = Schedule(text, tz)
+    # the org tables keep their own default zone (the schedule's, not the company's)
+    schedule = parse_schedule(raw.get("schedule"), raw.get("timezone") or settings.get(
+        "timezone") or DEFAULT_TIMEZONE, where)
     reserved = {"name", "platform", "employee_key", "key_map", "schedule", "timezone",
                 "timeout", "retries", "backoff", "max_wait"}
 

@@ -42,6 +42,9 @@ def test_hr_sees_explanation_history_provenance_range_and_links(client, addin_to
         "erp", "98.0%", "0.98", "%")
     assert fact["request"] == "GET /erp/output?dept=一车间&month=2025-03"
     assert fact["fetched_at"] == "2025-04-02T01:30:00Z" and fact["status"] == "已获取"
+    # when the line's data was last pulled, in the company's time zone (KPIBOOK_TIMEZONE)
+    assert fact["fetched_at_text"] == "2025-04-02 09:30 UTC+08:00"
+    assert body["last_pulled"] == "获取于 2025-04-02 09:30 UTC+08:00（hr）"
     # HR is bounded by the rules table only (PROD_EFF: 5 up, 5 down)
     assert body["adjust"] == {"allowed": True, "min": "-5.00", "max": "+5.00",
                               "current": "+0.00", "more": "+5.00", "less": "+5.00"}

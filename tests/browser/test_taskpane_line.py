@@ -61,6 +61,9 @@ def test_an_executive_selects_a_score_and_writes_a_reason(open_taskpane, page, t
     assert history.nth(1).locator(".kb-line-reason").text_content() == "大客户续约\n见邮件 3/28"
     fact = text(page, "#line-facts li")
     assert "actual: 0.98 % · erp" in fact and "GET /erp/output?dept=一车间&month=2025-03" in fact
+    # pulled at 01:30 UTC: shown in the company's time zone, whatever the PC's is
+    assert "2025-04-02 09:30 UTC+08:00" in fact
+    assert text(page, "#line-pulled") == "获取于 2025-04-02 09:30 UTC+08:00（hr）"
     # the executive's authority: 3 points either way (server/policy.py), tighter than the rules
     assert text(page, "#line-range") == (
         "可将调整分设为 -3.00 至 +3.00（当前 +0.00：最多再加 +3.00、再减 +3.00）。")

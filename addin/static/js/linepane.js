@@ -71,7 +71,7 @@ function factItem(fact) {
   item.append(el("span", "kb-line-fact", `${fact.field}: ${value} · ${fact.source}`));
   if (fact.stale) item.append(el("span", "kb-tag", t("staleTag")));
   const details = [fact.request, fact.raw_value && fact.raw_value !== fact.value ? `raw ${fact.raw_value}` : "",
-    fact.fetched_by, when(fact.fetched_at), fact.status].filter(Boolean);
+    fact.fetched_by, fact.fetched_at_text || when(fact.fetched_at), fact.status].filter(Boolean);
   item.append(el("span", "kb-muted kb-line-meta", details.join(" · ")));
   return item;
 }
@@ -96,6 +96,8 @@ export function renderLine($, detail, reasonCell, line) {
     ? ` · ${detail.total.total}${detail.total.grade ? ` (${detail.total.grade})` : ""}` : "";
   $("line-points").textContent = `${t("points")}: ${detail.line.points ?? "—"}${total}`;
   $("line-explanation").textContent = detail.explanation || "—";
+  const pulled = $("line-pulled");
+  if (pulled) pulled.textContent = detail.last_pulled || "";
   $("line-history").replaceChildren(...(detail.history.length ? detail.history.map(historyItem) : [el("li", "kb-muted", t("historyEmpty"))]));
   const facts = line?.field ? [...detail.facts].sort((a, b) => (b.field === line.field) - (a.field === line.field)) : detail.facts;
   $("line-facts").replaceChildren(...(facts.length ? facts.map(factItem) : [el("li", "kb-muted", t("factsEmpty"))]));
