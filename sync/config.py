@@ -160,9 +160,13 @@ def load_config(path: str | os.PathLike[str]) -> SyncConfig:
     return parse_config(read_connectors_file(path), str(Path(path)))
 
 
+OTHER_TABLES = ("org", "signin", "notify")
+
+
 def parse_config(data: dict[str, Any], where: str = "<config>") -> SyncConfig:
-    # [[org]] tables are sync/org/config.py's: their ${VAR}s are read only by an org sync
-    data = _expand({k: v for k, v in data.items() if k != "org"}, where)
+    # [[org]], [[signin]] and [[notify]] tables belong to org sync, platform sign-in and
+    # cards: their ${VAR}s are read only when those run, never by a pull
+    data = _expand({k: v for k, v in data.items() if k not in OTHER_TABLES}, where)
     settings = data.get("settings") or {}
     base = Path(where).parent if where and not where.startswith("<") else Path(".")
     raw_sources = data.get("source") or data.get("sources") or []
