@@ -607,5 +607,51 @@ def org_sync_command(platform: str, source_name: str, config_file: str | None,
         raise click.ClickException(exc.message) from None
 
 
+# --- `kpibook notify` -----------------------------------------------------------------------------
+
+@click.group("notify", help="Notifications: retry failed deliveries, send the daily reminder "
+                            "of pending approvals (docs/notifications.md).")
+def notify_command() -> None:
+    pass
+
+
+@notify_command.command("retry", help="Attempt every failed notification whose retry is due "
+                                      "(the server's workers do this every minute).")
+def notify_retry_command() -> None:
+    from server.services.cards import retry_due
+
+    app = _app()
+    require_migrated(app)
+    with app.app_context():
+        report = retry_due(app)
+    click.echo(f"{report.sent} sent, {report.retrying} failed again (retried later), "
+               f"{report.failed} given up")
+
+
+@notify_command.command("remind", help="Send each approver the reminder of their pending "
+                                       "approvals, once a day (the workers send it at "
+                                       "KPIBOOK_REMINDER_TIME).")
+@click.option("--date", "day", default="", help="The day it counts for, YYYY-MM-DD "
+                                                "(default: today in the company's time zone).")
+def notify_remind_command(day: str) -> None:
+    import datetime as dt
+
+    from server.services.reminders import send_reminders
+
+    app = _app()
+    require_migrated(app)
+    try:
+        when = dt.date.fromisoformat(day) if day else None
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date like 2026-12-08",
+                                 param_hint="--date") from None
+    with app.app_context():
+        report = send_reminders(app, when)
+    for line in report.sent:
+        click.echo(f"reminded {line}")
+    click.echo(f"{report.day}: {len(report.sent)} reminded, {len(report.skipped)} already "
+               f"reminded that day, {report.nothing} with nothing pending")
+
+
 COMMANDS = (db, users, tokens, clients, serve, xl, doctor, backup, restore, verify, pull_command,
-            org_command)
+            org_command, notify_command)

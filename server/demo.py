@@ -26,6 +26,9 @@ DEMO_USERS = (
     # a scored manager (employee account linked to the roster's 工号 M1004)
     ("M1004", "employee", "一车间副主任 赵敏", {}),
 )
+# Accounts that are people on the org platforms (their 工号): the org sync's identities
+# address their cards on DingTalk / Feishu / WeCom (docs/notifications.md).
+DEMO_EMPLOYEE_IDS = {"gm": "G0001", "auditor": "A0001", "M1004": "M1004"}
 DEMO_TEMPLATE = "manufacturing"
 DEMO_TOKEN_LABEL = "demo"
 
@@ -66,7 +69,9 @@ def _users(session: Session, config: Any
         user = session.scalar(select(User).where(User.name == name))
         if user is None:
             user = create_user(session, name, role, display, authority,
-                               employee_id=name if role == "employee" else "")
+                               employee_id=DEMO_EMPLOYEE_IDS.get(name, ""))
+        if not user.employee_id and name in DEMO_EMPLOYEE_IDS:
+            user.employee_id = DEMO_EMPLOYEE_IDS[name]  # a demo database from before cards
         # A fresh web password per demo run, printed like the tokens.
         passwords[name] = "demo-" + secrets.token_urlsafe(8)
         set_password(user, passwords[name])
@@ -191,6 +196,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"  org sync:  {org_note}: {base}/admin/roster (hr); "
                f"`kpibook org sync --platform dingtalk --config {DEMO_CONFIG}` from another "
                "shell needs the same KPIBOOK_DEMO_* variables")
+    click.echo(f"  cards:     approvals, results and appeal answers go to each person's "
+               f"DingTalk / Feishu / WeCom ([[notify]] in {DEMO_CONFIG.name}); see them at "
+               f"{org.dingtalk.url}/_sim/cards, {org.feishu.url}/_sim/cards, "
+               f"{org.wecom.url}/_sim/cards; failures and retries: {base}/admin/notifications")
     click.echo(f"  manifest:  {base}/addin/manifest.xml")
     click.echo("  sideload:  Excel on the web: Insert > Add-ins > Upload My Add-in > the manifest;"
                "\n             Windows: put the manifest in a shared-folder catalogue (Trust "
@@ -205,6 +214,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             from server.services.orgsync import start_org_scheduler
 
             start_org_scheduler(app)  # the hourly DingTalk org sync of the demo
+            from server.services.cards import start_notify_scheduler
+
+            start_notify_scheduler(app)  # notification retries and the daily reminder
             run_server(app, host, port)
     finally:
         org.stop()

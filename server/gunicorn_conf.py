@@ -103,3 +103,8 @@ def post_worker_init(worker) -> None:
         from server.services.orgsync import start_org_scheduler
 
         start_org_scheduler(app)
+        # Notification retries and the daily reminder: every worker ticks, a row lease /
+        # once-a-day key lets one of them send each (server/services/cards.py).
+        from server.services.cards import start_notify_scheduler
+
+        start_notify_scheduler(app)

@@ -159,7 +159,7 @@ def load_config(path: str | os.PathLike[str]) -> SyncConfig:
 
 def parse_config(data: dict[str, Any], where: str = "<config>") -> SyncConfig:
     # [[org]] tables are sync/org/config.py's: their ${VAR}s are read only by an org sync
-    data = _expand({k: v for k, v in data.items() if k != "org"}, where)
+    data = _expand({k: v for k, v in data.items() if k not in ("org", "notify")}, where)
     settings = data.get("settings") or {}
     base = Path(where).parent if where and not where.startswith("<") else Path(".")
     raw_sources = data.get("source") or data.get("sources") or []

@@ -29,13 +29,14 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from sync.simulators.cards import DingTalkCards
 from sync.simulators.org_data import SimPerson
 from sync.simulators.platform import PlatformSimulator, SimAnswer, SimRequest, route
 
 APP_KEY, APP_SECRET = "kpibook-org", "demo-dingtalk-org-secret"
 
 
-class DingTalkSimulator(PlatformSimulator):
+class DingTalkSimulator(DingTalkCards, PlatformSimulator):  # cards.py: work notifications
     platform = "dingtalk"
 
     @property

@@ -26,6 +26,7 @@ import base64
 import secrets
 from typing import Any
 
+from sync.simulators.cards import FeishuCards
 from sync.simulators.org_data import SimDepartment, SimPerson
 from sync.simulators.platform import PlatformSimulator, SimAnswer, SimRequest, route
 
@@ -33,7 +34,7 @@ APP_ID, APP_SECRET = "cli_kpibook", "demo-feishu-secret"
 ROOT = "0"
 
 
-class FeishuSimulator(PlatformSimulator):
+class FeishuSimulator(FeishuCards, PlatformSimulator):  # cards.py: work notifications
     platform = "feishu"
     forbid_recursion: set[int]
 
