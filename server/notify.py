@@ -106,10 +106,11 @@ def recipient_lang(user: User | None, cfg: Mapping[str, Any]) -> str:
 def card_channels(cfg: Mapping[str, Any]) -> tuple[Any, ...]:
     """The `[[notify]]` channels of the connectors file (KPIBOOK_SYNC_CONFIG); () without one
     or when it cannot be read (logged: notifications never break the action that sent them)."""
+    from server.services.pull import config_path
     from sync.cards import load_card_channels
     from sync.errors import SyncError
 
-    path = str(cfg.get("SYNC_CONFIG") or "")
+    path = config_path(cfg)
     if not path:
         return ()
     try:

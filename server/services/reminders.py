@@ -65,7 +65,8 @@ def pending_approvals(db: Session, approver: User) -> Pending:
             continue
         rows = active_adjustments(db, period).values()
         if not departments:
-            departments = dict(db.execute(select(Employee.employee_id, Employee.department)))
+            departments = dict(db.execute(select(Employee.employee_id,
+                                                    Employee.department)).all())
         mine = {r.employee_id for r in rows if r.author_id != approver.id and r.author !=
                 approver.name and policy.visible(approver, r.employee_id,
                                                  departments.get(r.employee_id))}
@@ -93,6 +94,11 @@ def send_reminders(app: Any, day: dt.date | None = None,
                    now: dt.datetime | None = None) -> ReminderReport:
     """Remind every approver with something pending, once for `day` (default: today in the
     company's time zone)."""
+    with app.app_context():
+        return _send_reminders(app, day, now)
+
+
+def _send_reminders(app: Any, day: dt.date | None, now: dt.datetime | None) -> ReminderReport:
     from server.db import session_scope
 
     now = now or dt.datetime.now(dt.UTC)
