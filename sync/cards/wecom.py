@@ -2,9 +2,10 @@
 
 `POST {url}/cgi-bin/message/send?access_token=` `{touser: "id1|id2", msgtype:
 "template_card", agentid, template_card: {card_type: "text_notice", source, main_title:
-{title, desc}, sub_title_text, jump_list: [{type: 1, title, url}], card_action: {type: 1,
-url}}}` -> `{errcode: 0, invaliduser: "id1|id2", msgid}`: users the platform does not know
-come back in `invaliduser` (errcode 81013 when nobody was valid). Throttled: 45009, 45033.
+{title}, sub_title_text, quote_area: {type: 0, quote_text}, jump_list: [{type: 1, title, url}],
+card_action: {type: 1, url}}}` -> `{errcode: 0, invaliduser: "id1|id2", msgid}`: users the
+platform does not know come back in `invaliduser` (errcode 81013 when nobody was valid).
+Throttled: 45009, 45033.
 The token and error envelope are the org connector's (sync/org/wecom.py).
 """
 
@@ -37,8 +38,9 @@ def body(channel: CardChannel, user_id: str, card: Card) -> dict[str, Any]:
                 "source": {"desc": "kpibook", "desc_color": 0},
                 # WeCom's client folds titles over ~26 characters and texts over ~112
                 # (its recommendation); the API takes them whole
-                "main_title": {"title": card.title, "desc": card.note},
+                "main_title": {"title": card.title},
                 "sub_title_text": card.text,
+                "quote_area": {"type": 0, "quote_text": card.note},
                 "jump_list": [{"type": 1, "title": card.button, "url": card.url}],
                 "card_action": {"type": 1, "url": card.url}},
             "enable_duplicate_check": 0}

@@ -215,7 +215,7 @@ class WeComCards(CardInbox):
                 self.receive(user, str((card.get("main_title") or {}).get("title") or ""),
                              str(card.get("sub_title_text") or ""),
                              str(jump.get("title") or ""), str(card["card_action"]["url"]),
-                             str((card.get("main_title") or {}).get("desc") or ""), body)
+                             str((card.get("quote_area") or {}).get("quote_text") or ""), body)
         return self.answer_of(0, "ok", invaliduser="|".join(invalid), invalidparty="",  # type: ignore[attr-defined]
                               invalidtag="", unlicenseduser="",
                               msgid=secrets.token_hex(12),
@@ -247,7 +247,8 @@ text-decoration:none;font-size:14px}
 .fs .note{padding:0 16px 14px;font-size:12px;color:#8f959e;white-space:pre-wrap}
 .wc .source{padding:14px 16px 0;font-size:12px;color:#8f959e}
 .wc .title{padding:8px 16px 0;font-size:17px;font-weight:600}
-.wc .desc{padding:4px 16px 0;font-size:13px;color:#8f959e}
+.wc .quote{margin:0 16px 12px;padding:8px 10px;background:#f5f6f7;border-radius:4px;
+font-size:12px;color:#8f959e;white-space:pre-wrap}
 .wc .text{padding:12px 16px;font-size:14px;line-height:1.6;color:#434343;white-space:pre-wrap}
 .wc .jump{display:block;padding:10px 16px;border-top:1px solid #eee;color:#2d6cdf;
 text-decoration:none;font-size:14px}
@@ -274,9 +275,9 @@ def render_card(card: ReceivedCard) -> str:
     else:
         inner = (f'<div class="card wc"><div class="source">kpibook</div>'
                  f'<div class="title">{e(card.title)}</div>'
-                 + (f'<div class="desc">{e(card.note)}</div>' if card.note else "")
-                 + f'<div class="text">{e(card.text)}</div>'
-                 f'<a class="jump" href="{e(card.url)}">{e(card.button)}</a>'
+                 f'<div class="text">{e(card.text)}</div>'
+                 + (f'<div class="quote">{e(card.note)}</div>' if card.note else "")
+                 + f'<a class="jump" href="{e(card.url)}">{e(card.button)}</a>'
                  f'<a class="more" href="{e(card.url)}">查看详情 ›</a></div>')
     return f'<section data-card="{card.n}">{meta}{inner}</section>'
 
