@@ -98,7 +98,13 @@ def users() -> None:
 @click.option("--authority", default="",
               help='Executive/department head authority as JSON, e.g. '
                    '\'{"departments": ["一车间"], "max_points": 3}\'.')
-def users_add(name: str, role: str, display_name: str, email: str, authority: str) -> None:
+@click.option("--employee-id", default="",
+              help="The person's 工号: their results (employees) and their cards on DingTalk "
+                   "/ Feishu / WeCom through the org sync (docs/notifications.md).")
+@click.option("--lang", type=click.Choice(["", "zh", "en"]), default="",
+              help="Language of their notifications (default: KPIBOOK_LANG).")
+def users_add(name: str, role: str, display_name: str, email: str, authority: str,
+              employee_id: str, lang: str) -> None:
     from server.auth import create_user
     from server.db import session_scope
 
@@ -110,9 +116,11 @@ def users_add(name: str, role: str, display_name: str, email: str, authority: st
     require_migrated(app)
     with session_scope(app) as session:
         try:
-            user = create_user(session, name, role, display_name, auth, email)
+            user = create_user(session, name, role, display_name, auth, email,
+                               employee_id=employee_id)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        user.lang = lang
         click.echo(f"created user {user.name} ({user.role})")
 
 

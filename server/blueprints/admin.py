@@ -157,6 +157,8 @@ def update_user(user_id: int) -> Response:
     target.email = form.get("email", "").strip()
     target.role = role
     target.employee_id = form.get("employee_id", "").strip()
+    if "lang" in form:  # notifications and cards in this language ("": KPIBOOK_LANG)
+        target.lang = form["lang"] if form["lang"] in ("zh", "en") else ""
     target.authority = authority_from_form(form)
     if target.active and not active:
         auth.end_all_sessions(db, target)

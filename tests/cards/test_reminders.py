@@ -143,3 +143,13 @@ def test_the_commands(in_review, sims, monkeypatch, db_backend):
     assert len(sims["wecom"].cards_for(GM)) == 1
     result = CliRunner().invoke(main, ["notify", "remind", "--date", "8.12."])
     assert result.exit_code != 0 and "--date" in result.output
+    # an approver added with their 工号 and language
+    out = CliRunner().invoke(main, ["users", "add", "cfo", "--role", "executive",
+                                    "--display-name", "财务总监", "--employee-id", "A0001",
+                                    "--lang", "en"], catch_exceptions=False).output
+    assert "created user cfo" in out
+    with session_scope(in_review) as s:
+        from server.models import User
+
+        cfo = s.scalar(select(User).where(User.name == "cfo"))
+        assert (cfo.employee_id, cfo.lang) == ("A0001", "en")
