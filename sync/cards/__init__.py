@@ -79,7 +79,12 @@ def parse_card_channels(data: dict[str, Any], where: str = "<config>"
         raise ConfigError(f"{where}: notify must be a list of tables ([[notify]])")
     if not raw:
         return ()
-    orgs = {o.name: o for o in parse_org_config(data, where)}
+    # only the [[org]] tables a channel names: another one's unset ${VAR} is not ours
+    named = {str(item.get("org") or "") for item in raw if isinstance(item, dict)}
+    orgs = {o.name: o for o in parse_org_config(
+        {**data, "org": [o for o in data.get("org") or []
+                         if isinstance(o, dict) and str(o.get("name") or "") in named]},
+        where)}
     out: list[CardChannel] = []
     for i, item in enumerate(raw, 1):
         here = f"{where}: notify #{i}"
