@@ -98,7 +98,13 @@ def users() -> None:
 @click.option("--authority", default="",
               help='Executive/department head authority as JSON, e.g. '
                    '\'{"departments": ["一车间"], "max_points": 3}\'.')
-def users_add(name: str, role: str, display_name: str, email: str, authority: str) -> None:
+@click.option("--employee-id", default="",
+              help="The person's 工号: their results (employees) and their cards on DingTalk "
+                   "/ Feishu / WeCom through the org sync (docs/notifications.md).")
+@click.option("--lang", type=click.Choice(["", "zh", "en"]), default="",
+              help="Language of their notifications (default: KPIBOOK_LANG).")
+def users_add(name: str, role: str, display_name: str, email: str, authority: str,
+              employee_id: str, lang: str) -> None:
     from server.auth import create_user
     from server.db import session_scope
 
@@ -110,9 +116,11 @@ def users_add(name: str, role: str, display_name: str, email: str, authority: st
     require_migrated(app)
     with session_scope(app) as session:
         try:
-            user = create_user(session, name, role, display_name, auth, email)
+            user = create_user(session, name, role, display_name, auth, email,
+                               employee_id=employee_id)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        user.lang = lang
         click.echo(f"created user {user.name} ({user.role})")
 
 
@@ -622,5 +630,51 @@ def org_sync_command(platform: str, source_name: str, config_file: str | None,
         raise click.ClickException(exc.message) from None
 
 
+# --- `kpibook notify` -----------------------------------------------------------------------------
+
+@click.group("notify", help="Notifications: retry failed deliveries, send the daily reminder "
+                            "of pending approvals (docs/notifications.md).")
+def notify_command() -> None:
+    pass
+
+
+@notify_command.command("retry", help="Attempt every failed notification whose retry is due "
+                                      "(the server's workers do this every minute).")
+def notify_retry_command() -> None:
+    from server.services.cards import retry_due
+
+    app = _app()
+    require_migrated(app)
+    with app.app_context():
+        report = retry_due(app)
+    click.echo(f"{report.sent} sent, {report.retrying} failed again (retried later), "
+               f"{report.failed} given up")
+
+
+@notify_command.command("remind", help="Send each approver the reminder of their pending "
+                                       "approvals, once a day (the workers send it at "
+                                       "KPIBOOK_REMINDER_TIME).")
+@click.option("--date", "day", default="", help="The day it counts for, YYYY-MM-DD "
+                                                "(default: today in the company's time zone).")
+def notify_remind_command(day: str) -> None:
+    import datetime as dt
+
+    from server.services.reminders import send_reminders
+
+    app = _app()
+    require_migrated(app)
+    try:
+        when = dt.date.fromisoformat(day) if day else None
+    except ValueError:
+        raise click.BadParameter(f"{day!r} is not a date like 2026-12-08",
+                                 param_hint="--date") from None
+    with app.app_context():
+        report = send_reminders(app, when)
+    for line in report.sent:
+        click.echo(f"reminded {line}")
+    click.echo(f"{report.day}: {len(report.sent)} reminded, {len(report.skipped)} already "
+               f"reminded that day, {report.nothing} with nothing pending")
+
+
 COMMANDS = (db, users, tokens, clients, serve, xl, doctor, backup, restore, verify, pull_command,
-            org_command)
+            org_command, notify_command)

@@ -73,6 +73,18 @@ def parse_lang(text: str) -> str:
     raise ValueError(f"unsupported language {text!r} (zh or en)")
 
 
+def parse_clock(text: str) -> str:
+    """'9:00' -> '09:00'; '' stays '' (off)."""
+    value = text.strip()
+    if not value:
+        return ""
+    hours, _, minutes = value.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60
+            and len(minutes) == 2):
+        raise ValueError(f"not a time of day: {text!r} (HH:MM, e.g. 09:00)")
+    return f"{int(hours):02d}:{minutes}"
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str  # Flask config key; the environment variable is PREFIX + name
@@ -181,6 +193,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Robot webhook for notifications, e.g. a DingTalk or Feishu group robot (empty: none)"),
     Setting("WEBHOOK_STYLE", "dingtalk", str.lower,
             "Body of the webhook POST: dingtalk (markdown), feishu (text) or plain (JSON event)"),
+    # Cards to each person on DingTalk / Feishu / WeCom come from the [[notify]] tables of
+    # the connectors file (KPIBOOK_SYNC_CONFIG, docs/notifications.md); these apply to every
+    # channel (e-mail, webhook, cards).
+    Setting("NOTIFY_MAX_ATTEMPTS", 5, int,
+            "Attempts per notification before it is given up (failed deliveries are retried "
+            "by the server's workers and `kpibook notify retry`)"),
+    Setting("NOTIFY_RETRY_SECONDS", 60, int,
+            "Wait in seconds before the first retry of a failed notification; doubled for "
+            "each further retry"),
+    Setting("REMINDER_TIME", "09:00", parse_clock,
+            "Local time (company time zone, HH:MM) of the daily reminder of pending approvals "
+            "to each approver; empty: no scheduled reminder (`kpibook notify remind` still "
+            "sends it)"),
 )
 
 

@@ -26,8 +26,9 @@ DEMO_USERS = (
     # a scored manager (employee account linked to the roster's 工号 M1004)
     ("M1004", "employee", "一车间副主任 赵敏", {}),
 )
-# Employee ids of demo accounts: platform sign-in finds them through the org sync's identities
-# (docs/signin.md); 周建国 and 孙丽华 are on the simulated platforms as G0001 and A0001.
+# Employee ids of demo accounts (their 工号 on the simulated platforms, G0001 and A0001 for
+# 周建国 and 孙丽华): platform sign-in finds them and cards address them through the org
+# sync's identities (docs/signin.md, docs/notifications.md).
 DEMO_EMPLOYEE_IDS = {"gm": "G0001", "auditor": "A0001", "M1004": "M1004"}
 DEMO_TEMPLATE = "manufacturing"
 # October holds three scorecards side by side, each scored from its own template workbook
@@ -206,6 +207,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"  platform sign-in: {base}/login shows DingTalk, Feishu, WeCom and Group SSO "
                "(simulated on 127.0.0.1: choose who scans); 周建国 -> gm, 孙丽华 -> auditor, "
                "赵敏 -> M1004 (docs/signin.md)")
+    click.echo(f"  cards:     approvals, results and appeal answers go to each person's "
+               f"DingTalk / Feishu / WeCom ([[notify]] in {DEMO_CONFIG.name}); see them at "
+               f"{org.dingtalk.url}/_sim/cards, {org.feishu.url}/_sim/cards, "
+               f"{org.wecom.url}/_sim/cards; failures and retries: {base}/admin/notifications")
     click.echo(f"  manifest:  {base}/addin/manifest.xml")
     click.echo("  sideload:  Excel on the web: Insert > Add-ins > Upload My Add-in > the manifest;"
                "\n             Windows: put the manifest in a shared-folder catalogue (Trust "
@@ -223,6 +228,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             from server.services.schedule import start_pull_scheduler
 
             start_pull_scheduler(app)  # the demo connectors' scheduled pulls
+            from server.services.cards import start_notify_scheduler
+
+            start_notify_scheduler(app)  # notification retries and the daily reminder
             run_server(app, host, port)
     finally:
         org.stop()

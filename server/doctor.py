@@ -263,9 +263,38 @@ def _notifications(app: Flask) -> list[Check]:
         out.append(Check("webhook", OK if scheme == "https" else WARN,
                          f"{scheme}://… ({c.get('WEBHOOK_STYLE')})"
                          + ("" if scheme == "https" else ": not https")))
+    out += _card_channels(c)
     if not out:
         out.append(Check("notifications", WARN, "neither KPIBOOK_SMTP_HOST nor "
-                         "KPIBOOK_WEBHOOK_URL: nobody is told about publications and appeals"))
+                         "KPIBOOK_WEBHOOK_URL nor [[notify]] cards: nobody is told about "
+                         "publications and appeals"))
+    return out
+
+
+def _card_channels(c: Mapping[str, object]) -> list[Check]:
+    """[[notify]] tables of the connectors file: cards on DingTalk / Feishu / WeCom."""
+    from server.services.pull import config_path
+    from sync.cards import load_card_channels
+    from sync.errors import SyncError
+
+    path = config_path(c)
+    if not path:
+        return []
+    try:
+        channels = load_card_channels(path)
+    except SyncError as exc:
+        return [Check("cards", FAIL, f"{exc}")]
+    out = []
+    for ch in channels:
+        try:
+            url = ch.org.url()
+        except SyncError as exc:
+            out.append(Check(f"cards {ch.name}", FAIL, str(exc)))
+            continue
+        https = urlsplit(url).scheme == "https"
+        out.append(Check(f"cards {ch.name}", OK if https else WARN,
+                         f"{ch.platform} via [[org]] {ch.org.name}"
+                         + ("" if https else f": {url} is not https")))
     return out
 
 

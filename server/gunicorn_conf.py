@@ -108,3 +108,8 @@ def post_worker_init(worker) -> None:
         from server.services.schedule import start_pull_scheduler
 
         start_pull_scheduler(app)
+        # Notification retries and the daily reminder: every worker ticks, a row lease /
+        # once-a-day key lets one of them send each (server/services/cards.py).
+        from server.services.cards import start_notify_scheduler
+
+        start_notify_scheduler(app)

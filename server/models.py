@@ -110,6 +110,8 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     recovery_codes: Mapped[list[Any]] = mapped_column(default=list)
+    # Language of the messages and cards sent to this person (zh | en); "": KPIBOOK_LANG.
+    lang: Mapped[str] = mapped_column(String(5), default="")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -521,8 +523,22 @@ class Notification(Base):
     recipient: Mapped[str] = mapped_column(String(200), default="")
     subject: Mapped[str] = mapped_column(String(300), default="")
     link: Mapped[str] = mapped_column(String(500), default="")
-    status: Mapped[str] = mapped_column(String(20), default="sent")  # sent | failed
+    # sent | retrying (failed; tried again at next_attempt_at) | failed (gave up, or a
+    # failure no retry mends: an unknown user)
+    status: Mapped[str] = mapped_column(String(20), default="sent")
     error: Mapped[str] = mapped_column(Text, default="")
+    # Retries (server/services/cards.py): what to send again, how often it was tried, when
+    # next, and which worker holds it now (a lease: two workers never send it together).
+    user_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(default=None, index=True)
+    lease_owner: Mapped[str] = mapped_column(String(40), default="")
+    lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # Set for messages that must go out once only (the daily reminder:
+    # "reminder:<date>:<user id>:<channel>"); unique, so a second worker's insert fails.
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), default=None, unique=True)
 
 
 class PushedRecord(Base):

@@ -1,37 +1,60 @@
-"""Notifications: when something waits for someone, tell them by e-mail and the team's robot.
+"""Notifications: when something waits for someone, tell them — by e-mail, the team's robot
+and a card on their own DingTalk / Feishu / WeCom.
 
-* E-mail over SMTP (KPIBOOK_SMTP_*), one message per recipient who has an address, bilingual.
+* E-mail over SMTP (KPIBOOK_SMTP_*), one message per recipient who has an address, in both
+  languages (theirs first).
 * A webhook (KPIBOOK_WEBHOOK_URL): one JSON POST per event, shaped for a DingTalk
   (`{"msgtype": "markdown", ...}`) or Feishu (`{"msg_type": "text", ...}`) group robot, or the
-  plain event (`KPIBOOK_WEBHOOK_STYLE=plain`) for other integrations.
+  plain event (`KPIBOOK_WEBHOOK_STYLE=plain`) for other integrations. Personal messages (the
+  daily reminder) are not posted to the group.
+* Cards (sync/cards/): each `[[notify]]` channel of the connectors file sends one card per
+  person, addressed by the platform user id the org sync recorded for their 工号
+  (org_identities), in their language (User.lang, else KPIBOOK_LANG) with the other
+  language as a footnote, and a button that opens the page.
 
-Every message carries the link to the page where the waiting thing is done. Each attempt is a
-Notification row (sent/failed, with the error text but never credentials). A failure is
-logged and recorded, never raised: the approval or appeal that caused it is already stored.
+Every message carries the absolute link (KPIBOOK_BASE_URL) to the page where the waiting
+thing is done. Each delivery is a Notification row: `prepare` stores it (with what to send
+again) held by this process, `deliver` makes one attempt and records sent / retrying (with
+the next attempt's time, backing off) / failed (given up, or a failure no retry mends such
+as a user the platform does not know). A failure is logged and recorded, never raised: the
+approval or appeal that caused it is already stored. Retries are server/services/cards.py.
 
 Triggers: period events (server/workflow.py `on_period_event`: adjustments to approve, results
-to acknowledge, a period returned or reopened) and feedback (an appeal to answer, an answer
-to confirm), see `server/services/feedback.py`.
+to acknowledge, a period returned or reopened), feedback (an appeal to answer, an answer
+to confirm, see `server/services/feedback.py`) and the daily reminder of pending approvals
+(server/services/reminders.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import logging
+import os
+import secrets
 import smtplib
+import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 import requests
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Notification, Role, User
+from server.models import Notification, OrgIdentity, Role, User
 
 log = logging.getLogger("kpibook.notify")
+
+# Which process holds a delivery while it is being attempted (services/cards.py claims rows
+# for this owner); a lease outlives the longest attempt (a 10 s timeout and a token fetch).
+WORKER = f"{socket.gethostname()[:20]}:{os.getpid()}:{secrets.token_hex(3)}"
+LEASE_SECONDS = 300
+PERSONAL = frozenset({"approvals_reminder"})  # to one person: never posted to the group robot
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,55 +73,202 @@ class Message:
     def subject(self) -> str:
         return f"{self.subject_zh} / {self.subject_en}"
 
-    def text(self, base_url: str) -> str:
+    def subject_in(self, lang: str) -> str:
+        return self.subject if lang != "en" else f"{self.subject_en} / {self.subject_zh}"
+
+    def text(self, base_url: str, lang: str = "zh") -> str:
         link = self.link(base_url)
-        return (f"{self.body_zh}\n处理页面：{link}\n\n{self.body_en}\nOpen: {link}\n\n"
-                f"-- kpibook")
+        zh = f"{self.body_zh}\n处理页面：{link}"
+        en = f"{self.body_en}\nOpen: {link}"
+        first, second = (en, zh) if lang == "en" else (zh, en)
+        return f"{first}\n\n{second}\n\n-- kpibook"
+
+
+def card_for(message: Message, lang: str, base_url: str) -> Any:
+    """The card a person reads: their language, the other one as a footnote."""
+    from server.scoring.messages import CATALOGUE, msg
+    from sync.cards import Card
+
+    key = f"notify.button.{message.kind}"
+    button = msg(key if key in CATALOGUE else "notify.button.open", lang)
+    if lang == "en":
+        return Card(message.subject_en, message.body_en, button, message.link(base_url),
+                    message.body_zh)
+    return Card(message.subject_zh, message.body_zh, button, message.link(base_url),
+                message.body_en)
+
+
+def recipient_lang(user: User | None, cfg: Mapping[str, Any]) -> str:
+    lang = (user.lang if user is not None else "") or str(cfg.get("LANG") or "zh")
+    return "en" if lang.startswith("en") else "zh"
+
+
+def card_channels(cfg: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The `[[notify]]` channels of the connectors file (KPIBOOK_SYNC_CONFIG); () without one
+    or when it cannot be read (logged: notifications never break the action that sent them)."""
+    from server.services.pull import config_path
+    from sync.cards import load_card_channels
+    from sync.errors import SyncError
+
+    path = config_path(cfg)
+    if not path:
+        return ()
+    try:
+        return load_card_channels(path)
+    except SyncError as exc:
+        log.error("card channels: %s", exc)
+        return ()
+
+
+def _identities(db: Session, source: str, employee_ids: Iterable[str]) -> dict[str, str]:
+    """工号 -> the platform user id the org sync of `source` last saw."""
+    ids = sorted({e for e in employee_ids if e})
+    if not ids:
+        return {}
+    rows = db.scalars(select(OrgIdentity).where(OrgIdentity.source == source,
+                                                OrgIdentity.employee_id.in_(ids))
+                      .order_by(OrgIdentity.seen_at))
+    return {r.employee_id: r.user_id for r in rows}  # the latest seen wins
 
 
 def send(db: Session, message: Message, recipients: Iterable[User]) -> list[Notification]:
-    """E-mail each recipient (with an address) and post once to the webhook."""
+    """E-mail each recipient (with an address), post once to the webhook, send each a card
+    on every card channel; one attempt each now, failures wait for their retry."""
+    rows = prepare(db, message, recipients)
+    db.flush()
     cfg = current_app.config
-    rows = []
-    people = [u for u in recipients if u.active]
-    if cfg.get("SMTP_HOST"):
-        for user in people:
-            if not user.email:
-                continue
-            rows.append(_attempt(db, message, "email", user.email,
-                                 lambda u=user: _email(cfg, u.email, message)))
-    if cfg.get("WEBHOOK_URL"):
-        names = "、".join(u.label for u in people) or "-"
-        rows.append(_attempt(db, message, "webhook", names,
-                             lambda: _webhook(cfg, message, people)))
+    for row in rows:
+        if row.lease_owner == WORKER:  # not the ones recorded as failed already
+            deliver(db, row, cfg)
     db.flush()
     return rows
 
 
-def _attempt(db: Session, message: Message, channel: str, recipient: str, action) -> Notification:
-    row = Notification(kind=message.kind, channel=channel, recipient=recipient[:200],
-                       subject=message.subject[:300],
-                       link=message.link(current_app.config["BASE_URL"])[:500])
+def prepare(db: Session, message: Message, recipients: Iterable[User],
+            once_key: str = "") -> list[Notification]:
+    """The Notification rows of `message`, held by this process (not yet attempted).
+    `once_key`: each row's dedupe_key is "<once_key>:<user id>:<channel>", so that a message
+    meant to go out once (the daily reminder) cannot be stored twice."""
+    cfg = current_app.config
+    rows: list[Notification] = []
+    people = [u for u in recipients if u.active]
+    payload = {"message": dataclasses.asdict(message)}
+
+    def row(channel: str, recipient: str, user: User | None, address: dict[str, Any],
+            error: str = "") -> None:
+        now = dt.datetime.now(dt.UTC)
+        item = Notification(
+            kind=message.kind, channel=channel[:20], recipient=recipient[:200],
+            subject=message.subject_in(recipient_lang(user, cfg))[:300],
+            link=message.link(cfg["BASE_URL"])[:500], user_id=user.id if user else None,
+            payload={**payload, "address": address, "lang": recipient_lang(user, cfg)},
+            attempts=0, status="retrying", next_attempt_at=now, lease_owner=WORKER,
+            lease_until=now + dt.timedelta(seconds=LEASE_SECONDS), updated_at=now,
+            dedupe_key=f"{once_key}:{user.id if user else 0}:{channel}"[:120]
+            if once_key else None)
+        if error:  # nothing to attempt: recorded for HR as it is
+            item.status, item.error, item.next_attempt_at = "failed", error, None
+            item.lease_owner, item.lease_until = "", None
+        db.add(item)
+        rows.append(item)
+
+    if cfg.get("SMTP_HOST"):
+        for user in people:
+            if user.email:
+                row("email", user.email, user, {"email": user.email})
+    if cfg.get("WEBHOOK_URL") and message.kind not in PERSONAL:
+        row("webhook", "、".join(u.label for u in people) or "-", None,
+            {"people": [[u.label, u.name] for u in people]})
+    for channel in card_channels(cfg):
+        if not channel.wants(message.kind):
+            continue
+        linked = [u for u in people if u.employee_id]  # accounts of people on the roster
+        ids = _identities(db, channel.org.name, [u.employee_id for u in linked])
+        for user in linked:
+            uid = ids.get(user.employee_id)
+            if uid is None:
+                row(channel.name, user.label, user, {},
+                    f"{user.label} ({user.employee_id}) has no {channel.platform} account known "
+                    f"to the org sync of {channel.org.name}")
+            else:
+                row(channel.name, f"{user.label} ({uid})", user, {"user_id": uid})
+    return rows
+
+
+def deliver(db: Session, row: Notification, cfg: Mapping[str, Any]) -> Notification:
+    """One attempt of a held row, recorded on it (and its lease released)."""
+    from sync.cards import CardError
+
+    now = dt.datetime.now(dt.UTC)
+    row.attempts = (row.attempts or 0) + 1
+    permanent = False
     try:
-        action()
-        row.status = "sent"
+        _attempt(db, row, cfg)
     except Exception as exc:  # noqa: BLE001 - any delivery failure is recorded, not raised
-        row.status = "failed"
-        # The exception's class and text (no credentials are put into either by smtplib or
-        # requests for these calls); the webhook URL may hold a secret token: not logged.
+        permanent = isinstance(exc, CardError) and exc.permanent
+        # The exception's class and text (no credentials are put into either by smtplib,
+        # requests or the card clients); the webhook URL may hold a secret token: not logged.
         row.error = f"{type(exc).__name__}: {exc}"[:1000]
-        log.warning("notification %s via %s failed: %s", message.kind, channel,
-                    type(exc).__name__)
-    db.add(row)
+        log.warning("notification %s via %s failed (attempt %s): %s", row.kind, row.channel,
+                    row.attempts, type(exc).__name__)
+        if permanent or row.attempts >= int(cfg.get("NOTIFY_MAX_ATTEMPTS", 5)):
+            row.status, row.next_attempt_at = "failed", None
+        else:
+            wait = int(cfg.get("NOTIFY_RETRY_SECONDS", 60)) * 2 ** (row.attempts - 1)
+            row.status, row.next_attempt_at = "retrying", now + dt.timedelta(seconds=wait)
+    else:
+        row.status, row.error, row.next_attempt_at = "sent", "", None
+    row.lease_owner, row.lease_until, row.updated_at = "", None, now
     return row
 
 
-def _email(cfg: dict, to: str, message: Message) -> None:
+def _attempt(db: Session, row: Notification, cfg: Mapping[str, Any]) -> None:
+    message = Message(**row.payload["message"])
+    address = row.payload.get("address") or {}
+    lang = row.payload.get("lang") or "zh"
+    if row.channel == "email":
+        _email(cfg, address["email"], message, lang)
+    elif row.channel == "webhook":
+        people = [_Person(label, name) for label, name in address.get("people") or []]
+        _webhook(cfg, message, people)
+    else:
+        from sync.cards import CardError, send_card
+
+        channel = next((c for c in card_channels(cfg) if c.name == row.channel), None)
+        if channel is None:
+            raise CardError(row.channel, "no such [[notify]] channel in the connectors file "
+                                         "(any more)")
+        uid = address.get("user_id") or _platform_user(db, row, channel.org.name)
+        if not uid:
+            raise CardError(row.channel, row.error or "no platform account known",
+                            permanent=True)
+        send_card(channel, uid, card_for(message, lang, cfg["BASE_URL"]))
+
+
+def _platform_user(db: Session, row: Notification, source: str) -> str:
+    """The platform id of the row's person now (an org sync may have linked them since)."""
+    user = db.get(User, row.user_id) if row.user_id else None
+    if user is None or not user.employee_id:
+        return ""
+    uid = _identities(db, source, [user.employee_id]).get(user.employee_id, "")
+    if uid:
+        row.payload = {**row.payload, "address": {"user_id": uid}}
+        row.recipient = f"{user.label} ({uid})"[:200]
+    return uid
+
+
+@dataclass(frozen=True, slots=True)
+class _Person:
+    label: str
+    name: str
+
+
+def _email(cfg: Mapping[str, Any], to: str, message: Message, lang: str = "zh") -> None:
     mail = EmailMessage()
     mail["From"] = cfg["MAIL_FROM"]
     mail["To"] = to
-    mail["Subject"] = f"[kpibook] {message.subject}"
-    mail.set_content(message.text(cfg["BASE_URL"]))
+    mail["Subject"] = f"[kpibook] {message.subject_in(lang)}"
+    mail.set_content(message.text(cfg["BASE_URL"], lang))
     host, port = cfg["SMTP_HOST"], int(cfg["SMTP_PORT"])
     if cfg.get("SMTP_SSL"):
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=10,
@@ -114,7 +284,7 @@ def _email(cfg: dict, to: str, message: Message) -> None:
 
 
 def webhook_body(style: str, message: Message, base_url: str,
-                 people: list[User]) -> dict[str, object]:
+                 people: list[Any]) -> dict[str, object]:
     link = message.link(base_url)
     who = "、".join(u.label for u in people)
     if style == "feishu":
@@ -130,7 +300,7 @@ def webhook_body(style: str, message: Message, base_url: str,
                                  f"{'待办人：' + who if who else ''}\n\n[打开页面]({link})"}}
 
 
-def _webhook(cfg: dict, message: Message, people: list[User]) -> None:
+def _webhook(cfg: Mapping[str, Any], message: Message, people: list[Any]) -> None:
     body = webhook_body(cfg.get("WEBHOOK_STYLE", "dingtalk"), message, cfg["BASE_URL"], people)
     resp = requests.post(cfg["WEBHOOK_URL"], data=json.dumps(body, ensure_ascii=False)
                          .encode("utf-8"),
@@ -180,12 +350,14 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
         actor = _label(db, info.actor)
         if info.to_state == "in_review" and info.action in ("submit", "adjust",
                                                              "send_for_review", "reopen"):
+            # executives approve each submission on the review page (docs/review.md)
             send(db, Message(
                 "adjustments_to_approve", f"期间 {code} 有调整待审批",
                 f"Adjustments of period {code} wait for approval",
                 f"{actor} 已提交期间 {code} 的调整，请审批。{at.zh}",
                 f"{actor} submitted the adjustments of period {code}; please approve "
-                f"them.{at.en}", path), users_with_role(db, Role.EXECUTIVE.value))
+                f"them.{at.en}", f"/review/{code}"),
+                users_with_role(db, Role.EXECUTIVE.value))
         elif info.action == "publish":
             from server.models import Period
             from server.workflow import latest_run

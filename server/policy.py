@@ -65,6 +65,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "users.manage": frozenset({HR}),
     "clients.manage": frozenset({HR}),
     "notifications.view": frozenset({HR, AUD}),
+    "notifications.retry": frozenset({HR}),  # send a failed notification again now
     # org sync (DingTalk/Feishu/WeCom): proposals are read by HR and audit, decided by HR
     "roster.view": frozenset({HR, AUD}),
     "roster.apply": frozenset({HR}),  # run a sync, apply or discard its proposal
@@ -414,7 +415,8 @@ def adjustment_range(user: User, change: Change, lang: str = "zh") -> Adjustment
 # Personal access token scopes (docs/security.md): a token may do what its user's role may,
 # and only within its scopes. Opening periods and pulling data is administration.
 _ADMIN_ACTIONS = frozenset({"period.create", "period.pull", "period.transition",
-                            "users.manage", "clients.manage", "appeal.answer"})
+                            "users.manage", "clients.manage", "appeal.answer",
+                            "notifications.retry"})
 _READ_ACTIONS = frozenset({"account.own", "api.read", "period.view", "facts.view",
                            "period.check", "result.view", "result.export", "appeal.view",
                            "appeal.list", "users.view", "notifications.view"})
@@ -462,6 +464,7 @@ ACTION_WORDS = {
     "users.manage": ("管理用户", "manage users"),
     "clients.manage": ("管理接口客户端", "manage API clients"),
     "notifications.view": ("查看通知记录", "view notifications"),
+    "notifications.retry": ("重发失败的通知", "retry failed notifications"),
     "roster.view": ("查看组织同步", "view org sync"),
     "roster.apply": ("同步并应用名单变更", "sync and apply roster changes"),
 }

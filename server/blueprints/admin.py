@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from server import auth, guards, throttle
 from server.db import get_session
-from server.models import Employee, Notification, OAuthClient, Role, User
+from server.models import Employee, OAuthClient, Role, User
 from server.scoring.messages import why_of
 from server.scoring.numbers import checked_decimal
 from server.services import platform_signin
+from server.services import cards
 from server.services.errors import BadRequest, NotFound
 from server.web import back, lang, say, t
 from server.xlwire.textsafe import checked_text
@@ -186,6 +187,8 @@ def update_user(user_id: int) -> Response:
     target.email = form.get("email", "").strip()
     target.role = role
     target.employee_id = form.get("employee_id", "").strip()
+    if "lang" in form:  # notifications and cards in this language ("": KPIBOOK_LANG)
+        target.lang = form["lang"] if form["lang"] in ("zh", "en") else ""
     target.authority = authority_from_form(form)
     if target.active and not active:
         auth.end_all_sessions(db, target)
@@ -369,6 +372,20 @@ def rotate_client_secret(client_id: int) -> Response:
 @bp.get("/notifications")
 @guards.web("notifications.view")
 def notifications() -> str:
-    rows = get_session().scalars(select(Notification).order_by(Notification.id.desc())
-                                 .limit(200)).all()
-    return render_template("admin/notifications.html", rows=rows)
+    status = request.args.get("status", "")
+    view = cards.notification_log(get_session(), current_app.config, status)
+    return render_template("admin/notifications.html", view=view, rows=view.rows,
+                           status=status)
+
+
+@bp.post("/notifications/<int:notification_id>/retry")
+@guards.web("notifications.retry")
+def retry_notification(notification_id: int) -> Response:
+    row = cards.retry_now(current_app._get_current_object(),  # type: ignore[attr-defined]
+                          notification_id, auth.current_user().name)
+    if row.status == "sent":
+        say(f"通知 #{row.id} 已发送。", f"Notification #{row.id} was sent.")
+    else:
+        say(f"通知 #{row.id} 仍未送达：{row.error}",
+            f"Notification #{row.id} still failed: {row.error}", "error")
+    return back("admin.notifications")

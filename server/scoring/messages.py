@@ -61,6 +61,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "源系统为期间 {period} 推送的记录（{n} 个人员或条目）"),
     "provenance.files": ("the uploaded file(s) {files}", "上传的文件 {files}"),
     "notify.at": ("at {when}", "时间：{when}"),
+    # the button of a card (DingTalk / Feishu / WeCom), per kind of notification
+    "notify.button.adjustments_to_approve": ("Review and approve", "去审批"),
+    "notify.button.approvals_reminder": ("Review and approve", "去审批"),
+    "notify.button.result_to_acknowledge": ("View my result", "查看结果"),
+    "notify.button.appeal_to_answer": ("Answer the appeal", "去答复"),
+    "notify.button.answer_to_confirm": ("Read the answer", "查看答复"),
+    "notify.button.open": ("Open", "打开页面"),
+    "notify.reminder.subject": ("{n} people's adjustments wait for your approval",
+                                "待审批 {n} 人"),
+    "notify.reminder.body": ("The adjustments of {n} people wait for your approval "
+                             "({periods}). {when}",
+                             "有 {n} 人的分数调整等待您审批（{periods}）。{when}"),
     "pull.queued": ("waiting", "排队中"),
     "pull.running": ("running", "进行中"),
     "pull.mapping": ("reading the records", "正在读取记录"),

@@ -42,6 +42,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from sync.simulators.cards import DingTalkCards
 from sync.simulators.org_data import SimPerson
 from sync.simulators.platform import PlatformSimulator, SimAnswer, SimRequest, route
 
@@ -49,7 +50,7 @@ APP_KEY, APP_SECRET = "kpibook-org", "demo-dingtalk-org-secret"
 CORP_ID = "dingkpibookcorp"
 
 
-class DingTalkSimulator(PlatformSimulator):
+class DingTalkSimulator(DingTalkCards, PlatformSimulator):  # cards.py: work notifications
     platform = "dingtalk"
 
     @property

@@ -38,6 +38,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from sync.simulators.cards import FeishuCards
 from sync.simulators.org_data import SimDepartment, SimPerson
 from sync.simulators.platform import PlatformSimulator, SimAnswer, SimRequest, route
 
@@ -45,7 +46,7 @@ APP_ID, APP_SECRET = "cli_kpibook", "demo-feishu-secret"
 ROOT = "0"
 
 
-class FeishuSimulator(PlatformSimulator):
+class FeishuSimulator(FeishuCards, PlatformSimulator):  # cards.py: work notifications
     platform = "feishu"
     forbid_recursion: set[int]
 

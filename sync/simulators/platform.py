@@ -325,10 +325,9 @@ def _handler(sim: PlatformSimulator) -> type[BaseHTTPRequestHandler]:
             body = ans.raw if ans.raw is not None else \
                 json.dumps(ans.doc, ensure_ascii=False).encode("utf-8")
             self.send_response(ans.status)
-            if "Content-Type" not in ans.headers:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+            headers = {"Content-Type": "application/json; charset=utf-8", **ans.headers}
             self.send_header("Content-Length", str(len(body)))
-            for k, v in ans.headers.items():
+            for k, v in headers.items():
                 self.send_header(k, v)
             self.end_headers()
             self.wfile.write(body)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from sync.simulators.cards import WeComCards
 from sync.simulators.org_data import SimPerson
 from sync.simulators.platform import PlatformSimulator, SimAnswer, SimRequest, route
 
@@ -33,7 +34,7 @@ CORP_ID, CORP_SECRET = "wwkpibook", "demo-wecom-secret"
 AGENT_ID = "1000002"
 
 
-class WeComSimulator(PlatformSimulator):
+class WeComSimulator(WeComCards, PlatformSimulator):  # cards.py: work notifications
     platform = "wecom"
 
     @staticmethod

@@ -181,5 +181,7 @@ def test_failed_delivery_is_recorded_not_raised(app):
 
     with session_scope(app) as s:
         rows = s.query(Notification).all()
-        assert rows and all(r.status == "failed" and r.error for r in rows)
+        # recorded with the error, waiting for a retry (server/services/cards.py)
+        assert rows and all(r.status == "retrying" and r.error and r.next_attempt_at
+                            and r.attempts == 1 for r in rows)
         assert all("access_token" not in r.error for r in rows)

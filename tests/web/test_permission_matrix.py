@@ -33,6 +33,8 @@ EXPECTED = {
     "facts.view": {"hr_admin", "auditor"},
     "roster.view": {"hr_admin", "auditor"},
     "roster.apply": {"hr_admin"},
+    "notifications.view": {"hr_admin", "auditor"},
+    "notifications.retry": {"hr_admin"},
 }
 
 
@@ -42,7 +44,7 @@ def test_role_table_is_what_docs_roles_says():
     # the auditor reads everything and changes nothing
     writes = {"period.create", "period.pull", "period.score", "period.submit",
               "period.transition", "adjustment.make", "appeal.answer", "users.manage",
-              "clients.manage", "feedback.respond", "roster.apply"}
+              "clients.manage", "feedback.respond", "roster.apply", "notifications.retry"}
     assert not [a for a in writes if "auditor" in policy.ACTIONS[a]]
 
 
@@ -59,7 +61,8 @@ def _params(rule, world, variant: str, role: str | None) -> dict[str, object]:
               "appeal_id": world.appeals[variant], "user_id": world.victim_id,
               "client_id": world.client_pk, "filename": "kpibook.css",
               "path": "taskpane.html", "source": "erp", "indicator": "PROD_EFF",
-              "session_id": 999999, "name": "dingtalk", "binding_id": 999999}
+              "session_id": 999999, "name": "dingtalk", "binding_id": 999999,
+              "notification_id": 999999}
     return {arg: values[arg] for arg in rule.arguments}
 
 
