@@ -15,8 +15,7 @@ from server.db import get_session
 from server.models import Employee, OAuthClient, Role, User
 from server.scoring.messages import why_of
 from server.scoring.numbers import checked_decimal
-from server.services import platform_signin
-from server.services import cards
+from server.services import cards, platform_signin
 from server.services.errors import BadRequest, NotFound
 from server.web import back, lang, say, t
 from server.xlwire.textsafe import checked_text
