@@ -35,9 +35,9 @@ from server.blueprints import review_data as rd
 from server.db import get_session
 from server.models import Period, PeriodState, Role, SourceFact, User
 from server.services import feedback
+from server.services.adjust import revert_points
 from server.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.services.history import editor_of, history_for
-from server.services.scoring import revert_points
 from server.web import back, lang, say, t, timezone
 
 bp = Blueprint("review", __name__, template_folder="templates")
@@ -549,7 +549,7 @@ def revert(code: str) -> Response:
     entry = _form_commit(history, period, viewer)
     workflow.require_allowed(period, "adjust", lang())
     # authority: the service's one check (policy.change_refusals) on every restored cell
-    from server.services.scoring import revert_submission
+    from server.services.adjust import revert_submission
 
     outcome = revert_submission(db, period, entry.commit, viewer.user, reason, lang())
     conflicts = [r for r in outcome.reports.values() if r.state == "conflict"]
@@ -603,7 +603,7 @@ def decide(code: str) -> Response:
                               reason or t("批准", "approved"), editor_of(viewer.user), sid)
     if commit is not None:
         # git first, then the database row keyed by the Submission-Id (docs/history.md)
-        from server.services.scoring import record_commit
+        from server.services.history_record import record_commit
 
         record_commit(db, period, history.commit_info(commit), rd.Kind.APPROVAL.value, sid,
                       viewer.user.name, viewer.user.id)

@@ -174,9 +174,10 @@ def adjust(db: Session, period: Period, user: User, employee_id: str, indicator:
     """Store one adjustment the way a ribbon Submit stores it (403/409/400 as the rules
     say): the one authority check (`policy.require_changes`, records only), the engine's
     verdict (a line's cap), then the history commit and the engine's new snapshot
-    (`scoring.commit_web_adjustment`). Nothing is stored when any of them refuses."""
+    (`adjust.commit_web_adjustment`). Nothing is stored when any of them refuses."""
     from server.ledger import CellValue
-    from server.services import scoring
+    from server.services.adjust import check_with_engine, commit_web_adjustment, web_input
+    from server.services.runs import active_adjustments
 
     zh = lang == "zh"
     workflow.require_allowed(period, "appeal_adjust" if appeal is not None else "adjust", lang)
@@ -198,13 +199,13 @@ def adjust(db: Session, period: Period, user: User, employee_id: str, indicator:
                        f"{employee_id} has no indicator {indicator}.")
     key = (employee_id, indicator)
     policy.require_changes(db, user, period, {key: points}, lang)
-    held = scoring.active_adjustments(db, period).get(key)
+    held = active_adjustments(db, period).get(key)
     if held is not None and held.points == points and held.reason == reason:
         return WebAdjustment(held, False)  # an identical re-submit: a no-op that says so
     value = CellValue(points, reason)
-    inp = scoring.web_input(db, period, lang)
-    scoring.check_with_engine(db, period, inp, {key: value}, lang)
-    row = scoring.commit_web_adjustment(db, period, user, key, value, lang, app=app)
+    inp = web_input(db, period, lang)
+    check_with_engine(db, period, inp, {key: value}, lang)
+    row = commit_web_adjustment(db, period, user, key, value, lang, app=app)
     if appeal is None:
         workflow.advance(db, period, "adjust", user)
     db.flush()

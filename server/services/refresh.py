@@ -36,7 +36,7 @@ from server.scoring.model import (
 )
 from server.services import records
 from server.services.errors import Conflict
-from server.services.scoring import active_adjustments
+from server.services.runs import active_adjustments
 
 Key = tuple[str, str]
 

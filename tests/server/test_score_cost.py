@@ -162,7 +162,7 @@ def test_a_dead_connection_at_teardown_keeps_the_answer(app, client, monkeypatch
 def _unsent_row_by_row(wb, rows) -> int:
     """The reference: every kb_adjustments row, one at a time (what `unsent_adjustments`
     replaced)."""
-    from server.services import scoring as s
+    from server.services import cells as s
 
     frame = wb.tables.get("kb_adjustments")
     n = 0
