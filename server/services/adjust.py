@@ -21,7 +21,7 @@ from server.scoring.model import ScoreInput, ScoreResult, ValidationError
 from server.services.cells import CellReport, Key, SubmitOutcome, _zh
 from server.services.errors import BadRequest, NotFound
 from server.services.errors import Conflict as ConflictError
-from server.services.history_record import _submission_id, _workbook_rescore, record_commit
+from server.services.history_record import record_commit, submission_id_for, workbook_rescore
 from server.services.runs import active_adjustments, score_with_record, store_run
 
 
@@ -76,13 +76,13 @@ def commit_web_adjustment(session: Session, period: Period, user: User, key: Key
     zh = _zh(lang)
     inp = web_input(session, period, lang)
     history = hist.history_for(app)
-    sid = _submission_id(requested_id)
+    sid = submission_id_for(requested_id)
     _reopen_if_approved(history, period, user, "网页调整 / web adjustment", sid)
     scored: list[tuple[ScoreInput, ScoreResult]] = []
     try:
         result = history.submit(period.code, history.head(), {key: value},
                                 hist.editor_of(user), sid, note="web",
-                                rescore=_workbook_rescore(session, period, inp, lang, scored))
+                                rescore=workbook_rescore(session, period, inp, lang, scored))
     except ValidationError as exc:
         raise BadRequest(_engine_refusal(exc, lang)) from None
     hist.fault("after_git_commit")
@@ -162,7 +162,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     inp = web_input(session, period, lang)
     check_with_engine(session, period, inp, {
         c.cell: None if c.old is None else CellValue(c.old, reason) for c in info.cells}, lang)
-    sid = _submission_id(requested_id)
+    sid = submission_id_for(requested_id)
     why = f"撤销 {commit[:10]}：{reason}" if zh else f"revert {commit[:10]}: {reason}"
     was_approved = period.state == PeriodState.APPROVED.value
     if history.status(period.code).get("status") == PeriodState.APPROVED.value:
@@ -179,7 +179,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     scored: list[tuple[ScoreInput, ScoreResult]] = []
     try:
         result = history.revert(period.code, commit, hist.editor_of(user), reason, sid,
-                                rescore=_workbook_rescore(session, period, inp, lang, scored))
+                                rescore=workbook_rescore(session, period, inp, lang, scored))
     except PeriodClosed:
         # approved again between our reopen and the revert
         raise ConflictError(f"期间 {period.code} 已审批，不能撤销。" if zh else

@@ -19,7 +19,7 @@ from server.models import Period, User
 from server.scoring.model import ScoreInput, ScoreResult
 from server.scoring.numbers import fmt
 from server.services import records, scope
-from server.services.cells import _number, _text, texts
+from server.services.cells import cell_number, cell_text, texts
 from server.services.facts import fact_links
 from server.services.workbook import Workbook, cell_value
 from server.workbook.render import score_plan
@@ -76,11 +76,11 @@ def unsent_adjustments(wb: Workbook, rows: dict) -> int:
         candidates.update(i for i, key in enumerate(keys) if key in rows)
     n = 0
     for i in candidates:
-        key = (_text(frame.value(i, "employee_id")),
-               _text(frame.value(i, "indicator")))
-        typed = _number(points[i]) or None
+        key = (cell_text(frame.value(i, "employee_id")),
+               cell_text(frame.value(i, "indicator")))
+        typed = cell_number(points[i]) or None
         record = rows.get(key)
-        if typed != (_number(record.points) if record is not None else None):
+        if typed != (cell_number(record.points) if record is not None else None):
             n += 1
     return n
 
@@ -133,8 +133,8 @@ def typed_adjustments(wb: Workbook, keys) -> dict:
     if frame is None or not wanted:
         return out
     for i in range(len(frame.excel_rows)):
-        key = (_text(frame.value(i, "employee_id")),
-               _text(frame.value(i, "indicator")))
+        key = (cell_text(frame.value(i, "employee_id")),
+               cell_text(frame.value(i, "indicator")))
         if key in wanted and key not in out:
             out[key] = (frame.value(i, "points"), frame.value(i, "reason"))
     return out
@@ -191,8 +191,8 @@ def mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:
         frame = wb.tables.get(table)
         if write is None or frame is None or key not in write.columns:
             continue
-        eid = _text(frame.value(i, "employee_id"))
-        code = _text(frame.value(i, "indicator")) if table == "kb_scores" \
+        eid = cell_text(frame.value(i, "employee_id"))
+        code = cell_text(frame.value(i, "indicator")) if table == "kb_scores" \
             else None
         e_at = write.columns.index("employee_id")
         c_at = write.columns.index("indicator") if code is not None else None

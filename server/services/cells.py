@@ -47,7 +47,7 @@ def _zh(lang: str) -> bool:
     return lang == "zh"
 
 
-def _text(value: object) -> str:
+def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -56,13 +56,13 @@ def _text(value: object) -> str:
 
 
 def texts(values: list[object]) -> list[str]:
-    """`_text` over a column, at C speed when it is all text."""
+    """`cell_text` over a column, at C speed when it is all text."""
     if set(map(type, values)) <= {str}:
         return list(map(str.strip, values))  # type: ignore[arg-type]
-    return list(map(_text, values))
+    return list(map(cell_text, values))
 
 
-def _number(value: object) -> Decimal | None:
+def cell_number(value: object) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
@@ -72,6 +72,6 @@ def _number(value: object) -> Decimal | None:
         return None
 
 
-def _without(tables: Tables, name: str) -> Tables:
+def without_table(tables: Tables, name: str) -> Tables:
     return Tables({k: v for k, v in tables.frames.items() if k != name},
                   [p for p in tables.problems if p.table != name])

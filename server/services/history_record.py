@@ -20,7 +20,7 @@ from server.ledger import CellValue, EmployeeInfo, Kind, ScoreSnapshot, TotalLin
 from server.models import Adjustment as AdjustmentRow
 from server.models import AdjustmentStatus, HistoryCommit, Period, PeriodEvent, ScoreRun, User
 from server.scoring.model import ScoreInput, ScoreResult, line_columns
-from server.services.runs import _jsonable, score_with_record
+from server.services.runs import jsonable, score_with_record
 
 log = logging.getLogger("kpibook.scoring")
 
@@ -58,7 +58,7 @@ def record_commit(session: Session, period: Period, info_or_result, kind: str,
     return True
 
 
-def _submission_id(requested: str | None) -> str:
+def submission_id_for(requested: str | None) -> str:
     from server.services import history as hist
 
     return hist.valid_submission_id(requested) or hist.new_submission_id()
@@ -73,7 +73,7 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
     from server.services import history as hist
 
     history = hist.history_for(app)
-    sid = _submission_id(requested_id)
+    sid = submission_id_for(requested_id)
     known = session.scalar(select(HistoryCommit.id).where(
         HistoryCommit.period_id == period.id,
         HistoryCommit.kind.in_([Kind.BASELINE.value, Kind.RESCORE.value])).limit(1))
@@ -112,15 +112,15 @@ def score_snapshot(inp: ScoreInput, result: ScoreResult) -> ScoreSnapshot:
               for e in result.employees}
     employees = {e.employee_id: EmployeeInfo(e.name, e.department or "")
                  for e in inp.employees}
-    return ScoreSnapshot(lines, totals, employees, _jsonable(inp.rules))
+    return ScoreSnapshot(lines, totals, employees, jsonable(inp.rules))
 
 
-def _workbook_rescore(session: Session, period: Period, inp: ScoreInput, lang: str,
+def workbook_rescore(session: Session, period: Period, inp: ScoreInput, lang: str,
                       scored: list | None = None):
     """Submit's `rescore` for History.submit (called under the history lock once the merge
     is known): the engine over the workbook's rules, roster and data with the adjustments of
     record plus the cells being committed — what the answer computes right after the commit
-    (`_authoritative_input`), so the commit's score lines, totals and ranks are its ScoreRun's.
+    (`authoritative_input`), so the commit's score lines, totals and ranks are its ScoreRun's.
     The whole snapshot: the workbook may carry newer data than the last Score, and the
     library writes only the files that differ from the head. Web changes pass the stored
     run's input as `inp` and a `scored` list, which gets the (input, result) to store."""

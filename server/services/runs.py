@@ -32,7 +32,7 @@ from server.services.periods import digest, to_jsonable
 
 def run_engine(inp: ScoreInput, lang: str, base: ScoreInput | None = None) -> ScoreResult:
     """`base`: the workbook's validated input when `inp` differs from it only in its
-    adjustments (`_authoritative_input`): the engine then re-scores only the people whose
+    adjustments (`authoritative_input`): the engine then re-scores only the people whose
     adjustments differ instead of everyone (engine.score)."""
     from server.scoring.engine import score
 
@@ -93,7 +93,7 @@ def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreRe
         rules_digest=digest(inp.rules), input_digest=digest(inp),
         employee_count=len(result.employees),
         lines=_line_dicts(result.lines),  # type: ignore[arg-type]
-        totals=_jsonable(result.employees),  # type: ignore[arg-type]
+        totals=jsonable(result.employees),  # type: ignore[arg-type]
     )
     session.add(run)
     # The period keeps the rule set that produced its latest snapshot.
@@ -112,7 +112,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
-def _jsonable(obj: object) -> object:
+def jsonable(obj: object) -> object:
     """Exactly `periods.to_jsonable(obj)` (tested), for the engine's inputs and results."""
     cls = obj.__class__
     if cls in _PLAIN:
@@ -127,12 +127,12 @@ def _jsonable(obj: object) -> object:
     plain, dec = _PLAIN, Decimal
     if names is not None:
         return {name: v if (c := (v := getattr(obj, name)).__class__) in plain else
-                str(v) if c is dec else _jsonable(v) for name in names}
+                str(v) if c is dec else jsonable(v) for name in names}
     if cls is tuple or cls is list:
-        return [v if (c := v.__class__) in plain else str(v) if c is dec else _jsonable(v)
+        return [v if (c := v.__class__) in plain else str(v) if c is dec else jsonable(v)
                 for v in obj]  # type: ignore[attr-defined]
     if cls is dict:
-        return {str(k): _jsonable(v) for k, v in obj.items()}  # type: ignore[attr-defined]
+        return {str(k): jsonable(v) for k, v in obj.items()}  # type: ignore[attr-defined]
     if isinstance(obj, Enum):
         return obj.value
     return to_jsonable(obj)  # sets, dates, other mappings
@@ -143,10 +143,10 @@ _LINE_FIELDS = ("employee_id", "indicator", "actual", "target", "weight", "base_
 
 
 def _line_dicts(lines: Sequence[IndicatorScore]) -> list[dict]:
-    """`_jsonable(lines)` written out for the one class there are 50,000 of (4x faster),
+    """`jsonable(lines)` written out for the one class there are 50,000 of (4x faster),
     straight from a LineTable's rows."""
     if LINE_FIELDS != _LINE_FIELDS:
-        return _jsonable(list(lines))  # type: ignore[return-value]  # the model changed
+        return jsonable(list(lines))  # type: ignore[return-value]  # the model changed
     rows = lines.rows if isinstance(lines, LineTable) else map(attrgetter(*LINE_FIELDS), lines)
     D = Decimal
     status_value: dict[object, object] = {}
@@ -174,7 +174,7 @@ def active_adjustments(session: Session, period: Period) -> dict[Key, Adjustment
     return {(r.employee_id, r.indicator): r for r in rows}
 
 
-def _authoritative_input(session: Session, period: Period, inp: ScoreInput
+def authoritative_input(session: Session, period: Period, inp: ScoreInput
                          ) -> tuple[ScoreInput, dict[Key, AdjustmentRow]]:
     """The workbook's rules, roster and data with the adjustments of record (the database
     mirror of the history head) instead of whatever kb_adjustments says."""
@@ -203,7 +203,7 @@ def score_with_record(session: Session, period: Period, inp: ScoreInput, lang: s
     """The engine over `inp` (rules, roster, data) with the adjustments of record and
     `cells` over them (None: the cell's adjustment removed). ValidationError as the engine
     raises it (e.g. a line pushed past its cap)."""
-    trial, _rows = _authoritative_input(session, period, inp)
+    trial, _rows = authoritative_input(session, period, inp)
     if cells:
         adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
         for (eid, code), value in cells.items():

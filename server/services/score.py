@@ -10,9 +10,9 @@ from server.models import Period, User
 from server.scoring.messages import msg
 from server.scoring.model import ValidationError
 from server.services import answer, records
-from server.services.cells import _without
+from server.services.cells import without_table
 from server.services.history_record import record_score
-from server.services.runs import _authoritative_input, run_engine, store_run
+from server.services.runs import authoritative_input, run_engine, store_run
 from server.services.workbook import Workbook, invalid
 from server.workbook.contract import to_score_input
 from server.xlwire.actions import check_writable
@@ -25,14 +25,14 @@ def score_workbook(session: Session, period: Period, user: User, wb: Workbook, l
     """Score `wb` for `user`; the caller commits the session and answers with the plan.
     Nothing is stored before the answer is known to fit the workbook."""
     try:
-        bare = to_score_input(_without(wb.tables, "kb_adjustments"), lang)
+        bare = to_score_input(without_table(wb.tables, "kb_adjustments"), lang)
     except ValidationError as exc:
         raise invalid(exc.problems, lang) from None
     # The inputs of record, not whatever the workbook says (docs/records.md); then the
     # adjustments of record (the history), not what kb_adjustments happens to say: a score
     # never takes an adjustment that was not submitted (docs/history.md).
     resolution = records.resolve(session, period, user, bare, wb.tables, lang, apply_reason)
-    inp, rows = _authoritative_input(session, period, resolution.inp)
+    inp, rows = authoritative_input(session, period, resolution.inp)
     result = run_engine(inp, lang, base=resolution.inp)  # one engine run
     plan, unsent = answer.answer_plan(session, user, wb, period, inp, result, rows, {}, lang,
                                       base_url)

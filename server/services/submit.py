@@ -21,11 +21,19 @@ from server.scoring.messages import why_of
 from server.scoring.model import Adjustment, Problem, ScoreInput, ScoreResult, ValidationError
 from server.scoring.numbers import checked_decimal
 from server.services import answer, records
-from server.services.cells import CellReport, Key, SubmitOutcome, _number, _text, _without, _zh
+from server.services.cells import (
+    CellReport,
+    Key,
+    SubmitOutcome,
+    _zh,
+    cell_number,
+    cell_text,
+    without_table,
+)
 from server.services.errors import Conflict as ConflictError
 from server.services.errors import Forbidden, Unprocessable
-from server.services.history_record import _submission_id, _workbook_rescore, record_commit
-from server.services.runs import _authoritative_input, run_engine, store_run
+from server.services.history_record import record_commit, submission_id_for, workbook_rescore
+from server.services.runs import authoritative_input, run_engine, store_run
 from server.services.workbook import Workbook
 from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
@@ -60,12 +68,12 @@ def _typed_cells(frame, inp: ScoreInput, lang: str
         return typed, bad
     people = {e.employee_id: e for e in inp.employees}
     for i in range(len(frame.excel_rows)):
-        eid = _text(frame.value(i, "employee_id"))
-        code = _text(frame.value(i, "indicator"))
+        eid = cell_text(frame.value(i, "employee_id"))
+        code = cell_text(frame.value(i, "indicator"))
         if not eid or not code:
             continue
         key = (eid, code)
-        raw, reason = frame.value(i, "points"), _text(frame.value(i, "reason"))
+        raw, reason = frame.value(i, "points"), cell_text(frame.value(i, "reason"))
         if key in typed or key in bad:
             bad.setdefault(key, (i, "同一员工和指标有多行调整" if zh else
                                  "more than one row for this employee and indicator"))
@@ -113,7 +121,7 @@ def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
     the submission would produce."""
     from server.services.workbook import invalid
 
-    trial, rows = _authoritative_input(session, period, inp)
+    trial, rows = authoritative_input(session, period, inp)
     adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
     for (eid, code), value in accepted.items():
         if value is None:
@@ -151,9 +159,9 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
 
     zh = _zh(lang)
     history = hist.history_for(app)
-    sid = _submission_id(requested_id)
+    sid = submission_id_for(requested_id)
     try:
-        bare = to_score_input(_without(tables, "kb_adjustments"), lang)
+        bare = to_score_input(without_table(tables, "kb_adjustments"), lang)
     except ValidationError as exc:
         raise invalid(exc.problems, lang) from None
     # Authority, limits and departments come from the inputs of record, never from the
@@ -251,7 +259,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             result = history.submit(period.code, base, accepted, hist.editor_of(user), sid,
                                     reasons=removal_reasons,
                                     note=f"Submit via {requested_id and 'client' or 'server'}",
-                                    rescore=_workbook_rescore(session, period, inp, lang))
+                                    rescore=workbook_rescore(session, period, inp, lang))
         except PeriodClosed:
             raise ConflictError(
                 f"期间 {period.code} 已审批，历史记录拒绝调整：请人力资源部重新打开期间。"
@@ -282,7 +290,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
                           user.id)
 
     head = history.head()
-    scored_inp, rows = _authoritative_input(session, period, inp)
+    scored_inp, rows = authoritative_input(session, period, inp)
     engine_result = run_engine(scored_inp, lang, base=inp)
     run = None
     if commit is not None:
@@ -317,9 +325,9 @@ def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: 
     totals = {t["employee_id"]: t for t in run.totals or ()}
     out = []
     checks = (("kb_scores", ("adjustment", "points"), lambda f, i: lines.get(
-        (_text(f.value(i, "employee_id")), _text(f.value(i, "indicator"))))),
+        (cell_text(f.value(i, "employee_id")), cell_text(f.value(i, "indicator"))))),
               ("kb_summary", ("total",), lambda f, i: totals.get(
-                  _text(f.value(i, "employee_id")))))
+                  cell_text(f.value(i, "employee_id")))))
     for table, keys, stored_of in checks:
         frame = tables.get(table)
         if frame is None:
@@ -331,8 +339,8 @@ def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: 
             for key in keys:
                 if key not in frame.columns:
                     continue
-                typed = _number(frame.value(i, key))
-                wrote = _number(stored.get(key if key != "points" else "points"))
+                typed = cell_number(frame.value(i, key))
+                wrote = cell_number(stored.get(key if key != "points" else "points"))
                 if typed == wrote:
                     continue
                 where = frame.cell(i, key)

@@ -22,7 +22,7 @@ import workload  # noqa: E402
 def _check(inp, lang: str) -> None:
     result = engine.score(inp, lang)
     for obj in (inp, inp.rules, list(result.lines), list(result.employees)):
-        assert runs._jsonable(obj) == to_jsonable(obj)
+        assert runs.jsonable(obj) == to_jsonable(obj)
     # same values and the same order of keys (the stored text, the digest)
     assert [list(d) for d in runs._line_dicts(result.lines)] == \
         [list(d) for d in to_jsonable(list(result.lines))]
