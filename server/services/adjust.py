@@ -17,8 +17,9 @@ from server import policy
 from server.ledger import CellValue, Kind
 from server.models import Adjustment as AdjustmentRow
 from server.models import Period, PeriodState, ScoreRun, User
+from server.scoring.messages import msg
 from server.scoring.model import ScoreInput, ScoreResult, ValidationError
-from server.services.cells import CellReport, Key, SubmitOutcome, _zh
+from server.services.cells import CellReport, Key, SubmitOutcome
 from server.services.errors import BadRequest, NotFound
 from server.services.errors import Conflict as ConflictError
 from server.services.history_record import record_commit, submission_id_for, workbook_rescore
@@ -34,10 +35,7 @@ def web_input(session: Session, period: Period, lang: str) -> ScoreInput:
 
     found = records.current(session, period)
     if found is None:
-        raise ConflictError(
-            f"期间 {period.code} 还没有记录在案的计算输入：请人力资源部先按“计算得分”。"
-            if _zh(lang) else
-            f"Period {period.code} has no inputs of record yet: HR must press Score first.")
+        raise ConflictError(msg("web_adjust.no_record", lang, period=period.code))
     inp = found[1]
     validate(inp, lang)  # kept by the engine for score(..., base=inp); problems surface later
     return inp
@@ -54,13 +52,10 @@ def check_with_engine(session: Session, period: Period, inp: ScoreInput,
 
 
 def _engine_refusal(exc: ValidationError, lang: str) -> str:
-    zh = _zh(lang)
-    where = "调整分" if zh else "Points"
-    lines = [f"{where}（{' '.join(p.key[:2]) if p.key else p.table}）：{p.text(lang)}" if zh else
-             f"{where} ({' '.join(p.key[:2]) if p.key else p.table}): {p.text(lang)}"
+    lines = [msg("web_adjust.refused_points", lang,
+                 where=" ".join(p.key[:2]) if p.key else p.table, why=p.text(lang))
              for p in exc.problems]
-    head = "调整未保存：" if zh else "Nothing was saved: "
-    return head + ("；".join(lines) if zh else "; ".join(lines))
+    return msg("web_adjust.nothing_saved", lang, lines=msg("glue.clauses", lang).join(lines))
 
 
 def commit_web_adjustment(session: Session, period: Period, user: User, key: Key,
@@ -73,7 +68,6 @@ def commit_web_adjustment(session: Session, period: Period, user: User, key: Key
     Returns the new Adjustment row."""
     from server.services import history as hist
 
-    zh = _zh(lang)
     inp = web_input(session, period, lang)
     history = hist.history_for(app)
     sid = submission_id_for(requested_id)
@@ -87,9 +81,7 @@ def commit_web_adjustment(session: Session, period: Period, user: User, key: Key
         raise BadRequest(_engine_refusal(exc, lang)) from None
     hist.fault("after_git_commit")
     if result.commit is None:
-        raise ConflictError("该单元格已是此值，或刚被他人修改：请刷新后重试。" if zh else
-                            "The cell already holds this value or was just changed by "
-                            "someone else: reload and try again.")
+        raise ConflictError(msg("web_adjust.unchanged", lang))
     record_commit(session, period, result, Kind.ADJUSTMENT.value, sid, user.name, user.id)
     _store_web_run(session, period, user, lang, scored, sid, result.commit, "adjust")
     return session.scalar(select(AdjustmentRow).where(
@@ -144,26 +136,24 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
     from server.ledger import HistoryError, PeriodClosed
     from server.services import history as hist
 
-    zh = _zh(lang)
     reason = (reason or "").strip()
     if not reason:
-        raise BadRequest("撤销必须填写原因。" if zh else "A revert needs a reason.")
+        raise BadRequest(msg("revert.needs_reason", lang))
     workflow.require_allowed(period, "adjust", lang)
     history = hist.history_for(app)
     try:
         info = history.commit_info(commit)
     except (HistoryError, ValueError, LookupError) as exc:
-        raise NotFound(f"历史中没有提交 {commit[:12]}。" if zh else
-                       f"No commit {commit[:12]} in the history.") from exc
+        raise NotFound(msg("revert.no_commit", lang, commit=commit[:12])) from exc
     if info.period != period.code or not info.cells:
-        raise BadRequest(f"提交 {commit[:12]} 不是期间 {period.code} 的调整。" if zh else
-                         f"Commit {commit[:12]} is not an adjustment of period {period.code}.")
+        raise BadRequest(msg("revert.not_adjustment", lang, commit=commit[:12],
+                             period=period.code))
     policy.require_changes(session, user, period, revert_points(info.cells), lang)
     inp = web_input(session, period, lang)
     check_with_engine(session, period, inp, {
         c.cell: None if c.old is None else CellValue(c.old, reason) for c in info.cells}, lang)
     sid = submission_id_for(requested_id)
-    why = f"撤销 {commit[:10]}：{reason}" if zh else f"revert {commit[:10]}: {reason}"
+    why = msg("revert.why", lang, commit=commit[:10], reason=reason)
     was_approved = period.state == PeriodState.APPROVED.value
     if history.status(period.code).get("status") == PeriodState.APPROVED.value:
         # Reopening is a commit of its own: not for a revert that would change nothing
@@ -172,9 +162,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
         then, now = history.cells_at(commit, period.code), history.cells_at(None, period.code)
         if all(now.get(c.cell) != then.get(c.cell) for c in info.cells):
             cells = ", ".join(f"{c.employee_id} {c.indicator}" for c in info.cells)
-            raise ConflictError(f"这些单元格在该版本之后又被修改过，未撤销：{cells}" if zh else
-                                f"These cells were changed again since; nothing reverted: "
-                                f"{cells}")
+            raise ConflictError(msg("revert.changed_since", lang, cells=cells))
     _reopen_if_approved(history, period, user, why, sid)
     scored: list[tuple[ScoreInput, ScoreResult]] = []
     try:
@@ -182,8 +170,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
                                 rescore=workbook_rescore(session, period, inp, lang, scored))
     except PeriodClosed:
         # approved again between our reopen and the revert
-        raise ConflictError(f"期间 {period.code} 已审批，不能撤销。" if zh else
-                            f"Period {period.code} is approved; nothing can be reverted.") from None
+        raise ConflictError(msg("revert.approved", lang, period=period.code)) from None
     except ValidationError as exc:
         raise BadRequest(_engine_refusal(exc, lang)) from None
     hist.fault("after_git_commit")
@@ -194,7 +181,7 @@ def revert_submission(session: Session, period: Period, commit: str, user: User,
                              "revert")
         workflow.advance(session, period, "adjust", user,
                          reason=why if was_approved else "")
-    reports = {c.cell: CellReport(c.cell, "conflict", "changed since" if not zh else "之后已被修改")
+    reports = {c.cell: CellReport(c.cell, "conflict", msg("revert.cell_changed", lang))
                for c in result.conflicts}
     for change in result.applied:
         reports[change.cell] = CellReport(change.cell, "accepted", "reverted")

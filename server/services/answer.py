@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from server import policy
 from server.models import Period, User
+from server.scoring.messages import msg
 from server.scoring.model import ScoreInput, ScoreResult
 from server.scoring.numbers import fmt
 from server.services import records, scope
@@ -175,12 +176,12 @@ def allowed_text(user: User, eid: str, department, code: str, inp, lang: str) ->
     authority = policy.adjustment_range(user, policy.Change(
         eid, department, code, Decimal(0), frozenset(ind.adjust_roles)), lang)
     if not authority.allowed:
-        return "—（" + "；".join(authority.reasons) + "）" if lang == "zh" else \
-            "— (" + "; ".join(authority.reasons) + ")"
+        return msg("answer.not_allowed", lang,
+                   reasons=msg("glue.clauses", lang).join(authority.reasons))
     ups = [v for v in (authority.max_up, ind.adjust_max_up) if v is not None]
     downs = [v for v in (authority.max_down, ind.adjust_max_down) if v is not None]
-    low = f"-{fmt(min(downs))}" if downs else ("不限" if lang == "zh" else "no limit")
-    high = f"+{fmt(min(ups))}" if ups else ("不限" if lang == "zh" else "no limit")
+    low = f"-{fmt(min(downs))}" if downs else msg("answer.no_limit", lang)
+    high = f"+{fmt(min(ups))}" if ups else msg("answer.no_limit", lang)
     return f"{low} … {high}"
 
 

@@ -43,10 +43,6 @@ class SubmitOutcome:
         return sum(1 for r in self.reports.values() if r.state == state)
 
 
-def _zh(lang: str) -> bool:
-    return lang == "zh"
-
-
 def cell_text(value: object) -> str:
     if value is None:
         return ""

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from server import policy
 from server.models import Period, PeriodState, Role, ScoreRun, User
+from server.scoring.messages import msg
 from server.services import feedback
 from server.services.errors import BadRequest, NotFound
 from server.services.periods import find_period
@@ -26,14 +27,13 @@ LINE_KEYS = ("points", "base_points", "adjustment", "explanation", "status")
 TOTAL_KEYS = ("total", "grade", "rank", "group_rank", "status")
 
 
-def _period(db: Session, user: User, code: str | None, zh: bool) -> Period:
+def _period(db: Session, user: User, code: str | None, lang: str) -> Period:
     """The period asked for, or the newest one with a score run the caller may read."""
     employee = user.role == Role.EMPLOYEE.value
     if code:
         period = find_period(db, code)
         if period is None or (employee and period.state not in PUBLISHED):
-            raise NotFound(f"期间 {code} 不存在或没有结果。" if zh else
-                           f"Period {code} does not exist or has no result.")
+            raise NotFound(msg("figures.no_period", lang, code=code))
         return period
     stmt = (select(Period).where(Period.id.in_(select(ScoreRun.period_id)))
             .order_by(Period.code.desc()).limit(1))
@@ -41,27 +41,23 @@ def _period(db: Session, user: User, code: str | None, zh: bool) -> Period:
         stmt = stmt.where(Period.state.in_(PUBLISHED))
     period = db.scalar(stmt)
     if period is None:
-        raise NotFound("还没有计算结果。" if zh else "There is no score result yet.")
+        raise NotFound(msg("figures.no_result", lang))
     return period
 
 
 def figures(db: Session, user: User, employee_ids: list[str], period_code: str | None = None,
             *, lang: str = "zh") -> dict[str, Any]:
-    zh = lang == "zh"
     policy.require(user, "result.view", lang=lang)
     wanted = list(dict.fromkeys(e.strip() for e in employee_ids if e and e.strip()))
     if not wanted:
-        raise BadRequest("请给出工号（employee=...）。" if zh else
-                         "Name at least one employee (employee=...).")
+        raise BadRequest(msg("figures.no_employee", lang))
     if len(wanted) > MAX_EMPLOYEES:
-        raise BadRequest(f"一次最多 {MAX_EMPLOYEES} 个工号。" if zh else
-                         f"At most {MAX_EMPLOYEES} employees per request.")
-    period = _period(db, user, period_code, zh)
+        raise BadRequest(msg("figures.too_many", lang, most=MAX_EMPLOYEES))
+    period = _period(db, user, period_code, lang)
     run = feedback.latest_run_light(db, period)
     data = feedback.run_data(db, run)
     if data is None:
-        raise NotFound(f"期间 {period.code} 还没有计算结果。" if zh else
-                       f"Period {period.code} has no score result yet.")
+        raise NotFound(msg("figures.no_result_of_period", lang, period=period.code))
     departments = departments_of(db, wanted)
     people: dict[str, Any] = {}
     unknown: list[str] = []

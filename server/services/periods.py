@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.models import Period, PeriodState, Template, User
 from server.periodcode import PeriodCodeError, month_of, parse_period_code
+from server.scoring.messages import msg
 from server.services.errors import BadRequest, Conflict
 
 # States in which a button may be used at all (closed periods are frozen); what each
@@ -133,19 +134,13 @@ def require_period(session: Session, code: str, lang: str, *, writable: bool = T
     """The workbook's period; 400 when kb_meta's code is not a period code, 409 when it is
     unknown (New period not pressed) or closed."""
     if not code:
-        raise Conflict(
-            "工作簿尚未关联考核期间：请先点击「新建期间」。" if lang == "zh" else
-            "The workbook is not linked to a period yet: press 'New period' first.")
+        raise Conflict(msg("period.not_linked", lang))
     code = valid_code(code, lang, what=IN_KB_META)
     period = find_period(session, code)
     if period is None:
-        raise Conflict(
-            f"服务器上没有期间 {code}：请先点击「新建期间」。" if lang == "zh" else
-            f"Period {code} does not exist on the server: press 'New period' first.")
+        raise Conflict(msg("period.not_on_server", lang, code=code))
     if writable and period.state not in WRITABLE:
-        raise Conflict(
-            f"期间 {code} 已关闭（状态 {period.state}），不能再修改。" if lang == "zh" else
-            f"Period {code} is {period.state}; it can no longer be changed.")
+        raise Conflict(msg("period.closed", lang, code=code, state=period.state))
     return period
 
 
@@ -153,8 +148,6 @@ def check_binding(period: Period, given: str, workbook_period: str, lang: str) -
     """Refuse a workbook not bound to `period` by the server (409, naming both): its kb_meta
     binding must be the one the server issued when the period was created. A workbook
     without one (made before bindings, or with the key removed) is bound by New period."""
-    from server.scoring.messages import msg
-
     given = (given or "").strip()
     if given == period.binding:
         return
@@ -173,15 +166,11 @@ def open_period(session: Session, code: str, template_code: str, user: User, lan
     period = find_period(session, code)
     if period is not None:
         if period.state not in WRITABLE:
-            raise Conflict(
-                f"期间 {code} 已关闭，不能重新创建。" if lang == "zh" else
-                f"Period {code} is closed; it cannot be created again.")
+            raise Conflict(msg("period.closed_create", lang, code=code))
         if template_code and period.template_code and period.template_code != template_code:
             raise Conflict(
-                f"期间 {code} 已使用模板 {period.template_code} 创建，与本工作簿的模板 "
-                f"{template_code} 不同。" if lang == "zh" else
-                f"Period {code} already exists with template {period.template_code}, not "
-                f"this workbook's template {template_code}.")
+                msg("period.other_template", lang, code=code, existing=period.template_code,
+                    workbook=template_code))
         return period, False
     snapshot = dict(rules) if rules else (dict(template.rules) if template else {})
     period = Period(code=code, template=template, template_code=template_code,

@@ -197,6 +197,19 @@ def authoritative_input(session: Session, period: Period, inp: ScoreInput
     return dataclasses.replace(inp, adjustments=tuple(adjustments)), rows
 
 
+def adjustments_with(inp: ScoreInput, cells: dict[Key, CellValue | None]
+                     ) -> dict[Key, Adjustment]:
+    """`inp`'s adjustments by cell with `cells` over them (None: the cell's adjustment
+    removed), in the order they came."""
+    adjustments = {(a.employee_id, a.indicator): a for a in inp.adjustments}
+    for (eid, code), value in cells.items():
+        if value is None:
+            adjustments.pop((eid, code), None)
+        else:
+            adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
+    return adjustments
+
+
 def score_with_record(session: Session, period: Period, inp: ScoreInput, lang: str,
                       cells: dict[Key, CellValue | None] | None = None
                       ) -> tuple[ScoreInput, ScoreResult]:
@@ -205,12 +218,7 @@ def score_with_record(session: Session, period: Period, inp: ScoreInput, lang: s
     raises it (e.g. a line pushed past its cap)."""
     trial, _rows = authoritative_input(session, period, inp)
     if cells:
-        adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
-        for (eid, code), value in cells.items():
-            if value is None:
-                adjustments.pop((eid, code), None)
-            else:
-                adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
+        adjustments = adjustments_with(trial, cells)
         trial = dataclasses.replace(trial, adjustments=tuple(
             adjustments[key] for key in sorted(adjustments)))
     return trial, run_engine(trial, lang, base=inp)

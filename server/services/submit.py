@@ -17,15 +17,14 @@ from sqlalchemy.orm import Session
 from server import policy
 from server.ledger import CellValue, Kind
 from server.models import Period, PeriodState, ScoreRun, User
-from server.scoring.messages import why_of
-from server.scoring.model import Adjustment, Problem, ScoreInput, ScoreResult, ValidationError
+from server.scoring.messages import msg, why_of
+from server.scoring.model import Problem, ScoreInput, ScoreResult, ValidationError
 from server.scoring.numbers import checked_decimal
 from server.services import answer, records
 from server.services.cells import (
     CellReport,
     Key,
     SubmitOutcome,
-    _zh,
     cell_number,
     cell_text,
     without_table,
@@ -33,7 +32,7 @@ from server.services.cells import (
 from server.services.errors import Conflict as ConflictError
 from server.services.errors import Forbidden, Unprocessable
 from server.services.history_record import record_commit, submission_id_for, workbook_rescore
-from server.services.runs import authoritative_input, run_engine, store_run
+from server.services.runs import adjustments_with, authoritative_input, run_engine, store_run
 from server.services.workbook import Workbook
 from server.workbook.contract import Tables, to_score_input
 from server.workbook.render import problems_message
@@ -52,16 +51,14 @@ def _fmt(points: Decimal | None) -> str:
 
 def _value_text(value: CellValue | None, lang: str) -> str:
     if value is None:
-        return "无调整" if _zh(lang) else "no adjustment"
-    return f"{_fmt(value.points)}（{value.reason}）" if _zh(lang) else \
-        f"{_fmt(value.points)} ({value.reason})"
+        return msg("submit.no_adjustment", lang)
+    return msg("submit.cell_value", lang, points=_fmt(value.points), reason=value.reason)
 
 
 def _typed_cells(frame, inp: ScoreInput, lang: str
                  ) -> tuple[dict[Key, tuple[int, CellValue | None]], dict[Key, tuple[int, str]]]:
     """kb_adjustments as typed: key -> (row, value or None for blank/0), and rows refused
     with the reason (number, decimals, reason missing, unknown person/indicator, limits)."""
-    zh = _zh(lang)
     typed: dict[Key, tuple[int, CellValue | None]] = {}
     bad: dict[Key, tuple[int, str]] = {}
     if frame is None:
@@ -75,8 +72,7 @@ def _typed_cells(frame, inp: ScoreInput, lang: str
         key = (eid, code)
         raw, reason = frame.value(i, "points"), cell_text(frame.value(i, "reason"))
         if key in typed or key in bad:
-            bad.setdefault(key, (i, "同一员工和指标有多行调整" if zh else
-                                 "more than one row for this employee and indicator"))
+            bad.setdefault(key, (i, msg("submit.row_twice", lang)))
             continue
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             typed[key] = (i, None)
@@ -84,13 +80,13 @@ def _typed_cells(frame, inp: ScoreInput, lang: str
         try:  # the one number check: finite, 2 decimals, fits Numeric(9, 2)
             points = checked_decimal(raw, places=2, whole=7)
         except ValueError as exc:
-            bad[key] = (i, ("调整分：" if zh else "points: ") + why_of(exc).text(lang))
+            bad[key] = (i, msg("submit.bad_points", lang, why=why_of(exc)))
             continue
         if points == 0:
             typed[key] = (i, None)
             continue
         try:  # the reason goes to git and to the database as it is
-            checked_text(reason, "理由" if zh else "the reason")
+            checked_text(reason, msg("field.reason", lang))
         except ValueError as exc:
             bad[key] = (i, why_of(exc).text(lang))
             continue
@@ -100,14 +96,13 @@ def _typed_cells(frame, inp: ScoreInput, lang: str
         except KeyError:
             ind = None
         if emp is None:
-            bad[key] = (i, f"{eid} 不在人员名单中" if zh else f"{eid} is not on the roster")
+            bad[key] = (i, msg("submit.not_on_roster", lang, eid=eid))
             continue
         if ind is None or not ind.applies_to(emp):
-            bad[key] = (i, f"指标 {code} 不适用于 {eid}" if zh else
-                        f"indicator {code} does not apply to {eid}")
+            bad[key] = (i, msg("submit.not_applicable", lang, code=code, eid=eid))
             continue
         if not reason:
-            bad[key] = (i, "调整必须填写理由" if zh else "an adjustment needs a reason")
+            bad[key] = (i, msg("adjust.needs_reason", lang))
             continue
         # the rules table's Max up/down: policy.change_refusals, from the rules of record
         typed[key] = (i, CellValue(points, reason))
@@ -122,12 +117,7 @@ def _engine_refusals(session: Session, period: Period, inp: ScoreInput,
     from server.services.workbook import invalid
 
     trial, rows = authoritative_input(session, period, inp)
-    adjustments = {(a.employee_id, a.indicator): a for a in trial.adjustments}
-    for (eid, code), value in accepted.items():
-        if value is None:
-            adjustments.pop((eid, code), None)
-        else:
-            adjustments[(eid, code)] = Adjustment(eid, code, value.points, value.reason)
+    adjustments = adjustments_with(trial, accepted)
     trial = dataclasses.replace(trial, adjustments=tuple(adjustments.values()))
     try:
         result = run_engine(trial, lang, base=inp)
@@ -157,7 +147,6 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
     from server.services import history as hist
     from server.services.workbook import invalid
 
-    zh = _zh(lang)
     history = hist.history_for(app)
     sid = submission_id_for(requested_id)
     try:
@@ -181,12 +170,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
             log.info("unknown base_version %r: %s", base, exc)
             base_cells = None
         if base_cells is None or not re.fullmatch(r"[0-9a-f]{40}", base):
-            raise Unprocessable(
-                f"工作表“_kpibook”kb_meta 的 base_version（{base[:40]}）不是本服务器历史中的版本："
-                f"请先按“获取数据”或“计算得分”取得最新版本，再输入调整。\n" if zh else
-                f"Sheet '_kpibook', kb_meta base_version ({base[:40]}) is not a version of this "
-                f"server's history: press Pull or Score to get the current version, then "
-                f"type the adjustments again.\n")
+            raise Unprocessable(msg("submit.unknown_base", lang, base=base[:40]))
     else:
         base_cells = {}
 
@@ -214,8 +198,9 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
         if refusals:
             i = typed[key][0]
             problems.append((key, frame.problem(
-                i, "points", f"{eid} {code}：" + "；".join(refusals) if zh else
-                f"{eid} {code}: " + "; ".join(refusals), lang), "authority"))
+                i, "points", msg("about", lang, who=f"{eid} {code}",
+                                 what=msg("glue.clauses", lang).join(refusals)), lang),
+                "authority"))
         else:
             accepted[key] = value
     # Edits the engine refuses (e.g. pushing a line past its cap) are per-cell rejections too:
@@ -236,8 +221,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
         # Nothing in this submission can be taken: answer as before, nothing stored.
         located = [p for _k, p, _kind in problems]
         if any(kind == "authority" for _k, _p, kind in problems):
-            head = ("以下调整超出您的权限，未保存任何内容：" if zh else
-                    "These adjustments are outside your authority; nothing was saved:")
+            head = msg("submit.outside_authority", lang)
             raise Forbidden(problems_message(located, lang, intro=head))
         raise invalid(located, lang)
 
@@ -246,7 +230,7 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
     result = None
     commit = None
     duplicate = False
-    removal_reasons = {key: ("撤销调整" if zh else "adjustment withdrawn")
+    removal_reasons = {key: msg("submit.withdrawn", lang)
                        for key, value in accepted.items() if value is None}
     if accepted or history.commit_of(sid):
         if history.status(period.code).get("status") == "approved":
@@ -261,30 +245,20 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
                                     note=f"Submit via {requested_id and 'client' or 'server'}",
                                     rescore=workbook_rescore(session, period, inp, lang))
         except PeriodClosed:
-            raise ConflictError(
-                f"期间 {period.code} 已审批，历史记录拒绝调整：请人力资源部重新打开期间。"
-                if zh else
-                f"Period {period.code} is approved; the history refuses adjustments: HR must "
-                f"reopen it.") from None
+            raise ConflictError(msg("submit.approved", lang, period=period.code)) from None
         hist.fault("after_git_commit")
         commit, duplicate = result.commit, result.duplicate
         for conflict in result.conflicts:
             who = conflict.head_change
-            by = (f"{who.author.name} <{who.author.email}>，{who.when:%Y-%m-%d %H:%M} UTC" if zh
-                  else f"{who.author.name} <{who.author.email}> at {who.when:%Y-%m-%d %H:%M} UTC"
-                  ) if who else "?"
-            msg = (f"冲突：{by} 已先将此项改为 {_value_text(conflict.head, lang)}；您提交的 "
-                   f"{_value_text(conflict.submitted, lang)} 未保存，单元格已恢复为服务器值。"
-                   if zh else
-                   f"conflict: {by} changed this first to {_value_text(conflict.head, lang)}; "
-                   f"your {_value_text(conflict.submitted, lang)} was not saved and the cell "
-                   f"shows the server's value again.")
-            reports[conflict.cell] = CellReport(conflict.cell, "conflict", msg)
+            by = msg("submit.changed_by", lang, name=who.author.name, email=who.author.email,
+                     when=who.when) if who else "?"
+            said = msg("submit.conflict", lang, by=by, head=_value_text(conflict.head, lang),
+                       submitted=_value_text(conflict.submitted, lang))
+            reports[conflict.cell] = CellReport(conflict.cell, "conflict", said)
         for change in result.applied:
             reports[change.cell] = CellReport(
                 change.cell, "accepted",
-                (f"已接受（{_fmt(change.old)} → {_fmt(change.new)}）" if zh else
-                 f"accepted ({_fmt(change.old)} -> {_fmt(change.new)})"))
+                msg("submit.accepted", lang, old=_fmt(change.old), new=_fmt(change.new)))
         if commit is not None:
             record_commit(session, period, result, Kind.ADJUSTMENT.value, sid, user.name,
                           user.id)
@@ -320,7 +294,6 @@ def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: 
                          .order_by(ScoreRun.run_no.desc()).limit(1))
     if run is None:
         return []
-    zh = _zh(lang)
     lines = {(ln["employee_id"], ln["indicator"]): ln for ln in run.lines or ()}
     totals = {t["employee_id"]: t for t in run.totals or ()}
     out = []
@@ -344,14 +317,8 @@ def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: 
                 if typed == wrote:
                     continue
                 where = frame.cell(i, key)
-                out.append((table, i, key, (
-                    f"工作表“{frame.sheet}”单元格 {where}（{frame.caption(key)}）是计算结果，"
-                    f"不能直接修改：已恢复为服务器的值。调整请在“调整”表（kb_adjustments）"
-                    f"填写调整分和理由后提交。"
-                    if zh else
-                    f"Sheet '{frame.sheet}' cell {where} ({frame.caption(key)}) is computed and "
-                    f"cannot be typed over: it was restored to the server's value. To change a "
-                    f"score, enter points and a reason in kb_adjustments and Submit.")))
+                out.append((table, i, key, msg("submit.computed_cell", lang, sheet=frame.sheet,
+                                               cell=where, caption=frame.caption(key))))
     return out
 
 
@@ -379,42 +346,27 @@ def submit_answer(session: Session, period: Period, user: User, wb: Workbook, la
     plan, _unsent_count = answer.answer_plan(session, user, wb, period, out.inp, out.result,
                                              out.authoritative, out.reports, lang, base_url)
     answer.mark_restored(plan, wb, restored)
-    zh = lang == "zh"
     n_ok, n_bad, n_conf = (out.count("accepted"), out.count("rejected"),
                            out.count("conflict"))
-    if zh:
-        lines = [f"期间 {period.code} 的调整：接受 {n_ok}，拒绝 {n_bad}，冲突 {n_conf}。"]
-        if out.duplicate:
-            lines.append(f"该提交（{out.submission_id}）已处理过，本次未重复记录。")
-        elif out.commit is None and not n_bad and not n_conf:
-            lines.append("没有需要提交的更改。")
-        if out.run is not None:
-            lines.append(f"总分以服务器结果为准（第 {out.run.run_no} 次计算，版本 "
-                         f"{(out.commit or '')[:10]}）。")
-        title = "提交"
-    else:
-        lines = [f"Adjustments of period {period.code}: {n_ok} accepted, {n_bad} rejected, "
-                 f"{n_conf} conflict(s)."]
-        if out.duplicate:
-            lines.append(f"This submission ({out.submission_id}) was already recorded; "
-                         f"nothing was recorded twice.")
-        elif out.commit is None and not n_bad and not n_conf:
-            lines.append("There was nothing to submit.")
-        if out.run is not None:
-            lines.append(f"The totals are the server's authoritative result (run "
-                         f"{out.run.run_no}, version {(out.commit or '')[:10]}).")
-        title = "Submit"
+    lines = [msg("submit.counts", lang, period=period.code, accepted=n_ok, rejected=n_bad,
+                 conflicts=n_conf)]
+    if out.duplicate:
+        lines.append(msg("submit.duplicate", lang, sid=out.submission_id))
+    elif out.commit is None and not n_bad and not n_conf:
+        lines.append(msg("submit.nothing", lang))
+    if out.run is not None:
+        lines.append(msg("submit.authoritative", lang, run=out.run.run_no,
+                         version=(out.commit or "")[:10]))
+    title = msg("submit.title", lang)
     details = [r for r in out.reports.values() if r.state != "accepted"]
     for r in details[:20]:
         lines.append(f"• {r.key[0]} {r.key[1]}: {r.message}")
     if len(details) > 20:
-        lines.append(f"……另有 {len(details) - 20} 项" if zh else
-                     f"... and {len(details) - 20} more")
+        lines.append(msg("submit.more", lang, n=len(details) - 20))
     for _table, _i, _key, message in restored[:10]:
         lines.append(f"• {message}")
     if len(restored) > 10:
-        lines.append(f"……另有 {len(restored) - 10} 个计算单元格已恢复" if zh else
-                     f"... and {len(restored) - 10} more computed cells restored")
+        lines.append(msg("submit.more_restored", lang, n=len(restored) - 10))
     about_records = records.summary(out.records, wb.tables, lang)
     if about_records:
         lines += ["", about_records]
