@@ -72,6 +72,32 @@ def test_no_inline_language_pairs_in_the_server():
         "and call msg(key, lang, ...):\n" + "\n".join(offenders))
 
 
+def test_every_msg_call_names_an_entry_with_the_fields_it_gives():
+    """msg("key", lang, field=...) with a literal key: the key exists and the fields given
+    are the template's (a missing one is a KeyError at run time, an extra one a typo)."""
+    wrong = []
+    for path in sorted((ROOT / "server").rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "msg" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                continue
+            key = node.args[0].value
+            if key not in CATALOGUE:
+                wrong.append(f"{rel}:{node.lineno}: no entry {key!r}")
+                continue
+            if any(k.arg is None for k in node.keywords):
+                continue  # **fields
+            given = {k.arg for k in node.keywords}
+            wanted = {name for _, name, _, _ in string.Formatter().parse(CATALOGUE[key][0])
+                      if name}
+            if given != wanted:
+                wrong.append(f"{rel}:{node.lineno}: {key} takes {sorted(wanted)}, "
+                             f"given {sorted(given)}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_every_catalogue_entry_renders_in_both_languages():
     for key, (en, zh) in CATALOGUE.items():
         assert en.strip() and zh.strip(), key
