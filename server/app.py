@@ -88,7 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     web.init_app(app)
     notify.install(app)
-    from server.services.scoring import install_history
+    from server.services.history_record import install_history
 
     # workflow moves -> history commits; crash recovery (docs/history.md), once per instance
     install_history(app, recover_now=not _recovered_before_fork)

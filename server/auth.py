@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session, object_session
 from server import throttle
 from server.db import get_session
 from server.models import ApiToken, OAuthClient, OAuthToken, Role, User, WebSession
+from server.scoring.messages import msg
 from server.services.errors import ClientError, Forbidden, Unauthorized
 
 log = logging.getLogger("kpibook.auth")
@@ -116,16 +117,12 @@ def password_problem(password: str, lang: str = "zh") -> str | None:
     """Why a new password is not acceptable, or None. Length and the common-password list
     only: no composition rules (ASVS 2.1); spaces and any characters are welcome."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return (f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符（可以是一句话）。" if lang == "zh" else
-                f"The password needs at least {MIN_PASSWORD_LENGTH} characters (a phrase "
-                "works well).")
+        return msg("password.too_short", lang, least=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return (f"密码不能超过 {MAX_PASSWORD_LENGTH} 个字符。" if lang == "zh" else
-                f"The password may have at most {MAX_PASSWORD_LENGTH} characters.")
+        return msg("password.too_long", lang, most=MAX_PASSWORD_LENGTH)
     folded = password.casefold()
     if folded in common_passwords() or folded.strip() in common_passwords():
-        return ("该密码是常见密码或已在数据泄露中出现，请换一个。" if lang == "zh" else
-                "This password is common or appeared in a data breach; choose another.")
+        return msg("password.common", lang)
     return None
 
 
@@ -175,9 +172,7 @@ def client_ip() -> str:
 def _too_many(wait: float, lang: str) -> SignInRefused:
     # The same words whether or not the name exists: the counters are keyed by the name typed.
     seconds = max(1, int(wait + 0.999))
-    return SignInRefused(
-        f"尝试次数过多，请 {seconds} 秒后再试。" if lang == "zh" else
-        f"Too many attempts: try again in {seconds} second(s).", 429, retry_after=seconds)
+    return SignInRefused(msg("signin.throttled", lang, seconds=seconds), 429, retry_after=seconds)
 
 
 def check_password_throttled(name: str, password: str, user: User | None,
@@ -209,8 +204,7 @@ def authenticate(session: Session, name: str, password: str, lang: str = "zh") -
     for every wrong combination, 429 while attempts are throttled (docs/security.md)."""
     user = session.scalar(select(User).where(User.name == name.strip()))
     if not check_password_throttled(name, password, user, lang):
-        raise SignInRefused("用户名或密码错误。" if lang == "zh" else
-                            "Wrong user name or password.")
+        raise SignInRefused(msg("signin.wrong", lang))
     assert user is not None
     if _hasher.check_needs_rehash(user.password_hash or ""):
         user.password_hash = _hasher.hash(password)

@@ -143,7 +143,7 @@ def _params(text: str | None, lang: str) -> str:
         return text
     if not isinstance(value, dict):
         return str(value)
-    sep = "，" if lang == "zh" else ", "
+    sep = msg("glue.comma", lang)
     return sep.join(f"{k} = {v}" for k, v in value.items())
 
 
@@ -156,7 +156,7 @@ def request_words(request: str | None, lang: str) -> str:
     m = _HTTP.match(text)
     if m:
         method, url, params = m.groups()
-        sep = "，" if lang == "zh" else ", "
+        sep = msg("glue.comma", lang)
         query = sep.join(f"{k} = {v}" for k, v in parse_qsl(urlsplit(url).query))
         what = sep.join(x for x in (query, _params(params, lang)) if x)
         key = "provenance.http_with" if what else "provenance.http"

@@ -324,7 +324,7 @@ class ScorecardMember(Base):
 
 
 class ScoreRunCounter(Base):
-    """The last run number handed out per period (server/services/scoring.py `next_run_no`).
+    """The last run number handed out per period (server/services/runs.py `next_run_no`).
 
     Advanced in its own short transaction, never inside a request's transaction, so numbering
     a run never waits for another request (docs/deploy.md, Faults). Deliberately no foreign
@@ -362,7 +362,7 @@ class HistoryCommit(Base):
 
     Written in the same transaction as the rows the commit produced (adjustments, a score
     run), after the git commit: a crash between the two leaves a commit the database lacks,
-    which start-up recovery replays (server/services/scoring.py, docs/history.md).
+    which start-up recovery replays (server/services/history_record.py, docs/history.md).
     """
 
     __tablename__ = "history_commits"

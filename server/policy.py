@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from server.models import Role, User
+from server.scoring.messages import msg, word
 from server.services.errors import Forbidden
 
 HR = Role.HR_ADMIN.value
@@ -173,17 +174,14 @@ def require(user: User | None, action: str, resource: Subject | Change | None = 
     if isinstance(resource, Change) and user is not None:
         reasons = adjustment_refusals(user, resource, lang)
         if reasons:
-            zh = lang == "zh"
-            raise Forbidden(("超出您的调整权限：" + "；".join(reasons) + "。") if zh else
-                            ("Outside your authority to adjust: " + "; ".join(reasons) + "."))
+            raise Forbidden(msg("authority.outside", lang,
+                                reasons=msg("glue.clauses", lang).join(reasons)))
     role = user.role if user is not None else "-"
-    zh, en = ACTION_WORDS.get(action, (action, action))
+    doing = permission_word(action, lang)
     if resource is not None and user is not None and user.role in ACTIONS.get(action, ()):
-        raise Forbidden(f"您无权查看或处理其他部门/其他人的数据（{zh}）。" if lang == "zh" else
-                        f"You may not {en} for another department or person.")
-    raise Forbidden(f"您的角色（{ROLE_WORDS.get(role, (role, role))[0]}）不能{zh}。"
-                    if lang == "zh" else
-                    f"Your role ({ROLE_WORDS.get(role, (role, role))[1]}) may not {en}.")
+        raise Forbidden(msg("authority.other_people", lang, action=doing))
+    raise Forbidden(msg("authority.role_may_not", lang, role=role_word(role, lang),
+                        action=doing))
 
 
 # --- adjustment authority ------------------------------------------------------------------
@@ -234,49 +232,41 @@ def adjustment_refusals(user: User, change: Change, lang: str = "zh") -> list[st
     is set) and, from the authority stored on the user, the employee's department, the
     indicator and the maximum points up and down. Build `change` from records only
     (`change_refusals` does)."""
-    zh = lang == "zh"
     reasons = []
     code = change.indicator
     if user.employee_id and user.employee_id == change.employee_id:
-        reasons.append("不能调整自己的考核结果" if zh else "you may not adjust your own result")
+        reasons.append(msg("authority.own_result", lang))
     if not change.known:
-        reasons.append(f"指标 {code} 不在本期间的规则记录中（请先计算得分）" if zh else
-                       f"indicator {code} is not in the period's rules of record (Score first)")
+        reasons.append(msg("authority.not_in_rules", lang, code=code))
     up, down = change.max_up, change.max_down
     if (change.points > 0 and up is not None and change.points > up) or (
             change.points < 0 and down is not None and -change.points > down):
-        reasons.append(f"超出规则表允许的调整范围（+{_limit(up)} / -{_limit(down)}）" if zh else
-                       f"outside the rules table's limits (+{_limit(up)} / -{_limit(down)})")
+        reasons.append(msg("authority.rules_limits", lang, up=_limit(up), down=_limit(down)))
     if user.role == HR:
         return reasons
     if user.role not in (EXEC, DEPT):
-        return [f"角色 {ROLE_WORDS[user.role][0]} 不能调整分数" if zh else
-                f"role {user.role} may not adjust scores"]
+        return [msg("authority.role_adjusts_not", lang, role=role_word(user.role, lang))]
     if change.adjust_roles and not (
             names_of(user) & {r.strip().casefold() for r in change.adjust_roles}):
         roles = sorted(change.adjust_roles)
-        reasons.append(f"指标 {code} 只能由 {'、'.join(roles)} 调整" if zh else
-                       f"indicator {code} may only be adjusted by {', '.join(roles)}")
+        reasons.append(msg("authority.adjustable_by", lang, code=code,
+                           roles=msg("glue.list", lang).join(roles)))
     auth = user.authority or {}
     departments = set(auth.get("departments") or ())
     if user.role == DEPT and not departments:
-        reasons.append("您的账户没有授权部门" if zh else "your account has no departments")
+        reasons.append(msg("authority.no_departments", lang))
     elif departments and change.department is None:
-        reasons.append("该员工不在服务器的人员名单中（请先计算得分）" if zh else
-                       "the employee is not on the server's roster (Score first)")
+        reasons.append(msg("authority.not_on_roster", lang))
     elif departments and change.department not in departments:
-        reasons.append("该员工不在您的授权部门内" if zh else
-                       "the employee is outside your departments")
+        reasons.append(msg("authority.outside_departments", lang))
     indicators = set(auth.get("indicators") or ())
     if indicators and code not in indicators:
-        reasons.append(f"您无权调整指标 {code}" if zh else f"you may not adjust indicator {code}")
+        reasons.append(msg("authority.indicator", lang, code=code))
     up, down = authority_limits(user)
     if change.points > 0 and up is not None and change.points > up:
-        reasons.append(f"加分超过您的上限 +{up} 分" if zh else
-                       f"more than your limit of +{up} points")
+        reasons.append(msg("authority.limit_up", lang, up=up))
     if change.points < 0 and down is not None and -change.points > down:
-        reasons.append(f"减分超过您的上限 -{down} 分" if zh else
-                       f"more than your limit of -{down} points")
+        reasons.append(msg("authority.limit_down", lang, down=down))
     return reasons
 
 
@@ -320,7 +310,7 @@ def change_refusals(db: Any, user: User, period: Any, points: Mapping[Key, Decim
     value being restored). Returns the refused cells with their reasons (empty: all
     allowed)."""
     if user is None or not user.active:
-        return {key: ["账户已停用" if lang == "zh" else "the account is inactive"]
+        return {key: [msg("authority.inactive", lang)]
                 for key in points}
     out = {}
     for key, change in changes_of_record(db, period, points).items():
@@ -336,12 +326,10 @@ def require_changes(db: Any, user: User, period: Any, points: Mapping[Key, Decim
     refused = change_refusals(db, user, period, points, lang)
     if not refused:
         return
-    zh = lang == "zh"
-    cells = ("；" if zh else "; ").join(
-        f"{eid} {code}：" + "、".join(r) if zh else f"{eid} {code}: " + ", ".join(r)
+    cells = msg("glue.clauses", lang).join(
+        msg("about", lang, who=f"{eid} {code}", what=msg("glue.list", lang).join(r))
         for (eid, code), r in sorted(refused.items()))
-    raise Forbidden(("超出您的调整权限，未保存任何内容：" + cells + "。") if zh else
-                    ("Outside your authority to adjust; nothing was saved: " + cells + "."))
+    raise Forbidden(msg("authority.nothing_saved", lang, cells=cells))
 
 
 # --- separation of duties (docs/roles.md) ------------------------------------------------------
@@ -353,17 +341,14 @@ def submission_review_refusals(user: User, decision: str, authored: bool,
     executives approve a submission, and nobody approves one they authored (sending one's
     own back is allowed: it asks for less, not more). Department scope: the caller has
     checked that the user may read every cell (`visible`)."""
-    zh = lang == "zh"
     if user is None or not user.active or user.role not in ACTIONS["adjustment.review"]:
-        return ["您的角色不能审批调整" if zh else "your role may not review adjustments"]
+        return [msg("review.role_may_not", lang)]
     reasons = []
     if decision == "approve":
         if user.role != EXEC:
-            reasons.append("只有高管可以批准调整" if zh else
-                           "only an executive may approve adjustments")
+            reasons.append(msg("review.only_executive", lang))
         if authored:
-            reasons.append("不能批准自己提交的调整" if zh else
-                           "you may not approve a submission you authored")
+            reasons.append(msg("review.own_submission", lang))
     return reasons
 
 
@@ -373,19 +358,17 @@ def period_approval_refusals(user: User, departments: Iterable[str | None],
     `approver_roles` (KPIBOOK_PERIOD_APPROVERS, HR by default) and their department scope
     must cover every department in the period (`departments`, from the roster of record;
     None: a manager not on the roster, covered only by an unlimited scope)."""
-    zh = lang == "zh"
     roles = tuple(approver_roles)
     reasons = []
     if user.role not in roles:
-        who = "、".join(ROLE_WORDS[r][0] for r in roles) if zh else \
-            ", ".join(ROLE_WORDS[r][1] for r in roles)
-        reasons.append(f"只有{who}可以审批整个期间" if zh else f"only {who} may approve a period")
+        who = msg("glue.list", lang).join(role_word(r, lang) for r in roles)
+        reasons.append(msg("review.period_approvers", lang, who=who))
     scope = department_scope(user)
     if scope is not None:
         outside = sorted({d or "?" for d in departments if d is None or d not in scope})
         if outside:
-            reasons.append(f"您的授权范围不包含：{'、'.join(outside)}" if zh else
-                           f"your scope does not cover: {', '.join(outside)}")
+            reasons.append(msg("review.outside_scope", lang,
+                               departments=msg("glue.list", lang).join(outside)))
     return reasons
 
 
@@ -468,3 +451,13 @@ ACTION_WORDS = {
     "roster.view": ("查看组织同步", "view org sync"),
     "roster.apply": ("同步并应用名单变更", "sync and apply roster changes"),
 }
+
+
+def role_word(role: str, lang: str) -> str:
+    """A role's name in `lang` (ROLE_WORDS; an unknown role as it is)."""
+    return word(ROLE_WORDS.get(role, (role, role)), lang)
+
+
+def permission_word(action: str, lang: str) -> str:
+    """What a permission lets one do, in `lang` (ACTION_WORDS; an unknown action as it is)."""
+    return word(ACTION_WORDS.get(action, (action, action)), lang)

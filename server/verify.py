@@ -86,7 +86,7 @@ def _compare(app: Flask, report, figures: dict[str, int]) -> None:
     from server.models import Adjustment, HistoryCommit, Period, PeriodEvent, ScoreRun
     from server.services.history import history_for
     from server.services.periods import bad_codes
-    from server.services.scoring import active_adjustments
+    from server.services.runs import active_adjustments
 
     repo = Path(os.path.realpath(str(app.config["HISTORY_DIR"])))
     has_history = (repo / "HEAD").exists()

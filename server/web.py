@@ -159,8 +159,7 @@ def init_app(app: Flask) -> None:
         return {"t": t, "lang": lang(), "csrf_field": csrf_field, "me": signed_in_user(),
                 "can": policy.can, "state_word": lambda s: workflow.state_word(s, lang()),
                 "action_word": lambda a: workflow.action_word(a, lang()),
-                "role_word": lambda r: policy.ROLE_WORDS.get(r, (r, r))[0 if lang() == "zh"
-                                                                         else 1],
+                "role_word": lambda r: policy.role_word(r, lang()),
                 "switch_lang_url": _switch_url, "who": who, "timezone": timezone,
                 "appeal_word": lambda s: display.appeal_word(s, lang()),
                 "pull_word": lambda s: display.pull_word(s, lang())}

@@ -49,6 +49,7 @@ from server.models import (
     ScoreRun,
     User,
 )
+from server.scoring.messages import msg, word
 from server.services.errors import BadRequest, Conflict, Forbidden
 
 log = logging.getLogger("kpibook.workflow")
@@ -136,27 +137,21 @@ FREEZE_REASONS = {
 
 
 def state_word(state: str, lang: str) -> str:
-    zh, en = STATE_WORDS.get(state, (state, state))  # type: ignore[call-overload]
-    return zh if lang == "zh" else en
+    return word(STATE_WORDS.get(state, (state, state)), lang)  # type: ignore[call-overload]
 
 
 def action_word(action: str, lang: str) -> str:
-    zh, en = ACTION_WORDS.get(action, (action, action))
-    return zh if lang == "zh" else en
+    return word(ACTION_WORDS.get(action, (action, action)), lang)
 
 
 def require_allowed(period: Period, operation: str, lang: str = "zh") -> None:
     """409 with the reason when the period's state freezes `operation`."""
     if period.state in ALLOWED_IN[operation]:
         return
-    why_zh, why_en = FREEZE_REASONS.get(period.state, ("", ""))  # type: ignore[call-overload]
-    op_zh, op_en = OPERATION_WORDS[operation]
-    if lang == "zh":
-        raise Conflict(f"期间 {period.code} 当前状态为「{state_word(period.state, 'zh')}」，"
-                       f"不能{op_zh}：{why_zh}。如需更改，请人力资源部重新打开期间并注明原因。")
-    raise Conflict(f"Period {period.code} is {state_word(period.state, 'en')}: "
-                   f"{op_en} is not allowed ({why_en}). To change it, HR must reopen the "
-                   f"period with a reason.")
+    why = word(FREEZE_REASONS.get(period.state, ("", "")), lang)  # type: ignore[call-overload]
+    raise Conflict(msg("workflow.frozen", lang, period=period.code,
+                       state=state_word(period.state, lang),
+                       operation=word(OPERATION_WORDS[operation], lang), why=why))
 
 
 # --- events and subscribers ------------------------------------------------------------------
@@ -335,48 +330,39 @@ def transition(db: Session, period: Period, action: str, user: User, reason: str
     policy.require(user, "period.transition", lang=lang)
     t = TRANSITIONS.get(action)
     if t is None:
-        raise BadRequest(f"未知操作 {action}。" if lang == "zh" else f"Unknown action {action}.")
+        raise BadRequest(msg("workflow.unknown_action", lang, action=action))
     roles = roles_of(t)
     if user.role not in roles:
-        who = "、".join(policy.ROLE_WORDS[r][0] for r in sorted(roles)) if lang == "zh" \
-            else ", ".join(policy.ROLE_WORDS[r][1] for r in sorted(roles))
-        raise Forbidden(f"「{action_word(action, 'zh')}」只能由{who}执行。" if lang == "zh" else
-                        f"Only {who} may {action_word(action, 'en')}.")
+        who = msg("glue.list", lang).join(policy.role_word(r, lang) for r in sorted(roles))
+        raise Forbidden(msg("workflow.only_roles", lang, who=who,
+                            action=action_word(action, lang)))
     if period.state not in t.sources:
-        raise Conflict(
-            f"期间 {period.code} 当前为「{state_word(period.state, 'zh')}」，不能"
-            f"{action_word(action, 'zh')}。" if lang == "zh" else
-            f"Period {period.code} is {state_word(period.state, 'en')}; it cannot be moved "
-            f"by '{action_word(action, 'en')}'.")
+        raise Conflict(msg("workflow.not_from_state", lang, period=period.code,
+                           state=state_word(period.state, lang),
+                           action=action_word(action, lang)))
     reason = (reason or "").strip()
     if t.needs_reason and not reason:
-        raise BadRequest(f"「{action_word(action, 'zh')}」必须填写原因。" if lang == "zh" else
-                         f"'{action_word(action, 'en')}' needs a reason.")
+        raise BadRequest(msg("workflow.needs_reason", lang, action=action_word(action, lang)))
     if action == "approve":
         refused = policy.period_approval_refusals(user, period_departments(db, period),
                                                   roles, lang)
         if refused:
-            raise Forbidden(("不能审批该期间：" if lang == "zh" else
-                             "You may not approve this period: ") +
-                            ("；".join(refused) if lang == "zh" else "; ".join(refused)))
+            raise Forbidden(msg("workflow.may_not_approve", lang,
+                                reasons=msg("glue.clauses", lang).join(refused)))
     if action in CONFIRM and not confirmed:
-        raise BadRequest(f"「{action_word(action, 'zh')}」需要先确认。" if lang == "zh" else
-                         f"'{action_word(action, 'en')}' needs a confirmation.")
+        raise BadRequest(msg("workflow.needs_confirmation", lang,
+                             action=action_word(action, lang)))
     target = t.target
     if action == "reopen":
         if to_state not in reopen_targets(period):
-            raise BadRequest("请选择要回到的状态。" if lang == "zh" else
-                             "Choose the state to go back to.")
+            raise BadRequest(msg("workflow.reopen_target", lang))
         target = to_state
     if action == "publish" and latest_run(db, period) is None:
-        raise Conflict("尚无计算结果，不能发布。" if lang == "zh" else
-                       "There is no score result to publish.")
+        raise Conflict(msg("workflow.nothing_to_publish", lang))
     if action == "close":
         still_open = open_appeals(db, period)
         if still_open:
-            raise Conflict(f"还有 {still_open} 个申诉未结束，不能关闭期间。" if lang == "zh" else
-                           f"{still_open} appeal(s) are still open; the period cannot be "
-                           f"closed.")
+            raise Conflict(msg("workflow.appeals_open", lang, n=still_open))
     before = period.state
     period.state = str(target)
     return record_event(db, period, action, before, period.state, user, reason)
@@ -404,7 +390,7 @@ class Waiting:
     count: int = 1
 
     def text(self, lang: str) -> str:
-        return self.what_zh if lang == "zh" else self.what_en
+        return word((self.what_zh, self.what_en), lang)
 
 
 def waiting_for(db: Session, period: Period) -> list[Waiting]:

@@ -34,10 +34,11 @@ from server.blueprints import lookups
 from server.blueprints import review_data as rd
 from server.db import get_session
 from server.models import Period, PeriodState, Role, SourceFact, User
+from server.scoring.messages import msg
 from server.services import feedback
+from server.services.adjust import revert_points
 from server.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.services.history import editor_of, history_for
-from server.services.scoring import revert_points
 from server.web import back, lang, say, t, timezone
 
 bp = Blueprint("review", __name__, template_folder="templates")
@@ -553,15 +554,14 @@ def revert(code: str) -> Response:
     entry = _form_commit(history, period, viewer)
     workflow.require_allowed(period, "adjust", lang())
     # authority: the service's one check (policy.change_refusals) on every restored cell
-    from server.services.scoring import revert_submission
+    from server.services.adjust import revert_submission
 
     outcome = revert_submission(db, period, entry.commit, viewer.user, reason, lang())
     conflicts = [r for r in outcome.reports.values() if r.state == "conflict"]
     if outcome.commit is None and conflicts:
         db.rollback()
-        raise Conflict(t("这些单元格在该版本之后又被修改过，未撤销：",
-                         "These cells were changed again since; nothing reverted: ")
-                       + ", ".join(f"{r.key[0]} {r.key[1]}" for r in conflicts))
+        raise Conflict(msg("revert.changed_since", lang(),
+                           cells=", ".join(f"{r.key[0]} {r.key[1]}" for r in conflicts)))
     db.commit()  # the service moved an approved period back to review, with the reason
     if conflicts:
         say(f"已部分撤销；{len(conflicts)} 个单元格之后又被修改过，保留现值。",
@@ -587,8 +587,8 @@ def decide(code: str) -> Response:
     refused = policy.submission_review_refusals(
         viewer.user, decision, _authored(db, viewer.user, entry.info), lang())
     if refused:
-        raise Forbidden(("；" if lang() == "zh" else "; ").join(refused) +
-                        ("。" if lang() == "zh" else "."))
+        raise Forbidden(msg("review.refusals", lang(),
+                            reasons=msg("glue.clauses", lang()).join(refused)))
     if period.state not in OPEN_REVIEW:
         raise Conflict(t(f"期间已「{workflow.state_word(period.state, 'zh')}」，不能再逐条审批。",
                          f"The period is {workflow.state_word(period.state, 'en')}; "
@@ -607,7 +607,7 @@ def decide(code: str) -> Response:
                               reason or t("批准", "approved"), editor_of(viewer.user), sid)
     if commit is not None:
         # git first, then the database row keyed by the Submission-Id (docs/history.md)
-        from server.services.scoring import record_commit
+        from server.services.history_record import record_commit
 
         record_commit(db, period, history.commit_info(commit), rd.Kind.APPROVAL.value, sid,
                       viewer.user.name, viewer.user.id)

@@ -156,17 +156,10 @@ def new_period() -> Response:
     for the month (docs/workbook.md)."""
     user, wb, lang = _press("period.create", required=())
     if wb.tables.get("kb_meta") is None:
-        raise Unprocessable(
-            "工作簿没有 kb_meta 表（工作表 _kpibook）：请使用 kpibook 模板。" if lang == "zh" else
-            "The workbook has no kb_meta table (sheet _kpibook): start from a kpibook template.")
+        raise Unprocessable(msg("xl.no_meta", lang))
     given = request.args.get("period", "")
     if not given.strip():
-        raise BadRequest(
-            "新建期间需要您选择月份：在任务窗格的“考核期间”中填写（如 2026-11）后点击“新建期间”；"
-            "无界面客户端请用 kpibook xl new_period 工作簿 --period 2026-11。" if lang == "zh" else
-            "New period needs the month you choose: type it in the task pane's Period field "
-            "(e.g. 2026-11) and press New period; headless: kpibook xl new_period WORKBOOK "
-            "--period 2026-11.")
+        raise BadRequest(msg("xl.new_period_needs_month", lang))
     code = period_service.valid_code(given, lang, what=NEW_PERIOD_ARG)
     template = (wb.template or request.args.get("template") or "custom").strip()
     session = get_session()
@@ -183,31 +176,16 @@ def new_period() -> Response:
         plan.tables.append(stamped.write)
     filled, other = stamped.filled, stamped.other
     before = wb.period if wb.period != code else ""
-    if lang == "zh":
-        card = period.scorecard
-        lines = [f"已创建考核期间 {code} 的考核表 {card}（模板 {template}）。" if created else
-                 f"期间 {code} 的考核表 {card} 已存在，工作簿已重新关联。"]
-        if before:
-            lines.append(f"工作簿原先关联的期间 {before} 已改为 {code}。")
-        if filled:
-            lines.append(f"源数据表中 {filled} 行的期间已填为 {code}。")
-        if other:
-            lines.append(f"源数据表中有 {other} 行属于其他期间：请点击「拉取数据」替换。")
-        title = "新建期间"
-    else:
-        card = period.scorecard
-        lines = [f"Created period {code}, scorecard {card} (template {template})."
-                 if created else f"Period {code}, scorecard {card}, already exists; the "
-                 f"workbook is linked to it again."]
-        if before:
-            lines.append(f"The workbook was linked to {before}; it is now linked to {code}.")
-        if filled:
-            lines.append(f"The period of {filled} source data row(s) was set to {code}.")
-        if other:
-            lines.append(f"{other} source data row(s) belong to another period: press "
-                         f"'Pull data' to replace them.")
-        title = "New period"
-    plan.alert = ("\n".join(lines), title)
+    lines = [msg("new_period.created", lang, code=code, scorecard=period.scorecard,
+                 template=template) if created else
+             msg("new_period.relinked", lang, code=code, scorecard=period.scorecard)]
+    if before:
+        lines.append(msg("new_period.was_linked", lang, before=before, code=code))
+    if filled:
+        lines.append(msg("new_period.rows_filled", lang, n=filled, code=code))
+    if other:
+        lines.append(msg("new_period.rows_other", lang, n=other))
+    plan.alert = ("\n".join(lines), msg("new_period.title", lang))
     return _answer(wb, plan)
 
 
@@ -297,11 +275,7 @@ def _requested_submission_id(wb: Workbook, lang: str) -> str | None:
     if history_service.valid_submission_id(given) is None:
         from server.services.errors import BadRequest
 
-        raise BadRequest(
-            "提交编号（Idempotency-Key 或 kb_meta 的 submission_id）只能包含字母、数字和 ._:@+-，"
-            "最多 80 个字符。" if lang == "zh" else
-            "The submission id (Idempotency-Key or kb_meta submission_id) may contain only "
-            "letters, digits and ._:@+-, at most 80 characters.")
+        raise BadRequest(msg("xl.bad_submission_id", lang))
     return given
 
 
@@ -362,5 +336,4 @@ def _now() -> str:
 
 
 def _no_problems(lang: str) -> tuple[str, str]:
-    return (("检查通过，未发现问题。", "检查") if lang == "zh" else
-            ("No problems found.", "Check"))
+    return msg("check.no_problems", lang), msg("check.title", lang)

@@ -39,6 +39,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "kind.qualitative": ("qualitative", "定性"),
     "kind.bonus": ("bonus", "加分"),
     "kind.penalty": ("penalty", "扣分"),
+    "glue.clauses": ("; ", "；"),  # reasons in a row: "a; b" / "a；b"
+    "glue.list": (", ", "、"),  # names in a row: "a, b" / "a、b"
+    "glue.comma": (", ", "，"),
+    "field.reason": ("the reason", "理由"),
     # -- the web pages, exports and notifications (server/display.py) ------------------------
     "appeal.open": ("waiting for HR's answer", "等待人力资源部答复"),
     "appeal.answered": ("answered by HR, waiting for the manager's confirmation",
@@ -401,6 +405,244 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                           "“{code}”不是考核期间：月份须为 01 到 12"),
     "period.code_quarter": ("'{code}' is not a period: the quarter must be Q1 to Q4",
                             "“{code}”不是考核期间：季度须为 Q1 到 Q4"),
+    # -- Submit (server/services/submit.py, docs/history.md) ----------------------------------
+    "submit.no_adjustment": ("no adjustment", "无调整"),
+    "submit.cell_value": ("{points} ({reason})", "{points}（{reason}）"),
+    "submit.row_twice": ("more than one row for this employee and indicator",
+                         "同一员工和指标有多行调整"),
+    "submit.bad_points": ("points: {why}", "调整分：{why}"),
+    "submit.not_on_roster": ("{eid} is not on the roster", "{eid} 不在人员名单中"),
+    "submit.not_applicable": ("indicator {code} does not apply to {eid}",
+                              "指标 {code} 不适用于 {eid}"),
+    "submit.unknown_base": (
+        "Sheet '_kpibook', kb_meta base_version ({base}) is not a version of this server's "
+        "history: press Pull or Score to get the current version, then type the adjustments "
+        "again.\n",
+        "工作表“_kpibook”kb_meta 的 base_version（{base}）不是本服务器历史中的版本："
+        "请先按“获取数据”或“计算得分”取得最新版本，再输入调整。\n"),
+    "submit.outside_authority": ("These adjustments are outside your authority; nothing was "
+                                 "saved:", "以下调整超出您的权限，未保存任何内容："),
+    "submit.withdrawn": ("adjustment withdrawn", "撤销调整"),
+    "submit.approved": ("Period {period} is approved; the history refuses adjustments: HR must "
+                        "reopen it.",
+                        "期间 {period} 已审批，历史记录拒绝调整：请人力资源部重新打开期间。"),
+    "submit.changed_by": ("{name} <{email}> at {when:%Y-%m-%d %H:%M} UTC",
+                          "{name} <{email}>，{when:%Y-%m-%d %H:%M} UTC"),
+    "submit.conflict": ("conflict: {by} changed this first to {head}; your {submitted} was not "
+                        "saved and the cell shows the server's value again.",
+                        "冲突：{by} 已先将此项改为 {head}；您提交的 {submitted} 未保存，"
+                        "单元格已恢复为服务器值。"),
+    "submit.accepted": ("accepted ({old} -> {new})", "已接受（{old} → {new}）"),
+    "submit.computed_cell": (
+        "Sheet '{sheet}' cell {cell} ({caption}) is computed and cannot be typed over: it was "
+        "restored to the server's value. To change a score, enter points and a reason in "
+        "kb_adjustments and Submit.",
+        "工作表“{sheet}”单元格 {cell}（{caption}）是计算结果，不能直接修改：已恢复为服务器的值。"
+        "调整请在“调整”表（kb_adjustments）填写调整分和理由后提交。"),
+    "submit.counts": ("Adjustments of period {period}: {accepted} accepted, {rejected} rejected, "
+                      "{conflicts} conflict(s).",
+                      "期间 {period} 的调整：接受 {accepted}，拒绝 {rejected}，冲突 {conflicts}。"),
+    "submit.duplicate": ("This submission ({sid}) was already recorded; nothing was recorded "
+                         "twice.", "该提交（{sid}）已处理过，本次未重复记录。"),
+    "submit.nothing": ("There was nothing to submit.", "没有需要提交的更改。"),
+    "submit.authoritative": ("The totals are the server's authoritative result (run {run}, "
+                             "version {version}).",
+                             "总分以服务器结果为准（第 {run} 次计算，版本 {version}）。"),
+    "submit.title": ("Submit", "提交"),
+    "submit.more": ("... and {n} more", "……另有 {n} 项"),
+    "submit.more_restored": ("... and {n} more computed cells restored",
+                             "……另有 {n} 个计算单元格已恢复"),
+    # -- web adjustments and reverts (server/services/adjust.py) ------------------------------
+    "web_adjust.no_record": ("Period {period} has no inputs of record yet: HR must press Score "
+                             "first.",
+                             "期间 {period} 还没有记录在案的计算输入："
+                             "请人力资源部先按“计算得分”。"),
+    "web_adjust.refused_points": ("Points ({where}): {why}", "调整分（{where}）：{why}"),
+    "web_adjust.nothing_saved": ("Nothing was saved: {lines}", "调整未保存：{lines}"),
+    "web_adjust.unchanged": ("The cell already holds this value or was just changed by someone "
+                             "else: reload and try again.",
+                             "该单元格已是此值，或刚被他人修改：请刷新后重试。"),
+    "revert.needs_reason": ("A revert needs a reason.", "撤销必须填写原因。"),
+    "revert.no_commit": ("No commit {commit} in the history.", "历史中没有提交 {commit}。"),
+    "revert.not_adjustment": ("Commit {commit} is not an adjustment of period {period}.",
+                              "提交 {commit} 不是期间 {period} 的调整。"),
+    "revert.why": ("revert {commit}: {reason}", "撤销 {commit}：{reason}"),
+    "revert.changed_since": ("These cells were changed again since; nothing reverted: {cells}",
+                             "这些单元格在该版本之后又被修改过，未撤销：{cells}"),
+    "revert.approved": ("Period {period} is approved; nothing can be reverted.",
+                        "期间 {period} 已审批，不能撤销。"),
+    "revert.cell_changed": ("changed since", "之后已被修改"),
+    # -- appeals, acknowledgements and web adjustments (server/services/feedback.py) ----------
+    "web_adjust.needs_reason": ("An adjustment needs a reason.", "调整必须填写原因。"),
+    "web_adjust.no_result": ("There is no score result to adjust.", "尚无计算结果，无法调整。"),
+    "web_adjust.no_indicator": ("{employee_id} has no indicator {indicator}.",
+                                "{employee_id} 没有指标 {indicator}。"),
+    "result.none_of_yours": ("There is no result of yours in this period.",
+                             "本期间没有您的考核结果。"),
+    "acknowledge.appeal_open": ("Your appeal is still open: confirm the answer first.",
+                                "您的申诉尚未结束：请先确认答复。"),
+    "acknowledge.already": ("You have already acknowledged this result.", "您已确认过该结果。"),
+    "appeal.needs_reason": ("An appeal needs a reason.", "申诉必须填写理由。"),
+    "appeal.already_open": ("You already have an open appeal.", "您已有一个未结束的申诉。"),
+    "appeal.acknowledged": ("You acknowledged this result; it can no longer be appealed.",
+                            "您已确认该结果，不能再申诉。"),
+    "appeal.already_answered": ("This appeal is already answered.", "该申诉已答复。"),
+    "appeal.needs_answer": ("Write an answer.", "请填写答复。"),
+    "appeal.not_answered": ("This appeal is not answered yet or already confirmed.",
+                            "该申诉尚未答复或已确认。"),
+    "web_adjust.bad_points": ("Points must be a number with at most 2 decimals: {why}",
+                              "分数必须是数字，最多两位小数：{why}"),
+    "authority.outside": ("Outside your authority to adjust: {reasons}.",
+                          "超出您的调整权限：{reasons}。"),
+    "authority.other_people": ("You may not {action} for another department or person.",
+                               "您无权查看或处理其他部门/其他人的数据（{action}）。"),
+    "authority.role_may_not": ("Your role ({role}) may not {action}.",
+                               "您的角色（{role}）不能{action}。"),
+    "authority.role_adjusts_not": ("role {role} may not adjust scores",
+                                   "角色 {role} 不能调整分数"),
+    "authority.adjustable_by": ("indicator {code} may only be adjusted by {roles}",
+                                "指标 {code} 只能由 {roles} 调整"),
+    "authority.nothing_saved": ("Outside your authority to adjust; nothing was saved: {cells}.",
+                                "超出您的调整权限，未保存任何内容：{cells}。"),
+    "review.refusals": ("{reasons}.", "{reasons}。"),
+    "review.period_approvers": ("only {who} may approve a period", "只有{who}可以审批整个期间"),
+    "review.outside_scope": ("your scope does not cover: {departments}",
+                             "您的授权范围不包含：{departments}"),
+    # -- authority (server/policy.py, docs/roles.md) ------------------------------------------
+    "authority.own_result": ("you may not adjust your own result", "不能调整自己的考核结果"),
+    "authority.not_in_rules": ("indicator {code} is not in the period's rules of record (Score "
+                               "first)",
+                               "指标 {code} 不在本期间的规则记录中（请先计算得分）"),
+    "authority.rules_limits": ("outside the rules table's limits (+{up} / -{down})",
+                               "超出规则表允许的调整范围（+{up} / -{down}）"),
+    "authority.no_departments": ("your account has no departments", "您的账户没有授权部门"),
+    "authority.not_on_roster": ("the employee is not on the server's roster (Score first)",
+                                "该员工不在服务器的人员名单中（请先计算得分）"),
+    "authority.outside_departments": ("the employee is outside your departments",
+                                      "该员工不在您的授权部门内"),
+    "authority.indicator": ("you may not adjust indicator {code}", "您无权调整指标 {code}"),
+    "authority.limit_up": ("more than your limit of +{up} points", "加分超过您的上限 +{up} 分"),
+    "authority.limit_down": ("more than your limit of -{down} points",
+                             "减分超过您的上限 -{down} 分"),
+    "authority.inactive": ("the account is inactive", "账户已停用"),
+    "review.role_may_not": ("your role may not review adjustments", "您的角色不能审批调整"),
+    "review.only_executive": ("only an executive may approve adjustments", "只有高管可以批准调整"),
+    "review.own_submission": ("you may not approve a submission you authored",
+                              "不能批准自己提交的调整"),
+    # -- the period workflow (server/workflow.py) ---------------------------------------------
+    "workflow.frozen": ("Period {period} is {state}: {operation} is not allowed ({why}). To "
+                        "change it, HR must reopen the period with a reason.",
+                        "期间 {period} 当前状态为「{state}」，不能{operation}：{why}。"
+                        "如需更改，请人力资源部重新打开期间并注明原因。"),
+    "workflow.unknown_action": ("Unknown action {action}.", "未知操作 {action}。"),
+    "workflow.only_roles": ("Only {who} may {action}.", "「{action}」只能由{who}执行。"),
+    "workflow.not_from_state": ("Period {period} is {state}; it cannot be moved by '{action}'.",
+                                "期间 {period} 当前为「{state}」，不能{action}。"),
+    "workflow.needs_reason": ("'{action}' needs a reason.", "「{action}」必须填写原因。"),
+    "workflow.may_not_approve": ("You may not approve this period: {reasons}",
+                                 "不能审批该期间：{reasons}"),
+    "workflow.needs_confirmation": ("'{action}' needs a confirmation.", "「{action}」需要先确认。"),
+    "workflow.reopen_target": ("Choose the state to go back to.", "请选择要回到的状态。"),
+    "workflow.nothing_to_publish": ("There is no score result to publish.",
+                                    "尚无计算结果，不能发布。"),
+    "workflow.appeals_open": ("{n} appeal(s) are still open; the period cannot be closed.",
+                              "还有 {n} 个申诉未结束，不能关闭期间。"),
+
+    # -- Pull and source facts (server/services/facts.py) -------------------------------------
+    "facts.stale_because": ("{stale} / {why}; value from {when}",
+                            "{stale} / {why}；沿用 {when} 的数据"),
+    "facts.stale": ("{stale} / value from {when}", "{stale} / 沿用 {when} 的数据"),
+    "facts.wrote": ("Wrote {n} source values for period {period}.",
+                    "已为期间 {period} 写入 {n} 条源数据。"),
+    "facts.wrote_stale": ("Wrote {n} source values for period {period}; {stale} are stale.",
+                          "已为期间 {period} 写入 {n} 条源数据，其中 {stale} 条过期。"),
+    "facts.pull_title": ("Pull", "获取数据"),
+    "facts.left_out": ("\n{n} stored values are for indicators or people this workbook does not "
+                       "have; not written (see the web page).",
+                       "\n{n} 个服务器上的值不属于本工作簿的指标或人员，未写入（见网页）。"),
+    "facts.source_line": ("· {source}: {values} values, {problems} problems",
+                          "· {source}：{values} 个值，{problems} 个问题"),
+    "facts.source_failed": ("· {source}: FAILED, last good values kept and marked stale: {error}",
+                            "· {source}：失败，保留上次数据（标记为过期）：{error}"),
+    "facts.kept_stale": ("Old values kept and marked stale: {kept_stale}",
+                         "保留并标记过期的旧值：{kept_stale} 个"),
+    "facts.row_problems": ("Row problems ({n}):", "逐行问题（{n}）："),
+    "facts.more_problems": ("  … {n} more on the web page", "  … 另有 {n} 个，见网页"),
+    # -- the Refresh button (server/services/refresh.py) --------------------------------------
+    "refresh.no_results": ("Period {period} has no results yet: press Score first.",
+                           "期间 {period} 还没有计算结果：请先点击“计算得分”。"),
+    "refresh.done": ("Refreshed the results of record of period {period} (run {run_no}, state "
+                     "{state}); nothing was changed on the server.",
+                     "已刷新期间 {period} 的最终结果（第 {run_no} 次计算，状态 {state}）；服务器"
+                     "上没有任何更改。"),
+    "refresh.hidden": ("{hidden} manager(s) outside your scope were left out.",
+                       "您的权限范围外的 {hidden} 人未写入。"),
+    "refresh.unsent": ("{unsent} adjustment(s) typed in the workbook but never submitted were "
+                       "replaced by the server's values.",
+                       "工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值。"),
+    "refresh.title": ("Refresh", "刷新"),
+    # -- figures API (server/services/figures.py) ---------------------------------------------
+    "figures.no_period": ("Period {code} does not exist or has no result.",
+                          "期间 {code} 不存在或没有结果。"),
+    "figures.no_result": ("There is no score result yet.", "还没有计算结果。"),
+    "figures.no_employee": ("Name at least one employee (employee=...).",
+                            "请给出工号（employee=...）。"),
+    "figures.too_many": ("At most {most} employees per request.",
+                         "一次最多 {most} 个工号。"),
+    "figures.no_result_of_period": ("Period {period} has no score result yet.",
+                                    "期间 {period} 还没有计算结果。"),
+    # -- a line's detail (server/services/line_detail.py) -------------------------------------
+    "line.frozen": ("the period is {state}", "期间当前状态为「{state}」，不能调整"),
+    "line.no_period": ("Period {period} does not exist.", "期间 {period} 不存在。"),
+    "line.not_published": ("Period {period} has no published result.",
+                           "期间 {period} 没有已发布的结果。"),
+    "line.no_line": ("Period {period} has no line {employee_id} / {indicator}.",
+                     "期间 {period} 没有 {employee_id} 的指标 {indicator}。"),
+    # -- passwords and sign-in (server/auth.py) -----------------------------------------------
+    "password.too_short": ("The password needs at least {least} characters (a "
+                           "phrase works well).",
+                           "密码至少需要 {least} 个字符（可以是一句话）。"),
+    "password.too_long": ("The password may have at most {most} characters.",
+                          "密码不能超过 {most} 个字符。"),
+    "password.common": ("This password is common or appeared in a data breach; choose another.",
+                        "该密码是常见密码或已在数据泄露中出现，请换一个。"),
+    "signin.throttled": ("Too many attempts: try again in {seconds} second(s).",
+                         "尝试次数过多，请 {seconds} 秒后再试。"),
+    "signin.wrong": ("Wrong user name or password.", "用户名或密码错误。"),
+    # -- the workbook answer (server/services/answer.py, workbook.py) -------------------------
+    "answer.no_limit": ("no limit", "不限"),
+    "answer.not_allowed": ("— ({reasons})", "—（{reasons}）"),
+    "workbook.problems": ("The workbook has {n} problem(s); nothing was changed:",
+                          "工作簿有 {n} 处问题，未做任何更改："),
+    # -- the ribbon buttons (server/blueprints/xl.py) -----------------------------------------
+    "xl.no_meta": ("The workbook has no kb_meta table (sheet _kpibook): start from a kpibook "
+                   "template.",
+                   "工作簿没有 kb_meta 表（工作表 _kpibook）：请使用 kpibook 模板。"),
+    "xl.new_period_needs_month": ("New period needs the month you choose: type it in the task "
+                                  "pane's Period field (e.g. 2026-11) and press New period; "
+                                  "headless: kpibook xl new_period WORKBOOK --period 2026-11.",
+                                  "新建期间需要您选择月份：在任务窗格的“考核期间”中填写（如 2026-"
+                                  "11）后点击“新建期间”；无界面客户端请用 kpibook xl new_period "
+                                  "工作簿 --period 2026-11。"),
+    "xl.bad_submission_id": ("The submission id (Idempotency-Key or kb_meta submission_id) may "
+                             "contain only letters, digits and ._:@+-, at most 80 characters.",
+                             "提交编号（Idempotency-Key 或 kb_meta 的 submission_id）只能包含字母"
+                             "、数字和 ._:@+-，最多 80 个字符。"),
+    "new_period.created": ("Created period {code}, scorecard {scorecard} (template {template}).",
+                           "已创建考核期间 {code} 的考核表 {scorecard}（模板 {template}）。"),
+    "new_period.relinked": ("Period {code}, scorecard {scorecard}, already exists; the workbook "
+                            "is linked to it again.",
+                            "期间 {code} 的考核表 {scorecard} 已存在，工作簿已重新关联。"),
+    "new_period.was_linked": ("The workbook was linked to {before}; it is now linked to {code}.",
+                              "工作簿原先关联的期间 {before} 已改为 {code}。"),
+    "new_period.rows_filled": ("The period of {n} source data row(s) was set to {code}.",
+                               "源数据表中 {n} 行的期间已填为 {code}。"),
+    "new_period.rows_other": ("{n} source data row(s) belong to another period: press 'Pull "
+                              "data' to replace them.",
+                              "源数据表中有 {n} 行属于其他期间：请点击「拉取数据」替换。"),
+    "new_period.title": ("New period", "新建期间"),
+    "check.no_problems": ("No problems found.", "检查通过，未发现问题。"),
+    "check.title": ("Check", "检查"),
 }
 
 
@@ -459,6 +701,12 @@ def both(key: str, /, **params: object) -> str:
     """Catalogue entry `key` in Chinese, then English on the next line: how the web pages
     word an error when they do not know the reader's language."""
     return f"{msg(key, 'zh', **params)}\n{msg(key, 'en', **params)}"
+
+
+def word(zh_en: tuple[str, str], lang: str) -> str:
+    """One entry of a word table of names (roles, states, actions: policy.ROLE_WORDS,
+    workflow.STATE_WORDS, ...), kept as (zh, en) pairs, in `lang`."""
+    return zh_en[0] if lang_of(lang) == "zh" else zh_en[1]
 
 
 def about(who: object, what: object) -> Message:

@@ -159,6 +159,7 @@ T = {
         "step": "step", "ratio": "ratio", "rating": "rating", "stars": "stars",
         "items": "items", "given": "points given", "rescaled": "re-scaled to weight",
         "floor": "floor", "at_least": "at least", "sep": ", ",
+        "of_target_before": "", "of_target_after": " of target",
     },
     "zh": {
         "of_target": "完成率", "capped": "封顶", "not_below": "不低于 0",
@@ -167,6 +168,7 @@ T = {
         "step": "档位", "ratio": "完成率", "rating": "评级", "stars": "星",
         "items": "项", "given": "直接评分", "rescaled": "按权重折算",
         "floor": "底线", "at_least": "不低于", "sep": "，",
+        "of_target_before": "完成率 ", "of_target_after": "",
     },
 }
 
@@ -215,7 +217,7 @@ def build_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     t, cap = num_param(params, "target"), num_param(params, "cap")
     cap_t, cap_text, W = cap * t, share_text(cap), words(ctx)  # noqa: N806
     # "80.00% of target" / "完成率 80.00%": fixed words around the figure, chosen once
-    before, after = ("完成率 ", "") if ctx.zh else ("", " of target")
+    before, after = W["of_target_before"], W["of_target_after"]
     capped = f"{W['sep']}{W['capped']} {cap_text}"
     not_below = f"{W['sep']}{W['not_below']}"
 

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from server import policy
 from server.models import Period, User
+from server.scoring.messages import msg
 from server.scoring.model import ScoreInput, ScoreResult
 from server.scoring.numbers import fmt
 from server.services import records, scope
-from server.services import scoring as scoring_service
+from server.services.cells import cell_number, cell_text, texts
 from server.services.facts import fact_links
 from server.services.workbook import Workbook, cell_value
 from server.workbook.render import score_plan
@@ -71,22 +72,26 @@ def unsent_adjustments(wb: Workbook, rows: dict) -> int:
     points = frame.column("points")
     candidates = set(compress(range(len(points)), map(is_not, points, repeat(None))))
     if rows:
-        keys = zip(scoring_service.texts(frame.column("employee_id")),
-                   scoring_service.texts(frame.column("indicator")), strict=True)
+        keys = zip(texts(frame.column("employee_id")),
+                   texts(frame.column("indicator")), strict=True)
         candidates.update(i for i, key in enumerate(keys) if key in rows)
     n = 0
     for i in candidates:
-        key = (scoring_service._text(frame.value(i, "employee_id")),
-               scoring_service._text(frame.value(i, "indicator")))
-        typed = scoring_service._number(points[i]) or None
+        key = (cell_text(frame.value(i, "employee_id")),
+               cell_text(frame.value(i, "indicator")))
+        typed = cell_number(points[i]) or None
         record = rows.get(key)
-        if typed != (scoring_service._number(record.points) if record is not None else None):
+        if typed != (cell_number(record.points) if record is not None else None):
             n += 1
     return n
 
 
-FILLS = {"accepted": scoring_service.OK_FILL, "rejected": scoring_service.REJECTED_FILL,
-         "conflict": scoring_service.CONFLICT_FILL}
+OK_FILL = "#E2EFDA"  # green: accepted in this submission
+REJECTED_FILL = "#F8CBAD"  # red: refused, reverted to the server's value
+CONFLICT_FILL = "#FFD966"  # yellow: someone else changed the cell first
+RESTORED_FILL = "#BDD7EE"  # blue: a computed cell typed over, restored
+
+FILLS = {"accepted": OK_FILL, "rejected": REJECTED_FILL, "conflict": CONFLICT_FILL}
 
 
 def write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
@@ -129,8 +134,8 @@ def typed_adjustments(wb: Workbook, keys) -> dict:
     if frame is None or not wanted:
         return out
     for i in range(len(frame.excel_rows)):
-        key = (scoring_service._text(frame.value(i, "employee_id")),
-               scoring_service._text(frame.value(i, "indicator")))
+        key = (cell_text(frame.value(i, "employee_id")),
+               cell_text(frame.value(i, "indicator")))
         if key in wanted and key not in out:
             out[key] = (frame.value(i, "points"), frame.value(i, "reason"))
     return out
@@ -171,12 +176,12 @@ def allowed_text(user: User, eid: str, department, code: str, inp, lang: str) ->
     authority = policy.adjustment_range(user, policy.Change(
         eid, department, code, Decimal(0), frozenset(ind.adjust_roles)), lang)
     if not authority.allowed:
-        return "—（" + "；".join(authority.reasons) + "）" if lang == "zh" else \
-            "— (" + "; ".join(authority.reasons) + ")"
+        return msg("answer.not_allowed", lang,
+                   reasons=msg("glue.clauses", lang).join(authority.reasons))
     ups = [v for v in (authority.max_up, ind.adjust_max_up) if v is not None]
     downs = [v for v in (authority.max_down, ind.adjust_max_down) if v is not None]
-    low = f"-{fmt(min(downs))}" if downs else ("不限" if lang == "zh" else "no limit")
-    high = f"+{fmt(min(ups))}" if ups else ("不限" if lang == "zh" else "no limit")
+    low = f"-{fmt(min(downs))}" if downs else msg("answer.no_limit", lang)
+    high = f"+{fmt(min(ups))}" if ups else msg("answer.no_limit", lang)
     return f"{low} … {high}"
 
 
@@ -187,12 +192,12 @@ def mark_restored(plan: WritePlan, wb: Workbook, restored: list) -> None:
         frame = wb.tables.get(table)
         if write is None or frame is None or key not in write.columns:
             continue
-        eid = scoring_service._text(frame.value(i, "employee_id"))
-        code = scoring_service._text(frame.value(i, "indicator")) if table == "kb_scores" \
+        eid = cell_text(frame.value(i, "employee_id"))
+        code = cell_text(frame.value(i, "indicator")) if table == "kb_scores" \
             else None
         e_at = write.columns.index("employee_id")
         c_at = write.columns.index("indicator") if code is not None else None
         for n, row in enumerate(write.rows):
             if str(row[e_at]) == eid and (c_at is None or str(row[c_at]) == code):
-                write.cell_fills[(n, key)] = scoring_service.RESTORED_FILL
+                write.cell_fills[(n, key)] = RESTORED_FILL
                 break

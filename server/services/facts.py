@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.display import local_time
 from server.models import Period, SourceFact
+from server.scoring.messages import msg
 from server.services.simulator import SimFact
 from server.services.workbook import Workbook, cell_value
 from server.xlwire.plan import TableWrite, WritePlan
@@ -36,11 +37,9 @@ def status_text(f: SourceFact, lang: str, tz: str = "UTC") -> str:
         return words["ok"]
     when = local_time(f.fetched_at, tz) or "?"
     why = (f.error or "").strip()
-    if lang == "zh":
-        return f"{words['stale']} / {why}；沿用 {when} 的数据" if why else \
-            f"{words['stale']} / 沿用 {when} 的数据"
-    return f"{words['stale']} / {why}; value from {when}" if why else \
-        f"{words['stale']} / value from {when}"
+    if why:
+        return msg("facts.stale_because", lang, stale=words["stale"], why=why, when=when)
+    return msg("facts.stale", lang, stale=words["stale"], when=when)
 
 
 def store_facts(session: Session, period: Period, facts: Iterable[SimFact], fetched_by: str,
@@ -143,30 +142,21 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
             fills.append(None)
     n = len(facts)
     stale = sum(1 for f in facts if f.stale)
-    if lang == "zh":
-        msg = f"已为期间 {period.code} 写入 {n} 条源数据" + (f"，其中 {stale} 条过期。" if stale
-                                                             else "。")
-        title = "获取数据"
-    else:
-        msg = f"Wrote {n} source values for period {period.code}" + (
-            f"; {stale} are stale." if stale else ".")
-        title = "Pull"
+    text = msg("facts.wrote_stale", lang, n=n, period=period.code, stale=stale) if stale else \
+        msg("facts.wrote", lang, n=n, period=period.code)
     if left_out:
-        msg += (f"\n{len(left_out)} 个服务器上的值不属于本工作簿的指标或人员，未写入（见网页）。"
-                if lang == "zh" else
-                f"\n{len(left_out)} stored values are for indicators or people this workbook "
-                "does not have; not written (see the web page).")
+        text += msg("facts.left_out", lang, n=len(left_out))
     if report is not None:
-        msg += "\n" + pull_summary(report, lang)
+        text += "\n" + pull_summary(report, lang)
     if restated:
-        msg += "\n\n" + restated
+        text += "\n\n" + restated
     return WritePlan(
         tables=[TableWrite("kb_data", list(DATA_COLUMNS), rows,
                            row_fills=fills,
                            text_columns=frozenset({"employee_id", "indicator", "field", "source",
                                                    "status", "provenance", "unit"}))],
         meta={"pulled_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")},
-        alert=(msg, title),
+        alert=(text, msg("facts.pull_title", lang)),
         activate_table="kb_data",
     )
 
@@ -195,27 +185,20 @@ def pull_summary(report: object, lang: str) -> str:
         prog = o.progress
         if o.ok:
             lines.append(
-                (f"· {o.source}：{len(o.facts)} 个值，{len(o.problems)} 个问题"
-                 if lang == "zh" else
-                 f"· {o.source}: {len(o.facts)} values, {len(o.problems)} problems")
+                msg("facts.source_line", lang, source=o.source, values=len(o.facts),
+                    problems=len(o.problems))
                 + (f" ({prog.pages} pages, {prog.seconds:.1f} s)" if prog else ""))
         else:
-            lines.append(f"· {o.source}：失败，保留上次数据（标记为过期）：{o.error}"
-                         if lang == "zh" else
-                         f"· {o.source}: FAILED, last good values kept and marked stale: "
-                         f"{o.error}")
+            lines.append(msg("facts.source_failed", lang, source=o.source, error=o.error))
     if report.kept_stale:  # type: ignore[attr-defined]
-        lines.append(f"保留并标记过期的旧值：{report.kept_stale} 个" if lang == "zh" else  # type: ignore[attr-defined]
-                     f"Old values kept and marked stale: {report.kept_stale}")  # type: ignore[attr-defined]
+        lines.append(msg("facts.kept_stale", lang,
+                         kept_stale=report.kept_stale))  # type: ignore[attr-defined]
     problems = report.problems  # type: ignore[attr-defined]
     if problems:
-        lines.append(f"逐行问题（{len(problems)}）：" if lang == "zh" else
-                     f"Row problems ({len(problems)}):")
+        lines.append(msg("facts.row_problems", lang, n=len(problems)))
         lines += [f"  {p}" for p in problems[:MAX_ALERT_PROBLEMS]]
         if len(problems) > MAX_ALERT_PROBLEMS:
-            lines.append(f"  … 另有 {len(problems) - MAX_ALERT_PROBLEMS} 个，见网页"
-                         if lang == "zh" else
-                         f"  … {len(problems) - MAX_ALERT_PROBLEMS} more on the web page")
+            lines.append(msg("facts.more_problems", lang, n=len(problems) - MAX_ALERT_PROBLEMS))
     return "\n".join(lines)
 
 

@@ -30,7 +30,7 @@ from server.models import (
     ScoreRun,
     User,
 )
-from server.scoring.messages import why_of
+from server.scoring.messages import msg, why_of
 from server.scoring.numbers import checked_decimal
 from server.services.errors import BadRequest, Conflict, NotFound
 from server.services.roster import departments_of
@@ -174,37 +174,35 @@ def adjust(db: Session, period: Period, user: User, employee_id: str, indicator:
     """Store one adjustment the way a ribbon Submit stores it (403/409/400 as the rules
     say): the one authority check (`policy.require_changes`, records only), the engine's
     verdict (a line's cap), then the history commit and the engine's new snapshot
-    (`scoring.commit_web_adjustment`). Nothing is stored when any of them refuses."""
+    (`adjust.commit_web_adjustment`). Nothing is stored when any of them refuses."""
     from server.ledger import CellValue
-    from server.services import scoring
+    from server.services.adjust import check_with_engine, commit_web_adjustment, web_input
+    from server.services.runs import active_adjustments
 
-    zh = lang == "zh"
     workflow.require_allowed(period, "appeal_adjust" if appeal is not None else "adjust", lang)
     try:  # the one number check: finite, 2 decimals, fits Numeric(9, 2)
         points = checked_decimal(points_text, places=2, whole=7)
     except ValueError as exc:
-        raise BadRequest(("分数必须是数字，最多两位小数：" if zh else
-                          "Points must be a number with at most 2 decimals: ")
-                         + why_of(exc).text(lang)) from None  # type: ignore[union-attr]
+        raise BadRequest(msg("web_adjust.bad_points", lang, why=why_of(exc))) from None
     reason = (reason or "").strip()
     if not reason:
-        raise BadRequest("调整必须填写原因。" if zh else "An adjustment needs a reason.")
+        raise BadRequest(msg("web_adjust.needs_reason", lang))
     run = latest_run_light(db, period)
     data = run_data(db, run)
     if run is None or data is None:
-        raise Conflict("尚无计算结果，无法调整。" if zh else "There is no score result to adjust.")
+        raise Conflict(msg("web_adjust.no_result", lang))
     if not any(ln["indicator"] == indicator for ln in data.lines_of.get(employee_id, ())):
-        raise NotFound(f"{employee_id} 没有指标 {indicator}。" if zh else
-                       f"{employee_id} has no indicator {indicator}.")
+        raise NotFound(msg("web_adjust.no_indicator", lang, employee_id=employee_id,
+                           indicator=indicator))
     key = (employee_id, indicator)
     policy.require_changes(db, user, period, {key: points}, lang)
-    held = scoring.active_adjustments(db, period).get(key)
+    held = active_adjustments(db, period).get(key)
     if held is not None and held.points == points and held.reason == reason:
         return WebAdjustment(held, False)  # an identical re-submit: a no-op that says so
     value = CellValue(points, reason)
-    inp = scoring.web_input(db, period, lang)
-    scoring.check_with_engine(db, period, inp, {key: value}, lang)
-    row = scoring.commit_web_adjustment(db, period, user, key, value, lang, app=app)
+    inp = web_input(db, period, lang)
+    check_with_engine(db, period, inp, {key: value}, lang)
+    row = commit_web_adjustment(db, period, user, key, value, lang, app=app)
     if appeal is None:
         workflow.advance(db, period, "adjust", user)
     db.flush()
@@ -219,19 +217,16 @@ def _own_result(db: Session, period: Period, user: User, lang: str) -> ResultVie
     workflow.require_allowed(period, "feedback", lang)
     view = result_of(db, period, user.employee_id)
     if view.run is None or view.total is None:
-        raise NotFound("本期间没有您的考核结果。" if lang == "zh" else
-                       "There is no result of yours in this period.")
+        raise NotFound(msg("result.none_of_yours", lang))
     return view
 
 
 def acknowledge(db: Session, period: Period, user: User, lang: str = "zh") -> Acknowledgement:
     view = _own_result(db, period, user, lang)
     if view.open_appeal is not None:
-        raise Conflict("您的申诉尚未结束：请先确认答复。" if lang == "zh" else
-                       "Your appeal is still open: confirm the answer first.")
+        raise Conflict(msg("acknowledge.appeal_open", lang))
     if view.acknowledged:
-        raise Conflict("您已确认过该结果。" if lang == "zh" else
-                       "You have already acknowledged this result.")
+        raise Conflict(msg("acknowledge.already", lang))
     row = Acknowledgement(period_id=period.id, employee_id=user.employee_id, user_id=user.id,
                           user_name=user.name, run_no=view.run.run_no,  # type: ignore[union-attr]
                           total=str(view.total.get("total") or ""))  # type: ignore[union-attr]
@@ -244,13 +239,11 @@ def appeal(db: Session, period: Period, user: User, reason: str, lang: str = "zh
     view = _own_result(db, period, user, lang)
     reason = (reason or "").strip()
     if not reason:
-        raise BadRequest("申诉必须填写理由。" if lang == "zh" else "An appeal needs a reason.")
+        raise BadRequest(msg("appeal.needs_reason", lang))
     if view.open_appeal is not None:
-        raise Conflict("您已有一个未结束的申诉。" if lang == "zh" else
-                       "You already have an open appeal.")
+        raise Conflict(msg("appeal.already_open", lang))
     if view.acknowledged:
-        raise Conflict("您已确认该结果，不能再申诉。" if lang == "zh" else
-                       "You acknowledged this result; it can no longer be appealed.")
+        raise Conflict(msg("appeal.acknowledged", lang))
     row = Appeal(period_id=period.id, employee_id=user.employee_id, reason=reason,
                  created_by=user.name, created_by_id=user.id,
                  run_no=view.run.run_no)  # type: ignore[union-attr]
@@ -264,10 +257,10 @@ def answer(db: Session, item: Appeal, user: User, text: str, lang: str = "zh", *
     """HR's answer; with `indicator`/`points` also an adjustment (reason required)."""
     policy.require(user, "appeal.answer", subject(db, item.employee_id), lang)
     if item.status != AppealStatus.OPEN.value:
-        raise Conflict("该申诉已答复。" if lang == "zh" else "This appeal is already answered.")
+        raise Conflict(msg("appeal.already_answered", lang))
     text = (text or "").strip()
     if not text:
-        raise BadRequest("请填写答复。" if lang == "zh" else "Write an answer.")
+        raise BadRequest(msg("appeal.needs_answer", lang))
     if indicator or (points or "").strip():
         adj = adjust(db, item.period, user, item.employee_id, indicator, points,
                      adjust_reason or text, lang, appeal=item).row
@@ -287,8 +280,7 @@ def confirm(db: Session, item: Appeal, user: User, lang: str = "zh") -> Appeal:
     policy.require(user, "feedback.respond", subject(db, item.employee_id), lang)
     workflow.require_allowed(item.period, "feedback", lang)
     if item.status != AppealStatus.ANSWERED.value:
-        raise Conflict("该申诉尚未答复或已确认。" if lang == "zh" else
-                       "This appeal is not answered yet or already confirmed.")
+        raise Conflict(msg("appeal.not_answered", lang))
     item.status = AppealStatus.CONFIRMED.value
     item.confirmed_at = dt.datetime.now(dt.UTC)
     view = result_of(db, item.period, item.employee_id)

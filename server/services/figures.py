@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from server import policy
 from server.models import Period, PeriodState, Role, ScoreRun, User
+from server.scoring.messages import msg
 from server.services import feedback
 from server.services.errors import BadRequest, NotFound
 from server.services.periods import scorecards_of
@@ -26,7 +27,7 @@ LINE_KEYS = ("points", "base_points", "adjustment", "explanation", "status")
 TOTAL_KEYS = ("total", "grade", "rank", "group_rank", "status")
 
 
-def _month(db: Session, user: User, code: str | None, zh: bool) -> list[Period]:
+def _month(db: Session, user: User, code: str | None, lang: str) -> list[Period]:
     """The scorecards of the month asked for, or of the newest month with a score run the
     caller may read."""
     employee = user.role == Role.EMPLOYEE.value
@@ -37,31 +38,26 @@ def _month(db: Session, user: User, code: str | None, zh: bool) -> list[Period]:
             stmt = stmt.where(Period.state.in_(PUBLISHED))
         code = db.scalar(stmt)
         if code is None:
-            raise NotFound("还没有计算结果。" if zh else "There is no score result yet.")
+            raise NotFound(msg("figures.no_result", lang))
     rows = [p for p in scorecards_of(db, code) if not employee or p.state in PUBLISHED]
     if not rows:
-        raise NotFound(f"期间 {code} 不存在或没有结果。" if zh else
-                       f"Period {code} does not exist or has no result.")
+        raise NotFound(msg("figures.no_period", lang, code=code))
     return rows
 
 
 def figures(db: Session, user: User, employee_ids: list[str], period_code: str | None = None,
             *, lang: str = "zh") -> dict[str, Any]:
-    zh = lang == "zh"
     policy.require(user, "result.view", lang=lang)
     wanted = list(dict.fromkeys(e.strip() for e in employee_ids if e and e.strip()))
     if not wanted:
-        raise BadRequest("请给出工号（employee=...）。" if zh else
-                         "Name at least one employee (employee=...).")
+        raise BadRequest(msg("figures.no_employee", lang))
     if len(wanted) > MAX_EMPLOYEES:
-        raise BadRequest(f"一次最多 {MAX_EMPLOYEES} 个工号。" if zh else
-                         f"At most {MAX_EMPLOYEES} employees per request.")
-    month = _month(db, user, period_code, zh)
+        raise BadRequest(msg("figures.too_many", lang, most=MAX_EMPLOYEES))
+    month = _month(db, user, period_code, lang)
     scored = [(p, run, data) for p in month
               if (data := feedback.run_data(db, run := feedback.latest_run_light(db, p)))]
     if not scored:
-        raise NotFound(f"期间 {month[0].code} 还没有计算结果。" if zh else
-                       f"Period {month[0].code} has no score result yet.")
+        raise NotFound(msg("figures.no_result_of_period", lang, period=month[0].code))
     departments = departments_of(db, wanted)
     people: dict[str, Any] = {}
     unknown: list[str] = []

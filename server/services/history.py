@@ -7,7 +7,8 @@ at interpreter exit (and when their app is garbage collected in tests).
 
 Read helpers for the review pages live here too (who a user is in git, departments of the
 people in a period, the submission id of a request); the write path (Submit, Score, workflow
-events, web adjustments, reverts) is in server/services/scoring.py and docs/history.md.
+events, web adjustments, reverts) is in server/services/history_record.py, submit.py and
+adjust.py (docs/history.md).
 """
 
 from __future__ import annotations

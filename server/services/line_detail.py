@@ -21,6 +21,7 @@ from server import policy, workflow
 from server.display import DEFAULT_TIMEZONE, local_time
 from server.ledger import History
 from server.models import PeriodState, Role, SourceFact, User
+from server.scoring.messages import msg
 from server.services import facts as fact_service
 from server.services import feedback
 from server.services.errors import NotFound
@@ -93,11 +94,10 @@ def _range(user: User, period, subject: policy.Subject, indicator: str,
     within the rules table's limits. None for roles that never adjust."""
     if not policy.can(user, "adjustment.make"):
         return None
-    zh = lang == "zh"
     if period.state not in workflow.ALLOWED_IN["adjust"]:
         state = workflow.state_word(period.state, lang)
         return {"allowed": False, "reasons": [
-            f"期间当前状态为「{state}」，不能调整" if zh else f"the period is {state}"]}
+            msg("line.frozen", lang, state=state)]}
     authority = policy.adjustment_range(user, policy.Change(
         subject.employee_id, subject.department, indicator, Decimal(0),
         frozenset(rule.get("adjust_roles") or ())), lang)
@@ -137,23 +137,20 @@ def line_detail(db: Session, history: History, user: User, period_code: str,
                 base_url: str = "", tz: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
     """Everything the task pane shows for the line (employee, indicator) of the period's
     latest score run. `tz`: the company's time zone (KPIBOOK_TIMEZONE)."""
-    zh = lang == "zh"
     # the scorecard of the month that scores this manager (a month may hold several)
     period = scorecard_of(db, period_code, employee_id)
     if period is None:
-        raise NotFound(f"期间 {period_code} 不存在。" if zh else
-                       f"Period {period_code} does not exist.")
+        raise NotFound(msg("line.no_period", lang, period=period_code))
     subject = feedback.subject(db, employee_id)
     policy.require(user, "result.view", subject, lang)
     if user.role == Role.EMPLOYEE.value and period.state not in PUBLISHED:
-        raise NotFound(f"期间 {period.code} 没有已发布的结果。" if zh else
-                       f"Period {period.code} has no published result.")
+        raise NotFound(msg("line.not_published", lang, period=period.code))
     data = feedback.run_data(db, feedback.latest_run_light(db, period))
     line = next((ln for ln in (data.lines_of.get(employee_id, ()) if data else ())
                  if ln["indicator"] == indicator), None)
     if line is None:
-        raise NotFound(f"期间 {period.code} 没有 {employee_id} 的指标 {indicator}。" if zh else
-                       f"Period {period.code} has no line {employee_id} / {indicator}.")
+        raise NotFound(msg("line.no_line", lang, period=period.code, employee_id=employee_id,
+                           indicator=indicator))
     rule = feedback.indicators_of(period).get(indicator) or {}
     total = data.total_of.get(employee_id) or {} if data else {}
     current = _dec(line.get("adjustment")) or Decimal(0)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.models import Period, PeriodState, Template, User, scorecard_code
 from server.periodcode import PeriodCodeError, month_of, parse_period_code
-from server.scoring.messages import both, msg
+from server.scoring.messages import both, msg, word
 from server.services.errors import BadRequest, Conflict
 
 # States in which a button may be used at all (closed periods are frozen); what each
@@ -105,9 +105,9 @@ def valid_code(text: object, lang: str | None = None, *,
     try:
         return parse_period_code(text).code
     except PeriodCodeError as exc:
-        zh, en = exc.why.text("zh"), exc.why.text("en")
-        if what:
-            zh, en = f"{what[0]}：{zh}", f"{what[1]}: {en}"
+        why = exc.why
+        zh, en = (msg("about", x, who=word(what, x), what=why) if what else why.text(x)
+                  for x in ("zh", "en"))
         raise BadRequest(zh if lang == "zh" else en if lang else f"{zh}\n{en}") from None
 
 

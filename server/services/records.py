@@ -30,6 +30,7 @@ from server.scoring.codec import input_from_json, input_to_json, rules_to_json
 from server.scoring.messages import msg
 from server.scoring.model import Employee, Fact, Problem, ScoreInput
 from server.services import scorecards
+from server.services.cells import cell_text
 from server.services.errors import Conflict
 from server.services.periods import digest
 from server.workbook.contract import Tables
@@ -375,19 +376,11 @@ def _row_index(frame, table: str) -> dict[tuple[str, ...], int]:
     keys = _KEY_COLUMNS[table]
     index: dict[tuple[str, ...], int] = {}
     for i in range(len(frame.excel_rows)):
-        key = tuple(_cell_text(frame.value(i, k)) for k in keys)
+        key = tuple(cell_text(frame.value(i, k)) for k in keys)
         if table == "kb_data" and not key[2]:
             key = (*key[:2], "actual")
         index.setdefault(key, i)
     return index
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def summary(resolution: Resolution, tables: Tables, lang: str) -> str | None:

@@ -23,6 +23,7 @@ from server import policy, workflow
 from server.models import Adjustment as AdjustmentRow
 from server.models import Employee as EmployeeRow
 from server.models import Period, ScoreRun, User
+from server.scoring.messages import msg
 from server.scoring.model import (
     Employee,
     EmployeeResult,
@@ -36,7 +37,7 @@ from server.scoring.model import (
 )
 from server.services import records
 from server.services.errors import Conflict
-from server.services.scoring import active_adjustments
+from server.services.runs import active_adjustments
 
 Key = tuple[str, str]
 
@@ -61,9 +62,7 @@ def results_of_record(session: Session, period: Period, user: User,
     """The latest stored run of `period` as the reader may see it; 409 when it has none."""
     run = workflow.latest_run(session, period)
     if run is None:
-        raise Conflict(
-            f"期间 {period.code} 还没有计算结果：请先点击“计算得分”。" if lang == "zh" else
-            f"Period {period.code} has no results yet: press Score first.")
+        raise Conflict(msg("refresh.no_results", lang, period=period.code))
     totals = list(run.totals or ())
     eids = [str(t["employee_id"]) for t in totals]
     of_record = records.current(session, period)  # None for periods scored before records
@@ -175,19 +174,12 @@ def refresh_answer(session: Session, period: Period, user: User, wb, lang: str, 
                  base_version=_history_head(), submission_id="")
     # The run's own time and author, not this press: the workbook shows the result of record.
     plan.meta.update(scored_at=_when(run.created_at), scored_by=run.created_by or "")
-    zh = lang == "zh"
-    lines = [f"已刷新期间 {period.code} 的最终结果（第 {run.run_no} 次计算，状态 {period.state}）；"
-             f"服务器上没有任何更改。" if zh else
-             f"Refreshed the results of record of period {period.code} (run {run.run_no}, "
-             f"state {period.state}); nothing was changed on the server."]
+    lines = [msg("refresh.done", lang, period=period.code, run_no=run.run_no, state=period.state)]
     if record.hidden:
-        lines.append(f"您的权限范围外的 {record.hidden} 人未写入。" if zh else
-                     f"{record.hidden} manager(s) outside your scope were left out.")
+        lines.append(msg("refresh.hidden", lang, hidden=record.hidden))
     if unsent:
-        lines.append(f"工作簿中有 {unsent} 项未提交的调整已替换为服务器记录的值。" if zh else
-                     f"{unsent} adjustment(s) typed in the workbook but never submitted were "
-                     f"replaced by the server's values.")
-    plan.alert = ("\n".join(lines), "刷新" if zh else "Refresh")
+        lines.append(msg("refresh.unsent", lang, unsent=unsent))
+    plan.alert = ("\n".join(lines), msg("refresh.title", lang))
     check_writable(wb.book, plan)
     return plan
 

@@ -26,7 +26,7 @@ from server import notify, policy, workflow
 from server.display import local_time, zone
 from server.models import Employee, Period, PeriodState, Role, User
 from server.scoring.messages import msg
-from server.services.scoring import active_adjustments
+from server.services.runs import active_adjustments
 
 log = logging.getLogger("kpibook.reminders")
 

@@ -5,7 +5,7 @@ scheduled pull stores the new values as source facts, but the period's scores st
 its inputs of record (docs/records.md) until HR decides. Before that, HR sees here what a
 Score with the new values would change: which values (person, indicator, old -> new), which
 score lines ("12 scores would change") and each person's total before -> after — both sides
-computed by the engine (`scoring.score_with_record`: the inputs of record with the
+computed by the engine (`runs.score_with_record`: the inputs of record with the
 adjustments of record), never estimated here. Nothing is stored: HR applies the values with
 the normal Pull + Score in the workbook, which scores exactly the "after" side.
 
@@ -123,7 +123,7 @@ def restatement_preview(session: Session, period: Period, user: User, lang: str
                         ) -> Restatement | None:
     """What a Score with the stored source facts would change against the inputs of record;
     None when the period was never scored (nothing to restate)."""
-    from server.services.scoring import score_with_record
+    from server.services.runs import score_with_record
 
     found = records.current(session, period)
     has_run = session.scalar(select(ScoreRun.id).where(ScoreRun.period_id == period.id)

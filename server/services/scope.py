@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Collection, Mapping
 
 from server.scoring.model import LineTable, ScoreInput, ScoreResult
+from server.services.cells import cell_text
 from server.services.facts import DATA_COLUMNS
 from server.services.workbook import Workbook, cell_value
 from server.xlwire.plan import TableWrite, WritePlan
@@ -108,7 +109,7 @@ def keep_rows_of(plan: WritePlan, wb: Workbook, table: str, people: Collection[s
         return
     columns = list(frame.columns)
     rows = [[frame.value(i, c) for c in columns] for i in range(len(frame.excel_rows))
-            if _text(frame.value(i, "employee_id")) in people]
+            if cell_text(frame.value(i, "employee_id")) in people]
     if len(rows) != len(frame.excel_rows):
         plan.tables.append(TableWrite(table, columns, rows))
 
@@ -117,17 +118,9 @@ def _rows_by_key(frame, keys: tuple[str, ...], columns: list[str]
                  ) -> dict[tuple[str, ...], list[object]]:
     out: dict[tuple[str, ...], list[object]] = {}
     for i in range(len(frame.excel_rows)):
-        key = tuple(_text(frame.value(i, k)) for k in keys)
+        key = tuple(cell_text(frame.value(i, k)) for k in keys)
         if len(keys) == 3 and not key[2]:
             key = (*key[:2], "actual")
         out.setdefault(key, [frame.value(i, c) if c in frame.columns else None
                              for c in columns])
     return out
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from server.scoring.messages import msg
 from server.scoring.model import Problem, ScoreInput, ValidationError
 from server.services.errors import BadRequest, Unprocessable
 from server.workbook.contract import Tables, read_meta, read_tables, to_score_input
@@ -54,8 +55,7 @@ def open_workbook(book: BookSnapshot, required: Iterable[str] | None = None) -> 
 
 def invalid(problems: list[Problem], lang: str) -> Unprocessable:
     n = len(problems)
-    head = (f"工作簿有 {n} 处问题，未做任何更改：" if lang == "zh" else
-            f"The workbook has {n} problem(s); nothing was changed:")
+    head = msg("workbook.problems", lang, n=n)
     return Unprocessable(problems_message(problems, lang, intro=head), problems)
 
 

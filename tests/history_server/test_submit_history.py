@@ -235,7 +235,7 @@ def test_rescore_status_and_revert_commits(app, scored, press, hr_token, make_to
     # revert: one commit, reasons kept, the DB row superseded, totals recomputed
     from server.auth import current_user  # noqa: F401 - the service takes a User row
     from server.models import User
-    from server.services.scoring import revert_submission
+    from server.services.adjust import revert_submission
 
     with app.test_request_context(), session_scope(app) as s:
         user = s.scalar(select(User).where(User.name == "hr"))

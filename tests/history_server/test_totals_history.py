@@ -148,8 +148,8 @@ def test_revert_after_approval_goes_back_to_review_published_stays_frozen(
 def test_revert_after_approval_with_every_cell_changed_since_writes_nothing(
         app, scored, press, make_token):
     """A revert that could change nothing must not reopen the period in git either."""
+    from server.services.adjust import revert_submission
     from server.services.errors import Conflict
-    from server.services.scoring import revert_submission
 
     wang = make_token("wang", "executive", display_name="王总")
     set_adjustment(scored, "M1004", "PROD_EFF", 3, "超额完成")

@@ -3,7 +3,7 @@
 `max(run_no) + 1` read inside the request's transaction gave two concurrent Submits the same
 number: the second waited for the first's uncommitted row and then failed on
 uq_score_runs_run (HTTP 500 after its git commit). Numbers now come from
-`score_run_counters`, advanced in a short transaction of its own (scoring.next_run_no).
+`score_run_counters`, advanced in a short transaction of its own (runs.next_run_no).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_overlapping_store_runs_take_distinct_numbers(pg_migrated_url, tmp_path)
     from server.models import Period, ScoreRun
     from server.scoring.engine import score
     from server.services import periods as period_service
-    from server.services.scoring import store_run
+    from server.services.runs import store_run
 
     sys.path.insert(0, str(ROOT / "bench"))
     import workload

@@ -1,5 +1,5 @@
 """The score run's stored JSON (lines, totals) is exactly `periods.to_jsonable`, produced by
-the faster helpers in server/services/scoring.py; its digests fingerprint the whole input."""
+the faster helpers in server/services/runs.py; its digests fingerprint the whole input."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from server.scoring import engine
-from server.services import scoring as scoring_service
+from server.services import runs
 from server.services.periods import digest, fingerprint_json, to_jsonable
 from tests.scoring.factories import adjust, emp, fact, ind, rules, target
 
@@ -22,11 +22,11 @@ import workload  # noqa: E402
 def _check(inp, lang: str) -> None:
     result = engine.score(inp, lang)
     for obj in (inp, inp.rules, list(result.lines), list(result.employees)):
-        assert scoring_service._jsonable(obj) == to_jsonable(obj)
+        assert runs.jsonable(obj) == to_jsonable(obj)
     # same values and the same order of keys (the stored text, the digest)
-    assert [list(d) for d in scoring_service._line_dicts(result.lines)] == \
+    assert [list(d) for d in runs._line_dicts(result.lines)] == \
         [list(d) for d in to_jsonable(list(result.lines))]
-    assert scoring_service._line_dicts(result.lines) == to_jsonable(list(result.lines))
+    assert runs._line_dicts(result.lines) == to_jsonable(list(result.lines))
     # the fingerprint holds the data of to_jsonable, records as field names and rows
     assert _records_as_dicts(orjson.loads(fingerprint_json(inp))) == to_jsonable(inp)
     assert digest(inp) == digest(copy.deepcopy(inp)) and digest(inp) != digest(inp.rules)

@@ -162,15 +162,15 @@ def test_a_dead_connection_at_teardown_keeps_the_answer(app, client, monkeypatch
 def _unsent_row_by_row(wb, rows) -> int:
     """The reference: every kb_adjustments row, one at a time (what `unsent_adjustments`
     replaced)."""
-    from server.services import scoring as s
+    from server.services import cells as s
 
     frame = wb.tables.get("kb_adjustments")
     n = 0
     for i in range(len(frame.excel_rows)):
-        key = (s._text(frame.value(i, "employee_id")), s._text(frame.value(i, "indicator")))
-        typed = s._number(frame.value(i, "points")) or None
+        key = (s.cell_text(frame.value(i, "employee_id")), s.cell_text(frame.value(i, "indicator")))
+        typed = s.cell_number(frame.value(i, "points")) or None
         record = rows.get(key)
-        if typed != (s._number(record.points) if record is not None else None):
+        if typed != (s.cell_number(record.points) if record is not None else None):
             n += 1
     return n
 

@@ -69,7 +69,7 @@ def store_scores(app, period_code: str, inp=None, user_name: str = "hr") -> None
     from server.db import session_scope
     from server.models import Period, User
     from server.scoring.engine import score
-    from server.services.scoring import store_run
+    from server.services.runs import store_run
 
     inp = inp or world_input()
     with session_scope(app) as s:
@@ -120,7 +120,7 @@ def make_world(app, state: str = "published") -> World:
         s.add(period)
         s.flush()
         from server.scoring.engine import score
-        from server.services.scoring import store_run
+        from server.services.runs import store_run
 
         inp = world_input()
         from server.services import records

@@ -143,12 +143,13 @@ def test_web_adjustment_past_a_line_cap_is_refused_and_stores_nothing(app):
     assert resp.status_code == 302
     assert _latest(app)["totals"][OWN]["total"] == "95.00"
     from server.scoring.engine import score
-    from server.services import scoring
+    from server.services.adjust import web_input
+    from server.services.runs import score_with_record
 
     with session_scope(app) as s:
         period = s.scalar(select(Period).where(Period.code == PERIOD))
-        inp = scoring.web_input(s, period, "zh")
-        trial, result = scoring.score_with_record(s, period, inp, "zh")
+        inp = web_input(s, period, "zh")
+        trial, result = score_with_record(s, period, inp, "zh")
         assert score(trial, "zh").employees == result.employees
 
 
