@@ -103,7 +103,7 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
     fills: list[str | None] = []
     # Facts for people or indicators this workbook does not have would make Score refuse the
     # whole workbook: they stay on the server (web page) and the alert counts them.
-    codes, people = _workbook_keys(wb)
+    codes, people = workbook_keys(wb)
     left_out = [f for f in facts if (codes and f.indicator not in codes)
                 or (people and f.employee_id not in people)]
     if left_out:
@@ -156,7 +156,7 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
     )
 
 
-def _workbook_keys(wb: Workbook) -> tuple[set[str], set[str]]:
+def workbook_keys(wb: Workbook) -> tuple[set[str], set[str]]:
     """Indicator codes of kb_rules and employee ids of kb_roster (empty: not known)."""
     out: list[set[str]] = []
     for table, column in (("kb_rules", "code"), ("kb_roster", "employee_id")):
@@ -189,6 +189,11 @@ def pull_summary(report: object, lang: str) -> str:
                          if lang == "zh" else
                          f"· {o.source}: FAILED, last good values kept and marked stale: "
                          f"{o.error}")
+    for source, codes in (getattr(report, "not_asked", None) or {}).items():
+        lines.append(f"· {source}：未获取（{', '.join(codes)} 不在本考核表的规则中）"
+                     if lang == "zh" else
+                     f"· {source}: not asked ({', '.join(codes)} not in this scorecard's "
+                     "rules)")
     if report.kept_stale:  # type: ignore[attr-defined]
         lines.append(f"保留并标记过期的旧值：{report.kept_stale} 个" if lang == "zh" else  # type: ignore[attr-defined]
                      f"Old values kept and marked stale: {report.kept_stale}")  # type: ignore[attr-defined]
