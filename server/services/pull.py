@@ -76,14 +76,26 @@ def indicators_in_force(session: Session, period: Period,
                         workbook_codes: set[str] | None = None) -> frozenset[str] | None:
     """The indicator codes a pull of `period` fetches: those of its rules of record
     (server/services/records.py). Before HR's first Score there is no record: the codes of
-    the workbook's kb_rules when a button sends one (its first Score adopts them), else None
-    (every mapping)."""
+    the workbook's kb_rules when a button sends one (its first Score adopts them), else the
+    rules of the period's last run (periods scored before the records), else those of its
+    shipped template; None when none is known (every mapping)."""
     from server.services import records
 
     of_record = records.current(session, period)
     if of_record is not None:
         return frozenset(i.code for i in of_record[1].rules.indicators)
-    return frozenset(workbook_codes) if workbook_codes else None
+    if workbook_codes:
+        return frozenset(workbook_codes)
+    stored = {str(i["code"]) for i in (period.rules or {}).get("indicators") or ()
+              if isinstance(i, dict) and i.get("code")}
+    if stored:
+        return frozenset(stored)
+    from server.workbook.template_content import TEMPLATES
+
+    template = TEMPLATES.get(period.template_code or "")
+    if template is not None and template.rules:
+        return frozenset(r.code for r in template.rules)
+    return None
 
 
 def asked_sources(sources: list[SourceConfig], codes: frozenset[str] | None
