@@ -151,6 +151,8 @@ def test_an_indicator_added_mid_month_is_pulled_from_its_source_mapping(
     with session_scope(app) as s:
         applied = s.scalars(select(InputRecord).order_by(InputRecord.id.desc())).first()
         assert (applied.kind, applied.reason) == ("applied", reason)
+    blocked = runs_of(app, "manufacturing")[-1]  # no data yet: 阻断 (the settings' default)
+    assert total_of(blocked, "M1001") is None
 
     # Pull now asks the CRM for the new indicator, and only for the manufacturing team
     result = press("pull", book)
