@@ -197,3 +197,32 @@ def press(client, hr_token):
         return h.run_button(button, path, post=poster)
 
     return press
+
+
+def test_cli_pull_fills_each_scorecard_from_its_own_sources(app, db_url, tmp_path, monkeypatch,
+                                                            sources):
+    """`kpibook pull 2026-10` before any Score: each scorecard gets the mappings of its
+    template's rules; the 客户复购率 mapping ahead of the rules asks nothing."""
+    from click.testing import CliRunner
+
+    from server.commands import pull_command
+    from sync.simulators.demo import DEMO_CONFIG
+
+    with session_scope(app) as s:
+        s.add(Period(code=MONTH, template_code="manufacturing", scorecard="manufacturing",
+                     state="collecting", history_key=MONTH))
+        s.add(Period(code=MONTH, template_code="sales", scorecard="sales",
+                     state="collecting", history_key=f"{MONTH}.sales"))
+    monkeypatch.setenv("KPIBOOK_DATABASE_URL", db_url)
+    monkeypatch.setenv("KPIBOOK_INSTANCE_PATH", str(tmp_path / "inst"))
+    result = CliRunner().invoke(pull_command, [MONTH, "--config", str(DEMO_CONFIG)])
+    assert result.exit_code == 0, result.output
+    assert ("crm_customers: not asked (CUST_REPURCHASE not in this scorecard's rules)"
+            in result.output)
+    assert not asked(sources, CUSTOMER_REPORT + "?month=2026-10&team=manufacturing")
+    assert "period 2026-10 sales: 42 stored, 0 unchanged, 0 kept stale, 0 problems" \
+        in result.output, result.output
+    sales = facts_of(app, "sales")
+    assert {(f[0], f[1]) for f in sales} == {
+        (eid, code) for eid, values in SALES.values.items() for code in values}
+    assert not [f for f in facts_of(app, "manufacturing") if f[1] == "CUST_REPURCHASE"]
