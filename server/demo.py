@@ -169,7 +169,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     base = f"https://localhost:{port}" if host in ("127.0.0.1", "localhost", "0.0.0.0") \
         else f"https://{host}:{port}"
-    # Simulated source systems (ERP, CRM, DingTalk, Jira, GitLab, file drops) on 127.0.0.1,
+    # Simulated source systems (ERP, CRM, finance, DingTalk, Jira, GitLab, file drops) on
+    # 127.0.0.1, one set per October scorecard (docs/sync.md "The demo"),
     # so that Pull data works on the first day; without a connectors file Pull would invent
     # facts for a new period.
     from sync.simulators.demo import DEMO_CONFIG, start_demo_sources
@@ -197,8 +198,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
                     else ""))
     for path in info["workbooks"]:  # type: ignore[union-attr]
         click.echo(f"  workbook:  {path}")
-    click.echo(f"  sources:   simulated ERP/CRM/DingTalk/Jira/GitLab at {sources.url}, file "
-               f"drops in {Path(app.instance_path) / 'demo_drop'} ({DEMO_CONFIG.name}); "
+    click.echo(f"  sources:   simulated ERP/CRM/finance/DingTalk/Jira/GitLab at {sources.url}, "
+               f"file drops in {Path(app.instance_path) / 'demo_drop'} ({DEMO_CONFIG.name}); "
                f"`kpibook pull {info['period']} --config {DEMO_CONFIG}` from another shell "
                "needs the same KPIBOOK_DEMO_* variables")
     click.echo(f"  org sync:  {org_note}: {base}/admin/roster (hr); "

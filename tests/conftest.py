@@ -84,6 +84,7 @@ BOTH_DATABASES = (
     "tests/server/test_buttons.py",
     "tests/web/test_workflow.py",
     "tests/sync/test_pull_e2e.py",
+    "tests/sync/test_scorecard_sources.py",
     "tests/history_server/",
     "tests/server/test_records_of_record.py",
     "tests/server/test_answer_fits.py",

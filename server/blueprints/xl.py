@@ -203,7 +203,8 @@ def pull() -> Response:
     workflow.advance(session, period, "pull", user)
     # Source systems first (KPIBOOK_SYNC_CONFIG); stored facts / the simulator otherwise.
     report = pull_service.pull_for_button(session, period, user.name, current_app.config,
-                                          pull_service.roster_ids(wb))
+                                          pull_service.roster_ids(wb),
+                                          fact_service.workbook_keys(wb)[0])
     facts = fact_service.facts_for(session, period)
     if not facts and report is None and current_app.config.get("FACT_SOURCE") == "simulator":
         sim = simulator.template_facts(period.template_code, period.code)

@@ -566,6 +566,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                             "· {source}：失败，保留上次数据（标记为过期）：{error}"),
     "facts.kept_stale": ("Old values kept and marked stale: {kept_stale}",
                          "保留并标记过期的旧值：{kept_stale} 个"),
+    "facts.not_asked": ("· {source}: not asked ({codes} not in this scorecard's rules)",
+                        "· {source}：未获取（{codes} 不在本考核表的规则中）"),
     "facts.row_problems": ("Row problems ({n}):", "逐行问题（{n}）："),
     "facts.more_problems": ("  … {n} more on the web page", "  … 另有 {n} 个，见网页"),
     # -- the Refresh button (server/services/refresh.py) --------------------------------------

@@ -115,7 +115,7 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
     fills: list[str | None] = []
     # Facts for people or indicators this workbook does not have would make Score refuse the
     # whole workbook: they stay on the server (web page) and the alert counts them.
-    codes, people = _workbook_keys(wb)
+    codes, people = workbook_keys(wb)
     left_out = [f for f in facts if (codes and f.indicator not in codes)
                 or (people and f.employee_id not in people)]
     if left_out:
@@ -161,7 +161,7 @@ def pull_plan(wb: Workbook, period: Period, facts: list[SourceFact], lang: str,
     )
 
 
-def _workbook_keys(wb: Workbook) -> tuple[set[str], set[str]]:
+def workbook_keys(wb: Workbook) -> tuple[set[str], set[str]]:
     """Indicator codes of kb_rules and employee ids of kb_roster (empty: not known)."""
     out: list[set[str]] = []
     for table, column in (("kb_rules", "code"), ("kb_roster", "employee_id")):
@@ -190,6 +190,8 @@ def pull_summary(report: object, lang: str) -> str:
                 + (f" ({prog.pages} pages, {prog.seconds:.1f} s)" if prog else ""))
         else:
             lines.append(msg("facts.source_failed", lang, source=o.source, error=o.error))
+    for source, codes in (getattr(report, "not_asked", None) or {}).items():
+        lines.append(msg("facts.not_asked", lang, source=source, codes=", ".join(codes)))
     if report.kept_stale:  # type: ignore[attr-defined]
         lines.append(msg("facts.kept_stale", lang,
                          kept_stale=report.kept_stale))  # type: ignore[attr-defined]

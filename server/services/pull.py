@@ -8,6 +8,7 @@ reason), frozen periods, progress for the task pane, and the inbound push API.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -69,6 +70,52 @@ def sources_for(config: SyncConfig, period: Period) -> list[SourceConfig]:
             continue
         out.append(s)
     return out
+
+
+def indicators_in_force(session: Session, period: Period,
+                        workbook_codes: set[str] | None = None) -> frozenset[str] | None:
+    """The indicator codes a pull of `period` fetches: those of its rules of record
+    (server/services/records.py). Before HR's first Score there is no record: the codes of
+    the workbook's kb_rules when a button sends one (its first Score adopts them), else the
+    rules of the period's last run (periods scored before the records), else those of its
+    shipped template; None when none is known (every mapping)."""
+    from server.services import records
+
+    of_record = records.current(session, period)
+    if of_record is not None:
+        return frozenset(i.code for i in of_record[1].rules.indicators)
+    if workbook_codes:
+        return frozenset(workbook_codes)
+    stored = {str(i["code"]) for i in (period.rules or {}).get("indicators") or ()
+              if isinstance(i, dict) and i.get("code")}
+    if stored:
+        return frozenset(stored)
+    from server.workbook.template_content import TEMPLATES
+
+    template = TEMPLATES.get(period.template_code or "")
+    if template is not None and template.rules:
+        return frozenset(r.code for r in template.rules)
+    return None
+
+
+def asked_sources(sources: list[SourceConfig], codes: frozenset[str] | None
+                  ) -> tuple[list[SourceConfig], dict[str, tuple[str, ...]]]:
+    """Each source with only the mappings of indicators in `codes` (None: all), and the
+    sources left with none -> the indicators they map: those are not asked at all. A
+    connectors file may map an indicator ahead of the rules (HR adds it mid-month, docs/
+    records.md "A changing month"); until the rule exists nobody fetches or stores it."""
+    if codes is None:
+        return list(sources), {}
+    asked, idle = [], {}
+    for source in sources:
+        kept = tuple(m for m in source.indicators if m.indicator in codes)
+        if not kept:
+            idle[source.name] = tuple(dict.fromkeys(m.indicator for m in source.indicators))
+        elif len(kept) == len(source.indicators):
+            asked.append(source)
+        else:
+            asked.append(dataclasses.replace(source, indicators=kept))
+    return asked, idle
 
 
 # --- progress (polled by the task pane through GET /api/v1/periods/<code>/pull-status) ------
@@ -281,6 +328,8 @@ class PullReport:
     unchanged: int = 0
     kept_stale: int = 0  # last good values kept because their source failed / was partial
     frozen: bool = False
+    # sources not asked: none of their indicators is in the rules (source -> its indicators)
+    not_asked: dict[str, tuple[str, ...]] = field(default_factory=dict)
     when: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
@@ -326,8 +375,10 @@ def pushed_provider(session: Session) -> Callable[[str, str], list[dict[str, Any
 def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConfig,
              app_config: Mapping[str, Any], roster: set[str] | None = None,
              only: set[str] | None = None,
-             on_progress: Callable[[SourceProgress], None] | None = None) -> PullReport:
-    """Fetch every applicable source concurrently and store the outcomes (not committed)."""
+             on_progress: Callable[[SourceProgress], None] | None = None,
+             workbook_codes: set[str] | None = None) -> PullReport:
+    """Fetch every applicable source concurrently and store the outcomes (not committed).
+    Only the mappings of indicators in force are asked (`indicators_in_force`)."""
     if is_frozen(period):
         raise Conflict(f"期间 {period.code} 已{period.state}，源数据已冻结，不能再获取。\n"
                        f"Period {period.code} is {period.state}: its facts are frozen and a "
@@ -341,6 +392,10 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
         if unknown:
             raise Unprocessable(f"unknown source(s) for period {period.code}: "
                                 f"{', '.join(sorted(unknown))}")
+    codes = indicators_in_force(session, period, workbook_codes)
+    sources, idle = asked_sources(sources, codes)
+    if only:
+        idle = {name: ind for name, ind in idle.items() if name in only}
     # One pull at a time per scorecard: its history key names it uniquely within the month.
     status = PullStatus(period.history_key, started_at=_iso(dt.datetime.now(dt.UTC)), by=fetched_by)
     tracker = PullTracker(_engine_of(session), status)
@@ -356,7 +411,8 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
         outcomes = pull_sources(subset, window, known_employees(session, period, roster),
                                 progress, pushed_provider(session), uploads_dir(app_config),
                                 only)
-        report = store_outcomes(session, period, outcomes, fetched_by)
+        report = store_outcomes(session, period, outcomes, fetched_by, codes=codes)
+        report.not_asked = idle
         from server.services.history import fault
 
         fault("pull_stored")  # tests: killed after the facts were written, before the commit
@@ -382,9 +438,12 @@ def _engine_of(session: Session) -> Engine:
 
 
 def store_outcomes(session: Session, period: Period, outcomes: list[SourceOutcome],
-                   fetched_by: str, when: dt.datetime | None = None) -> PullReport:
+                   fetched_by: str, when: dt.datetime | None = None,
+                   codes: frozenset[str] | None = None) -> PullReport:
     """New values replace old ones; a source that failed, or did not deliver a value it
-    delivered before, leaves the old value in place marked stale with the reason.
+    delivered before, leaves the old value in place marked stale with the reason. Values of
+    indicators outside `codes` (the rules in force; None: all) were not asked for and are
+    left as they are.
 
     Core bulk statements, not ORM objects: a pull of 5,000 managers x 5 sources touches
     25,000 rows and the unit of work would spend seconds on bookkeeping."""
@@ -402,7 +461,8 @@ def store_outcomes(session: Session, period: Period, outcomes: list[SourceOutcom
     stale: dict[int, dict[str, Any]] = {}
     for outcome in outcomes:
         mine = [r for r in existing.values()
-                if r.source == outcome.source or r.indicator in outcome.indicators]
+                if (r.source == outcome.source or r.indicator in outcome.indicators)
+                and (codes is None or r.indicator in codes)]
         if not outcome.ok:
             for r in mine:
                 stale[r.id] = {"id": r.id, "stale": True, "error": _reason(
@@ -475,13 +535,15 @@ def _iso(when: dt.datetime) -> str:
 
 
 def pull_for_button(session: Session, period: Period, user_name: str,
-                    app_config: Mapping[str, Any], roster: set[str] | None
-                    ) -> PullReport | None:
-    """Pull from the connectors file when one is configured (None when not)."""
+                    app_config: Mapping[str, Any], roster: set[str] | None,
+                    rule_codes: set[str] | None = None) -> PullReport | None:
+    """Pull from the connectors file when one is configured (None when not). `rule_codes`:
+    the workbook's kb_rules codes, used only before the period has rules of record."""
     config = sync_config(app_config)
     if config is None or is_frozen(period):
         return None
-    return run_pull(session, period, user_name, config, app_config, roster)
+    return run_pull(session, period, user_name, config, app_config, roster,
+                    workbook_codes=rule_codes)
 
 
 # --- inbound push -----------------------------------------------------------------------------

@@ -411,7 +411,9 @@ def visible_people(user: User, inp: ScoreInput) -> frozenset[str] | None:
 @dataclass(slots=True)
 class VersionView:
     """One version of the record as a page shows it: who, when, why, what changed, and the
-    totals of the runs just before and after it (a rule change next to what it did)."""
+    totals of the run just before it and of the latest run while its rules and roster were
+    in force (a rule change next to what it did, also once the data of a new indicator
+    was pulled after it)."""
 
     row: InputRecord
     changes: list[dict]
@@ -434,9 +436,14 @@ def history(session: Session, period: Period, user: User) -> list[VersionView]:
                            .where(ScoreRun.period_id == period.id)
                            .order_by(ScoreRun.id)).all()
     out = []
-    for row in reversed(versions(session, period)):
+    every = versions(session, period)
+    for n, row in enumerate(reversed(every)):
         before = next((r for r in reversed(runs) if r.created_at < row.created_at), None)
-        after = next((r for r in runs if r.created_at >= row.created_at), None)
+        # the next change of the rules or roster ends this version's time in force
+        until = next((v.created_at for v in every[len(every) - n:] if v.kind != "data"),
+                     None)
+        after = next((r for r in reversed(runs) if r.created_at >= row.created_at
+                      and (until is None or r.created_at < until)), None)
         totals = []
         if before is not None and after is not None and row.kind != "data":
             old = {t["employee_id"]: t.get("total") for t in before.totals}

@@ -1,9 +1,10 @@
 """Datasets for the simulated source systems.
 
-`demo_data()` reproduces the shipped templates' demo figures exactly (manufacturing and R&D):
-each figure is split into the raw records a real system would hold (daily production, orders
-in 元, attendance checks, Jira issues, merge requests), so the connectors and the mapping
-recompute the very values the hand-checked scores are based on.
+`demo_data()` reproduces the shipped templates' demo figures exactly (manufacturing, R&D and
+sales): each figure is split into the raw records a real system would hold (daily production,
+orders in 元, attendance checks, Jira issues, merge requests, the CRM's customer report, the
+finance system's receivables), so the connectors and the mapping recompute the very values
+the hand-checked scores are based on.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class SimData:
     merge_requests: list[dict[str, Any]] = field(default_factory=list)  # Link header
     jira_issues: list[dict[str, Any]] = field(default_factory=list)
     attendance: list[dict[str, Any]] = field(default_factory=list)  # DingTalk records
+    # CRM customer report: one row per (owner, customer) of the month; ?team= picks the rows
+    crm_customers: list[dict[str, Any]] = field(default_factory=list)  # offset/limit
+    receivables: list[dict[str, Any]] = field(default_factory=list)  # finance, page numbers
     # files the demo drops (name -> rows, first row the header); written by write_files
     files: dict[str, list[list[Any]]] = field(default_factory=dict)
 
@@ -35,6 +39,17 @@ def staff_no(employee_id: str) -> str:
 
 def dingtalk_user(employee_id: str) -> str:
     return "dt" + employee_id.lower()
+
+
+# 客户复购率 of the manufacturing managers: not in the manufacturing template; HR adds the
+# indicator to October's rules after scoring started (docs/records.md "A changing month"),
+# and the CRM's customer report already holds the figures it will be pulled from.
+MANUFACTURING_REPURCHASE: dict[str, Decimal] = {
+    "M1001": Decimal("0.32"), "M1002": Decimal("0.41"), "M1003": Decimal("0.24"),
+    "M1004": Decimal("0.3"), "M1005": Decimal("0.36"), "M1006": Decimal("0.28"),
+    "M1007": Decimal("0.45"), "M1008": Decimal("0.2")}
+EXISTING_CUSTOMERS = 100  # customers of an owner who had bought before the month
+INVOICES = 10  # receivables due in the month per sales manager
 
 
 def _days(period: str) -> list[dt.date]:
@@ -90,6 +105,44 @@ def add_reviews(data: SimData, employee_id: str, rate: Decimal) -> None:
                                     "merged_at": f"{data.period}-15T10:00:00Z"})
 
 
+def add_customers(data: SimData, employee_id: str, team: str, repurchase: Decimal,
+                  new_customers: int = 0, paid_wan_yuan: Decimal = Decimal(0),
+                  complaints: int = 0) -> None:
+    """The CRM's customer report for one owner: EXISTING_CUSTOMERS customers who had bought
+    before, `repurchase` of them buying again this month, `new_customers` first purchases,
+    payments received in 元 summing to `paid_wan_yuan` 万元 and `complaints` valid complaints
+    (one per customer)."""
+    rows = []
+    again = int(repurchase * EXISTING_CUSTOMERS)
+    for i in range(EXISTING_CUSTOMERS):
+        rows.append({"customer_type": "existing", "repurchased": 1 if i < again else 0})
+    rows += [{"customer_type": "new", "repurchased": 0} for _ in range(new_customers)]
+    buyers = [r for r in rows if r["repurchased"] or r["customer_type"] == "new"] or rows
+    yuan = int(paid_wan_yuan * 10000)
+    for j, row in enumerate(buyers):
+        row["paid_yuan"] = yuan // len(buyers) + (yuan % len(buyers) if j == 0 else 0)
+    for j, row in enumerate(rows):
+        n = len(data.crm_customers) + 1
+        data.crm_customers.append({
+            "owner": staff_no(employee_id), "team": team, "customer_id": f"C{n:06d}",
+            "customer_name": f"客户{n:06d}", "customer_type": row["customer_type"],
+            "repurchased": row["repurchased"], "paid_yuan": row.get("paid_yuan", 0),
+            "currency": "CNY", "complaints": 1 if j < complaints else 0,
+            "month": data.period})
+
+
+def add_receivables(data: SimData, employee_id: str, rate: Decimal) -> None:
+    """INVOICES invoices of 100,000 元 due in the month; `rate` of the total received."""
+    due = 100_000
+    received = int(rate * due * INVOICES)
+    for i in range(INVOICES):
+        got = min(due, max(0, received - i * due))
+        data.receivables.append({
+            "sales_rep": employee_id, "invoice_no": f"AR-{employee_id}-{i + 1:02d}",
+            "due_date": f"{data.period}-{10 + i:02d}", "due_amount": f"{due:.2f}",
+            "received_amount": f"{got:.2f}", "currency": "CNY", "period": data.period})
+
+
 def _issue(data: SimData, employee_id: str, kind: str, **fields: Any) -> None:
     n = len(data.jira_issues) + 1
     done = fields.pop("done", True)
@@ -128,8 +181,9 @@ def _chunks(total: int, size: int = 10) -> list[int]:
 
 
 def demo_data(period: str = "2026-10") -> SimData:
-    """Records behind the manufacturing and R&D templates' demo figures."""
-    from server.workbook.template_content import MANUFACTURING, RND
+    """Records behind the manufacturing, R&D and sales templates' demo figures (and the
+    manufacturing managers' 客户复购率, MANUFACTURING_REPURCHASE)."""
+    from server.workbook.template_content import MANUFACTURING, RND, SALES
 
     data = SimData(period)
     d = lambda v: Decimal(repr(v)) if isinstance(v, float) else Decimal(v)  # noqa: E731
@@ -144,15 +198,26 @@ def demo_data(period: str = "2026-10") -> SimData:
         qms.append([m.employee_id, period, 1000, int(d(v["QUALITY"]) * 1000),
                     v["QUALITY_INCIDENT"], "月度质量报表"])
         ratings.append([m.employee_id, m.name, v["TEAMWORK"], v.get("SAFETY_AWARD")])
+        add_customers(data, m.employee_id, "manufacturing",
+                      MANUFACTURING_REPURCHASE[m.employee_id])
     for m in RND.roster:
         v = RND.values[m.employee_id]
         add_jira(data, m.employee_id, d(v["PROJ_PROGRESS"]), d(v["DEFECT_ESCAPE"]),
                  d(v["ON_TIME"]), int(v["PROD_INCIDENT"]))
         add_reviews(data, m.employee_id, d(v["CODE_REVIEW"]))
         rnd_ratings.append([m.employee_id, m.name, v["TEAMWORK"], v["PATENT"]])
+    sales_ops = [["工号", "姓名", "战略客户签约数", "合规违规起数", "备注"]]
+    for m in SALES.roster:
+        v = SALES.values[m.employee_id]
+        add_customers(data, m.employee_id, "sales", d(v["REPURCHASE"]),
+                      int(v["NEW_CUSTOMERS"]), d(v["REVENUE"]), int(v["COMPLAINTS"]))
+        add_receivables(data, m.employee_id, d(v["COLLECTION"]))
+        sales_ops.append([m.employee_id, m.name, v["KEY_ACCOUNT"], v["COMPLIANCE"],
+                          "销售运营部月度通报"])
     data.files[f"QMS_质量月报_{period}.csv"] = qms
     data.files[f"部门月度评价表_制造_{period}.xlsx"] = ratings
     data.files[f"部门月度评价表_研发_{period}.xlsx"] = rnd_ratings
+    data.files[f"销售运营部通报_{period}.xlsx"] = sales_ops
     return data
 
 

@@ -30,7 +30,8 @@ def demo_environment(url: str, drop_dir: str) -> dict[str, str]:
             "KPIBOOK_DEMO_CRM_TOKEN": sim_server.CRM_TOKEN,
             "KPIBOOK_DEMO_DINGTALK_SECRET": sim_server.DINGTALK_SECRET,
             "KPIBOOK_DEMO_JIRA_TOKEN": sim_server.JIRA_TOKEN,
-            "KPIBOOK_DEMO_GITLAB_TOKEN": sim_server.GITLAB_TOKEN}
+            "KPIBOOK_DEMO_GITLAB_TOKEN": sim_server.GITLAB_TOKEN,
+            "KPIBOOK_DEMO_FINANCE_KEY": sim_server.FINANCE_KEY}
 
 
 def start_demo_sources(drop_dir: str | os.PathLike[str], period: str = "2026-10",

@@ -4,6 +4,10 @@ Routes (all under the server's base URL):
   POST /oauth/token                 OAuth2 client credentials (form or HTTP Basic client auth)
   GET  /erp/api/v1/production       bearer from /oauth/token; cursor pages {items, next_cursor}
   GET  /crm/api/deliveries          static bearer token; ?page=&page_size= {data, total_pages}
+  GET  /crm/api/v2/reports/customers  the same token; ?month=&team=&offset=&limit=
+                                    {code, data: {rows, total}}: one row per owner and customer
+  GET  /finance/api/v1/receivables  X-Api-Key header; ?period=&pageNo=&pageSize=
+                                    {code, msg, data: {list, pageNo, pageSize, totalPage}}
   GET  /gitlab/api/v4/merge_requests  PRIVATE-TOKEN header; ?page=&per_page=, Link: rel="next"
   GET  /jira/rest/api/2/search      HTTP Basic; ?jql=&startAt=&maxResults= {issues, total}
   GET  /jira/rest/api/3/search/jql  Jira Cloud; ?jql=&nextPageToken= {issues, nextPageToken}
@@ -32,6 +36,7 @@ CLIENT_ID = "kpibook"
 CLIENT_SECRET = "demo-erp-secret"
 CRM_TOKEN = "demo-crm-token"
 GITLAB_TOKEN = "demo-gitlab-token"
+FINANCE_KEY = "demo-finance-key"
 JIRA_USER, JIRA_TOKEN = "kpibook@example.com", "demo-jira-token"
 DINGTALK_KEY, DINGTALK_SECRET = "kpibook-app", "demo-dingtalk-secret"
 HANG_SECONDS = 5.0  # a "timeout" fault answers after this (clients use shorter timeouts)
@@ -176,6 +181,34 @@ def _handler(sim: SourceSimulator) -> type[BaseHTTPRequestHandler]:
             self._send(200, {"data": rows[(page - 1) * size:page * size], "page": page,
                              "total_pages": total})
 
+        def customer_report(self) -> None:
+            """The CRM's monthly customer report, scoped to a sales team (as CRM reports are
+            to a sales organisation): offset/limit, rows under data.rows."""
+            if self._bearer() != CRM_TOKEN:
+                return self._send(401, {"code": 401, "message": "invalid_token"})
+            month, team = self.q.get("month", ""), self.q.get("team", "")
+            if not month:
+                return self._send(400, {"code": 400, "message": "month is required"})
+            rows = [r for r in sim.data.crm_customers
+                    if r["month"] == month and (not team or r["team"] == team)]
+            start = int(self.q.get("offset") or 0)
+            size = min(int(self.q.get("limit") or 100), sim.page_size)
+            self._send(200, {"code": 0, "data": {"rows": rows[start:start + size],
+                                                 "total": len(rows)}})
+
+        # --- Finance: receivables ledger (page numbers under data) -------------------
+        def receivables(self) -> None:
+            if self.headers.get("X-Api-Key") != FINANCE_KEY:
+                return self._send(401, {"code": "401", "msg": "invalid api key"})
+            period = self.q.get("period", "")
+            rows = [r for r in sim.data.receivables if r["period"] == period]
+            size = min(int(self.q.get("pageSize") or 20), sim.page_size)
+            page = int(self.q.get("pageNo") or 1)
+            total = max(1, -(-len(rows) // size))
+            self._send(200, {"code": "0", "msg": "success", "data": {
+                "list": rows[(page - 1) * size:page * size], "pageNo": page,
+                "pageSize": size, "totalPage": total}})
+
         # --- GitLab (Link header) ---------------------------------------------------
         def merge_requests(self) -> None:
             if self.headers.get("PRIVATE-TOKEN") != GITLAB_TOKEN:
@@ -249,6 +282,8 @@ def _handler(sim: SourceSimulator) -> type[BaseHTTPRequestHandler]:
         ("POST", "/oauth/token"): Handler.token,
         ("GET", "/erp/api/v1/production"): Handler.production,
         ("GET", "/crm/api/deliveries"): Handler.deliveries,
+        ("GET", "/crm/api/v2/reports/customers"): Handler.customer_report,
+        ("GET", "/finance/api/v1/receivables"): Handler.receivables,
         ("GET", "/gitlab/api/v4/merge_requests"): Handler.merge_requests,
         ("GET", "/jira/rest/api/2/search"): Handler.jira_search,
         ("GET", "/jira/rest/api/3/search/jql"): Handler.jira_search_jql,
