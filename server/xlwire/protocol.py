@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from itertools import repeat
 from typing import Any
 
@@ -247,6 +248,25 @@ def _parse_name(raw: object, i: int, n_sheets: int) -> NameSnapshot:
                         book_scope=book_scope)
 
 
+def _with_copies(payload: dict[str, Any], copies: Mapping[str, bytes],
+                 lookup: dict[object, object] | None) -> dict[object, object] | None:
+    """Put each stored copy in place of the sheet of that name (values and tables), and
+    the dates written in the copies into the lookup."""
+    sheets = payload.get("sheets")
+    if not isinstance(sheets, list):
+        return lookup
+    payload["sheets"] = sheets = list(sheets)  # the caller's dict is left as it was
+    for i, sheet in enumerate(sheets):
+        if not isinstance(sheet, dict) or sheet.get("name") not in copies:
+            continue
+        stored = copies[sheet["name"]]
+        copy = orjson.loads(stored)
+        sheets[i] = {**sheet, "values": copy["values"] or [[]], "tables": copy["tables"]}
+        if lookup is not None:
+            lookup.update(_lookup_with_dates(stored))
+    return lookup
+
+
 def load_json(data: dict[str, Any] | bytes | str) -> dict[str, Any]:
     """The request body as a dict, or PayloadError when it is not a JSON object."""
     if isinstance(data, (bytes, bytearray, str)):
@@ -264,25 +284,37 @@ def load_json(data: dict[str, Any] | bytes | str) -> dict[str, Any]:
     return data
 
 
-def parse_payload(data: dict[str, Any] | bytes | str) -> BookSnapshot:
+def parse_payload(data: dict[str, Any] | bytes | str,
+                  copies: Mapping[str, bytes] | None = None) -> BookSnapshot:
     """Validate an xlwings-protocol request body and convert it to a `BookSnapshot`.
 
     Raises `PayloadError` with a sentence naming the sheet/table/field that is malformed.
     Pass the raw request bytes when you have them (Flask: `request.get_data()`): dates are
     then found in the raw text at C speed, which makes large sheets about twice as fast.
+
+    `copies`: sheet name -> the stored copy (JSON `{"values": ..., "tables": ...}`) that
+    stands in for a sheet the client sent by its digest (server/xlwire/digest.py); the sheet
+    is then parsed as if the client had sent those values and tables.
     """
     # Millions of new lists trigger the cyclic GC over and over although nothing here can
     # form a cycle; pausing it roughly halves the time on a 200,000-row payload.
     with cycle_collector_paused():
-        return _parse_payload(data)
+        return _parse_payload(data, copies or {})
 
 
-def _parse_payload(data: dict[str, Any] | bytes | str) -> BookSnapshot:
+def _parse_payload(data: dict[str, Any] | bytes | str, copies: Mapping[str, bytes]
+                   ) -> BookSnapshot:
     lookup: dict[object, object] | None = None
     if isinstance(data, (bytes, bytearray, str)):
-        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+        raw = (data.encode("utf-8", "surrogatepass") if isinstance(data, str) else
+               bytes(data) if isinstance(data, bytearray) else data)
         lookup = _lookup_with_dates(raw)
+        del raw
+    decoded_here = lookup is not None
     payload = load_json(data)
+    del data  # the caller may drop the body now: only the decoded payload is needed
+    if copies:
+        lookup = _with_copies(payload, copies, lookup)
     client = _require(payload, "client", str, "The request", "text naming the client")
     version = _require(payload, "version", str, "The request", "a version string")
     book = _require(payload, "book", dict, "The request", "an object")
@@ -293,7 +325,12 @@ def _parse_payload(data: dict[str, Any] | bytes | str) -> BookSnapshot:
     sheets_raw = _require(payload, "sheets", list, "The request", "a list of sheets")
     if not sheets_raw:
         raise PayloadError("The request lists no sheets: the workbook must have at least one.")
-    sheets = [_parse_sheet(s, i, lookup) for i, s in enumerate(sheets_raw)]
+    sheets = []
+    for i, s in enumerate(sheets_raw):
+        sheets.append(_parse_sheet(s, i, lookup))
+        if decoded_here:
+            sheets_raw[i] = None  # its decoded rows go now, not after the last sheet
+
     if not 0 <= active < len(sheets):
         raise PayloadError(f"book: active_sheet_index {active} is not a sheet of the book.")
 
