@@ -103,9 +103,11 @@ def column(rows: list[dict], caption_start: str) -> list[object]:
 
 
 def row_counts(app) -> dict[str, int]:
+    """Rows per table of record; sheet_copies is a cache of what answers wrote into
+    workbooks (server/services/sheet_copies.py), which a read-only button also fills."""
     with session_scope(app) as s:
         return {t.name: s.scalar(select(func.count()).select_from(t))
-                for t in Base.metadata.sorted_tables}
+                for t in Base.metadata.sorted_tables if t.name != "sheet_copies"}
 
 
 def git_state(app) -> str:
