@@ -95,8 +95,10 @@ def _load(required: tuple[str, ...] | None = None) -> Workbook:
     digests = sheet_copies.requested(request.headers.get(wire_digest.DIGESTS_HEADER))
     copies = sheet_copies.copies_for(get_session(), digests, _lang()) if digests else {}
     g.kb_digests = digests
-    # get_data() reads the body (413 above MAX_CONTENT_LENGTH) before anything else.
-    book = parse_book(request.get_data(cache=False), copies)
+    # get_data() reads the body (413 above MAX_CONTENT_LENGTH) before anything else; as a
+    # bytearray the parser empties it once decoded (its memory goes before the snapshot grows)
+    book = parse_book(bytearray(request.get_data(cache=False)), copies)
+    del copies
     return open_workbook(book, required)
 
 

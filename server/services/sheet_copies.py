@@ -30,9 +30,11 @@ def requested(header: str | None) -> dict[str, str] | None:
         raise BadRequest(exc.message) from None
 
 
-def copies_for(session: Session, digests: Mapping[str, str], lang: str) -> dict[str, bytes]:
-    """Sheet name -> its stored copy (JSON bytes) for every digest of the request; NeedValues
-    (409) naming the sheets the server holds no copy of."""
+def copies_for(session: Session, digests: Mapping[str, str], lang: str
+               ) -> dict[str, bytearray]:
+    """Sheet name -> its stored copy (JSON, a bytearray the parser empties once decoded) for
+    every digest of the request; NeedValues (409) naming the sheets the server holds no copy
+    of."""
     if not digests:
         return {}
     rows = dict(session.execute(select(SheetCopyRow.digest, SheetCopyRow.body).where(
@@ -47,7 +49,7 @@ def copies_for(session: Session, digests: Mapping[str, str], lang: str) -> dict[
              f"Sheet(s) {names} differ from what the server last wrote: send their values "
              f"again (kpibook's clients retry by themselves)."),
             missing, wire_digest.NEED_VALUES_HEADER, wire_digest.format_names(missing))
-    return {name: zlib.decompress(rows[d]) for name, d in digests.items()}
+    return {name: bytearray(zlib.decompress(rows[d])) for name, d in digests.items()}
 
 
 def remember(session: Session, book: BookSnapshot, actions: list[dict],

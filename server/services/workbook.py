@@ -21,7 +21,8 @@ from server.xlwire.protocol import PayloadError, parse_payload
 from server.xlwire.snapshot import BookSnapshot
 
 
-def parse_book(raw: bytes, copies: Mapping[str, bytes] | None = None) -> BookSnapshot:
+def parse_book(raw: bytes | bytearray, copies: Mapping[str, bytes | bytearray] | None = None
+               ) -> BookSnapshot:
     if not raw:
         raise BadRequest("请求中没有工作簿数据。\nThe request carries no workbook.")
     try:
