@@ -124,6 +124,16 @@ def _lookup_with_dates(raw: bytes) -> dict[object, object]:
     return lookup
 
 
+def has_dates(raw: bytes | bytearray) -> bool:
+    """Does the raw JSON hold an ISO datetime string the parse would convert?"""
+    return len(_lookup_with_dates(raw)) > len(_SPECIAL)
+
+
+# Marks a sheet whose values are a stored copy already converted (server/xlwire/digest.py):
+# not a string, so no JSON key can set it.
+_PARSED = object()
+
+
 def _sheet_label(index: int, name: object) -> str:
     return f"sheet {index + 1} {name!r}" if isinstance(name, str) else f"sheet {index + 1}"
 
@@ -227,7 +237,10 @@ def _parse_sheet(raw: object, index: int, lookup: dict[object, object] | None,
     name = _require(raw, "name", str, where, "text")
     if "values" not in raw:
         raise PayloadError(f"{where}: values are missing.")
-    values = _parse_values(raw["values"], where, lookup, in_place)
+    if raw.get(_PARSED):  # a stored copy, converted when it was stored
+        values = raw["values"]
+    else:
+        values = _parse_values(raw["values"], where, lookup, in_place)
     tables_raw = _require(raw, "tables", list, where, "a list", optional=True, default=[])
     _require(raw, "pictures", list, where, "a list", optional=True, default=[])
     tables = [_parse_table(t, index, where, i) for i, t in enumerate(tables_raw)]
@@ -268,13 +281,15 @@ def _with_copies(payload: dict[str, Any], copies: Mapping[str, bytes | bytearray
         if not isinstance(sheet, dict) or sheet.get("name") not in copies:
             continue
         stored = copies[sheet["name"]]
-        if lookup is not None:
-            lookup.update(_lookup_with_dates(stored))
         copy = orjson.loads(stored)
+        parsed = copy.get("cells") == "parsed"
+        if lookup is not None and not parsed:
+            lookup.update(_lookup_with_dates(stored))
         if isinstance(stored, bytearray):
             stored.clear()
         del stored
-        sheets[i] = {**sheet, "values": copy["values"] or [[]], "tables": copy["tables"]}
+        sheets[i] = {**sheet, "values": copy["values"] or [[]], "tables": copy["tables"],
+                     _PARSED: parsed}
     return lookup
 
 
