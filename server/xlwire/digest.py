@@ -140,22 +140,31 @@ def payload_table_keys(tables: list[dict[str, Any]]) -> list[list[object]]:
 # --- what the server stores: the sheet as the client will read it next time -------------
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def to_client_values(values: list[list[object]]) -> list[list[object]]:
     """Snapshot cells -> the wire values a client sends for them (inverse of the parse):
-    None -> "", a CellError -> its code; dates as ISO text (the parse reads them back)."""
+    None -> "", a CellError -> its code; dates as ISO text (the parse reads them back).
+    A row of plain cells is converted at C speed; only a row holding an error or a date
+    is looked at cell by cell."""
     get = {None: ""}.get
     out = []
     for row in values:
         converted = list(map(get, row, row))
-        for c, v in enumerate(converted):
-            cls = v.__class__
-            if cls is CellError:
-                converted[c] = v.code  # type: ignore[attr-defined]
-            elif cls is not str and cls is not int and cls is not float and cls is not bool \
-                    and hasattr(v, "isoformat"):
-                converted[c] = v.isoformat()  # type: ignore[attr-defined]
+        if not _PLAIN.issuperset(map(type, converted)):
+            converted = [_wire_cell(v) for v in converted]
         out.append(converted)
     return out
+
+
+def _wire_cell(v: object) -> object:
+    cls = v.__class__
+    if cls is CellError:
+        return v.code  # type: ignore[attr-defined]
+    if cls in _PLAIN:
+        return v
+    return v.isoformat() if hasattr(v, "isoformat") else str(v)  # type: ignore[attr-defined]
 
 
 def _read_back(value: object) -> object:
@@ -208,13 +217,28 @@ def _snapshot_table_dict(t: TableSnapshot) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class SheetCopy:
-    """One sheet as the client will hold it after the answer: wire values and tables."""
+    """One sheet as the client will hold it after the answer: wire values and tables.
+    `source`: the snapshot's cells, turned into wire values only when needed (a sheet the
+    request named by digest and the answer leaves alone never is)."""
 
     name: str
-    values: list[list[object]]
+    _values: list[list[object]] | None
     tables: list[dict[str, Any]]
     digest: str | None = None  # known when unchanged since the request's digest
     changed: bool = False
+    source: list[list[object]] | None = None
+
+    @property
+    def values(self) -> list[list[object]]:
+        if self._values is None:
+            source = self.source if self.source not in (None, [[]]) else []
+            self._values = to_client_values(source)  # type: ignore[arg-type]
+            self.source = None
+        return self._values
+
+    @values.setter
+    def values(self, values: list[list[object]]) -> None:
+        self._values = values
 
     def key_tables(self) -> list[list[object]]:
         return payload_table_keys(self.tables)
@@ -271,10 +295,9 @@ class AfterAnswer:
 
     def __post_init__(self) -> None:
         for s in self.book.sheets:
-            copy = SheetCopy(s.name, [], [_snapshot_table_dict(t) for t in s.tables],
-                             digest=self.received.get(s.name))
+            copy = SheetCopy(s.name, None, [_snapshot_table_dict(t) for t in s.tables],
+                             digest=self.received.get(s.name), source=s.values)
             if copy.holds_output():
-                copy.values = to_client_values(s.values) if s.values != [[]] else []
                 copy.changed = copy.digest is None
                 self.sheets[s.index] = copy
 
