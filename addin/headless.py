@@ -528,7 +528,9 @@ def digest_sheets(payload: dict[str, Any], keep: Iterable[str] = ()) -> dict[str
 def _post_with_digests(post: Poster, button: str, payload: dict[str, Any]) -> tuple[int, str]:
     """One request with the listed sheets by digest; when the server answers 409 naming
     sheets it needs, the same request again with those sheets' values."""
-    full = json.loads(json.dumps(payload))  # the values, should the server ask for them
+    # the sheets as read, should the server ask for them (digest_sheets replaces a sheet's
+    # values and tables in its dict, so a shallow copy of each dict keeps them)
+    full = {**payload, "sheets": [dict(sheet) for sheet in payload["sheets"]]}
     digests = digest_sheets(payload)
     headers = {wire_digest.DIGESTS_HEADER: wire_digest.format_digests(digests)}
     response = post(button, payload, headers)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from server import guards, policy, workflow
 from server.auth import current_user
@@ -142,8 +143,14 @@ def _stamped_actions(wb: Workbook, plan: WritePlan, digests: dict[str, str]) -> 
     except PlanError:  # kb_meta cannot take the key: no stamp, the client sends values
         del plan.meta[wire_digest.META_KEY]
         return plan_actions(wb.book, plan)
-    after = sheet_copies.remember(get_session(), wb.book, actions, digests, wb.period,
-                                  current_app.config.get("SHEET_COPIES", 500))
+    session = get_session()
+    try:
+        after = sheet_copies.remember(session, wb.book, actions, digests, wb.period,
+                                      current_app.config.get("SHEET_COPIES", 500))
+    except SQLAlchemyError:  # a cache: without it the client sends values next time
+        log.warning("sheet copies not stored", exc_info=True)
+        session.rollback()
+        after = {}
     wire_digest.stamp_digests(actions, wire_digest.format_digests(after))
     return actions
 
