@@ -32,6 +32,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from server.xlwire import digest as wire_digest
 from server.xlwire.protocol import PROTOCOL_VERSION, parse_payload
 from server.xlwire.snapshot import BookSnapshot, RangeRef, column_letters
 from server.xlwire.textsafe import from_wire_text
@@ -484,6 +485,74 @@ def apply_actions(workbook: Workbook, actions: list[dict[str, Any]],
 
 
 # ---------------------------------------------------------------------------------------
+# sheet digests (server/xlwire/digest.py)
+
+
+def _meta_value(payload: dict[str, Any], key: str) -> str | None:
+    """kb_meta's value for `key` as the payload carries it: the cell right of the key cell
+    in the kb_meta table's body."""
+    for sheet in payload["sheets"]:
+        for table in sheet.get("tables", []):
+            if table["name"].lower() != "kb_meta" or not table.get("data_body_range_address"):
+                continue
+            body = RangeRef.parse(table["data_body_range_address"])
+            values = sheet["values"]
+            for row in values[body.row: body.row + body.n_rows]:
+                cells = row[body.col: body.col + body.n_cols]
+                for c, cell in enumerate(cells[:-1]):
+                    if isinstance(cell, str) and cell.strip() == key:
+                        value = cells[c + 1]
+                        return value if isinstance(value, str) else None
+    return None
+
+
+def digest_sheets(payload: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, str]:
+    """Replace the sheets kb_meta lists in `sheet_digests` (but not those in `keep`) by their
+    digest: values [[]] and no tables, as for an excluded sheet. Returns name -> digest."""
+    listed = _meta_value(payload, wire_digest.META_KEY)
+    try:
+        names = wire_digest.parse_digests_header(listed) or {}
+    except wire_digest.DigestHeaderError:
+        return {}
+    kept = set(keep)
+    out: dict[str, str] = {}
+    for sheet in payload["sheets"]:
+        if sheet["name"] in names and sheet["name"] not in kept:
+            values = [list(row) for row in sheet["values"]] if sheet["values"] != [[]] else []
+            out[sheet["name"]] = wire_digest.sheet_digest(
+                values, wire_digest.payload_table_keys(sheet["tables"]))
+            sheet["values"], sheet["tables"], sheet["pictures"] = [[]], [], []
+    return out
+
+
+def _post_with_digests(post: Poster, button: str, payload: dict[str, Any]) -> tuple[int, str]:
+    """One request with the listed sheets by digest; when the server answers 409 naming
+    sheets it needs, the same request again with those sheets' values."""
+    # the sheets as read, should the server ask for them (digest_sheets replaces a sheet's
+    # values and tables in its dict, so a shallow copy of each dict keeps them)
+    full = {**payload, "sheets": [dict(sheet) for sheet in payload["sheets"]]}
+    digests = digest_sheets(payload)
+    headers = {wire_digest.DIGESTS_HEADER: wire_digest.format_digests(digests)}
+    response = post(button, payload, headers)
+    status, body = _response_parts(response)
+    need = wire_digest.parse_names(_header(response, wire_digest.NEED_VALUES_HEADER))
+    if status != 409 or not need or not digests:
+        return status, body
+    digests = digest_sheets(full, keep=need)
+    headers = {wire_digest.DIGESTS_HEADER: wire_digest.format_digests(digests)}
+    return _response_parts(post(button, full, headers))
+
+
+def _header(response: Any, name: str) -> str | None:
+    """A header of a response, or of a (status, body, headers) tuple."""
+    if isinstance(response, tuple):
+        headers = response[2] if len(response) > 2 else {}
+        return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+    headers = getattr(response, "headers", None)
+    return headers.get(name) if headers is not None else None
+
+
+# ---------------------------------------------------------------------------------------
 # the round trip
 
 
@@ -503,8 +572,16 @@ class ButtonResult:
     alerts: list[tuple[str, str]]
 
 
-Poster = Callable[[str, dict[str, Any]], Any]
-"""post(button, payload) -> a Flask/requests response, or (status, body)."""
+Poster = Callable[..., Any]
+"""post(button, payload[, headers]) -> a Flask/requests response, or (status, body[,
+response headers]). A poster
+that takes request headers (`flask_poster`, `http_poster`) says so with `takes_headers`: only
+then does `run_button` send sheets by digest (server/xlwire/digest.py)."""
+
+
+def _takes_headers(post: Poster) -> Poster:
+    post.takes_headers = True  # type: ignore[attr-defined]
+    return post
 
 
 def _response_parts(response: Any) -> tuple[int, str]:
@@ -528,9 +605,10 @@ def _response_parts(response: Any) -> tuple[int, str]:
 def flask_poster(test_client: Any, prefix: str = "/xl", headers: dict[str, str] | None = None
                  ) -> Poster:
     """A poster for a Flask test client: POST {prefix}/{button} with the JSON payload."""
-    def post(button: str, payload: dict[str, Any]) -> Any:
-        return test_client.post(f"{prefix}/{button}", json=payload, headers=headers or {})
-    return post
+    def post(button: str, payload: dict[str, Any], extra: dict[str, str] | None = None) -> Any:
+        return test_client.post(f"{prefix}/{button}", json=payload,
+                                headers={**(headers or {}), **(extra or {})})
+    return _takes_headers(post)
 
 
 def http_poster(base_url: str, auth: str | None = None, timeout: float = 120.0) -> Poster:
@@ -538,8 +616,9 @@ def http_poster(base_url: str, auth: str | None = None, timeout: float = 120.0) 
     import urllib.error
     import urllib.request
 
-    def post(button: str, payload: dict[str, Any]) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json"}
+    def post(button: str, payload: dict[str, Any], extra: dict[str, str] | None = None
+             ) -> tuple[int, bytes, dict[str, str]]:
+        headers = {"Content-Type": "application/json", **(extra or {})}
         if auth:
             headers["Authorization"] = auth
         request = urllib.request.Request(
@@ -547,23 +626,29 @@ def http_poster(base_url: str, auth: str | None = None, timeout: float = 120.0) 
             headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, response.read()
+                return response.status, response.read(), dict(response.headers)
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-    return post
+            return exc.code, exc.read(), dict(exc.headers)
+    return _takes_headers(post)
 
 
 def run_button(button: str, xlsx_path: str | os.PathLike[str],
                out_path: str | os.PathLike[str] | None = None, *,
-               post: Poster) -> ButtonResult:
+               post: Poster, digests: bool = True) -> ButtonResult:
     """Press `button` on an .xlsx: send it, apply the answer, save (in place by default).
+
+    `digests`: the sheets kb_meta `sheet_digests` lists go by digest, not by value, and are
+    sent again with their values when the server asks (409, `Kpibook-Need-Values`).
 
     Raises ServerError with the server's message when it answers with an error status.
     """
     path = Path(xlsx_path)
     workbook, cached, name = _load(path)
     payload = _payload(workbook, cached, name)
-    status, body = _response_parts(post(button, payload))
+    if digests and getattr(post, "takes_headers", False):
+        status, body = _post_with_digests(post, button, payload)
+    else:
+        status, body = _response_parts(post(button, payload))
     if status != 200:
         raise ServerError(status, body.strip() or f"the server answered HTTP {status}")
     try:

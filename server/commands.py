@@ -415,7 +415,11 @@ def xl(button: str, workbook: Path, server_url: str | None, token: str | None,
         # refused over plain HTTP, docs/security.md).
         client.post = functools.partial(client.post, base_url="https://localhost")
         base = flask_poster(client, headers=headers)
-        post = (lambda b, p: base(b + query, p)) if query else base
+        post = base
+        if query:
+            def post(b: str, p: dict, extra: dict | None = None):
+                return base(b + query, p, extra)
+            post.takes_headers = True
     try:
         result = run_button(button, workbook, out_path, post=post)
     except ServerError as exc:
@@ -438,11 +442,14 @@ def http_post(server_url: str, headers: dict[str, str], insecure: bool, query: s
 
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
-    def post(button: str, payload: dict) -> tuple[int, bytes]:
-        resp = requests.post(f"{base}/{button}{query}", json=payload, headers=headers,
-                             timeout=300, verify=not insecure)
-        return resp.status_code, resp.content
+    def post(button: str, payload: dict, extra: dict | None = None
+             ) -> tuple[int, bytes, dict[str, str]]:
+        resp = requests.post(f"{base}/{button}{query}", json=payload,
+                             headers={**headers, **(extra or {})}, timeout=300,
+                             verify=not insecure)
+        return resp.status_code, resp.content, dict(resp.headers)
 
+    post.takes_headers = True  # sheets by digest (addin/headless.py, run_button)
     return post
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -676,3 +677,20 @@ class ScheduleClaim(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class SheetCopy(Base):
+    """An output sheet (kb_scores, kb_summary) as a ribbon answer left it in a workbook, by
+    its digest (server/xlwire/digest.py): a client that sends the digest instead of the
+    sheet gets this copy parsed in its place (docs/protocol.md, "Sheet digests"). A cache,
+    not a record: pruned to the newest KPIBOOK_SHEET_COPIES; a pruned copy costs the client
+    one more round trip with the values."""
+
+    __tablename__ = "sheet_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    period_code: Mapped[str] = mapped_column(String(20), default="")
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # zlib of {"values": ..., "tables": ...}
+    size: Mapped[int] = mapped_column(Integer, default=0)  # bytes before compression
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

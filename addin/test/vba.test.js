@@ -63,3 +63,56 @@ test("New period asks for the month (this month filled in) and sends it as ?peri
   assert.match(procedure("KpiNewPeriodFor"), /RunKpiButton "new_period\?period=" & Application\.WorksheetFunction\.EncodeURL\(period\)/);
   assert.match(procedure("KpiRefresh"), /RunKpiButton "refresh"/);
 });
+
+test("sheet digests: computed and the stamp emptied after unprotecting, sent as a header, digested sheets excluded", () => {
+  const run = procedure("RunKpiButton");
+  const unprotect = run.indexOf("UnprotectKpiSheets(");
+  const header = run.indexOf("SheetDigestsHeader(book, digested)");
+  const empty = run.indexOf('SetMetaValue book, DIGESTS_META_KEY, ""');
+  const remote = run.indexOf("RunRemotePython baseUrl");
+  assert.ok(unprotect < header && header < empty && empty < remote, "order: unprotect, digest, empty the stamp, post");
+  assert.match(run.slice(remote), /exclude:=CONFIG_SHEET & digested, _/);
+  assert.match(run.slice(remote), /headers:=digestHeaders, _/);
+  assert.match(run.slice(header - 200, header), /CreateObject\("Scripting\.Dictionary"\)/);
+});
+
+test("sheet digests: the header name, kb_meta key and JSON shape are the server's", async () => {
+  const digest = await import("../static/js/digest.js");
+  assert.match(source, new RegExp(`Private Const DIGESTS_HEADER As String = "${digest.DIGESTS_HEADER}"`));
+  assert.match(source, new RegExp(`Private Const DIGESTS_META_KEY As String = "${digest.META_KEY}"`));
+  const sheet = procedure("SheetDigest");
+  // [[tables...],[rows...]]: tables as [name, address without $, show_headers, show_totals]
+  assert.ok(sheet.indexOf('Append parts, n, "[["') < sheet.indexOf('Append parts, n, "],["'));
+  assert.match(sheet, /Replace\(table\.Range\.Address, "\$", ""\)/);
+  assert.match(sheet, /LCase\$\(CStr\(table\.ShowHeaders\)\) & "," & LCase\$\(CStr\(table\.ShowTotals\)\)/);
+  // values from A1, trailing empty rows and then columns dropped
+  assert.match(sheet, /sheet\.Range\(sheet\.Cells\(1, 1\), sheet\.Cells\(lastRow, lastCol\)\)\.Value/);
+  assert.ok(sheet.indexOf("RowIsEmpty(") < sheet.indexOf("ColumnIsEmpty("));
+  assert.match(sheet, /SheetDigest = Sha256Hex\(Join\(parts, ""\)\)/);
+  // a sheet is only excluded when its digest is the stamped one
+  assert.match(procedure("SheetDigestsHeader"), /If digest <> "" And digest = wanted Then/);
+});
+
+test("sheet digests: JsonText escapes exactly what JSON.stringify escapes", () => {
+  const body = procedure("JsonText");
+  const escapes = Object.fromEntries([...body.matchAll(/Case (\d+): out = out & "((?:[^"]|"")*)"/g)]
+    .map((m) => [Number(m[1]), m[2].replace(/""/g, '"')]));
+  for (const [code, text] of Object.entries(escapes)) {
+    assert.equal(JSON.stringify(String.fromCharCode(Number(code))).slice(1, -1), text, `char ${code}`);
+  }
+  assert.deepEqual(Object.keys(escapes).map(Number).sort((a, b) => a - b), [8, 9, 10, 12, 13, 34, 92]);
+  // the other controls as \u00xx, lower-case hex, as JSON.stringify writes "\u001f"
+  assert.match(body, /Case 0 To 31: out = out & "\\u00" & LCase\$\(Right\$\("0" & Hex\$\(code\), 2\)\)/);
+  assert.equal(JSON.stringify("\u001f"), '"\\u001f"');
+});
+
+test("sheet digests: Windows APIs are declared PtrSafe and never compiled on a Mac or before VBA7", () => {
+  const declares = source.slice(source.indexOf("#If Mac Then\r\n#ElseIf VBA7 Then"), source.indexOf("#End If"));
+  for (const api of ["BCryptOpenAlgorithmProvider", "BCryptCreateHash", "BCryptHashData", "BCryptFinishHash", "BCryptDestroyHash", "BCryptCloseAlgorithmProvider", "WideCharToMultiByte"]) {
+    assert.match(declares, new RegExp(`Private Declare PtrSafe Function ${api} Lib`), api);
+  }
+  assert.match(procedure("Sha256Hex"), /^Private Function Sha256Hex\(ByVal text As String\) As String\r\n#If Mac Or Not VBA7 Then\r\n    Sha256Hex = ""/);
+  assert.match(procedure("Sha256Hex"), /StrPtr\("SHA256"\)/);
+  assert.match(procedure("Sha256Hex"), /WideCharToMultiByte CP_UTF8/);
+  assert.match(procedure("SheetDigestsHeader"), /#If Mac Or Not VBA7 Then\r\n    Exit Function/);
+});

@@ -20,9 +20,34 @@ Attribute VB_Name = "kpibook"
 ' flags, also when something fails. A sheet protected with a password stops the macro before
 ' anything is sent or written.
 '
+' Sheet digests (docs/protocol.md, "Sheet digests"): the sheets kb_meta lists in sheet_digests
+' (kpibook's output sheets, as the server's last answer left them) are not sent again when they
+' are unchanged: such a sheet is excluded and its SHA-256 goes in the Kpibook-Digests header, and
+' the server uses its own copy. A sheet whose digest differs from the stamp (HR typed over a
+' result) is sent with its values. RunRemotePython shows a non-200 answer and cannot send the
+' request again, so the stamp is emptied before the request: when the server lacks a copy (409)
+' the next press sends everything, and a 200 answer stamps kb_meta anew. Windows only (CNG's
+' SHA-256, UTF-8 by WideCharToMultiByte); on a Mac every sheet is sent, as before.
+'
 ' This file is pure ASCII (VBA imports .bas files in the system code page, which would garble
 ' UTF-8): Chinese texts are written as Zh("\u....") escapes.
 Option Explicit
+
+#If Mac Then
+#ElseIf VBA7 Then
+Private Declare PtrSafe Function BCryptOpenAlgorithmProvider Lib "bcrypt.dll" (ByRef phAlgorithm As LongPtr, ByVal pszAlgId As LongPtr, ByVal pszImplementation As LongPtr, ByVal dwFlags As Long) As Long
+Private Declare PtrSafe Function BCryptCloseAlgorithmProvider Lib "bcrypt.dll" (ByVal hAlgorithm As LongPtr, ByVal dwFlags As Long) As Long
+Private Declare PtrSafe Function BCryptCreateHash Lib "bcrypt.dll" (ByVal hAlgorithm As LongPtr, ByRef phHash As LongPtr, ByVal pbHashObject As LongPtr, ByVal cbHashObject As Long, ByVal pbSecret As LongPtr, ByVal cbSecret As Long, ByVal dwFlags As Long) As Long
+Private Declare PtrSafe Function BCryptHashData Lib "bcrypt.dll" (ByVal hHash As LongPtr, ByVal pbInput As LongPtr, ByVal cbInput As Long, ByVal dwFlags As Long) As Long
+Private Declare PtrSafe Function BCryptFinishHash Lib "bcrypt.dll" (ByVal hHash As LongPtr, ByVal pbOutput As LongPtr, ByVal cbOutput As Long, ByVal dwFlags As Long) As Long
+Private Declare PtrSafe Function BCryptDestroyHash Lib "bcrypt.dll" (ByVal hHash As LongPtr) As Long
+Private Declare PtrSafe Function WideCharToMultiByte Lib "kernel32" (ByVal CodePage As Long, ByVal dwFlags As Long, ByVal lpWideCharStr As LongPtr, ByVal cchWideChar As Long, ByVal lpMultiByteStr As LongPtr, ByVal cbMultiByte As Long, ByVal lpDefaultChar As LongPtr, ByVal lpUsedDefaultChar As LongPtr) As Long
+#End If
+
+Private Const DIGESTS_HEADER As String = "Kpibook-Digests"
+Private Const DIGESTS_META_KEY As String = "sheet_digests"
+Private Const META_TABLE As String = "kb_meta"
+Private Const CP_UTF8 As Long = 65001
 
 
 Private Const CONFIG_SHEET As String = "kpibook.conf"
@@ -124,9 +149,15 @@ Private Sub RunKpiButton(ByVal button As String)
             "try again.", vbExclamation, "kpibook"
         GoTo Done
     End If
+    ' The unchanged output sheets go by digest; the stamp is emptied first (see the top).
+    Dim digestHeaders As Object, digested As String
+    Set digestHeaders = CreateObject("Scripting.Dictionary")
+    digestHeaders.Add DIGESTS_HEADER, SheetDigestsHeader(book, digested)
+    SetMetaValue book, DIGESTS_META_KEY, ""
     RunRemotePython baseUrl & "/xl/" & button, _
         auth:="Bearer " & token, _
-        exclude:=CONFIG_SHEET, _
+        exclude:=CONFIG_SHEET & digested, _
+        headers:=digestHeaders, _
         timeout:=TIMEOUT_MS
 Done:
     ' ProtectAgain never raises (it reports its own failures), so this cannot loop into Failed.
@@ -276,4 +307,302 @@ Private Function Zh(ByVal escaped As String) As String
         End If
     Loop
     Zh = result
+End Function
+
+' ---------------------------------------------------------------------------------------------
+' Sheet digests (docs/protocol.md, "Sheet digests")
+
+' The Kpibook-Digests header ("name=digest&...", or "-") for the sheets kb_meta lists in
+' sheet_digests whose digest is still the stamped one; their names go to `excluded` as
+' ",name" each (appended to RunRemotePython's exclude list).
+Private Function SheetDigestsHeader(ByVal book As Workbook, ByRef excluded As String) As String
+    Dim stamp As String, pair As Variant, name As String, wanted As String
+    Dim sheet As Worksheet, header As String, digest As String
+    SheetDigestsHeader = "-"
+    excluded = ""
+#If Mac Or Not VBA7 Then
+    Exit Function
+#End If
+    stamp = MetaValue(book, DIGESTS_META_KEY)
+    If stamp = "" Or stamp = "-" Then Exit Function
+    For Each pair In Split(stamp, "&")
+        If InStr(pair, "=") > 1 Then
+            name = UrlDecode(Left$(pair, InStr(pair, "=") - 1))
+            wanted = LCase$(Mid$(pair, InStr(pair, "=") + 1))
+            Set sheet = Nothing
+            On Error Resume Next
+            Set sheet = book.Worksheets(name)
+            On Error GoTo 0
+            ' xlwings splits exclude at commas: a name with one is always sent
+            If Not sheet Is Nothing And InStr(name, ",") = 0 Then
+                digest = SheetDigest(sheet)
+                If digest <> "" And digest = wanted Then
+                    If header <> "" Then header = header & "&"
+                    header = header & Application.WorksheetFunction.EncodeURL(name) & "=" & digest
+                    excluded = excluded & "," & name
+                End If
+            End If
+        End If
+    Next pair
+    If header <> "" Then SheetDigestsHeader = header
+End Function
+
+' SHA-256 (hex) of the JSON text [tables, values] of the sheet, as server/xlwire/digest.py
+' computes it: values from A1 to the end of the used range (what RunRemotePython sends), without
+' trailing rows and columns that are all empty; tables as [name, address without $,
+' show_headers, show_totals]. "" when it cannot be computed (the sheet is then sent).
+Private Function SheetDigest(ByVal sheet As Worksheet) As String
+    Dim parts() As String, n As Long, table As ListObject, values As Variant
+    Dim lastRow As Long, lastCol As Long, r As Long, c As Long, first As Boolean
+    ReDim parts(0 To 1023)
+    Append parts, n, "[["
+    first = True
+    For Each table In sheet.ListObjects
+        If Not first Then Append parts, n, ","
+        first = False
+        Append parts, n, "[" & JsonText(table.Name) & "," & JsonText(Replace(table.Range.Address, "$", "")) & _
+            "," & LCase$(CStr(table.ShowHeaders)) & "," & LCase$(CStr(table.ShowTotals)) & "]"
+    Next table
+    Append parts, n, "],["
+    If Not IsEmpty(sheet.UsedRange.Value) Then
+        With sheet.UsedRange
+            lastRow = .Row + .Rows.Count - 1
+            lastCol = .Column + .Columns.Count - 1
+        End With
+        If lastRow = 1 And lastCol = 1 Then
+            values = sheet.Range("A1").Value
+            If Not CellIsEmpty(values) Then Append parts, n, "[" & JsonValue(values) & "]"
+        Else
+            values = sheet.Range(sheet.Cells(1, 1), sheet.Cells(lastRow, lastCol)).Value
+            ' without trailing empty rows, then trailing empty columns
+            Do While lastRow > 0
+                If Not RowIsEmpty(values, lastRow, lastCol) Then Exit Do
+                lastRow = lastRow - 1
+            Loop
+            Do While lastCol > 0 And lastRow > 0
+                If Not ColumnIsEmpty(values, lastCol, lastRow) Then Exit Do
+                lastCol = lastCol - 1
+            Loop
+            For r = 1 To lastRow
+                If r > 1 Then Append parts, n, ","
+                Append parts, n, "["
+                For c = 1 To lastCol
+                    If c > 1 Then Append parts, n, ","
+                    Append parts, n, JsonValue(values(r, c))
+                Next c
+                Append parts, n, "]"
+            Next r
+        End If
+    End If
+    Append parts, n, "]]"
+    ReDim Preserve parts(0 To n - 1)
+    SheetDigest = Sha256Hex(Join(parts, ""))
+End Function
+
+' parts(n) = text, growing the array by doubling (one Join at the end instead of quadratic
+' string concatenation over 500,000 cells).
+Private Sub Append(ByRef parts() As String, ByRef n As Long, ByVal text As String)
+    If n > UBound(parts) Then ReDim Preserve parts(0 To 2 * UBound(parts) + 1)
+    parts(n) = text
+    n = n + 1
+End Sub
+
+Private Function CellIsEmpty(ByVal value As Variant) As Boolean
+    If IsEmpty(value) Then
+        CellIsEmpty = True
+    ElseIf VarType(value) = vbString Then
+        CellIsEmpty = (Len(value) = 0)
+    End If
+End Function
+
+Private Function RowIsEmpty(ByRef values As Variant, ByVal r As Long, ByVal lastCol As Long) As Boolean
+    Dim c As Long
+    For c = 1 To lastCol
+        If Not CellIsEmpty(values(r, c)) Then Exit Function
+    Next c
+    RowIsEmpty = True
+End Function
+
+Private Function ColumnIsEmpty(ByRef values As Variant, ByVal c As Long, ByVal lastRow As Long) As Boolean
+    Dim r As Long
+    For r = 1 To lastRow
+        If Not CellIsEmpty(values(r, c)) Then Exit Function
+    Next r
+    ColumnIsEmpty = True
+End Function
+
+' One cell as JSON, as xlwings sends it: "" when empty, numbers, true/false, text; errors as
+' their text (#N/A). xlwings sends dates as text the server does not predict: their digest
+' then differs and the sheet goes with its values.
+Private Function JsonValue(ByVal value As Variant) As String
+    Select Case VarType(value)
+        Case vbEmpty, vbNull
+            JsonValue = """"""
+        Case vbBoolean
+            JsonValue = LCase$(CStr(value))
+        Case vbInteger, vbLong, vbSingle, vbDouble, vbCurrency, vbDecimal, vbByte
+            JsonValue = JsonNumber(CDbl(value))
+        Case vbError
+            JsonValue = JsonText(ErrorText(value))
+        Case vbDate
+            JsonValue = JsonText(Format$(value, "yyyy-mm-dd\Thh:nn:ss") & ".000Z")
+        Case Else
+            JsonValue = JsonText(CStr(value))
+    End Select
+End Function
+
+' A number as JSON.stringify writes it, within the 15 significant digits VBA keeps: Str$ uses
+' "." whatever the locale; "0" before a leading "."; an exponent (1E-07) never matches the
+' server's text, which only makes that sheet go with its values.
+Private Function JsonNumber(ByVal value As Double) As String
+    Dim text As String
+    text = Trim$(Str$(value))
+    If Left$(text, 1) = "." Then text = "0" & text
+    If Left$(text, 2) = "-." Then text = "-0" & Mid$(text, 2)
+    JsonNumber = text
+End Function
+
+Private Function ErrorText(ByVal value As Variant) As String
+    Select Case CLng(value)
+        Case 2007: ErrorText = "#DIV/0!"
+        Case 2042: ErrorText = "#N/A"
+        Case 2029: ErrorText = "#NAME?"
+        Case 2000: ErrorText = "#NULL!"
+        Case 2036: ErrorText = "#NUM!"
+        Case 2023: ErrorText = "#REF!"
+        Case 2015: ErrorText = "#VALUE!"
+        Case Else: ErrorText = "#N/A"
+    End Select
+End Function
+
+' Text as a JSON string literal: quote, backslash and control characters escaped as
+' JSON.stringify does (\b \t \n \f \r, the others \u00xx); everything else as it is.
+Private Function JsonText(ByVal text As String) As String
+    Dim i As Long, code As Long, out As String, ch As String, plain As Boolean
+    plain = True
+    For i = 1 To Len(text)
+        code = AscW(Mid$(text, i, 1))
+        If code >= 0 And (code < 32 Or code = 34 Or code = 92) Then
+            plain = False
+            Exit For
+        End If
+    Next i
+    If plain Then
+        JsonText = """" & text & """"
+        Exit Function
+    End If
+    For i = 1 To Len(text)
+        ch = Mid$(text, i, 1)
+        code = AscW(ch)
+        Select Case code
+            Case 34: out = out & "\"""
+            Case 92: out = out & "\\"
+            Case 8: out = out & "\b"
+            Case 9: out = out & "\t"
+            Case 10: out = out & "\n"
+            Case 12: out = out & "\f"
+            Case 13: out = out & "\r"
+            Case 0 To 31: out = out & "\u00" & LCase$(Right$("0" & Hex$(code), 2))
+            Case Else: out = out & ch
+        End Select
+    Next i
+    JsonText = """" & out & """"
+End Function
+
+' SHA-256 of the UTF-8 bytes of `text`, lower-case hex; "" when Windows' CNG is not there.
+Private Function Sha256Hex(ByVal text As String) As String
+#If Mac Or Not VBA7 Then
+    Sha256Hex = ""
+#Else
+    Dim bytes() As Byte, size As Long, algorithm As LongPtr, hash As LongPtr
+    Dim digest(0 To 31) As Byte, i As Long, out As String
+    size = WideCharToMultiByte(CP_UTF8, 0, StrPtr(text), Len(text), 0, 0, 0, 0)
+    If size <= 0 Then Exit Function
+    ReDim bytes(0 To size - 1)
+    WideCharToMultiByte CP_UTF8, 0, StrPtr(text), Len(text), VarPtr(bytes(0)), size, 0, 0
+    If BCryptOpenAlgorithmProvider(algorithm, StrPtr("SHA256"), 0, 0) <> 0 Then Exit Function
+    If BCryptCreateHash(algorithm, hash, 0, 0, 0, 0, 0) = 0 Then
+        If BCryptHashData(hash, VarPtr(bytes(0)), size, 0) = 0 Then
+            If BCryptFinishHash(hash, VarPtr(digest(0)), 32, 0) = 0 Then
+                For i = 0 To 31
+                    out = out & LCase$(Right$("0" & Hex$(digest(i)), 2))
+                Next i
+                Sha256Hex = out
+            End If
+        End If
+        BCryptDestroyHash hash
+    End If
+    BCryptCloseAlgorithmProvider algorithm, 0
+#End If
+End Function
+
+' "%E5%BE%97" -> the text (UTF-8 percent-encoding, as the server writes names in the stamp).
+Private Function UrlDecode(ByVal text As String) As String
+    Dim i As Long, bytes() As Byte, n As Long, ch As String
+    If InStr(text, "%") = 0 Then
+        UrlDecode = text
+        Exit Function
+    End If
+    ReDim bytes(0 To Len(text))
+    i = 1
+    Do While i <= Len(text)
+        ch = Mid$(text, i, 1)
+        If ch = "%" And i + 2 <= Len(text) Then
+            bytes(n) = CByte("&H" & Mid$(text, i + 1, 2))
+            i = i + 3
+        Else
+            bytes(n) = AscW(ch) And 255
+            i = i + 1
+        End If
+        n = n + 1
+    Loop
+    UrlDecode = Utf8Text(bytes, n)
+End Function
+
+' UTF-8 bytes -> text (one to three bytes per character: the BMP, which holds sheet names).
+Private Function Utf8Text(ByRef bytes() As Byte, ByVal n As Long) As String
+    Dim i As Long, b As Long, out As String
+    Do While i < n
+        b = bytes(i)
+        If b < &H80 Then
+            out = out & ChrW$(b)
+            i = i + 1
+        ElseIf b < &HE0 Then
+            out = out & ChrW$(((b And &H1F) * &H40) Or (bytes(i + 1) And &H3F))
+            i = i + 2
+        Else
+            out = out & ChrW$(((b And &HF) * &H1000) Or ((bytes(i + 1) And &H3F) * &H40) Or (bytes(i + 2) And &H3F))
+            i = i + 3
+        End If
+    Loop
+    Utf8Text = out
+End Function
+
+' The value of `key` in the kb_meta table ("" when there is none).
+Private Function MetaValue(ByVal book As Workbook, ByVal key As String) As String
+    Dim cell As Range
+    Set cell = MetaValueCell(book, key)
+    If Not cell Is Nothing Then MetaValue = Trim$(CStr(cell.Value))
+End Function
+
+Private Sub SetMetaValue(ByVal book As Workbook, ByVal key As String, ByVal value As String)
+    Dim cell As Range
+    Set cell = MetaValueCell(book, key)
+    If Not cell Is Nothing Then cell.Value = value
+End Sub
+
+' The cell right of the key cell `key` in kb_meta's body, or Nothing.
+Private Function MetaValueCell(ByVal book As Workbook, ByVal key As String) As Range
+    Dim sheet As Worksheet, table As ListObject, found As Range
+    For Each sheet In book.Worksheets
+        For Each table In sheet.ListObjects
+            If LCase$(table.Name) = META_TABLE Then
+                If Not table.DataBodyRange Is Nothing Then
+                    Set found = table.DataBodyRange.Find(What:=key, LookIn:=xlValues, LookAt:=xlWhole, MatchCase:=True)
+                    If Not found Is Nothing Then Set MetaValueCell = found.Offset(0, 1)
+                End If
+                Exit Function
+            End If
+        Next table
+    Next sheet
 End Function

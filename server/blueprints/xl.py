@@ -12,7 +12,8 @@ import functools
 import logging
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from server import guards, policy, workflow
 from server.auth import current_user
@@ -24,7 +25,7 @@ from server.scoring.messages import msg
 from server.services import facts as fact_service
 from server.services import periods as period_service
 from server.services import pull as pull_service
-from server.services import restatement, simulator
+from server.services import restatement, sheet_copies, simulator
 from server.services import score as score_service
 from server.services import submit as submit_service
 from server.services.errors import BadRequest, ClientError, Unprocessable
@@ -38,6 +39,7 @@ from server.services.workbook import (
     score_input,
 )
 from server.workbook.render import check_plan, period_write
+from server.xlwire import digest as wire_digest
 from server.xlwire.actions import PlanError
 from server.xlwire.plan import WritePlan
 
@@ -63,7 +65,7 @@ def _client_error(exc: ClientError):
 
     log.info("%s -> %s: %s", request.path, exc.status, exc.message.splitlines()[0])
     body, status, headers = error_response(exc.message.rstrip("\n") + "\n", exc.status)
-    return body, status, {**headers, "Cache-Control": "no-store"}
+    return body, status, {**headers, **exc.headers, "Cache-Control": "no-store"}
 
 
 def _lang(wb: Workbook | None = None) -> str:
@@ -89,8 +91,15 @@ def _settings_lang(wb: Workbook) -> str | None:
 
 
 def _load(required: tuple[str, ...] | None = None) -> Workbook:
-    # get_data() reads the body (413 above MAX_CONTENT_LENGTH) before anything else.
-    book = parse_book(request.get_data(cache=False))
+    # Sheets sent by digest: their stored copies, or 409 naming those the server lacks
+    # (server/xlwire/digest.py); before the body is parsed, so a 409 costs little.
+    digests = sheet_copies.requested(request.headers.get(wire_digest.DIGESTS_HEADER))
+    copies = sheet_copies.copies_for(get_session(), digests, _lang()) if digests else {}
+    g.kb_digests = digests
+    # get_data() reads the body (413 above MAX_CONTENT_LENGTH) before anything else; as a
+    # bytearray the parser empties it once decoded (its memory goes before the snapshot grows)
+    book = parse_book(bytearray(request.get_data(cache=False)), copies)
+    del copies
     return open_workbook(book, required)
 
 
@@ -116,8 +125,34 @@ def _gc_paused(view: Callable[..., Response]) -> Callable[..., Response]:
 def _answer(wb: Workbook, plan: WritePlan) -> Response:
     from server.xlwire.actions import response_body
 
+    digests = g.get("kb_digests")
+    if digests is None:  # a client that sends every sheet: answered as it always was
+        actions = plan_actions(wb.book, plan)
+    else:
+        actions = _stamped_actions(wb, plan, digests)
     # The encoded bytes directly (orjson), not jsonify: ~10x faster on a 15 MB answer.
-    return Response(response_body(plan_actions(wb.book, plan)), mimetype="application/json")
+    return Response(response_body(actions), mimetype="application/json")
+
+
+def _stamped_actions(wb: Workbook, plan: WritePlan, digests: dict[str, str]) -> list[dict]:
+    """The answer's actions, and kb_meta `sheet_digests` stamped with the digests of the
+    output sheets as the client will hold them once it applied them (their copies stored)."""
+    plan.meta[wire_digest.META_KEY] = wire_digest.STAMP_PLACEHOLDER
+    try:
+        actions = plan_actions(wb.book, plan)
+    except PlanError:  # kb_meta cannot take the key: no stamp, the client sends values
+        del plan.meta[wire_digest.META_KEY]
+        return plan_actions(wb.book, plan)
+    session = get_session()
+    try:
+        after = sheet_copies.remember(session, wb.book, actions, digests, wb.period,
+                                      current_app.config.get("SHEET_COPIES", 500))
+    except SQLAlchemyError:  # a cache: without it the client sends values next time
+        log.warning("sheet copies not stored", exc_info=True)
+        session.rollback()
+        after = {}
+    wire_digest.stamp_digests(actions, wire_digest.format_digests(after))
+    return actions
 
 
 def _stamp(plan: WritePlan, **meta: str) -> WritePlan:

@@ -17,6 +17,7 @@ class ClientError(Exception):
     """A request the server refuses, with the HTTP status and a message for people."""
 
     status = 400
+    headers: dict[str, str] = {}  # noqa: RUF012  # extra answer headers (read only)
 
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
@@ -43,6 +44,17 @@ class NotFound(ClientError):
 
 class Conflict(ClientError):
     status = 409
+
+
+class NeedValues(Conflict):
+    """A request that sent sheets by digest the server holds no copy of (HR typed over a
+    result, or the copy was pruned): the client sends it again with those sheets' values
+    (server/xlwire/digest.py). `sheets` are their names, also in the answer's header."""
+
+    def __init__(self, message: str, sheets: list[str], header: str, value: str):
+        super().__init__(message)
+        self.sheets = sheets
+        self.headers = {header: value}
 
 
 class Unprocessable(ClientError):

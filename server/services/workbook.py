@@ -8,7 +8,7 @@ signature change there is fixed here once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,11 +22,12 @@ from server.xlwire.protocol import PayloadError, parse_payload
 from server.xlwire.snapshot import BookSnapshot
 
 
-def parse_book(raw: bytes) -> BookSnapshot:
+def parse_book(raw: bytes | bytearray, copies: Mapping[str, bytes | bytearray] | None = None
+               ) -> BookSnapshot:
     if not raw:
         raise BadRequest("请求中没有工作簿数据。\nThe request carries no workbook.")
     try:
-        return parse_payload(raw)
+        return parse_payload(raw, copies)
     except PayloadError as exc:
         raise BadRequest(exc.message) from None
 

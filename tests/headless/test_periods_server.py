@@ -103,9 +103,11 @@ def column(rows: list[dict], caption_start: str) -> list[object]:
 
 
 def row_counts(app) -> dict[str, int]:
+    """Rows per table of record; sheet_copies is a cache of what answers wrote into
+    workbooks (server/services/sheet_copies.py), which a read-only button also fills."""
     with session_scope(app) as s:
         return {t.name: s.scalar(select(func.count()).select_from(t))
-                for t in Base.metadata.sorted_tables}
+                for t in Base.metadata.sorted_tables if t.name != "sheet_copies"}
 
 
 def git_state(app) -> str:
@@ -345,3 +347,34 @@ def test_refresh_gives_a_department_head_their_departments_only(app, make_token,
     assert {r["工号 / Employee ID"] for r in table_rows(book, "kb_scores")} == \
         {"M1001", "M1004"}
     assert row_counts(app) == counts
+
+
+def test_kpibook_xl_over_http_sends_results_by_digest_and_resends_when_asked(
+        app, hr_token, xl, book, caplog):
+    """Sheet digests over real HTTP (docs/protocol.md): after Score the output sheets go by
+    digest; a total HR typed over makes the server answer 409, `kpibook xl` sends the request
+    again with that sheet's values and Submit restores the cell as always."""
+    import logging
+
+    for button, *options in (("new_period", "--period", "2026-10"), ("pull",), ("score",)):
+        result = xl(button, book, *options, token=hr_token)
+        assert result.exit_code == 0, result.output
+    stamp = str(meta(book)["sheet_digests"])
+    assert "=" in stamp and len(stamp.split("&")) == 2
+
+    wb = openpyxl.load_workbook(book)
+    ws = next(w for w in wb.worksheets if "kb_summary" in w.tables)
+    header = [c.value for c in ws[1]]
+    total_col = next(i for i, v in enumerate(header, start=1) if str(v).startswith("总分"))
+    was = ws.cell(2, total_col).value
+    ws.cell(2, total_col).value = 100
+    wb.save(book)
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        result = xl("submit", book, token=hr_token)
+    assert result.exit_code == 0, result.output
+    statuses = [r.getMessage() for r in caplog.records
+                if r.name == "werkzeug" and "/xl/submit" in r.getMessage()]
+    assert len(statuses) == 2 and '" 409' in statuses[0] and '" 200' in statuses[1], statuses
+    assert openpyxl.load_workbook(book)[ws.title].cell(2, total_col).value == was

@@ -182,6 +182,39 @@ def test_actions_are_exactly_the_pinned_ones(name, tmp_path, monkeypatch):
         assert g == w, f"action {n}"
 
 
+def _by_digest(path: Path):
+    """The snapshot the server builds when a client sends the output sheets of `path` by
+    digest (server/xlwire/digest.py): their stored copies (the sheets as an answer left them)
+    parsed in place of the values, the rest of the body as sent (compact JSON bytes)."""
+    from addin.headless import workbook_to_payload
+    from server.xlwire import digest as wire_digest
+    from server.xlwire.protocol import parse_payload
+
+    payload = workbook_to_payload(path)
+    stored = wire_digest.AfterAnswer(parse_payload(payload), {}).apply([])
+    copies = {}
+    for copy in stored:
+        copy.compute_digest()
+        copies[copy.name] = bytearray(copy.to_bytes())
+    assert len(copies) == 2  # kb_scores' and kb_summary's sheets go by digest
+    for sheet in payload["sheets"]:
+        if sheet["name"] in copies:
+            sheet["values"], sheet["tables"], sheet["pictures"] = [[]], [], []
+    body = bytearray(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
+    return parse_payload(body, copies)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_digest_clients_get_the_pinned_actions(name, tmp_path, monkeypatch):
+    """Issue #16: the same inputs give the same actions, whether the output sheets came as
+    values or by digest (their copies standing in)."""
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    want = [json.dumps(a, ensure_ascii=False, sort_keys=True) for a in golden[name]]
+    monkeypatch.setattr(sys.modules[__name__], "snapshot_from_xlsx", _by_digest)
+    got = _lines(_scenario(name, tmp_path, monkeypatch))
+    assert got == want
+
+
 def _regenerate() -> None:
     import tempfile
 

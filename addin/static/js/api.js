@@ -3,6 +3,8 @@
  * @module api
  */
 
+import { NEED_VALUES_HEADER, parseNames } from "./digest.js";
+
 /** localStorage key of the personal access token. */
 export const TOKEN_KEY = "kpibook.token";
 
@@ -72,8 +74,12 @@ async function request(path, init, options) {
     // The server answers errors as text meant for the user (text/plain under /xl, JSON
     // {"error": text} under /api): show that text as it is.
     const body = errorText((await response.text().catch(() => "")).trim());
-    const code = response.status === 401 ? "unauthorized" : "server";
-    throw new ServerError(body || `HTTP ${response.status} ${response.statusText ?? ""}`.trim(), response.status, code);
+    // 409 with Kpibook-Need-Values: the server asks for these sheets' values (digest.js).
+    const needValues = response.status === 409 ? response.headers?.get?.(NEED_VALUES_HEADER) : null;
+    const code = response.status === 401 ? "unauthorized" : needValues ? "need_values" : "server";
+    const error = new ServerError(body || `HTTP ${response.status} ${response.statusText ?? ""}`.trim(), response.status, code);
+    if (needValues) error.sheets = parseNames(needValues);
+    throw error;
   }
   return response;
 }
@@ -122,15 +128,16 @@ export async function figures(employees, period, lang, options = {}) {
  * Posts the workbook payload for one ribbon button and returns the actions to apply.
  * @param {string} button one of protocol.BUTTONS
  * @param {object} payload from buildPayload
- * @param {RequestOptions & {query?: Record<string, string>}} [options] `query`: the button's
- *   parameters, e.g. New period's `{period: "2026-11"}` (the month the person chose)
+ * @param {RequestOptions & {query?: Record<string, string>, headers?: Record<string, string>}} [options]
+ *   `query`: the button's parameters, e.g. New period's `{period: "2026-11"}` (the month the
+ *   person chose); `headers`: extra request headers (the sheet digests, digest.js)
  * @returns {Promise<import("./actions.js").Action[]>}
  */
 export async function postButton(button, payload, options = {}) {
   const query = new URLSearchParams(options.query ?? {}).toString();
   const response = await request(`/xl/${encodeURIComponent(button)}${query ? `?${query}` : ""}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    headers: { "Content-Type": "application/json", Accept: "application/json", ...options.headers },
     body: JSON.stringify(payload),
   }, options);
   let reply;

@@ -5,6 +5,7 @@
 
 import { applyActions } from "./actions.js";
 import { postButton, pullProgressText, pullStatus } from "./api.js";
+import { DIGESTS_HEADER, digestSheets, formatDigests } from "./digest.js";
 import { t } from "./i18n.js";
 import { readPeriod } from "./meta.js";
 import { buildPayload } from "./payload.js";
@@ -43,7 +44,7 @@ export async function runButton(button, options = {}) {
       const stopPolling = period ? pollPullStatus(period, status, options.request) : () => {};
       let actions;
       try {
-        actions = await postButton(button, payload, { ...options.request, query: options.query });
+        actions = await postWithDigests(button, payload, { ...options.request, query: options.query });
       } finally {
         stopPolling();
       }
@@ -60,6 +61,22 @@ export async function runButton(button, options = {}) {
   } catch (error) {
     status.update({ busy: null, progress: "", error: { message: describeError(error), at: new Date() } });
     throw error;
+  }
+}
+
+/**
+ * Posts the payload with kpibook's output sheets by digest (digest.js); when the server
+ * answers 409 naming sheets it needs, posts again with those sheets' values.
+ */
+export async function postWithDigests(button, payload, options = {}) {
+  const full = structuredClone(payload);
+  const digests = await digestSheets(payload);
+  try {
+    return await postButton(button, payload, { ...options, headers: { [DIGESTS_HEADER]: formatDigests(digests) } });
+  } catch (error) {
+    if (error?.code !== "need_values" || !error.sheets?.length) throw error;
+    const again = await digestSheets(full, error.sheets);
+    return postButton(button, full, { ...options, headers: { [DIGESTS_HEADER]: formatDigests(again) } });
   }
 }
 

@@ -1,0 +1,90 @@
+"""Sheet digests, the server's side: the copies of the output sheets that stand in for the
+sheets a client sends by digest, and the digests stamped into kb_meta after each answer
+(server/xlwire/digest.py, docs/protocol.md "Sheet digests").
+
+A copy is what the server itself wrote into a workbook, found by the SHA-256 of its content:
+a client can only name a copy whose content it holds, and a copy only decides which cells the
+answer writes again, never what the results are.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.models import SheetCopy as SheetCopyRow
+from server.services.errors import BadRequest, NeedValues
+from server.xlwire import digest as wire_digest
+from server.xlwire.snapshot import BookSnapshot
+
+
+def requested(header: str | None) -> dict[str, str] | None:
+    """The request's sheet digests (name -> digest); None when the client sends none."""
+    try:
+        return wire_digest.parse_digests_header(header)
+    except wire_digest.DigestHeaderError as exc:
+        raise BadRequest(exc.message) from None
+
+
+def copies_for(session: Session, digests: Mapping[str, str], lang: str
+               ) -> dict[str, bytearray]:
+    """Sheet name -> its stored copy (JSON, a bytearray the parser empties once decoded) for
+    every digest of the request; NeedValues (409) naming the sheets the server holds no copy
+    of."""
+    if not digests:
+        return {}
+    rows = dict(session.execute(select(SheetCopyRow.digest, SheetCopyRow.body).where(
+        SheetCopyRow.digest.in_(set(digests.values())))).all())
+    missing = [name for name, d in digests.items() if d not in rows]
+    if missing:
+        names = "、".join(missing) if lang == "zh" else ", ".join(missing)
+        raise NeedValues(
+            (f"工作表 {names} 与服务器上次写入的内容不同，请重新发送其数据"
+             f"（kpibook 客户端会自动重试）。"
+             if lang == "zh" else
+             f"Sheet(s) {names} differ from what the server last wrote: send their values "
+             f"again (kpibook's clients retry by themselves)."),
+            missing, wire_digest.NEED_VALUES_HEADER, wire_digest.format_names(missing))
+    return {name: bytearray(zlib.decompress(rows[d])) for name, d in digests.items()}
+
+
+def remember(session: Session, book: BookSnapshot, actions: list[dict],
+             received: Mapping[str, str], period_code: str, keep: int) -> dict[str, str]:
+    """Follow the output sheets of `book` through `actions`, store each new state as a copy
+    and return sheet name -> digest as the client will hold them (for kb_meta). Commits."""
+    if keep <= 0:
+        return {}
+    after = wire_digest.AfterAnswer(book, received)
+    out: dict[str, str] = {}
+    new: list[tuple[str, bytes]] = []
+    for copy in after.apply(actions):
+        if copy.changed or copy.digest is None:
+            copy.compute_digest()
+            new.append((copy.digest, copy.to_bytes()))  # type: ignore[arg-type]
+        out[copy.name] = copy.digest  # type: ignore[assignment]
+    if new:
+        known = set(session.scalars(select(SheetCopyRow.digest).where(
+            SheetCopyRow.digest.in_([d for d, _ in new]))))
+        for d, body in new:
+            if d not in known:
+                known.add(d)
+                session.add(SheetCopyRow(digest=d, period_code=period_code[:20],
+                                         body=zlib.compress(body, 1), size=len(body)))
+        _prune(session, keep)
+    try:
+        session.commit()
+    except IntegrityError:  # another request stored the same sheet meanwhile: it is there
+        session.rollback()
+    return out
+
+
+def _prune(session: Session, keep: int) -> None:
+    session.flush()
+    cutoff = session.scalar(select(SheetCopyRow.id).order_by(SheetCopyRow.id.desc())
+                            .offset(keep).limit(1))
+    if cutoff is not None:
+        session.execute(delete(SheetCopyRow).where(SheetCopyRow.id <= cutoff))

@@ -1,0 +1,175 @@
+"""Sheet digests through the headless client and the real server (server/xlwire/digest.py):
+the output sheets go by digest once the server stamped them, a re-score then answers exactly
+as it does to a client that sends everything, and a result HR typed over makes the server ask
+for that sheet's values, which the client sends again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from server.db import session_scope
+from server.models import SheetCopy
+from server.xlwire import digest as wire_digest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "workbook_templates" / "manufacturing.xlsx"
+
+pytestmark = pytest.mark.skipif(not TEMPLATE.is_file(),
+                                reason="workbook_templates/manufacturing.xlsx not built yet")
+
+
+class Recorder:
+    """A poster that records every request (body size, digests sent, sheets with values)
+    and every status; it posts through the real Flask app."""
+
+    def __init__(self, client, token: str) -> None:
+        from addin.headless import flask_poster
+
+        self.base = flask_poster(client, headers={"Authorization": f"Bearer {token}"})
+        self.sent: list[dict] = []
+        self.takes_headers = True
+
+    def __call__(self, button, payload, extra=None):
+        response = self.base(button, payload, extra)
+        self.sent.append({
+            "digests": wire_digest.parse_digests_header(
+                (extra or {}).get(wire_digest.DIGESTS_HEADER)),
+            "with_values": {s["name"] for s in payload["sheets"] if s["values"] != [[]]},
+            "size": len(json.dumps(payload, ensure_ascii=False).encode()),
+            "status": response.status_code,
+            "need": response.headers.get(wire_digest.NEED_VALUES_HEADER),
+        })
+        return response
+
+
+@pytest.fixture
+def scored(tmp_path, client, hr_token) -> Path:
+    from addin.headless import run_button
+
+    path = tmp_path / "考核.xlsx"
+    shutil.copy(TEMPLATE, path)
+    post = Recorder(client, hr_token)
+    for button in ("new_period?period=2026-10", "pull", "score"):
+        run_button(button, path, post=post)
+    return path
+
+
+def output_sheets(path: Path) -> dict[str, str]:
+    """Sheet title -> output table on it."""
+    wb = openpyxl.load_workbook(path)
+    return {ws.title: name for ws in wb.worksheets for name in ws.tables
+            if name in wire_digest.DIGESTED_TABLES}
+
+
+def meta(path: Path) -> dict[str, object]:
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        if "kb_meta" in ws.tables:
+            rows = list(ws[ws.tables["kb_meta"].ref])[1:]
+            return {r[0].value: r[1].value for r in rows if r[0].value}
+    raise KeyError("kb_meta")
+
+
+def cells(path: Path, sheets) -> dict[str, list[tuple]]:
+    wb = openpyxl.load_workbook(path)
+    return {s: [tuple(c.value for c in row) for row in wb[s].iter_rows()] for s in sheets}
+
+
+def test_score_stamps_the_output_sheets(app, scored):
+    stamped = wire_digest.parse_digests_header(meta(scored)["sheet_digests"])
+    assert set(stamped) == set(output_sheets(scored)) and len(stamped) == 2
+    # the stamp is the digest of the sheet as the client holds it now
+    from addin.headless import digest_sheets, workbook_to_payload
+
+    assert digest_sheets(workbook_to_payload(scored)) == stamped
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(SheetCopy)) >= 2
+
+
+def test_rescore_by_digest_answers_as_with_values(app, client, hr_token, scored, tmp_path):
+    from addin.headless import run_button
+
+    by_value, by_digest = tmp_path / "v.xlsx", tmp_path / "d.xlsx"
+    shutil.copy(scored, by_value)
+    shutil.copy(scored, by_digest)
+    outputs = output_sheets(scored)
+
+    post_v = Recorder(client, hr_token)
+    rv = run_button("score", by_value, post=post_v, digests=False)
+    post_d = Recorder(client, hr_token)
+    rd = run_button("score", by_digest, post=post_d)
+
+    [sent] = post_d.sent
+    assert sent["status"] == 200  # one round trip: the server held both sheets
+    assert set(sent["digests"]) == set(outputs)
+    assert not sent["with_values"] & set(outputs)  # no values of the output sheets
+    assert "_kpibook" in sent["with_values"]  # HR's and kpibook's other sheets: always
+    assert sent["size"] < post_v.sent[0]["size"]
+
+    def on_outputs(actions, path):
+        index = {ws.title: i for i, ws in enumerate(openpyxl.load_workbook(path).worksheets)}
+        wanted = {index[s] for s in outputs}
+        return [a for a in actions if a["sheet_position"] in wanted]
+
+    # identical writes into the output sheets, identical results
+    assert on_outputs(rd.actions, by_digest) == on_outputs(rv.actions, by_value)
+    assert cells(by_digest, outputs) == cells(by_value, outputs)
+
+
+def test_typed_over_result_is_asked_for_and_restored(app, client, hr_token, scored):
+    from addin.headless import run_button
+    from server.services.scoring import RESTORED_FILL
+
+    wb = openpyxl.load_workbook(scored)
+    [summary_sheet] = [s for s, t in output_sheets(scored).items() if t == "kb_summary"]
+    ws = wb[summary_sheet]
+    first = openpyxl.utils.cell.range_boundaries(ws.tables["kb_summary"].ref)[1] + 1
+    total_col = next(i for i, v in enumerate([c.value for c in ws[first - 1]], start=1)
+                     if str(v).startswith("总分"))
+    was = ws.cell(first, total_col).value
+    ws.cell(first, total_col).value = 100
+    wb.save(scored)
+
+    post = Recorder(client, hr_token)
+    r = run_button("submit", scored, post=post)
+    first_try, second = post.sent
+    assert first_try["status"] == 409
+    assert wire_digest.parse_names(first_try["need"]) == [summary_sheet]
+    assert second["status"] == 200
+    assert summary_sheet in second["with_values"]  # sent again with its values
+    assert set(second["digests"]) == set(output_sheets(scored)) - {summary_sheet}
+    # handled as today: restored to the server's value, coloured, explained
+    ws = openpyxl.load_workbook(scored)[summary_sheet]
+    cell = ws.cell(first, total_col)
+    assert cell.value == was
+    assert cell.fill.fgColor.rgb.endswith(RESTORED_FILL.lstrip("#"))
+    assert cell.coordinate in r.alerts[0][0]
+
+
+def test_client_without_digests_is_answered_as_before(app, client, hr_token, scored):
+    """An older client sends every sheet and no header: no 409, no stamp written."""
+    from addin.headless import run_button
+
+    post = Recorder(client, hr_token)
+    before = meta(scored)["sheet_digests"]
+    r = run_button("check", scored, post=post, digests=False)
+    assert [s["status"] for s in post.sent] == [200]
+    assert set(output_sheets(scored)) <= post.sent[0]["with_values"]
+    assert all(wire_digest.META_KEY not in json.dumps(a, ensure_ascii=False)
+               for a in r.actions)
+    assert meta(scored)["sheet_digests"] == before
+
+
+def test_bad_digest_header_is_refused(client, hr_token, scored):
+    from addin.headless import workbook_to_payload
+
+    response = client.post("/xl/check", json=workbook_to_payload(scored), headers={
+        "Authorization": f"Bearer {hr_token}", wire_digest.DIGESTS_HEADER: "a=zz"})
+    assert response.status_code == 400
+    assert wire_digest.DIGESTS_HEADER in response.get_data(as_text=True)

@@ -1,0 +1,89 @@
+"""server/xlwire/digest.py: the digest every client computes (pinned on both sides: the same
+figures are in addin/test/digest.test.js), its header, and the sheet the server predicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.xlwire import digest as wire_digest
+from server.xlwire.protocol import parse_payload
+
+VALUES = [["工号 / Employee ID", "得分", ""], ["E001", 91.5, ""], ["'00123", True, ""],
+          ["=1+1", -3, ""], ["", "", ""]]
+TABLES = [{"name": "kb_scores", "range_address": "$A$1:$B$4", "show_headers": True,
+           "show_totals": False}]
+
+
+def test_digest_is_pinned_as_in_the_office_js_test():
+    keys = wire_digest.payload_table_keys(TABLES)
+    assert keys == [["kb_scores", "A1:B4", True, False]]
+    assert wire_digest.sheet_digest([list(r) for r in VALUES], keys) == \
+        "c517efa9f63fcd6a65a7b493149f3e0eb603c71024a4e014507e78176cfebe05"
+    assert wire_digest.sheet_digest([], []) == \
+        "643d5437104296e21d906ecb15b2c96ad278f20cfc4af53b12bb6069bd853726"
+
+
+def test_trailing_empty_rows_and_columns_do_not_count():
+    keys = wire_digest.payload_table_keys(TABLES)
+    wider = [[*row, "", ""] for row in VALUES] + [["", "", "", "", ""]] * 3
+    assert wire_digest.sheet_digest(wider, keys) == wire_digest.sheet_digest(
+        [list(r) for r in VALUES], keys)
+    changed = [list(r) for r in VALUES]
+    changed[1][1] = 91.6
+    assert wire_digest.sheet_digest(changed, keys) != wire_digest.sheet_digest(
+        [list(r) for r in VALUES], keys)
+
+
+def test_header_round_trip_and_refusals():
+    digests = {"得分 & 明细": "ab" * 32, "汇总": "cd" * 32}
+    text = wire_digest.format_digests(digests)
+    assert wire_digest.parse_digests_header(text) == digests
+    assert wire_digest.parse_digests_header(None) is None
+    assert wire_digest.parse_digests_header("-") == {}
+    for bad in ("a=zz", "a", "=" + "ab" * 32, "a=" + "ab" * 31):
+        with pytest.raises(wire_digest.DigestHeaderError):
+            wire_digest.parse_digests_header(bad)
+    assert wire_digest.parse_names(wire_digest.format_names(["汇总", "a&b"])) == ["汇总", "a&b"]
+
+
+def _payload(values, tables):
+    return {"client": "t", "version": "0", "book": {"name": "b.xlsx", "active_sheet_index": 0},
+            "sheets": [{"name": "结果", "values": values, "tables": tables}]}
+
+
+def test_the_predicted_sheet_is_what_the_client_reads_back():
+    """setValues with the text prefix, numbers that Excel stores as doubles, a clear and a
+    resize: the server's prediction has the digest of the sheet as a client reads it."""
+    table = {"name": "kb_scores", "range_address": "$A$1:$B$2",
+             "header_row_range_address": "$A$1:$B$1", "data_body_range_address": "$A$2:$B$2",
+             "show_headers": True, "show_totals": False}
+    book = parse_payload(_payload([["工号", "得分"], ["E1", 1]], [table]))
+    after = wire_digest.AfterAnswer(book, {})
+    actions = [
+        {"func": "resizeTable", "args": [0, "$A$1:$B$3"], "sheet_position": 0},
+        {"func": "setValues", "values": [["'E1", 2.0], ["'=x", 2.5]], "sheet_position": 0,
+         "start_row": 1, "start_column": 0, "row_count": 2, "column_count": 2},
+        {"func": "rangeClearContents", "sheet_position": 0, "start_row": 0,
+         "start_column": 3, "row_count": 1, "column_count": 1},
+    ]
+    [copy] = after.apply(actions)
+    read_back = [["工号", "得分"], ["E1", 2], ["=x", 2.5]]
+    tables = [["kb_scores", "A1:B3", True, False]]
+    assert copy.compute_digest() == wire_digest.sheet_digest(read_back, tables)
+    assert copy.tables[0]["data_body_range_address"] == "$A$2:$B$3"
+
+
+def test_an_untouched_sheet_keeps_the_digest_it_came_with():
+    table = {"name": "kb_summary", "range_address": "$A$1:$A$2", "show_headers": True}
+    book = parse_payload(_payload([["总分"], [90]], [table]))
+    [copy] = wire_digest.AfterAnswer(book, {"结果": "ab" * 32}).apply([])
+    assert copy.digest == "ab" * 32 and not copy.changed
+
+
+def test_stamp_placeholder_is_replaced_in_the_meta_write():
+    from server.xlwire.textsafe import to_wire
+
+    actions = [{"func": "setValues", "values": [[to_wire(wire_digest.STAMP_PLACEHOLDER)]],
+                "row_count": 1, "column_count": 1}]
+    assert wire_digest.stamp_digests(actions, "a=b")
+    assert actions[0]["values"] == [[to_wire("a=b")]]
