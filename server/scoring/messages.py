@@ -568,6 +568,24 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                          "保留并标记过期的旧值：{kept_stale} 个"),
     "facts.not_asked": ("· {source}: not asked ({codes} not in this scorecard's rules)",
                         "· {source}：未获取（{codes} 不在本考核表的规则中）"),
+    "facts.pulled": ("pulled {when}", "获取于 {when}"),
+    "facts.pulled_by": ("pulled {when} by {who}", "获取于 {when}（{who}）"),
+    "restated.refused": (
+        "The sources restated {n} values of this scored period, but the engine refuses them: "
+        "{error}",
+        "来源系统更正了已计算期间的 {n} 个数值，但按新数值无法计算：{error}"),
+    "restated.summary": (
+        "The sources restated data of this scored period: {scores} scores would change "
+        "({totals} totals) when you press Score. Nothing on the server changes before that.",
+        "来源系统更正了已计算的数据：重新计算后将有 {scores} 个得分改变（{totals} 人的总分）。"
+        "按「计算得分」即采用新数据；在此之前服务器上的得分不变。"),
+    "restated.points": (" (points {before} → {after})", "（得分 {before} → {after}）"),
+    "restated.total": ("total {before} → {after}", "总分 {before} → {after}"),
+    "digest.need_values": (
+        "Sheet(s) {names} differ from what the server last wrote: send their values again "
+        "(kpibook's clients retry by themselves).",
+        "工作表 {names} 与服务器上次写入的内容不同，请重新发送其数据"
+        "（kpibook 客户端会自动重试）。"),
     "facts.row_problems": ("Row problems ({n}):", "逐行问题（{n}）："),
     "facts.more_problems": ("  … {n} more on the web page", "  … 另有 {n} 个，见网页"),
     # -- the Refresh button (server/services/refresh.py) --------------------------------------

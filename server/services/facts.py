@@ -83,9 +83,9 @@ def pulled_words(f: SourceFact, lang: str, tz: str) -> str:
     (the reader of a workbook cell has no page saying which zone): "pulled 2026-10-31
     08:30 UTC+08:00 by schedule" / "获取于 …（schedule）"."""
     when = local_time(f.fetched_at, tz, zone_label=True) or "?"
-    if lang == "zh":
-        return f"获取于 {when}" + (f"（{f.fetched_by}）" if f.fetched_by else "")
-    return f"pulled {when}" + (f" by {f.fetched_by}" if f.fetched_by else "")
+    if f.fetched_by:
+        return msg("facts.pulled_by", lang, when=when, who=f.fetched_by)
+    return msg("facts.pulled", lang, when=when)
 
 
 def _provenance(f: SourceFact, base_url: str = "", period_code: str = "", lang: str = "en",

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from server import display
 from server.models import Period, ScoreRun, SourceFact, User
+from server.scoring.messages import msg
 from server.scoring.model import Fact, ValidationError
 from server.services import records
 
@@ -192,33 +193,24 @@ def summary(preview: Restatement | None, lang: str, tz: str = display.DEFAULT_TI
     """The preview in words for the workbook's Pull alert ("" when nothing would change)."""
     if preview is None or not preview.changed:
         return ""
-    zh = lang == "zh"
     if preview.error:
-        return (f"来源系统更正了已计算期间的 {len(preview.values)} 个数值，但按新数值无法计算："
-                f"{preview.error}" if zh else
-                f"The sources restated {len(preview.values)} values of this scored period, "
-                f"but the engine refuses them: {preview.error}")
-    lines = [f"来源系统更正了已计算的数据：重新计算后将有 {len(preview.lines)} 个得分改变"
-             f"（{len(preview.totals)} 人的总分）。按「计算得分」即采用新数据；在此之前服务器上的"
-             "得分不变。" if zh else
-             f"The sources restated data of this scored period: {len(preview.lines)} scores "
-             f"would change ({len(preview.totals)} totals) when you press Score. Nothing on "
-             "the server changes before that."]
+        return msg("restated.refused", lang, n=len(preview.values), error=preview.error)
+    lines = [msg("restated.summary", lang, scores=len(preview.lines),
+                 totals=len(preview.totals))]
     points = {(ln.employee_id, ln.indicator): ln for ln in preview.lines}
     for v in preview.values[:limit]:
         ln = points.get((v.employee_id, v.indicator))
         text = f"· {v.employee_id} {v.name} {v.indicator}: {v.shown(v.old)} → {v.shown(v.new)}"
         if ln is not None:
-            text += (f"（得分 {display.number(ln.old_points)} → {display.number(ln.new_points)}）"
-                     if zh else f" (points {display.number(ln.old_points)} → "
-                     f"{display.number(ln.new_points)})")
+            text += msg("restated.points", lang, before=display.number(ln.old_points),
+                        after=display.number(ln.new_points))
         if v.fetched_at is not None:
             text += f" [{v.source}, {display.local_time(v.fetched_at, tz)}]"
         lines.append(text)
     if len(preview.values) > limit:
-        lines.append(f"  … 另有 {len(preview.values) - limit} 个，见网页" if zh else
-                     f"  … {len(preview.values) - limit} more on the web page")
+        lines.append(msg("facts.more_problems", lang, n=len(preview.values) - limit))
     for t in preview.totals[:limit]:
-        lines.append(f"· {t.employee_id} {t.name} {'总分' if zh else 'total'} "
-                     f"{display.number(t.before)} → {display.number(t.after)}")
+        lines.append(f"· {t.employee_id} {t.name} " + msg(
+            "restated.total", lang, before=display.number(t.before),
+            after=display.number(t.after)))
     return "\n".join(lines)

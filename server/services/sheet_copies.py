@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.models import SheetCopy as SheetCopyRow
+from server.scoring.messages import msg, seq
 from server.services.errors import BadRequest, NeedValues
 from server.xlwire import digest as wire_digest
 from server.xlwire.snapshot import BookSnapshot
@@ -41,13 +42,8 @@ def copies_for(session: Session, digests: Mapping[str, str], lang: str
         SheetCopyRow.digest.in_(set(digests.values())))).all())
     missing = [name for name, d in digests.items() if d not in rows]
     if missing:
-        names = "、".join(missing) if lang == "zh" else ", ".join(missing)
         raise NeedValues(
-            (f"工作表 {names} 与服务器上次写入的内容不同，请重新发送其数据"
-             f"（kpibook 客户端会自动重试）。"
-             if lang == "zh" else
-             f"Sheet(s) {names} differ from what the server last wrote: send their values "
-             f"again (kpibook's clients retry by themselves)."),
+            msg("digest.need_values", lang, names=seq(missing)),
             missing, wire_digest.NEED_VALUES_HEADER, wire_digest.format_names(missing))
     return {name: bytearray(zlib.decompress(rows[d])) for name, d in digests.items()}
 
