@@ -43,7 +43,7 @@ from typing import Any
 
 import requests
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.models import Notification, OrgIdentity, Role, User
@@ -341,10 +341,16 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     code = info.period_code
-    path = f"/periods/{code}"
     with session_scope(app) as db:
         from server.models import PeriodEvent
 
+        # a month with several scorecards: the links open this scorecard's pages, and the
+        # words name it
+        card = _scorecard_of_event(db, info)
+        query = f"?scorecard={card}" if card else ""
+        path = f"/periods/{code}{query}"
+        if card:
+            code = f"{code} {card}"
         event = db.get(PeriodEvent, info.event_id)
         at = _at(event.created_at if event is not None else None)
         actor = _label(db, info.actor)
@@ -356,7 +362,7 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
                 f"Adjustments of period {code} wait for approval",
                 f"{actor} 已提交期间 {code} 的调整，请审批。{at.zh}",
                 f"{actor} submitted the adjustments of period {code}; please approve "
-                f"them.{at.en}", f"/review/{code}"),
+                f"them.{at.en}", f"/review/{info.period_code}{query}"),
                 users_with_role(db, Role.EXECUTIVE.value))
         elif info.action == "publish":
             from server.models import Period
@@ -370,7 +376,7 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
                 f"Your result of period {code} is published",
                 f"您在期间 {code} 的考核结果已发布。请查看并确认，如有异议请提出申诉。{at.zh}",
                 f"Your KPI result of period {code} is published. Please review it and "
-                f"acknowledge it, or appeal with a reason.{at.en}", f"/me/{code}"),
+                f"acknowledge it, or appeal with a reason.{at.en}", f"/me/{info.period_code}"),
                 users_for_employees(db, ids))
         elif info.action in ("return", "reopen"):
             returned = info.action == "return"
@@ -379,6 +385,18 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
                 f"Period {code} was {'returned' if returned else 'reopened'}",
                 f"{actor}：{info.reason}{at.zh}", f"{actor}: {info.reason}{at.en}", path),
                 users_with_role(db, Role.HR_ADMIN.value))
+
+
+def _scorecard_of_event(db, info) -> str:  # noqa: ANN001 - Session, workflow.PeriodEventInfo
+    """The event's scorecard when its month holds several ("" when it is the only one)."""
+    from server.models import Period
+
+    period = db.get(Period, info.period_id) if info.period_id else None
+    if period is None:
+        return ""
+    others = db.scalar(select(func.count()).select_from(Period).where(
+        Period.code == period.code, Period.id != period.id))
+    return period.scorecard if others else ""
 
 
 @dataclass(frozen=True, slots=True)

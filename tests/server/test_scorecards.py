@@ -13,7 +13,14 @@ import pytest
 from sqlalchemy import func, select
 
 from server.db import session_scope
-from server.models import InputRecord, Period, ScorecardMember, ScoreRun, SourceFact
+from server.models import (
+    InputRecord,
+    Period,
+    ScorecardMember,
+    ScoreRun,
+    SourceFact,
+    User,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "workbook_templates"
@@ -222,3 +229,46 @@ def test_the_demo_serves_october_with_three_scorecards(app, client, tmp_path, we
     page = client.get(f"/periods/{MONTH}", base_url="https://localhost")
     assert page.status_code == 200
     assert all(eid in page.text for eid in ("M1001", "R2001", "S3001"))
+
+
+def test_messages_about_a_scorecard_link_to_its_pages(app, client, web_login, october):
+    """In a month with several scorecards, the executives' "to approve" message names the
+    scorecard and opens its review page (not the month's 409 choice)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Robot(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server API
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"errcode":0}')
+
+        def log_message(self, *args):
+            pass
+
+    robot = ThreadingHTTPServer(("127.0.0.1", 0), Robot)
+    threading.Thread(target=robot.serve_forever, daemon=True).start()
+    try:
+        app.config.update(WEBHOOK_URL=f"http://127.0.0.1:{robot.server_port}/robot",
+                          WEBHOOK_STYLE="dingtalk", BASE_URL="https://kpi.example.com")
+        from server import workflow
+        from server.auth import create_user
+
+        with app.app_context(), session_scope(app) as s:
+            create_user(s, "gm", "executive", "总经理", {})
+        with app.app_context():
+            with session_scope(app) as s:
+                hr = s.scalar(select(User).where(User.name == "hr"))
+                rnd = s.scalar(select(Period).where(Period.scorecard == "rnd"))
+                workflow.transition(s, rnd, "send_for_review", hr, "", None, "zh")
+    finally:
+        robot.shutdown()
+        robot.server_close()
+    text = json.dumps(received, ensure_ascii=False)
+    assert f"/review/{MONTH}?scorecard=rnd" in text
+    assert f"{MONTH} rnd" in text
