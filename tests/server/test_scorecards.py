@@ -261,11 +261,10 @@ def test_messages_about_a_scorecard_link_to_its_pages(app, client, web_login, oc
 
         with app.app_context(), session_scope(app) as s:
             create_user(s, "gm", "executive", "总经理", {})
-        with app.app_context():
-            with session_scope(app) as s:
-                hr = s.scalar(select(User).where(User.name == "hr"))
-                rnd = s.scalar(select(Period).where(Period.scorecard == "rnd"))
-                workflow.transition(s, rnd, "send_for_review", hr, "", None, "zh")
+        with app.app_context(), session_scope(app) as s:
+            hr = s.scalar(select(User).where(User.name == "hr"))
+            rnd = s.scalar(select(Period).where(Period.scorecard == "rnd"))
+            workflow.transition(s, rnd, "send_for_review", hr, "", None, "zh")
     finally:
         robot.shutdown()
         robot.server_close()
