@@ -46,8 +46,9 @@ def json_text(value: object) -> str:
         return json.dumps(value)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; for SQLite, creates the folder and enforces foreign keys."""
+def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
+    """An engine for `url`; for SQLite, creates the folder and enforces foreign keys (not
+    for migrations: `foreign_keys=False`, see server/migrations/env.py)."""
     parsed = make_url(url)
     kwargs: dict[str, object] = {"json_serializer": json_text}
     if parsed.get_backend_name() == "sqlite":
@@ -64,7 +65,7 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
             cur.close()
 
     return engine

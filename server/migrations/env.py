@@ -32,7 +32,11 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    # SQLite alters a table by copying it and dropping the old one (batch mode); with foreign
+    # keys enforced that DROP would delete every row that references it through ON DELETE
+    # CASCADE (a period's runs, facts and adjustments). So migrations run without them, and
+    # the database's integrity is checked before the migration commits.
+    engine = make_engine(config.get_main_option("sqlalchemy.url"), foreign_keys=False)
     try:
         with engine.connect() as conn:
             _run(conn)
@@ -50,6 +54,11 @@ def _run(connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration broke {len(broken)} foreign key(s): "
+                                   f"{broken[:5]}")
 
 
 if context.is_offline_mode():
