@@ -32,6 +32,7 @@ from server.models import (
 )
 from server.scoring.messages import why_of
 from server.scoring.numbers import checked_decimal
+from server.services import stored_run
 from server.services.errors import BadRequest, Conflict, NotFound
 from server.services.roster import departments_of
 
@@ -124,7 +125,7 @@ def run_data(db: Session, run: ScoreRun | None) -> RunData | None:
     totals, lines = db.execute(select(ScoreRun.totals, ScoreRun.lines)
                                .where(ScoreRun.id == run.id)).one()
     lines_of: dict[str, list[dict[str, Any]]] = {}
-    for line in lines or ():
+    for line in stored_run.line_dicts(lines):
         lines_of.setdefault(line["employee_id"], []).append(line)
     total_of: dict[str, dict[str, Any]] = {}
     for t in totals or ():
