@@ -127,10 +127,11 @@ def run_data(db: Session, run: ScoreRun | None) -> RunData | None:
     lines_of: dict[str, list[dict[str, Any]]] = {}
     for line in stored_run.line_dicts(lines):
         lines_of.setdefault(line["employee_id"], []).append(line)
+    totals = stored_run.total_dicts(totals)
     total_of: dict[str, dict[str, Any]] = {}
-    for t in totals or ():
+    for t in totals:
         total_of.setdefault(t["employee_id"], t)  # the first, as a scan would find it
-    data = RunData(tuple(totals or ()), total_of, {e: tuple(v) for e, v in lines_of.items()})
+    data = RunData(tuple(totals), total_of, {e: tuple(v) for e, v in lines_of.items()})
     with _RUN_DATA_LOCK:
         _RUN_DATA[key] = data
         while len(_RUN_DATA) > RUN_DATA_CACHE:

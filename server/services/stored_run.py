@@ -109,8 +109,13 @@ def lines(run: object) -> list:
 
 
 def totals(run: object) -> list:
-    """A ScoreRun's totals as stored: one object per employee."""
-    stored = getattr(run, "totals", None)
+    """A ScoreRun's totals (or a row with its `totals` column) as stored: one object per
+    employee."""
+    return total_dicts(getattr(run, "totals", None))
+
+
+def total_dicts(stored: object) -> list:
+    """Stored totals (the `score_runs.totals` value) as a list of objects."""
     return list(stored) if isinstance(stored, list) else []
 
 
