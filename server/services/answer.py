@@ -159,11 +159,11 @@ def write_allowed_ranges(plan: WritePlan, user: User, inp, lang: str) -> None:
     departments = list(map(department_of.get, eids))
     own = user.employee_id
     keys = list(zip(departments, codes, [eid == own for eid in eids], strict=True))
-    seen: dict[tuple, str] = {}
-    for key, eid in zip(keys, eids, strict=True):
-        if key not in seen:
-            seen[key] = allowed_text(user, eid, key[0], key[1], inp, lang)
-    write.set_column("allowed", list(map(seen.__getitem__, keys)))
+    # each key with the employee of its first row (the later rows of a reversed walk lose)
+    first = dict(zip(reversed(keys), reversed(eids), strict=True))
+    texts = {key: allowed_text(user, eid, key[0], key[1], inp, lang)
+             for key, eid in first.items()}
+    write.set_column("allowed", list(map(texts.__getitem__, keys)))
     write.text_columns = write.text_columns | {"allowed"}
 
 
