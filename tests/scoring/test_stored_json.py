@@ -90,3 +90,21 @@ def test_the_input_digest_changes_with_every_part_of_the_input() -> None:
     ]
     digests = [digest(other) for other in changed]
     assert base not in digests and len(set(digests)) == len(digests)
+
+
+def test_an_inputs_digest_is_worked_out_once_and_forgotten_with_it() -> None:
+    import gc
+    import hashlib
+
+    from server.services import periods
+
+    inp = workload.generate(20, 10).score_input()
+    fresh = hashlib.sha256(fingerprint_json(inp)).hexdigest()
+    assert digest(inp) == fresh == digest(inp)
+    assert periods._INPUT_DIGESTS[id(inp)] == fresh
+    other = dataclasses.replace(inp, adjustments=(adjust("E1", "REV", "1.00"),))
+    assert digest(other) != fresh  # another object: its own digest
+    key = id(inp)
+    del inp
+    gc.collect()
+    assert key not in periods._INPUT_DIGESTS
