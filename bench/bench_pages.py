@@ -114,6 +114,7 @@ def main() -> None:
     from server.auth import SESSION_KEY, create_user, hash_token
     from server.db import session_scope, upgrade
     from server.models import Employee, Period, ScoreRun, WebSession
+    from server.services import stored_run
 
     db = f"sqlite:///{tmp / 'kpibook.sqlite3'}"
     upgrade(db)
@@ -139,10 +140,11 @@ def main() -> None:
         s.add(ScoreRun(
             period_id=period.id, run_no=1, kind="score", created_by="hr",
             employee_count=len(ids),
-            lines=[{"employee_id": e, "indicator": c, "actual": "1", "target": "1",
-                    "weight": "10", "base_points": str(p), "adjustment": "0", "points": str(p),
-                    "explanation": f"{c} 完成率 100%", "status": "ok", "stale": False}
-                   for e in ids for c, p in zip(INDICATORS, points[e], strict=True)],
+            lines=stored_run.encode_line_dicts([
+                {"employee_id": e, "indicator": c, "actual": "1", "target": "1",
+                 "weight": "10", "base_points": str(p), "adjustment": "0", "points": str(p),
+                 "explanation": f"{c} 完成率 100%", "status": "ok", "stale": False}
+                for e in ids for c, p in zip(INDICATORS, points[e], strict=True)]),
             totals=[{"employee_id": e, "total": str(t), "grade": "A" if t >= 80 else "B",
                      "rank": r + 1, "group_rank": None, "status": "ok", "missing": []}
                     for r, (t, e) in enumerate(totals)]))

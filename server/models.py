@@ -273,7 +273,8 @@ class ScoreRun(Base):
     rules_digest: Mapped[str] = mapped_column(String(64), default="")
     input_digest: Mapped[str] = mapped_column(String(64), default="")
     employee_count: Mapped[int] = mapped_column(Integer, default=0)
-    lines: Mapped[list[Any]] = mapped_column(default=list)  # IndicatorScore as dicts
+    # the lines by column (format 2); read and written only by server/services/stored_run.py
+    lines: Mapped[Any] = mapped_column(JSON, default=list)
     totals: Mapped[list[Any]] = mapped_column(default=list)  # EmployeeResult as dicts
     # The git history (docs/history.md): the submission this run belongs to, the history
     # commit it recorded (or the head it was computed at) and the version the workbook was

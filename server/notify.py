@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.models import Notification, OrgIdentity, Role, User
+from server.services import stored_run
 
 log = logging.getLogger("kpibook.notify")
 
@@ -370,7 +371,7 @@ def on_period_event(info) -> None:  # noqa: ANN001 - workflow.PeriodEventInfo (i
 
             period = db.get(Period, info.period_id) if info.period_id else None
             run = latest_run(db, period) if period else None
-            ids = [t["employee_id"] for t in (run.totals if run else [])]
+            ids = [t["employee_id"] for t in (stored_run.totals(run) if run else [])]
             send(db, Message(
                 "result_to_acknowledge", f"期间 {code} 考核结果已发布",
                 f"Your result of period {code} is published",

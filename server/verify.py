@@ -28,6 +28,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
+from server.services import stored_run
+
 ADJUSTING_KINDS = ("adjustment", "revert")
 
 
@@ -238,7 +240,7 @@ def _check_run(run, period, report) -> None:
     if raw_cap not in (None, "") and cap is None:
         report("score run", f"{name}: the period's total_cap {raw_cap!r} is not a number")
     sums: dict[str, Decimal] = {}
-    lines = run.lines if isinstance(run.lines, list) else []
+    lines = stored_run.lines(run)
     for i, ln in enumerate(lines, 1):
         if not isinstance(ln, dict) or not ln.get("employee_id"):
             report("score run", f"{name}: line {i} is not a score line: {str(ln)[:80]!r}")
@@ -256,7 +258,7 @@ def _check_run(run, period, report) -> None:
         if base is not None and pts is not None and base + (adj or 0) != pts:
             report("score run", f"{name}: {emp} {code} base {base} + adjustment {adj or 0} "
                    f"!= stored points {pts}")
-    totals = run.totals if isinstance(run.totals, list) else []
+    totals = stored_run.totals(run)
     for i, t in enumerate(totals, 1):
         if not isinstance(t, dict) or not t.get("employee_id"):
             report("score run", f"{name}: total {i} is not an employee's total: "

@@ -50,6 +50,7 @@ from server.models import (
     User,
 )
 from server.scoring.messages import msg, word
+from server.services import stored_run
 from server.services.errors import BadRequest, Conflict, Forbidden
 
 log = logging.getLogger("kpibook.workflow")
@@ -265,7 +266,7 @@ def period_departments(db: Session, period: Period) -> set[str | None]:
     from server.services.roster import departments_of
 
     run = latest_run(db, period)
-    ids = [t["employee_id"] for t in (run.totals if run else [])]
+    ids = [t["employee_id"] for t in (stored_run.totals(run) if run else [])]
     known = departments_of(db, ids)
     return {known.get(eid) or None for eid in ids}
 
@@ -292,7 +293,7 @@ def preview(db: Session, period: Period) -> Preview:
     from server.models import Employee
 
     run = latest_run(db, period)
-    ids = [t["employee_id"] for t in (run.totals if run else [])]
+    ids = [t["employee_id"] for t in (stored_run.totals(run) if run else [])]
     names = dict(db.execute(select(Employee.employee_id, Employee.name)
                             .where(Employee.employee_id.in_(ids))).all()) if ids else {}
     users = {u.employee_id: u for u in db.scalars(select(User).where(
@@ -415,7 +416,7 @@ def waiting_for(db: Session, period: Period) -> list[Waiting]:
     if s == S.PUBLISHED:
         out = []
         run = latest_run(db, period)
-        everyone = {t["employee_id"] for t in (run.totals if run else [])}
+        everyone = {t["employee_id"] for t in (stored_run.totals(run) if run else [])}
         acked = set(db.scalars(select(Acknowledgement.employee_id).where(
             Acknowledgement.period_id == period.id)))
         appeals = list(db.scalars(select(Appeal).where(Appeal.period_id == period.id)))

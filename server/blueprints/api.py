@@ -13,6 +13,7 @@ from server.db import get_session
 from server.models import Period, ScoreRun
 from server.services import figures as figures_service
 from server.services import line_detail as line_service
+from server.services import stored_run
 from server.services.periods import current_month, valid_code
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -51,7 +52,8 @@ def period(code: str) -> Response:
     body = _period(p)
     body["latest_run"] = None if run is None else {
         "run_no": run.run_no, "kind": run.kind, "created_at": run.created_at.isoformat(),
-        "created_by": run.created_by, "totals": _visible_totals(session, user, run.totals)}
+        "created_by": run.created_by,
+        "totals": _visible_totals(session, user, stored_run.totals(run))}
     return jsonify(body)
 
 

@@ -43,6 +43,7 @@ from server.services import facts as fact_service
 from server.services import pull as pull_service
 from server.services import restatement as restatement_service
 from server.services import schedule as schedule_service
+from server.services import stored_run
 from server.services.errors import BadRequest, NotFound, Unprocessable
 from server.services.line_detail import last_pulled
 from server.services.roster import names_of_employees
@@ -125,7 +126,7 @@ def _latest_lines(period: Period) -> list[dict[str, object]]:
 
     run = get_session().scalar(select(ScoreRun).where(ScoreRun.period_id == period.id)
                                .order_by(ScoreRun.run_no.desc()).limit(1))
-    return list(run.lines or []) if run is not None else []
+    return stored_run.lines(run) if run is not None else []
 
 
 def _explained(period: Period, lang: str, employee: str = "") -> list[dict[str, object]]:

@@ -15,7 +15,7 @@ from server.blueprints import lookups
 from server.db import get_session
 from server.models import Adjustment, AdjustmentStatus, Period, PeriodState, scorecard_code
 from server.periodcode import is_period_code
-from server.services import feedback
+from server.services import feedback, stored_run
 from server.services.month import MonthView, month_view
 from server.services.periods import find_period, history_key_for, scorecards_of, valid_code
 from server.services.roster import departments_of, names_of_employees
@@ -39,7 +39,7 @@ def _viewed_period(code: str, employee_id: str) -> Period:
 
 def _visible_totals(user, run) -> list[dict]:
     db = get_session()
-    totals = list(run.totals) if run else []
+    totals = stored_run.totals(run) if run else []
     departments = departments_of(db, [x["employee_id"] for x in totals])
     names = names_of_employees(db)
     rows = policy.filter_rows(user, totals, lambda x: departments.get(x["employee_id"]),

@@ -99,29 +99,36 @@ def write_adjustments_of_record(plan: WritePlan, rows: dict, reports: dict,
     """kb_adjustments shows the adjustments of record (points, reason) on every row, and
     for the cells of this submission what happened (status column, colour). A refused cell
     keeps what was typed (`typed`: key -> (points, reason)), marked with why: nothing an
-    executive typed is erased (docs/workbook.md, "Submit")."""
+    executive typed is erased (docs/workbook.md, "Submit").
+
+    Column by column: every row's points and reason are those of record (none, usually);
+    only the rows of adjustments of record and of this submission's cells are looked at."""
     write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
     if write is None:
         return
-    if "points" not in write.columns:
-        write.columns += ["points", "reason"]
-        for row in write.rows:
-            row += [None, None]
-    p_at, r_at = write.columns.index("points"), write.columns.index("reason")
-    status_at = write.columns.index("status")
+    n = write.n_rows
+    points: list[object] = [None] * n
+    reasons: list[object] = [None] * n
+    status = list(write.column("status"))
     typed = typed or {}
-    for n, row in enumerate(write.rows):
-        key = (str(row[0]), str(row[3]))
-        record = rows.get(key)
-        row[p_at] = cell_value(Decimal(record.points)) if record is not None else None
-        row[r_at] = record.reason if record is not None else None
-        report = reports.get(key)
-        if report is not None:
-            if report.state == "rejected" and key in typed:
-                row[p_at], row[r_at] = typed[key]
-            row[status_at] = report.message
-            for col in ("points", "reason", "status"):
-                write.cell_fills[(n, col)] = FILLS[report.state]
+    if rows or reports:
+        keys = zip(map(str, write.column("employee_id")), map(str, write.column("indicator")),
+                   strict=True)
+        for i, key in enumerate(keys):
+            record = rows.get(key)
+            if record is not None:
+                points[i] = cell_value(Decimal(record.points))
+                reasons[i] = record.reason
+            report = reports.get(key)
+            if report is not None:
+                if report.state == "rejected" and key in typed:
+                    points[i], reasons[i] = typed[key]
+                status[i] = report.message
+                for col in ("points", "reason", "status"):
+                    write.cell_fills[(i, col)] = FILLS[report.state]
+    write.set_column("points", points)
+    write.set_column("reason", reasons)
+    write.set_column("status", status)
     write.number_formats.setdefault("points", "0.00")
     write.text_columns = write.text_columns | {"reason", "status"}
 
@@ -144,27 +151,24 @@ def typed_adjustments(wb: Workbook, keys) -> dict:
 def write_allowed_ranges(plan: WritePlan, user: User, inp, lang: str) -> None:
     """kb_adjustments' "Allowed range" column, for the person who pressed: how far they may
     adjust each line (their authority within the rules of record), so that nobody types +5
-    where +2 is the limit; "—" with why where they may not adjust at all."""
+    where +2 is the limit; "—" with why where they may not adjust at all.
+
+    The text depends on the line's department and indicator (and whether it is the
+    presser's own line) only: worked out once per such key, then looked up per row."""
     write = next((t for t in plan.tables if t.table == "kb_adjustments"), None)
     if write is None or not policy.can(user, "adjustment.make"):
         return
-    rows = write.rows
-    e_at, c_at = write.columns.index("employee_id"), write.columns.index("indicator")
-    people = {e.employee_id: e for e in inp.employees}
-    seen: dict[tuple, str] = {}
-    values = []
-    for row in rows:
-        eid, code = str(row[e_at]), str(row[c_at])
-        emp = people.get(eid)
-        department = emp.department if emp is not None else None
-        key = (department, code, eid == user.employee_id)
-        text = seen.get(key)
-        if text is None:
-            text = seen[key] = allowed_text(user, eid, department, code, inp, lang)
-        values.append(text)
-    write.columns.append("allowed")
-    for row, text in zip(rows, values, strict=True):
-        row.append(text)
+    eids = list(map(str, write.column("employee_id")))
+    codes = list(map(str, write.column("indicator")))
+    department_of = {e.employee_id: e.department for e in inp.employees}
+    departments = list(map(department_of.get, eids))
+    own = user.employee_id
+    keys = list(zip(departments, codes, [eid == own for eid in eids], strict=True))
+    # each key with the employee of its first row (the later rows of a reversed walk lose)
+    first = dict(zip(reversed(keys), reversed(eids), strict=True))
+    texts = {key: allowed_text(user, eid, key[0], key[1], inp, lang)
+             for key, eid in first.items()}
+    write.set_column("allowed", list(map(texts.__getitem__, keys)))
     write.text_columns = write.text_columns | {"allowed"}
 
 

@@ -32,6 +32,7 @@ from server.models import (
 )
 from server.scoring.messages import msg, why_of
 from server.scoring.numbers import checked_decimal
+from server.services import stored_run
 from server.services.errors import BadRequest, Conflict, NotFound
 from server.services.roster import departments_of
 
@@ -124,12 +125,13 @@ def run_data(db: Session, run: ScoreRun | None) -> RunData | None:
     totals, lines = db.execute(select(ScoreRun.totals, ScoreRun.lines)
                                .where(ScoreRun.id == run.id)).one()
     lines_of: dict[str, list[dict[str, Any]]] = {}
-    for line in lines or ():
+    for line in stored_run.line_dicts(lines):
         lines_of.setdefault(line["employee_id"], []).append(line)
+    totals = stored_run.total_dicts(totals)
     total_of: dict[str, dict[str, Any]] = {}
-    for t in totals or ():
+    for t in totals:
         total_of.setdefault(t["employee_id"], t)  # the first, as a scan would find it
-    data = RunData(tuple(totals or ()), total_of, {e: tuple(v) for e, v in lines_of.items()})
+    data = RunData(tuple(totals), total_of, {e: tuple(v) for e, v in lines_of.items()})
     with _RUN_DATA_LOCK:
         _RUN_DATA[key] = data
         while len(_RUN_DATA) > RUN_DATA_CACHE:

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.ledger import Editor, FileLock, History, ScoreLine, ScoreSnapshot, TotalLine
+from server.services import stored_run
 
 log = logging.getLogger("kpibook.history")
 
@@ -199,11 +200,13 @@ def run_snapshot(run, employees: Iterable[str] | None = None) -> ScoreSnapshot:
     "not_applicable", a value LineStatus does not have, so it keeps every line). With
     `employees`, only their lines (what an adjustment commit rewrites); totals are all."""
     wanted = None if employees is None else set(employees)
-    lines = {(ln["employee_id"], ln["indicator"]): ScoreLine(
-        _dec(ln.get("base_points")), _dec(ln.get("adjustment")) or Decimal(0),
-        _dec(ln.get("points")))
-        for ln in run.lines or () if wanted is None or ln["employee_id"] in wanted}
+    c = stored_run.line_columns(run.lines)
+    lines = {(eid, code): ScoreLine(_dec(base), _dec(adjustment) or Decimal(0), _dec(points))
+             for eid, code, base, adjustment, points in zip(
+                 c["employee_id"], c["indicator"], c["base_points"], c["adjustment"],
+                 c["points"], strict=True)
+             if wanted is None or eid in wanted}
     totals = {t["employee_id"]: TotalLine(_dec(t.get("total")), t.get("grade"), t.get("rank"),
                                           t.get("group_rank"))
-              for t in run.totals or ()}
+              for t in stored_run.totals(run)}
     return ScoreSnapshot(lines, totals)

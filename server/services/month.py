@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from server import policy, workflow
 from server.models import Period, ScoreRun, User
 from server.scoring.engine import competition_ranks
+from server.services import stored_run
 from server.services.periods import scorecards_of
 from server.services.roster import departments_of, names_of_employees
 
@@ -54,7 +55,7 @@ def month_view(db: Session, user: User, code: str) -> MonthView:
     ranks are the month's, whoever looks), by the engine's own competition ranking."""
     cards = scorecards_of(db, code)
     runs = {p.id: workflow.latest_run(db, p) for p in cards}
-    everyone = [(p, t) for p in cards for t in (runs[p.id].totals if runs[p.id] else [])]
+    everyone = [(p, t) for p in cards for t in stored_run.totals(runs[p.id])]
     totals = [_dec(t.get("total")) for _, t in everyone]
     scored = [i for i, v in enumerate(totals) if v is not None]
     ranks = dict(zip(scored, competition_ranks([totals[i] for i in scored]), strict=True))

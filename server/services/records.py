@@ -425,6 +425,7 @@ def history(session: Session, period: Period, user: User) -> list[VersionView]:
     changes about a person (roster, targets, data) and their totals are shown only when the
     policy lets the user read that person's result."""
     from server.models import ScoreRun
+    from server.services import stored_run
     from server.services.roster import departments_of
 
     departments = departments_of(session)
@@ -446,8 +447,8 @@ def history(session: Session, period: Period, user: User) -> list[VersionView]:
                       and (until is None or r.created_at < until)), None)
         totals = []
         if before is not None and after is not None and row.kind != "data":
-            old = {t["employee_id"]: t.get("total") for t in before.totals}
-            new = {t["employee_id"]: t.get("total") for t in after.totals}
+            old = {t["employee_id"]: t.get("total") for t in stored_run.totals(before)}
+            new = {t["employee_id"]: t.get("total") for t in stored_run.totals(after)}
             totals = [(eid, old.get(eid), new.get(eid)) for eid in sorted(old.keys() | new.keys())
                       if old.get(eid) != new.get(eid) and may_see(eid)]
         changes = [c for c in row.changes

@@ -35,7 +35,7 @@ from server.scoring.model import (
     ScoreInput,
     ScoreResult,
 )
-from server.services import records
+from server.services import records, stored_run
 from server.services.errors import Conflict
 from server.services.runs import active_adjustments
 
@@ -63,7 +63,7 @@ def results_of_record(session: Session, period: Period, user: User,
     run = workflow.latest_run(session, period)
     if run is None:
         raise Conflict(msg("refresh.no_results", lang, period=period.code))
-    totals = list(run.totals or ())
+    totals = stored_run.totals(run)
     eids = [str(t["employee_id"]) for t in totals]
     of_record = records.current(session, period)  # None for periods scored before records
     recorded = {e.employee_id: e for e in of_record[1].employees} if of_record else {}
@@ -73,7 +73,7 @@ def results_of_record(session: Session, period: Period, user: User,
     shown = [eid for eid in eids if policy.visible(user, eid, employees[eid].department or None)]
     everyone = len(shown) == len(eids)
     visible = frozenset(shown)
-    lines = [ln for ln in run.lines or () if str(ln["employee_id"]) in visible]
+    lines = [ln for ln in stored_run.lines(run) if str(ln["employee_id"]) in visible]
     result = ScoreResult(lines=[_line(ln) for ln in lines],
                          employees=tuple(_total(t) for t in totals
                                          if str(t["employee_id"]) in visible))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from server.models import InputRecord, Period, ScorecardMember, ScoreRun
 from server.scoring.messages import msg
 from server.scoring.model import Problem
+from server.services import stored_run
 from server.services.periods import scorecards_of
 from server.workbook.contract import Tables
 
@@ -78,7 +79,7 @@ def peer_totals(session: Session, period: Period) -> tuple[Decimal, ...]:
             continue
         totals = session.scalar(select(ScoreRun.totals).where(ScoreRun.period_id == other.id)
                                 .order_by(ScoreRun.run_no.desc()).limit(1))
-        out.extend(Decimal(str(t["total"])) for t in totals or ()
+        out.extend(Decimal(str(t["total"])) for t in stored_run.total_dicts(totals)
                    if t.get("total") not in (None, ""))
     return tuple(out)
 

@@ -20,7 +20,7 @@ from server.models import Period, PeriodState, ScoreRun, User
 from server.scoring.messages import msg, why_of
 from server.scoring.model import Problem, ScoreInput, ScoreResult, ValidationError
 from server.scoring.numbers import checked_decimal
-from server.services import answer, records
+from server.services import answer, records, stored_run
 from server.services.cells import (
     CellReport,
     Key,
@@ -294,8 +294,8 @@ def overwritten_cells(session: Session, tables: Tables, base: str | None, lang: 
                          .order_by(ScoreRun.run_no.desc()).limit(1))
     if run is None:
         return []
-    lines = {(ln["employee_id"], ln["indicator"]): ln for ln in run.lines or ()}
-    totals = {t["employee_id"]: t for t in run.totals or ()}
+    lines = {(ln["employee_id"], ln["indicator"]): ln for ln in stored_run.lines(run)}
+    totals = {t["employee_id"]: t for t in stored_run.totals(run)}
     out = []
     checks = (("kb_scores", ("adjustment", "points"), lambda f, i: lines.get(
         (cell_text(f.value(i, "employee_id")), cell_text(f.value(i, "indicator"))))),

@@ -91,6 +91,28 @@ class TableWrite:
     def rows(self, rows: list[list[object]]) -> None:
         self._rows, self._data = rows, None
 
+    def column(self, key: str) -> list[object]:
+        """The values of column `key`, one per data row (editable: edits are written)."""
+        return self._by_column()[self.columns.index(key)]
+
+    def set_column(self, key: str, values: list[object]) -> None:
+        """Replace the values of column `key`, one per data row; a new key adds a column."""
+        if len(values) != self.n_rows:
+            raise ValueError(f"{self.table}: {len(values)} values for {self.n_rows} rows")
+        data = self._by_column()
+        if key in self.columns:
+            data[self.columns.index(key)] = values
+        else:
+            self.columns.append(key)
+            data.append(values)
+
+    def _by_column(self) -> list[list[object]]:
+        """The contents as one list per column; a write given as rows becomes a column-wise
+        one (`rows` builds the rows again when asked)."""
+        if self._rows is not None:
+            self._data, self._n, self._rows = self.column_values(), len(self._rows), None
+        return self._data  # type: ignore[return-value]
+
     @property
     def n_rows(self) -> int:
         return len(self._rows) if self._rows is not None else self._n

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from server.services import stored_run
 from tests.web.conftest import OTHER, OWN, PERIOD, make_world, sign_in_page
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-phone"))
@@ -168,7 +169,8 @@ def _first_line_actual(app) -> object:
 
     with session_scope(app) as s:
         run = s.scalar(select(ScoreRun).order_by(ScoreRun.id.desc()).limit(1))
-        return next(ln["actual"] for ln in run.lines if ln["employee_id"] == OWN)
+        return next(ln["actual"] for ln in stored_run.lines(run)
+                    if ln["employee_id"] == OWN)
 
 
 def test_manager_appeals_and_reads_the_answer_on_a_phone(app, phone, browser, live_server):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import Adjustment, HistoryCommit, Period, ScoreRun
+from server.services import stored_run
 from server.services.history import history_for
 
 from .conftest import adjustment_rows, keyed_cells, meta, set_adjustment
@@ -248,7 +249,7 @@ def test_rescore_status_and_revert_commits(app, scored, press, hr_token, make_to
         assert s.scalars(select(Adjustment).where(Adjustment.status == "active")).all() == []
         run = s.scalar(select(ScoreRun).order_by(ScoreRun.run_no.desc()).limit(1))
         assert run.kind == "revert" and run.commit == out.commit
-        line = next(x for x in run.lines
+        line = next(x for x in stored_run.lines(run)
                     if (x["employee_id"], x["indicator"]) == ("M1004", "PROD_EFF"))
         assert Decimal(line["adjustment"]) == 0
 

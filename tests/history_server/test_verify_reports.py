@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import Period, ScoreRun
+from server.services import stored_run
 
 from .conftest import set_adjustment
 
@@ -99,7 +100,8 @@ def test_score_run_with_odd_figures_is_reported(submitted):
         run = s.scalars(select(ScoreRun).order_by(ScoreRun.id.desc())).first()
         period = s.get(Period, run.period_id)
         period.rules = {**(period.rules or {}), "total_cap": "sNaN"}
-        run.lines = [*(run.lines or []), {"indicator": "X"}, "not a line",
+        # an old-format run (an object per line) with lines that are not lines
+        run.lines = [*stored_run.lines(run), {"indicator": "X"}, "not a line",
                      {"employee_id": "M1001", "indicator": "Y", "base_points": "sNaN",
                       "adjustment": "Infinity", "points": "1e999999"}]
         run.totals = [*(run.totals or []), {"total": "7"}, None,

@@ -9,14 +9,14 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import Period, ScoreRun, User
-from server.services import feedback
+from server.services import feedback, stored_run
 from tests.web.conftest import OTHER, OWN, make_world
 
 
 def _scan(run: ScoreRun, employee_id: str) -> tuple[dict | None, list[dict]]:
     """What result_of read before: a scan of the stored JSON."""
     total = next((t for t in run.totals if t["employee_id"] == employee_id), None)
-    return total, [ln for ln in run.lines if ln["employee_id"] == employee_id]
+    return total, [ln for ln in stored_run.lines(run) if ln["employee_id"] == employee_id]
 
 
 def test_result_of_equals_a_scan_of_the_run_and_follows_new_runs(app):

@@ -1,5 +1,6 @@
-"""The score run's stored JSON (lines, totals) is exactly `periods.to_jsonable`, produced by
-the faster helpers in server/services/runs.py; its digests fingerprint the whole input."""
+"""The score run's stored JSON (lines, totals) holds exactly `periods.to_jsonable`, produced
+by the faster helpers in server/services/runs.py and server/services/stored_run.py; its
+digests fingerprint the whole input."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import orjson
 
+from server.db import json_text
 from server.scoring import engine
-from server.services import runs
+from server.services import runs, stored_run
 from server.services.periods import digest, fingerprint_json, to_jsonable
 from tests.scoring.factories import adjust, emp, fact, ind, rules, target
 
@@ -23,10 +25,14 @@ def _check(inp, lang: str) -> None:
     result = engine.score(inp, lang)
     for obj in (inp, inp.rules, list(result.lines), list(result.employees)):
         assert runs.jsonable(obj) == to_jsonable(obj)
-    # same values and the same order of keys (the stored text, the digest)
-    assert [list(d) for d in runs._line_dicts(result.lines)] == \
+    # the stored lines (by column) read back as exactly the values of to_jsonable, through
+    # the JSON text the database holds, keys in the same order
+    stored = orjson.loads(json_text(stored_run.encode_lines(result.lines)))
+    assert [list(d) for d in stored_run.line_dicts(stored)] == \
         [list(d) for d in to_jsonable(list(result.lines))]
-    assert runs._line_dicts(result.lines) == to_jsonable(list(result.lines))
+    assert stored_run.line_dicts(stored) == to_jsonable(list(result.lines))
+    assert stored_run.line_columns(stored) == stored_run.line_columns(
+        to_jsonable(list(result.lines)))
     # the fingerprint holds the data of to_jsonable, records as field names and rows
     assert _records_as_dicts(orjson.loads(fingerprint_json(inp))) == to_jsonable(inp)
     assert digest(inp) == digest(copy.deepcopy(inp)) and digest(inp) != digest(inp.rules)
@@ -83,3 +89,21 @@ def test_the_input_digest_changes_with_every_part_of_the_input() -> None:
     ]
     digests = [digest(other) for other in changed]
     assert base not in digests and len(set(digests)) == len(digests)
+
+
+def test_an_inputs_digest_is_worked_out_once_and_forgotten_with_it() -> None:
+    import gc
+    import hashlib
+
+    from server.services import periods
+
+    inp = workload.generate(20, 10).score_input()
+    fresh = hashlib.sha256(fingerprint_json(inp)).hexdigest()
+    assert digest(inp) == fresh == digest(inp)
+    assert periods._INPUT_DIGESTS[id(inp)] == fresh
+    other = dataclasses.replace(inp, adjustments=(adjust("E1", "REV", "1.00"),))
+    assert digest(other) != fresh  # another object: its own digest
+    key = id(inp)
+    del inp
+    gc.collect()
+    assert key not in periods._INPUT_DIGESTS

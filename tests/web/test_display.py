@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from server import display
+from server.services import stored_run
 from tests.web.conftest import OTHER, OWN, PERIOD, csrf_from
 from tests.web.test_feedback_notify import robot  # noqa: F401 - the webhook receiver fixture
 
@@ -113,7 +114,7 @@ def test_result_shows_percentages_and_no_minus_zero(app, world, hr):
         period.rules = {**period.rules, "indicators": [
             {**ind, "unit": "%"} for ind in period.rules["indicators"]]}
         run = s.query(ScoreRun).filter_by(period_id=period.id).one()
-        lines = [dict(ln) for ln in run.lines]
+        lines = [dict(ln) for ln in stored_run.lines(run)]
         for ln in lines:
             if ln["employee_id"] == OWN and ln["indicator"] == "PROD_EFF":
                 ln.update(actual="0.855", target="0.9", base_points="-0.004")

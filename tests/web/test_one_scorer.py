@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from server.db import session_scope
 from server.models import Adjustment, HistoryCommit, Period, ScoreRun
+from server.services import stored_run
 from tests.web.conftest import (
     OTHER,
     OWN,
@@ -46,7 +47,7 @@ def _latest(app) -> dict:
                        .order_by(ScoreRun.run_no.desc()).limit(1))
         return {"totals": {t["employee_id"]: t for t in run.totals}, "commit": run.commit,
                 "kind": run.kind, "lines": {(ln["employee_id"], ln["indicator"]): ln
-                                            for ln in run.lines}}
+                                            for ln in stored_run.lines(run)}}
 
 
 def _stored(app) -> dict[str, int]:

@@ -332,6 +332,25 @@ def test_rows_of_a_column_write_are_editable_and_written():
         TableWrite.from_columns("kb_scores", ["employee_id", "points"], [["E1"], [1, 2]])
 
 
+def test_columns_of_a_write_are_editable_either_way():
+    """`column`/`set_column` (the answer's kb_adjustments columns) on a write given by
+    column or by rows: the same contents, and rows still work afterwards."""
+    for write in (TableWrite.from_columns("kb_adjustments", ["employee_id", "status"],
+                                          [["E1", "E2"], ["ok", "ok"]]),
+                  TableWrite("kb_adjustments", ["employee_id", "status"],
+                             [["E1", "ok"], ["E2", "ok"]])):
+        write.column("status")[1] = "adjusted"
+        write.set_column("points", [1.5, None])
+        write.set_column("employee_id", ["E3", "E2"])
+        assert write.columns == ["employee_id", "status", "points"]
+        assert write.column_values() == [["E3", "E2"], ["ok", "adjusted"], [1.5, None]]
+        assert write.rows == [["E3", "ok", 1.5], ["E2", "adjusted", None]]
+        write.rows[0][2] = 2
+        assert write.column("points") == [2, None] and write.n_rows == 2
+        with pytest.raises(ValueError):
+            write.set_column("reason", ["only one"])
+
+
 
 SHARED = [Decimal("1.0"), Decimal("1.00"), Decimal("-0"), Decimal("0.00"), Decimal("NaN"),
           Decimal("2.675"), "B", None, ""]

@@ -1,0 +1,100 @@
+"""Where the Score button's time goes through Flask: each use-case stage of POST /xl/score
+(the everyday re-score, the workbook as the last answer left it), CPU and wall, median of
+`--runs` presses.
+
+    .venv/bin/python bench/bench_score_stages.py [--managers 5000] [--runs 5]
+
+Each stage is the function the button calls, wrapped where it is looked up (the blueprint,
+the Score use case) to add up its time: nothing else is changed. CPU time (process time)
+moves much less than the wall clock on a machine shared with other work. "rest" is Flask,
+authentication, reading the body, the period and the database commit. Figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gc
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_protocol  # noqa: E402
+import workload  # noqa: E402
+
+from server.blueprints import xl  # noqa: E402
+from server.services import answer, records  # noqa: E402
+from server.services import score as score_service  # noqa: E402
+from server.services import scoring as scoring_service  # noqa: E402
+from server.xlwire import actions  # noqa: E402
+
+STAGES = [  # (module, function, label)
+    (xl, "parse_book", "parse_payload"),
+    (xl, "open_workbook", "read_tables"),
+    (scoring_service, "to_score_input", "to_score_input (+ the engine's run)"),
+    (records, "resolve", "records.resolve"),
+    (scoring_service, "_authoritative_input", "adjustments of record"),
+    (scoring_service, "run_engine", "engine.score (the kept run)"),
+    (answer, "answer_plan", "answer_plan"),
+    (score_service, "check_writable", "check_writable"),
+    (scoring_service, "store_run", "store_run"),
+    (scoring_service, "record_score", "record_score (git)"),
+    (xl, "plan_actions", "plan_to_actions"),
+    (actions, "response_body", "response_body"),
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--managers", type=int, default=5000)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args(argv)
+    spent: dict[str, list[float]] = {}
+
+    def timed(fn, label):
+        def wrapper(*a, **k):
+            w0, c0 = time.perf_counter(), time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[label] = [spent.get(label, [0.0, 0.0])[0] + time.process_time() - c0,
+                                spent.get(label, [0.0, 0.0])[1] + time.perf_counter() - w0]
+        return wrapper
+
+    for module, name, label in STAGES:
+        setattr(module, name, timed(getattr(module, name), label))
+    load = workload.generate(args.managers, 10)
+    body = json.dumps(bench_protocol.build_payload(load), ensure_ascii=False).encode()
+    client, headers, base = bench_protocol.flask_client(20 * len(body))
+    r = client.post("/xl/new_period?period=2026-10", data=body, headers=headers, base_url=base)
+    body = json.dumps(bench_protocol.apply_to_payload(json.loads(body),
+                                                      r.get_json()["actions"])).encode()
+    r = client.post("/xl/score", data=body, headers=headers, base_url=base)
+    again = json.dumps(bench_protocol.apply_to_payload(json.loads(body), r.get_json()["actions"]),
+                       ensure_ascii=False).encode()
+    figures: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
+    for _ in range(args.runs):
+        spent.clear()
+        gc.collect()
+        w0, c0 = time.perf_counter(), time.process_time()
+        r = client.post("/xl/score", data=again, headers=headers, base_url=base)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        if r.status_code != 200:
+            raise SystemExit(f"score -> {r.status_code}: {r.get_data(as_text=True)[:300]}")
+        for label, (c, w) in spent.items():
+            figures[label].append((c, w))
+        figures["rest"].append((cpu - sum(c for c, _ in spent.values()),
+                                wall - sum(w for _, w in spent.values())))
+        figures["TOTAL"].append((cpu, wall))
+    print(f"POST /xl/score again at {args.managers:,} managers x 10, median of {args.runs} "
+          f"(ms)\n{'stage':<40} {'cpu':>8} {'wall':>8}")
+    for label, values in figures.items():
+        print(f"{label:<40} {statistics.median(c for c, _ in values) * 1000:8.1f} "
+              f"{statistics.median(w for _, w in values) * 1000:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
