@@ -7,36 +7,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import openpyxl
 import pytest
 from sqlalchemy import func, select
 
 from server.db import session_scope
 from server.models import InputRecord, ScoreRun, SourceFact
+from tests.server.books import set_meta
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "workbook_templates" / "manufacturing.xlsx"
 H = pytest.importorskip("addin.headless")
-
-
-@pytest.fixture
-def press(client, hr_token):
-    def press(button, path, token=hr_token):
-        poster = H.flask_poster(client, headers={"Authorization": f"Bearer {token}"})
-        return H.run_button(button, path, post=poster)
-
-    return press
-
-
-def set_meta(path: Path, key: str, value) -> None:
-    wb = openpyxl.load_workbook(path)
-    ws = wb["_kpibook"]
-    for row in ws.iter_rows(min_row=2):
-        if row[0].value == key:
-            row[1].value = value
-            wb.save(path)
-            return
-    raise KeyError(key)
 
 
 def stored(app) -> tuple:

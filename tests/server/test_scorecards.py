@@ -21,21 +21,13 @@ from server.models import (
     SourceFact,
     User,
 )
+from tests.server.books import meta, set_meta
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "workbook_templates"
 H = pytest.importorskip("addin.headless")
 MONTH = "2026-10"
 CARDS = ("manufacturing", "rnd", "sales")
-
-
-@pytest.fixture
-def press(client, hr_token):
-    def press(button, path, token=hr_token):
-        poster = H.flask_poster(client, headers={"Authorization": f"Bearer {token}"})
-        return H.run_button(button, path, post=poster)
-
-    return press
 
 
 @pytest.fixture
@@ -49,21 +41,6 @@ def october(press, tmp_path) -> dict[str, Path]:
         press("pull", books[card])
         press("score", books[card])
     return books
-
-
-def meta(path: Path) -> dict[str, object]:
-    ws = openpyxl.load_workbook(path)["_kpibook"]
-    return {row[0].value: row[1].value for row in ws.iter_rows(min_row=2)}
-
-
-def set_meta(path: Path, key: str, value) -> None:
-    wb = openpyxl.load_workbook(path)
-    for row in wb["_kpibook"].iter_rows(min_row=2):
-        if row[0].value == key:
-            row[1].value = value
-            wb.save(path)
-            return
-    raise KeyError(key)
 
 
 def stored(app) -> tuple:
