@@ -28,20 +28,19 @@ import workload  # noqa: E402
 from server.blueprints import xl  # noqa: E402
 from server.services import answer, records  # noqa: E402
 from server.services import score as score_service  # noqa: E402
-from server.services import scoring as scoring_service  # noqa: E402
 from server.xlwire import actions  # noqa: E402
 
 STAGES = [  # (module, function, label)
     (xl, "parse_book", "parse_payload"),
     (xl, "open_workbook", "read_tables"),
-    (scoring_service, "to_score_input", "to_score_input (+ the engine's run)"),
+    (score_service, "to_score_input", "to_score_input (+ the engine's run)"),
     (records, "resolve", "records.resolve"),
-    (scoring_service, "_authoritative_input", "adjustments of record"),
-    (scoring_service, "run_engine", "engine.score (the kept run)"),
+    (score_service, "authoritative_input", "adjustments of record"),
+    (score_service, "run_engine", "engine.score (the kept run)"),
     (answer, "answer_plan", "answer_plan"),
     (score_service, "check_writable", "check_writable"),
-    (scoring_service, "store_run", "store_run"),
-    (scoring_service, "record_score", "record_score (git)"),
+    (score_service, "store_run", "store_run"),
+    (score_service, "record_score", "record_score (git)"),
     (xl, "plan_actions", "plan_to_actions"),
     (actions, "response_body", "response_body"),
 ]

@@ -123,9 +123,8 @@ def test_rescore_by_digest_answers_as_with_values(app, client, hr_token, scored,
 
 
 def test_typed_over_result_is_asked_for_and_restored(app, client, hr_token, scored):
-    from server.services.scoring import RESTORED_FILL
-
     from addin.headless import run_button
+    from server.services.answer import RESTORED_FILL
 
     wb = openpyxl.load_workbook(scored)
     [summary_sheet] = [s for s, t in output_sheets(scored).items() if t == "kb_summary"]

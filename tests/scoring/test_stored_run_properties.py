@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from server.db import json_text
 from server.scoring import engine
 from server.scoring.model import GradeBand, GradingMethod
-from server.services import scoring as scoring_service
-from server.services import stored_run
+from server.services import runs, stored_run
 from server.services.history import run_snapshot
+from server.services.history_record import score_snapshot
 from server.services.periods import to_jsonable
 from tests.scoring.test_fast_paths import FAST, accepted, adjustments_for, months
 
@@ -40,7 +40,7 @@ def test_a_stored_run_reads_back_as_the_engines_lines(bare, rnd, bands, lang):
     assert stored_run.line_count(stored) == len(result.lines)
     columns = stored_run.line_columns(stored)
     assert columns == {k: [ln[k] for ln in expected] for k in stored_run.FIELDS}
-    run = SimpleNamespace(lines=stored, totals=scoring_service._jsonable(result.employees))
-    want = scoring_service.score_snapshot(inp, result)
+    run = SimpleNamespace(lines=stored, totals=runs.jsonable(result.employees))
+    want = score_snapshot(inp, result)
     got = run_snapshot(run)
     assert got.lines == want.lines and got.totals == want.totals
