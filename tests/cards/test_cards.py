@@ -30,10 +30,11 @@ def _event(app, action: str, from_state: str, to_state: str, actor: str = "head"
                           to_state=to_state, reason="", actor=actor, created_at=UTC_1612)
         s.add(row)
         s.flush()
-        event_id = row.id
+        event_id, period_id, history_key = row.id, period.id, period.history_key
     with app.test_request_context():
         notify.on_period_event(workflow.PeriodEventInfo(PERIOD, action, from_state, to_state,
-                                                        "", actor, event_id))
+                                                        "", actor, event_id, period_id,
+                                                        history_key))
 
 
 def _rows(app, **where) -> list[Notification]:
