@@ -143,7 +143,8 @@ def restatement_preview(session: Session, period: Period, user: User, lang: str
     # columns, not ORM objects: a Pull of 5,000 managers reads 25,000 facts here again
     for sf in session.execute(select(
             t.employee_id, t.indicator, t.field, t.value_num, t.value_text, t.source, t.stale,
-            t.fetched_at, t.fetched_by).where(t.period_id == period.id).order_by(t.id)):
+            t.fetched_at, t.fetched_by, t.unit).where(t.period_id == period.id)
+            .order_by(t.id)):
         key = (sf.employee_id, sf.indicator, sf.field or "actual")
         value = sf.value_num if sf.value_num is not None else sf.value_text
         if value is None or sf.employee_id not in people or sf.indicator not in codes:
