@@ -588,6 +588,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "（kpibook 客户端会自动重试）。"),
     "facts.row_problems": ("Row problems ({n}):", "逐行问题（{n}）："),
     "facts.more_problems": ("  … {n} more on the web page", "  … 另有 {n} 个，见网页"),
+    "pull.already_running": ("A pull of period {code} is already running (by {by}, since {since}); "
+                     "try again shortly.",
+                     "期间 {code} 正在获取数据（{by}，开始于 {since}），请稍后再试。"),
+    "pull.frozen": ("Period {code} is {state}: its facts are frozen and a pull cannot change "
+                    "them.",
+                    "期间 {code} 已{state}，源数据已冻结，不能再获取。"),
     # -- the Refresh button (server/services/refresh.py) --------------------------------------
     "refresh.no_results": ("Period {period} has no results yet: press Score first.",
                            "期间 {period} 还没有计算结果：请先点击“计算得分”。"),
@@ -663,6 +669,47 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "new_period.title": ("New period", "新建期间"),
     "check.no_problems": ("No problems found.", "检查通过，未发现问题。"),
     "check.title": ("Check", "检查"),
+    # -- the server's own failures, in every client's words (server/app.py) ---------------------
+    "http.404": ("Not found.", "找不到该地址。"),
+    "http.405": ("Method not allowed.", "该地址不接受此请求方法。"),
+    "http.413": ("The workbook is too large (limit {limit}). Remove sheets you do not need and "
+                 "retry.",
+                 "上传的工作簿太大（上限 {limit}）。请删除不需要的工作表后重试。"),
+    "server.too_deep": ("The request body is nested too deeply.", "请求内容嵌套层数过多。"),
+    "server.database_down": ("The database is unavailable right now. Please try again in a "
+                             "moment; retrying never records anything twice.",
+                             "数据库暂时不可用，请稍后重试；重试不会重复记录。"),
+    "server.disk_full": ("The server's disk is full; nothing was saved. Please tell your "
+                         "administrator.",
+                         "服务器磁盘已满，本次操作未保存任何内容，请通知管理员。"),
+    "server.internal": ("Internal server error (request id {rid}). Please give this id to your "
+                        "administrator.",
+                        "服务器内部错误（请求编号 {rid}）。请把该编号告诉管理员。"),
+    "web.sign_in_first": ("Please sign in first.", "请先登录。"),
+    "workbook.none": ("The request carries no workbook.", "请求中没有工作簿数据。"),
+    "rollup.not_a_window": ("'{code}' is not a quarter (e.g. 2026-Q4) or a year (e.g. 2026).",
+                            "“{code}”不是季度（如 2026-Q4）或年度（如 2026）。"),
+    # -- notifications sent again by hand (server/services/cards.py) -------------------------
+    "notification.none": ("No such notification.", "找不到该通知。"),
+    "notification.sent_already": ("This notification was sent already.", "该通知已发送。"),
+    "notification.no_payload": ("This notification cannot be sent again (recorded before "
+                                "retries existed).",
+                                "该通知没有可重发的内容（升级前的记录）。"),
+    "notification.sending": ("This notification is being sent right now; refresh in a moment.",
+                             "该通知正在发送中，请稍后刷新。"),
+    # -- roster sync (server/services/orgsync.py, docs/sync.md) -------------------------------
+    "orgsync.no_single_source": ("No single org source matches (configured: {known}); name one "
+                                 "with [[org]] in the connectors file (docs/sync.md).",
+                                 "组织同步源不唯一或不存在（已配置：{known}）。"),
+    "orgsync.failed": ("Org sync failed: {why}", "组织同步失败：{why}"),
+    "orgsync.no_change": ("No roster change #{id}.", "找不到名单变更 #{id}。"),
+    "orgsync.decided": ("Roster change #{id} is already {state}.",
+                        "名单变更 #{id} 已是 {state} 状态。"),
+    "orgsync.decided_just_now": ("Roster change #{id} was just decided by someone else.",
+                                 "名单变更 #{id} 刚被他人处理。"),
+    "orgsync.needs_reason": ("Give a reason.", "请填写原因。"),
+    "orgsync.stale": ("The roster changed after this proposal was made; run the sync again.",
+                      "名单在提议之后已被修改，请重新同步。"),
     # -- the web pages: flashes, errors, export captions (server/blueprints, server/web.py) ---
     "web.csrf": ("The form expired or did not come from this site (CSRF check failed); "
                  "nothing was changed. Reload the page and try again.",
