@@ -588,9 +588,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "（kpibook 客户端会自动重试）。"),
     "facts.row_problems": ("Row problems ({n}):", "逐行问题（{n}）："),
     "facts.more_problems": ("  … {n} more on the web page", "  … 另有 {n} 个，见网页"),
-    "pull.already_running": ("A pull of period {code} is already running (by {by}, since {since}); "
-                     "try again shortly.",
-                     "期间 {code} 正在获取数据（{by}，开始于 {since}），请稍后再试。"),
+    "pull.already_running": ("A pull of period {code} is already running (by {by}, since "
+                             "{since}); try again shortly.",
+                             "期间 {code} 正在获取数据（{by}，开始于 {since}），请稍后再试。"),
     "pull.frozen": ("Period {code} is {state}: its facts are frozen and a pull cannot change "
                     "them.",
                     "期间 {code} 已{state}，源数据已冻结，不能再获取。"),
