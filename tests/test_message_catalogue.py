@@ -14,6 +14,8 @@ import re
 import string
 from pathlib import Path
 
+import pytest
+
 from server.scoring.messages import CATALOGUE, msg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,16 +67,18 @@ def _literal_text(node: ast.AST) -> str | None:
 
 
 def chooser_pairs(source: str) -> list[tuple[int, str]]:
-    """(line, Chinese text) of every `say("中文…", "English…")` / `t("中文", "English")`."""
+    """(line, Chinese text) of every `say("中文…", "English…")`, `t("中文", "English")`,
+    `_say(lang, "中文", "English")`."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if not (isinstance(node, ast.Call) and len(node.args) >= 2):
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else \
             node.func.attr if isinstance(node.func, ast.Attribute) else ""
-        text = _literal_text(node.args[0])
-        if name in CHOOSERS and text is not None and CJK.search(text):
-            found.append((node.lineno, text))
+        texts = [_literal_text(arg) for arg in node.args]
+        chinese = next((text for text in texts if text and CJK.search(text)), None)
+        if name in CHOOSERS and chinese is not None:
+            found.append((node.lineno, chinese))
     return found
 
 
@@ -126,7 +130,7 @@ def test_the_chooser_finder_finds_the_calls_it_is_for():
     assert chooser_pairs('say(f"已创建 {n}。", f"Created {n}.", "error")') == [(1, "已创建 {}。")]
     assert chooser_pairs('x = t("工号", "Employee ID")') == [(1, "工号")]
     assert chooser_pairs('x = web.t("工号", "Employee ID")') == [(1, "工号")]
-    assert chooser_pairs('x = _say(lang, "找不到。", "Not found.")') == []  # lang first: below
+    assert chooser_pairs('x = _say(lang, "找不到。", "Not found.")') == [(1, "找不到。")]
     # not pairs: a catalogue entry, a text already in one language, a word table's variables
     assert chooser_pairs('say_msg("admin.saved")') == []
     assert chooser_pairs('flash(problem, "error")') == []
@@ -147,31 +151,19 @@ def test_the_two_line_finder_finds_the_strings_it_is_for():
     assert two_language_strings('x = f"{zh}\\n{en}"') == []
 
 
-def test_no_inline_language_pairs_in_the_server():
-    offenders = [f"{rel}:{line}: {text!r}" for rel, source in _server_sources()
-                 for line, text in inline_pairs(source)]
-    assert not offenders, (
-        "inline Chinese/English pairs; add an entry to CATALOGUE in server/scoring/messages.py "
-        "and call msg(key, lang, ...):\n" + "\n".join(offenders))
-
-
-def test_no_chooser_calls_with_an_inline_pair_in_the_server():
-    """`say("中文", "English")`, `t("中文", "English")` in Python (the templates' page text
+@pytest.mark.parametrize(("finder", "instead"), [
+    (inline_pairs, "msg(key, lang, ...)"),
+    (chooser_pairs, "say_msg(key, ...) (server/web.py) or msg(key, lang(), ...)"),
+    (two_language_strings, "both(key, ...) for a two-line error"),
+], ids=["language-test", "say-or-t", "two-line-string"])
+def test_no_inline_language_pairs_in_the_server(finder, instead):  # noqa: ANN001
+    """No pair of any of the three kinds in server/'s Python (the Jinja templates' page text
     is not Python and stays as it is)."""
     offenders = [f"{rel}:{line}: {text!r}" for rel, source in _server_sources()
-                 for line, text in chooser_pairs(source)]
+                 for line, text in finder(source)]
     assert not offenders, (
-        "a Chinese/English pair handed to say()/t(); add an entry to CATALOGUE in "
-        "server/scoring/messages.py and call say_msg(key, ...) or msg(key, lang(), ...):\n"
-        + "\n".join(offenders))
-
-
-def test_no_two_language_strings_in_the_server():
-    offenders = [f"{rel}:{line}: {text!r}" for rel, source in _server_sources()
-                 for line, text in two_language_strings(source)]
-    assert not offenders, (
-        "a Chinese line and an English line in one string; add an entry to CATALOGUE in "
-        "server/scoring/messages.py and call both(key, ...):\n" + "\n".join(offenders))
+        "inline Chinese/English pairs; add an entry to CATALOGUE in server/scoring/messages.py "
+        f"and call {instead}:\n" + "\n".join(offenders))
 
 
 def test_every_msg_call_names_an_entry_with_the_fields_it_gives():
