@@ -21,18 +21,12 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from server import config as cfg
 from server import db
+from server.scoring.messages import CATALOGUE, both
 from server.services.errors import ClientError
 
 log = logging.getLogger("kpibook")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-_HTTP_MESSAGES = {
-    404: ("找不到该地址。", "Not found."),
-    405: ("该地址不接受此请求方法。", "Method not allowed."),
-    413: ("上传的工作簿太大（上限 {limit}）。请删除不需要的工作表后重试。",
-          "The workbook is too large (limit {limit}). Remove sheets you do not need and retry."),
-}
 
 
 class KpibookRequest(Request):
@@ -275,15 +269,16 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        zh, en = _HTTP_MESSAGES.get(status, (exc.name, exc.description or exc.name))
-        limit = _size(app.config.get("MAX_CONTENT_LENGTH"))
-        return _error(f"{zh}\n{en}".format(limit=limit), status)
+        if f"http.{status}" in CATALOGUE:  # ours; any other status in werkzeug's words
+            limit = _size(app.config.get("MAX_CONTENT_LENGTH"))
+            return _error(both(f"http.{status}", limit=limit), status)
+        return _error(f"{exc.name}\n{exc.description or exc.name}", status)
 
     @app.errorhandler(RecursionError)
     def _too_deep(_exc: RecursionError) -> Response:
         # JSON nested thousands of levels deep (json.loads recurses): the client's fault.
         log.info("%s %s -> 400: input nested too deeply", request.method, request.path)
-        return _error("请求内容嵌套层数过多。\nThe request body is nested too deeply.", 400)
+        return _error(both("server.too_deep"), 400)
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> Response:
@@ -293,9 +288,7 @@ def _register_error_handlers(app: Flask) -> None:
                     request.path, type(exc.orig).__name__ if exc.orig else "OperationalError")
         # Not "nothing was saved": a Submit may already be in the history, which recovery and
         # the retry (same submission, identical cells) turn into exactly one record.
-        resp = _error("数据库暂时不可用，请稍后重试；重试不会重复记录。\n"
-                      "The database is unavailable right now. Please try again in a moment; "
-                      "retrying never records anything twice.", 503)
+        resp = _error(both("server.database_down"), 503)
         resp.headers["Retry-After"] = "10"
         return resp
 
@@ -304,16 +297,11 @@ def _register_error_handlers(app: Flask) -> None:
         if _disk_full(exc):
             log.error("request %s %s %s: disk full", g.get("request_id", "-"), request.method,
                       request.path)
-            return _error("服务器磁盘已满，本次操作未保存任何内容，请通知管理员。\n"
-                          "The server's disk is full; nothing was saved. Please tell your "
-                          "administrator.", 507)
+            return _error(both("server.disk_full"), 507)
         rid = g.get("request_id", "-")
         log.exception("request %s %s %s failed", rid, request.method, request.path)
         # No stack trace or exception text: it may contain workbook data or internals.
-        return _error(
-            f"服务器内部错误（请求编号 {rid}）。请把该编号告诉管理员。\n"
-            f"Internal server error (request id {rid}). Please give this id to your "
-            f"administrator.", 500)
+        return _error(both("server.internal", rid=rid), 500)
 
 
 def _size(n: object) -> str:

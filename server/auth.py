@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session, object_session
 from server import throttle
 from server.db import get_session
 from server.models import ApiToken, OAuthClient, OAuthToken, Role, User, WebSession
-from server.scoring.messages import msg
+from server.scoring.messages import both, msg
 from server.services.errors import ClientError, Forbidden, Unauthorized
 
 log = logging.getLogger("kpibook.auth")
@@ -325,10 +325,7 @@ def _require_token_scope() -> None:
     needed = policy.token_scope(declared.action if declared and declared.kind in (
         "token", "web") else None, request.method)
     if needed not in g.get("token_scopes", frozenset()):
-        raise Forbidden(
-            f"该访问令牌没有「{needed}」权限范围：请在账户页面创建带此范围的令牌。\n"
-            f"This access token lacks the '{needed}' scope: create a token with it on your "
-            "account page.")
+        raise Forbidden(both("token.lacks_scope", scope=needed))
 
 
 def bearer_token() -> str | None:
@@ -359,9 +356,7 @@ def optional_user() -> User | None:
     if token is not None:
         user = user_for_token(db, token)
         if user is None:
-            raise Unauthorized(
-                "访问令牌无效、已过期或已撤销。\nThe access token is invalid, expired or "
-                "revoked.")
+            raise Unauthorized(both("token.invalid"))
         db.commit()  # last_used_at
         g.auth_via = "token"
         g.user = user
@@ -378,19 +373,14 @@ def current_user() -> User:
     """The authenticated user of this request; 401 when nobody is signed in."""
     user = optional_user()
     if user is None:
-        raise Unauthorized(
-            "需要登录：请在 KPI 加载项中填写访问令牌 (Authorization: Bearer <token>)。\n"
-            "Sign-in required: set your access token in the KPI add-in "
-            "(Authorization: Bearer <token>).")
+        raise Unauthorized(both("signin.required"))
     return user
 
 
 def require_role(user: User, roles: tuple[str, ...], action: str) -> None:
     """Kept for callers outside the policy module's reach; prefer policy.require."""
     if user.role not in roles:
-        raise Forbidden(
-            f"您的角色（{user.role}）不能执行「{action}」。\n"
-            f"Your role ({user.role}) may not {action}.")
+        raise Forbidden(both("role.may_not", role=user.role, action=action))
 
 
 def login_required(view: F) -> F:
@@ -413,15 +403,10 @@ def _refuse_insecure_transport() -> None:
         return
     if request.headers.get("Authorization"):
         # The token has crossed the network in clear text already; say so.
-        raise Forbidden(
-            "访问令牌只能通过 HTTPS 发送：请使用 https:// 地址，并在账户页面撤销该令牌（它已"
-            "以明文传输）。\nTokens are accepted over HTTPS only: use the https:// address and "
-            "revoke this token on your account page (it was sent in clear text).")
+        raise Forbidden(both("token.https_only"))
     if request.method == "POST" and request.endpoint in (
             "auth.login", "auth.verify", "auth.enrol", "oauth.token"):
-        raise ClientError(
-            "只能通过 HTTPS 登录：请使用 https:// 地址。\nSign-in is accepted over HTTPS "
-            "only: use the https:// address.", 400)
+        raise ClientError(both("signin.https_only"), 400)
 
 
 # --- OAuth2 client credentials (authlib) -----------------------------------------------------

@@ -17,6 +17,7 @@ from flask import current_app, g, redirect, request, url_for
 
 from server.declarations import RoutePolicy, declare
 from server.policy import ACTIONS, require
+from server.scoring.messages import both
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +59,7 @@ def web(action: str) -> Callable[[F], F]:
             if user is None:
                 if request.method in ("GET", "HEAD") and is_web_request():
                     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-                raise Unauthorized("请先登录。\nPlease sign in first.")
+                raise Unauthorized(both("web.sign_in_first"))
             require(user, action, lang=g.get("lang", "zh"))
             return view(*args, **kwargs)
 

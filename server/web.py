@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from server import display
 from server.config import parse_lang
+from server.scoring.messages import both, msg
 
 # Paths that are not web pages: their errors stay plain text / JSON for their clients.
 _NOT_WEB = ("/xl/", "/api/", "/addin/", "/oauth/", "/healthz", "/static/")
@@ -69,8 +70,15 @@ def who(login: str | None) -> str:
     return display.label_of(login, labels)
 
 
-def say(zh: str, en: str, category: str = "success") -> None:
-    flash(t(zh, en), category)
+def columns(*keys: str) -> list[str]:
+    """The captions of an export's columns, catalogue entries "column.<key>", in the page's
+    language."""
+    return [msg(f"column.{key}", lang()) for key in keys]
+
+
+def say_msg(key: str, /, category: str = "success", **fields: object) -> None:
+    """Flash catalogue entry `key` (server/scoring/messages.py) in the page's language."""
+    flash(msg(key, lang(), **fields), category)
 
 
 def back(endpoint: str, **values: Any) -> Response:
@@ -171,10 +179,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_refused(exc: CSRFError) -> Response:
-        return error_answer(
-            "表单已过期或来源不可信（CSRF 校验失败），未做任何更改。请刷新页面后重试。\n"
-            "The form expired or did not come from this site (CSRF check failed); "
-            "nothing was changed. Reload the page and try again.", 400)
+        return error_answer(both("web.csrf"), 400)
 
 
 def _switch_url() -> str:

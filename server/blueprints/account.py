@@ -21,9 +21,10 @@ from sqlalchemy import select
 from server import auth, guards, mfa
 from server.db import get_session
 from server.models import ApiToken, User, WebSession
+from server.scoring.messages import both, msg
 from server.services import platform_signin
 from server.services.errors import ClientError, NotFound
-from server.web import back, lang, say, t
+from server.web import back, lang, say_msg
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -89,8 +90,7 @@ def remove_binding(binding_id: int) -> Response:
     db = get_session()
     platform_signin.remove_binding(db, binding_id, auth.current_user(), lang())
     db.commit()
-    say("已解除绑定：该平台账号不能再登录您的账户。",
-        "The binding was removed: that platform account no longer signs you in.")
+    say_msg("account.unbound")
     return back("account.index")
 
 
@@ -99,7 +99,7 @@ def _password_again(user: User) -> None:
     second factor): the password again, throttled like a sign-in."""
     if not auth.check_password_throttled(user.name, request.form.get("password", ""), user,
                                          lang()):
-        raise ClientError(t("密码不正确。", "The password is wrong."), 400)
+        raise ClientError(msg("account.password_wrong", lang()), 400)
 
 
 @bp.post("/tokens")
@@ -117,7 +117,7 @@ def create_token() -> Response:
     try:
         _password_again(user)
         if not scopes:
-            raise ClientError(t("请至少选择一个权限范围。", "Choose at least one scope."), 400)
+            raise ClientError(msg("admin.choose_scope", lang()), 400)
     except ClientError as exc:
         return _page(user, error=exc.message, status=exc.status)
     db = get_session()
@@ -134,14 +134,14 @@ def end_session(session_id: int) -> Response:
     db = get_session()
     row = db.get(WebSession, session_id)
     if row is None or row.user_id != user.id:
-        raise NotFound("找不到该登录。\nNo such sign-in.")
+        raise NotFound(both("account.no_session"))
     if row.revoked_at is None:
         row.revoked_at = auth.utcnow()
         db.commit()
     if row.sid_hash == auth.current_session_hash():
         session.clear()
         return back("auth.login")
-    say("已结束该登录。", "That sign-in was ended.")
+    say_msg("account.session_ended")
     return back("account.index")
 
 
@@ -156,7 +156,7 @@ def end_other_sessions() -> Response:
         if row.sid_hash != mine:
             row.revoked_at = auth.utcnow()
     db.commit()
-    say("其他设备上的登录已结束。", "Your other sign-ins were ended.")
+    say_msg("account.others_ended")
     return back("account.index")
 
 
@@ -180,8 +180,7 @@ def enrol_mfa() -> Response:
     step = mfa.enrolment_step(secret, request.form.get("code", ""))
     if step is None:
         return _enrol_page(user, secret, url_for("account.enrol_mfa"),
-                           t("验证码不正确：请核对手机时间后重试。",
-                             "Wrong code: check your phone's clock and try again."), 400, True)
+                           msg("mfa.wrong_code_clock", lang()), 400, True)
     db = get_session()
     codes = mfa.enrol(user, secret, step)
     db.commit()
@@ -197,11 +196,11 @@ def revoke_token(token_id: int) -> Response:
     row = db.get(ApiToken, token_id)
     # Another user's token is "not found": nobody learns which token ids exist.
     if row is None or row.user_id != user.id:
-        raise NotFound("找不到该令牌。\nNo such token.")
+        raise NotFound(both("account.no_token"))
     if row.revoked_at is None:
         row.revoked_at = dt.datetime.now(dt.UTC)
         db.commit()
-    say(f"令牌 {row.prefix}… 已撤销。", f"Token {row.prefix}… revoked.")
+    say_msg("account.token_revoked", prefix=row.prefix)
     return back("account.index")
 
 
@@ -216,22 +215,21 @@ def change_password() -> Response:
         right = not user.password_hash or auth.check_password_throttled(
             user.name, current, user, lang())
     except ClientError as exc:
-        say(exc.message, exc.message, "error")
+        flash(exc.message, "error")
         return back("account.index")
     if not right:
-        say("当前密码不正确。", "The current password is wrong.", "error")
+        say_msg("account.current_password_wrong", "error")
         return back("account.index")
     if new != request.form.get("repeat", ""):
-        say("两次输入的新密码不一致。", "The new passwords differ.", "error")
+        say_msg("account.passwords_differ", "error")
         return back("account.index")
     problem = auth.password_problem(new, lang())
     if problem:
-        say(problem, problem, "error")
+        flash(problem, "error")
         return back("account.index")
     auth.set_password(user, new)  # revokes every token of the user
     auth.end_all_sessions(db, user)  # every other browser must sign in again
     auth.start_web_session(db, user)
     db.commit()
-    say("密码已更改，其他设备上的登录已结束，访问令牌已全部撤销。",
-        "Password changed; other sign-ins were ended and every access token was revoked.")
+    say_msg("account.password_changed")
     return back("account.index")

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, send_from_directory
 
 import addin as addin_package
 from server import guards
+from server.scoring.messages import both
 from server.services.errors import NotFound
 
 bp = Blueprint("addin", __name__, url_prefix="/addin")
@@ -34,7 +35,7 @@ def render_manifest(base_url: str, manifest: Path = MANIFEST) -> str:
 @guards.public("Excel loads the add-in manifest before anyone signs in")
 def manifest() -> Response:
     if not MANIFEST.is_file():
-        raise NotFound("加载项清单尚未安装。\nThe add-in manifest (addin/manifest.xml) is missing.")
+        raise NotFound(both("addin.no_manifest"))
     body = render_manifest(current_app.config["BASE_URL"])
     resp = Response(body, content_type="application/xml; charset=utf-8")
     resp.headers["Content-Disposition"] = 'inline; filename="kpibook-manifest.xml"'

@@ -7,17 +7,17 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, flash, render_template, request
 from sqlalchemy import select
 
 from server import auth, guards, throttle
 from server.db import get_session
 from server.models import Employee, OAuthClient, Role, User
-from server.scoring.messages import why_of
+from server.scoring.messages import both, message, msg, why_of
 from server.scoring.numbers import checked_decimal
 from server.services import cards, platform_signin
 from server.services.errors import BadRequest, NotFound
-from server.web import back, lang, say, t
+from server.web import back, lang, say_msg
 from server.xlwire.textsafe import checked_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,7 +28,7 @@ ROLES = [r.value for r in Role]
 def _user(user_id: int) -> User:
     user = get_session().get(User, user_id)
     if user is None:
-        raise NotFound("找不到该用户。\nNo such user.")
+        raise NotFound(both("admin.no_user"))
     return user
 
 
@@ -51,11 +51,9 @@ def _points(text: str, what: str) -> str | None:
     try:  # the one number check ("NaN", "sNaN", "1e999" are not limits)
         value = checked_decimal(text, places=2, whole=7)
     except ValueError as exc:
-        why = why_of(exc)
-        raise BadRequest(f"{what}：{why.text('zh')}\n{what}: {why.text('en')}"  # type: ignore[union-attr]
-                         ) from None
+        raise BadRequest(both("about", who=what, what=why_of(exc))) from None
     if value < 0 or value > 100:
-        raise BadRequest(f"{what}必须在 0 到 100 之间。\n{what}: between 0 and 100.")
+        raise BadRequest(both("admin.points_range", what=what))
     return str(value)
 
 
@@ -83,8 +81,8 @@ def authority_from_form(form) -> dict:  # noqa: ANN001 - werkzeug MultiDict
         auth_data["indicators"] = _listed(form.get("indicators", ""))
     if _listed(form.get("titles", "")):
         auth_data["titles"] = _listed(form.get("titles", ""))
-    up = _points(form.get("max_up", ""), t("最多加分", "Max up"))
-    down = _points(form.get("max_down", ""), t("最多减分", "Max down"))
+    up = _points(form.get("max_up", ""), message("admin.max_up"))
+    down = _points(form.get("max_down", ""), message("admin.max_down"))
     if up is not None:
         auth_data["max_up"] = up
     if down is not None:
@@ -109,22 +107,22 @@ def create_user() -> Response:
     _check_user_fields(form)
     role = form.get("role", "")
     if role not in ROLES:
-        raise BadRequest("请选择角色。\nChoose a role.")
+        raise BadRequest(both("admin.choose_role"))
     password = form.get("password", "")
     if password:
         problem = auth.password_problem(password, lang())
         if problem:
-            say(problem, problem, "error")
+            flash(problem, "error")
             return back("admin.users")
     try:
         user = auth.create_user(db, form.get("name", ""), role, form.get("display_name", ""),
                                 authority_from_form(form), form.get("email", "").strip(),
                                 password or None, form.get("employee_id", "").strip())
     except ValueError as exc:
-        say(f"无法创建用户：{exc}", f"Cannot create the user: {exc}", "error")
+        say_msg("admin.cannot_create_user", "error", why=exc)
         return back("admin.users")
     db.commit()
-    say(f"已创建用户 {user.name}。", f"Created user {user.name}.")
+    say_msg("admin.user_created", name=user.name)
     return back("admin.user", user_id=user.id)
 
 
@@ -152,7 +150,7 @@ def add_binding(user_id: int) -> Response:
     platform_signin.add_binding(db, found, request.form.get("subject", ""), target,
                                 auth.current_user().name, lang=lang())
     db.commit()
-    say("已绑定。", "Bound.")
+    say_msg("admin.bound")
     return back("admin.user", user_id=user_id)
 
 
@@ -162,7 +160,7 @@ def remove_binding(user_id: int, binding_id: int) -> Response:
     db = get_session()
     platform_signin.remove_binding(db, binding_id, _user(user_id), lang())
     db.commit()
-    say("已解除绑定。", "The binding was removed.")
+    say_msg("admin.binding_removed")
     return back("admin.user", user_id=user_id)
 
 
@@ -176,11 +174,10 @@ def update_user(user_id: int) -> Response:
     _check_user_fields(form)
     role = form.get("role", target.role)
     if role not in ROLES:
-        raise BadRequest("请选择角色。\nChoose a role.")
+        raise BadRequest(both("admin.choose_role"))
     active = form.get("active") == "on"
     if target.id == me.id and (role != target.role or not active):
-        say("不能更改自己的角色或停用自己。", "You cannot change your own role or deactivate "
-            "yourself.", "error")
+        say_msg("admin.not_yourself", "error")
         return back("admin.user", user_id=user_id)
     target.display_name = form.get("display_name", "").strip() or target.name
     target.email = form.get("email", "").strip()
@@ -193,7 +190,7 @@ def update_user(user_id: int) -> Response:
         auth.end_all_sessions(db, target)
     target.active = active
     db.commit()
-    say("已保存。", "Saved.")
+    say_msg("admin.saved")
     return back("admin.user", user_id=user_id)
 
 
@@ -205,13 +202,12 @@ def reset_password(user_id: int) -> Response:
     password = request.form.get("password", "")
     problem = auth.password_problem(password, lang())
     if problem:
-        say(problem, problem, "error")
+        flash(problem, "error")
         return back("admin.user", user_id=user_id)
     auth.set_password(target, password)  # revokes the user's tokens
     auth.end_all_sessions(db, target)
     db.commit()
-    say("已设置新密码，该用户的登录已全部结束，访问令牌已撤销。",
-        "New password set; the user's sign-ins were ended and tokens revoked.")
+    say_msg("admin.password_set")
     return back("admin.user", user_id=user_id)
 
 
@@ -223,7 +219,7 @@ def unlock(user_id: int) -> Response:
     target.failed_logins = 0
     get_session().commit()
     throttle.unlock_account(get_session(), target.name)  # every address's delay
-    say("已解锁。", "Unlocked.")
+    say_msg("admin.unlocked")
     return back("admin.user", user_id=user_id)
 
 
@@ -237,8 +233,7 @@ def reset_mfa(user_id: int) -> Response:
     target.totp_secret, target.recovery_codes = None, []
     auth.end_all_sessions(db, target)
     db.commit()
-    say("已移除该用户的验证器，其登录已全部结束。",
-        "The user's authenticator was removed and their sign-ins ended.")
+    say_msg("admin.mfa_removed")
     return back("admin.user", user_id=user_id)
 
 
@@ -259,7 +254,7 @@ def import_roster() -> str:
     record is updated, and their department decides who may read their results."""
     upload = request.files.get("workbook")
     if upload is None or not upload.filename:
-        raise BadRequest("请选择一个 .xlsx 工作簿。\nChoose an .xlsx workbook.")
+        raise BadRequest(both("import.choose_workbook"))
     from addin.headless import snapshot_from_xlsx
     from server.services.workbook import open_workbook
 
@@ -269,13 +264,11 @@ def import_roster() -> str:
         try:
             book = snapshot_from_xlsx(path)
         except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
-            raise BadRequest("无法读取该文件：请上传 Excel .xlsx 工作簿。\n"
-                             "The file cannot be read: upload an Excel .xlsx workbook.") from None
+            raise BadRequest(both("import.unreadable")) from None
     wb = open_workbook(book, ("kb_roster",))
     frame = wb.tables.get("kb_roster")
     if frame is None:
-        raise BadRequest("工作簿中没有人员名单表（kb_roster）。\n"
-                         "The workbook has no roster table (kb_roster).")
+        raise BadRequest(both("import.no_roster"))
     db = get_session()
     report = {"created": [], "updated": [], "skipped": []}
     for i in range(len(frame.frame)):
@@ -284,8 +277,7 @@ def import_roster() -> str:
         dept = _text(frame.value(i, "department"))
         if not emp_id or not name:
             row_no = frame.excel_rows[i]
-            report["skipped"].append(t(f"第 {row_no} 行：缺少工号或姓名",
-                                       f"row {row_no}: no employee ID or name"))
+            report["skipped"].append(msg("import.row_skipped", lang(), row=row_no))
             continue
         email = _text(frame.value(i, "email"))
         position = _text(frame.value(i, "position"))
@@ -330,7 +322,7 @@ def create_client() -> Response:
         row, secret = auth.create_oauth_client(db, request.form.get("name", "").strip()[:100]
                                                or "client", scopes, me.name)
     except ValueError:
-        raise BadRequest("请至少选择一个权限范围。\nChoose at least one scope.") from None
+        raise BadRequest(both("admin.choose_scope")) from None
     db.commit()
     rows = db.scalars(select(OAuthClient).order_by(OAuthClient.id.desc())).all()
     html = render_template("admin/clients.html", clients=rows, scopes=auth.OAUTH_SCOPES,
@@ -344,11 +336,10 @@ def revoke_client(client_id: int) -> Response:
     db = get_session()
     row = db.get(OAuthClient, client_id)
     if row is None:
-        raise NotFound("找不到该客户端。\nNo such client.")
+        raise NotFound(both("admin.no_client"))
     row.revoked_at = row.revoked_at or dt.datetime.now(dt.UTC)
     db.commit()
-    say(f"客户端 {row.client_id} 已停用，其令牌立即失效。",
-        f"Client {row.client_id} revoked; its tokens stop working now.")
+    say_msg("admin.client_revoked", client=row.client_id)
     return back("admin.clients")
 
 
@@ -359,7 +350,7 @@ def rotate_client_secret(client_id: int) -> Response:
     db = get_session()
     row = db.get(OAuthClient, client_id)
     if row is None or row.revoked_at is not None:
-        raise NotFound("找不到该客户端。\nNo such client.")
+        raise NotFound(both("admin.no_client"))
     secret = auth.rotate_oauth_secret(db, row)
     db.commit()
     rows = db.scalars(select(OAuthClient).order_by(OAuthClient.id.desc())).all()
@@ -383,8 +374,7 @@ def retry_notification(notification_id: int) -> Response:
     row = cards.retry_now(current_app._get_current_object(),  # type: ignore[attr-defined]
                           notification_id, auth.current_user().name)
     if row.status == "sent":
-        say(f"通知 #{row.id} 已发送。", f"Notification #{row.id} was sent.")
+        say_msg("admin.notification_sent", id=row.id)
     else:
-        say(f"通知 #{row.id} 仍未送达：{row.error}",
-            f"Notification #{row.id} still failed: {row.error}", "error")
+        say_msg("admin.notification_failed", "error", id=row.id, error=row.error)
     return back("admin.notifications")

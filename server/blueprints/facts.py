@@ -39,6 +39,7 @@ from server.auth import (
 from server.blueprints import lookups
 from server.db import get_engine, get_session
 from server.models import Employee, Period, PeriodState, Role, SourceFact
+from server.scoring.messages import both
 from server.services import facts as fact_service
 from server.services import pull as pull_service
 from server.services import restatement as restatement_service
@@ -256,7 +257,7 @@ def line_page(code: str, employee_id: str, indicator: str | None = None) -> str:
                    policy.Subject(employee_id, emp.department if emp else None), lang())
     if user.role == Role.EMPLOYEE.value and period.state not in (
             PeriodState.PUBLISHED.value, PeriodState.CLOSED.value):
-        raise NotFound(f"期间 {code} 没有已发布的结果。\nPeriod {code} has no published result.")
+        raise NotFound(both("line.not_published", period=code))
     where = [SourceFact.period_id == period.id, SourceFact.employee_id == employee_id]
     if indicator is not None:
         where.append(SourceFact.indicator == indicator)

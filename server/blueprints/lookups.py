@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Appeal, Period, PeriodState
+from server.scoring.messages import both
 from server.services import feedback
 from server.services.errors import NotFound
 from server.services.periods import ChooseScorecard, find_period, valid_code
@@ -54,7 +55,7 @@ def period(db: Session, code: str) -> Period:
             raise
         found = scorecard_of(db, code, employee_id)
     if found is None:
-        raise NotFound(f"期间 {code} 不存在。\nPeriod {code} does not exist.")
+        raise NotFound(both("line.no_period", period=code))
     return found
 
 
@@ -68,7 +69,7 @@ def published_period(db: Session, code: str, employee_id: str | None = None) -> 
             raise
         found = scorecard_of(db, code, employee_id)
     if found is None or found.state not in PUBLISHED:
-        raise NotFound(f"期间 {code} 没有已发布的结果。\nPeriod {code} has no published result.")
+        raise NotFound(both("line.not_published", period=code))
     return found
 
 
@@ -81,7 +82,7 @@ def published_periods(db: Session) -> list[Period]:
 def appeal(db: Session, appeal_id: int) -> Appeal:
     item = db.get(Appeal, appeal_id)
     if item is None:
-        raise NotFound("找不到该申诉。\nNo such appeal.")
+        raise NotFound(both("web.no_appeal"))
     return item
 
 
@@ -91,8 +92,6 @@ def latest_result(db: Session, period: Period, employee_id: str,
     view = feedback.result_of(db, period, employee_id)
     if view.total is None:
         if own:
-            raise NotFound(f"期间 {period.code} 没有您的结果。\n"
-                           f"Period {period.code} has no result of yours.")
-        raise NotFound(f"期间 {period.code} 没有 {employee_id} 的结果。\n"
-                       f"Period {period.code} has no result for {employee_id}.")
+            raise NotFound(both("web.no_result_of_yours", period=period.code))
+        raise NotFound(both("web.no_result_for", period=period.code, employee_id=employee_id))
     return view

@@ -9,7 +9,7 @@ from server.blueprints import lookups
 from server.db import get_session
 from server.models import ScoreRun
 from server.services import feedback
-from server.web import back, lang, say
+from server.web import back, lang, say_msg
 
 bp = Blueprint("me", __name__)
 bp.url_value_preprocessor(lookups.period_code_in_url)
@@ -45,7 +45,7 @@ def acknowledge(code: str) -> Response:
     me = auth.current_user()
     feedback.acknowledge(db, lookups.published_period(db, code, me.employee_id), me, lang())
     db.commit()
-    say("已确认考核结果。", "Result acknowledged.")
+    say_msg("me.acknowledged")
     return back("me.result", code=code)
 
 
@@ -58,7 +58,7 @@ def appeal(code: str) -> Response:
                            request.form.get("reason", ""), lang())
     db.commit()
     notify.appeal_created(item.id, code, user.label, item.created_at)
-    say("申诉已提交，人力资源部将答复。", "Appeal sent; HR will answer it.")
+    say_msg("me.appealed")
     return back("me.result", code=code)
 
 
@@ -69,7 +69,7 @@ def confirm(appeal_id: int) -> Response:
     item = lookups.appeal(db, appeal_id)
     feedback.confirm(db, item, auth.current_user(), lang())
     db.commit()
-    say("已确认答复，申诉结束。", "Answer confirmed; the appeal is closed.")
+    say_msg("me.answer_confirmed")
     return back("me.result", code=item.period.code)
 
 

@@ -15,11 +15,12 @@ from server.blueprints import lookups
 from server.db import get_session
 from server.models import Adjustment, AdjustmentStatus, Period, PeriodState, scorecard_code
 from server.periodcode import is_period_code
+from server.scoring.messages import seq
 from server.services import feedback, stored_run
 from server.services.month import MonthView, month_view
 from server.services.periods import find_period, history_key_for, scorecards_of, valid_code
 from server.services.roster import departments_of, names_of_employees
-from server.web import back, lang, say, t
+from server.web import back, columns, lang, say_msg
 
 bp = Blueprint("periods", __name__)
 bp.url_value_preprocessor(lookups.period_code_in_url)
@@ -55,10 +56,7 @@ def index() -> str:
     periods = db.scalars(select(Period).order_by(Period.code.desc(), Period.scorecard)).all()
     bad = [p.code[:40] for p in periods if not is_period_code(p.code)]
     if bad:  # stored before codes were checked: listed, but their pages refuse them
-        shown = "、".join(bad)
-        say(f"以下期间的代码无效，无法打开（kpibook verify 会列出）：{shown}",
-            f"These periods have invalid codes and cannot be opened (kpibook verify lists "
-            f"them): {', '.join(bad)}", "error")
+        say_msg("periods.bad_codes", "error", codes=seq(bad))
     rows = [(p, workflow.waiting_for(db, p)) for p in periods]
     months = Counter(p.code for p in periods)  # a month with several scorecards has a page
     return render_template("periods.html", rows=rows, order=workflow.ORDER, months=months)
@@ -73,8 +71,7 @@ def create() -> Response:
     db = get_session()
     scorecard = scorecard_code(request.form.get("scorecard", "") or template) or "main"
     if find_period(db, code, scorecard) is not None:
-        say(f"期间 {code} 的考核表 {scorecard} 已存在。",
-            f"Period {code} already has scorecard {scorecard}.", "error")
+        say_msg("periods.scorecard_exists", "error", code=code, scorecard=scorecard)
         return back("periods.index")
     period = Period(code=code, scorecard=scorecard,
                     history_key=history_key_for(db, code, scorecard), template_code=template,
@@ -83,7 +80,7 @@ def create() -> Response:
     db.flush()
     workflow.record_event(db, period, "create", "", period.state, user)
     db.commit()
-    say(f"已创建期间 {code}（草稿）。", f"Created period {code} (draft).")
+    say_msg("periods.created", code=code)
     return back("periods.detail", code=code, scorecard=scorecard)
 
 
@@ -132,10 +129,8 @@ def transition(code: str) -> Response | str:
                                 request.form.get("to_state") or None, lang(),
                                 confirmed=confirmed)
     db.commit()
-    say(f"期间 {code}：{workflow.action_word(action, 'zh')}，现为「"
-        f"{workflow.state_word(event.to_state, 'zh')}」。",
-        f"Period {code}: {workflow.action_word(action, 'en')}; now "
-        f"{workflow.state_word(event.to_state, 'en')}.")
+    say_msg("periods.moved", code=code, action=workflow.action_word(action, lang()),
+            state=workflow.state_word(event.to_state, lang()))
     return back("periods.detail", code=code)
 
 
@@ -152,8 +147,7 @@ def export(code: str) -> Response:
     out = io.StringIO()
     out.write("\ufeff")
     w = csv.writer(out)
-    w.writerow([t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
-                t("总分", "Total"), t("等级", "Grade"), t("排名", "Rank"), t("状态", "Status")])
+    w.writerow(columns("employee_id", "name", "department", "total", "grade", "rank", "status"))
     for x in _visible_totals(user, run):
         w.writerow([_cell(v) for v in (x["employee_id"], x["name"], x["department"],
                                        display.number(x.get("total")), x.get("grade") or "",
@@ -168,9 +162,8 @@ def _company_csv(code: str, month: MonthView) -> Response:
     out = io.StringIO()
     out.write("\ufeff")
     w = csv.writer(out)
-    w.writerow([t("公司排名", "Company rank"), t("工号", "Employee ID"), t("姓名", "Name"),
-                t("部门", "Department"), t("考核表", "Scorecard"), t("总分", "Total"),
-                t("等级", "Grade"), t("状态", "Status")])
+    w.writerow(columns("company_rank", "employee_id", "name", "department", "scorecard",
+                       "total", "grade", "status"))
     for x in month.company:
         w.writerow([_cell(v) for v in (x.company_rank or "", x.employee_id, x.name,
                                        x.department, x.scorecard, display.number(x.total),
@@ -223,12 +216,11 @@ def adjust(code: str, employee_id: str) -> Response:
     db.commit()
     points = display.signed(row.points)
     if recorded:
-        say(f"已调整 {employee_id} 的 {row.indicator}：{points} 分。",
-            f"Adjusted {row.indicator} of {employee_id} by {points} points.")
+        say_msg("periods.adjusted", indicator=row.indicator, employee_id=employee_id,
+                points=points)
     else:
-        say(f"{employee_id} 的 {row.indicator} 已是 {points} 分（同一理由），未重复记录。",
-            f"{row.indicator} of {employee_id} already holds {points} points with this "
-            f"reason; nothing was recorded again.", "info")
+        say_msg("periods.adjusted_already", "info", indicator=row.indicator,
+                employee_id=employee_id, points=points)
     return back("periods.result", code=code, employee_id=employee_id)
 
 
@@ -266,5 +258,5 @@ def answer(appeal_id: int) -> Response:
     from server import notify
 
     notify.appeal_answered(item.id, item.answered_at)
-    say("已答复申诉，等待经理确认。", "Answer saved; waiting for the manager's confirmation.")
+    say_msg("periods.appeal_answered")
     return back("periods.appeal", appeal_id=appeal_id)

@@ -34,12 +34,12 @@ from server.blueprints import lookups
 from server.blueprints import review_data as rd
 from server.db import get_session
 from server.models import Period, PeriodState, Role, SourceFact, User
-from server.scoring.messages import msg
+from server.scoring.messages import both, message, msg, word
 from server.services import feedback
 from server.services.adjust import revert_points
 from server.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.services.history import editor_of, history_for
-from server.web import back, lang, say, t, timezone
+from server.web import back, columns, lang, say_msg, timezone
 
 bp = Blueprint("review", __name__, template_folder="templates")
 bp.url_value_preprocessor(lookups.period_code_in_url)
@@ -81,8 +81,7 @@ def _require(viewer: rd.Viewer, action: str, employee_id: str) -> None:
 def _own_published(viewer: rd.Viewer, period: Period) -> None:
     """Managers see their own result only once it is published."""
     if viewer.user.role == Role.EMPLOYEE.value and period.state not in PUBLISHED:
-        raise NotFound(f"期间 {period.code} 没有已发布的结果。\n"
-                       f"Period {period.code} has no published result.")
+        raise NotFound(both("line.not_published", period=period.code))
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -125,7 +124,7 @@ def dashboard(code: str) -> str:
     by_dept: dict[str, list[Decimal]] = {}
     for x in totals:
         value = rd.dec(x.get("total"))
-        dept = viewer.departments.get(x["employee_id"]) or t("（未知部门）", "(no department)")
+        dept = viewer.departments.get(x["employee_id"]) or msg("review.no_department", lang())
         by_dept.setdefault(dept, [])
         if value is not None:
             by_dept[dept].append(value)
@@ -272,7 +271,7 @@ def _versions(history) -> tuple[str | None, str | None]:
         try:
             a = history.commit_info(b).parent
         except Exception as exc:  # noqa: BLE001 - an unknown id
-            raise NotFound("找不到该版本。\nNo such version.") from exc
+            raise NotFound(both("review.no_version")) from exc
     return a, b
 
 
@@ -280,9 +279,9 @@ def _info(history, period: Period, sha: str) -> rd.CommitInfo:
     try:
         info = history.commit_info(sha)
     except Exception as exc:  # noqa: BLE001 - git names an unknown id in its own words
-        raise NotFound("找不到该版本。\nNo such version.") from exc
+        raise NotFound(both("review.no_version")) from exc
     if info.period and info.period != period.code:
-        raise NotFound("该版本不属于此期间。\nThat version belongs to another period.")
+        raise NotFound(both("review.other_period"))
     return info
 
 
@@ -290,7 +289,7 @@ def _chosen(history, period: Period, commit: str | None) -> rd.CommitInfo:
     """The version named by a ?commit= or a form's commit field."""
     sha = rd.check_sha(commit)
     if sha is None:
-        raise BadRequest("请选择一个版本。\nChoose a version.")
+        raise BadRequest(both("review.choose_version"))
     return _info(history, period, sha)
 
 
@@ -303,8 +302,7 @@ def submission(code: str) -> str:
     entry = rd._visible_entry(viewer, info)
     if entry is None:
         # every cell belongs to departments the viewer may not read
-        raise Forbidden(t("您无权查看其他部门的调整。", "You may not view another department's "
-                                                  "adjustments."))
+        raise Forbidden(msg("review.other_department", lang()))
     _annotate(history, period, entry, rd.reviews(history, period.history_key))
     user = viewer.user
     cells_ok = not entry.hidden
@@ -363,8 +361,8 @@ def _person(employee_id: str, code: str) -> dict[str, object]:
     breakdown = [(f"{ln['indicator']} {ln.get('name') or ''}".strip(),
                   rd.dec(ln.get("points")) or Decimal(0)) for ln in view.lines]
     return {"view": view, "period": period, "changes": changes, "trend": trend,
-            "trend_svg": charts.line(trend, title=t("总分趋势", "Total over periods")),
-            "breakdown_svg": charts.bars(breakdown, title=t("各指标得分", "Points per indicator")),
+            "trend_svg": charts.line(trend, title=msg("chart.trend", lang())),
+            "breakdown_svg": charts.bars(breakdown, title=msg("chart.breakdown", lang())),
             "staff": viewer.user.role != Role.EMPLOYEE.value}
 
 
@@ -399,7 +397,7 @@ def person_print(code: str, employee_id: str) -> str:
 @guards.web("result.view")
 def trend_svg(code: str, employee_id: str) -> Response:
     db, viewer, period = _person_context(code, employee_id)
-    svg = charts.line(_trend(db, viewer, employee_id), title=t("总分趋势", "Total over periods"))
+    svg = charts.line(_trend(db, viewer, employee_id), title=msg("chart.trend", lang()))
     return _svg(svg)
 
 
@@ -417,7 +415,7 @@ def chart(code: str) -> Response:
     low, high = charts.axis_range([rd.dec(x.get("total")) for x in visible])
     values = [rd.dec(x.get("total")) for x in visible
               if department is None or viewer.departments.get(x["employee_id"]) == department]
-    title = department or t("全部可见部门", "All visible departments")
+    title = department or msg("chart.all_departments", lang())
     return _svg(charts.distribution([v for v in values if v is not None], title=title,
                                     low=low, high=high))
 
@@ -437,11 +435,10 @@ def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
     history = history_for()
     a, b = _versions(history)
     view = rd.diff(history, viewer, period.history_key, a, b) if b else None
-    cells = exports.Table(t("变更单元格", "Changed cells"), [
-        t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
-        t("指标", "Indicator"), t("原分数", "Old points"), t("原因（原）", "Old reason"),
-        t("新分数", "New points"), t("原因", "Reason"), t("修改人", "Changed by"),
-        _when_header(), t("提交编号", "Submission")], [
+    cells = exports.Table(msg("sheet.changed_cells", lang()), [
+        *columns("employee_id", "name", "department", "indicator", "old_points", "old_reason",
+                 "new_points", "reason", "changed_by"),
+        _when_header(), *columns("submission")], [
         [c.employee_id, viewer.name(c.employee_id), viewer.departments.get(c.employee_id),
          c.indicator, c.old.points if c.old else None, c.old.reason if c.old else None,
          c.new.points if c.new else None, c.reason,
@@ -449,10 +446,9 @@ def _diff_tables(code: str) -> tuple[str, list[exports.Table]]:
          _stamp(c.changed_by.when) if c.changed_by else None,
          c.changed_by.submission_id if c.changed_by else None]
         for c in (view.cells if view else [])])
-    totals = exports.Table(t("总分与排名", "Totals and ranks"), [
-        t("工号", "Employee ID"), t("姓名", "Name"), t("原总分", "Old total"),
-        t("新总分", "New total"), t("变化", "Change"), t("原排名", "Old rank"),
-        t("新排名", "New rank"), t("名次变化", "Rank change")], [
+    totals = exports.Table(msg("sheet.totals", lang()), columns(
+        "employee_id", "name", "old_total", "new_total", "change", "old_rank", "new_rank",
+        "rank_change"), [
         [x.employee_id, viewer.name(x.employee_id), x.old.total if x.old else None,
          x.new.total if x.new else None, x.total_delta, x.old.rank if x.old else None,
          x.new.rank if x.new else None, x.rank_delta] for x in (view.totals if view else [])])
@@ -475,11 +471,9 @@ def _history_table(code: str) -> tuple[str, exports.Table]:
             rows.append([*base, c.employee_id, viewer.name(c.employee_id),
                          viewer.departments.get(c.employee_id), c.indicator, c.old, c.new,
                          c.reason])
-    table = exports.Table(t("调整历史", "History"), [
-        _when_header(), t("修改人", "By"), t("邮箱", "E-mail"),
-        t("类型", "Kind"), t("提交编号", "Submission"), t("版本", "Version"),
-        t("工号", "Employee ID"), t("姓名", "Name"), t("部门", "Department"),
-        t("指标", "Indicator"), t("原分数", "Old"), t("新分数", "New"), t("原因", "Reason")],
+    table = exports.Table(msg("sheet.history", lang()), [
+        _when_header(), *columns("by", "email", "kind", "submission", "version", "employee_id",
+                                 "name", "department", "indicator", "old", "new", "reason")],
         rows)
     return f"kpibook-{exports.filename(code)}-history", table
 
@@ -495,7 +489,7 @@ def _when(when: dt.datetime) -> str:
 
 
 def _when_header() -> str:
-    return f"{t('时间', 'When')} ({timezone()})"
+    return msg("column.when", lang(), zone=timezone())
 
 
 def _export(name: str, tables: list[exports.Table]) -> Response:
@@ -512,7 +506,7 @@ def _format() -> str:
     """?format=xlsx or csv (the default: plain text, also what a bare link gives)."""
     fmt = (request.args.get("format") or "csv").lower()
     if fmt not in ("csv", "xlsx"):
-        raise BadRequest("格式只能是 csv 或 xlsx。\nThe format is csv or xlsx.")
+        raise BadRequest(both("web.format"))
     return fmt
 
 
@@ -535,7 +529,7 @@ def export_history(code: str) -> Response:
 def _form_commit(history, period: Period, viewer: rd.Viewer) -> rd.Entry:
     info = _chosen(history, period, request.form.get("commit"))
     if info.kind not in rd.CELL_KINDS or not info.cells:
-        raise BadRequest("该版本没有调整。\nThat version holds no adjustments.")
+        raise BadRequest(both("review.no_adjustments"))
     for c in info.cells:
         _require(viewer, "result.view", c.employee_id)
     entry = rd._visible_entry(viewer, info)
@@ -550,7 +544,7 @@ def revert(code: str) -> Response:
     history = history_for()
     reason = (request.form.get("reason") or "").strip()
     if not reason:
-        raise BadRequest("撤销必须填写原因。\nA revert needs a reason.")
+        raise BadRequest(both("review.revert_needs_reason"))
     entry = _form_commit(history, period, viewer)
     workflow.require_allowed(period, "adjust", lang())
     # authority: the service's one check (policy.change_refusals) on every restored cell
@@ -564,11 +558,9 @@ def revert(code: str) -> Response:
                            cells=", ".join(f"{r.key[0]} {r.key[1]}" for r in conflicts)))
     db.commit()  # the service moved an approved period back to review, with the reason
     if conflicts:
-        say(f"已部分撤销；{len(conflicts)} 个单元格之后又被修改过，保留现值。",
-            f"Partly reverted; {len(conflicts)} cell(s) were changed again since and kept.",
-            "info")
+        say_msg("review.partly_reverted", "info", n=len(conflicts))
     else:
-        say(f"已撤销版本 {entry.short}。", f"Reverted version {entry.short}.")
+        say_msg("review.reverted", version=entry.short)
     return back("review.submission", code=code, commit=outcome.commit or entry.commit)
 
 
@@ -579,10 +571,10 @@ def decide(code: str) -> Response:
     history = history_for()
     decision = request.form.get("decision", "")
     if decision not in ("approve", "return"):
-        raise BadRequest("未知操作。\nUnknown decision.")
+        raise BadRequest(both("review.unknown_decision"))
     reason = (request.form.get("reason") or "").strip()
     if decision == "return" and not reason:
-        raise BadRequest("退回必须填写原因。\nSending back needs a reason.")
+        raise BadRequest(both("review.return_needs_reason"))
     entry = _form_commit(history, period, viewer)
     refused = policy.submission_review_refusals(
         viewer.user, decision, _authored(db, viewer.user, entry.info), lang())
@@ -590,21 +582,18 @@ def decide(code: str) -> Response:
         raise Forbidden(msg("review.refusals", lang(),
                             reasons=msg("glue.clauses", lang()).join(refused)))
     if period.state not in OPEN_REVIEW:
-        raise Conflict(t(f"期间已「{workflow.state_word(period.state, 'zh')}」，不能再逐条审批。",
-                         f"The period is {workflow.state_word(period.state, 'en')}; "
-                         f"submissions can no longer be reviewed one by one."))
+        raise Conflict(msg("review.closed_to_review", lang(),
+                           state=workflow.state_word(period.state, lang())))
     earlier = rd.reviews(history, period.history_key).get(entry.commit[:12])
     if earlier is not None and earlier.decision == decision:
         # the same decision again (a second click, a resent form): nothing new to record
-        done_zh = "批准" if decision == "approve" else "退回"
-        say(f"版本 {entry.short} 已由 {earlier.by} 于 {_when(earlier.when)} {done_zh}，"
-            f"未重复记录。",
-            f"Version {entry.short} was already {_decision_word(decision)} by {earlier.by} "
-            f"at {_when(earlier.when)}; nothing recorded again.", "info")
+        say_msg("review.already_decided", "info", version=entry.short, by=earlier.by,
+                when=_when(earlier.when), done=message(f"review.done.{decision}"))
         return back("review.submission", code=code, commit=entry.commit)
     sid = rd.review_id(decision, entry.commit)
     commit = rd.record_review(history, period.history_key, entry.commit, decision,
-                              reason or t("批准", "approved"), editor_of(viewer.user), sid)
+                              reason or msg("review.done.approve", lang()),
+                              editor_of(viewer.user), sid)
     if commit is not None:
         # git first, then the database row keyed by the Submission-Id (docs/history.md)
         from server.services.history_record import record_commit
@@ -613,9 +602,9 @@ def decide(code: str) -> Response:
                       viewer.user.name, viewer.user.id)
         db.commit()
     if decision == "approve":
-        say(f"已批准版本 {entry.short}。", f"Approved version {entry.short}.")
+        say_msg("review.approved", version=entry.short)
     else:
-        say(f"已退回版本 {entry.short}。", f"Sent back version {entry.short}.")
+        say_msg("review.sent_back", version=entry.short)
     return back("review.submission", code=code, commit=entry.commit)
 
 
@@ -652,9 +641,9 @@ KIND_WORDS = {
 
 
 def _kind_word(kind: str) -> str:
-    zh, en = KIND_WORDS.get(kind, (kind, kind))
-    return t(zh, en)
+    return word(KIND_WORDS.get(kind, (kind, kind)), lang())
 
 
 def _decision_word(decision: str) -> str:
-    return t("已批准", "approved") if decision == "approve" else t("已退回", "sent back")
+    return msg("review.decision.approve" if decision == "approve" else "review.decision.return",
+               lang())

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, defer
 from server import policy
 from server.ledger import CellChange, CommitInfo, DiffResult, History, Kind
 from server.models import Employee, Period, ScoreRun, User
+from server.scoring.messages import both
 from server.services.errors import BadRequest
 from server.services.feedback import RunData, run_data
 
@@ -46,7 +47,7 @@ def check_sha(text: str | None, what: str = "commit") -> str | None:
     if not text:
         return None
     if not _SHA.match(text):
-        raise BadRequest(f"版本号格式不对：{what}。\nNot a version id: {what}.")
+        raise BadRequest(both("review.bad_version_id", what=what))
     return text
 
 

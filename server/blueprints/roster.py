@@ -9,9 +9,10 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from server import auth, guards
 from server.db import get_session
+from server.scoring.messages import both
 from server.services import orgsync
 from server.services.errors import BadRequest
-from server.web import back, say
+from server.web import back, say_msg
 
 bp = Blueprint("roster", __name__, url_prefix="/admin/roster")
 
@@ -20,7 +21,7 @@ def _change_id() -> int:
     try:
         return int(request.form.get("change_id", ""))
     except ValueError:
-        raise BadRequest("缺少名单变更编号。\nNo roster change given.") from None
+        raise BadRequest(both("roster.no_change")) from None
 
 
 @bp.get("")
@@ -39,10 +40,9 @@ def sync() -> Response:
                               auth.current_user().name)
     db.commit()
     if change is None:
-        say("名单与平台一致，没有变更。", "The roster matches the platform: no changes.")
+        say_msg("roster.in_step")
     else:
-        say(f"已生成名单变更 #{change.id}，请审核后应用。",
-            f"Roster change #{change.id} proposed: review it, then apply.")
+        say_msg("roster.proposed", id=change.id)
     return back("roster.page")
 
 
@@ -55,15 +55,11 @@ def apply() -> Response:
     try:
         effective = dt.date.fromisoformat(text)
     except ValueError:
-        raise BadRequest("生效日期格式应为 2026-12-01。\n"
-                         "Effective date: write it as 2026-12-01.") from None
+        raise BadRequest(both("roster.bad_date")) from None
     done = orgsync.apply_roster_change(db, _change_id(), me.name,
                                        request.form.get("reason", ""), effective, me.id)
     db.commit()
-    say(f"已应用名单变更 #{done.change.id}：{done.written} 人的记录已更新，"
-        f"{done.flagged} 人待人工核实。",
-        f"Roster change #{done.change.id} applied: {done.written} records written, "
-        f"{done.flagged} left for you to check.")
+    say_msg("roster.applied", id=done.change.id, written=done.written, flagged=done.flagged)
     return back("roster.page")
 
 
@@ -75,5 +71,5 @@ def discard() -> Response:
     row = orgsync.discard_roster_change(db, _change_id(), me.name,
                                         request.form.get("reason", ""), me.id)
     db.commit()
-    say(f"已放弃名单变更 #{row.id}。", f"Roster change #{row.id} discarded.")
+    say_msg("roster.discarded", id=row.id)
     return back("roster.page")

@@ -28,9 +28,10 @@ from flask import (
 from server import auth, guards, mfa, policy, throttle
 from server.db import get_session
 from server.models import User
+from server.scoring.messages import msg
 from server.services import platform_signin
 from server.services.errors import ClientError
-from server.web import lang, say, t
+from server.web import lang, say_msg
 
 PENDING_KEY = "kb_pending"
 PENDING_SECONDS = 600  # the second step must follow the password within ten minutes
@@ -130,10 +131,8 @@ def platform_callback(name: str) -> Response | tuple[Response, int]:
             flash(exc.message, "error")
             return redirect(url_for("account.index"))
         db.commit()
-        say(f"已绑定{platform_signin.provider(current_app.config, name, 'zh').label('zh')}"
-            f"账号 {row.label or row.subject}。",
-            f"Bound the {platform_signin.provider(current_app.config, name, 'en').label('en')}"
-            f" account {row.label or row.subject}.")
+        say_msg("signin.bound", account=row.label or row.subject,
+                platform=platform_signin.provider(current_app.config, name, lang()).label(lang()))
         return redirect(url_for("account.index"))
     try:
         done = platform_signin.sign_in(db, current_app.config, name, request.args, pending,
@@ -163,7 +162,7 @@ def _signed_in(user: User, next_url: str) -> Response:
     db = get_session()
     auth.start_web_session(db, user)
     db.commit()
-    say(f"欢迎，{user.label}。", f"Welcome, {user.label}.")
+    say_msg("signin.welcome", name=user.label)
     return redirect(next_url or url_for("auth.home"))
 
 
@@ -201,12 +200,10 @@ def verify() -> Response | str | tuple[Response, int]:
             throttle.forget_attempt(db, keys, reset=("totp:",))
             session.pop(PENDING_KEY, None)
             if len(user.recovery_codes or []) <= 2:
-                say(f"只剩 {len(user.recovery_codes or [])} 个恢复码：请在账户页面重新绑定验证器。",
-                    f"Only {len(user.recovery_codes or [])} recovery codes are left: enrol "
-                    "your authenticator again on the account page.", "info")
+                say_msg("mfa.few_recovery_codes", "info", n=len(user.recovery_codes or []))
             return _signed_in(user, next_url)
         db.rollback()
-        raise auth.SignInRefused(t("验证码不正确或已使用。", "Wrong or already used code."))
+        raise auth.SignInRefused(msg("mfa.wrong_code", lang()))
     except ClientError as exc:
         return _refused("login_verify.html", exc)
 
@@ -228,8 +225,7 @@ def enrol() -> Response | str | tuple[Response, int]:
     step = mfa.enrolment_step(pending["secret"], request.form.get("code", ""))
     if step is None:
         return _enrol_page(user, pending["secret"], url_for("auth.enrol"),
-                           t("验证码不正确：请核对手机时间后重试。",
-                             "Wrong code: check your phone's clock and try again."), 400)
+                           msg("mfa.wrong_code_clock", lang()), 400)
     db = get_session()
     codes = mfa.enrol(user, pending["secret"], step)
     auth.start_web_session(db, user)
@@ -258,7 +254,7 @@ def logout() -> Response:
     db = get_session()
     auth.end_web_session(db)
     db.commit()
-    say("您已退出登录。", "You are signed out.", "info")
+    say_msg("signin.signed_out", "info")
     return redirect(url_for("auth.login"))
 
 
@@ -268,4 +264,4 @@ def token() -> Response:
     return auth.oauth_server().create_token_response()
 
 
-__all__ = ["bp", "oauth_bp", "t"]
+__all__ = ["bp", "oauth_bp"]

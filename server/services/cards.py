@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from server import notify
 from server.models import Notification
+from server.scoring.messages import both
 from server.services.errors import Conflict, NotFound
 
 log = logging.getLogger("kpibook.cards")
@@ -95,13 +96,11 @@ def retry_now(app: Any, notification_id: int, by: str) -> Notification:
     with session_scope(app) as db:
         row = db.get(Notification, notification_id)
         if row is None:
-            raise NotFound("找不到该通知。\nNo such notification.")
+            raise NotFound(both("notification.none"))
         if row.status == "sent":
-            raise Conflict("该通知已发送。\nThis notification was sent already.")
+            raise Conflict(both("notification.sent_already"))
         if not row.payload:
-            raise Conflict("该通知没有可重发的内容（升级前的记录）。\n"
-                           "This notification cannot be sent again (recorded before retries "
-                           "existed).")
+            raise Conflict(both("notification.no_payload"))
         if row.status == "failed":
             # given up (or never tried): one more attempt than the limit allows, HR asked
             limit = int(app.config.get("NOTIFY_MAX_ATTEMPTS", 5))
@@ -109,8 +108,7 @@ def retry_now(app: Any, notification_id: int, by: str) -> Notification:
             row.status, row.next_attempt_at = "retrying", now
             db.flush()
         if not _claim(db, notification_id, now, due_only=False):
-            raise Conflict("该通知正在发送中，请稍后刷新。\n"
-                           "This notification is being sent right now; refresh in a moment.")
+            raise Conflict(both("notification.sending"))
     log.info("notification %s: retry now by %s", notification_id, by)
     _attempt_claimed(app, notification_id)
     with session_scope(app) as db:

@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.models import Employee, OrgIdentity, RosterChange
+from server.scoring.messages import both
 from server.services.errors import Conflict, NotFound, Unprocessable
 from server.services.pull import PullStatus, PullTracker, _engine_of, _iso, config_path
 from sync.errors import SyncError
@@ -69,9 +70,7 @@ def find_source(app_config: Mapping[str, Any], name: str = "", platform: str = "
              and (not platform or s.platform == platform)]
     if len(found) != 1:
         known = ", ".join(f"{s.name} ({s.platform})" for s in sources) or "none"
-        raise Unprocessable(f"组织同步源不唯一或不存在（已配置：{known}）。\n"
-                            f"No single org source matches (configured: {known}); name one "
-                            "with [[org]] in the connectors file (docs/sync.md).")
+        raise Unprocessable(both("orgsync.no_single_source", known=known))
     return found[0]
 
 
@@ -101,7 +100,7 @@ def run_org_sync(session: Session, source: OrgSourceConfig, by: str,
     except SyncError as exc:
         status.summary = {"error": str(exc)}
         tracker.finish("failed", dt.datetime.now(dt.UTC))
-        raise Unprocessable(f"组织同步失败：{exc}\nOrg sync failed: {exc}") from None
+        raise Unprocessable(both("orgsync.failed", why=exc)) from None
     except BaseException:
         tracker.finish("failed", dt.datetime.now(dt.UTC))
         raise
@@ -236,10 +235,9 @@ def _remember(session: Session, source: OrgSourceConfig, mapped: dict[str, str],
 def _open(session: Session, change_id: int) -> RosterChange:
     row = session.get(RosterChange, change_id)
     if row is None:
-        raise NotFound(f"找不到名单变更 #{change_id}。\nNo roster change #{change_id}.")
+        raise NotFound(both("orgsync.no_change", id=change_id))
     if row.state != "proposed":
-        raise Conflict(f"名单变更 #{change_id} 已是 {row.state} 状态。\n"
-                       f"Roster change #{change_id} is already {row.state}.")
+        raise Conflict(both("orgsync.decided", id=change_id, state=row.state))
     return row
 
 
@@ -249,15 +247,14 @@ def _claim(session: Session, row: RosterChange, state: str) -> None:
     done = session.execute(update(t).where(t.c.id == row.id, t.c.state == "proposed")
                            .values(state=state))
     if done.rowcount != 1:
-        raise Conflict(f"名单变更 #{row.id} 刚被他人处理。\n"
-                       f"Roster change #{row.id} was just decided by someone else.")
+        raise Conflict(both("orgsync.decided_just_now", id=row.id))
     session.refresh(row)
 
 
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise Unprocessable("请填写原因。\nGive a reason.")
+        raise Unprocessable(both("orgsync.needs_reason"))
     return reason[:2000]
 
 
@@ -290,8 +287,7 @@ def apply_roster_change(session: Session, change_id: int, applied_by: str, reaso
              if c["kind"] in WRITES]
     stale = [s for s in stale if s]
     if stale:
-        raise Conflict("名单在提议之后已被修改，请重新同步。\nThe roster changed after this "
-                       "proposal was made; run the sync again.\n" + "\n".join(stale[:50]))
+        raise Conflict("\n".join([both("orgsync.stale"), *stale[:50]]))
     _claim(session, row, "applied")
     written = 0
     for c in entries:

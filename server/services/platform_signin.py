@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from server import throttle
 from server.auth import SignInRefused
 from server.models import OrgIdentity, PlatformBinding, User
+from server.scoring.messages import msg
 from server.services.errors import ClientError, NotFound
 from server.services.pull import config_path
 from sync.config import _expand, read_connectors_file
@@ -66,10 +67,6 @@ DEFAULT_URLS = {
 }
 # RFC 8176 methods that are (or include) a second factor.
 DEFAULT_MFA_AMR = "mfa,otp,hwk,swk,sc,fpt,face,iris,retina,vbm"
-
-
-def _say(lang: str, zh: str, en: str) -> str:
-    return zh if lang == "zh" else en
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -181,8 +178,7 @@ def providers(app_config: Mapping[str, Any]) -> tuple[Provider, ...]:
 def provider(app_config: Mapping[str, Any], name: str, lang: str = "zh") -> Provider:
     found = next((p for p in providers(app_config) if p.name == name), None)
     if found is None:
-        raise NotFound(_say(lang, f"没有名为「{name}」的登录方式。",
-                            f"There is no sign-in method called '{name}'."))
+        raise NotFound(msg("platform.no_method", lang, name=name))
     return found
 
 
@@ -268,16 +264,11 @@ def check_pending(pending: Any, name: str, args: Mapping[str, str], lang: str
     """The pending round trip this callback ends, or SignInRefused (400): no pending one,
     another provider's, too old, or a state that is not ours (a forged or replayed link)."""
     if not isinstance(pending, dict) or pending.get("p") != name:
-        raise SignInRefused(_say(lang, "登录请求无效或已使用，请重新登录。",
-                                 "This sign-in request is invalid or was used already: "
-                                 "sign in again."), 400)
+        raise SignInRefused(msg("platform.request_invalid", lang), 400)
     if time.time() - float(pending.get("at") or 0) > PENDING_SECONDS:
-        raise SignInRefused(_say(lang, "登录请求已过期，请重新登录。",
-                                 "The sign-in request expired: sign in again."), 400)
+        raise SignInRefused(msg("platform.request_expired", lang), 400)
     if not secrets.compare_digest(str(args.get("state") or ""), str(pending.get("state"))):
-        raise SignInRefused(_say(lang, "登录请求的 state 不符（可能是伪造的链接），请重新登录。",
-                                 "The sign-in request's state does not match (possibly a "
-                                 "forged link): sign in again."), 400)
+        raise SignInRefused(msg("platform.state_mismatch", lang), 400)
     return pending
 
 
@@ -327,25 +318,17 @@ def resolve(db: Session, p: Provider, identity: Identity, lang: str) -> User:
         if employee_id:
             users = db.scalars(select(User).where(User.employee_id == employee_id)).all()
             if len(users) > 1:
-                raise SignInRefused(_say(
-                    lang, f"工号 {employee_id} 对应多个 kpibook 账户，无法确定登录哪一个："
-                          f"请人力资源部在用户页面绑定{p.label('zh')}账号。",
-                    f"Employee id {employee_id} belongs to several kpibook accounts: ask HR to "
-                    f"bind your {p.label('en')} account on the user's page."), 403)
+                raise SignInRefused(msg("platform.several_accounts", lang,
+                                        employee_id=employee_id, platform=p.label(lang)), 403)
             user = users[0] if users else None
     who = identity.name or identity.subject
     if user is None:
         log.warning("platform sign-in refused: %s %s is bound to nobody", p.name,
                     identity.subject)
-        raise SignInRefused(_say(
-            lang, f"该{p.label('zh')}账号（{who}）没有绑定任何 kpibook 账户。请先用用户名和密码"
-                  f"登录，在「我的账户」页面绑定{p.label('zh')}；或请人力资源部为您绑定。",
-            f"This {p.label('en')} account ({who}) is not bound to any kpibook account. Sign "
-            f"in with your user name and password and bind {p.label('en')} on your account "
-            "page, or ask HR to bind it for you."), 403)
+        raise SignInRefused(msg("platform.unbound", lang, platform=p.label(lang), who=who),
+                            403)
     if not user.active:
-        raise SignInRefused(_say(lang, "该 kpibook 账户已停用，请联系人力资源部。",
-                                 "This kpibook account is disabled: contact HR."), 403)
+        raise SignInRefused(msg("platform.account_disabled", lang), 403)
     return user
 
 
@@ -358,9 +341,7 @@ def bind(db: Session, app_config: Mapping[str, Any], name: str, args: Mapping[st
     round trip was started by this user on the account page)."""
     pending = check_pending(pending, name, args, lang)
     if pending.get("intent") != "bind" or pending.get("uid") != user.id:
-        raise SignInRefused(_say(lang, "绑定请求无效，请在账户页面重新绑定。",
-                                 "This binding request is invalid: bind again from your "
-                                 "account page."), 400)
+        raise SignInRefused(msg("platform.bind_invalid", lang), 400)
     p = provider(app_config, name, lang)
     identity = _identify(p, args, pending, callback_url, app_config, lang)
     return add_binding(db, p, identity.subject, user, user.name, identity.name, lang)
@@ -370,14 +351,11 @@ def add_binding(db: Session, p: Provider, subject: str, user: User, by: str, lab
                 lang: str = "zh") -> PlatformBinding:
     subject = subject.strip()
     if not subject or len(subject) > 200:
-        raise ClientError(_say(lang, "请填写平台用户 ID。", "Enter the platform user id."), 400)
+        raise ClientError(msg("platform.enter_subject", lang), 400)
     existing = db.scalar(select(PlatformBinding).where(PlatformBinding.provider == p.name,
                                                        PlatformBinding.subject == subject))
     if existing is not None and existing.user_id != user.id:
-        raise ClientError(_say(
-            lang, f"该{p.label('zh')}账号已绑定到另一个 kpibook 账户：请先解除那个绑定。",
-            f"This {p.label('en')} account is bound to another kpibook account: remove that "
-            "binding first."), 409)
+        raise ClientError(msg("platform.bound_elsewhere", lang, platform=p.label(lang)), 409)
     if existing is None:
         existing = PlatformBinding(provider=p.name, subject=subject, user_id=user.id,
                                    label=label[:200], created_by=by,
@@ -398,7 +376,7 @@ def remove_binding(db: Session, binding_id: int, user: User, lang: str) -> Platf
     user's whose page it is)."""
     row = db.get(PlatformBinding, binding_id)
     if row is None or row.user_id != user.id:
-        raise NotFound(_say(lang, "找不到该绑定。", "No such binding."))
+        raise NotFound(msg("platform.no_binding", lang))
     db.delete(row)
     db.flush()
     return row
@@ -408,16 +386,12 @@ def remove_binding(db: Session, binding_id: int, user: User, lang: str) -> Platf
 
 
 def _unavailable(p: Provider, lang: str, why: str = "") -> SignInRefused:
-    return SignInRefused(_say(lang, f"{p.label('zh')}登录暂时不可用，请稍后再试或用密码登录。",
-                              f"{p.label('en')} sign-in is unavailable right now: try again "
-                              "later or sign in with your password.")
+    return SignInRefused(msg("platform.unavailable", lang, platform=p.label(lang))
                          + (f" ({why})" if why else ""), 502)
 
 
 def _refused_by_platform(p: Provider, lang: str, why: str) -> SignInRefused:
-    return SignInRefused(_say(lang, f"{p.label('zh')}拒绝了这次登录（{why}），请重新登录。",
-                              f"{p.label('en')} refused this sign-in ({why}): sign in again."),
-                         401)
+    return SignInRefused(msg("platform.refused", lang, platform=p.label(lang), why=why), 401)
 
 
 def _call(p: Provider, lang: str, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
@@ -443,7 +417,7 @@ def _identify(p: Provider, args: Mapping[str, str], pending: dict[str, Any],
         raise _refused_by_platform(p, lang, str(args["error"])[:100])
     code = str(args.get("authCode") or args.get("code") or "")
     if not code:  # WeCom sends the person back without a code when they decline
-        raise _refused_by_platform(p, lang, _say(lang, "没有授权码", "no authorization code"))
+        raise _refused_by_platform(p, lang, msg("platform.no_code", lang))
     try:
         if p.platform == "dingtalk":
             identity = _dingtalk(p, code, lang)
@@ -481,10 +455,7 @@ def _dingtalk(p: Provider, code: str, lang: str) -> Identity:
                            json={"unionid": me["unionId"]})
     userid = str((found.get("result") or {}).get("userid") or "")
     if found.get("errcode") != 0 or not userid:
-        raise SignInRefused(_say(
-            lang, f"您的钉钉账号（{me.get('nick', '')}）不是本公司钉钉组织的成员，无法登录。",
-            f"Your DingTalk account ({me.get('nick', '')}) is not a member of the company's "
-            "DingTalk organisation."), 403)
+        raise SignInRefused(msg("platform.not_in_dingtalk", lang, nick=me.get("nick", "")), 403)
     return Identity(p.name, userid, str(me.get("nick") or ""),
                     details={"unionId": me["unionId"]})
 
@@ -522,8 +493,7 @@ def _wecom(p: Provider, code: str, lang: str) -> Identity:
     if info.get("errcode") != 0:
         raise _refused_by_platform(p, lang, f"errcode {info.get('errcode')}")
     if not info.get("userid"):  # an openid only: someone outside the company
-        raise SignInRefused(_say(lang, "您的企业微信账号不是本企业的成员，无法登录。",
-                                 "Your WeCom account is not a member of the company."), 403)
+        raise SignInRefused(msg("platform.not_in_wecom", lang), 403)
     return Identity(p.name, str(info["userid"]), str(info["userid"]))
 
 

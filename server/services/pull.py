@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from server.models import Employee, Period, PullRun, PushedRecord, SourceFact
 from server.periodcode import parse_period_code
+from server.scoring.messages import both
 from server.services.errors import Conflict, Unprocessable
 from server.services.periods import ChooseScorecard, find_period, valid_code
 from sync.config import PeriodWindow, SourceConfig, SyncConfig, load_config
@@ -194,9 +195,7 @@ def _expired(heartbeat: dt.datetime | None, now: dt.datetime | None = None) -> b
 
 def _already_running(code: str, by: str, since: str) -> Conflict:
     # two HR colleagues pressing Pull at once would race on the same rows
-    return Conflict(f"期间 {code} 正在获取数据（{by}，开始于 {since}），请稍后再试。\n"
-                    f"A pull of period {code} is already running (by {by}, since {since}); "
-                    "try again shortly.")
+    return Conflict(both("pull.already_running", code=code, by=by, since=since))
 
 
 def _already_ran(key: str, since: str) -> Conflict:
@@ -380,9 +379,7 @@ def run_pull(session: Session, period: Period, fetched_by: str, config: SyncConf
     """Fetch every applicable source concurrently and store the outcomes (not committed).
     Only the mappings of indicators in force are asked (`indicators_in_force`)."""
     if is_frozen(period):
-        raise Conflict(f"期间 {period.code} 已{period.state}，源数据已冻结，不能再获取。\n"
-                       f"Period {period.code} is {period.state}: its facts are frozen and a "
-                       "pull cannot change them.")
+        raise Conflict(both("pull.frozen", code=period.code, state=period.state))
     # The one period-code check; quarters and years are windows too (not PeriodWindow.of).
     code = parse_period_code(valid_code(period.code, "en"))
     window = PeriodWindow(code.code, code.start, code.end)

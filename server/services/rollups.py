@@ -25,6 +25,7 @@ from server import policy
 from server.models import Period, User
 from server.periodcode import month_of, parse_period_code
 from server.scoring.engine import band_grade, competition_ranks, forced_grades, rank_order
+from server.scoring.messages import both
 from server.scoring.model import GradeBand, GradeQuota
 from server.scoring.numbers import round_half_up
 from server.services.errors import BadRequest
@@ -38,8 +39,7 @@ def months_of(code: str) -> list[str]:
     checked by the one period-code check (server/periodcode.py)."""
     parsed = parse_period_code(valid_code(code))
     if parsed.kind == "month":
-        raise BadRequest(f"“{code}”不是季度（如 2026-Q4）或年度（如 2026）。\n"
-                         f"'{code}' is not a quarter (e.g. 2026-Q4) or a year (e.g. 2026).")
+        raise BadRequest(both("rollup.not_a_window", code=code))
     months, day = [], parsed.start
     while day < parsed.end:
         months.append(month_of(day))

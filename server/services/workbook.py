@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from server.scoring.messages import msg
+from server.scoring.messages import both, msg
 from server.scoring.model import Problem, ScoreInput, ValidationError
 from server.services.errors import BadRequest, Unprocessable
 from server.workbook.contract import Tables, read_meta, read_tables, to_score_input
@@ -25,7 +25,7 @@ from server.xlwire.snapshot import BookSnapshot
 def parse_book(raw: bytes | bytearray, copies: Mapping[str, bytes | bytearray] | None = None
                ) -> BookSnapshot:
     if not raw:
-        raise BadRequest("请求中没有工作簿数据。\nThe request carries no workbook.")
+        raise BadRequest(both("workbook.none"))
     try:
         return parse_payload(raw, copies)
     except PayloadError as exc:

@@ -231,3 +231,23 @@ def test_bad_field_name_is_refused_without_echoing_it(app, client):
     assert r.status_code == 400 and "\x00" not in r.get_data(as_text=True)
     r = client.get("/healthz?x\x01y=1")
     assert r.status_code == 400 and "\x01" not in r.get_data(as_text=True)
+
+
+
+@pytest.mark.parametrize(("lang", "says"), [("zh", "最多加分必须在 0 到 100 之间。"),
+                                           ("en", "Max up: between 0 and 100.")])
+def test_user_form_names_the_limit_in_the_page_language(app, web_login, lang, says):
+    """The catalogue's two-line error (admin.points_range), its field worded in each line's
+    language; the page shows the line of its own."""
+    from tests.web.conftest import csrf_from
+
+    admin = app.test_client()
+    web_login(admin, "root", "hr_admin")
+    page = admin.get(f"/admin/users?lang={lang}").get_data(as_text=True)
+    r = admin.post("/admin/users", data={
+        "name": "newbie", "display_name": "新人", "role": "executive", "max_up": "101",
+        "csrf_token": csrf_from(page)})
+    assert r.status_code == 400, (r.status_code, r.get_data(as_text=True)[:500])
+    assert says in r.get_data(as_text=True)
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(User)) == 1  # root only
