@@ -50,6 +50,13 @@ def _run(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -101,6 +108,13 @@ def test_a_server_dies_with_the_test_process_however_it_dies():
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     child = int(parent.stdout.readline())
     try:
+        # setpriv sets the parent-death signal and then execs the server: a parent killed
+        # before that (a loaded machine) leaves a child that was never told. Kill it once the
+        # child runs the server's own command line, as a harness' timeout would.
+        for _ in range(600):  # bounded: up to ~60 s under load
+            if b"time.sleep(600)" in _cmdline(child):
+                break
+            time.sleep(0.1)
         parent.kill()
         parent.wait(timeout=30)
         for _ in range(300):  # bounded: the kernel signals at once; up to ~30 s under load

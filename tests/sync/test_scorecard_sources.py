@@ -174,7 +174,9 @@ def test_an_indicator_added_mid_month_is_pulled_from_its_source_mapping(
     # x10 = 10.67; the rest as before: 89.95 - 31.20 + 20.80 + 10.67           -> 90.22
     after = runs_of(app, "manufacturing")[-1]
     assert totals(book)["M1001"] == Decimal("90.22")
-    assert {ln["indicator"] for ln in after.lines} >= {"CUST_REPURCHASE"}
+    from server.services import stored_run
+
+    assert {ln["indicator"] for ln in stored_run.lines(after)} >= {"CUST_REPURCHASE"}
     assert total_of(before, "M1001") == "89.95" and total_of(after, "M1001") == "90.22"
 
     web_login(client, "hr", "hr_admin")
