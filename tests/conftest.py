@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# One chromium for the whole session, shared by every test that opens a page (defined once:
+# Playwright's sync API cannot start twice in a thread).
+from tests.chromium import browser  # noqa: F401 - the fixture
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -5,7 +5,7 @@ Shared fixtures for every web-page test:
 * ``live_server`` — the base URL (``http://127.0.0.1:<port>``) of the app from tests/conftest.py
   (its own migrated SQLite database per test), served by werkzeug in a background thread.
 * ``browser`` — one chromium per session (``/usr/bin/chromium``; Playwright never downloads a
-  browser here). ``page`` — a fresh context and page per test that may talk to 127.0.0.1 only;
+  browser here), from tests/chromium.py through tests/conftest.py, shared with tests/cards. ``page`` — a fresh context and page per test that may talk to 127.0.0.1 only;
   console errors, page errors and dialogs are recorded on ``page.kb_problems`` /
   ``page.kb_dialogs``.
 * ``open_taskpane`` — opens /addin/taskpane.html with Microsoft's office.js replaced by
@@ -18,8 +18,6 @@ installs chromium).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,39 +25,9 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = os.environ.get("KPIBOOK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 OFFICE_STUB = Path(__file__).with_name("office_stub.js")
 # A task pane is narrow: Excel's default is about 350 px wide.
 TASKPANE_VIEWPORT = {"width": 360, "height": 900}
-
-
-def _unavailable(reason: str) -> None:
-    """Fail in CI (the setup scripts must provide it), skip elsewhere."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[test]')")
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        _unavailable(f"{CHROMIUM} is missing (scripts/setup-system installs chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -15,16 +15,14 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import User
-from tests.browser.conftest import CHROMIUM_ARGS, browser  # noqa: F401 - the fixture
 from tests.cards.test_cards import BASE, GM, _event
 from tests.web.conftest import PERIOD
 
 SHOTS = Path(os.environ.get("KPIBOOK_SCREENSHOTS", "/tmp/kpibook-cards"))
-assert CHROMIUM_ARGS
 
 
 @pytest.fixture
-def card_page(browser):  # noqa: F811 - the fixture imported above
+def card_page(browser):
     context = browser.new_context(viewport={"width": 440, "height": 560}, locale="zh-CN",
                                   device_scale_factor=2)
     context.route("**/*", lambda route: route.continue_()
