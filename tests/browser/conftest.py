@@ -6,8 +6,8 @@ Shared fixtures for every web-page test:
   (its own migrated SQLite database per test), served by werkzeug in a background thread.
 * ``browser`` — one chromium per session (``/usr/bin/chromium``; Playwright never downloads a
   browser here), from tests/chromium.py through tests/conftest.py, shared with tests/cards.
-  ``page`` — a fresh context and page per test that may talk to 127.0.0.1 only; console errors, page errors and dialogs are recorded on ``page.kb_problems`` /
-  ``page.kb_dialogs``.
+  ``page`` — a fresh context and page per test that may talk to 127.0.0.1 only; console
+  errors, page errors and dialogs are recorded on ``page.kb_problems`` / ``page.kb_dialogs``.
 * ``open_taskpane`` — opens /addin/taskpane.html with Microsoft's office.js replaced by
   ``office_stub.js`` (Office + a tiny in-memory Excel), see that file.
 
