@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import live_server  # noqa: F401 - the one live server fixture
 from tests.xlwire import action_log
 
 action_log.install()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
@@ -38,22 +36,6 @@ BAD_CODES = {
     "1999-12": "the year must be 2000 to 2100",
     "2026-Q5": "the quarter must be Q1 to Q4",
 }
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    """The app served over HTTP on 127.0.0.1 (tokens over plain HTTP: ALLOW_INSECURE_HTTP)."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live_server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 @pytest.fixture
