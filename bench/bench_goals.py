@@ -1,7 +1,7 @@
 """The goals of issue #16, each beside its figure, measured side by side in one run.
 
     .venv/bin/python bench/bench_goals.py [--small 5000] [--large 20000] [--lo 10000]
-                                          [--runs 3] [--skip lo,xlwings]
+                                          [--runs 3] [--skip lo,xlwings,large,flask]
 
 The parent builds every request body once (bench_protocol.build_payload: the kpibook client's
 payload of a month, then the same workbook as the first Score's answer left it) and writes them
@@ -10,6 +10,10 @@ another's heap and peak RSS is the contender's own:
 
 - request: the re-score request a digest client sends at --small (output sheets by digest,
   compact JSON as the Office.js client sends it), against the same request with values;
+- flask: the Score button through Flask at --small (test client, SQLite, the run stored and
+  the history committed), as the product's clients press it again on an unchanged month:
+  by digest (Office.js, VBA and headless send kb_meta's `sheet_digests` sheets by digest)
+  and with values (a client that does not speak digests), CPU ms per press, median;
 - server: kpibook's server path of that re-score (parse with the stored copies, contract,
   engine, plan, actions, response body) at --large, with digests and with values: best and
   median seconds, and the process's peak RSS (/proc VmHWM) with its RSS before the
@@ -26,6 +30,7 @@ Figures only: nothing asserts on time. docs/benchmarks.md keeps a run's output.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -43,6 +48,8 @@ sys.path.insert(0, str(HERE.parent))
 PYTHON = sys.executable
 
 GOALS = {
+    "flask_ms": ("Score through Flask at {small:,}, by digest (stored, committed)", "< 400 ms",
+                 lambda v: v < 400),
     "request_mb": ("re-score request at {small:,}", "< 9 MB", lambda v: v < 9.0),
     "server_s": ("re-score server path at {large:,}", "< 1.5 s", lambda v: v < 1.5),
     "rss_mb": ("re-score peak RSS at {large:,}", "< 500 MB", lambda v: v < 500),
@@ -166,6 +173,67 @@ def child_server(n: int, mode: str, runs: int, work: Path) -> dict:
             "request_bytes": path.stat().st_size, "totals_differing": differing}
 
 
+def _as_javascript_reads(payload: dict) -> dict:
+    """The payload as Office.js reads it: a whole number is 2, never 2.0 (JavaScript has one
+    number type, and JSON.stringify(2.0) is "2"); the digests are computed over that."""
+    for sheet in payload["sheets"]:
+        sheet["values"] = [[int(v) if v.__class__ is float and v.is_integer() else v
+                            for v in row] for row in sheet["values"]]
+    return payload
+
+
+def child_flask(n: int, runs: int) -> dict:
+    """POST /xl/score through Flask at `n` in this process: New period, a first Score by a
+    client that speaks digests (its answer stamps kb_meta `sheet_digests`), then `runs`
+    presses again by digest and `runs` with values, CPU and wall per press."""
+    import copy
+
+    import bench_protocol as bp
+    import workload
+
+    from addin.headless import digest_sheets
+    from server.xlwire import digest as wire_digest
+
+    payload = bp.build_payload(workload.generate(n, 10))
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    client, headers, base = bp.flask_client(20 * len(body))
+
+    def post(path: str, data: dict, extra: dict | None = None):
+        r = client.post(path, data=json.dumps(data, ensure_ascii=False).encode(),
+                        headers={**headers, **(extra or {})}, base_url=base)
+        if r.status_code != 200:
+            raise SystemExit(f"{path} -> {r.status_code}: {r.get_data(as_text=True)[:300]}")
+        return r
+
+    r = post("/xl/new_period?period=2026-10", payload)
+    payload = bp.apply_to_payload(payload, r.get_json()["actions"])
+    r = post("/xl/score", payload, {wire_digest.DIGESTS_HEADER: "-"})
+    payload = _as_javascript_reads(bp.apply_to_payload(payload, r.get_json()["actions"]))
+    by_digest = copy.deepcopy(payload)
+    digests = wire_digest.format_digests(digest_sheets(by_digest))
+    bodies = {"digest": (json.dumps(by_digest, ensure_ascii=False).encode(),
+                         {wire_digest.DIGESTS_HEADER: digests}),
+              "values": (json.dumps(payload, ensure_ascii=False).encode(), {})}
+    del payload, by_digest
+    out: dict[str, object] = {"digested_sheets": digests.count("=")}
+    for mode, (data, extra) in bodies.items():
+        cpus, walls = [], []
+        for _ in range(runs):
+            gc.collect()
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = client.post("/xl/score", data=data, headers={**headers, **extra},
+                            base_url=base)
+            cpus.append(time.process_time() - c0)
+            walls.append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                raise SystemExit(f"score {mode} -> {r.status_code}: "
+                                 f"{r.get_data(as_text=True)[:300]}")
+        out[mode] = {"cpu_ms": statistics.median(cpus) * 1000,
+                     "wall_ms": statistics.median(walls) * 1000,
+                     "request_bytes": len(data), "response_bytes": len(r.get_data())}
+    return out
+
+
 def child_xlwings(n: int, variant: str, runs: int, work: Path) -> dict:
     import xlwings_app
 
@@ -207,12 +275,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--large", type=int, default=20000)
     ap.add_argument("--lo", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--skip", default="", help="comma list of: lo, xlwings, large")
+    ap.add_argument("--skip", default="", help="comma list of: lo, xlwings, large, flask")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         kind, *rest = args.child
-        if kind == "server":
+        if kind == "flask":
+            out = child_flask(int(rest[0]), int(rest[1]))
+        elif kind == "server":
             out = child_server(int(rest[0]), rest[1], int(rest[2]), Path(rest[3]))
         elif kind == "xlwings":
             out = child_xlwings(int(rest[0]), rest[1], int(rest[2]), Path(rest[3]))
@@ -234,6 +304,13 @@ def main(argv: list[str] | None = None) -> dict:
               f"by digest", flush=True)
     fig: dict[str, dict] = {}
     runs = str(args.runs)
+    if "flask" not in skip:
+        fig["flask"] = run_child("flask", str(args.small), runs)
+        for mode in ("digest", "values"):
+            r = fig["flask"][mode]
+            print(f"Flask POST /xl/score again {mode:>6} at {args.small:,}: median cpu "
+                  f"{r['cpu_ms']:.0f} ms, wall {r['wall_ms']:.0f} ms, request "
+                  f"{r['request_bytes']:,} B, response {r['response_bytes']:,} B", flush=True)
     for n in sizes:
         for mode in ("digest", "values"):
             fig[f"server-{mode}-{n}"] = run_child("server", str(n), mode, runs, str(work))
@@ -267,6 +344,8 @@ def main(argv: list[str] | None = None) -> dict:
     # measures the wait for a core; wall figures are printed above.
     small_server = fig[f"server-values-{args.small}"]["cpu_s"]
     values = {"request_mb": built[args.small]["digest_bytes"] / 1e6}
+    if "flask" in fig:
+        values["flask_ms"] = fig["flask"]["digest"]["cpu_ms"]
     if "large" not in skip:
         values["server_s"] = fig[f"server-digest-{args.large}"]["cpu_s"]
         values["rss_mb"] = fig[f"server-digest-{args.large}"]["peak_rss_mb"]
@@ -278,8 +357,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; times are CPU "
           "seconds, medians\ngoal                                                     target"
           "                        figure      met")
-    fmt = {"request_mb": "{:.2f} MB", "server_s": "{:.3f} s", "rss_mb": "{:.0f} MB",
-           "lo_x": "{:.1f}x", "plain_x": "{:.1f}x", "raw_x": "{:.1f}x"}
+    fmt = {"flask_ms": "{:.0f} ms", "request_mb": "{:.2f} MB", "server_s": "{:.3f} s",
+           "rss_mb": "{:.0f} MB", "lo_x": "{:.1f}x", "plain_x": "{:.1f}x", "raw_x": "{:.1f}x"}
     for key, (label, target, met) in GOALS.items():
         if key not in values:
             continue

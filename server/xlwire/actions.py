@@ -386,23 +386,30 @@ def _sheet_columns(sheet: SheetSnapshot, target: _Target, keys: list[str], n: in
     return out
 
 
-_ONE_NUMBER_TYPE = ({int}, {float}, {bool})
+_NUMBERS = frozenset({int, float})
+
+
+def _excel_kind(cls: type) -> type:
+    """An Excel cell holds one kind of number: 2 and 2.0 are the same cell (Office.js sends
+    2 for a cell the server wrote as 2.0, since JSON.stringify(2.0) is "2")."""
+    return float if cls is int else cls
 
 
 def _holds(have: list[object] | None, values: list[object], classes: set[type]) -> bool:
-    """Does the sheet hold exactly `values` (same values, same types)? `have`: what it holds
-    there (`_sheet_columns`; None for a new column or a short row), `classes`: the set of
-    the value classes. Checked at C speed."""
+    """Does the sheet hold exactly `values` (same values, same kinds of cell)? `have`: what
+    it holds there (`_sheet_columns`; None for a new column or a short row), `classes`: the
+    set of the value classes. Checked at C speed."""
     if have is None or len(have) != len(values) or not values or have != values:
         return False
-    # Equal text is text on both sides (a str equals nothing else); numbers need their types
-    # compared (1 == 1.0 == True), cell by cell unless both sides have the same one number
-    # type besides text and blanks (then each equal cell has it on both sides).
+    # Equal text is text on both sides (a str equals nothing else); numbers are one kind of
+    # cell in Excel (2 == 2.0), but a bool is not a number there although True == 1: the
+    # kinds are compared cell by cell only when a bool is on either side.
     if classes <= _TEXT_OR_EMPTY:
         return True
-    if classes - _TEXT_OR_EMPTY in _ONE_NUMBER_TYPE and set(map(type, have)) == classes:
+    held = set(map(type, have))
+    if (classes | held) - _TEXT_OR_EMPTY <= _NUMBERS:
         return True
-    return list(map(type, have)) == list(map(type, values))
+    return list(map(_excel_kind, map(type, have))) == list(map(_excel_kind, map(type, values)))
 
 
 def _fill_actions(write: TableWrite, target: _Target, n: int, actions: list[Action]) -> None:
