@@ -14,13 +14,14 @@ from __future__ import annotations
 import copy
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from server.gcpause import cycle_collector_paused
+from server.scoring.columns import ColumnRun
 from server.scoring.messages import Message, about, lang_of, message, seq, why_of
 from server.scoring.model import (
     COMPANY_GROUP,
@@ -49,6 +50,9 @@ from server.scoring.rules import (
     indicator_issues,
     params_issues,
 )
+
+# False: every line takes the per-line path (the differential tests compare both ways).
+COLUMNS = True
 
 ZERO = Decimal(0)
 ZERO_POINTS = Decimal("0.00")  # a zeroed line shows 0.00 like every other line
@@ -206,7 +210,14 @@ class _Run:
         self.lines: list[tuple] = []  # LineTable rows: LINE_FIELDS of each line
         self.totals: list[tuple[Employee, Decimal | None, str, tuple[str, ...]]] = []
         self.spans: list[int] = []  # where each employee's lines start in `lines`, then the end
-        self._score_lines()
+        # The column path (server/scoring/columns.py) scores everyone at once, rule by rule
+        # over whole columns; it declines (None) when the input has problems or anything it
+        # does not handle, and the per-line path below gives the same figures and words.
+        self.columns: ColumnRun | None = None
+        if COLUMNS and not self.problems:
+            self.columns = ColumnRun.score(self)
+        if self.columns is None:
+            self._score_lines()
 
     def again(self, adjustments: Iterable[Adjustment]) -> _Run:
         """This run with other adjustments, for an input that differs only in them.
@@ -217,6 +228,8 @@ class _Run:
         `adjustments` are scored again; everyone else's lines and total are taken as they
         are. Problems come out in the order a full run would report them: the adjustments
         table's, then the lines' in roster order (the rest of the input had none)."""
+        if self.columns is not None:  # a column run: see _Columns.again
+            return self.columns.again(self, adjustments)
         run = copy.copy(self)
         run.problems = []
         run.adjustments = defaultdict(list)
@@ -454,7 +467,8 @@ class _Run:
 
     # -- lines -----------------------------------------------------------------------------
 
-    def _score_lines(self, reuse: tuple[_Run, set[str]] | None = None) -> None:
+    def _score_lines(self, reuse: tuple[_Run, set[str]] | None = None,
+                     only: Collection[str] | None = None) -> None:
         """Every line of every employee, in input order; the hot loop of the engine.
 
         Per-indicator constants are gathered once into plans (one per department/position
@@ -503,6 +517,8 @@ class _Run:
 
         for i, emp in enumerate(self.employees.values()):
             eid = emp.employee_id
+            if only is not None and eid not in only:
+                continue  # scored by the column path (_columns.py)
             append_span(len(lines))
             if reuse is not None and eid not in redo:
                 lines.extend(kept_lines[kept_spans[i]:kept_spans[i + 1]])
@@ -825,7 +841,8 @@ class _Run:
                 results.append(EmployeeResult(emp.employee_id, total, grade[i], rank[i],
                                               group_rank[i], status, missing))
                 i += 1
-        return ScoreResult(LineTable(self.lines), tuple(results))
+        lines = self.columns.table() if self.columns is not None else LineTable(self.lines)
+        return ScoreResult(lines, tuple(results))
 
 
 def _frozen(params: Mapping[str, object]) -> tuple:

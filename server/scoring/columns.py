@@ -1,0 +1,403 @@
+"""The engine's column path: a month scored rule by rule over whole columns (issue #16).
+
+The per-line path (engine._Run._score_lines) walks 100,000 lines one by one and builds a
+tuple, a figure and a sentence for each. Here the lines are a grid, one row per employee and
+one column per indicator, and the work goes a column at a time:
+
+- the common line (data present, no adjustment) is scored in bulk: per indicator, per
+  weight in play (department and position decide which indicators apply and so the
+  re-normalised weights) and per scorer (the indicator's or a personal target's), the
+  column of values is handed to a kernel (server/scoring/kernels.py): numpy scaled-integer
+  arithmetic for the rules it covers, rounding half away from zero exactly as Decimal
+  quantize does, else the rule's own `run` once per distinct value;
+- everyone with anything unusual (missing data and its policies, adjustments, a weighted
+  sum of zero) is scored by the per-line path itself (`_score_lines(only=...)`), so those
+  rules live in one place;
+- totals are column sums in cents; the lines come out as columns (model.LineTable), the
+  explanation column made only when read, through the same memoised rule texts as the
+  per-line path.
+
+Same figures, same words, same problems: anything the column path is not sure of (a value
+that is neither a Decimal nor text, a rule that raises, figures too large for int64) makes
+it decline, and the per-line path scores the whole input as before. tests/scoring/
+test_columns.py compares both paths field by field.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from operator import attrgetter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from server.scoring.kernels import column_points
+from server.scoring.model import LINE_FIELDS, Adjustment, LineStatus, LineTable
+from server.scoring.numbers import to_decimal
+
+if TYPE_CHECKING:
+    from server.scoring.engine import _Run
+
+ZERO = Decimal(0)
+_value_of, _stale_of = attrgetter("value"), attrgetter("stale")
+_CENTS_LIMIT = 10**15  # per line; the sum of a row's lines then stays far inside int64
+
+
+def _filled(value: object, n: int) -> np.ndarray:
+    """An object array holding `value` n times (np.full would turn a str enum into str)."""
+    array = np.empty(n, dtype=object)
+    array.fill(value)
+    return array
+
+
+def _objects(values: Iterable[object], n: int) -> np.ndarray:
+    """An object array of `values` (never a str or number array numpy would infer)."""
+    return np.fromiter(values, dtype=object, count=n)
+
+
+class _NoFact:
+    """A formula line whose inputs are all present but which has no 'actual' fact."""
+
+    value = None
+    stale = False
+
+
+_NO_FACT = _NoFact()
+
+
+class _Column:
+    """The scored lines of one indicator: their positions in the grid, and what makes their
+    explanations when they are asked for."""
+
+    __slots__ = ("positions", "values", "fields", "groups", "params", "scorers", "stale")
+
+    def __init__(self, positions: np.ndarray, values: list, fields: list | None,
+                 groups: np.ndarray, params: list[tuple], scorers: int,
+                 stale: list[bool]) -> None:
+        # group number g: weighting g // scorers, scorer g % scorers (0: the indicator's)
+        self.positions, self.values, self.fields = positions, values, fields
+        self.groups, self.params, self.scorers, self.stale = groups, params, scorers, stale
+
+    def explanations(self, personal_text: str, stale_text: str) -> list[str]:
+        """The per-line path's words, line for line (engine._Run._score_lines: the rule's
+        text, " = " and the rounded points, remembered per value text, then the personal
+        target and stale notes)."""
+        from server.scoring.engine import CENT, ROUND_HALF_UP
+
+        memos: list[dict] = [{} for _ in self.params]
+        decimal, string = Decimal, str
+        fields = self.fields
+        texts = []
+        append = texts.append
+        params = self.params
+        scorers = self.scorers
+        for n, (value, group, stale) in enumerate(zip(self.values, self.groups.tolist(),
+                                                      self.stale, strict=True)):
+            if fields is not None:
+                key = None
+            elif type(value) is decimal:
+                key = string(value)
+            else:  # text: the column path takes Decimals and text only
+                key = (value,)
+            memo = memos[group]
+            found = memo.get(key) if key is not None else None
+            if found is None:
+                (_, w_text, w_run, divisor), scorer = params[group]
+                raw, words = scorer.run(value, w_run, w_text, fields[n] if fields else None)
+                if divisor is not None:
+                    raw = raw / divisor
+                base = raw.quantize(CENT, ROUND_HALF_UP)
+                found = f"{words} = {base!s}"
+                if key is not None:
+                    memo[key] = found
+            if group % scorers:  # a personal target's scorer
+                found += personal_text
+            if stale:
+                found += stale_text
+            append(found)
+        return texts
+
+
+class ColumnRun:
+    """The lines and totals of a _Run, as a grid of columns (see the module doc)."""
+
+    def __init__(self, run: _Run, n: int, width: int, eids: list[str], codes: list[str]):
+        self.n, self.width, self.eids, self.codes = n, width, eids, codes
+        size = n * width
+        na = run.text["na"]
+        self.na_text = na
+        self.personal_text, self.stale_text = run.text["personal"], run.text["stale"]
+        # the n/a line everywhere; scored lines are written over it
+        self.grid: dict[str, np.ndarray] = {
+            "actual": _filled(None, size),
+            "target": _filled(None, size),
+            "weight": _filled(ZERO, size),
+            "base_points": _filled(None, size),
+            "adjustment": _filled(ZERO, size),
+            "points": _filled(None, size),
+            "status": _filled(LineStatus.NOT_APPLICABLE, size),
+            "stale": _filled(False, size),
+        }
+        self.cents = np.zeros(size, dtype=np.int64)
+        self.columns: list[_Column] = []
+        self.special: set[str] = set()  # scored by the per-line path
+        # the per-line path's explanations: {"positions": in the grid, "texts": theirs}
+        self.special_texts: dict[str, object] = {}
+        self.plain_totals: list[Decimal | None] = [None] * n
+        self._table: LineTable | None = None
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    @classmethod
+    def score(cls, run: _Run) -> ColumnRun | None:
+        """Score `run`'s input, or None (nothing changed) when the per-line path must."""
+        rules = run.rules
+        indicators = [ind for ind in rules.indicators if run.indicators.get(ind.code) is ind]
+        employees = list(run.employees.values())
+        if not indicators or not employees or any(ind.code not in run.scorers
+                                                  for ind in indicators):
+            return None
+        codes = [ind.code for ind in indicators]
+        width, n = len(indicators), len(employees)
+        eids = [emp.employee_id for emp in employees]
+        self = cls(run, n, width, eids, codes)
+        if not self._score_plain(run, indicators, employees):
+            return None
+        self._score_special(run, employees, self.special)
+        return self
+
+    def _score_plain(self, run: _Run, indicators: list, employees: list) -> bool:
+        rules, width, n, eids, codes = run.rules, self.width, self.n, self.eids, self.codes
+        default_missing = rules.missing_default
+        policies = {ind.code: ind.missing or default_missing for ind in indicators}
+        weights = {ind.code: to_decimal(ind.weight) for ind in indicators}
+        full_sum = sum((weights[ind.code] for ind in indicators if ind.weighted), ZERO)
+
+        # one plan per (department, position), as in the per-line path: its entries at the
+        # weight sum of everyone with all their data
+        plan_index: dict[tuple[str, str], int] = {}
+        plans: list[tuple] = []
+        plan_of = np.empty(n, dtype=np.int64)
+        weight_cache: dict[Decimal, dict] = {}
+        for i, emp in enumerate(employees):
+            where = (emp.department, emp.position)
+            p = plan_index.get(where)
+            if p is None:
+                p = plan_index[where] = len(plans)
+                entries, applicable_sum, _, has_weighted, _ = run._plan(
+                    emp, indicators, policies, weights, full_sum)
+                if applicable_sum != full_sum and applicable_sum > 0:
+                    eff = weight_cache.get(applicable_sum)
+                    if eff is None:
+                        eff = weight_cache[applicable_sum] = run._effective_weights(
+                            weights, applicable_sum, indicators)
+                    entries = tuple((*entry[:6], *eff[entry[0]]) if entry[2] is not None
+                                    and entry[1].weighted else entry for entry in entries)
+                nothing = has_weighted and applicable_sum <= 0
+                plans.append((entries, nothing))
+            plan_of[i] = p
+        if any(len(entries) != width for entries, _ in plans):
+            return False  # a line left out (a broken rule): the per-line path reports it
+
+        applies = np.array([[entry[2] is not None for entry in entries] for entries, _ in plans],
+                           dtype=bool)[plan_of]  # (n, width)
+        facts_of = run.facts_of
+        flat: list = []
+        extend = flat.extend
+        for eid in eids:
+            extend(map(facts_of[eid].get, codes))
+        facts = _objects(flat, n * width)
+        present = facts.astype(bool).reshape(n, width)
+        fields_get, stale_inputs = run.fields.get, run.stale_inputs
+        formula_fields: dict[int, list] = {}  # column -> per employee: fields or None
+        for k, ind in enumerate(indicators):
+            if ind.rule != "formula":
+                continue
+            needs = run.scorers[ind.code].needs
+            column_fields: list = [None] * n
+            for i in np.flatnonzero(applies[:, k]).tolist():
+                fields = fields_get((eids[i], ind.code))
+                has = fields is not None and needs <= fields.keys()
+                present[i, k] = has
+                if has:
+                    column_fields[i] = fields
+            formula_fields[k] = column_fields
+        special = (applies & ~present).any(axis=1)
+        adjusted = {eid for eid, _ in run.adjustments}
+        if adjusted:
+            special |= np.fromiter((eid in adjusted for eid in eids), dtype=bool, count=n)
+        nothing = np.array([nothing for _, nothing in plans], dtype=bool)
+        special |= nothing[plan_of]
+        self.special = {eids[i] for i in np.flatnonzero(special).tolist()}
+
+        # personal scorers: per column, 0 for the indicator's own, else 1 + its index
+        row_of = {eid: i for i, eid in enumerate(eids)}
+        column_of = {code: k for k, code in enumerate(codes)}
+        personal = np.zeros((n, width), dtype=np.int64)
+        scorers_of: list[list] = [[run.scorers[code]] for code in codes]
+        number_of: list[dict[int, int]] = [{} for _ in codes]
+        for (eid, code), scorer in run.personal.items():
+            k = column_of[code]
+            number = number_of[k].get(id(scorer))
+            if number is None:
+                number = number_of[k][id(scorer)] = len(scorers_of[k])
+                scorers_of[k].append(scorer)
+            personal[row_of[eid], k] = number
+        grid, cents = self.grid, self.cents
+        ok = LineStatus.OK
+        plain = ~special
+        for k, ind in enumerate(indicators):
+            code = ind.code
+            # the weights in play: one class per distinct (weight, its text, the weight the
+            # rule gets, the divisor) among the plans where the indicator applies
+            classes: dict[tuple, int] = {}
+            class_of_plan = np.zeros(len(plans), dtype=np.int64)
+            weightings: list[tuple] = []
+            for p, (entries, _) in enumerate(plans):
+                entry = entries[k]
+                if entry[2] is None:
+                    continue
+                key = (repr(entry[6]), entry[7], repr(entry[8]), repr(entry[9]))
+                c = classes.get(key)
+                if c is None:
+                    c = classes[key] = len(weightings)
+                    weightings.append(entry[6:10])
+                class_of_plan[p] = c
+            rows = np.flatnonzero(plain & applies[:, k])
+            m = len(rows)
+            if not m:
+                continue
+            positions = rows * width + k
+            column_facts = facts[positions]
+            line_scorers = scorers_of[k]
+            groups = class_of_plan[plan_of[rows]] * len(line_scorers) + personal[rows, k]
+            if ind.rule == "formula":
+                column_fields = formula_fields[k]
+                row_list = rows.tolist()
+                line_fields = [column_fields[i] for i in row_list]
+                line_facts = [f if f is not None else _NO_FACT for f in column_facts.tolist()]
+                values = [f.value for f in line_facts]
+                stale = [f.stale or (eids[i], code) in stale_inputs
+                         for f, i in zip(line_facts, row_list, strict=True)]
+            else:
+                line_fields = None
+                fact_list = column_facts.tolist()  # a list maps at C speed, an array not
+                values = list(map(_value_of, fact_list))
+                stale = list(map(_stale_of, fact_list))
+                if not set(map(type, values)) <= {Decimal, str}:
+                    return False  # other value types: the per-line path's own rules
+            # one weighting and scorer per group number
+            params = [(weightings[g // len(line_scorers)], line_scorers[g % len(line_scorers)])
+                      for g in range(len(weightings) * len(line_scorers))]
+            found = column_points(ind, values, line_fields, groups, params)
+            if found is None:
+                return False
+            bases, line_cents = found
+            if int(np.abs(line_cents).max()) >= _CENTS_LIMIT:
+                return False
+            shown = _objects(bases, m)
+            grid["actual"][positions] = _objects(values, m)
+            grid["target"][positions] = _objects(
+                [scorer.target for scorer in line_scorers], len(line_scorers))[
+                    groups % len(line_scorers)]
+            grid["weight"][positions] = _objects(
+                [w[0] for w in weightings], len(weightings))[groups // len(line_scorers)]
+            grid["base_points"][positions] = shown  # and points: see _score_special
+            grid["status"][positions] = ok
+            grid["stale"][positions] = _objects(stale, m)
+            cents[positions] = line_cents
+            self.columns.append(_Column(positions, values, line_fields, groups, params,
+                                        len(line_scorers), stale))
+        # totals: a row's rounded lines added up, in cents (every line is quantized to the
+        # cent, so the Decimal sum is this many cents with exponent -2)
+        row_cents = cents.reshape(n, width).sum(axis=1)
+        total_cap = rules.total_cap
+        made: dict[int, Decimal] = {}
+        totals = self.plain_totals
+        for i in np.flatnonzero(plain).tolist():
+            c = int(row_cents[i])
+            total = made.get(c)
+            if total is None:
+                total = made[c] = Decimal(c).scaleb(-2)
+            if total_cap is not None and total > total_cap:
+                total = total_cap
+            totals[i] = total
+        return True
+
+    def _score_special(self, run: _Run, employees: Sequence, special: set[str]) -> None:
+        """The special employees by the per-line path, written over their rows; the run's
+        totals become everyone's, in roster order."""
+        run.lines, run.totals, run.spans = [], [], []
+        if special:
+            run._score_lines(only=special)
+        width, grid = self.width, self.grid
+        # points are the base points but on the per-line path's lines (adjustments)
+        grid["points"] = grid["base_points"].copy()
+        special_totals = iter(run.totals)
+        totals = []
+        rows: list[int] = []
+        for i, emp in enumerate(employees):
+            if emp.employee_id in special:
+                totals.append(next(special_totals))
+                rows.append(i)
+            else:
+                totals.append((emp, self.plain_totals[i], "ok", ()))
+        run.totals = totals
+        self.special_texts = {}
+        if run.problems or not rows:
+            return  # no result comes of a run with problems: its lines need not fit
+        lines = run.lines
+        positions = (np.array(rows, dtype=np.int64)[:, None] * width
+                     + np.arange(width)).ravel()
+        for f, name in enumerate(LINE_FIELDS):
+            if name in grid:
+                grid[name][positions] = _objects((line[f] for line in lines), len(lines))
+        self.special_texts = {"positions": positions,
+                              "texts": [line[8] for line in lines]}
+
+    # -- the same run with other adjustments ---------------------------------------------------
+
+    def again(self, run: _Run, adjustments: Iterable[Adjustment]) -> _Run:
+        """`run` (clean, scored by this) with other adjustments: everyone with adjustments in
+        either is scored again by the per-line path, with the employees that already took
+        it; everyone else's lines and totals are this run's."""
+        other = copy.copy(run)
+        other.problems = []
+        other.adjustments = defaultdict(list)
+        other._index_adjustments(adjustments)
+        redo = {eid for eid, _ in run.adjustments} | {eid for eid, _ in other.adjustments}
+        columns = copy.copy(self)
+        columns.grid = {name: values.copy() for name, values in self.grid.items()}
+        columns._table = None
+        columns.special = self.special | redo
+        columns._score_special(other, list(other.employees.values()), columns.special)
+        other.columns = columns
+        return other
+
+    # -- the lines -------------------------------------------------------------------------------
+
+    def table(self) -> LineTable:
+        """The lines as a LineTable of columns, the explanations made when first read."""
+        if self._table is None:
+            columns = {name: values.tolist() for name, values in self.grid.items()}
+            columns["employee_id"] = np.repeat(np.array(self.eids, dtype=object),
+                                               self.width).tolist()
+            columns["indicator"] = self.codes * self.n
+            self._table = LineTable.from_columns(columns, {"explanation": self._explanations},
+                                                 n=self.n * self.width)
+        return self._table
+
+    def _explanations(self) -> list[str]:
+        texts = _filled(self.na_text, self.n * self.width)
+        for column in self.columns:
+            made = column.explanations(self.personal_text, self.stale_text)
+            texts[column.positions] = _objects(made, len(made))
+        # the per-line path's rows last: they include rows a group covered before `again`
+        # scored them anew
+        special = self.special_texts
+        if special:
+            texts[special["positions"]] = _objects(special["texts"], len(special["texts"]))
+        return texts.tolist()
