@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from server.scoring.kernels import column_points
+from server.scoring.kernels import column_points, decimals_of_cents, per_distinct, value_keys
 from server.scoring.model import LINE_FIELDS, Adjustment, LineStatus, LineTable
 from server.scoring.numbers import to_decimal
 
@@ -72,52 +72,43 @@ class _Column:
     """The scored lines of one indicator: their positions in the grid, and what makes their
     explanations when they are asked for."""
 
-    __slots__ = ("positions", "values", "fields", "groups", "params", "scorers", "stale")
+    __slots__ = ("positions", "values", "keys", "fields", "groups", "params", "scorers",
+                 "stale")
 
-    def __init__(self, positions: np.ndarray, values: list, fields: list | None,
-                 groups: np.ndarray, params: list[tuple], scorers: int,
+    def __init__(self, positions: np.ndarray, values: list, keys: list | None,
+                 fields: list | None, groups: np.ndarray, params: list[tuple], scorers: int,
                  stale: list[bool]) -> None:
         # group number g: weighting g // scorers, scorer g % scorers (0: the indicator's)
-        self.positions, self.values, self.fields = positions, values, fields
+        self.positions, self.values, self.keys, self.fields = positions, values, keys, fields
         self.groups, self.params, self.scorers, self.stale = groups, params, scorers, stale
 
-    def explanations(self, personal_text: str, stale_text: str) -> list[str]:
+    def explanations(self, personal_text: str, stale_text: str) -> np.ndarray:
         """The per-line path's words, line for line (engine._Run._score_lines: the rule's
-        text, " = " and the rounded points, remembered per value text, then the personal
+        text, " = " and the rounded points, made once per value text, then the personal
         target and stale notes)."""
         from server.scoring.engine import CENT, ROUND_HALF_UP
 
-        memos: list[dict] = [{} for _ in self.params]
-        decimal, string = Decimal, str
-        fields = self.fields
-        texts = []
-        append = texts.append
-        params = self.params
-        scorers = self.scorers
-        for n, (value, group, stale) in enumerate(zip(self.values, self.groups.tolist(),
-                                                      self.stale, strict=True)):
-            if fields is not None:
-                key = None
-            elif type(value) is decimal:
-                key = string(value)
-            else:  # text: the column path takes Decimals and text only
-                key = (value,)
-            memo = memos[group]
-            found = memo.get(key) if key is not None else None
-            if found is None:
-                (_, w_text, w_run, divisor), scorer = params[group]
-                raw, words = scorer.run(value, w_run, w_text, fields[n] if fields else None)
-                if divisor is not None:
-                    raw = raw / divisor
-                base = raw.quantize(CENT, ROUND_HALF_UP)
-                found = f"{words} = {base!s}"
-                if key is not None:
-                    memo[key] = found
-            if group % scorers:  # a personal target's scorer
-                found += personal_text
-            if stale:
-                found += stale_text
-            append(found)
+        params, values, fields = self.params, self.values, self.fields
+
+        def text(group: int, line: int) -> str:
+            (_, w_text, w_run, divisor), scorer = params[group]
+            raw, words = scorer.run(values[line], w_run, w_text,
+                                    fields[line] if fields is not None else None)
+            if divisor is not None:
+                raw = raw / divisor
+            return f"{words} = {raw.quantize(CENT, ROUND_HALF_UP)!s}"
+
+        if self.keys is None:  # a formula: each line on its own
+            texts = _objects([text(g, line) for line, g in enumerate(self.groups.tolist())],
+                             len(values))
+        else:
+            texts = per_distinct(self.keys, self.groups, len(params), text)
+        personal = self.groups % self.scorers != 0  # a personal target's scorer
+        if personal.any():
+            texts[personal] = texts[personal] + personal_text
+        if any(self.stale):
+            stale = np.array(self.stale, dtype=bool)
+            texts[stale] = texts[stale] + stale_text
         return texts
 
 
@@ -292,7 +283,8 @@ class ColumnRun:
             # one weighting and scorer per group number
             params = [(weightings[g // len(line_scorers)], line_scorers[g % len(line_scorers)])
                       for g in range(len(weightings) * len(line_scorers))]
-            found = column_points(ind, values, line_fields, groups, params)
+            keys = value_keys(values) if line_fields is None else None
+            found = column_points(ind, values, keys, line_fields, groups, params)
             if found is None:
                 return False
             bases, line_cents = found
@@ -309,21 +301,18 @@ class ColumnRun:
             grid["status"][positions] = ok
             grid["stale"][positions] = _objects(stale, m)
             cents[positions] = line_cents
-            self.columns.append(_Column(positions, values, line_fields, groups, params,
+            self.columns.append(_Column(positions, values, keys, line_fields, groups, params,
                                         len(line_scorers), stale))
         # totals: a row's rounded lines added up, in cents (every line is quantized to the
         # cent, so the Decimal sum is this many cents with exponent -2)
         row_cents = cents.reshape(n, width).sum(axis=1)
+        rows = np.flatnonzero(plain)
+        made = decimals_of_cents(row_cents[rows])
         total_cap = rules.total_cap
-        made: dict[int, Decimal] = {}
+        if total_cap is not None:
+            made = [total_cap if total > total_cap else total for total in made]
         totals = self.plain_totals
-        for i in np.flatnonzero(plain).tolist():
-            c = int(row_cents[i])
-            total = made.get(c)
-            if total is None:
-                total = made[c] = Decimal(c).scaleb(-2)
-            if total_cap is not None and total > total_cap:
-                total = total_cap
+        for i, total in zip(rows.tolist(), made, strict=True):
             totals[i] = total
         return True
 
@@ -393,8 +382,8 @@ class ColumnRun:
     def _explanations(self) -> list[str]:
         texts = _filled(self.na_text, self.n * self.width)
         for column in self.columns:
-            made = column.explanations(self.personal_text, self.stale_text)
-            texts[column.positions] = _objects(made, len(made))
+            texts[column.positions] = column.explanations(self.personal_text,
+                                                          self.stale_text)
         # the per-line path's rows last: they include rows a group covered before `again`
         # scored them anew
         special = self.special_texts

@@ -21,7 +21,7 @@ Two ways, the same figures:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import count
 from math import gcd
@@ -38,8 +38,16 @@ _LIMIT = 2**62  # every intermediate product of a kernel stays below this
 _first, _second = itemgetter(0), itemgetter(1)
 
 
-def column_points(ind: Indicator, values: Sequence, fields: Sequence | None,
-                  groups: np.ndarray, params: Sequence[tuple]
+def value_keys(values: Sequence) -> list:
+    """The per-line path's memo key of each value: str of a Decimal, (text,) for text (a
+    label is never taken for a number's text)."""
+    if set(map(type, values)) == {Decimal}:
+        return list(map(str, values))
+    return [str(v) if type(v) is Decimal else (v,) for v in values]
+
+
+def column_points(ind: Indicator, values: Sequence, keys: list | None,
+                  fields: Sequence | None, groups: np.ndarray, params: Sequence[tuple]
                   ) -> tuple[list[Decimal], np.ndarray] | None:
     """(points, their cents) per line, or None when a line would be a problem (the rule
     raised): the per-line path then scores the input and reports it.
@@ -47,16 +55,12 @@ def column_points(ind: Indicator, values: Sequence, fields: Sequence | None,
     `groups`: per line, an index into `params`, whose items are ((w, w_text, w_run,
     divisor), scorer). Values are Decimals or text (a formula's: its fields)."""
     try:
-        if fields is not None:
+        if fields is not None or keys is None:
             return _per_line(values, fields, groups, params)
-        if set(map(type, values)) == {Decimal}:
-            keys = list(map(str, values))
-            if ind.rule == "ratio":
-                found = _ratio(keys, groups, params)
-                if found is not None:
-                    return found
-        else:  # a label is never taken for a number's text (as in the per-line path)
-            keys = [str(v) if type(v) is Decimal else (v,) for v in values]
+        if ind.rule == "ratio" and set(map(type, values)) == {Decimal}:
+            found = _ratio(keys, groups, params)
+            if found is not None:
+                return found
         return _by_value(values, keys, groups, params)
     except (ValueError, ArithmeticError):
         return None
@@ -82,20 +86,21 @@ def _per_line(values: Sequence, fields: Sequence, groups: np.ndarray,
     return list(map(_first, found)), np.array(list(map(_second, found)), dtype=np.int64)
 
 
-def _by_value(values: Sequence, keys: list, groups: np.ndarray, params: Sequence[tuple]
-              ) -> tuple[list[Decimal], np.ndarray]:
-    """The rule run once per group and distinct value text."""
-    m = len(values)
-    bases = np.empty(m, dtype=object)
-    cents = np.empty(m, dtype=np.int64)
-    if len(params) == 1 or not groups.any():
-        blocks = [(int(groups[0]) if m else 0, None)]
+def per_distinct(keys: list, groups: np.ndarray, n_params: int,
+                 compute: Callable[[int, int], object]) -> np.ndarray:
+    """compute(group, line) once per group and distinct key, spread over every line with
+    that group and key: an object array, one item per line."""
+    m = len(keys)
+    out = np.empty(m, dtype=object)
+    if not m:
+        return out
+    if n_params == 1 or not groups.any():
+        blocks = [(int(groups[0]), None)]
     else:
         order = np.argsort(groups, kind="stable")
         starts = np.flatnonzero(np.diff(groups[order])) + 1
         blocks = [(int(groups[block[0]]), block) for block in np.split(order, starts)]
     for group, lines in blocks:
-        (_, w_text, w_run, divisor), scorer = params[group]
         block_keys = keys if lines is None else [keys[i] for i in lines.tolist()]
         # each line -> the position of the first line with its key (in C: setdefault keeps
         # the first position it was given)
@@ -103,17 +108,26 @@ def _by_value(values: Sequence, keys: list, groups: np.ndarray, params: Sequence
         firsts = np.fromiter(map(first.setdefault, block_keys, count()), dtype=np.int64,
                              count=len(block_keys))
         where = list(first.values())
-        found = [_points(scorer, values[i if lines is None else int(lines[i])], w_run,
-                         w_text, divisor, None) for i in where]
-        block_bases = np.empty(len(block_keys), dtype=object)
-        block_cents = np.zeros(len(block_keys), dtype=np.int64)
-        block_bases[where] = _objects_of([f[0] for f in found])
-        block_cents[where] = [f[1] for f in found]
+        line_of = where if lines is None else lines[where].tolist()
+        made = np.empty(len(block_keys), dtype=object)
+        made[where] = _objects_of([compute(group, line) for line in line_of])
         if lines is None:
-            bases, cents = block_bases[firsts], block_cents[firsts]
+            out = made[firsts]
         else:
-            bases[lines], cents[lines] = block_bases[firsts], block_cents[firsts]
-    return bases.tolist(), cents
+            out[lines] = made[firsts]
+    return out
+
+
+def _by_value(values: Sequence, keys: list, groups: np.ndarray, params: Sequence[tuple]
+              ) -> tuple[list[Decimal], np.ndarray]:
+    """The rule run once per group and distinct value text."""
+    def compute(group: int, line: int) -> tuple[Decimal, int]:
+        (_, w_text, w_run, divisor), scorer = params[group]
+        return _points(scorer, values[line], w_run, w_text, divisor, None)
+
+    found = per_distinct(keys, groups, len(params), compute).tolist()
+    return list(map(_first, found)), np.fromiter(map(_second, found), dtype=np.int64,
+                                                 count=len(found))
 
 
 def _objects_of(values: list) -> np.ndarray:
@@ -153,7 +167,6 @@ def _ratio(keys: list[str], groups: np.ndarray, params: Sequence[tuple]
     numerator = np.zeros(n_groups, dtype=np.int64)
     denominator = np.ones(n_groups, dtype=np.int64)
     capped = np.zeros(n_groups, dtype=np.int64)
-    capped_points: list[Decimal] = [CENT] * n_groups
     used = np.unique(groups).tolist()
     for g in used:
         (_, _, w_run, divisor), scorer = params[g]
@@ -176,22 +189,19 @@ def _ratio(keys: list[str], groups: np.ndarray, params: Sequence[tuple]
         raw = w_run * cap  # the capped line exactly as the rule computes it
         if divisor is not None:
             raw = raw / divisor
-        capped_points[g] = raw.quantize(CENT, ROUND_HALF_UP)
-        capped[g] = int(capped_points[g].scaleb(2))
+        capped[g] = int(raw.quantize(CENT, ROUND_HALF_UP).scaleb(2))
     q = denominator[groups]
     cents = (2 * a * numerator[groups] + q) // (2 * q)
     at_cap = a >= threshold[groups]
     cents = np.where(at_cap, capped[groups], np.where(a <= 0, 0, cents))
-    # the Decimal of each distinct figure once: points repeat (a few thousand per month)
-    made: dict[int, Decimal] = {}
-    points: list[Decimal] = []
-    append = points.append
-    for c, top, g in zip(cents.tolist(), at_cap.tolist(), groups.tolist(), strict=True):
-        if top:
-            append(capped_points[g])
-            continue
-        found = made.get(c)
-        if found is None:
-            found = made[c] = Decimal(c).scaleb(-2)
-        append(found)
-    return points, cents
+    return decimals_of_cents(cents), cents
+
+
+def decimals_of_cents(cents: np.ndarray) -> list[Decimal]:
+    """Each figure in cents as the Decimal quantize gives (exponent -2, 0 as 0.00), made
+    once per distinct figure (points repeat: a few thousand distinct in a month)."""
+    if not len(cents):
+        return []
+    distinct, where = np.unique(cents, return_inverse=True)
+    made = _objects_of([Decimal(c).scaleb(-2) for c in distinct.tolist()])
+    return made[where].tolist()

@@ -34,6 +34,7 @@ HUNDRED = Decimal(100)
 
 # fields: the further fact fields of (employee, indicator) for formula rules, else None
 RunFunction = Callable[[object, Decimal, str, Mapping[str, object] | None], tuple[Decimal, str]]
+PointsFunction = Callable[[object, Decimal | Fraction, Mapping[str, object] | None], Decimal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +50,9 @@ class Scorer:
     # may pass w × 100 and divide by the re-normalising sum last. False (formula): run takes
     # the effective weight itself, as an exact Fraction when it is re-normalised.
     linear: bool = True
-    # points(value, weight, fields): run's figure alone, where making it without the words
-    # saves much (formula); None: take run's
-    points: Callable[[object, Decimal | Fraction, Mapping[str, object] | None], Decimal] | None = None
+    # points(value, weight, fields): run's figure alone, for the engine's column path, which
+    # makes the words only when a line is shown; None: take run's
+    points: PointsFunction | None = None
 
 
 @dataclass(frozen=True, slots=True)
