@@ -305,10 +305,11 @@ class ColumnRun:
                                         len(line_scorers), stale))
         # totals: a row's rounded lines added up, in cents (every line is quantized to the
         # cent, so the Decimal sum is this many cents with exponent -2)
-        row_cents = cents.reshape(n, width).sum(axis=1)
+        row_cents = self.row_cents = cents.reshape(n, width).sum(axis=1)
         rows = np.flatnonzero(plain)
         made = decimals_of_cents(row_cents[rows])
         total_cap = rules.total_cap
+        self.total_capped = total_cap is not None
         if total_cap is not None:
             made = [total_cap if total > total_cap else total for total in made]
         totals = self.plain_totals
@@ -334,7 +335,7 @@ class ColumnRun:
                 rows.append(i)
             else:
                 totals.append((emp, self.plain_totals[i], "ok", ()))
-        run.totals = totals
+        run.totals = self.totals = totals
         self.special_texts = {}
         if run.problems or not rows:
             return  # no result comes of a run with problems: its lines need not fit
@@ -346,6 +347,23 @@ class ColumnRun:
                 grid[name][positions] = _objects((line[f] for line in lines), len(lines))
         self.special_texts = {"positions": positions,
                               "texts": [line[8] for line in lines]}
+
+    def total_cents(self) -> np.ndarray | None:
+        """The totals of everyone with one (roster order), each as a whole number of cents,
+        or None when one is not a whole number of cents (a total cap such as 99.995)."""
+        cents = self.row_cents.copy()  # a plain row's total: its lines' cents, uncapped
+        scored = np.ones(self.n, dtype=bool)
+        for i, (emp, total, _, _) in enumerate(self.totals):
+            if emp.employee_id not in self.special and not self.total_capped:
+                continue
+            if total is None:
+                scored[i] = False
+                continue
+            whole = total.scaleb(2)
+            if whole != whole.to_integral_value() or abs(whole) >= _CENTS_LIMIT:
+                return None
+            cents[i] = int(whole)
+        return cents[scored]
 
     # -- the same run with other adjustments ---------------------------------------------------
 

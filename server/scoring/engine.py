@@ -20,6 +20,8 @@ from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+import numpy as np
+
 from server.gcpause import cycle_collector_paused
 from server.scoring.columns import ColumnRun
 from server.scoring.messages import Message, about, lang_of, message, seq, why_of
@@ -798,8 +800,17 @@ class _Run:
         whole = group_attr in ("", SCORECARD_GROUP, COMPANY_GROUP)
         scored = [(emp, total) for emp, total, _, _ in self.totals if total is not None]
         everyone = [t for _, t in scored]
-        order = rank_order(everyone)  # sorted once: each group's order is a part of it
-        rank = competition_ranks(everyone, order)
+        # the totals as whole cents when they all are: the same order and ties as the
+        # Decimals, sorted by numpy (a stable sort of the negated cents keeps equal totals
+        # in the order given, as rank_order does)
+        cents = self.columns.total_cents() if self.columns is not None else None
+        if cents is not None:
+            ranked: list = cents.tolist()
+            order = np.argsort(-cents, kind="stable").tolist()
+        else:
+            ranked = everyone
+            order = rank_order(everyone)  # sorted once: each group's order is a part of it
+        rank = competition_ranks(ranked, order)
         keys = ["" if whole else getattr(emp, group_attr) for emp, _ in scored]
         groups: dict[object, list[int]] = defaultdict(list)
         local = [0] * len(scored)  # each scored employee's position within their group
@@ -815,7 +826,7 @@ class _Run:
         forced = rules.grading is GradingMethod.FORCED
         company = group_attr == COMPANY_GROUP and bool(self.peers)
         for key, members in groups.items():
-            totals = [everyone[i] for i in members]
+            totals = [(everyone if company else ranked)[i] for i in members]
             group_order = group_orders[key]
             if company:
                 # the other scorecards' totals join the ranking and the quotas; only this
