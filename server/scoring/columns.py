@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from server.scoring.kernels import column_points, decimals_of_cents, per_distinct, value_keys
-from server.scoring.model import LINE_FIELDS, Adjustment, LineStatus, LineTable
+from server.scoring.model import LINE_FIELDS, Adjustment, LineStatus, LineTable, MissingPolicy
 from server.scoring.numbers import to_decimal
 
 if TYPE_CHECKING:
@@ -135,6 +135,8 @@ class ColumnRun:
         self.cents = np.zeros(size, dtype=np.int64)
         self.columns: list[_Column] = []
         self.special: set[str] = set()  # scored by the per-line path
+        self.odd_rows: set[int] = set()  # rows with a line made by _special_line
+        self.odd_texts: dict[str, object] = {}  # those lines' explanations (as below)
         # the per-line path's explanations: {"positions": in the grid, "texts": theirs}
         self.special_texts: dict[str, object] = {}
         self.plain_totals: list[Decimal | None] = [None] * n
@@ -167,12 +169,11 @@ class ColumnRun:
         weights = {ind.code: to_decimal(ind.weight) for ind in indicators}
         full_sum = sum((weights[ind.code] for ind in indicators if ind.weighted), ZERO)
 
-        # one plan per (department, position), as in the per-line path: its entries at the
-        # weight sum of everyone with all their data
+        # one plan per (department, position), as in the per-line path (raw entries: each
+        # indicator at its nominal weight), and its applicable weight sum
         plan_index: dict[tuple[str, str], int] = {}
         plans: list[tuple] = []
         plan_of = np.empty(n, dtype=np.int64)
-        weight_cache: dict[Decimal, dict] = {}
         for i, emp in enumerate(employees):
             where = (emp.department, emp.position)
             p = plan_index.get(where)
@@ -180,21 +181,15 @@ class ColumnRun:
                 p = plan_index[where] = len(plans)
                 entries, applicable_sum, _, has_weighted, _ = run._plan(
                     emp, indicators, policies, weights, full_sum)
-                if applicable_sum != full_sum and applicable_sum > 0:
-                    eff = weight_cache.get(applicable_sum)
-                    if eff is None:
-                        eff = weight_cache[applicable_sum] = run._effective_weights(
-                            weights, applicable_sum, indicators)
-                    entries = tuple((*entry[:6], *eff[entry[0]]) if entry[2] is not None
-                                    and entry[1].weighted else entry for entry in entries)
-                nothing = has_weighted and applicable_sum <= 0
-                plans.append((entries, nothing))
+                plans.append((entries, applicable_sum, has_weighted))
             plan_of[i] = p
-        if any(len(entries) != width for entries, _ in plans):
+        if any(len(entries) != width for entries, _, _ in plans):
             return False  # a line left out (a broken rule): the per-line path reports it
 
-        applies = np.array([[entry[2] is not None for entry in entries] for entries, _ in plans],
-                           dtype=bool)[plan_of]  # (n, width)
+        applies = np.array([[entry[2] is not None for entry in entries]
+                            for entries, _, _ in plans], dtype=bool)[plan_of]  # (n, width)
+        row_of = {eid: i for i, eid in enumerate(eids)}
+        column_of = {code: k for k, code in enumerate(codes)}
         facts_of = run.facts_of
         flat: list = []
         extend = flat.extend
@@ -216,17 +211,58 @@ class ColumnRun:
                 if has:
                     column_fields[i] = fields
             formula_fields[k] = column_fields
-        special = (applies & ~present).any(axis=1)
-        adjusted = {eid for eid, _ in run.adjustments}
-        if adjusted:
-            special |= np.fromiter((eid in adjusted for eid in eids), dtype=bool, count=n)
-        nothing = np.array([nothing for _, nothing in plans], dtype=bool)
-        special |= nothing[plan_of]
+        missing = applies & ~present
+        # who the per-line path scores whole: a blocked total (policy block), or no weight
+        # left (see below)
+        blocks = np.array([policies[code] is MissingPolicy.BLOCK for code in codes], dtype=bool)
+        special = (missing & blocks).any(axis=1)
+        # lines the per-line path's own _special_line makes, in the column path: missing
+        # data (policies zero and exclude) and adjusted lines
+        odd = missing & ~special[:, None]
+        for eid, code in run.adjustments:
+            odd[row_of[eid], column_of[code]] = True
+        odd &= applies
+        # each employee's weighting: the plan's, re-normalised to the weights still in play
+        # when data of an exclude indicator is missing (engine._Run._score_lines)
+        drops = np.array([ind.weighted and policies[ind.code] is MissingPolicy.EXCLUDE
+                          for ind in indicators], dtype=bool)
+        dropped = missing & drops & ~special[:, None]
+        variant_index: dict[tuple[int, Decimal], int] = {}
+        variants: list[tuple] = []  # (entries, kept sum) of each
+        variant_of = np.empty(n, dtype=np.int64)
+        weight_cache: dict[Decimal, dict] = {}
+        some_dropped = dropped.any(axis=1)
+        drop_rows = set(np.flatnonzero(some_dropped).tolist())
+        for i, p in enumerate(plan_of.tolist()):
+            entries, applicable_sum, has_weighted = plans[p]
+            kept_sum, renormalised = applicable_sum, applicable_sum != full_sum
+            if i in drop_rows:
+                for k in np.flatnonzero(dropped[i]).tolist():
+                    kept_sum -= weights[codes[k]]
+                renormalised = True
+            key = (p, kept_sum)
+            v = variant_index.get(key)
+            if v is None:
+                v = variant_index[key] = len(variants)
+                if has_weighted and kept_sum <= 0:
+                    variants.append((None, kept_sum))  # nothing left: the per-line path's
+                else:
+                    if renormalised:
+                        eff = weight_cache.get(kept_sum)
+                        if eff is None:
+                            eff = weight_cache[kept_sum] = run._effective_weights(
+                                weights, kept_sum, indicators)
+                        entries = tuple((*entry[:6], *eff[entry[0]]) if entry[2] is not None
+                                        and entry[1].weighted else entry for entry in entries)
+                    variants.append((entries, kept_sum))
+            variant_of[i] = v
+            if variants[v][0] is None:
+                special[i] = True
+        odd &= ~special[:, None]
         self.special = {eids[i] for i in np.flatnonzero(special).tolist()}
+        self.odd_rows = set(np.flatnonzero(odd.any(axis=1)).tolist())
 
         # personal scorers: per column, 0 for the indicator's own, else 1 + its index
-        row_of = {eid: i for i, eid in enumerate(eids)}
-        column_of = {code: k for k, code in enumerate(codes)}
         personal = np.zeros((n, width), dtype=np.int64)
         scorers_of: list[list] = [[run.scorers[code]] for code in codes]
         number_of: list[dict[int, int]] = [{} for _ in codes]
@@ -239,32 +275,32 @@ class ColumnRun:
             personal[row_of[eid], k] = number
         grid, cents = self.grid, self.cents
         ok = LineStatus.OK
-        plain = ~special
+        plain_lines = applies & ~missing & ~odd & ~special[:, None]
         for k, ind in enumerate(indicators):
             code = ind.code
             # the weights in play: one class per distinct (weight, its text, the weight the
             # rule gets, the divisor) among the plans where the indicator applies
             classes: dict[tuple, int] = {}
-            class_of_plan = np.zeros(len(plans), dtype=np.int64)
+            class_of_variant = np.zeros(len(variants), dtype=np.int64)
             weightings: list[tuple] = []
-            for p, (entries, _) in enumerate(plans):
-                entry = entries[k]
-                if entry[2] is None:
+            for v, (entries, _) in enumerate(variants):
+                if entries is None or entries[k][2] is None:
                     continue
+                entry = entries[k]
                 key = (repr(entry[6]), entry[7], repr(entry[8]), repr(entry[9]))
                 c = classes.get(key)
                 if c is None:
                     c = classes[key] = len(weightings)
                     weightings.append(entry[6:10])
-                class_of_plan[p] = c
-            rows = np.flatnonzero(plain & applies[:, k])
+                class_of_variant[v] = c
+            rows = np.flatnonzero(plain_lines[:, k])
             m = len(rows)
             if not m:
                 continue
             positions = rows * width + k
             column_facts = facts[positions]
             line_scorers = scorers_of[k]
-            groups = class_of_plan[plan_of[rows]] * len(line_scorers) + personal[rows, k]
+            groups = class_of_variant[variant_of[rows]] * len(line_scorers) + personal[rows, k]
             if ind.rule == "formula":
                 column_fields = formula_fields[k]
                 row_list = rows.tolist()
@@ -305,9 +341,18 @@ class ColumnRun:
                                         len(line_scorers), stale))
         # totals: a row's rounded lines added up, in cents (every line is quantized to the
         # cent, so the Decimal sum is this many cents with exponent -2)
+        grid["points"] = grid["base_points"].copy()  # the odd lines' differ: below
+        if not self._score_odd(run, indicators, variants, variant_of, odd, facts, policies):
+            return False
         row_cents = self.row_cents = cents.reshape(n, width).sum(axis=1)
-        rows = np.flatnonzero(plain)
+        rows = np.flatnonzero(~special)
         made = decimals_of_cents(row_cents[rows])
+        if self.odd_rows:  # added up as the per-line path does: their exponents may differ
+            points = grid["points"]
+            for j, i in enumerate(rows.tolist()):
+                if i in self.odd_rows:
+                    made[j] = sum((x for x in points[i * width:(i + 1) * width].tolist()
+                                   if x is not None), ZERO)
         total_cap = rules.total_cap
         self.total_capped = total_cap is not None
         if total_cap is not None:
@@ -317,6 +362,42 @@ class ColumnRun:
             totals[i] = total
         return True
 
+    def _score_odd(self, run: _Run, indicators: list, variants: list, variant_of: np.ndarray,
+                   odd: np.ndarray, facts: np.ndarray, policies: dict) -> bool:
+        """Lines with missing data or adjustments, each by the per-line path's own
+        _special_line, in roster order; False (nothing kept) if one is a problem."""
+        self.odd_texts = {}
+        if not odd.any():
+            return True
+        width, eids, grid = self.width, self.eids, self.grid
+        problems = len(run.problems)
+        fields_get = run.fields.get
+        positions = np.flatnonzero(odd.ravel())
+        lines = []
+        for pos in positions.tolist():
+            i, k = divmod(pos, width)
+            eid, ind = eids[i], indicators[k]
+            (code, _, _, _, is_formula, needs, w, w_text, w_run, divisor,
+             _) = variants[variant_of[i]][0][k]
+            if is_formula:
+                fields = fields_get((eid, code))
+                has = needs <= (fields.keys() if fields else frozenset())
+                fact = (run.facts_of[eid].get(code) or _NO_FACT) if has else None
+            else:
+                fields, fact = None, facts[pos]
+            line = run._special_line(eid, ind, fact, fields, w, w_text, w_run, divisor,
+                                     policies[code], [], [])
+            if line is None or len(run.problems) != problems:
+                del run.problems[problems:]
+                return False
+            lines.append(line)
+        for f, name in enumerate(LINE_FIELDS):
+            if name in grid:
+                grid[name][positions] = _objects((line[f] for line in lines), len(lines))
+        self.cents[positions] = 0  # these rows are added up in Decimal (_score_plain)
+        self.odd_texts = {"positions": positions, "texts": [line[8] for line in lines]}
+        return True
+
     def _score_special(self, run: _Run, employees: Sequence, special: set[str]) -> None:
         """The special employees by the per-line path, written over their rows; the run's
         totals become everyone's, in roster order."""
@@ -324,8 +405,6 @@ class ColumnRun:
         if special:
             run._score_lines(only=special)
         width, grid = self.width, self.grid
-        # points are the base points but on the per-line path's lines (adjustments)
-        grid["points"] = grid["base_points"].copy()
         special_totals = iter(run.totals)
         totals = []
         rows: list[int] = []
@@ -354,7 +433,8 @@ class ColumnRun:
         cents = self.row_cents.copy()  # a plain row's total: its lines' cents, uncapped
         scored = np.ones(self.n, dtype=bool)
         for i, (emp, total, _, _) in enumerate(self.totals):
-            if emp.employee_id not in self.special and not self.total_capped:
+            if (emp.employee_id not in self.special and i not in self.odd_rows
+                    and not self.total_capped):
                 continue
             if total is None:
                 scored[i] = False
@@ -404,7 +484,8 @@ class ColumnRun:
                                                           self.stale_text)
         # the per-line path's rows last: they include rows a group covered before `again`
         # scored them anew
-        special = self.special_texts
-        if special:
-            texts[special["positions"]] = _objects(special["texts"], len(special["texts"]))
+        for made in (self.odd_texts, self.special_texts):
+            if made:
+                texts[made["positions"]] = _objects(made["texts"], len(made["texts"]))
         return texts.tolist()
+
