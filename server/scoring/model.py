@@ -257,10 +257,10 @@ class LineTable(Sequence[IndicatorScore]):
             self._columns = dict(zip(LINE_FIELDS, map(list, transposed), strict=True))
         found = self._columns.get(field_name)
         if found is None:
-            make = self._lazy.pop(field_name, None)
+            make = self._lazy.get(field_name)  # get, not pop: two threads may both make it
             if make is None:
                 raise KeyError(field_name)
-            found = self._columns[field_name] = make()
+            found = self._columns.setdefault(field_name, make())
         return found
 
     def _lines(self) -> tuple[IndicatorScore, ...]:
