@@ -804,6 +804,9 @@ class _Run:
         # Decimals, sorted by numpy (a stable sort of the negated cents keeps equal totals
         # in the order given, as rank_order does)
         cents = self.columns.total_cents() if self.columns is not None else None
+        company = group_attr == COMPANY_GROUP and bool(self.peers)
+        if cents is not None and len(cents) and not company:
+            return self._result_by_cents(scored, cents, whole)
         if cents is not None:
             ranked: list = cents.tolist()
             order = np.argsort(-cents, kind="stable").tolist()
@@ -824,7 +827,6 @@ class _Run:
         group_rank: list[int] = [0] * len(scored)
         grade: list[str | None] = [None] * len(scored)
         forced = rules.grading is GradingMethod.FORCED
-        company = group_attr == COMPANY_GROUP and bool(self.peers)
         for key, members in groups.items():
             totals = [(everyone if company else ranked)[i] for i in members]
             group_order = group_orders[key]
@@ -854,6 +856,72 @@ class _Run:
                 i += 1
         lines = self.columns.table() if self.columns is not None else LineTable(self.lines)
         return ScoreResult(lines, tuple(results))
+
+
+    def _result_by_cents(self, scored: list[tuple[Employee, Decimal]], cents: np.ndarray,
+                         whole: bool) -> ScoreResult:
+        """`result` with the totals as whole cents (no company-wide peers): the same ranks
+        and grades, worked out by numpy sorts instead of a Python loop per employee."""
+        rules = self.rules
+        n = len(scored)
+        if whole:
+            group = np.zeros(n, dtype=np.int64)
+        else:
+            numbers: dict[object, int] = {}
+            attr = rules.distribution_group
+            group = np.fromiter((numbers.setdefault(getattr(emp, attr), len(numbers))
+                                 for emp, _ in scored), dtype=np.int64, count=n)
+        rank, _, _ = _ranks_within(cents, np.zeros(n, dtype=np.int64))
+        group_rank, order, start = _ranks_within(cents, group)
+        grade: list[str | None] = [None] * n
+        if rules.grading is GradingMethod.FORCED and rules.quotas:
+            quotas = list(rules.quotas)
+            sorted_group = group[order]
+            grades = np.empty(n, dtype=np.int64)
+            for g, size in enumerate(np.bincount(group).tolist()):
+                where = np.flatnonzero(sorted_group == g)
+                ends = np.cumsum(quota_counts(size, quotas))
+                # forced_grades: a tie takes the grade owning the position of its first
+                grades[where] = np.minimum(np.searchsorted(ends, start[where], side="right"),
+                                           len(quotas) - 1)
+            by_employee = np.empty(n, dtype=np.int64)
+            by_employee[order] = grades
+            names = [q.grade for q in quotas]
+            grade = [names[k] for k in by_employee.tolist()]
+        elif rules.grading is GradingMethod.BANDS:
+            grade = [band_grade(total, rules.bands) for _, total in scored]
+        rank_list, group_rank_list = rank.tolist(), group_rank.tolist()
+        results = []
+        i = 0  # position in `scored`: the scored employees come in the order of self.totals
+        for emp, total, status, missing in self.totals:
+            if total is None:
+                results.append(EmployeeResult(emp.employee_id, None, None, None, None, status,
+                                              missing))
+            else:
+                results.append(EmployeeResult(emp.employee_id, total, grade[i], rank_list[i],
+                                              group_rank_list[i], status, missing))
+                i += 1
+        lines = self.columns.table() if self.columns is not None else LineTable(self.lines)
+        return ScoreResult(lines, tuple(results))
+
+
+def _ranks_within(cents: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Competition ranks ("1224") by total, highest first, within each group; the sort
+    (by group, total falling, then the order given: rank_order's order within a group) and
+    each sorted position's tie start within its group (0-based)."""
+    n = len(cents)
+    order = np.lexsort((np.arange(n), -cents, group))
+    sorted_group, sorted_cents = group[order], cents[order]
+    positions = np.arange(n)
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = sorted_group[1:] != sorted_group[:-1]
+    new_tie = new_group.copy()
+    new_tie[1:] |= sorted_cents[1:] != sorted_cents[:-1]
+    group_start = np.maximum.accumulate(np.where(new_group, positions, 0))
+    tie_start = np.maximum.accumulate(np.where(new_tie, positions, 0)) - group_start
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = tie_start + 1
+    return ranks, order, tie_start
 
 
 def _frozen(params: Mapping[str, object]) -> tuple:
