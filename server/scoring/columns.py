@@ -314,13 +314,15 @@ class ColumnRun:
                 fact_list = column_facts.tolist()  # a list maps at C speed, an array not
                 values = list(map(_value_of, fact_list))
                 stale = list(map(_stale_of, fact_list))
-                if not set(map(type, values)) <= {Decimal, str}:
+                kinds = set(map(type, values))
+                if not kinds <= {Decimal, str}:
                     return False  # other value types: the per-line path's own rules
             # one weighting and scorer per group number
             params = [(weightings[g // len(line_scorers)], line_scorers[g % len(line_scorers)])
                       for g in range(len(weightings) * len(line_scorers))]
-            keys = value_keys(values) if line_fields is None else None
-            found = column_points(ind, values, keys, line_fields, groups, params)
+            keys = value_keys(values, kinds) if line_fields is None else None
+            found = column_points(ind, values, keys, line_fields, groups, params,
+                                  line_fields is None and kinds == {Decimal})
             if found is None:
                 return False
             bases, line_cents = found
@@ -334,13 +336,14 @@ class ColumnRun:
             grid["weight"][positions] = _objects(
                 [w[0] for w in weightings], len(weightings))[groups // len(line_scorers)]
             grid["base_points"][positions] = shown  # and points: see _score_special
-            grid["status"][positions] = ok
-            grid["stale"][positions] = _objects(stale, m)
+            if any(stale):  # else False, as the grid starts
+                grid["stale"][positions] = _objects(stale, m)
             cents[positions] = line_cents
             self.columns.append(_Column(positions, values, keys, line_fields, groups, params,
                                         len(line_scorers), stale))
         # totals: a row's rounded lines added up, in cents (every line is quantized to the
         # cent, so the Decimal sum is this many cents with exponent -2)
+        grid["status"][plain_lines.ravel()] = ok
         grid["points"] = grid["base_points"].copy()  # the odd lines' differ: below
         if not self._score_odd(run, indicators, variants, variant_of, odd, facts, policies):
             return False

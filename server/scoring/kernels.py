@@ -38,26 +38,27 @@ _LIMIT = 2**62  # every intermediate product of a kernel stays below this
 _first, _second = itemgetter(0), itemgetter(1)
 
 
-def value_keys(values: Sequence) -> list:
+def value_keys(values: Sequence, kinds: set[type]) -> list:
     """The per-line path's memo key of each value: str of a Decimal, (text,) for text (a
-    label is never taken for a number's text)."""
-    if set(map(type, values)) == {Decimal}:
+    label is never taken for a number's text). `kinds`: the types of the values."""
+    if kinds == {Decimal}:
         return list(map(str, values))
     return [str(v) if type(v) is Decimal else (v,) for v in values]
 
 
 def column_points(ind: Indicator, values: Sequence, keys: list | None,
-                  fields: Sequence | None, groups: np.ndarray, params: Sequence[tuple]
-                  ) -> tuple[list[Decimal], np.ndarray] | None:
+                  fields: Sequence | None, groups: np.ndarray, params: Sequence[tuple],
+                  all_decimal: bool = False) -> tuple[list[Decimal], np.ndarray] | None:
     """(points, their cents) per line, or None when a line would be a problem (the rule
     raised): the per-line path then scores the input and reports it.
 
     `groups`: per line, an index into `params`, whose items are ((w, w_text, w_run,
-    divisor), scorer). Values are Decimals or text (a formula's: its fields)."""
+    divisor), scorer). Values are Decimals or text (a formula's: its fields); `all_decimal`:
+    every value is a Decimal."""
     try:
         if fields is not None or keys is None:
             return _per_line(values, fields, groups, params)
-        if ind.rule == "ratio" and set(map(type, values)) == {Decimal}:
+        if ind.rule == "ratio" and all_decimal:
             found = _ratio(keys, groups, params)
             if found is not None:
                 return found
