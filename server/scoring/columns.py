@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from server.scoring.kernels import column_points, decimals_of_cents, per_distinct, value_keys
+from server.scoring.kernels import (
+    column_points,
+    decimals_of_cents,
+    per_distinct,
+    ratio_texts,
+    value_keys,
+)
 from server.scoring.model import LINE_FIELDS, Adjustment, LineStatus, LineTable, MissingPolicy
 from server.scoring.numbers import to_decimal
 
@@ -73,14 +79,18 @@ class _Column:
     explanations when they are asked for."""
 
     __slots__ = ("positions", "values", "keys", "fields", "groups", "params", "scorers",
-                 "stale")
+                 "stale", "kernel", "cents")
 
     def __init__(self, positions: np.ndarray, values: list, keys: list | None,
                  fields: list | None, groups: np.ndarray, params: list[tuple], scorers: int,
-                 stale: list[bool]) -> None:
+                 stale: list[bool], kernel: str | None = None,
+                 cents: np.ndarray | None = None) -> None:
+        # kernel: "ratio" when every value is a Decimal of a ratio column (ratio_texts);
+        # cents: the lines' points
         # group number g: weighting g // scorers, scorer g % scorers (0: the indicator's)
         self.positions, self.values, self.keys, self.fields = positions, values, keys, fields
         self.groups, self.params, self.scorers, self.stale = groups, params, scorers, stale
+        self.kernel, self.cents = kernel, cents
 
     def explanations(self, personal_text: str, stale_text: str) -> np.ndarray:
         """The per-line path's words, line for line (engine._Run._score_lines: the rule's
@@ -98,7 +108,16 @@ class _Column:
                 raw = raw / divisor
             return f"{words} = {raw.quantize(CENT, ROUND_HALF_UP)!s}"
 
-        if self.keys is None:  # a formula: each line on its own
+        made = None
+        if self.kernel == "ratio":
+            made = ratio_texts(self.keys, self.groups, params, self.cents)
+        if made is not None:
+            texts = made
+            rest = np.flatnonzero(np.equal(made, None)).tolist()  # actual <= 0: the rule's
+            if rest:
+                groups = self.groups.tolist()
+                texts[rest] = _objects([text(groups[line], line) for line in rest], len(rest))
+        elif self.keys is None:  # a formula: each line on its own
             texts = _objects([text(g, line) for line, g in enumerate(self.groups.tolist())],
                              len(values))
         else:
@@ -304,6 +323,7 @@ class ColumnRun:
             if ind.rule == "formula":
                 column_fields = formula_fields[k]
                 row_list = rows.tolist()
+                kinds = None  # a formula's values are its fields
                 line_fields = [column_fields[i] for i in row_list]
                 line_facts = [f if f is not None else _NO_FACT for f in column_facts.tolist()]
                 values = [f.value for f in line_facts]
@@ -339,8 +359,9 @@ class ColumnRun:
             if any(stale):  # else False, as the grid starts
                 grid["stale"][positions] = _objects(stale, m)
             cents[positions] = line_cents
+            kernel = "ratio" if ind.rule == "ratio" and kinds == {Decimal} else None
             self.columns.append(_Column(positions, values, keys, line_fields, groups, params,
-                                        len(line_scorers), stale))
+                                        len(line_scorers), stale, kernel, line_cents))
         # totals: a row's rounded lines added up, in cents (every line is quantized to the
         # cent, so the Decimal sum is this many cents with exponent -2)
         grid["status"][plain_lines.ravel()] = ok

@@ -206,3 +206,54 @@ def decimals_of_cents(cents: np.ndarray) -> list[Decimal]:
     distinct, where = np.unique(cents, return_inverse=True)
     made = _objects_of([Decimal(c).scaleb(-2) for c in distinct.tolist()])
     return made[where].tolist()
+
+
+def ratio_texts(keys: list[str], groups: np.ndarray, params: Sequence[tuple],
+                cents: np.ndarray) -> np.ndarray | None:
+    """The explanations of a ratio column's lines with actual > 0 (None for the others,
+    which the rule words itself), or None when the column does not fit int64: the rule's
+    words (Scorer.words), pct_of(a, t) worked in scaled integers exactly as Decimal
+    quantizes it, "× weight", " = " and the line's points (`cents`)."""
+    scaled = _scaled(keys)
+    if scaled is None:
+        return None
+    a, places = scaled
+    unit = 10**places
+    largest = int(np.abs(a).max(initial=0))
+    n_groups = len(params)
+    numerator = np.zeros(n_groups, dtype=np.int64)
+    denominator = np.ones(n_groups, dtype=np.int64)
+    threshold = np.zeros(n_groups, dtype=np.int64)
+    heads, plain_tails, capped_tails = [""] * n_groups, [""] * n_groups, [""] * n_groups
+    for g in np.unique(groups).tolist():
+        (_, w_text, _, _), scorer = params[g]
+        words = scorer.words
+        t, cap = scorer.target, scorer.max_share
+        if words is None or t is None or t <= 0:
+            return None
+        (cn, cd), (tn, td) = cap.as_integer_ratio(), t.as_integer_ratio()
+        threshold[g] = -((-cn * tn * unit) // (cd * td))
+        # the percentage in hundredths: a × 100 / t × 100, a = digits / unit
+        top, bottom = 10_000 * td, tn * unit
+        common = gcd(top, bottom)
+        top, bottom = top // common, bottom // common
+        if largest * top * 2 + bottom >= _LIMIT or abs(threshold[g]) >= _LIMIT:
+            return None
+        numerator[g], denominator[g] = top, bottom
+        heads[g] = words["before"]
+        plain_tails[g] = f"%{words['after']} × {w_text} = "
+        capped_tails[g] = f"%{words['after']}{words['capped']} × {w_text} = "
+    q = denominator[groups]
+    hundredths = (2 * a * numerator[groups] + q) // (2 * q)
+    at_cap = a >= threshold[groups]
+    # f-strings beat numpy's string ufuncs here (texts of ~80 characters)
+    out: list[str | None] = []
+    append = out.append
+    for h, c, g, top, positive in zip(hundredths.tolist(), cents.tolist(), groups.tolist(),
+                                      at_cap.tolist(), (a > 0).tolist(), strict=True):
+        if not positive:
+            append(None)  # the rule's own words: a sign of zero, "not below 0"
+            continue
+        tail = capped_tails[g] if top else plain_tails[g]
+        append(f"{heads[g]}{h // 100}.{h % 100:02d}{tail}{c // 100}.{c % 100:02d}")
+    return np.array(out, dtype=object)

@@ -53,6 +53,9 @@ class Scorer:
     # points(value, weight, fields): run's figure alone, for the engine's column path, which
     # makes the words only when a line is shown; None: take run's
     points: PointsFunction | None = None
+    # the fixed words of the explanation, for a column kernel that writes them itself
+    # (kernels.ratio_texts); None: run writes every line's
+    words: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +244,8 @@ def build_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return ZERO
         return w * a / t
 
-    return Scorer(run, cap, None, frozenset({"actual"}), t, points=points)
+    return Scorer(run, cap, None, frozenset({"actual"}), t, points=points,
+                  words={"before": before, "after": after, "capped": capped})
 
 
 def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:

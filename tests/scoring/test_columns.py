@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.scoring import engine
-from server.scoring.kernels import _ratio, _scaled
+from server.scoring.kernels import _ratio, _scaled, ratio_texts
 from server.scoring.model import IndicatorKind, ScoreInput, ValidationError
 from server.scoring.params import parse_params
 from server.scoring.rules import build_scorer
@@ -148,6 +148,12 @@ def test_ratio_kernel_equals_the_rule_line_by_line(numbers, params, weighting):
             raw = raw / divisor
         expected = raw.quantize(D("0.01"), "ROUND_HALF_UP")
         assert repr(mine) == repr(expected) and c == int(expected.scaleb(2))
+    texts = ratio_texts(list(map(str, values)), groups,
+                        [((D(10), "10", w_run, divisor), scorer)], cents)
+    assert texts is not None
+    for value, text, base in zip(values, texts.tolist(), points, strict=True):
+        _, words = scorer.run(value, w_run, "10", None)
+        assert text == (f"{words} = {base}" if value > 0 else None)
 
 
 def test_scaled_reads_plain_decimals_and_refuses_what_does_not_fit():
