@@ -159,7 +159,6 @@ class ColumnRun:
         # the per-line path's explanations: {"positions": in the grid, "texts": theirs}
         self.special_texts: dict[str, object] = {}
         self.plain_totals: list[Decimal | None] = [None] * n
-        self._table: LineTable | None = None
 
     # -- scoring -----------------------------------------------------------------------------
 
@@ -482,7 +481,6 @@ class ColumnRun:
         redo = {eid for eid, _ in run.adjustments} | {eid for eid, _ in other.adjustments}
         columns = copy.copy(self)
         columns.grid = {name: values.copy() for name, values in self.grid.items()}
-        columns._table = None
         columns.special = self.special | redo
         columns._score_special(other, list(other.employees.values()), columns.special)
         other.columns = columns
@@ -491,15 +489,14 @@ class ColumnRun:
     # -- the lines -------------------------------------------------------------------------------
 
     def table(self) -> LineTable:
-        """The lines as a LineTable of columns, the explanations made when first read."""
-        if self._table is None:
-            columns = {name: values.tolist() for name, values in self.grid.items()}
-            columns["employee_id"] = np.repeat(np.array(self.eids, dtype=object),
-                                               self.width).tolist()
-            columns["indicator"] = self.codes * self.n
-            self._table = LineTable.from_columns(columns, {"explanation": self._explanations},
-                                                 n=self.n * self.width)
-        return self._table
+        """The lines as a LineTable of columns, the explanations made when first read (the
+        table holds this run until then; nothing here holds the table: no cycle)."""
+        columns = {name: values.tolist() for name, values in self.grid.items()}
+        columns["employee_id"] = np.repeat(np.array(self.eids, dtype=object),
+                                           self.width).tolist()
+        columns["indicator"] = self.codes * self.n
+        return LineTable.from_columns(columns, {"explanation": self._explanations},
+                                      n=self.n * self.width)
 
     def _explanations(self) -> list[str]:
         texts = _filled(self.na_text, self.n * self.width)

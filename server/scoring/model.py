@@ -257,10 +257,11 @@ class LineTable(Sequence[IndicatorScore]):
             self._columns = dict(zip(LINE_FIELDS, map(list, transposed), strict=True))
         found = self._columns.get(field_name)
         if found is None:
-            make = self._lazy.get(field_name)  # get, not pop: two threads may both make it
-            if make is None:
-                raise KeyError(field_name)
+            make = self._lazy.get(field_name)
+            if make is None:  # another thread made it meanwhile, or no such field
+                return self._columns[field_name]
             found = self._columns.setdefault(field_name, make())
+            self._lazy.pop(field_name, None)  # what made it (the engine's run) can go
         return found
 
     def _lines(self) -> tuple[IndicatorScore, ...]:

@@ -178,3 +178,25 @@ def test_personal_targets_and_items_on_one_column():
     inp = ScoreInput(rs, people, tuple(facts), overrides)
     for lang in ("en", "zh"):
         assert both(inp, lang)[0] == "scored"
+
+
+def test_a_result_holds_no_reference_cycle_and_lets_its_run_go_once_worded():
+    """Reference counting frees a result (the cycle collector is paused while scoring), and
+    the run that makes the explanations goes once they are made."""
+    import gc
+    import weakref
+
+    inp = workload.generate(30, 10).score_input()
+    gc.disable()
+    try:
+        result = engine.score(inp)
+        run = weakref.ref(result.lines._lazy["explanation"].__self__)
+        assert run() is not None
+        del result
+        assert run() is None
+        result = engine.score(inp)
+        run = weakref.ref(result.lines._lazy["explanation"].__self__)
+        assert result.lines.column("explanation")[0]
+        assert run() is None
+    finally:
+        gc.enable()
