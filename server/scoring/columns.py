@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from server.scoring.engine import _Run
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 _value_of, _stale_of = attrgetter("value"), attrgetter("stale")
 _CENTS_LIMIT = 10**15  # per line; the sum of a row's lines then stays far inside int64
 
@@ -96,8 +97,6 @@ class _Column:
         """The per-line path's words, line for line (engine._Run._score_lines: the rule's
         text, " = " and the rounded points, made once per value text, then the personal
         target and stale notes)."""
-        from server.scoring.engine import CENT, ROUND_HALF_UP
-
         params, values, fields = self.params, self.values, self.fields
 
         def text(group: int, line: int) -> str:
