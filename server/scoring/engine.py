@@ -14,13 +14,16 @@ from __future__ import annotations
 import copy
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+import numpy as np
+
 from server.gcpause import cycle_collector_paused
+from server.scoring.columns import ColumnRun
 from server.scoring.messages import Message, about, lang_of, message, seq, why_of
 from server.scoring.model import (
     COMPANY_GROUP,
@@ -49,6 +52,9 @@ from server.scoring.rules import (
     indicator_issues,
     params_issues,
 )
+
+# False: every line takes the per-line path (the differential tests compare both ways).
+COLUMNS = True
 
 ZERO = Decimal(0)
 ZERO_POINTS = Decimal("0.00")  # a zeroed line shows 0.00 like every other line
@@ -206,7 +212,14 @@ class _Run:
         self.lines: list[tuple] = []  # LineTable rows: LINE_FIELDS of each line
         self.totals: list[tuple[Employee, Decimal | None, str, tuple[str, ...]]] = []
         self.spans: list[int] = []  # where each employee's lines start in `lines`, then the end
-        self._score_lines()
+        # The column path (server/scoring/columns.py) scores everyone at once, rule by rule
+        # over whole columns; it declines (None) when the input has problems or anything it
+        # does not handle, and the per-line path below gives the same figures and words.
+        self.columns: ColumnRun | None = None
+        if COLUMNS and not self.problems:
+            self.columns = ColumnRun.score(self)
+        if self.columns is None:
+            self._score_lines()
 
     def again(self, adjustments: Iterable[Adjustment]) -> _Run:
         """This run with other adjustments, for an input that differs only in them.
@@ -217,6 +230,8 @@ class _Run:
         `adjustments` are scored again; everyone else's lines and total are taken as they
         are. Problems come out in the order a full run would report them: the adjustments
         table's, then the lines' in roster order (the rest of the input had none)."""
+        if self.columns is not None:  # a column run: see _Columns.again
+            return self.columns.again(self, adjustments)
         run = copy.copy(self)
         run.problems = []
         run.adjustments = defaultdict(list)
@@ -454,7 +469,8 @@ class _Run:
 
     # -- lines -----------------------------------------------------------------------------
 
-    def _score_lines(self, reuse: tuple[_Run, set[str]] | None = None) -> None:
+    def _score_lines(self, reuse: tuple[_Run, set[str]] | None = None,
+                     only: Collection[str] | None = None) -> None:
         """Every line of every employee, in input order; the hot loop of the engine.
 
         Per-indicator constants are gathered once into plans (one per department/position
@@ -503,6 +519,8 @@ class _Run:
 
         for i, emp in enumerate(self.employees.values()):
             eid = emp.employee_id
+            if only is not None and eid not in only:
+                continue  # scored by the column path (_columns.py)
             append_span(len(lines))
             if reuse is not None and eid not in redo:
                 lines.extend(kept_lines[kept_spans[i]:kept_spans[i + 1]])
@@ -782,8 +800,20 @@ class _Run:
         whole = group_attr in ("", SCORECARD_GROUP, COMPANY_GROUP)
         scored = [(emp, total) for emp, total, _, _ in self.totals if total is not None]
         everyone = [t for _, t in scored]
-        order = rank_order(everyone)  # sorted once: each group's order is a part of it
-        rank = competition_ranks(everyone, order)
+        # the totals as whole cents when they all are: the same order and ties as the
+        # Decimals, sorted by numpy (a stable sort of the negated cents keeps equal totals
+        # in the order given, as rank_order does)
+        cents = self.columns.total_cents() if self.columns is not None else None
+        company = group_attr == COMPANY_GROUP and bool(self.peers)
+        if cents is not None and len(cents) and not company:
+            return self._result_by_cents(scored, cents, whole)
+        if cents is not None:
+            ranked: list = cents.tolist()
+            order = np.argsort(-cents, kind="stable").tolist()
+        else:
+            ranked = everyone
+            order = rank_order(everyone)  # sorted once: each group's order is a part of it
+        rank = competition_ranks(ranked, order)
         keys = ["" if whole else getattr(emp, group_attr) for emp, _ in scored]
         groups: dict[object, list[int]] = defaultdict(list)
         local = [0] * len(scored)  # each scored employee's position within their group
@@ -797,9 +827,8 @@ class _Run:
         group_rank: list[int] = [0] * len(scored)
         grade: list[str | None] = [None] * len(scored)
         forced = rules.grading is GradingMethod.FORCED
-        company = group_attr == COMPANY_GROUP and bool(self.peers)
         for key, members in groups.items():
-            totals = [everyone[i] for i in members]
+            totals = [(everyone if company else ranked)[i] for i in members]
             group_order = group_orders[key]
             if company:
                 # the other scorecards' totals join the ranking and the quotas; only this
@@ -825,7 +854,74 @@ class _Run:
                 results.append(EmployeeResult(emp.employee_id, total, grade[i], rank[i],
                                               group_rank[i], status, missing))
                 i += 1
-        return ScoreResult(LineTable(self.lines), tuple(results))
+        lines = self.columns.table() if self.columns is not None else LineTable(self.lines)
+        return ScoreResult(lines, tuple(results))
+
+
+    def _result_by_cents(self, scored: list[tuple[Employee, Decimal]], cents: np.ndarray,
+                         whole: bool) -> ScoreResult:
+        """`result` with the totals as whole cents (no company-wide peers): the same ranks
+        and grades, worked out by numpy sorts instead of a Python loop per employee."""
+        rules = self.rules
+        n = len(scored)
+        if whole:
+            group = np.zeros(n, dtype=np.int64)
+        else:
+            numbers: dict[object, int] = {}
+            attr = rules.distribution_group
+            group = np.fromiter((numbers.setdefault(getattr(emp, attr), len(numbers))
+                                 for emp, _ in scored), dtype=np.int64, count=n)
+        rank, _, _ = _ranks_within(cents, np.zeros(n, dtype=np.int64))
+        group_rank, order, start = _ranks_within(cents, group)
+        grade: list[str | None] = [None] * n
+        if rules.grading is GradingMethod.FORCED and rules.quotas:
+            quotas = list(rules.quotas)
+            sorted_group = group[order]
+            grades = np.empty(n, dtype=np.int64)
+            for g, size in enumerate(np.bincount(group).tolist()):
+                where = np.flatnonzero(sorted_group == g)
+                ends = np.cumsum(quota_counts(size, quotas))
+                # forced_grades: a tie takes the grade owning the position of its first
+                grades[where] = np.minimum(np.searchsorted(ends, start[where], side="right"),
+                                           len(quotas) - 1)
+            by_employee = np.empty(n, dtype=np.int64)
+            by_employee[order] = grades
+            names = [q.grade for q in quotas]
+            grade = [names[k] for k in by_employee.tolist()]
+        elif rules.grading is GradingMethod.BANDS:
+            grade = [band_grade(total, rules.bands) for _, total in scored]
+        rank_list, group_rank_list = rank.tolist(), group_rank.tolist()
+        results = []
+        i = 0  # position in `scored`: the scored employees come in the order of self.totals
+        for emp, total, status, missing in self.totals:
+            if total is None:
+                results.append(EmployeeResult(emp.employee_id, None, None, None, None, status,
+                                              missing))
+            else:
+                results.append(EmployeeResult(emp.employee_id, total, grade[i], rank_list[i],
+                                              group_rank_list[i], status, missing))
+                i += 1
+        lines = self.columns.table() if self.columns is not None else LineTable(self.lines)
+        return ScoreResult(lines, tuple(results))
+
+
+def _ranks_within(cents: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Competition ranks ("1224") by total, highest first, within each group; the sort
+    (by group, total falling, then the order given: rank_order's order within a group) and
+    each sorted position's tie start within its group (0-based)."""
+    n = len(cents)
+    order = np.lexsort((np.arange(n), -cents, group))
+    sorted_group, sorted_cents = group[order], cents[order]
+    positions = np.arange(n)
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = sorted_group[1:] != sorted_group[:-1]
+    new_tie = new_group.copy()
+    new_tie[1:] |= sorted_cents[1:] != sorted_cents[:-1]
+    group_start = np.maximum.accumulate(np.where(new_group, positions, 0))
+    tie_start = np.maximum.accumulate(np.where(new_tie, positions, 0)) - group_start
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = tie_start + 1
+    return ranks, order, tie_start
 
 
 def _frozen(params: Mapping[str, object]) -> tuple:

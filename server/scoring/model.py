@@ -7,7 +7,7 @@ protocol) build these objects; the engine (`server.scoring.engine.score`) turns 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -205,24 +205,48 @@ LINE_FIELDS: tuple[str, ...] = tuple(IndicatorScore.__dataclass_fields__)
 
 
 class LineTable(Sequence[IndicatorScore]):
-    """The lines of a result as the engine makes them: one tuple of field values per line
-    (`LINE_FIELDS` order), read as a sequence of IndicatorScore objects.
+    """The lines of a result as the engine makes them, read as a sequence of IndicatorScore
+    objects: one tuple of field values per line (`LINE_FIELDS` order), or one list per field.
 
     A month is 50,000 lines and what reads them mostly wants whole columns (kb_scores, the
-    stored run, the history's score files): `column` cuts one out of the rows at C speed,
-    where building an object per line and reading it back attribute by attribute cost about
-    a tenth of a Score (issue #3). The objects are made, all at once, only when a line is
-    asked for. Read-only, like the lines themselves."""
+    stored run, the history's score files): `column` gives one without building an object
+    per line (issue #3). The engine hands over columns (`from_columns`), some of them made
+    only when first read (the explanations: text for 50,000 lines costs more than their
+    figures, and a Score that shows some lines should not pay for all, issue #16). Rows and
+    objects are made, all at once, only when a line is asked for. Read-only, like the
+    lines themselves."""
 
-    __slots__ = ("_rows", "_objects", "_columns")
+    __slots__ = ("_rows", "_objects", "_columns", "_lazy", "_n")
 
     def __init__(self, rows: Iterable[tuple]) -> None:
-        self._rows: tuple[tuple, ...] = tuple(rows)
+        self._rows: tuple[tuple, ...] | None = tuple(rows)
         self._objects: tuple[IndicatorScore, ...] | None = None
         self._columns: dict[str, list] | None = None
+        self._lazy: dict[str, Callable[[], list]] = {}
+        self._n = len(self._rows)
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, list],
+                     lazy: Mapping[str, Callable[[], list]] | None = None,
+                     n: int | None = None) -> LineTable:
+        """Lines given as one list per field (every field of `LINE_FIELDS`, each either in
+        `columns` or made by its function in `lazy` when first read); `n`: the number of
+        lines, needed only when every column is lazy."""
+        table = cls.__new__(cls)
+        table._rows = None
+        table._objects = None
+        table._columns = dict(columns)
+        table._lazy = dict(lazy or {})
+        if set(table._columns) | set(table._lazy) != set(LINE_FIELDS):
+            raise ValueError("a LineTable needs every field of LINE_FIELDS")
+        table._n = n if n is not None else len(next(iter(table._columns.values())))
+        return table
 
     @property
     def rows(self) -> tuple[tuple, ...]:
+        if self._rows is None:
+            columns = [self.column(name) for name in LINE_FIELDS]
+            self._rows = tuple(zip(*columns, strict=True))
         return self._rows
 
     def column(self, field_name: str) -> list:
@@ -231,15 +255,22 @@ class LineTable(Sequence[IndicatorScore]):
             transposed = zip(*self._rows, strict=True) if self._rows else \
                 ((),) * len(LINE_FIELDS)
             self._columns = dict(zip(LINE_FIELDS, map(list, transposed), strict=True))
-        return self._columns[field_name]
+        found = self._columns.get(field_name)
+        if found is None:
+            make = self._lazy.get(field_name)
+            if make is None:  # another thread made it meanwhile, or no such field
+                return self._columns[field_name]
+            found = self._columns.setdefault(field_name, make())
+            self._lazy.pop(field_name, None)  # what made it (the engine's run) can go
+        return found
 
     def _lines(self) -> tuple[IndicatorScore, ...]:
         if self._objects is None:
-            self._objects = tuple(starmap(IndicatorScore, self._rows))
+            self._objects = tuple(starmap(IndicatorScore, self.rows))
         return self._objects
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._n
 
     def __getitem__(self, index):  # type: ignore[override]
         return self._lines()[index]
@@ -249,7 +280,7 @@ class LineTable(Sequence[IndicatorScore]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LineTable):
-            return self._rows == other._rows
+            return self.rows == other.rows
         if isinstance(other, Sequence) and not isinstance(other, str):
             return self._lines() == tuple(other)
         return NotImplemented
@@ -258,7 +289,7 @@ class LineTable(Sequence[IndicatorScore]):
         return hash(self._lines())
 
     def __repr__(self) -> str:
-        return f"LineTable({len(self._rows)} lines)"
+        return f"LineTable({self._n} lines)"
 
 
 def line_columns(lines: Sequence[IndicatorScore], *field_names: str) -> list[list]:

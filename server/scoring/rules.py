@@ -34,6 +34,7 @@ HUNDRED = Decimal(100)
 
 # fields: the further fact fields of (employee, indicator) for formula rules, else None
 RunFunction = Callable[[object, Decimal, str, Mapping[str, object] | None], tuple[Decimal, str]]
+PointsFunction = Callable[[object, Decimal | Fraction, Mapping[str, object] | None], Decimal]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,12 @@ class Scorer:
     # may pass w × 100 and divide by the re-normalising sum last. False (formula): run takes
     # the effective weight itself, as an exact Fraction when it is re-normalised.
     linear: bool = True
+    # points(value, weight, fields): run's figure alone, for the engine's column path, which
+    # makes the words only when a line is shown; None: take run's
+    points: PointsFunction | None = None
+    # the fixed words of the explanation, for a column kernel that writes them itself
+    # (kernels.ratio_texts); None: run writes every line's
+    words: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +236,16 @@ def build_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return ZERO, f"{before}{pct_of(a, t)}{after}{not_below} × {wt}"
         return w * a / t, f"{before}{pct_of(a, t)}{after} × {wt}"
 
-    return Scorer(run, cap, None, frozenset({"actual"}), t)
+    def points(v, w, fields):  # run's figure alone
+        a = number_value(v)
+        if a >= cap_t:
+            return w * cap
+        if a <= 0:
+            return ZERO
+        return w * a / t
+
+    return Scorer(run, cap, None, frozenset({"actual"}), t, points=points,
+                  words={"before": before, "after": after, "capped": capped})
 
 
 def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
@@ -249,7 +265,15 @@ def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Score
         head = f"{W['target']} {t_text} / {W['actual']} {show(a)} = {pct_of(t, a)}"
         return w * t / a, f"{head} × {wt}"
 
-    return Scorer(run, cap, None, frozenset({"actual"}), t)
+    def points(v, w, fields):  # run's figure alone
+        a = number_value(v)
+        if a < 0:
+            raise MessageError("value.reverse_negative", value=show(a))
+        if a == 0 or t >= cap * a:
+            return w * cap
+        return w * t / a
+
+    return Scorer(run, cap, None, frozenset({"actual"}), t, points=points)
 
 
 def build_reverse_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
@@ -267,7 +291,15 @@ def build_reverse_linear(params: Mapping[str, object], ctx: RuleContext) -> Scor
         head = f"({f_text} − {show(a)}) / ({f_text} − {t_text})"
         return w * (f - a) / span, f"{head} = {share} × {wt}"
 
-    return Scorer(run, ONE, None, frozenset({"actual"}), t)
+    def points(v, w, fields):  # run's figure alone
+        a = number_value(v)
+        if a <= t:
+            return w
+        if a >= f:
+            return ZERO
+        return w * (f - a) / span
+
+    return Scorer(run, ONE, None, frozenset({"actual"}), t, points=points)
 
 
 def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
@@ -285,7 +317,15 @@ def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return w * cap, f"{head} = {pct((a - f) / span)}{capped} × {wt}"
         return w * (a - f) / span, f"{head} = {pct_of(a - f, span)} × {wt}"
 
-    return Scorer(run, cap, None, frozenset({"actual"}), t)
+    def points(v, w, fields):  # run's figure alone
+        a = number_value(v)
+        if a <= f:
+            return ZERO
+        if a - f >= cap_span:
+            return w * cap
+        return w * (a - f) / span
+
+    return Scorer(run, cap, None, frozenset({"actual"}), t, points=points)
 
 
 def build_band(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
@@ -304,7 +344,15 @@ def build_band(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         share = pct_of(zero_at - d, span)
         return w * (zero_at - d) / span, f"{head}: ({zero_text} − {show(d)}) / ({zero_text} − {tol_text}) = {share} × {wt}"  # noqa: E501
 
-    return Scorer(run, ONE, None, frozenset({"actual"}), t)
+    def points(v, w, fields):  # run's figure alone
+        d = abs(number_value(v) - t)
+        if d <= tol:
+            return w
+        if d >= zero_at:
+            return ZERO
+        return w * (zero_at - d) / span
+
+    return Scorer(run, ONE, None, frozenset({"actual"}), t, points=points)
 
 
 def step_table(params: Mapping[str, object]) -> list[tuple[Decimal, str, Decimal]]:
@@ -470,10 +518,10 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     shown_texts = [(n, None if n in fact_names or n not in constants else num_text(constants[n]))
                    for n in shown_names]
 
-    def run(v, w, wt, fields):
+    def exact(v, w, fields):
         # w: the effective weight, a Decimal or (re-normalised) an exact Fraction. The
-        # formula is evaluated exactly and the value handed back as a Decimal that rounds
-        # to the cent exactly like it (numbers.decimal_of).
+        # formula is evaluated exactly: (the facts as shown, the value n / d, weight × cap
+        # as top_n / top_d).
         shown: dict[str, Decimal] = {}
         env = dict(exact_constants)
         for name in fact_names:
@@ -486,8 +534,14 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         if found is None or found[0] is not w:
             wn, wd = (w.numerator, w.denominator) if type(w) is Fraction else w.as_integer_ratio()
             found = weight_of[id(w)] = (w, (wn, wd), (wn * cap_n, wd * cap_d))
-        _, env["weight"], (top_n, top_d) = found
+        _, env["weight"], top = found
         n, d = evaluate(env)
+        return shown, n, d, top
+
+    def run(v, w, wt, fields):
+        # The value handed back as a Decimal that rounds to the cent exactly like the exact
+        # one (numbers.decimal_of).
+        shown, n, d, (top_n, top_d) = exact(v, w, fields)
         values = ", ".join([f"{name}={num_text(shown[name]) if t is None else t}"
                             for name, t in shown_texts])
         raw_decimal = decimal_of_ratio(n, d)
@@ -499,7 +553,18 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
                     f"{text}{W['sep']}{W['capped']} {cap_text} × {wt}")
         return raw_decimal, text
 
-    return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"), linear=False)
+    def points(v, w, fields):
+        # run's figure without its words (the engine's column path makes those only when
+        # a line is shown)
+        _, n, d, (top_n, top_d) = exact(v, w, fields)
+        if n < 0:
+            return ZERO
+        if n * top_d > top_n * d:
+            return decimal_of_ratio(top_n, top_d)
+        return decimal_of_ratio(n, d)
+
+    return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"), linear=False,
+                  points=points)
 
 
 # ---------------------------------------------------------------------------------------------

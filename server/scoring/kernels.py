@@ -1,0 +1,259 @@
+"""Points of a whole column of lines at once, for the engine's column path (columns.py).
+
+`column_points` gives, for the values of one indicator's column, each line's rounded points
+(the Decimal the per-line path gives: the rule's `run`, divided by the re-normalising sum
+when there is one, quantized to the cent half away from zero) and the same in integer cents.
+Each line belongs to a group: a weighting and a scorer (the indicator's own or a personal
+target's).
+
+Two ways, the same figures:
+- `ratio` columns of plain decimals (the high-cardinality case: every manager's revenue
+  against a personal target) are computed in numpy int64 scaled integers: the values are
+  read as digits at a common number of places, and each line's points are the exact
+  rational w × a / t / s rounded half away from zero, which is what the Decimal path gives
+  (its 28-digit quotients are off by less than 1e-26, while a line whose exact value is not
+  a half-cent lies at least 1/(2Q) from one, Q the bounded denominator; a half-cent is a
+  terminating decimal and comes out exact). A column that does not fit (exponent forms,
+  more than 6 places, numbers near the int64 limits) goes the other way.
+- any other column: the rule's own `run`, once per group and distinct value text (the
+  per-line path's memo key: str of a Decimal, the text itself for a label).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import count
+from math import gcd
+from operator import itemgetter
+
+import numpy as np
+
+from server.scoring.model import Indicator
+from server.scoring.rules import Scorer
+
+CENT = Decimal("0.01")
+_MAX_PLACES = 6
+_LIMIT = 2**62  # every intermediate product of a kernel stays below this
+_first, _second = itemgetter(0), itemgetter(1)
+
+
+def value_keys(values: Sequence, kinds: set[type]) -> list:
+    """The per-line path's memo key of each value: str of a Decimal, (text,) for text (a
+    label is never taken for a number's text). `kinds`: the types of the values."""
+    if kinds == {Decimal}:
+        return list(map(str, values))
+    return [str(v) if type(v) is Decimal else (v,) for v in values]
+
+
+def column_points(ind: Indicator, values: Sequence, keys: list | None,
+                  fields: Sequence | None, groups: np.ndarray, params: Sequence[tuple],
+                  all_decimal: bool = False) -> tuple[list[Decimal], np.ndarray] | None:
+    """(points, their cents) per line, or None when a line would be a problem (the rule
+    raised): the per-line path then scores the input and reports it.
+
+    `groups`: per line, an index into `params`, whose items are ((w, w_text, w_run,
+    divisor), scorer). Values are Decimals or text (a formula's: its fields); `all_decimal`:
+    every value is a Decimal."""
+    try:
+        if fields is not None or keys is None:
+            return _per_line(values, fields, groups, params)
+        if ind.rule == "ratio" and all_decimal:
+            found = _ratio(keys, groups, params)
+            if found is not None:
+                return found
+        return _by_value(values, keys, groups, params)
+    except (ValueError, ArithmeticError):
+        return None
+
+
+def _points(scorer: Scorer, value: object, w_run: object, w_text: str,
+            divisor: Decimal | None, fields: object) -> tuple[Decimal, int]:
+    if scorer.points is not None:
+        raw = scorer.points(value, w_run, fields)  # type: ignore[arg-type]
+    else:
+        raw, _ = scorer.run(value, w_run, w_text, fields)  # type: ignore[arg-type]
+    if divisor is not None:
+        raw = raw / divisor
+    base = raw.quantize(CENT, ROUND_HALF_UP)
+    return base, int(base.scaleb(2))
+
+
+def _per_line(values: Sequence, fields: Sequence, groups: np.ndarray,
+              params: Sequence[tuple]) -> tuple[list[Decimal], np.ndarray]:
+    """A formula reads several fields: each line on its own."""
+    found = [_points(params[g][1], v, params[g][0][2], params[g][0][1], params[g][0][3], f)
+             for v, f, g in zip(values, fields, groups.tolist(), strict=True)]
+    return list(map(_first, found)), np.array(list(map(_second, found)), dtype=np.int64)
+
+
+def per_distinct(keys: list, groups: np.ndarray, n_params: int,
+                 compute: Callable[[int, int], object]) -> np.ndarray:
+    """compute(group, line) once per group and distinct key, spread over every line with
+    that group and key: an object array, one item per line."""
+    m = len(keys)
+    out = np.empty(m, dtype=object)
+    if not m:
+        return out
+    if n_params == 1 or not groups.any():
+        blocks = [(int(groups[0]), None)]
+    else:
+        order = np.argsort(groups, kind="stable")
+        starts = np.flatnonzero(np.diff(groups[order])) + 1
+        blocks = [(int(groups[block[0]]), block) for block in np.split(order, starts)]
+    for group, lines in blocks:
+        block_keys = keys if lines is None else [keys[i] for i in lines.tolist()]
+        # each line -> the position of the first line with its key (in C: setdefault keeps
+        # the first position it was given)
+        first: dict = {}
+        firsts = np.fromiter(map(first.setdefault, block_keys, count()), dtype=np.int64,
+                             count=len(block_keys))
+        where = list(first.values())
+        line_of = where if lines is None else lines[where].tolist()
+        made = np.empty(len(block_keys), dtype=object)
+        made[where] = _objects_of([compute(group, line) for line in line_of])
+        if lines is None:
+            out = made[firsts]
+        else:
+            out[lines] = made[firsts]
+    return out
+
+
+def _by_value(values: Sequence, keys: list, groups: np.ndarray, params: Sequence[tuple]
+              ) -> tuple[list[Decimal], np.ndarray]:
+    """The rule run once per group and distinct value text."""
+    def compute(group: int, line: int) -> tuple[Decimal, int]:
+        (_, w_text, w_run, divisor), scorer = params[group]
+        return _points(scorer, values[line], w_run, w_text, divisor, None)
+
+    found = per_distinct(keys, groups, len(params), compute).tolist()
+    return list(map(_first, found)), np.fromiter(map(_second, found), dtype=np.int64,
+                                                 count=len(found))
+
+
+def _objects_of(values: list) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _scaled(keys: list[str]) -> tuple[np.ndarray, int] | None:
+    """The numbers written in `keys` (str of Decimals) as integers at a common number of
+    places, or None when one does not fit (exponent form, too many digits or places)."""
+    text = np.array(keys)
+    if text.dtype.itemsize // 4 > 16 or bool(np.strings.find(text, "E").max(initial=-1) >= 0):
+        return None
+    dot = np.strings.find(text, ".")
+    places = np.where(dot >= 0, np.strings.str_len(text) - dot - 1, 0)
+    top = int(places.max(initial=0))
+    longest = int(np.strings.str_len(text).max(initial=0))
+    if top > _MAX_PLACES or longest + top > 18:  # below 10^18 once scaled: fits int64
+        return None
+    digits = np.strings.replace(text, ".", "").astype(np.int64)
+    return digits * 10 ** (top - places), top
+
+
+def _ratio(keys: list[str], groups: np.ndarray, params: Sequence[tuple]
+           ) -> tuple[list[Decimal], np.ndarray] | None:
+    """rules.build_ratio over a column: w × cap at or above cap × target, 0 at or below 0,
+    else w × a / t; then / s and rounded to the cent half away from zero."""
+    scaled = _scaled(keys)
+    if scaled is None:
+        return None
+    a, places = scaled
+    unit = 10**places
+    largest = int(np.abs(a).max(initial=0))
+    n_groups = len(params)
+    threshold = np.zeros(n_groups, dtype=np.int64)
+    numerator = np.zeros(n_groups, dtype=np.int64)
+    denominator = np.ones(n_groups, dtype=np.int64)
+    capped = np.zeros(n_groups, dtype=np.int64)
+    used = np.unique(groups).tolist()
+    for g in used:
+        (_, _, w_run, divisor), scorer = params[g]
+        t = scorer.target
+        cap = scorer.max_share  # build_ratio: Scorer(run, cap, ...)
+        if type(w_run) is not Decimal or t is None or t <= 0:
+            return None
+        (cn, cd), (tn, td), (wn, wd) = (cap.as_integer_ratio(), t.as_integer_ratio(),
+                                        w_run.as_integer_ratio())
+        sn, sd = divisor.as_integer_ratio() if divisor is not None else (1, 1)
+        # a >= cap × t, a = digits / unit: digits >= ceil(cap × t × unit)
+        limit = -((-cn * tn * unit) // (cd * td))
+        # cents = digits × 100 × w / (t × s × unit), half away from zero (digits > 0 here)
+        top, bottom = 100 * wn * td * sd, wd * tn * sn * unit
+        common = gcd(top, bottom)
+        top, bottom = top // common, bottom // common
+        if largest * top * 2 + bottom >= _LIMIT or abs(limit) >= _LIMIT:
+            return None
+        threshold[g], numerator[g], denominator[g] = limit, top, bottom
+        raw = w_run * cap  # the capped line exactly as the rule computes it
+        if divisor is not None:
+            raw = raw / divisor
+        capped[g] = int(raw.quantize(CENT, ROUND_HALF_UP).scaleb(2))
+    q = denominator[groups]
+    cents = (2 * a * numerator[groups] + q) // (2 * q)
+    at_cap = a >= threshold[groups]
+    cents = np.where(at_cap, capped[groups], np.where(a <= 0, 0, cents))
+    return decimals_of_cents(cents), cents
+
+
+def decimals_of_cents(cents: np.ndarray) -> list[Decimal]:
+    """Each figure in cents as the Decimal quantize gives (exponent -2, 0 as 0.00), made
+    once per distinct figure (points repeat: a few thousand distinct in a month)."""
+    if not len(cents):
+        return []
+    distinct, where = np.unique(cents, return_inverse=True)
+    made = _objects_of([Decimal(c).scaleb(-2) for c in distinct.tolist()])
+    return made[where].tolist()
+
+
+def ratio_texts(keys: list[str], groups: np.ndarray, params: Sequence[tuple],
+                cents: np.ndarray) -> np.ndarray | None:
+    """The explanations of a ratio column's lines with actual > 0 (None for the others,
+    which the rule words itself), or None when the column does not fit int64: the rule's
+    words (Scorer.words), pct_of(a, t) worked in scaled integers exactly as Decimal
+    quantizes it, "× weight", " = " and the line's points (`cents`)."""
+    scaled = _scaled(keys)
+    if scaled is None:
+        return None
+    a, places = scaled
+    unit = 10**places
+    largest = int(np.abs(a).max(initial=0))
+    n_groups = len(params)
+    numerator = np.zeros(n_groups, dtype=np.int64)
+    denominator = np.ones(n_groups, dtype=np.int64)
+    threshold = np.zeros(n_groups, dtype=np.int64)
+    heads, plain_tails, capped_tails = [""] * n_groups, [""] * n_groups, [""] * n_groups
+    for g in np.unique(groups).tolist():
+        (_, w_text, _, _), scorer = params[g]
+        words = scorer.words
+        t, cap = scorer.target, scorer.max_share
+        if words is None or t is None or t <= 0:
+            return None
+        (cn, cd), (tn, td) = cap.as_integer_ratio(), t.as_integer_ratio()
+        threshold[g] = -((-cn * tn * unit) // (cd * td))
+        # the percentage in hundredths: a × 100 / t × 100, a = digits / unit
+        top, bottom = 10_000 * td, tn * unit
+        common = gcd(top, bottom)
+        top, bottom = top // common, bottom // common
+        if largest * top * 2 + bottom >= _LIMIT or abs(threshold[g]) >= _LIMIT:
+            return None
+        numerator[g], denominator[g] = top, bottom
+        heads[g] = words["before"]
+        plain_tails[g] = f"%{words['after']} × {w_text} = "
+        capped_tails[g] = f"%{words['after']}{words['capped']} × {w_text} = "
+    q = denominator[groups]
+    hundredths = (2 * a * numerator[groups] + q) // (2 * q)
+    at_cap = a >= threshold[groups]
+    # f-strings beat numpy's string ufuncs here (texts of ~80 characters)
+    out: list[str | None] = []
+    append = out.append
+    for h, c, g, top, positive in zip(hundredths.tolist(), cents.tolist(), groups.tolist(),
+                                      at_cap.tolist(), (a > 0).tolist(), strict=True):
+        if not positive:
+            append(None)  # the rule's own words: a sign of zero, "not below 0"
+            continue
+        tail = capped_tails[g] if top else plain_tails[g]
+        append(f"{heads[g]}{h // 100}.{h % 100:02d}{tail}{c // 100}.{c % 100:02d}")
+    return np.array(out, dtype=object)
