@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import is_not, itemgetter
+from operator import eq, is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from server.gcpause import cycle_collector_paused
@@ -258,7 +258,8 @@ def _read_table(spec, sheet_name, sheet_index, sheet, table, lang: str = "zh"
     first = body.row if body is not None else 0
     rows = sheet.values[first: first + n_body]  # rows the client did not send are blank
     # HR's extra columns count too: a row with only a note in it is not blank.
-    blank = _blank_rows(rows, [*(col for _, col in columns.values()), *extra.values()])
+    cols = [*(col for _, col in columns.values()), *extra.values()]
+    blank, first_column = _blank_rows(rows, cols)
     if blank:  # wholly blank rows are spacing, not data
         keep = [i for i in range(len(rows)) if i not in blank]
         rows = [rows[i] for i in keep]
@@ -267,6 +268,9 @@ def _read_table(spec, sheet_name, sheet_index, sheet, table, lang: str = "zh"
         excel_rows = list(range(first + 1, first + 1 + len(rows)))
     frame = TableFrame(spec, sheet_name, sheet_index, header_ref.row, table.range.col,
                        columns, extra, rows, excel_rows, n_body)
+    if not blank and columns and first_column is not None:
+        # the first column, cut out to find blank rows, is the frame's column as it is
+        frame._columns[next(iter(columns))] = first_column
     return frame, _text_problems(frame, lang)
 
 
@@ -293,7 +297,8 @@ def _text_problems(frame: TableFrame, lang: str) -> list[Problem]:
     """Every text cell of a table the server reads is text the database and git can hold
     (server/xlwire/textsafe.py `checked_text`: no NUL or other control character, line breaks
     allowed as Excel's Alt+Enter makes them; no longer than its column), or a located
-    problem. One C-speed pass per column when the column is fine."""
+    problem. A column that is fine is told so by its distinct texts, checked at once; only a
+    column with a problem is walked cell by cell to locate it."""
     if frame.name not in _READ_TABLES:
         return []
     limits = {**_KEY_LIMITS, **_TEXT_LIMITS.get(frame.name, {})}
@@ -303,7 +308,11 @@ def _text_problems(frame: TableFrame, lang: str) -> list[Problem]:
         if read is not None and key not in read:
             continue
         values = frame.column(key)
-        texts = [v for v in values if v.__class__ is str]
+        try:  # a column's distinct texts are few (ids: the roster's; units, sources: a handful)
+            distinct: Iterable[object] = set(values)
+        except TypeError:  # an unhashable cell, in a snapshot built in code
+            distinct = values
+        texts = [v for v in distinct if v.__class__ is str]
         limit = limits.get(key)
         try:
             checked_text("\n".join(texts))
@@ -333,18 +342,20 @@ def _sheet_column(rows: list[list[object]], col: int) -> list[object]:
         return [row[col] if len(row) > col else None for row in rows]
 
 
-def _blank_rows(rows: list[list[object]], cols: list[int]) -> set[int]:
-    """Indexes of the rows whose cells in `cols` are all None or blank text.
+def _blank_rows(rows: list[list[object]], cols: list[int]
+                ) -> tuple[set[int], list[object] | None]:
+    """Indexes of the rows whose cells in `cols` are all None or blank text, and column
+    `cols[0]` of `rows` (None when `cols` is empty).
 
     When the first column has no blank value (the usual case: every row has its key) its
     distinct values tell so, found at C speed; otherwise each column only narrows down the
     rows still blank so far."""
     if not cols:
-        return set(range(len(rows)))
+        return set(range(len(rows))), None
     first = _sheet_column(rows, cols[0])
     try:
         if not any(v is None or (v.__class__ is str and not v.strip()) for v in set(first)):
-            return set()
+            return set(), first
     except TypeError:  # an unhashable cell, in a snapshot built in code: look at every row
         pass
     candidates = [i for i, v in enumerate(first)
@@ -355,7 +366,7 @@ def _blank_rows(rows: list[list[object]], cols: list[int]) -> set[int]:
         candidates = [i for i in candidates
                       if (v := rows[i][col] if len(rows[i]) > col else None) is None
                       or (v.__class__ is str and not v.strip())]
-    return set(candidates)
+    return set(candidates), first
 
 
 def read_meta(tables: Tables) -> dict[str, str]:
@@ -616,25 +627,82 @@ def _clean_period(value: object) -> str | None:
 
 
 # --- clean tables -------------------------------------------------------------------------
-# The big tables (kb_data above all) are nearly always clean. Each `_clean_*` reader makes one
-# pass over the rows that only converts and builds the engine's objects, reusing what it has
-# converted for a repeated value. At the first cell that would give the per-cell reader
-# something to report (a blank key, an error or a date where text belongs, a value given
-# twice, an unknown employee ...) it gives up and returns None, and the per-cell reader runs
-# instead: every problem is reported by the same code, in the same words and order, as before.
+# The big tables (kb_data above all) are nearly always clean. Each `_clean_*` reader checks and
+# converts a clean table column by column: a column's distinct values are few (a kb_data
+# period, status or source column has one at 50,000 rows, the ids are the roster's), so each
+# distinct value is checked and converted once and the column is mapped through what it gave
+# at C speed; ids and codes are checked with set operations; the engine's objects are built
+# by zipping columns. At the first doubt (a blank key, an error or a date where text belongs,
+# a value given twice, an unknown employee ...) it gives up and returns None, and the per-cell
+# reader runs instead: every problem is reported by the same code, in the same words and
+# order, as before.
+
+_NONE_TYPE = type(None)
+_TEXT_CELLS = frozenset({str, int, float, _NONE_TYPE})  # what `_clean_text` reads as text
+_PLAIN_CLASSES = frozenset({str, int, float, datetime, _NONE_TYPE})  # = _PLAIN_CELLS
+_UNMERGED = frozenset({str, datetime, _NONE_TYPE})  # no two of these are equal across classes
 
 
-def _records(frame: TableFrame, keys: tuple[str, ...]) -> Iterable[tuple]:
-    """One tuple per row with the raw cells of `keys` (None for an absent column).
+def _classes(column: list[object], distinct: set[object]) -> set[type]:
+    """The classes of a column's cells. Those of its distinct values suffice unless numbers
+    are among them: a set keeps one of True, 1 and 1.0, and a bool is a problem where a
+    number is fine."""
+    classes = set(map(type, distinct))
+    if not classes <= _UNMERGED:
+        classes = set(map(type, column))
+    return classes
 
-    Straight from the sheet rows with one C-level itemgetter per row when every column is
-    there and no row is short; that reads each cell once, where a list per column would walk
-    all the rows once per column."""
-    cols = [frame.columns[k][1] if k in frame.columns else None for k in keys]
-    rows = frame.rows
-    if None not in cols and (not rows or min(map(len, rows)) > max(cols)):  # type: ignore[type-var]
-        return map(itemgetter(*cols), rows)
-    return zip(*(frame.column(k) for k in keys), strict=True)
+
+def _text_column(column: list[object]) -> tuple[list[str], set[str]] | None:
+    """What `_clean_text` gives for each cell, and the distinct texts; None when a cell is
+    not plain text or a number (an error, a date, TRUE ...: the per-cell reader decides).
+    Equal numbers of two classes (1 and 1.0) read the same ("1"), so a set's one of them
+    speaks for both."""
+    distinct = set(column)
+    classes = _classes(column, distinct)
+    if not classes <= _TEXT_CELLS:
+        return None
+    memo = {v: _clean_text(v) for v in distinct}
+    if classes == {str} and all(k == v for k, v in memo.items()):
+        return column, distinct  # type: ignore[return-value]  # already stripped text
+    return list(map(memo.__getitem__, column)), set(memo.values())  # type: ignore[arg-type]
+
+
+def _key_column(frame: TableFrame, key: str, known: set[str] | None) -> list[str] | None:
+    """A key column (employee id, indicator code) as text, when no cell is blank, none is
+    anything but text or a number, and every one is in `known` (when given)."""
+    found = _text_column(frame.column(key))
+    if found is None:
+        return None
+    column, distinct = found
+    if "" in distinct or (known is not None and not distinct <= known):
+        return None
+    return column
+
+
+_NEGATIVE_ZERO_KEYS = ((float, 0.0), (False, float, 0.0))
+
+
+def _mapped(keys: list[tuple], convert: Callable[[tuple], object]) -> list[object] | None:
+    """`convert` of each key (tuples ending in (class, cell)), once per distinct key; None
+    when it gives _BAD for any. -0.0 and 0.0 make one key but two Decimals: those cells are
+    converted one by one."""
+    memo = {k: convert(k) for k in set(keys)}
+    if _BAD in memo.values():
+        return None
+    out = list(map(memo.__getitem__, keys))
+    for zero in _NEGATIVE_ZERO_KEYS:
+        if zero in memo:
+            for i in compress(range(len(keys)), map(eq, keys, repeat(zero))):
+                out[i] = convert(keys[i])
+    return out
+
+
+def _number_column(column: list[object]) -> list[object] | None:
+    """`_number_reader` of each cell (a Decimal, or None for an empty cell); None when a cell
+    would be reported. Keyed by class: Decimal(1) and Decimal("1.0") differ."""
+    number = _number_reader()
+    return _mapped(list(zip(map(type, column), column, strict=True)), lambda k: number(k[1]))
 
 
 def _number_reader() -> Callable[[object], object]:
@@ -967,7 +1035,10 @@ def _read_roster(frame: TableFrame | None, problems: list[Problem], where: _Loca
                  ) -> list[Employee]:
     if frame is None:
         return []
-    clean = _clean_roster(frame, where)
+    try:
+        clean = _clean_roster(frame, where)
+    except TypeError:  # an unhashable cell (a snapshot built in code): the reader decides
+        clean = None
     if clean is not None:
         return clean
     read = _Reader(frame, problems, where.lang)
@@ -985,19 +1056,21 @@ def _read_roster(frame: TableFrame | None, problems: list[Problem], where: _Loca
 
 def _clean_roster(frame: TableFrame, where: _Located) -> list[Employee] | None:
     """`_read_roster` of a roster with nothing to report; None otherwise."""
-    employees = []
-    first: dict[tuple, int] = {}
-    for i, cells in enumerate(_records(frame, ("employee_id", "name", "department",
-                                               "position", "email"))):
-        eid, name, department, position, email = map(_clean_text, cells)
-        if not (eid and name and department) or position is None or email is None:
+    ids = _key_column(frame, "employee_id", None)
+    if ids is None:
+        return None
+    columns = [ids]
+    for key, required in (("name", True), ("department", True), ("position", False),
+                          ("email", False)):
+        found = _text_column(frame.column(key))
+        if found is None or (required and "" in found[1]):
             return None  # a blank or non-text cell
-        first[(eid,)] = i
-        employees.append(Employee(eid, name, department, position, email))
-    if len(first) != len(employees):
+        columns.append(found[0])
+    first = dict(zip(zip(ids), range(len(ids)), strict=True))
+    if len(first) != len(ids):
         return None  # an employee listed twice
     where.roster = first
-    return employees
+    return list(map(Employee, *columns))
 
 
 def _check_refs(read: _Reader, i: int, employee_id: str, code: str,
@@ -1015,7 +1088,10 @@ def _check_refs(read: _Reader, i: int, employee_id: str, code: str,
 def _read_targets(frame, codes, ids, problems, where) -> list[TargetOverride]:
     if frame is None:
         return []
-    clean = _clean_targets(frame, codes, ids, where)
+    try:
+        clean = _clean_targets(frame, codes, ids, where)
+    except TypeError:  # an unhashable cell (a snapshot built in code): the reader decides
+        clean = None
     if clean is not None:
         return clean
     read = _Reader(frame, problems, where.lang)
@@ -1035,102 +1111,159 @@ def _read_targets(frame, codes, ids, problems, where) -> list[TargetOverride]:
 def _clean_targets(frame: TableFrame, codes: set[str] | None, ids: set[str] | None,
                    where: _Located) -> list[TargetOverride] | None:
     """`_read_targets` of a table with nothing to report; None otherwise."""
-    number = _number_reader()
-    overrides = []
-    first: dict[tuple, int] = {}
-    for i, (eid, code, *cells) in enumerate(_records(frame, ("employee_id", "indicator",
-                                                             *_TARGET_KEYS))):
-        eid, code = _clean_text(eid), _clean_text(code)
-        if not eid or not code or (ids is not None and eid not in ids) \
-                or (codes is not None and code not in codes):
-            return None  # a blank, non-text or unknown key
-        first[(eid, code)] = i
-        params = {}
-        for key, cell in zip(_TARGET_KEYS, cells, strict=True):
-            value = number(cell)
-            if value is _BAD:
-                return None
-            if value is not None:
-                params[key] = value
-        if params:
-            overrides.append(TargetOverride(eid, code, params))
-    if len(first) != len(frame):
+    eids = _key_column(frame, "employee_id", ids)
+    code_col = _key_column(frame, "indicator", codes) if eids is not None else None
+    if eids is None or code_col is None:
+        return None  # a blank, non-text or unknown key
+    first = dict(zip(zip(eids, code_col, strict=True), range(len(eids)), strict=True))
+    if len(first) != len(eids):
         return None  # a target given twice
+    given = []  # (key, its numbers) for the columns with any number in them
+    for key in _TARGET_KEYS:
+        if not frame.has(key):
+            continue
+        numbers = _number_column(frame.column(key))
+        if numbers is None:
+            return None
+        if any(map(is_not, numbers, repeat(None))):
+            given.append((key, numbers))
+    overrides = []
+    if given:
+        names = [key for key, _ in given]
+        given_columns = (numbers for _, numbers in given)
+        for eid, code, *cells in zip(eids, code_col, *given_columns, strict=True):
+            params = {k: v for k, v in zip(names, cells, strict=True) if v is not None}
+            if params:
+                overrides.append(TargetOverride(eid, code, params))
     where.targets = first
     return overrides
 
 
 _TARGET_KEYS = ("target", "floor", "cap")
-_DATA_KEYS = ("employee_id", "indicator", "field", "fetched_at", "period", "value", "status",
-              "source")
 
 
 def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[str] | None,
                 ids: set[str] | None, period: str, where: _Located) -> list[Fact] | None:
     """`_read_data` of a table with nothing to report; None otherwise."""
-    has_fetched = frame.has("fetched_at")
-    rating = {code: ind.rule == "rating" for code, ind in indicators.items()}
-    number = _number_reader()
-    # Cells already seen to be fine. Only text and datetimes go in: a set cannot tell
-    # True from 1 (a bool is a problem where a serial number is fine).
-    fine_moments: set[object] = set()
-    fine_periods: set[object] = set()
-    stale_of: dict[object, bool] = {}  # status cell -> stale? (text cells only, as above)
-    first: dict[tuple, int] = {}
-    facts = []
-    for i, (eid, code, name, moment, cell, raw, status, source) in enumerate(
-            _records(frame, _DATA_KEYS)):
-        eid = eid.strip() if eid.__class__ is str else _clean_text(eid)
-        code = code.strip() if code.__class__ is str else _clean_text(code)
-        name = name.strip() if name.__class__ is str else _clean_text(name)
-        if not eid or not code or name is None or (ids is not None and eid not in ids) \
-                or (codes is not None and code not in codes):
-            return None  # a blank, non-text or unknown key
-        key = (eid, code, name or "actual")
-        first[key] = i
-        if has_fetched and moment not in fine_moments:
-            cls = moment.__class__
-            if cls not in _PLAIN_CELLS or _moment(moment) is _BAD:
-                return None
-            if cls is str or cls is datetime:
-                fine_moments.add(moment)
-        if cell not in fine_periods:
-            cls = cell.__class__
-            row_period = _clean_period(cell) if cls in _PLAIN_CELLS else None
-            if row_period is None or (period and row_period and row_period != period):
-                return None
-            if cls is str or cls is datetime:
-                fine_periods.add(cell)
-        is_rating = rating.get(code)
-        if is_rating is None:
-            continue  # a known code whose rule is unreadable (reported in kb_rules)
-        if is_rating:  # ratings stay labels: `_Reader.text` of the cell
-            value = _clean_text(raw)
-            if value is None:  # an error, a date, TRUE ...: the reader decides
-                return None
-            value = value or None  # blank: missing data
-        else:
-            value = number(raw)
-            if value is _BAD:  # text, an error, a date, NaN ...: the reader decides
-                return None
-        if value is None:
-            continue  # blank value: missing data, handled by the indicator's policy
-        source = source.strip() if source.__class__ is str else _clean_text(source)
-        stale = stale_of.get(status)
-        if stale is None:
-            text = _clean_text(status)
-            if text is None or source is None:
-                return None
-            stale = bool(text) and _lookup(_STALE, text) == "stale"
-            if status.__class__ is str:
-                stale_of[status] = stale
-        elif source is None:
-            return None
-        facts.append(Fact(eid, code, value, key[2], source, stale))
-    if len(first) != len(frame):
+    eids = _key_column(frame, "employee_id", ids)
+    code_col = _key_column(frame, "indicator", codes) if eids is not None else None
+    fields = _text_column(frame.column("field")) if code_col is not None else None
+    if eids is None or code_col is None or fields is None:
+        return None  # a blank, non-text or unknown key
+    field_col, field_set = fields
+    if "" in field_set:  # a blank field is the measured value
+        field_col = list(map({f: f or "actual" for f in field_set}.__getitem__, field_col))
+    keys = list(zip(eids, code_col, field_col, strict=True))
+    first = dict(zip(keys, range(len(keys)), strict=True))
+    if len(first) != len(keys):
         return None  # a value given twice
+    if frame.has("fetched_at"):
+        moments = frame.column("fetched_at")
+        distinct = set(moments)
+        if not _classes(moments, distinct) <= _PLAIN_CLASSES \
+                or any(_moment(m) is _BAD for m in distinct):
+            return None
+    cells = frame.column("period")
+    distinct = set(cells)
+    if not _classes(cells, distinct) <= _PLAIN_CLASSES:
+        return None
+    for cell in distinct:
+        row_period = _clean_period(cell)
+        if row_period is None or (period and row_period and row_period != period):
+            return None
+    # A value's type is its indicator's: ratings stay labels (`_Reader.text` of the cell),
+    # everything else is a number; a known code whose rule is unreadable (reported in
+    # kb_rules) has no type and gives no fact.
+    values = _value_column(code_col, frame.column("value"), indicators)
+    if values is None:  # text, an error, a date, NaN ...: the reader decides
+        return None
+    sources = _text_column(frame.column("source"))
+    statuses = frame.column("status")
+    distinct = set(statuses)
+    if sources is None or not _classes(statuses, distinct) <= _TEXT_CELLS:
+        return None
+    stale_of = {}
+    for status in distinct:
+        text = _clean_text(status)
+        stale_of[status] = bool(text) and _lookup(_STALE, text) == "stale"
+    stale_col: Iterable[bool] = (repeat(stale_of.popitem()[1]) if len(stale_of) == 1
+                                 else map(stale_of.__getitem__, statuses))
+    columns: list[Iterable[object]] = [eids, code_col, values, field_col, sources[0], stale_col]
+    if None in values:  # blank values: missing data, handled by the indicator's policy
+        keep = list(map(is_not, values, repeat(None)))
+        columns = [compress(column, keep) for column in columns]
     where.data = first
-    return facts
+    return list(map(Fact, *columns))
+
+
+_BY_CLASS = frozenset({str, int, float, _NONE_TYPE})
+
+
+def _value_column(codes: list[str], raw: list[object], indicators: dict[str, Indicator]
+                  ) -> list[object] | None:
+    """The value of each kb_data row (None: no fact), as `_read_data` reads it; None when a
+    cell would be reported. A value's type is its indicator's: ratings stay labels
+    (`_Reader.text` of the cell), everything else is a number; a known code whose rule is
+    unreadable (reported in kb_rules) has no type and gives no fact."""
+    rating = {code: ind.rule == "rating" for code, ind in indicators.items()}
+    values = _values_by_class(codes, raw, rating)
+    return _values_by_cell(codes, raw, rating) if values is _BY_CELL else values
+
+
+_BY_CELL = object()  # `_values_by_class` cannot tell: read by (indicator type, class, cell)
+_BY_CLASS = frozenset({str, int, float, _NONE_TYPE})
+
+
+def _values_by_class(codes: list[str], raw: list[object], rating: dict[str, bool]) -> object:
+    """`_value_column` of the usual table: labels only in ratings' rows, numbers only in the
+    others', no int equal to a float (1 and 1.0 read Decimal("1") and Decimal("1.0")). Then a
+    cell's class alone says how it reads, each distinct cell is read once, and no per-row key
+    is built. _BY_CELL for any other table."""
+    types = list(map(type, raw))
+    classes = set(types)
+    if not classes <= _BY_CLASS or not set(codes) <= rating.keys():
+        return _BY_CELL
+    cells = {cls: set(compress(raw, map(is_, types, repeat(cls))))
+             for cls in classes - {_NONE_TYPE}}
+    of_class = {cls: set(compress(codes, map(is_, types, repeat(cls)))) for cls in cells}
+    rated = {code for code, is_rating in rating.items() if is_rating}
+    ints, floats = cells.get(int, set()), cells.get(float, set())
+    numbers = ints | floats
+    if not of_class.get(str, set()) <= rated \
+            or (of_class.get(int, set()) | of_class.get(float, set())) & rated \
+            or len(numbers) != len(ints) + len(floats):
+        return _BY_CELL
+    number = _number_reader()
+    memo: dict[object, object] = {None: None}
+    for cell in numbers:
+        memo[cell] = number(cell)
+    if _BAD in memo.values():
+        return None
+    for cell in cells.get(str, ()):
+        memo[cell] = cell.strip() or None  # type: ignore[attr-defined]  # blank: missing data
+    values = list(map(memo.__getitem__, raw))
+    if 0.0 in numbers:  # -0.0 and 0.0 are one key but two Decimals
+        for i in compress(range(len(raw)), map(eq, raw, repeat(0.0))):
+            values[i] = number(raw[i])
+    return values
+
+
+def _values_by_cell(codes: list[str], raw: list[object], rating: dict[str, bool]
+                    ) -> list[object] | None:
+    """`_value_column` of any table: each distinct (indicator type, class, cell) read once."""
+    number = _number_reader()
+
+    def value_of(key: tuple) -> object:
+        is_rating, _cls, cell = key
+        if is_rating is None:
+            return None
+        if is_rating:
+            text = _clean_text(cell)
+            return _BAD if text is None else (text or None)  # blank: missing data
+        return number(cell)
+
+    return _mapped(list(zip(map(rating.get, codes), map(type, raw), raw, strict=True)),
+                   value_of)
 
 
 def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:
