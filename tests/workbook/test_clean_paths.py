@@ -198,3 +198,236 @@ def test_nan_is_not_a_cached_value() -> None:
     assert number(math.inf) is contract._BAD
     assert str(number(-0.0)) == "-0.0" and str(number(0.0)) == "0.0"
     assert str(number(1)) == "1" and str(number(1.0)) == "1.0"
+
+
+# --- the column readers, each against the per-cell function it stands for -----------------
+
+any_cell = st.one_of(
+    st.sampled_from(AWKWARD), st.sampled_from([c for cells in GOOD.values() for c in cells]),
+    st.booleans(), st.integers(-10, 10), st.integers(-10 ** 21, 10 ** 21),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3),
+    st.sampled_from([0, 0.0, -0.0, 1, 1.0, True, False, 1e20, 10 ** 20, "\x00", " A ", ""]))
+cell_columns = st.lists(any_cell, max_size=25)
+
+
+def _unhashable(column: list[object]) -> bool:
+    try:
+        set(column)
+    except TypeError:
+        return True
+    return False
+
+
+@settings(max_examples=500, deadline=None)
+@given(column=cell_columns)
+def test_text_column_is_clean_text_of_each_cell(column) -> None:
+    if _unhashable(column):
+        with pytest.raises(TypeError):  # the callers hand such a table to the reader
+            contract._text_column(column)
+        return
+    got = contract._text_column(column)
+    want = [contract._clean_text(v) for v in column]
+    if any(v is None for v in want):
+        assert got is None
+    else:
+        assert got is not None
+        assert _exact(got[0]) == _exact(want)
+        assert got[1] == set(want)
+
+
+@settings(max_examples=500, deadline=None)
+@given(column=cell_columns)
+def test_number_column_is_the_number_reader_of_each_cell(column) -> None:
+    if _unhashable(column):
+        return
+    number = contract._number_reader()
+    want = [number(v) for v in column]
+    got = contract._number_column(column)
+    if any(v is contract._BAD for v in want):
+        assert got is None
+    else:
+        assert _exact(got) == _exact(want)
+
+
+def _value_of_each_row(codes: list[str], raw: list[object], rating: dict[str, bool]) -> object:
+    """What `_read_data` makes of each value cell, one row at a time (None: no fact)."""
+    number = contract._number_reader()
+    out = []
+    for code, cell in zip(codes, raw, strict=True):
+        is_rating = rating.get(code)
+        if is_rating is None:
+            out.append(None)
+        elif is_rating:
+            text = contract._clean_text(cell)
+            if text is None:
+                return None
+            out.append(text or None)
+        else:
+            value = number(cell)
+            if value is contract._BAD:
+                return None
+            out.append(value)
+    return out
+
+
+value_rows = st.lists(st.tuples(st.sampled_from(["R", "N", "N2", "X"]), st.one_of(
+    any_cell, st.sampled_from(["A", " B ", "", None, 90, 87.5, 0.1, -0.0, 0.0, 0, 2.5]))),
+    max_size=25)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(rows=value_rows, unknown=st.booleans())
+def test_value_column_reads_each_row_as_the_reader_does(rows, unknown) -> None:
+    codes = [code if unknown or code != "X" else "N" for code, _ in rows]
+    raw = [cell for _, cell in rows]
+    if _unhashable(raw):
+        return
+    rating = {"R": True, "N": False, "N2": False}
+    want = _value_of_each_row(codes, raw, rating)
+    by_cell = contract._values_by_cell(codes, raw, rating)
+    assert _exact(by_cell) == _exact(want)
+    by_class = contract._values_by_class(codes, raw, rating)
+    if by_class is not contract._BY_CELL:
+        assert _exact(by_class) == _exact(want)
+
+
+def test_value_column_reads_the_usual_table_by_class() -> None:
+    """Labels in ratings' rows, numbers in the others': no per-row key is needed."""
+    codes = ["R", "N", "N", "N", "R", "N"]
+    raw = ["A", 90, -0.0, 0.5, " B ", None]
+    got = contract._values_by_class(codes, raw, {"R": True, "N": False})
+    assert _exact(got) == _exact(["A", contract.Decimal(90), contract.Decimal("-0.0"),
+                                  contract.Decimal("0.5"), "B", None])
+    for raw in ([0.0, -0.0, 2.5], [-0.0, 0.0, 2.5]):  # one key, two Decimals
+        got = contract._values_by_class(["N", "N", "N"], raw, {"N": False})
+        assert _exact(got) == _exact([contract.Decimal(repr(v)) for v in raw])
+    # 1 next to 1.0, a label in a number's row, an unknown code: read cell by cell
+    for codes, raw in ((["N", "N"], [1, 1.0]), (["N"], ["A"]), (["X"], [1])):
+        assert contract._values_by_class(codes, raw, {"R": True, "N": False}) \
+            is contract._BY_CELL
+
+
+# --- text safety: distinct values first, cell by cell only to locate ---------------------
+
+def _text_problems_cell_by_cell(frame: contract.TableFrame, lang: str) -> list:
+    """`_text_problems` without its whole-column check: every text cell, one by one."""
+    if frame.name not in contract._READ_TABLES:
+        return []
+    limits = {**contract._KEY_LIMITS, **contract._TEXT_LIMITS.get(frame.name, {})}
+    read = contract._READ_COLUMNS.get(frame.name)
+    problems = []
+    for key in frame.columns:
+        if read is not None and key not in read:
+            continue
+        for i, value in enumerate(frame.column(key)):
+            if value.__class__ is not str:
+                continue
+            try:
+                contract.checked_text(value.strip(), frame.caption(key), limit=limits.get(key))
+            except ValueError as exc:
+                problems.append(frame.problem(i, key, contract.why_of(exc), lang))
+                if len(problems) >= contract._MAX_TEXT_PROBLEMS:
+                    return problems
+    return problems
+
+
+texts = st.one_of(st.sampled_from(["E1", " E1 ", "x" * 50, "x" * 51, " " + "x" * 50, "a\nb",
+                                   "a\x00b", "\x1f", "\ud800", "ok", "u" * 21, "\t", None,
+                                   1, 1.0, True, CellError("#N/A"), [1]]),
+                  st.text(max_size=4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(texts, min_size=8, max_size=8), max_size=30))
+def test_text_problems_are_those_found_cell_by_cell(rows) -> None:
+    book = make_book({"kb_data": (DATA_HEADER, rows),
+                      "kb_roster": (ROSTER_HEADER, [row[:5] for row in rows])})
+    tables = read_tables(book, ())
+    for name in ("kb_data", "kb_roster"):
+        frame = tables.frames.get(name)
+        if frame is not None:
+            assert contract._text_problems(frame, "en") == \
+                _text_problems_cell_by_cell(frame, "en")
+
+
+# --- the bench's workbook: big clean tables, then one awkward cell anywhere --------------
+
+def _bench_payload() -> bytes:
+    import json
+    import sys
+    from pathlib import Path
+
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    import bench_protocol
+    import workload
+
+    load = workload.generate(40, 10)
+    return json.dumps(bench_protocol.build_payload(load), ensure_ascii=False).encode()
+
+
+_PAYLOAD: list[bytes] = []
+
+
+def _bench_book() -> BookSnapshot:
+    from server.xlwire.protocol import parse_payload
+
+    if not _PAYLOAD:
+        _PAYLOAD.append(_bench_payload())
+    return parse_payload(_PAYLOAD[0])
+
+
+def test_the_bench_workbook_is_read_by_the_column_readers(monkeypatch) -> None:
+    book = _bench_book()
+    ran: dict[str, bool] = {}
+    for name in ("_clean_roster", "_clean_targets", "_clean_data"):
+        real = getattr(contract, name)
+
+        def spy(*args, _real=real, _name=name):
+            out = _real(*args)
+            ran[_name] = out is not None
+            return out
+        monkeypatch.setattr(contract, name, spy)
+    fast = _outcome(book)
+    assert ran == {"_clean_roster": True, "_clean_targets": True, "_clean_data": True}
+    assert fast[0] == "input"
+    assert fast[1][1][2][0] == "facts" and len(fast[1][1][2][1]) > 300
+    with monkeypatch.context() as m:
+        _per_cell(m)
+        assert _outcome(book) == fast
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(
+    st.sampled_from([("kb_data", k) for k in ("employee_id", "indicator", "field", "value",
+                                             "source", "period", "fetched_at", "status")]
+                    + [("kb_targets", k) for k in ("employee_id", "indicator", "target")]
+                    + [("kb_roster", k) for k in ("employee_id", "name", "department",
+                                                  "position")]),
+    st.integers(0, 10 ** 6), st.one_of(any_cell, st.sampled_from(["M0001", "Q1", "2026-09"]))),
+    min_size=1, max_size=3))
+def test_an_awkward_cell_in_the_bench_workbook_reads_the_same(monkeypatch, edits) -> None:
+    book = _bench_book()
+    frames = read_tables(book).frames
+    for (table_name, key), row, value in edits:
+        frame = frames[table_name]
+        i = row % len(frame)
+        sheet_row = frame.rows[i]
+        col = frame.columns[key][1]
+        sheet_row[col] = value
+    fast = _outcome(book)
+    with monkeypatch.context() as m:
+        _per_cell(m)
+        slow = _outcome(book)
+    assert fast == slow
+
+
+def test_negative_zero_keeps_its_sign_in_every_column_reader() -> None:
+    """-0.0 == 0.0 makes one memo key: each must still read as its own Decimal."""
+    for raw in ([0.0, -0.0, 1], [-0.0, 0.0]):
+        want = [str(contract.Decimal(repr(v))) for v in raw]
+        assert [str(v) for v in contract._number_column(raw)] == want
+        got = contract._values_by_cell(["N"] * len(raw), raw, {"N": False})
+        assert [str(v) for v in got] == want
