@@ -1189,7 +1189,7 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
     stale_col: Iterable[bool] = (repeat(stale_of.popitem()[1]) if len(stale_of) == 1
                                  else map(stale_of.__getitem__, statuses))
     columns: list[Iterable[object]] = [eids, code_col, values, field_col, sources[0], stale_col]
-    if None in values:  # blank values: missing data, handled by the indicator's policy
+    if any(map(is_, values, repeat(None))):  # blank values: missing data (the policy's)
         keep = list(map(is_not, values, repeat(None)))
         columns = [compress(column, keep) for column in columns]
     where.data = first
@@ -1225,14 +1225,16 @@ def _values_by_class(codes: list[str], raw: list[object], rating: dict[str, bool
         return _BY_CELL
     cells = {cls: set(compress(raw, map(is_, types, repeat(cls))))
              for cls in classes - {_NONE_TYPE}}
-    of_class = {cls: set(compress(codes, map(is_, types, repeat(cls)))) for cls in cells}
-    rated = {code for code, is_rating in rating.items() if is_rating}
     ints, floats = cells.get(int, set()), cells.get(float, set())
     numbers = ints | floats
-    if not of_class.get(str, set()) <= rated \
-            or (of_class.get(int, set()) | of_class.get(float, set())) & rated \
-            or len(numbers) != len(ints) + len(floats):
+    if len(numbers) != len(ints) + len(floats):
         return _BY_CELL
+    is_rating = list(map(rating.__getitem__, codes))
+    if str in cells and not all(compress(is_rating, map(is_, types, repeat(str)))):
+        return _BY_CELL  # a label in a number's row
+    for cls in (int, float):
+        if cls in cells and any(compress(is_rating, map(is_, types, repeat(cls)))):
+            return _BY_CELL  # a number in a rating's row
     number = _number_reader()
     memo: dict[object, object] = {None: None}
     for cell in numbers:
@@ -1242,7 +1244,7 @@ def _values_by_class(codes: list[str], raw: list[object], rating: dict[str, bool
     for cell in cells.get(str, ()):
         memo[cell] = cell.strip() or None  # type: ignore[attr-defined]  # blank: missing data
     values = list(map(memo.__getitem__, raw))
-    if 0.0 in numbers:  # -0.0 and 0.0 are one key but two Decimals
+    if 0.0 in floats:  # -0.0 and 0.0 are one key but two Decimals
         for i in compress(range(len(raw)), map(eq, raw, repeat(0.0))):
             values[i] = number(raw[i])
     return values
