@@ -431,3 +431,13 @@ def test_negative_zero_keeps_its_sign_in_every_column_reader() -> None:
         assert [str(v) for v in contract._number_column(raw)] == want
         got = contract._values_by_cell(["N"] * len(raw), raw, {"N": False})
         assert [str(v) for v in got] == want
+
+
+@settings(max_examples=500, deadline=None)
+@given(values=st.sets(st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 2), st.floats(allow_nan=False),
+    st.text(alphabet=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u3000"
+                     "\u200b\ufeffa", max_size=3)), max_size=6))
+def test_has_blank_is_the_per_value_blank_test(values) -> None:
+    assert contract._has_blank(values) == any(
+        v is None or (v.__class__ is str and not v.strip()) for v in values)
