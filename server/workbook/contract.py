@@ -672,9 +672,14 @@ def _text_column(column: list[object]) -> tuple[list[str], set[str]] | None:
     classes = _classes(column, distinct)
     if not classes <= _TEXT_CELLS:
         return None
-    memo = {v: _clean_text(v) for v in distinct}
-    if classes == {str} and all(k == v for k, v in memo.items()):
-        return column, distinct  # type: ignore[return-value]  # already stripped text
+    if classes == {str}:  # the usual column: text, stripped at C speed
+        values = list(distinct)
+        stripped = list(map(str.strip, values))  # type: ignore[arg-type]
+        if stripped == values:
+            return column, distinct  # type: ignore[return-value]  # already stripped
+        memo = dict(zip(values, stripped, strict=True))
+    else:
+        memo = {v: _clean_text(v) for v in distinct}
     return list(map(memo.__getitem__, column)), set(memo.values())  # type: ignore[arg-type]
 
 
