@@ -1143,7 +1143,12 @@ def _clean_targets(frame: TableFrame, codes: set[str] | None, ids: set[str] | No
         if any(map(is_not, numbers, repeat(None))):
             given.append((key, numbers))
     overrides = []
-    if given:
+    if len(given) == 1:  # the usual table: personal targets only, no dict built per key
+        key, numbers = given[0]
+        typed = compress(zip(eids, code_col, numbers, strict=True),
+                         map(is_not, numbers, repeat(None)))
+        overrides = [TargetOverride(eid, code, {key: value}) for eid, code, value in typed]
+    elif given:
         names = [key for key, _ in given]
         given_columns = (numbers for _, numbers in given)
         for eid, code, *cells in zip(eids, code_col, *given_columns, strict=True):
