@@ -637,15 +637,19 @@ def _clean_period(value: object) -> str | None:
 
 
 # --- clean tables -------------------------------------------------------------------------
-# The big tables (kb_data above all) are nearly always clean. Each `_clean_*` reader checks and
-# converts a clean table column by column: a column's distinct values are few (a kb_data
-# period, status or source column has one at 50,000 rows, the ids are the roster's), so each
-# distinct value is checked and converted once and the column is mapped through what it gave
-# at C speed; ids and codes are checked with set operations; the engine's objects are built
-# by zipping columns. At the first doubt (a blank key, an error or a date where text belongs,
-# a value given twice, an unknown employee ...) it gives up and returns None, and the per-cell
-# reader runs instead: every problem is reported by the same code, in the same words and
-# order, as before.
+# The big tables (kb_data above all) are nearly always clean. Each `_clean_*` reader reads a
+# clean table and builds the engine's objects; at the first doubt (a blank key, an error or a
+# date where text belongs, a value given twice, an unknown employee ...) it gives up and
+# returns None, and the per-cell reader runs instead: every problem is reported by the same
+# code, in the same words and order, as before.
+#
+# kb_roster and kb_targets are read column by column: each distinct value is checked and
+# converted once, ids and codes are checked with set operations, the objects are built by
+# zipping columns. kb_data is read in one pass over its rows (`_records`), converting each
+# repeated value once: measured in the server's process at 5,000 managers, the same checks
+# made column by column cost ~30 ms more than the row pass (each of a dozen passes over
+# 50,000 cells scattered through a large heap misses the cache, where the row pass touches
+# each cell once while its row is at hand); in a small process the columns were faster.
 
 _NONE_TYPE = type(None)
 _TEXT_CELLS = frozenset({str, int, float, _NONE_TYPE})  # what `_clean_text` reads as text
@@ -695,13 +699,13 @@ def _key_column(frame: TableFrame, key: str, known: set[str] | None) -> list[str
     return column
 
 
-_NEGATIVE_ZERO_KEYS = ((float, 0.0), (False, float, 0.0))
+_NEGATIVE_ZERO_KEYS = ((float, 0.0),)
 
 
 def _mapped(keys: list[tuple], convert: Callable[[tuple], object]) -> list[object] | None:
-    """`convert` of each key (tuples ending in (class, cell)), once per distinct key; None
-    when it gives _BAD for any. -0.0 and 0.0 make one key but two Decimals: those cells are
-    converted one by one."""
+    """`convert` of each key ((class, cell) pairs), once per distinct key; None when it gives
+    _BAD for any. -0.0 and 0.0 make one key but two Decimals: those cells are converted one
+    by one."""
     memo = {k: convert(k) for k in set(keys)}
     if _BAD in memo.values():
         return None
@@ -718,6 +722,19 @@ def _number_column(column: list[object]) -> list[object] | None:
     would be reported. Keyed by class: Decimal(1) and Decimal("1.0") differ."""
     number = _number_reader()
     return _mapped(list(zip(map(type, column), column, strict=True)), lambda k: number(k[1]))
+
+
+def _records(frame: TableFrame, keys: tuple[str, ...]) -> Iterable[tuple]:
+    """One tuple per row with the raw cells of `keys` (None for an absent column).
+
+    Straight from the sheet rows with one C-level itemgetter per row when every column is
+    there and no row is short; that reads each cell once, where a list per column would walk
+    all the rows once per column."""
+    cols = [frame.columns[k][1] if k in frame.columns else None for k in keys]
+    rows = frame.rows
+    if None not in cols and (not rows or min(map(len, rows)) > max(cols)):  # type: ignore[type-var]
+        return map(itemgetter(*cols), rows)
+    return zip(*(frame.column(k) for k in keys), strict=True)
 
 
 def _number_reader() -> Callable[[object], object]:
@@ -1160,132 +1177,76 @@ def _clean_targets(frame: TableFrame, codes: set[str] | None, ids: set[str] | No
 
 
 _TARGET_KEYS = ("target", "floor", "cap")
+_DATA_KEYS = ("employee_id", "indicator", "field", "fetched_at", "period", "value", "status",
+              "source")
 
 
 def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[str] | None,
                 ids: set[str] | None, period: str, where: _Located) -> list[Fact] | None:
     """`_read_data` of a table with nothing to report; None otherwise."""
-    eids = _key_column(frame, "employee_id", ids)
-    code_col = _key_column(frame, "indicator", codes) if eids is not None else None
-    fields = _text_column(frame.column("field")) if code_col is not None else None
-    if eids is None or code_col is None or fields is None:
-        return None  # a blank, non-text or unknown key
-    field_col, field_set = fields
-    if "" in field_set:  # a blank field is the measured value
-        field_col = list(map({f: f or "actual" for f in field_set}.__getitem__, field_col))
-    keys = list(zip(eids, code_col, field_col, strict=True))
-    first = dict(zip(keys, range(len(keys)), strict=True))
-    if len(first) != len(keys):
-        return None  # a value given twice
-    if frame.has("fetched_at"):
-        moments = frame.column("fetched_at")
-        distinct = set(moments)
-        if not _classes(moments, distinct) <= _PLAIN_CLASSES \
-                or any(_moment(m) is _BAD for m in distinct):
-            return None
-    cells = frame.column("period")
-    distinct = set(cells)
-    if not _classes(cells, distinct) <= _PLAIN_CLASSES:
-        return None
-    for cell in distinct:
-        row_period = _clean_period(cell)
-        if row_period is None or (period and row_period and row_period != period):
-            return None
-    # A value's type is its indicator's: ratings stay labels (`_Reader.text` of the cell),
-    # everything else is a number; a known code whose rule is unreadable (reported in
-    # kb_rules) has no type and gives no fact.
-    values = _value_column(code_col, frame.column("value"), indicators)
-    if values is None:  # text, an error, a date, NaN ...: the reader decides
-        return None
-    sources = _text_column(frame.column("source"))
-    statuses = frame.column("status")
-    distinct = set(statuses)
-    if sources is None or not _classes(statuses, distinct) <= _TEXT_CELLS:
-        return None
-    stale_of = {}
-    for status in distinct:
-        text = _clean_text(status)
-        stale_of[status] = bool(text) and _lookup(_STALE, text) == "stale"
-    stale_col: Iterable[bool] = (repeat(stale_of.popitem()[1]) if len(stale_of) == 1
-                                 else map(stale_of.__getitem__, statuses))
-    columns: list[Iterable[object]] = [eids, code_col, values, field_col, sources[0], stale_col]
-    if any(map(is_, values, repeat(None))):  # blank values: missing data (the policy's)
-        keep = list(map(is_not, values, repeat(None)))
-        columns = [compress(column, keep) for column in columns]
-    where.data = first
-    return list(map(Fact, *columns))
-
-
-_BY_CLASS = frozenset({str, int, float, _NONE_TYPE})
-
-
-def _value_column(codes: list[str], raw: list[object], indicators: dict[str, Indicator]
-                  ) -> list[object] | None:
-    """The value of each kb_data row (None: no fact), as `_read_data` reads it; None when a
-    cell would be reported. A value's type is its indicator's: ratings stay labels
-    (`_Reader.text` of the cell), everything else is a number; a known code whose rule is
-    unreadable (reported in kb_rules) has no type and gives no fact."""
+    has_fetched = frame.has("fetched_at")
     rating = {code: ind.rule == "rating" for code, ind in indicators.items()}
-    values = _values_by_class(codes, raw, rating)
-    return _values_by_cell(codes, raw, rating) if values is _BY_CELL else values
-
-
-_BY_CELL = object()  # `_values_by_class` cannot tell: read by (indicator type, class, cell)
-_BY_CLASS = frozenset({str, int, float, _NONE_TYPE})
-
-
-def _values_by_class(codes: list[str], raw: list[object], rating: dict[str, bool]) -> object:
-    """`_value_column` of the usual table: labels only in ratings' rows, numbers only in the
-    others', no int equal to a float (1 and 1.0 read Decimal("1") and Decimal("1.0")). Then a
-    cell's class alone says how it reads, each distinct cell is read once, and no per-row key
-    is built. _BY_CELL for any other table."""
-    types = list(map(type, raw))
-    classes = set(types)
-    if not classes <= _BY_CLASS or not set(codes) <= rating.keys():
-        return _BY_CELL
-    cells = {cls: set(compress(raw, map(is_, types, repeat(cls))))
-             for cls in classes - {_NONE_TYPE}}
-    ints, floats = cells.get(int, set()), cells.get(float, set())
-    numbers = ints | floats
-    if len(numbers) != len(ints) + len(floats):
-        return _BY_CELL
-    is_rating = list(map(rating.__getitem__, codes))
-    if str in cells and not all(compress(is_rating, map(is_, types, repeat(str)))):
-        return _BY_CELL  # a label in a number's row
-    for cls in (int, float):
-        if cls in cells and any(compress(is_rating, map(is_, types, repeat(cls)))):
-            return _BY_CELL  # a number in a rating's row
     number = _number_reader()
-    memo: dict[object, object] = {None: None}
-    for cell in numbers:
-        memo[cell] = number(cell)
-    if _BAD in memo.values():
-        return None
-    for cell in cells.get(str, ()):
-        memo[cell] = cell.strip() or None  # type: ignore[attr-defined]  # blank: missing data
-    values = list(map(memo.__getitem__, raw))
-    if 0.0 in floats:  # -0.0 and 0.0 are one key but two Decimals
-        for i in compress(range(len(raw)), map(eq, raw, repeat(0.0))):
-            values[i] = number(raw[i])
-    return values
-
-
-def _values_by_cell(codes: list[str], raw: list[object], rating: dict[str, bool]
-                    ) -> list[object] | None:
-    """`_value_column` of any table: each distinct (indicator type, class, cell) read once."""
-    number = _number_reader()
-
-    def value_of(key: tuple) -> object:
-        is_rating, _cls, cell = key
+    # Cells already seen to be fine. Only text and datetimes go in: a set cannot tell
+    # True from 1 (a bool is a problem where a serial number is fine).
+    fine_moments: set[object] = set()
+    fine_periods: set[object] = set()
+    stale_of: dict[object, bool] = {}  # status cell -> stale? (text cells only, as above)
+    first: dict[tuple, int] = {}
+    facts = []
+    for i, (eid, code, name, moment, cell, raw, status, source) in enumerate(
+            _records(frame, _DATA_KEYS)):
+        eid = eid.strip() if eid.__class__ is str else _clean_text(eid)
+        code = code.strip() if code.__class__ is str else _clean_text(code)
+        name = name.strip() if name.__class__ is str else _clean_text(name)
+        if not eid or not code or name is None or (ids is not None and eid not in ids) \
+                or (codes is not None and code not in codes):
+            return None  # a blank, non-text or unknown key
+        key = (eid, code, name or "actual")
+        first[key] = i
+        if has_fetched and moment not in fine_moments:
+            cls = moment.__class__
+            if cls not in _PLAIN_CELLS or _moment(moment) is _BAD:
+                return None
+            if cls is str or cls is datetime:
+                fine_moments.add(moment)
+        if cell not in fine_periods:
+            cls = cell.__class__
+            row_period = _clean_period(cell) if cls in _PLAIN_CELLS else None
+            if row_period is None or (period and row_period and row_period != period):
+                return None
+            if cls is str or cls is datetime:
+                fine_periods.add(cell)
+        is_rating = rating.get(code)
         if is_rating is None:
+            continue  # a known code whose rule is unreadable (reported in kb_rules)
+        if is_rating:  # ratings stay labels: `_Reader.text` of the cell
+            value = _clean_text(raw)
+            if value is None:  # an error, a date, TRUE ...: the reader decides
+                return None
+            value = value or None  # blank: missing data
+        else:
+            value = number(raw)
+            if value is _BAD:  # text, an error, a date, NaN ...: the reader decides
+                return None
+        if value is None:
+            continue  # blank value: missing data, handled by the indicator's policy
+        source = source.strip() if source.__class__ is str else _clean_text(source)
+        stale = stale_of.get(status)
+        if stale is None:
+            text = _clean_text(status)
+            if text is None or source is None:
+                return None
+            stale = bool(text) and _lookup(_STALE, text) == "stale"
+            if status.__class__ is str:
+                stale_of[status] = stale
+        elif source is None:
             return None
-        if is_rating:
-            text = _clean_text(cell)
-            return _BAD if text is None else (text or None)  # blank: missing data
-        return number(cell)
-
-    return _mapped(list(zip(map(rating.get, codes), map(type, raw), raw, strict=True)),
-                   value_of)
+        facts.append(Fact(eid, code, value, key[2], source, stale))
+    if len(first) != len(frame):
+        return None  # a value given twice
+    where.data = first
+    return facts
 
 
 def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:

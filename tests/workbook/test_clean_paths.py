@@ -249,64 +249,6 @@ def test_number_column_is_the_number_reader_of_each_cell(column) -> None:
         assert _exact(got) == _exact(want)
 
 
-def _value_of_each_row(codes: list[str], raw: list[object], rating: dict[str, bool]) -> object:
-    """What `_read_data` makes of each value cell, one row at a time (None: no fact)."""
-    number = contract._number_reader()
-    out = []
-    for code, cell in zip(codes, raw, strict=True):
-        is_rating = rating.get(code)
-        if is_rating is None:
-            out.append(None)
-        elif is_rating:
-            text = contract._clean_text(cell)
-            if text is None:
-                return None
-            out.append(text or None)
-        else:
-            value = number(cell)
-            if value is contract._BAD:
-                return None
-            out.append(value)
-    return out
-
-
-value_rows = st.lists(st.tuples(st.sampled_from(["R", "N", "N2", "X"]), st.one_of(
-    any_cell, st.sampled_from(["A", " B ", "", None, 90, 87.5, 0.1, -0.0, 0.0, 0, 2.5]))),
-    max_size=25)
-
-
-@settings(max_examples=1000, deadline=None)
-@given(rows=value_rows, unknown=st.booleans())
-def test_value_column_reads_each_row_as_the_reader_does(rows, unknown) -> None:
-    codes = [code if unknown or code != "X" else "N" for code, _ in rows]
-    raw = [cell for _, cell in rows]
-    if _unhashable(raw):
-        return
-    rating = {"R": True, "N": False, "N2": False}
-    want = _value_of_each_row(codes, raw, rating)
-    by_cell = contract._values_by_cell(codes, raw, rating)
-    assert _exact(by_cell) == _exact(want)
-    by_class = contract._values_by_class(codes, raw, rating)
-    if by_class is not contract._BY_CELL:
-        assert _exact(by_class) == _exact(want)
-
-
-def test_value_column_reads_the_usual_table_by_class() -> None:
-    """Labels in ratings' rows, numbers in the others': no per-row key is needed."""
-    codes = ["R", "N", "N", "N", "R", "N"]
-    raw = ["A", 90, -0.0, 0.5, " B ", None]
-    got = contract._values_by_class(codes, raw, {"R": True, "N": False})
-    assert _exact(got) == _exact(["A", contract.Decimal(90), contract.Decimal("-0.0"),
-                                  contract.Decimal("0.5"), "B", None])
-    for raw in ([0.0, -0.0, 2.5], [-0.0, 0.0, 2.5]):  # one key, two Decimals
-        got = contract._values_by_class(["N", "N", "N"], raw, {"N": False})
-        assert _exact(got) == _exact([contract.Decimal(repr(v)) for v in raw])
-    # 1 next to 1.0, a label in a number's row, an unknown code: read cell by cell
-    for codes, raw in ((["N", "N"], [1, 1.0]), (["N"], ["A"]), (["X"], [1])):
-        assert contract._values_by_class(codes, raw, {"R": True, "N": False}) \
-            is contract._BY_CELL
-
-
 # --- text safety: distinct values first, cell by cell only to locate ---------------------
 
 def _text_problems_cell_by_cell(frame: contract.TableFrame, lang: str) -> list:
@@ -429,8 +371,6 @@ def test_negative_zero_keeps_its_sign_in_every_column_reader() -> None:
     for raw in ([0.0, -0.0, 1], [-0.0, 0.0]):
         want = [str(contract.Decimal(repr(v))) for v in raw]
         assert [str(v) for v in contract._number_column(raw)] == want
-        got = contract._values_by_cell(["N"] * len(raw), raw, {"N": False})
-        assert [str(v) for v in got] == want
 
 
 @settings(max_examples=500, deadline=None)
