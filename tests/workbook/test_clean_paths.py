@@ -198,3 +198,186 @@ def test_nan_is_not_a_cached_value() -> None:
     assert number(math.inf) is contract._BAD
     assert str(number(-0.0)) == "-0.0" and str(number(0.0)) == "0.0"
     assert str(number(1)) == "1" and str(number(1.0)) == "1.0"
+
+
+# --- the column readers, each against the per-cell function it stands for -----------------
+
+any_cell = st.one_of(
+    st.sampled_from(AWKWARD), st.sampled_from([c for cells in GOOD.values() for c in cells]),
+    st.booleans(), st.integers(-10, 10), st.integers(-10 ** 21, 10 ** 21),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3),
+    st.sampled_from([0, 0.0, -0.0, 1, 1.0, True, False, 1e20, 10 ** 20, "\x00", " A ", ""]))
+cell_columns = st.lists(any_cell, max_size=25)
+
+
+def _unhashable(column: list[object]) -> bool:
+    try:
+        set(column)
+    except TypeError:
+        return True
+    return False
+
+
+@settings(max_examples=500, deadline=None)
+@given(column=cell_columns)
+def test_text_column_is_clean_text_of_each_cell(column) -> None:
+    if _unhashable(column):
+        with pytest.raises(TypeError):  # the callers hand such a table to the reader
+            contract._text_column(column)
+        return
+    got = contract._text_column(column)
+    want = [contract._clean_text(v) for v in column]
+    if any(v is None for v in want):
+        assert got is None
+    else:
+        assert got is not None
+        assert _exact(got[0]) == _exact(want)
+        assert got[1] == set(want)
+
+
+@settings(max_examples=500, deadline=None)
+@given(column=cell_columns)
+def test_number_column_is_the_number_reader_of_each_cell(column) -> None:
+    if _unhashable(column):
+        return
+    number = contract._number_reader()
+    want = [number(v) for v in column]
+    got = contract._number_column(column)
+    if any(v is contract._BAD for v in want):
+        assert got is None
+    else:
+        assert _exact(got) == _exact(want)
+
+
+# --- text safety: distinct values first, cell by cell only to locate ---------------------
+
+def _text_problems_cell_by_cell(frame: contract.TableFrame, lang: str) -> list:
+    """`_text_problems` without its whole-column check: every text cell, one by one."""
+    if frame.name not in contract._READ_TABLES:
+        return []
+    limits = {**contract._KEY_LIMITS, **contract._TEXT_LIMITS.get(frame.name, {})}
+    read = contract._READ_COLUMNS.get(frame.name)
+    problems = []
+    for key in frame.columns:
+        if read is not None and key not in read:
+            continue
+        for i, value in enumerate(frame.column(key)):
+            if value.__class__ is not str:
+                continue
+            try:
+                contract.checked_text(value.strip(), frame.caption(key), limit=limits.get(key))
+            except ValueError as exc:
+                problems.append(frame.problem(i, key, contract.why_of(exc), lang))
+                if len(problems) >= contract._MAX_TEXT_PROBLEMS:
+                    return problems
+    return problems
+
+
+texts = st.one_of(st.sampled_from(["E1", " E1 ", "x" * 50, "x" * 51, " " + "x" * 50, "a\nb",
+                                   "a\x00b", "\x1f", "\ud800", "ok", "u" * 21, "\t", None,
+                                   1, 1.0, True, CellError("#N/A"), [1]]),
+                  st.text(max_size=4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(texts, min_size=8, max_size=8), max_size=30))
+def test_text_problems_are_those_found_cell_by_cell(rows) -> None:
+    book = make_book({"kb_data": (DATA_HEADER, rows),
+                      "kb_roster": (ROSTER_HEADER, [row[:5] for row in rows])})
+    tables = read_tables(book, ())
+    for name in ("kb_data", "kb_roster"):
+        frame = tables.frames.get(name)
+        if frame is not None:
+            assert contract._text_problems(frame, "en") == \
+                _text_problems_cell_by_cell(frame, "en")
+
+
+# --- the bench's workbook: big clean tables, then one awkward cell anywhere --------------
+
+def _bench_payload() -> bytes:
+    import json
+    import sys
+    from pathlib import Path
+
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    import bench_protocol
+    import workload
+
+    load = workload.generate(40, 10)
+    return json.dumps(bench_protocol.build_payload(load), ensure_ascii=False).encode()
+
+
+_PAYLOAD: list[bytes] = []
+
+
+def _bench_book() -> BookSnapshot:
+    from server.xlwire.protocol import parse_payload
+
+    if not _PAYLOAD:
+        _PAYLOAD.append(_bench_payload())
+    return parse_payload(_PAYLOAD[0])
+
+
+def test_the_bench_workbook_is_read_by_the_column_readers(monkeypatch) -> None:
+    book = _bench_book()
+    ran: dict[str, bool] = {}
+    for name in ("_clean_roster", "_clean_targets", "_clean_data"):
+        real = getattr(contract, name)
+
+        def spy(*args, _real=real, _name=name):
+            out = _real(*args)
+            ran[_name] = out is not None
+            return out
+        monkeypatch.setattr(contract, name, spy)
+    fast = _outcome(book)
+    assert ran == {"_clean_roster": True, "_clean_targets": True, "_clean_data": True}
+    assert fast[0] == "input"
+    assert fast[1][1][2][0] == "facts" and len(fast[1][1][2][1]) > 300
+    with monkeypatch.context() as m:
+        _per_cell(m)
+        assert _outcome(book) == fast
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(
+    st.sampled_from([("kb_data", k) for k in ("employee_id", "indicator", "field", "value",
+                                             "source", "period", "fetched_at", "status")]
+                    + [("kb_targets", k) for k in ("employee_id", "indicator", "target")]
+                    + [("kb_roster", k) for k in ("employee_id", "name", "department",
+                                                  "position")]),
+    st.integers(0, 10 ** 6), st.one_of(any_cell, st.sampled_from(["M0001", "Q1", "2026-09"]))),
+    min_size=1, max_size=3))
+def test_an_awkward_cell_in_the_bench_workbook_reads_the_same(monkeypatch, edits) -> None:
+    book = _bench_book()
+    frames = read_tables(book).frames
+    for (table_name, key), row, value in edits:
+        frame = frames[table_name]
+        i = row % len(frame)
+        sheet_row = frame.rows[i]
+        col = frame.columns[key][1]
+        sheet_row[col] = value
+    fast = _outcome(book)
+    with monkeypatch.context() as m:
+        _per_cell(m)
+        slow = _outcome(book)
+    assert fast == slow
+
+
+def test_negative_zero_keeps_its_sign_in_every_column_reader() -> None:
+    """-0.0 == 0.0 makes one memo key: each must still read as its own Decimal."""
+    for raw in ([0.0, -0.0, 1], [-0.0, 0.0]):
+        want = [str(contract.Decimal(repr(v))) for v in raw]
+        assert [str(v) for v in contract._number_column(raw)] == want
+
+
+@settings(max_examples=500, deadline=None)
+@given(values=st.sets(st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 2), st.floats(allow_nan=False),
+    st.text(alphabet=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2028\u3000"
+                     "\u200b\ufeffa", max_size=3)), max_size=6))
+def test_has_blank_is_the_per_value_blank_test(values) -> None:
+    assert contract._has_blank(values) == any(
+        v is None or (v.__class__ is str and not v.strip()) for v in values)
