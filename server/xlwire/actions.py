@@ -374,8 +374,16 @@ def _sheet_columns(sheet: SheetSnapshot, target: _Target, keys: list[str], n: in
     key; a key is missing when a row does not reach its column (the client trimmed the row:
     that cell is empty, never "the same"). One C-level pass over the rows per column: 2.4x
     faster than cutting every column out of each row at once with `zip(*rows)` (76 -> 30 ms
-    on a 43,000-row kb_scores)."""
+    on a 43,000-row kb_scores). A sheet the server holds a copy of (sent by digest) has its
+    columns already (`SheetSnapshot.columns`, every row as wide): a slice of each is all."""
     first = target.first_body_row
+    columns = sheet.columns
+    if columns is not None:
+        if not n or first + n > len(sheet.values):
+            return {}
+        width = len(columns)
+        return {key: columns[c][first: first + n] for key in keys
+                if (c := target.column_of[key]) < width}
     rows = sheet.values[first: first + n]
     if len(rows) != n or not n:
         return {}
