@@ -274,20 +274,19 @@ class SheetCopy:
         return self.digest
 
     def to_bytes(self) -> bytes:
-        """The stored form. When no cell needs the parse's conversion but "" -> null (no
-        error text, no date) and the rows are as wide as each other (`compute_digest` makes
-        them so), the converted columns (`encode_columns`): a request that names this copy
-        then neither converts nor decodes a cell of it. Otherwise JSON `{"values", "tables",
-        "cells": "wire"}`, converted by the parse like a sent sheet."""
+        """The stored form: column by column (`encode_columns`) when no cell needs more of
+        the parse than "" -> null and the rows are as wide as each other (`compute_digest`
+        makes them so): a request that names this copy then neither converts nor decodes a
+        cell of it. Otherwise JSON `{"values", "tables", "cells"}`, converted by the parse
+        like a sent sheet ("wire") or stored converted ("parsed")."""
+        encoded = encode_columns(self.values, self.tables)
+        if encoded is not None:
+            return encoded
         wire = orjson.dumps({"values": self.values, "tables": self.tables, "cells": "wire"})
         if _needs_conversion(self.values, wire):
             return wire
-        del wire
         get = {"": None}.get
         parsed = [list(map(get, row, row)) for row in self.values]
-        encoded = encode_columns(parsed, self.tables)
-        if encoded is not None:
-            return encoded
         return orjson.dumps({"values": parsed, "tables": self.tables, "cells": "parsed"})
 
     def holds_output(self) -> bool:
@@ -301,39 +300,61 @@ COLUMNS_MAGIC = b"kpibook-columns-1\n"
 _INDEX_CODES = (("B", 1 << 8), ("H", 1 << 16), ("I", 1 << 32))
 
 
-def encode_columns(rows: list[list[object]], tables: list[dict[str, Any]]) -> bytes | None:
-    """A sheet's parsed cells stored column by column, each column as its distinct values
-    (JSON) and one index per row into them (a packed array of 1, 2 or 4 bytes): what
-    `decode_columns` turns back into the same cells at C speed. An output sheet repeats most
-    of its values (employee ids, names, indicators, weights; 28,000 distinct explanations in
-    173,000 rows at 20,000 managers), so its rows then share their cell objects: reading the
-    copy builds a few hundred thousand objects where decoding its JSON built millions.
-    None when the rows differ in width or a cell is no JSON value (the JSON form then)."""
-    if not rows or not rows[0]:
+def encode_columns(values: list[list[object]], tables: list[dict[str, Any]]) -> bytes | None:
+    """A sheet's wire values (as the client sends them) stored column by column, as the
+    parse would read them: each column as its distinct values, converted ("" -> null), in
+    JSON, and one index per row into them (a packed array of 1, 2 or 4 bytes), which
+    `decode_columns` turns back into the cells at C speed. An output sheet repeats most of
+    its values (employee ids, names, indicators, weights; 28,000 distinct explanations in
+    173,000 rows at 20,000 managers), so the cells are converted and encoded once per
+    distinct value, and the rows read back share their cell objects: a few hundred thousand
+    objects where decoding a JSON copy built millions.
+
+    None when a cell needs more of the parse than "" -> null (an error text, a date), when
+    the rows differ in width, or a cell is no JSON value: the JSON form then."""
+    if not values or not values[0]:
         return None
-    width = len(rows[0])
-    if any(len(row) != width for row in rows):
+    width = len(values[0])
+    if any(len(row) != width for row in values):
         return None
+    from server.xlwire.protocol import ERROR_CODES, parse_iso_datetime
+
+    errors = frozenset(ERROR_CODES)
     header: list[list[object]] = []
     packed: list[bytes] = []
     for c in range(width):
-        column = list(map(itemgetter(c), rows))
-        # 1 == 1.0 == True: the class is part of a value's identity here
-        keys = list(zip(map(type, column), column, strict=True))
-        try:
-            distinct = dict.fromkeys(keys)
-        except TypeError:  # an unhashable cell
+        column = list(map(itemgetter(c), values))
+        classes = set(map(type, column))
+        if not classes <= _WIRE_CLASSES:
             return None
-        position = {key: i for i, key in enumerate(distinct)}
-        code = next(code for code, limit in _INDEX_CODES if len(position) <= limit)
-        index = array(code, map(position.__getitem__, keys))
-        header.append([code, len(index) * index.itemsize, [v for _t, v in distinct]])
+        if len(classes & _NUMBER_CLASSES) <= 1:
+            distinct = list(dict.fromkeys(column))
+            position = dict(zip(distinct, range(len(distinct)), strict=True))
+            index = array(_index_code(len(distinct)), map(position.__getitem__, column))
+        else:  # 1 == 1.0 == True: the class is part of a value's identity here
+            keys = list(zip(map(type, column), column, strict=True))
+            ranks = dict(zip(dict.fromkeys(keys), range(len(keys)), strict=False))
+            distinct = [v for _t, v in ranks]
+            index = array(_index_code(len(distinct)), map(ranks.__getitem__, keys))
+        for v in distinct:
+            if v.__class__ is str and (v in errors or (
+                    v[10:11] == "T" and parse_iso_datetime(v) is not None)):  # type: ignore[index]
+                return None
+        header.append([index.typecode, len(index) * index.itemsize,
+                       [None if v.__class__ is str and v == "" else v for v in distinct]])
         packed.append(index.tobytes())
     try:
-        head = orjson.dumps({"tables": tables, "n_rows": len(rows), "columns": header})
+        head = orjson.dumps({"tables": tables, "n_rows": len(values), "columns": header})
     except TypeError:  # an integer beyond 64 bits, say
         return None
     return b"".join([COLUMNS_MAGIC, len(head).to_bytes(4, "little"), head, *packed])
+
+
+_WIRE_CLASSES = frozenset({str, int, float, bool, type(None)})
+
+
+def _index_code(n_distinct: int) -> str:
+    return next(code for code, limit in _INDEX_CODES if n_distinct <= limit)
 
 
 def decode_columns(stored: bytes | bytearray

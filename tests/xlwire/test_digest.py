@@ -97,8 +97,9 @@ from hypothesis import strategies as st  # noqa: E402
 from server.xlwire.actions import _sheet_columns, _Target  # noqa: E402
 from server.xlwire.digest import _read_back, _read_back_block  # noqa: E402
 
-_CELLS = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([0.0, 1.0,
-                   -2.5, 1e300]), st.text(max_size=3), st.sampled_from(["E1", "'x", "a b"]))
+_CELLS = st.one_of(st.booleans(), st.integers(-3, 3), st.sampled_from([0.0, 1.0, -2.5, 1e300]),
+                   st.text(max_size=3), st.sampled_from(["", "E1", "'x", "a b", "#N/A",
+                                                         "2021-03-01T00:00:00.000Z"]))
 
 
 def _book_from(stored: bytes, values_sent=None):
@@ -117,15 +118,20 @@ def orjson_dumps(payload) -> bytes:
 @given(st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(_CELLS, min_size=w, max_size=w),
                                                      min_size=1, max_size=12)))
 def test_a_column_copy_parses_to_the_cells_of_the_json_copy(rows):
-    """Differential: the column form against the JSON form of the same parsed cells (values
-    and classes alike, 1 vs 1.0 vs True), and its columns are its rows' columns."""
+    """Differential: the column form against the JSON form of the same wire cells, as the
+    parse reads them (values and classes alike, 1 vs 1.0 vs True), and its columns are its
+    rows' columns."""
     import orjson
 
     tables = TABLES
     encoded = wire_digest.encode_columns(rows, tables)
-    assert encoded is not None and wire_digest.is_columns(encoded)
-    as_json = orjson.dumps({"values": rows, "tables": tables, "cells": "parsed"})
-    new, old = _book_from(encoded).sheets[0], _book_from(as_json).sheets[0]
+    as_json = orjson.dumps({"values": rows, "tables": tables, "cells": "wire"})
+    old = _book_from(as_json).sheets[0]
+    if encoded is None:  # a cell the parse converts beyond "" -> None: the JSON form
+        assert any(v in ("#N/A", "2021-03-01T00:00:00.000Z") for r in rows for v in r)
+        return
+    assert wire_digest.is_columns(encoded)
+    new = _book_from(encoded).sheets[0]
     assert new.values == old.values
     assert [list(map(type, r)) for r in new.values] == [list(map(type, r)) for r in old.values]
     assert new.tables == old.tables and old.columns is None
@@ -145,6 +151,8 @@ def test_a_copy_with_rows_of_different_widths_or_odd_cells_stays_json():
     assert wire_digest.encode_columns([[1, 2], [3]], []) is None
     assert wire_digest.encode_columns([], []) is None
     assert wire_digest.encode_columns([[2 ** 70]], []) is None
+    assert wire_digest.encode_columns([["#DIV/0!"]], []) is None
+    assert wire_digest.encode_columns([[[1]]], []) is None
 
 
 def test_the_stored_form_of_an_output_sheet_is_columns_and_reads_back_the_same():
