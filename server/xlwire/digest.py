@@ -30,7 +30,8 @@ import math
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import repeat
+from operator import itemgetter, ne
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -112,6 +113,10 @@ def _trimmed(values: list[list[object]]) -> list[list[object]]:
     while end and not any(v != "" for v in values[end - 1]):
         end -= 1
     rows = values[:end]
+    lengths = set(map(len, rows))
+    if len(lengths) == 1 and rows and rows[0] and any(map(ne, map(itemgetter(-1), rows),
+                                                          repeat(""))):
+        return rows  # as wide as each other, and the last column holds something
     width = 0
     for row in rows:
         w = len(row)
@@ -394,6 +399,8 @@ def _needs_conversion(values: list[list[object]], wire: bytes) -> bool:
 def _grow(values: list[list[object]], rows: int, cols: int) -> None:
     while len(values) < rows:
         values.append([])
+    if min(map(len, values[:rows]), default=cols) >= cols:  # the usual case, at C speed
+        return
     for r in range(rows):
         row = values[r]
         if len(row) < cols:
@@ -464,9 +471,10 @@ class AfterAnswer:
         if not block:
             return
         width = max(map(len, block))
-        _grow(copy.values, r0 + len(block), c0 + width)
+        values = copy.values
+        _grow(values, r0 + len(block), c0 + width)
         for r, row in enumerate(block, start=r0):
-            copy.values[r][c0:c0 + len(row)] = row
+            values[r][c0:c0 + len(row)] = row
         copy.changed = True
 
 

@@ -182,3 +182,24 @@ def test_a_block_reads_back_as_cell_by_cell(rows):
     expected = [list(map(_read_back, row)) for row in rows]
     got = _read_back_block(rows)
     assert [list(map(repr, r)) for r in got] == [list(map(repr, r)) for r in expected]
+
+
+def _trimmed_cell_by_cell(values):
+    """The trim as first written, cell by cell: the reference for the fast path."""
+    end = len(values)
+    while end and not any(v != "" for v in values[end - 1]):
+        end -= 1
+    rows, width = values[:end], 0
+    for row in rows:
+        w = len(row)
+        while w > width and row[w - 1] == "":
+            w -= 1
+        width = max(width, w)
+    return [row[:width] + [""] * (width - len(row)) if len(row) != width else row
+            for row in rows]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["", "x", 0, 1.5, False]), max_size=4), max_size=6))
+def test_trimming_is_the_cell_by_cell_trim(values):
+    assert wire_digest._trimmed(values) == _trimmed_cell_by_cell(values)
