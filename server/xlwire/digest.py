@@ -257,6 +257,11 @@ class SheetCopy:
     digest: str | None = None  # known when unchanged since the request's digest
     changed: bool = False
     source: list[list[object]] | None = None
+    # The source as its stored copy held it (`decode_columns`), and the columns the answer
+    # wrote to: the others are stored again as they were when the shape is unchanged.
+    stored: list[StoredColumn] | None = None
+    written: set[int] = field(default_factory=set)
+    source_rows: int = 0
 
     @property
     def values(self) -> list[list[object]]:
@@ -284,7 +289,11 @@ class SheetCopy:
         makes them so): a request that names this copy then neither converts nor decodes a
         cell of it. Otherwise JSON `{"values", "tables", "cells"}`, converted by the parse
         like a sent sheet ("wire") or stored converted ("parsed")."""
-        encoded = encode_columns(self.values, self.tables)
+        values, kept = self.values, None
+        if self.stored is not None and len(values) == self.source_rows \
+                and values and len(values[0]) == len(self.stored):
+            kept = {c: col for c, col in enumerate(self.stored) if c not in self.written}
+        encoded = encode_columns(values, self.tables, kept)
         if encoded is not None:
             return encoded
         wire = orjson.dumps({"values": self.values, "tables": self.tables, "cells": "wire"})
@@ -305,7 +314,8 @@ COLUMNS_MAGIC = b"kpibook-columns-1\n"
 _INDEX_CODES = (("B", 1 << 8), ("H", 1 << 16), ("I", 1 << 32))
 
 
-def encode_columns(values: list[list[object]], tables: list[dict[str, Any]]) -> bytes | None:
+def encode_columns(values: list[list[object]], tables: list[dict[str, Any]],
+                   kept: Mapping[int, StoredColumn] | None = None) -> bytes | None:
     """A sheet's wire values (as the client sends them) stored column by column, as the
     parse would read them: each column as its distinct values, converted ("" -> null), in
     JSON, and one index per row into them (a packed array of 1, 2 or 4 bytes), which
@@ -314,6 +324,9 @@ def encode_columns(values: list[list[object]], tables: list[dict[str, Any]]) -> 
     173,000 rows at 20,000 managers), so the cells are converted and encoded once per
     distinct value, and the rows read back share their cell objects: a few hundred thousand
     objects where decoding a JSON copy built millions.
+
+    `kept`: column -> its stored form, for columns known to hold exactly the cells that
+    form decodes to (wire values), row for row: put as they are, not encoded again.
 
     None when a cell needs more of the parse than "" -> null (an error text, a date), when
     the rows differ in width, or a cell is no JSON value: the JSON form then."""
@@ -328,6 +341,11 @@ def encode_columns(values: list[list[object]], tables: list[dict[str, Any]]) -> 
     header: list[list[object]] = []
     packed: list[bytes] = []
     for c in range(width):
+        if kept and c in kept:
+            code, packed_index, converted = kept[c]
+            header.append([code, len(packed_index), converted])
+            packed.append(packed_index)
+            continue
         column = list(map(itemgetter(c), values))
         classes = set(map(type, column))
         if not classes <= _WIRE_CLASSES:
@@ -362,26 +380,35 @@ def _index_code(n_distinct: int) -> str:
     return next(code for code, limit in _INDEX_CODES if n_distinct <= limit)
 
 
-def decode_columns(stored: bytes | bytearray
-                   ) -> tuple[list[list[object]], list[list[object]], list[Any]]:
-    """(rows, columns, tables) of a copy `encode_columns` stored. Every cell of a column
-    is its distinct value's object, and row r's cell c is column c's r-th: the rows are
-    built from the columns (one transposition), and the columns are kept for the answer to
-    compare its own columns with (server/xlwire/actions.py `_sheet_columns`)."""
+StoredColumn = tuple[str, bytes, list[object]]
+"""One column as `encode_columns` stores it: index type code, packed indexes, distinct values
+(converted). Kept with a sheet read from a copy, so that storing the sheet again re-uses the
+columns an answer leaves alone (`SheetCopy.to_bytes`)."""
+
+
+def decode_columns(stored: bytes | bytearray) -> tuple[
+        list[list[object]], list[list[object]], list[Any], list[StoredColumn]]:
+    """(rows, columns, tables, stored columns) of a copy `encode_columns` stored. Every cell
+    of a column is its distinct value's object, and row r's cell c is column c's r-th: the
+    rows are built from the columns (one transposition), and the columns are kept for the
+    answer to compare its own columns with (server/xlwire/actions.py `_sheet_columns`)."""
     start = len(COLUMNS_MAGIC)
     n_head = int.from_bytes(stored[start:start + 4], "little")
     start += 4
     head = orjson.loads(memoryview(stored)[start:start + n_head])
     at = start + n_head
     columns = []
+    kept: list[StoredColumn] = []
     for code, n_bytes, distinct in head["columns"]:
-        index = array(code)
-        index.frombytes(stored[at:at + n_bytes])
+        packed = bytes(stored[at:at + n_bytes])
         at += n_bytes
+        index = array(code)
+        index.frombytes(packed)
         columns.append(list(map(distinct.__getitem__, index)))
+        kept.append((code, packed, distinct))
     if len(columns[0]) != head["n_rows"] or any(len(c) != head["n_rows"] for c in columns):
         raise ValueError("a stored copy's columns differ in length")
-    return list(map(list, zip(*columns, strict=True))), columns, head["tables"]
+    return list(map(list, zip(*columns, strict=True))), columns, head["tables"], kept
 
 
 def is_columns(stored: bytes | bytearray) -> bool:
@@ -421,7 +448,8 @@ class AfterAnswer:
     def __post_init__(self) -> None:
         for s in self.book.sheets:
             copy = SheetCopy(s.name, None, [_snapshot_table_dict(t) for t in s.tables],
-                             digest=self.received.get(s.name), source=s.values)
+                             digest=self.received.get(s.name), source=s.values,
+                             stored=s.stored_columns, source_rows=len(s.values))
             if copy.holds_output():
                 copy.changed = copy.digest is None
                 self.sheets[s.index] = copy
@@ -471,6 +499,7 @@ class AfterAnswer:
         if not block:
             return
         width = max(map(len, block))
+        copy.written.update(range(c0, c0 + width))
         values = copy.values
         _grow(values, r0 + len(block), c0 + width)
         for r, row in enumerate(block, start=r0):

@@ -239,16 +239,17 @@ def _parse_sheet(raw: object, index: int, lookup: dict[object, object] | None,
     name = _require(raw, "name", str, where, "text")
     if "values" not in raw:
         raise PayloadError(f"{where}: values are missing.")
-    columns = None
+    columns, kept = None, None
     if raw.get(_PARSED):  # a stored copy, converted when it was stored
-        values, columns = raw["values"], raw.get(_COLUMNS)
+        values = raw["values"]
+        columns, kept = raw.get(_COLUMNS) or (None, None)
     else:
         values = _parse_values(raw["values"], where, lookup, in_place)
     tables_raw = _require(raw, "tables", list, where, "a list", optional=True, default=[])
     _require(raw, "pictures", list, where, "a list", optional=True, default=[])
     tables = [_parse_table(t, index, where, i) for i, t in enumerate(tables_raw)]
     return SheetSnapshot(index=index, name=name, values=values, tables=tables,
-                         columns=columns)
+                         columns=columns, stored_columns=kept)
 
 
 def _parse_name(raw: object, i: int, n_sheets: int) -> NameSnapshot:
@@ -287,14 +288,14 @@ def _with_copies(payload: dict[str, Any], copies: Mapping[str, bytes | bytearray
         stored = copies[sheet["name"]]
         if is_columns(stored):  # cells stored parsed, column by column: nothing to convert
             try:
-                rows, columns, tables = decode_columns(stored)
+                rows, columns, tables, kept = decode_columns(stored)
             except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError):
                 raise PayloadError(f"The server's copy of sheet {sheet['name']!r} is "
                                    "damaged; send the request again with its values.") from None
             if isinstance(stored, bytearray):
                 stored.clear()
             sheets[i] = {**sheet, "values": rows, "tables": tables, _PARSED: True,
-                         _COLUMNS: columns}
+                         _COLUMNS: (columns, kept)}
             continue
         copy = orjson.loads(stored)
         parsed = copy.get("cells") == "parsed"
