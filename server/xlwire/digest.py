@@ -404,7 +404,14 @@ def decode_columns(stored: bytes | bytearray) -> tuple[
         at += n_bytes
         index = array(code)
         index.frombytes(packed)
-        columns.append(list(map(distinct.__getitem__, index)))
+        # Indexes count distinct values in order of first appearance: one value is every
+        # row's, as many values as rows are the rows' own, in order.
+        if len(distinct) == 1:
+            columns.append(distinct * len(index))
+        elif len(distinct) == len(index):
+            columns.append(list(distinct))
+        else:
+            columns.append(list(map(distinct.__getitem__, index)))
         kept.append((code, packed, distinct))
     if len(columns[0]) != head["n_rows"] or any(len(c) != head["n_rows"] for c in columns):
         raise ValueError("a stored copy's columns differ in length")
