@@ -336,9 +336,10 @@ def parse_payload(data: dict[str, Any] | bytes | bytearray | str,
     bytearray (body or copy) is consumed: emptied once decoded, so that its memory is free
     before the cells are converted (peak memory, issue #16).
 
-    `copies`: sheet name -> the stored copy (JSON `{"values": ..., "tables": ...}`) that
-    stands in for a sheet the client sent by its digest (server/xlwire/digest.py); the sheet
-    is then parsed as if the client had sent those values and tables.
+    `copies`: sheet name -> the stored copy that stands in for a sheet the client sent by its
+    digest (server/xlwire/digest.py). A copy stored column by column (`encode_columns`) is
+    decoded, not converted, and its columns are kept on the sheet (`SheetSnapshot.columns`);
+    a JSON copy (`{"values": ..., "tables": ...}`) is parsed as if the client had sent it.
     """
     # Millions of new lists trigger the cyclic GC over and over although nothing here can
     # form a cycle; pausing it roughly halves the time on a 200,000-row payload.
