@@ -372,13 +372,28 @@ def _sheet_columns(sheet: SheetSnapshot, target: _Target, keys: list[str], n: in
                    ) -> dict[str, list[object]]:
     """The values the sheet holds in the `n` body rows of the columns of `keys`, one list per
     key; a key is missing when a row does not reach its column (the client trimmed the row:
-    that cell is empty, never "the same"). One C-level pass over the rows per column: 2.4x
-    faster than cutting every column out of each row at once with `zip(*rows)` (76 -> 30 ms
-    on a 43,000-row kb_scores)."""
+    that cell is empty, never "the same"). One C-level pass over the rows per column, or,
+    when most of the rows' cells are wanted, one transposition of them all (`zip` stops at
+    the shortest row, exactly where a column stops being there in every row): each pass
+    over 43,000 scattered rows costs more than transposing them (a 13-column kb_scores,
+    every column wanted: 50 -> 25 ms). A sheet the server holds a copy of (sent by digest)
+    has its columns already (`SheetSnapshot.columns`, every row as wide): a slice of each is
+    all."""
     first = target.first_body_row
+    columns = sheet.columns
+    if columns is not None:
+        if not n or first + n > len(sheet.values):
+            return {}
+        width = len(columns)
+        return {key: columns[c][first: first + n] for key in keys
+                if (c := target.column_of[key]) < width}
     rows = sheet.values[first: first + n]
     if len(rows) != n or not n:
         return {}
+    if 2 * len(keys) >= len(rows[0]):
+        transposed = list(zip(*rows))  # noqa: B905 (the shortest row is the point)
+        return {key: list(transposed[c]) for key in keys
+                if (c := target.column_of[key]) < len(transposed)}
     out = {}
     for key in keys:
         with contextlib.suppress(IndexError):  # a short row: the key stays missing

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from server.gcpause import cycle_collector_paused
+from server.xlwire.digest import decode_columns, is_columns
 from server.xlwire.snapshot import (
     BookSnapshot,
     CellError,
@@ -132,6 +133,7 @@ def has_dates(raw: bytes | bytearray) -> bool:
 # Marks a sheet whose values are a stored copy already converted (server/xlwire/digest.py):
 # not a string, so no JSON key can set it.
 _PARSED = object()
+_COLUMNS = object()  # and its cells column by column (SheetSnapshot.columns)
 
 
 def _sheet_label(index: int, name: object) -> str:
@@ -237,14 +239,17 @@ def _parse_sheet(raw: object, index: int, lookup: dict[object, object] | None,
     name = _require(raw, "name", str, where, "text")
     if "values" not in raw:
         raise PayloadError(f"{where}: values are missing.")
+    columns, kept = None, None
     if raw.get(_PARSED):  # a stored copy, converted when it was stored
         values = raw["values"]
+        columns, kept = raw.get(_COLUMNS) or (None, None)
     else:
         values = _parse_values(raw["values"], where, lookup, in_place)
     tables_raw = _require(raw, "tables", list, where, "a list", optional=True, default=[])
     _require(raw, "pictures", list, where, "a list", optional=True, default=[])
     tables = [_parse_table(t, index, where, i) for i, t in enumerate(tables_raw)]
-    return SheetSnapshot(index=index, name=name, values=values, tables=tables)
+    return SheetSnapshot(index=index, name=name, values=values, tables=tables,
+                         columns=columns, stored_columns=kept)
 
 
 def _parse_name(raw: object, i: int, n_sheets: int) -> NameSnapshot:
@@ -281,6 +286,17 @@ def _with_copies(payload: dict[str, Any], copies: Mapping[str, bytes | bytearray
         if not isinstance(sheet, dict) or sheet.get("name") not in copies:
             continue
         stored = copies[sheet["name"]]
+        if is_columns(stored):  # cells stored parsed, column by column: nothing to convert
+            try:
+                rows, columns, tables, kept = decode_columns(stored)
+            except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError):
+                raise PayloadError(f"The server's copy of sheet {sheet['name']!r} is "
+                                   "damaged; send the request again with its values.") from None
+            if isinstance(stored, bytearray):
+                stored.clear()
+            sheets[i] = {**sheet, "values": rows, "tables": tables, _PARSED: True,
+                         _COLUMNS: (columns, kept)}
+            continue
         copy = orjson.loads(stored)
         parsed = copy.get("cells") == "parsed"
         if lookup is not None and not parsed:
@@ -320,9 +336,10 @@ def parse_payload(data: dict[str, Any] | bytes | bytearray | str,
     bytearray (body or copy) is consumed: emptied once decoded, so that its memory is free
     before the cells are converted (peak memory, issue #16).
 
-    `copies`: sheet name -> the stored copy (JSON `{"values": ..., "tables": ...}`) that
-    stands in for a sheet the client sent by its digest (server/xlwire/digest.py); the sheet
-    is then parsed as if the client had sent those values and tables.
+    `copies`: sheet name -> the stored copy that stands in for a sheet the client sent by its
+    digest (server/xlwire/digest.py). A copy stored column by column (`encode_columns`) is
+    decoded, not converted, and its columns are kept on the sheet (`SheetSnapshot.columns`);
+    a JSON copy (`{"values": ..., "tables": ...}`) is parsed as if the client had sent it.
     """
     # Millions of new lists trigger the cyclic GC over and over although nothing here can
     # form a cycle; pausing it roughly halves the time on a 200,000-row payload.

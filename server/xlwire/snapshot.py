@@ -104,6 +104,14 @@ class SheetSnapshot:
     name: str
     values: list[list[object]]  # anchored at A1, row-major; [[]] for an excluded sheet
     tables: list[TableSnapshot] = field(default_factory=list)
+    # The same cells column by column (every row as wide), when the sheet is the server's
+    # stored copy of a sheet sent by digest (server/xlwire/digest.py `decode_columns`): what
+    # the answer compares its columns with, without cutting them out of the rows. Read only.
+    columns: list[list[object]] | None = None
+    # ...and each column as the copy stored it (digest.py `StoredColumn`: index type code,
+    # packed indexes, distinct values), to store the sheet again without encoding anew the
+    # columns an answer leaves alone.
+    stored_columns: list[tuple[str, bytes, list[object]]] | None = None
 
     def cell(self, row: int, col: int) -> object:
         """The value at 0-based (row, col); None outside what the client sent."""

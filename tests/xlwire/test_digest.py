@@ -87,3 +87,167 @@ def test_stamp_placeholder_is_replaced_in_the_meta_write():
                 "row_count": 1, "column_count": 1}]
     assert wire_digest.stamp_digests(actions, "a=b")
     assert actions[0]["values"] == [[to_wire("a=b")]]
+
+
+# --- copies stored column by column (issue #16): the same cells as the JSON copy --------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from server.xlwire.actions import _sheet_columns, _Target  # noqa: E402
+from server.xlwire.digest import _read_back, _read_back_block  # noqa: E402
+
+_CELLS = st.one_of(st.booleans(), st.integers(-3, 3), st.sampled_from([0.0, 1.0, -2.5, 1e300]),
+                   st.text(max_size=3), st.sampled_from(["", "E1", "'x", "a b", "#N/A",
+                                                         "2021-03-01T00:00:00.000Z"]))
+
+
+def _book_from(stored: bytes, values_sent=None):
+    """The book a request naming sheet '结果' by digest parses to, with `stored` its copy."""
+    payload = _payload([[]], [])
+    return parse_payload(orjson_dumps(payload), {"结果": bytearray(stored)})
+
+
+def orjson_dumps(payload) -> bytes:
+    import orjson
+
+    return orjson.dumps(payload)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(_CELLS, min_size=w, max_size=w),
+                                                     min_size=1, max_size=12)))
+def test_a_column_copy_parses_to_the_cells_of_the_json_copy(rows):
+    """Differential: the column form against the JSON form of the same wire cells, as the
+    parse reads them (values and classes alike, 1 vs 1.0 vs True), and its columns are its
+    rows' columns."""
+    import orjson
+
+    tables = TABLES
+    encoded = wire_digest.encode_columns(rows, tables)
+    as_json = orjson.dumps({"values": rows, "tables": tables, "cells": "wire"})
+    old = _book_from(as_json).sheets[0]
+    if encoded is None:  # a cell the parse converts beyond "" -> None: the JSON form
+        assert any(v in ("#N/A", "2021-03-01T00:00:00.000Z") for r in rows for v in r)
+        return
+    assert wire_digest.is_columns(encoded)
+    new = _book_from(encoded).sheets[0]
+    assert new.values == old.values
+    assert [list(map(type, r)) for r in new.values] == [list(map(type, r)) for r in old.values]
+    assert new.tables == old.tables and old.columns is None
+    assert new.columns == [list(c) for c in zip(*new.values, strict=True)]
+    # the answer's comparison reads the same columns either way
+    target = _Target(0, 1, {f"k{c}": c for c in range(len(rows[0]) + 1)})
+    keys = list(target.column_of)
+    for n in range(0, len(rows)):
+        old_cols = _sheet_columns(old, target, keys, n)
+        new_cols = _sheet_columns(new, target, keys, n)
+        assert new_cols == old_cols
+        assert {k: list(map(type, v)) for k, v in new_cols.items()} == \
+            {k: list(map(type, v)) for k, v in old_cols.items()}
+
+
+def test_a_copy_with_rows_of_different_widths_or_odd_cells_stays_json():
+    assert wire_digest.encode_columns([[1, 2], [3]], []) is None
+    assert wire_digest.encode_columns([], []) is None
+    assert wire_digest.encode_columns([[2 ** 70]], []) is None
+    assert wire_digest.encode_columns([["#DIV/0!"]], []) is None
+    assert wire_digest.encode_columns([[[1]]], []) is None
+
+
+def test_the_stored_form_of_an_output_sheet_is_columns_and_reads_back_the_same():
+    table = {"name": "kb_scores", "range_address": "$A$1:$B$3", "show_headers": True}
+    book = parse_payload(_payload([["工号", "得分"], ["E1", 1], ["E2", ""]], [table]))
+    [copy] = wire_digest.AfterAnswer(book, {}).apply([])
+    copy.compute_digest()
+    stored = copy.to_bytes()
+    assert wire_digest.is_columns(stored)
+    sheet = _book_from(stored).sheets[0]
+    assert sheet.values == [["工号", "得分"], ["E1", 1], ["E2", None]]
+    assert sheet.tables[0].name == "kb_scores"
+
+
+def test_a_damaged_column_copy_is_a_payload_error():
+    from server.xlwire.protocol import PayloadError
+
+    stored = wire_digest.encode_columns([["a", 1], ["b", 2]], [])
+    with pytest.raises(PayloadError):
+        _book_from(stored[:-1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.booleans(), st.integers(-2, 2), st.floats(
+    allow_nan=True), st.sampled_from(["", "'", "'x", "x", "'=1"])), max_size=4), max_size=6))
+def test_a_block_reads_back_as_cell_by_cell(rows):
+    expected = [list(map(_read_back, row)) for row in rows]
+    got = _read_back_block(rows)
+    assert [list(map(repr, r)) for r in got] == [list(map(repr, r)) for r in expected]
+
+
+def _trimmed_cell_by_cell(values):
+    """The trim as first written, cell by cell: the reference for the fast path."""
+    end = len(values)
+    while end and not any(v != "" for v in values[end - 1]):
+        end -= 1
+    rows, width = values[:end], 0
+    for row in rows:
+        w = len(row)
+        while w > width and row[w - 1] == "":
+            w -= 1
+        width = max(width, w)
+    return [row[:width] + [""] * (width - len(row)) if len(row) != width else row
+            for row in rows]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["", "x", 0, 1.5, False]), max_size=4), max_size=6))
+def test_trimming_is_the_cell_by_cell_trim(values):
+    assert wire_digest._trimmed(values) == _trimmed_cell_by_cell(values)
+
+
+_WRITE_CELLS = st.one_of(st.integers(-2, 2), st.sampled_from([0.0, 2.0, 1.5]),
+                         st.sampled_from(["", "'E1", "'x", "'"]), st.booleans())
+
+
+@st.composite
+def _sheet_and_writes(draw):
+    width = draw(st.integers(1, 4))
+    rows = draw(st.lists(st.lists(_CELLS.filter(lambda v: v not in (
+        "#N/A", "2021-03-01T00:00:00.000Z")), min_size=width, max_size=width),
+        min_size=1, max_size=8))
+    rows[0][0] = "工号"  # never an empty sheet
+    actions = []
+    for _ in range(draw(st.integers(0, 3))):
+        r0, c0 = draw(st.integers(0, len(rows) + 1)), draw(st.integers(0, width))
+        h, w = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        if draw(st.booleans()):
+            block = [[draw(_WRITE_CELLS) for _ in range(w)] for _ in range(h)]
+            actions.append({"func": "setValues", "values": block, "sheet_position": 0,
+                            "start_row": r0, "start_column": c0, "row_count": h,
+                            "column_count": w})
+        else:
+            actions.append({"func": "rangeClearContents", "sheet_position": 0,
+                            "start_row": r0, "start_column": c0, "row_count": h,
+                            "column_count": w})
+    return rows, actions
+
+
+@settings(max_examples=200, deadline=None)
+@given(_sheet_and_writes())
+def test_storing_a_copy_again_re_uses_only_what_it_would_encode_the_same(case):
+    """Differential: the columns an answer leaves alone are stored as the copy held them;
+    the bytes are exactly those of encoding the whole sheet anew."""
+    rows, actions = case
+    table = {"name": "kb_scores", "range_address": "$A$1:$A$1", "show_headers": True,
+             "show_totals": False, "header_row_range_address": "$A$1:$A$1",
+             "data_body_range_address": None, "total_row_range_address": None,
+             "table_style": "", "show_autofilter": True}
+    stored = wire_digest.encode_columns(rows, [table])
+    assert stored is not None
+    book = _book_from(stored)
+    assert book.sheets[0].stored_columns is not None
+    [copy] = wire_digest.AfterAnswer(book, {"结果": "ab" * 32}).apply(actions)
+    copy.compute_digest()
+    again = copy.to_bytes()
+    anew = wire_digest.SheetCopy(copy.name, [list(r) for r in copy.values], copy.tables)
+    assert again == anew.to_bytes()
