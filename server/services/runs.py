@@ -84,7 +84,15 @@ def next_run_no(session: Session, period_id: int) -> int:
 
 
 def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreResult,
-              user: User, lang: str, kind: str = "score") -> ScoreRun:
+              user: User, lang: str, kind: str = "score", *, submission_id: str | None = None,
+              commit: str | None = None, base_commit: str | None = None,
+              add: bool = True) -> ScoreRun:
+    """The run's row, added and flushed (its id known), with the ids given.
+
+    `add=False` (Score, whose history commit comes after): the row is returned unadded, for
+    the caller to add once its submission and commit are set (history_record.record_score),
+    so that it is written once. Setting them on a stored row rewrote it whole: SQLite keeps
+    a row's JSON in its record, and a 5,000-manager run's lines are megabytes (~45 ms)."""
     run = ScoreRun(
         period=period, run_no=next_run_no(session, period.id), kind=kind, lang=lang,
         created_by=user.name,
@@ -92,15 +100,17 @@ def store_run(session: Session, period: Period, inp: ScoreInput, result: ScoreRe
         employee_count=len(result.employees),
         lines=stored_run.encode_lines(result.lines),  # type: ignore[arg-type]
         totals=jsonable(result.employees),  # type: ignore[arg-type]
+        submission_id=submission_id, commit=commit, base_commit=base_commit,
     )
-    session.add(run)
     # The period keeps the rule set that produced its latest snapshot.
     period.rules = to_jsonable(inp.rules)  # type: ignore[assignment]
     if kind == "score":
         from server.workflow import advance
 
         advance(session, period, "score", user)
-    session.flush()
+    if add:
+        session.add(run)
+        session.flush()
     return run
 
 
