@@ -46,6 +46,7 @@ FIELDS: tuple[str, ...] = ("employee_id", "indicator", "actual", "target", "weig
 # column -> the earlier column it usually repeats, object for object
 _LIKE = {"points": "base_points"}
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_SAMPLE, _LONG = 256, 24  # text columns whose first lines average 24 characters are "long"
 
 
 def _stored_value(v: object) -> object:
@@ -88,6 +89,14 @@ def _encoded(values: list, like: list | None, like_name: str | None) -> object:
     if first.__class__ is Decimal:  # numbers: Decimals (None where there is none)
         return _stored_list(values)
     kinds = set(map(type, values))
+    if kinds == {str} and sum(map(len, values[:_SAMPLE])) >= _LONG * len(values[:_SAMPLE]):
+        # long text (explanations, ~4 MB at 5,000 managers): each distinct text once (by
+        # value: a str hashes cheaply), when lines repeat it
+        codes = dict.fromkeys(values)
+        if 2 * len(codes) <= n:
+            for code, text in enumerate(codes):
+                codes[text] = code
+            return {"values": list(codes), "index": list(map(codes.__getitem__, values))}
     if kinds <= _PLAIN:  # text, booleans, None: written as they are
         return list(values)
     if len(kinds) == 1 and issubclass(first.__class__, Enum):  # the status: a few members
