@@ -94,8 +94,8 @@ def _store_web_run(session: Session, period: Period, user: User, lang: str,
     if not scored:
         return None
     trial, result = scored[-1]
-    run = store_run(session, period, trial, result, user, lang, kind=kind)
-    run.submission_id, run.commit = sid, commit
+    run = store_run(session, period, trial, result, user, lang, kind=kind,
+                    submission_id=sid, commit=commit)
     for row in active_adjustments(session, period).values():
         if row.submission_id == sid:
             row.score_run_id = run.id

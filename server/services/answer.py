@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from itertools import compress, repeat
-from operator import is_not
+from operator import eq, is_not
 
 from sqlalchemy.orm import Session
 
@@ -163,7 +163,7 @@ def write_allowed_ranges(plan: WritePlan, user: User, inp, lang: str) -> None:
     department_of = {e.employee_id: e.department for e in inp.employees}
     departments = list(map(department_of.get, eids))
     own = user.employee_id
-    keys = list(zip(departments, codes, [eid == own for eid in eids], strict=True))
+    keys = list(zip(departments, codes, map(eq, eids, repeat(own)), strict=True))
     # each key with the employee of its first row (the later rows of a reversed walk lose)
     first = dict(zip(reversed(keys), reversed(eids), strict=True))
     texts = {key: allowed_text(user, eid, key[0], key[1], inp, lang)

@@ -95,6 +95,7 @@ def record_score(session: Session, period: Period, inp: ScoreInput, result: Scor
         record_commit(session, period, SimpleNamespace(commit=commit), kind.value, sid,
                       user.name, user.id)
     run.submission_id, run.commit = sid, commit or head
+    session.add(run)  # unadded until now (runs.store_run): one INSERT with its ids
     session.flush()
     return head
 

@@ -62,10 +62,48 @@ def digest(obj: object) -> str:
     key = id(obj)
     found = _INPUT_DIGESTS.get(key)
     if found is None:
-        found = hashlib.sha256(fingerprint_json(obj)).hexdigest()
+        found = hashlib.sha256(_input_fingerprint(obj)).hexdigest()
         if _INPUT_DIGESTS.setdefault(key, found) is found:
             weakref.finalize(obj, _INPUT_DIGESTS.pop, key, None)
     return found
+
+
+# The JSON of the last digested input's parts, by part: (a weak reference to that input,
+# part name -> bytes). The Score button digests the workbook's input, then stores the run
+# of that input with the adjustments of record (`dataclasses.replace`: the same rules,
+# roster and facts objects), whose digest then reuses the unchanged parts' JSON instead of
+# writing 45,000 facts again (~45 ms at 5,000 managers). One input's parts only (a few MB),
+# dropped with that input; a part is reused only when it is the very same object as the
+# living input's, so no id can have been reused. One tuple, replaced whole (threads).
+_LAST_PARTS: tuple[weakref.ref | None, dict[str, bytes]] = (None, {})
+_REUSED = ("employees", "facts", "overrides", "rules")
+
+
+def _input_fingerprint(inp: ScoreInput) -> bytes:
+    """Exactly `fingerprint_json(inp)` (tested), from the JSON of each of its fields, the
+    unchanged ones of the last digested input reused."""
+    global _LAST_PARTS
+    ref, parts = _LAST_PARTS
+    before = ref() if ref is not None else None
+    mine: dict[str, bytes] = {}
+    pieces = []
+    for name in sorted(f.name for f in dataclasses.fields(ScoreInput)):  # OPT_SORT_KEYS
+        value = getattr(inp, name)
+        piece = parts.get(name) if before is not None and getattr(before, name) is value \
+            else None
+        if piece is None:
+            piece = fingerprint_json(value)
+        if name in _REUSED:
+            mine[name] = piece
+        pieces.append(b'"%s":%s' % (name.encode(), piece))
+    _LAST_PARTS = (weakref.ref(inp, _forget_parts), mine)
+    return b"{" + b",".join(pieces) + b"}"
+
+
+def _forget_parts(ref: weakref.ref) -> None:
+    global _LAST_PARTS
+    if _LAST_PARTS[0] is ref:
+        _LAST_PARTS = (None, {})
 
 
 def fingerprint_json(obj: object) -> bytes:

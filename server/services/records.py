@@ -229,19 +229,22 @@ def resolve(session: Session, period: Period, user: User, workbook: ScoreInput,
         # engine, which keeps the run `to_score_input` validated (one engine run).
         return Resolution(workbook, row, [], [], [])
     record = decoded(row)
-    same_rules = row.rules_digest == rules_digest(workbook)
-    same_roster = row.roster_digest == roster_digest(workbook.employees)
+    # the workbook's digests, worked out once: a new version of its own inputs carries them
+    digests = (rules_digest(workbook), roster_digest(workbook.employees), whole)
+    same_rules = row.rules_digest == digests[0]
+    same_roster = row.roster_digest == digests[1]
     if owner:
         differences = ([] if same_rules else rule_differences(record, workbook)) + \
             ([] if same_roster else roster_differences(record.employees, workbook.employees))
         if differences and apply_reason:
             if not same_roster:
                 _check_members(session, period, workbook, tables, lang)
-            new = _store(session, period, workbook, "applied", differences, user, apply_reason)
+            new = _store(session, period, workbook, "applied", differences, user, apply_reason,
+                         digests)
             return Resolution(workbook, new, differences, [], [], created=True)
         if not differences:  # only HR's data differs: a new version of the data
             return Resolution(workbook, _store(session, period, workbook, "data", [], user,
-                                               "", whole), [], [], [])
+                                               "", digests), [], [], [])
         # scored with the record's rules and roster, HR's data where it fits them
         inp = dataclasses.replace(record, facts=_hr_data(record, workbook.facts))
         if digest(inp) != row.input_digest:
@@ -305,11 +308,13 @@ def _hr_data(record: ScoreInput, facts: Iterable[Fact]) -> tuple[Fact, ...]:
 
 def _store(session: Session, period: Period, inp: ScoreInput, kind: str,
            changes: list[Difference], user: User, reason: str,
-           input_digest: str | None = None) -> InputRecord:
+           digests: tuple[str, str, str] | None = None) -> InputRecord:
+    """`digests`: (rules, roster, input) digests of `inp` when they are known already."""
     bare = dataclasses.replace(inp, adjustments=()) if inp.adjustments else inp
-    row = InputRecord(period_id=period.id, kind=kind, rules_digest=rules_digest(bare),
-                      roster_digest=roster_digest(bare.employees),
-                      input_digest=input_digest or digest(bare),
+    if digests is None or inp.adjustments:  # the input digest is of the bare input
+        digests = (rules_digest(bare), roster_digest(bare.employees), digest(bare))
+    row = InputRecord(period_id=period.id, kind=kind, rules_digest=digests[0],
+                      roster_digest=digests[1], input_digest=digests[2],
                       payload=input_to_json(bare),
                       changes=[dataclasses.asdict(d) for d in changes[:1000]],
                       reason=reason, created_by=user.name)

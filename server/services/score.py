@@ -48,7 +48,8 @@ def score_workbook(session: Session, period: Period, user: User, wb: Workbook, l
            scored_by=user.name, base_version="", submission_id="", last_submission="")
     # Nothing is stored before the answer is known to fit the workbook (docs/workbook.md).
     check_writable(wb.book, plan)
-    run = store_run(session, period, inp, result, user, lang)
+    # the row is written once, by record_score, when its history commit is known
+    run = store_run(session, period, inp, result, user, lang, add=False)
     head = record_score(session, period, inp, result, run, user, requested,
                         note=records.history_note(resolution))
     answer.stamp(plan, period_state=period.state, last_run=str(run.run_no), base_version=head or "",

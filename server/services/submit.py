@@ -271,8 +271,8 @@ def submit_workbook(session: Session, period: Period, tables: Tables, user: User
         run = session.scalar(select(ScoreRun).where(ScoreRun.submission_id == sid))
         if run is None:
             run = store_run(session, period, scored_inp, engine_result, user, lang,
-                            kind="submit")
-            run.submission_id, run.commit, run.base_commit = sid, commit, base
+                            kind="submit", submission_id=sid, commit=commit,
+                            base_commit=base)
             for row in rows.values():
                 if row.submission_id == sid:
                     row.score_run_id = run.id

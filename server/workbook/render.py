@@ -7,12 +7,13 @@ HR's tables and HR's extra columns are never named in a plan, so they survive ev
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from operator import attrgetter, is_, is_not, itemgetter, not_
+from operator import and_, attrgetter, is_, is_not, itemgetter, not_
 
 from server.gcpause import cycle_collector_paused
 from server.scoring.model import (
@@ -92,8 +93,13 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
     scores = _scores_write(result, inp, lang, lines)
     all_points = None
     if _is_grid(every, inp):  # every line's shown points, kb_scores' where it has them
-        done = iter(scores.column_values()[SCORE_COLUMNS.index("points")])
-        all_points = [next(done) if ok else None for ok in applicable]
+        done = scores.column_values()[SCORE_COLUMNS.index("points")]
+        if len(done) == len(applicable):  # every line applies: kb_scores' column as it is
+            all_points = list(done)
+        else:  # kb_scores' values at the applicable lines, set at C speed
+            all_points = [None] * len(applicable)
+            deque(map(all_points.__setitem__, compress(range(len(applicable)), applicable),
+                      done), maxlen=0)
         points = every.column("points")
         for n in compress(range(len(applicable)), map(not_, applicable)):  # n/a: a few
             all_points[n] = _shown(points[n])
@@ -353,8 +359,9 @@ def _explanation_links(lines: _Lines, fact_link: Callable[[str, str | None], str
     order; a line with no explanation text gets no link (a hyperlink needs text to click).
     None when more than LINE_LINK_LIMIT rows would get one: they are not built at all."""
     keys = list(zip(lines.column("employee_id"), lines.column("indicator"), strict=True))
-    wanted = [bool(text) and (linked is None or key in linked)
-              for key, text in zip(keys, lines.column("explanation"), strict=True)]
+    wanted = list(map(bool, lines.column("explanation")))  # a line with text, at C speed
+    if linked is not None:
+        wanted = list(map(and_, wanted, map(linked.__contains__, keys)))
     if sum(wanted) > LINE_LINK_LIMIT:
         return None
     return [fact_link(*key) if ok else None for key, ok in zip(keys, wanted, strict=True)]

@@ -107,3 +107,40 @@ def test_an_inputs_digest_is_worked_out_once_and_forgotten_with_it() -> None:
     del inp
     gc.collect()
     assert key not in periods._INPUT_DIGESTS
+
+
+def test_an_input_with_other_adjustments_reuses_the_json_of_its_unchanged_parts() -> None:
+    """The Score button digests the workbook's input, then its run with the adjustments of
+    record: the second digest writes only the adjustments again, to the same bytes."""
+    import hashlib
+
+    from server.services import periods
+
+    inp = workload.generate(20, 10).score_input()
+    assert periods._input_fingerprint(inp) == fingerprint_json(inp)
+    digest(inp)
+    ref, parts = periods._LAST_PARTS
+    assert ref() is inp and set(parts) == {"employees", "facts", "overrides", "rules"}
+    calls = []
+    real = periods.fingerprint_json
+
+    def counted(obj):
+        calls.append(obj)
+        return real(obj)
+
+    periods.fingerprint_json = counted
+    try:
+        other = dataclasses.replace(inp, adjustments=(adjust("E1", "REV", "1.00"),))
+        got = digest(other)
+    finally:
+        periods.fingerprint_json = real
+    assert got == hashlib.sha256(fingerprint_json(other)).hexdigest()
+    assert inp.facts not in calls and inp.rules not in calls  # reused, not written again
+    changed = dataclasses.replace(other, facts=other.facts[1:])  # another part: written
+    assert periods._input_fingerprint(changed) == fingerprint_json(changed)
+    assert periods._input_fingerprint(dataclasses.replace(inp)) == fingerprint_json(inp)
+    del inp, other, changed, ref
+    import gc
+
+    gc.collect()
+    assert periods._LAST_PARTS == (None, {})  # forgotten with the input
