@@ -85,3 +85,27 @@ def test_unhashable_cell_is_named(bad, where) -> None:
 def test_a_row_that_is_not_a_list() -> None:
     with pytest.raises(PayloadError, match=r"row 2 is not"):
         parse_payload(json.dumps(_payload([["a"], "b"])).encode())
+
+
+
+shared_cells = st.one_of(
+    st.sampled_from(["", "M1", "M1 ", "#N/A", "1", "True", "2021-03-01T10:11:12"]),
+    st.sampled_from([0, 1, -1, 0.0, -0.0, 1.0, 2.5, True, False, None]),
+    st.text(max_size=3))
+
+
+@given(st.lists(st.lists(shared_cells, min_size=1, max_size=5), min_size=1, max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_equal_texts_become_one_object_and_nothing_else_changes(rows: list) -> None:
+    # A raw body's texts are shared (one object per distinct text); every cell keeps the
+    # value and type cell-by-cell conversion gives it: 1, 1.0 and True stay apart, and so
+    # do 0.0 and -0.0 (repr tells them apart).
+    got = parse_payload(json.dumps(_payload(rows)).encode()).sheets[0].values
+    want = parse_payload(_payload(json.loads(json.dumps(rows)))).sheets[0].values
+    assert [[(type(c), repr(c)) for c in row] for row in got] == \
+        [[(type(c), repr(c)) for c in row] for row in want]
+    first_of: dict[str, int] = {}
+    for row in got:
+        for cell in row:
+            if type(cell) is str:
+                assert first_of.setdefault(cell, id(cell)) == id(cell)
