@@ -844,8 +844,14 @@ class _Run:
         if rules.grading is GradingMethod.BANDS:
             for i, (_, total) in enumerate(scored):
                 grade[i] = band_grade(total, rules.bands)
+        return self._scored_result(grade, rank, group_rank)
+
+    def _scored_result(self, grade: list[str | None], rank: list[int], group_rank: list[int]
+                       ) -> ScoreResult:
+        """The result: each scored employee's grade and ranks (in the order of the scored
+        employees of self.totals), the others' status only, and the lines."""
         results = []
-        i = 0  # position in `scored`: the scored employees come in the order of self.totals
+        i = 0  # position among the scored: they come in the order of self.totals
         for emp, total, status, missing in self.totals:
             if total is None:
                 results.append(EmployeeResult(emp.employee_id, None, None, None, None, status,
@@ -890,19 +896,7 @@ class _Run:
             grade = [names[k] for k in by_employee.tolist()]
         elif rules.grading is GradingMethod.BANDS:
             grade = [band_grade(total, rules.bands) for _, total in scored]
-        rank_list, group_rank_list = rank.tolist(), group_rank.tolist()
-        results = []
-        i = 0  # position in `scored`: the scored employees come in the order of self.totals
-        for emp, total, status, missing in self.totals:
-            if total is None:
-                results.append(EmployeeResult(emp.employee_id, None, None, None, None, status,
-                                              missing))
-            else:
-                results.append(EmployeeResult(emp.employee_id, total, grade[i], rank_list[i],
-                                              group_rank_list[i], status, missing))
-                i += 1
-        lines = self.columns.table() if self.columns is not None else LineTable(self.lines)
-        return ScoreResult(lines, tuple(results))
+        return self._scored_result(grade, rank.tolist(), group_rank.tolist())
 
 
 def _ranks_within(cents: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, ...]:

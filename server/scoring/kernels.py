@@ -137,9 +137,10 @@ def _objects_of(values: list) -> np.ndarray:
     return array
 
 
-def _scaled(keys: list[str]) -> tuple[np.ndarray, int] | None:
+def _scaled(keys: list[str]) -> tuple[np.ndarray, int, int] | None:
     """The numbers written in `keys` (str of Decimals) as integers at a common number of
-    places, or None when one does not fit (exponent form, too many digits or places)."""
+    places, with their unit (10 ** places) and the largest magnitude; None when one does
+    not fit (exponent form, too many digits or places)."""
     text = np.array(keys)
     if text.dtype.itemsize // 4 > 16 or bool(np.strings.find(text, "E").max(initial=-1) >= 0):
         return None
@@ -150,7 +151,8 @@ def _scaled(keys: list[str]) -> tuple[np.ndarray, int] | None:
     if top > _MAX_PLACES or longest + top > 18:  # below 10^18 once scaled: fits int64
         return None
     digits = np.strings.replace(text, ".", "").astype(np.int64)
-    return digits * 10 ** (top - places), top
+    a = digits * 10 ** (top - places)
+    return a, 10**top, int(np.abs(a).max(initial=0))
 
 
 def _ratio(keys: list[str], groups: np.ndarray, params: Sequence[tuple]
@@ -160,9 +162,7 @@ def _ratio(keys: list[str], groups: np.ndarray, params: Sequence[tuple]
     scaled = _scaled(keys)
     if scaled is None:
         return None
-    a, places = scaled
-    unit = 10**places
-    largest = int(np.abs(a).max(initial=0))
+    a, unit, largest = scaled
     n_groups = len(params)
     threshold = np.zeros(n_groups, dtype=np.int64)
     numerator = np.zeros(n_groups, dtype=np.int64)
@@ -217,9 +217,7 @@ def ratio_texts(keys: list[str], groups: np.ndarray, params: Sequence[tuple],
     scaled = _scaled(keys)
     if scaled is None:
         return None
-    a, places = scaled
-    unit = 10**places
-    largest = int(np.abs(a).max(initial=0))
+    a, unit, largest = scaled
     n_groups = len(params)
     numerator = np.zeros(n_groups, dtype=np.int64)
     denominator = np.ones(n_groups, dtype=np.int64)

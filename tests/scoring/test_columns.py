@@ -157,8 +157,9 @@ def test_ratio_kernel_equals_the_rule_line_by_line(numbers, params, weighting):
 
 
 def test_scaled_reads_plain_decimals_and_refuses_what_does_not_fit():
-    digits, places = _scaled(["12.5", "-3", "0.0012", "100"])
-    assert places == 4 and digits.tolist() == [125000, -30000, 12, 1000000]
+    digits, unit, largest = _scaled(["12.5", "-3", "0.0012", "100"])
+    assert unit == 10**4 and digits.tolist() == [125000, -30000, 12, 1000000]
+    assert largest == 1000000
     assert _scaled(["1E+2"]) is None
     assert _scaled(["0.0000001"]) is None  # 7 places
     assert _scaled(["12345678901234567.5"]) is None
