@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from server.gcpause import cycle_collector_paused
+from server.workbook import schema
 from server.xlwire.digest import decode_columns, is_columns
 from server.xlwire.snapshot import (
     BookSnapshot,
@@ -186,18 +187,20 @@ def _one_text_object(rows: list[list[object]], lookup: dict[object, object]
 
 
 def _parse_values(
-    raw: object, where: str, lookup: dict[object, object] | None, in_place: bool = False
+    raw: object, where: str, lookup: dict[object, object] | None, in_place: bool = False,
+    share_texts: bool = False
 ) -> list[list[object]]:
     """`in_place`: the rows are ours (decoded here), so each is converted in its own list
     instead of a copy: a 20,000-manager request holds 7 million cells, and a second list
-    per row would hold 8 more bytes per cell until the payload is dropped."""
+    per row would hold 8 more bytes per cell until the payload is dropped. `share_texts`
+    (with `in_place`): equal texts become one object (`_one_text_object`)."""
     if not isinstance(raw, list):
         raise PayloadError(f"{where}: values must be a list of rows.")
     get = lookup.get if lookup is not None else None
     if get is not None and _LIST_ONLY.issuperset(map(type, raw)):  # rows, exactly lists
         try:
             if in_place:
-                get = _one_text_object(raw, lookup).get
+                get = _one_text_object(raw, lookup).get if share_texts else get
                 for row in raw:
                     row[:] = map(get, row, row)  # C speed per row, the same list
                 return raw
@@ -246,6 +249,19 @@ def _parse_table(raw: object, sheet_index: int, where: str, t: int) -> TableSnap
     )
 
 
+_OUTPUT_TABLES = frozenset(schema.OUTPUT_TABLES)
+
+
+def _holds_output(tables: object) -> bool:
+    """Does a sheet's (not yet checked) table list name one of kpibook's output tables?
+    Their texts are not shared: the answer only compares them with its own columns, and
+    their explanations are nearly all distinct, so sharing would cost ~100 ms at 5,000
+    managers and save nothing."""
+    return isinstance(tables, list) and any(
+        isinstance(t, dict) and isinstance(name := t.get("name"), str)
+        and name.lower() in _OUTPUT_TABLES for t in tables)
+
+
 def _parse_sheet(raw: object, index: int, lookup: dict[object, object] | None,
                  in_place: bool = False) -> SheetSnapshot:
     if not isinstance(raw, dict):
@@ -259,7 +275,8 @@ def _parse_sheet(raw: object, index: int, lookup: dict[object, object] | None,
         values = raw["values"]
         columns, kept = raw.get(_COLUMNS) or (None, None)
     else:
-        values = _parse_values(raw["values"], where, lookup, in_place)
+        values = _parse_values(raw["values"], where, lookup, in_place,
+                               share_texts=not _holds_output(raw.get("tables")))
     tables_raw = _require(raw, "tables", list, where, "a list", optional=True, default=[])
     _require(raw, "pictures", list, where, "a list", optional=True, default=[])
     tables = [_parse_table(t, index, where, i) for i, t in enumerate(tables_raw)]
