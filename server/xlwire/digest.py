@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import orjson
 
 from server.workbook import schema
+from server.xlwire.cells import ERROR_CODES, has_dates, parse_iso_datetime
 from server.xlwire.snapshot import BookSnapshot, CellError, RangeRef, TableSnapshot
 from server.xlwire.textsafe import from_wire_text, to_wire
 
@@ -335,7 +336,6 @@ def encode_columns(values: list[list[object]], tables: list[dict[str, Any]],
     width = len(values[0])
     if any(len(row) != width for row in values):
         return None
-    from server.xlwire.protocol import ERROR_CODES, parse_iso_datetime
 
     errors = frozenset(ERROR_CODES)
     header: list[list[object]] = []
@@ -424,7 +424,6 @@ def is_columns(stored: bytes | bytearray) -> bool:
 
 def _needs_conversion(values: list[list[object]], wire: bytes) -> bool:
     """Does any cell need more than "" -> None from the parse (an error text, a date)?"""
-    from server.xlwire.protocol import ERROR_CODES, has_dates
 
     codes = frozenset(ERROR_CODES)
     return has_dates(wire) or any(not codes.isdisjoint(row) for row in values)

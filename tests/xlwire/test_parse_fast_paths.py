@@ -15,15 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.xlwire.protocol import (
+from server.xlwire.cells import (
     _RAW_ISO,
     _SPECIAL,
     ERROR_CODES,
-    PayloadError,
     _lookup_with_dates,
     parse_iso_datetime,
-    parse_payload,
 )
+from server.xlwire.protocol import PayloadError, parse_payload
 
 
 def _payload(values: list) -> dict:

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from server.xlwire.protocol import ERROR_CODES, PayloadError, parse_iso_datetime, parse_payload
+from server.xlwire.cells import ERROR_CODES, parse_iso_datetime
+from server.xlwire.protocol import PayloadError, parse_payload
 from server.xlwire.snapshot import CellError, RangeRef
 
 
