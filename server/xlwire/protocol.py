@@ -93,10 +93,10 @@ def _one_text_object(rows: list[list[object]], lookup: dict[object, object]
     """`lookup` plus every distinct text of `rows` mapped to one object of itself.
 
     The JSON decoder makes a new str for every cell, so an employee id repeated on 40 rows
-    of kb_data is 40 objects; converted through this dict, they become one (at 20,000
-    managers ~150 MB of a re-score's peak). Only text goes in: a str equals nothing but a
-    str, so a number or bool (1 == 1.0 == True) always maps to itself, as do `lookup`'s
-    keys, which are all text ("", error codes, dates)."""
+    of kb_data is 40 objects; converted through this dict, they become one (a 20,000-manager
+    re-score's peak: 558 -> 515 MB, bench/bench_goals.py). Only text goes in: a str equals
+    nothing but a str, so a number or bool (1 == 1.0 == True) always maps to itself, as do
+    `lookup`'s keys, which are all text ("", error codes, dates)."""
     texts = {cell: cell for cell in set(chain.from_iterable(rows)) if cell.__class__ is str}
     texts.update(lookup)
     return texts
