@@ -26,12 +26,12 @@ import bench_protocol  # noqa: E402
 import workload  # noqa: E402
 
 from server.blueprints import xl  # noqa: E402
-from server.services import answer, records  # noqa: E402
+from server.services import answer, records, sheet_copies  # noqa: E402
 from server.services import score as score_service  # noqa: E402
 from server.xlwire import actions  # noqa: E402
 
 STAGES = [  # (module, function, label)
-    (xl, "parse_book", "parse_payload"),
+    (sheet_copies, "parse_book", "parse_payload"),
     (xl, "open_workbook", "read_tables"),
     (score_service, "to_score_input", "to_score_input (+ the engine's run)"),
     (records, "resolve", "records.resolve"),

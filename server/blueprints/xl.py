@@ -33,7 +33,6 @@ from server.services.workbook import (
     Workbook,
     invalid,
     open_workbook,
-    parse_book,
     plan_actions,
     problems_of,
     score_input,
@@ -91,13 +90,11 @@ def _settings_lang(wb: Workbook) -> str | None:
 
 
 def _load(required: tuple[str, ...] | None = None) -> Workbook:
-    # Sheets sent by digest: their stored copies, or 409 naming those the server lacks
-    # (server/xlwire/digest.py); before the body is parsed, so a 409 costs little.
+    # Sheets sent by digest come from the server's copies, or a 409 names those it lacks
+    # (server/xlwire/digest.py).
     digests = sheet_copies.requested(request.headers.get(wire_digest.DIGESTS_HEADER))
-    copies = sheet_copies.copies_for(get_session(), digests, _lang()) if digests else {}
     g.kb_digests = digests
-    book = parse_book(_body(), copies)
-    del copies
+    book = sheet_copies.read_book(get_session(), _body(), digests, _lang())
     return open_workbook(book, required)
 
 

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 from server.models import SheetCopy as SheetCopyRow
 from server.scoring.messages import msg, seq
 from server.services.errors import BadRequest, NeedValues
+from server.services.workbook import parse_book
 from server.xlwire import digest as wire_digest
+from server.xlwire.protocol import DamagedCopy
 from server.xlwire.snapshot import BookSnapshot
 
 
@@ -31,21 +33,52 @@ def requested(header: str | None) -> dict[str, str] | None:
         raise BadRequest(exc.message) from None
 
 
+def read_book(session: Session, body: bytearray, digests: Mapping[str, str] | None,
+              lang: str) -> BookSnapshot:
+    """The request's workbook, each sheet it sent by digest put back from the server's copy.
+
+    NeedValues (409) names the sheets the server holds no copy of, before the body is
+    parsed, so it costs little. When a copy is damaged (it does not decompress or decode),
+    the request's copies are forgotten and all its digested sheets asked for the same way, in
+    one round trip: the client sends their values and the answer stores good copies.
+    Answering 400 instead left the client no way on: it sent the same digests on every
+    press."""
+    copies = copies_for(session, digests, lang) if digests else {}
+    try:
+        return parse_book(body, copies)
+    except DamagedCopy:
+        raise _forget(session, digests, lang) from None  # type: ignore[arg-type]
+
+
 def copies_for(session: Session, digests: Mapping[str, str], lang: str
                ) -> dict[str, bytearray]:
     """Sheet name -> its stored copy (JSON, a bytearray the parser empties once decoded) for
-    every digest of the request; NeedValues (409) naming the sheets the server holds no copy
-    of."""
+    every digest of the request; NeedValues (409) naming the sheets the server holds no
+    copy of (all of them when a copy does not decompress, see `read_book`)."""
     if not digests:
         return {}
     rows = dict(session.execute(select(SheetCopyRow.digest, SheetCopyRow.body).where(
         SheetCopyRow.digest.in_(set(digests.values())))).all())
     missing = [name for name, d in digests.items() if d not in rows]
     if missing:
-        raise NeedValues(
-            msg("digest.need_values", lang, names=seq(missing)),
-            missing, wire_digest.NEED_VALUES_HEADER, wire_digest.format_names(missing))
-    return {name: bytearray(zlib.decompress(rows[d])) for name, d in digests.items()}
+        raise _need_values(missing, lang)
+    try:
+        return {name: bytearray(zlib.decompress(rows[d])) for name, d in digests.items()}
+    except zlib.error:
+        raise _forget(session, digests, lang) from None
+
+
+def _need_values(names: list[str], lang: str) -> NeedValues:
+    return NeedValues(msg("digest.need_values", lang, names=seq(names)),
+                      names, wire_digest.NEED_VALUES_HEADER, wire_digest.format_names(names))
+
+
+def _forget(session: Session, digests: Mapping[str, str], lang: str) -> NeedValues:
+    """Drop the copies a request named (one was damaged) and ask for those sheets' values:
+    the answer to them stores good copies under the same digests."""
+    session.execute(delete(SheetCopyRow).where(SheetCopyRow.digest.in_(set(digests.values()))))
+    session.commit()
+    return _need_values(list(digests), lang)
 
 
 def remember(session: Session, book: BookSnapshot, actions: list[dict],

@@ -18,7 +18,7 @@ from server.services.errors import BadRequest, Unprocessable
 from server.workbook.contract import Tables, read_meta, read_tables, to_score_input
 from server.workbook.render import problems_message
 from server.xlwire.plan import WritePlan
-from server.xlwire.protocol import PayloadError, parse_payload
+from server.xlwire.protocol import DamagedCopy, PayloadError, parse_payload
 from server.xlwire.snapshot import BookSnapshot
 
 
@@ -28,6 +28,8 @@ def parse_book(raw: bytes | bytearray, copies: Mapping[str, bytes | bytearray] |
         raise BadRequest(both("workbook.none"))
     try:
         return parse_payload(raw, copies)
+    except DamagedCopy:
+        raise  # the server's own copy: sheet_copies.read_book asks for the values
     except PayloadError as exc:
         raise BadRequest(exc.message) from None
 

@@ -45,6 +45,17 @@ class PayloadError(ValueError):
         self.message = message
 
 
+class DamagedCopy(PayloadError):
+    """The server's own stored copy of a sheet sent by digest does not decode. Not the
+    client's fault, and nothing it can fix by itself except sending that sheet's values,
+    which the server asks for as it does for a copy it never held."""
+
+    def __init__(self, sheet: str) -> None:
+        super().__init__(f"The server's copy of sheet {sheet!r} is damaged; send the "
+                         "request again with its values.")
+        self.sheet = sheet
+
+
 
 
 # Marks a sheet whose values are a stored copy already converted (server/xlwire/digest.py):
@@ -238,22 +249,24 @@ def _with_copies(payload: dict[str, Any], copies: Mapping[str, bytes | bytearray
             try:
                 rows, columns, tables, kept = decode_columns(stored)
             except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError):
-                raise PayloadError(f"The server's copy of sheet {sheet['name']!r} is "
-                                   "damaged; send the request again with its values.") from None
+                raise DamagedCopy(sheet["name"]) from None
             if isinstance(stored, bytearray):
                 stored.clear()
             sheets[i] = {**sheet, "values": rows, "tables": tables, _PARSED: True,
                          _COLUMNS: (columns, kept)}
             continue
-        copy = orjson.loads(stored)
-        parsed = copy.get("cells") == "parsed"
+        try:
+            copy = orjson.loads(stored)
+            parsed = copy.get("cells") == "parsed"
+            values, tables = copy["values"] or [[]], copy["tables"]
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+            raise DamagedCopy(sheet["name"]) from None
         if lookup is not None and not parsed:
             lookup.update(_lookup_with_dates(stored))
         if isinstance(stored, bytearray):
             stored.clear()
         del stored
-        sheets[i] = {**sheet, "values": copy["values"] or [[]], "tables": copy["tables"],
-                     _PARSED: parsed}
+        sheets[i] = {**sheet, "values": values, "tables": tables, _PARSED: parsed}
     return lookup
 
 

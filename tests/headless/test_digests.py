@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from pathlib import Path
 
 import openpyxl
@@ -173,3 +174,39 @@ def test_bad_digest_header_is_refused(client, hr_token, scored):
         "Authorization": f"Bearer {hr_token}", wire_digest.DIGESTS_HEADER: "a=zz"})
     assert response.status_code == 400
     assert wire_digest.DIGESTS_HEADER in response.get_data(as_text=True)
+
+
+def _truncated(body: bytes) -> bytes:
+    return zlib.compress(zlib.decompress(body)[:-7])
+
+
+@pytest.mark.parametrize("damage", [_truncated, lambda body: b"not zlib at all"],
+                         ids=["copy cut short", "not compressed"])
+def test_a_damaged_copy_is_asked_for_again_and_replaced(app, client, hr_token, scored,
+                                                        damage):
+    """The server's copies are its own, but a disk or a bug can damage one: the client is
+    asked for those sheets' values (409), as for a copy the server never held, and the
+    answer stores good copies, so the next press goes by digest again. (It was a 400 the
+    client could not get past: it sent the same digests on every press.)"""
+    from addin.headless import run_button
+
+    outputs = set(output_sheets(scored))
+    with session_scope(app) as s:
+        for row in s.scalars(select(SheetCopy)):
+            row.body = damage(row.body)
+        s.commit()
+    expected = cells(scored, outputs)
+
+    post = Recorder(client, hr_token)
+    run_button("score", scored, post=post)
+    first_try, second = post.sent
+    assert first_try["status"] == 409
+    assert set(wire_digest.parse_names(first_try["need"])) == outputs  # all, in one trip
+    assert second["status"] == 200 and outputs <= second["with_values"]
+    assert cells(scored, outputs) == expected  # the month did not change
+
+    post = Recorder(client, hr_token)
+    run_button("score", scored, post=post)
+    [again] = post.sent
+    assert again["status"] == 200 and set(again["digests"]) == outputs
+    assert not again["with_values"] & outputs

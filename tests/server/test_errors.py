@@ -147,12 +147,12 @@ def test_oversized_body_is_413_plain_text(app_config):
 
 def test_500_is_logged_with_request_id_without_stack_trace(app, client, hr_token, caplog,
                                                           monkeypatch):
-    from server.blueprints import xl
+    from server.services import sheet_copies
 
     def boom(*_a, **_k):
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr(xl, "parse_book", boom)
+    monkeypatch.setattr(sheet_copies, "parse_book", boom)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     resp = client.post("/xl/score", json={}, headers={"Authorization": f"Bearer {hr_token}",
                                                       "X-Request-ID": "req-123"})
@@ -229,12 +229,12 @@ def test_database_unreachable_is_503_with_retry_after(app_config):
 def test_disk_full_is_507_saying_nothing_was_saved(app, client, hr_token, monkeypatch):
     import errno
 
-    from server.blueprints import xl
+    from server.services import sheet_copies
 
     def disk_full(*_a, **_k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(xl, "parse_book", disk_full)
+    monkeypatch.setattr(sheet_copies, "parse_book", disk_full)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     resp = client.post("/xl/score", json={}, headers={"Authorization": f"Bearer {hr_token}"})
     assert resp.status_code == 507
