@@ -77,19 +77,33 @@ Private Const PS_ENABLE_SELECTION As Long = 16
 
 ' New period needs the month the person chooses: an InputBox asks for it (this month is
 ' filled in) and it is sent as ?period=; the server checks it and says why when it is not one.
+' A second InputBox asks for the scorecard (optional, as in the Office.js task pane): a month
+' can hold several, and a second workbook of the same template needs its own code.
 ' Cancel (or an empty answer) sends nothing. Scripts call KpiNewPeriodFor "2026-11" instead.
 Public Sub KpiNewPeriod()
-    Dim period As String
+    Dim period As String, scorecard As String, answer As Variant
     period = Trim$(InputBox(Zh("\u8BF7\u8F93\u5165\u8981\u65B0\u5EFA\u7684\u8003\u6838\u671F\u95F4\uFF08\u5982 2026-11\uFF0C\u4E5F\u53EF 2026-Q4 \u6216 2026\uFF09\uFF1A") & vbCrLf & _
         "Period to create (e.g. 2026-11; 2026-Q4 or 2026 work too):", _
         Zh("\u65B0\u5EFA\u671F\u95F4") & " / New period", Format$(Date, "yyyy-mm")))
     If period = "" Then Exit Sub
-    KpiNewPeriodFor period
+    ' Application.InputBox tells Cancel (False) from an empty answer (the template's code)
+    answer = Application.InputBox(Zh("\u8003\u6838\u8868\uFF08\u53EF\u9009\uFF09\uFF1A\u540C\u4E00\u4E2A\u6708\u53EF\u6709\u591A\u5F20\u8003\u6838\u8868\uFF08\u5982\u5236\u9020\u3001\u7814\u53D1\u3001\u9500\u552E\uFF09\u3002\u7559\u7A7A\u5219\u4F7F\u7528\u672C\u5DE5\u4F5C\u7C3F\u6A21\u677F\u7684\u4EE3\u7801\uFF1B\u540C\u4E00\u6A21\u677F\u7684\u7B2C\u4E8C\u672C\u5DE5\u4F5C\u7C3F\u8BF7\u53E6\u8D77\u4EE3\u7801\uFF0C\u5982 plant2\u3002") & vbCrLf & _
+        "Scorecard (optional). Empty: this workbook's template code; a second workbook of the same template needs its own code, e.g. plant2.", _
+        Zh("\u65B0\u5EFA\u671F\u95F4") & " / New period", "", Type:=2)
+    If VarType(answer) = vbBoolean Then Exit Sub
+    scorecard = Trim$(CStr(answer))
+    KpiNewPeriodFor period, scorecard
 End Sub
 
-' New period for `period` without asking, e.g. from a macro of HR's own.
-Public Sub KpiNewPeriodFor(ByVal period As String)
-    RunKpiButton "new_period?period=" & Application.WorksheetFunction.EncodeURL(period)
+' New period for `period` without asking, e.g. from a macro of HR's own; `scorecard` empty:
+' the workbook template's own code (the server decides and says which it used).
+Public Sub KpiNewPeriodFor(ByVal period As String, Optional ByVal scorecard As String = "")
+    Dim query As String
+    query = "new_period?period=" & Application.WorksheetFunction.EncodeURL(period)
+    If scorecard <> "" Then
+        query = query & "&scorecard=" & Application.WorksheetFunction.EncodeURL(scorecard)
+    End If
+    RunKpiButton query
 End Sub
 
 Public Sub KpiPullData()
