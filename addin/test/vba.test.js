@@ -60,8 +60,22 @@ test("New period asks for the month (this month filled in) and sends it as ?peri
   assert.match(ask, /Format\$\(Date, "yyyy-mm"\)/);
   assert.match(ask, /If period = "" Then Exit Sub/);
   assert.ok(decodeZh(ask).includes("请输入要新建的考核期间"));
-  assert.match(procedure("KpiNewPeriodFor"), /RunKpiButton "new_period\?period=" & Application\.WorksheetFunction\.EncodeURL\(period\)/);
+  assert.match(procedure("KpiNewPeriodFor"), /query = "new_period\?period=" & Application\.WorksheetFunction\.EncodeURL\(period\)/);
+  assert.match(procedure("KpiNewPeriodFor"), /RunKpiButton query/);
   assert.match(procedure("KpiRefresh"), /RunKpiButton "refresh"/);
+});
+
+test("New period then asks for the scorecard (optional, as the task pane); Cancel sends nothing, empty sends none", () => {
+  const ask = procedure("KpiNewPeriod");
+  // after the month, an Application.InputBox for text (Type:=2), which tells Cancel (False) apart
+  assert.ok(ask.indexOf("If period = \"\" Then Exit Sub") < ask.indexOf("Application.InputBox("));
+  assert.match(ask, /Application\.InputBox\([\s\S]*Type:=2\)/);
+  assert.match(ask, /If VarType\(answer\) = vbBoolean Then Exit Sub/);
+  assert.match(ask, /KpiNewPeriodFor period, scorecard/);
+  assert.ok(decodeZh(ask).includes("考核表（可选）"));
+  const send = procedure("KpiNewPeriodFor");
+  assert.match(send, /Optional ByVal scorecard As String = ""/);
+  assert.match(send, /If scorecard <> "" Then\s+query = query & "&scorecard=" & Application\.WorksheetFunction\.EncodeURL\(scorecard\)\s+End If/);
 });
 
 test("sheet digests: computed and the stamp emptied after unprotecting, sent as a header, digested sheets excluded", () => {
