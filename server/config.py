@@ -122,8 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
             "The company's time zone (IANA name): every time on pages, exports, workbook "
             "stamps and notifications is shown in it"),
     Setting("SHEET_COPIES", 500, int,
-            "How many output sheets as answers left them the server keeps for clients that "
-            "send sheet digests instead of values (0: none; docs/protocol.md)"),
+            "How many sheets the server filled (results, data, adjustments) as answers left "
+            "them the server keeps for clients that send sheet digests instead of values "
+            "(0: none; docs/protocol.md)"),
     Setting("FACT_SOURCE", "stored", str.lower,
             "Where Pull gets facts: 'stored' (facts in the database only) or 'simulator' "
             "(invent demo facts for periods that have none)"),

@@ -21,8 +21,8 @@ Attribute VB_Name = "kpibook"
 ' anything is sent or written.
 '
 ' Sheet digests (docs/protocol.md, "Sheet digests"): the sheets kb_meta lists in sheet_digests
-' (kpibook's output sheets, as the server's last answer left them) are not sent again when they
-' are unchanged: such a sheet is excluded and its SHA-256 goes in the Kpibook-Digests header, and
+' (the sheets the server filled: results, data, adjustments, as its last answer left them)
+' are not sent again when they are unchanged: such a sheet is excluded and its SHA-256 goes in the Kpibook-Digests header, and
 ' the server uses its own copy. A sheet whose digest differs from the stamp (HR typed over a
 ' result) is sent with its values. RunRemotePython shows a non-200 answer and cannot send the
 ' request again, so the stamp is emptied before the request: when the server lacks a copy (409)
@@ -163,7 +163,7 @@ Private Sub RunKpiButton(ByVal button As String)
             "try again.", vbExclamation, "kpibook"
         GoTo Done
     End If
-    ' The unchanged output sheets go by digest; the stamp is emptied first (see the top).
+    ' The unchanged sheets the server filled go by digest; the stamp is emptied first (see the top).
     Dim digestHeaders As Object, digested As String
     Set digestHeaders = CreateObject("Scripting.Dictionary")
     digestHeaders.Add DIGESTS_HEADER, SheetDigestsHeader(book, digested)

@@ -1,10 +1,12 @@
-"""Sheet digests, the server's side: the copies of the output sheets that stand in for the
-sheets a client sends by digest, and the digests stamped into kb_meta after each answer
-(server/xlwire/digest.py, docs/protocol.md "Sheet digests").
+"""Sheet digests, the server's side: the copies of the sheets the server wrote (output
+sheets, kb_data's, kb_adjustments') that stand in for the sheets a client sends by digest,
+and the digests stamped into kb_meta after each answer (server/xlwire/digest.py,
+docs/protocol.md "Sheet digests").
 
-A copy is what the server itself wrote into a workbook, found by the SHA-256 of its content:
-a client can only name a copy whose content it holds, and a copy only decides which cells the
-answer writes again, never what the results are.
+A copy is a sheet as an answer left it in a workbook, found by the SHA-256 of its content: a
+client can only name a copy whose content it holds, and the copy stands for exactly that
+content. An input table read from a copy (kb_data, kb_adjustments) is checked against the
+records as if its values had been sent; the answer carries only what its caller may see.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _forget(session: Session, digests: Mapping[str, str], lang: str) -> NeedValu
 
 def remember(session: Session, book: BookSnapshot, actions: list[dict],
              received: Mapping[str, str], period_code: str, keep: int) -> dict[str, str]:
-    """Follow the output sheets of `book` through `actions`, store each new state as a copy
+    """Follow the digested sheets of `book` through `actions`, store each new state as a copy
     and return sheet name -> digest as the client will hold them (for kb_meta). Commits."""
     if keep <= 0:
         return {}

@@ -1,15 +1,17 @@
-"""Sheet digests: the clients stop echoing kpibook's own output sheets back (issue #16).
+"""Sheet digests: the clients stop echoing back the sheets the server wrote (issue #16).
 
-A sheet the server wrote (one holding kb_scores or kb_summary) comes back on every button
-although the server knows what it wrote. A client that speaks this extension sends, for each
-sheet listed in kb_meta `sheet_digests`, only the sheet's name and its digest (its values and
-tables left out, as for an excluded sheet) in the request header `Kpibook-Digests`. The server
-keeps a copy of every such sheet as it left it (server/services/sheet_copies.py); when the
-digest names a copy it holds, the copy stands in for the sheet and the request is parsed as if
-the values had been sent. When it does not (HR typed over a result, the copy was pruned), the
-server answers 409 with the sheets it needs in `Kpibook-Need-Values`, and the client sends
-the request again with those sheets' values. A client without the header sends everything, as
-before (docs/protocol.md, "Sheet digests").
+A sheet the server wrote comes back on every button although the server knows what it wrote:
+the output sheets (kb_scores, kb_summary), kb_data's (Pull fills it) and kb_adjustments' (the
+answer lists every line there). At 5,000 managers they are 18.6 of a re-score's 19.2 MB.
+A client that speaks this extension sends, for each sheet listed in kb_meta `sheet_digests`,
+only the sheet's name and its digest (its values and tables left out, as for an excluded
+sheet) in the request header `Kpibook-Digests`. The server keeps a copy of every such sheet as
+it left it (server/services/sheet_copies.py); when the digest names a copy it holds, the copy
+stands in for the sheet and the request is parsed as if the values had been sent. When it
+does not (HR typed over a result or an adjustment, the copy was pruned), the server answers
+409 with the sheets it needs in `Kpibook-Need-Values`, and the client sends the request again
+with those sheets' values. A client without the header sends everything, as before
+(docs/protocol.md, "Sheet digests").
 
 The digest is SHA-256 of the UTF-8 JSON text `[tables, values]` (no spaces), where
 - `values` is the sheet's values as the client sends them ("" for an empty cell, numbers,
@@ -50,10 +52,13 @@ NEED_VALUES_HEADER = "Kpibook-Need-Values"
 """409 answer: `name&name2...` form-encoded names of the sheets to send again with values."""
 
 META_KEY = "sheet_digests"
-"""kb_meta key the server stamps with the digests of the output sheets it left behind."""
+"""kb_meta key the server stamps with the digests of the sheets it left behind (DIGESTED_TABLES)."""
 
-DIGESTED_TABLES = frozenset(schema.OUTPUT_TABLES)
-"""A sheet holding one of these tables, and not kb_meta, has its digest stamped."""
+DIGESTED_TABLES = frozenset(schema.OUTPUT_TABLES + (schema.DATA.name, schema.ADJUSTMENTS.name))
+"""A sheet holding one of these tables, and not kb_meta, has its digest stamped: the tables the
+server fills. An edited one (an executive's adjustment, a value HR typed) costs one 409 and the
+sheet's values, and a copy stands only for exactly the content the client holds (SHA-256),
+so what it says is read and checked as if it had been sent."""
 
 _HEX = frozenset("0123456789abcdef")
 
@@ -304,7 +309,7 @@ class SheetCopy:
         parsed = [list(map(get, row, row)) for row in self.values]
         return orjson.dumps({"values": parsed, "tables": self.tables, "cells": "parsed"})
 
-    def holds_output(self) -> bool:
+    def goes_by_digest(self) -> bool:
         names = {str(t["name"]).lower() for t in self.tables}
         return bool(names & DIGESTED_TABLES) and schema.META.name not in names
 
@@ -442,10 +447,10 @@ def _grow(values: list[list[object]], rows: int, cols: int) -> None:
 
 @dataclass(slots=True)
 class AfterAnswer:
-    """The output sheets of a book as the client will hold them once it applied `actions`.
+    """The digested sheets of a book as the client will hold them once it applied `actions`.
 
     `received`: sheet name -> the digest the request named for it (its values came from a
-    stored copy). Only sheets holding an output table before or after are followed."""
+    stored copy). Only sheets holding a DIGESTED_TABLES table before or after are followed."""
 
     book: BookSnapshot
     received: Mapping[str, str]
@@ -456,7 +461,7 @@ class AfterAnswer:
             copy = SheetCopy(s.name, None, [_snapshot_table_dict(t) for t in s.tables],
                              digest=self.received.get(s.name), source=s.values,
                              stored=s.stored_columns, source_rows=len(s.values))
-            if copy.holds_output():
+            if copy.goes_by_digest():
                 copy.changed = copy.digest is None
                 self.sheets[s.index] = copy
 
@@ -489,7 +494,7 @@ class AfterAnswer:
             elif func == "setTableName":
                 copy.tables[int(action["args"][0])]["name"] = action["args"][1]
                 copy.changed = True
-        return [c for c in self.sheets.values() if c.holds_output()]
+        return [c for c in self.sheets.values() if c.goes_by_digest()]
 
     @staticmethod
     def _write(copy: SheetCopy, action: dict[str, Any]) -> None:

@@ -183,7 +183,7 @@ def test_actions_are_exactly_the_pinned_ones(name, tmp_path, monkeypatch):
 
 
 def _by_digest(path: Path):
-    """The snapshot the server builds when a client sends the output sheets of `path` by
+    """The snapshot the server builds when a client sends the digested sheets of `path` by
     digest (server/xlwire/digest.py): their stored copies (the sheets as an answer left them)
     parsed in place of the values, the rest of the body as sent (compact JSON bytes)."""
     from addin.headless import workbook_to_payload
@@ -196,7 +196,7 @@ def _by_digest(path: Path):
     for copy in stored:
         copy.compute_digest()
         copies[copy.name] = bytearray(copy.to_bytes())
-    assert len(copies) == 2  # kb_scores' and kb_summary's sheets go by digest
+    assert len(copies) == 4  # kb_data's, kb_adjustments', kb_scores' and kb_summary's sheets
     for sheet in payload["sheets"]:
         if sheet["name"] in copies:
             sheet["values"], sheet["tables"], sheet["pictures"] = [[]], [], []

@@ -1,8 +1,9 @@
 /**
  * Sheet digests (server/xlwire/digest.py, docs/protocol.md "Sheet digests"): the sheets kb_meta
- * lists in `sheet_digests` (kpibook's output sheets, as the server last left them) are sent by
- * their SHA-256 instead of their values; the server answers 409 with the sheets it needs when
- * one differs (HR typed over a result), and the request goes again with their values.
+ * lists in `sheet_digests` (the sheets the server filled: results, data, adjustments, as it last
+ * left them) are sent by their SHA-256 instead of their values; the server answers 409 with the
+ * sheets it needs when one differs (HR typed over a result, an executive entered an
+ * adjustment), and the request goes again with their values.
  * @module digest
  */
 
