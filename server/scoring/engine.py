@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
@@ -311,6 +312,18 @@ class _Run:
         weighted = [ind for ind in self.indicators.values() if ind.weighted]
         # whether a weighted indicator applies, per (department, position): all it depends on
         applies: dict[tuple[str, str], bool] = {}
+        employees = list(employees)
+        eids = list(map(_employee_id, employees))
+        by_id = dict(zip(eids, employees, strict=True))
+        if len(by_id) == len(eids) and all(map(str.strip, map(str, eids))):
+            # the usual roster (ids given once each): checked by the column, in C; else the
+            # loop below says which row is wrong
+            for where, emp in dict(zip(map(_where_of, employees), employees,
+                                       strict=True)).items():
+                applies[where] = any(ind.applies_to(emp) for ind in weighted)
+            if not weighted or all(applies.values()):
+                self.employees.update(by_id)
+                return
         for emp in employees:
             eid = emp.employee_id
             if not str(eid).strip():
@@ -387,23 +400,31 @@ class _Run:
         seen = set()
         built: dict[tuple, Scorer] = {}
         own_issues: dict[str, set[str]] = {}
+        employees, indicators, personal = self.employees, self.indicators, self.personal
+        applies: dict[tuple, bool] = {}  # (code, department, position) -> applies_to
         for ov in overrides:
             eid, code = ov.employee_id, ov.indicator
-            if eid not in self.employees:
+            emp = employees.get(eid)
+            if emp is None:
                 self.problem("kb_targets", "employee_id", message("data.not_on_roster", eid=eid),
                              (eid, code))
                 continue
-            ind = self.indicators.get(code)
+            ind = indicators.get(code)
             if ind is None:
                 self.problem("kb_targets", "indicator", message("data.not_in_rules", code=code),
                              (eid, code))
                 continue
-            if (eid, code) in seen:
+            key = (eid, code)
+            if key in seen:
                 self.problem("kb_targets", "indicator",
                              about(f"{eid} {code}", message("targets.twice")), (eid, code))
                 continue
-            seen.add((eid, code))
-            if not ind.applies_to(self.employees[eid]):
+            seen.add(key)
+            where = (code, emp.department, emp.position)
+            applicable = applies.get(where)
+            if applicable is None:
+                applicable = applies[where] = ind.applies_to(emp)
+            if not applicable:
                 self.problem("kb_targets", "indicator",
                              about(f"{eid} {code}", message("targets.not_applicable")),
                              (eid, code))
@@ -413,7 +434,7 @@ class _Run:
             cache_key = (code, _frozen(ov.params))
             cached = built.get(cache_key)
             if cached is not None:  # same personal parameters as someone else's
-                self.personal[(eid, code)] = cached
+                personal[key] = cached
                 continue
             merged = {**ind.params, **ov.params}
             issues = params_issues(ind.rule, ind.kind, merged)
@@ -850,16 +871,22 @@ class _Run:
                        ) -> ScoreResult:
         """The result: each scored employee's grade and ranks (in the order of the scored
         employees of self.totals), the others' status only, and the lines."""
-        results = []
-        i = 0  # position among the scored: they come in the order of self.totals
-        for emp, total, status, missing in self.totals:
-            if total is None:
-                results.append(EmployeeResult(emp.employee_id, None, None, None, None, status,
-                                              missing))
-            else:
-                results.append(EmployeeResult(emp.employee_id, total, grade[i], rank[i],
-                                              group_rank[i], status, missing))
-                i += 1
+        totals = self.totals
+        eids = [emp.employee_id for emp, _, _, _ in totals]
+        if len(grade) == len(totals):  # everyone scored: one call per field, in C
+            results = list(map(EmployeeResult, eids, map(_second, totals), grade, rank,
+                               group_rank, map(_third, totals), map(_fourth, totals)))
+        else:
+            results = []
+            i = 0  # position among the scored: they come in the order of self.totals
+            for eid, (_, total, status, missing) in zip(eids, totals, strict=True):
+                if total is None:
+                    results.append(EmployeeResult(eid, None, None, None, None, status,
+                                                  missing))
+                else:
+                    results.append(EmployeeResult(eid, total, grade[i], rank[i],
+                                                  group_rank[i], status, missing))
+                    i += 1
         lines = self.columns.table() if self.columns is not None else LineTable(self.lines)
         return ScoreResult(lines, tuple(results))
 
@@ -873,10 +900,10 @@ class _Run:
         if whole:
             group = np.zeros(n, dtype=np.int64)
         else:
-            numbers: dict[object, int] = {}
             attr = rules.distribution_group
-            group = np.fromiter((numbers.setdefault(getattr(emp, attr), len(numbers))
-                                 for emp, _ in scored), dtype=np.int64, count=n)
+            keys = list(map(attrgetter(attr), map(_first, scored)))
+            numbers = {key: g for g, key in enumerate(dict.fromkeys(keys))}
+            group = np.fromiter(map(numbers.__getitem__, keys), dtype=np.int64, count=n)
         rank, _, _ = _ranks_within(cents, np.zeros(n, dtype=np.int64))
         group_rank, order, start = _ranks_within(cents, group)
         grade: list[str | None] = [None] * n
@@ -925,6 +952,10 @@ def _frozen(params: Mapping[str, object]) -> tuple:
         ((key, value),) = params.items()
         return ((key, repr(value)),)
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+_first, _second, _third, _fourth = (itemgetter(k) for k in range(4))
+_employee_id, _where_of = attrgetter("employee_id"), attrgetter("department", "position")
 
 
 class _NoFact:
