@@ -431,7 +431,12 @@ class _Run:
                 continue
             # Keyed by the override's own parameters (the indicator's are the same for every
             # override of the code): the merged mapping is 2-3 times longer to freeze.
-            cache_key = (code, _frozen(ov.params))
+            params = ov.params
+            if len(params) == 1:  # the usual personal target: _frozen's key, without a call
+                ((name, value),) = params.items()
+                cache_key = (code, ((name, repr(value)),))
+            else:
+                cache_key = (code, _frozen(params))
             cached = built.get(cache_key)
             if cached is not None:  # same personal parameters as someone else's
                 personal[key] = cached

@@ -145,7 +145,22 @@ def _objects_of(values: list) -> np.ndarray:
 def _scaled(keys: list[str]) -> tuple[np.ndarray, int, int] | None:
     """The numbers written in `keys` (str of Decimals) as integers at a common number of
     places, with their unit (10 ** places) and the largest magnitude; None when one does
-    not fit (exponent form, too many digits or places)."""
+    not fit (exponent form, too many digits or places). Each distinct text is read once:
+    numpy reads text slowly, and a month's values repeat (a yield to 4 places, a rate)."""
+    first: dict[str, int] = {}  # text -> the first line with it (setdefault, in C)
+    line = np.fromiter(map(first.setdefault, keys, count()), dtype=np.int64, count=len(keys))
+    if len(first) == len(keys):
+        return _scaled_texts(keys)
+    found = _scaled_texts(list(first))
+    if found is None:
+        return None
+    number = np.empty(len(keys), dtype=np.int64)  # first line -> its distinct text's number
+    number[list(first.values())] = np.arange(len(first))
+    a, unit, largest = found
+    return a[number[line]], unit, largest
+
+
+def _scaled_texts(keys: list[str]) -> tuple[np.ndarray, int, int] | None:
     text = np.array(keys)
     if text.dtype.itemsize // 4 > 16 or bool(np.strings.find(text, "E").max(initial=-1) >= 0):
         return None

@@ -160,6 +160,9 @@ def test_scaled_reads_plain_decimals_and_refuses_what_does_not_fit():
     digits, unit, largest = _scaled(["12.5", "-3", "0.0012", "100"])
     assert unit == 10**4 and digits.tolist() == [125000, -30000, 12, 1000000]
     assert largest == 1000000
+    repeated, unit, largest = _scaled(["1.5", "2", "1.5", "-3", "2", "0.25"])  # read once each
+    assert unit == 100 and repeated.tolist() == [150, 200, 150, -300, 200, 25] and largest == 300
+    assert _scaled(["1.5", "1.5", "1E+2"]) is None
     assert _scaled(["1E+2"]) is None
     assert _scaled(["0.0000001"]) is None  # 7 places
     assert _scaled(["12345678901234567.5"]) is None
