@@ -397,6 +397,9 @@ class _Run:
                 facts_of[eid][code] = fact
 
     def _index_overrides(self, overrides: Iterable) -> None:
+        overrides = tuple(overrides)
+        if overrides and self._index_clean_overrides(overrides):
+            return
         seen = set()
         built: dict[tuple, Scorer] = {}
         own_issues: dict[str, set[str]] = {}
@@ -431,12 +434,7 @@ class _Run:
                 continue
             # Keyed by the override's own parameters (the indicator's are the same for every
             # override of the code): the merged mapping is 2-3 times longer to freeze.
-            params = ov.params
-            if len(params) == 1:  # the usual personal target: _frozen's key, without a call
-                ((name, value),) = params.items()
-                cache_key = (code, ((name, repr(value)),))
-            else:
-                cache_key = (code, _frozen(params))
+            cache_key = _override_key(code, ov.params)
             cached = built.get(cache_key)
             if cached is not None:  # same personal parameters as someone else's
                 personal[key] = cached
@@ -456,6 +454,46 @@ class _Run:
             if not issues and code in self.scorers:
                 scorer = built[cache_key] = build_scorer(ind, merged, self.lang)
                 self.personal[(eid, code)] = scorer
+
+    def _index_clean_overrides(self, overrides: tuple) -> bool:
+        """_index_overrides for the usual table (everyone on the roster, known indicators
+        that apply to them, each (employee, indicator) once, valid parameters): each check
+        made over the whole column and each distinct parameter set compiled once. False
+        (nothing recorded) when one check fails: the loop then says where."""
+        employees, indicators = self.employees, self.indicators
+        eids = list(map(_employee_id, overrides))
+        codes = list(map(_indicator_of, overrides))
+        pairs = list(zip(eids, codes, strict=True))
+        if not (all(map(employees.__contains__, eids)) and all(map(indicators.__contains__,
+                                                                    codes))
+                and len(set(pairs)) == len(pairs)):
+            return False
+        people = list(map(employees.__getitem__, eids))
+        wheres = zip(codes, map(_where_of, people), strict=True)
+        for (code, _), emp in dict(zip(wheres, people, strict=True)).items():
+            if not indicators[code].applies_to(emp):
+                return False
+        params = list(map(_params_of, overrides))
+        if set(map(len, params)) == {1}:  # one parameter each: its text is the key, in C
+            keys: list = list(zip(codes, map(repr, params), strict=True))
+        else:
+            keys = list(map(_override_key, codes, params))
+        built: dict[tuple, Scorer | None] = {}
+        for key, (code, own) in dict(zip(keys, zip(codes, params, strict=True),
+                                         strict=True)).items():
+            ind = indicators[code]
+            merged = {**ind.params, **own}
+            if params_issues(ind.rule, ind.kind, merged):
+                return False
+            built[key] = (build_scorer(ind, merged, self.lang) if code in self.scorers
+                          else None)
+        scorers = map(built.__getitem__, keys)
+        if None in built.values():  # an indicator whose own rule is broken: no scorer
+            self.personal.update((pair, scorer) for pair, scorer in
+                                 zip(pairs, scorers, strict=True) if scorer is not None)
+        else:
+            self.personal.update(zip(pairs, scorers, strict=True))
+        return True
 
     def _index_adjustments(self, adjustments: Iterable[Adjustment]) -> None:
         for adj in adjustments:
@@ -961,6 +999,16 @@ def _frozen(params: Mapping[str, object]) -> tuple:
 
 _first, _second, _third, _fourth = (itemgetter(k) for k in range(4))
 _employee_id, _where_of = attrgetter("employee_id"), attrgetter("department", "position")
+_indicator_of, _params_of = attrgetter("indicator"), attrgetter("params")
+
+
+def _override_key(code: str, params: Mapping[str, object]) -> tuple:
+    """The key personal scorers are shared by: the indicator and the override's own
+    parameters (the indicator's are the same for every override of the code)."""
+    if len(params) == 1:  # the usual personal target: one parameter, nothing to sort
+        ((name, value),) = params.items()
+        return (code, ((name, repr(value)),))
+    return (code, _frozen(params))
 
 
 class _NoFact:

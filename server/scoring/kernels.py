@@ -15,8 +15,13 @@ Two ways, the same figures:
   a half-cent lies at least 1/(2Q) from one, Q the bounded denominator; a half-cent is a
   terminating decimal and comes out exact). A column that does not fit (exponent forms,
   more than 6 places, numbers near the int64 limits) goes the other way.
-- any other column: the rule's own `run`, once per group and distinct value text (the
-  per-line path's memo key: str of a Decimal, the text itself for a label).
+- reverse_ratio, linear, reverse_linear and band columns of plain decimals the same way
+  (`_scaled_rule`, below: the rule's parameters from `Scorer.kernel`);
+- a formula column by its expression over the whole column (`Scorer.columns`, exact ratios
+  of Python ints), else line by line;
+- any other column (or one a kernel declines): the rule's own `run`, once per group and
+  distinct value text (the per-line path's memo key: str of a Decimal, the text itself for
+  a label).
 """
 
 from __future__ import annotations

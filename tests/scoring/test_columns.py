@@ -365,3 +365,44 @@ def test_the_formula_kernel_declines_what_the_rule_would_refuse():
     inp = ScoreInput(rs, people, tuple(fact(p.employee_id, "F", D(i))
                                        for i, p in enumerate(people)))
     assert both(inp)[0] == "problems"  # E0's division by zero, said by the per-line path
+
+
+# -- personal targets indexed by column ---------------------------------------------------------
+
+def test_clean_personal_targets_are_indexed_as_the_loop_indexes_them(monkeypatch):
+    inp = workload.generate(300, 10, seed=5).score_input()
+    fast = engine._Run(inp, "en")
+    monkeypatch.setattr(engine._Run, "_index_clean_overrides", lambda self, overrides: False)
+    slow = engine._Run(inp, "en")
+    assert list(fast.personal) == list(slow.personal) and len(fast.personal) > 100
+    for scorers in (fast.personal, slow.personal):  # one scorer per distinct target, shared
+        assert len({id(s) for s in scorers.values()}) == len(
+            {repr(s.target) for s in scorers.values()})
+    assert [s.kernel for s in fast.personal.values()] == [
+        s.kernel for s in slow.personal.values()]
+
+
+@pytest.mark.parametrize("bad", ["nobody", "unknown", "twice", "not_applicable", "negative"])
+def test_a_personal_target_the_column_check_refuses_is_left_to_the_loop(bad):
+    from server.scoring.model import TargetOverride
+
+    inp = workload.generate(40, 10, seed=6).score_input()
+    overrides = list(inp.overrides)
+    first = overrides[0]
+    otd = next(i for i in inp.rules.indicators if i.code == "OTD")
+    outsider = next(e for e in inp.employees if not otd.applies_to(e))
+    overrides.append({
+        "nobody": TargetOverride("NOBODY", "REV", {"target": D(5)}),
+        "unknown": TargetOverride(first.employee_id, "NOPE", {"target": D(5)}),
+        "twice": TargetOverride(first.employee_id, first.indicator, {"target": D(7)}),
+        "not_applicable": TargetOverride(outsider.employee_id, "OTD", {"target": D("0.9")}),
+        "negative": TargetOverride(first.employee_id, "COST", {"target": D(-5)}),
+    }[bad])
+    run = engine._Run(dataclasses.replace(inp, overrides=tuple(overrides)), "en")
+    assert run.problems and run.problems[0].table == "kb_targets"
+    problems = run.problems
+    run.personal, run.problems = {}, []
+    assert run._index_clean_overrides(tuple(overrides)) is False
+    assert run.personal == {} and run.problems == []
+    assert both(dataclasses.replace(inp, overrides=tuple(overrides)))[0] == "problems"
+    assert problems
