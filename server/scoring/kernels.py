@@ -196,31 +196,41 @@ def _ratio(keys: list[str], groups: np.ndarray, params: Sequence[tuple]
     used = np.unique(groups).tolist()
     for g in used:
         (_, _, w_run, divisor), scorer = params[g]
-        t = scorer.target
-        cap = scorer.max_share  # build_ratio: Scorer(run, cap, ...)
-        if type(w_run) is not Decimal or t is None or t <= 0:
+        if type(w_run) is not Decimal:
             return None
-        (cn, cd), (tn, td), (wn, wd) = (cap.as_integer_ratio(), t.as_integer_ratio(),
-                                        w_run.as_integer_ratio())
-        sn, sd = divisor.as_integer_ratio() if divisor is not None else (1, 1)
-        # a >= cap × t, a = digits / unit: digits >= ceil(cap × t × unit)
-        limit = -((-cn * tn * unit) // (cd * td))
-        # cents = digits × 100 × w / (t × s × unit), half away from zero (digits > 0 here)
-        top, bottom = 100 * wn * td * sd, wd * tn * sn * unit
-        common = gcd(top, bottom)
-        top, bottom = top // common, bottom // common
-        if largest * top * 2 + bottom >= _LIMIT or abs(limit) >= _LIMIT:
+        # cents = 100 × w / s × a / t, half away from zero (digits > 0 here)
+        found = _ratio_group(scorer, unit, largest, *_factor(w_run, divisor))
+        if found is None:
             return None
-        threshold[g], numerator[g], denominator[g] = limit, top, bottom
-        raw = w_run * cap  # the capped line exactly as the rule computes it
-        if divisor is not None:
-            raw = raw / divisor
-        capped[g] = int(raw.quantize(CENT, ROUND_HALF_UP).scaleb(2))
+        threshold[g], numerator[g], denominator[g] = found
+        # the capped line exactly as the rule computes it
+        capped[g] = _cents_of(w_run * scorer.kernel[1][1], divisor)
     q = denominator[groups]
     cents = (2 * a * numerator[groups] + q) // (2 * q)
     at_cap = a >= threshold[groups]
     cents = np.where(at_cap, capped[groups], np.where(a <= 0, 0, cents))
     return decimals_of_cents(cents), cents
+
+
+def _ratio_group(scorer: Scorer, unit: int, largest: int, scale_n: int, scale_d: int
+                 ) -> tuple[int, int, int] | None:
+    """One group of a ratio column (a = digits / unit, |digits| <= largest), for _ratio and
+    ratio_texts: the digits at or above which a line is capped (a >= cap × t), and top,
+    bottom such that digits × top / bottom = scale × a / t (scale = scale_n / scale_d);
+    None without the rule's parameters or when a product might not fit int64."""
+    if scorer.kernel is None or scorer.kernel[0] != "ratio":
+        return None
+    t, cap = scorer.kernel[1]
+    if t <= 0:
+        return None
+    (cn, cd), (tn, td) = cap.as_integer_ratio(), t.as_integer_ratio()
+    limit = -((-cn * tn * unit) // (cd * td))  # ceil(cap × t × unit)
+    top, bottom = scale_n * td, scale_d * tn * unit
+    common = gcd(top, bottom)
+    top, bottom = top // common, bottom // common
+    if largest * top * 2 + bottom >= _LIMIT or abs(limit) >= _LIMIT:
+        return None
+    return limit, top, bottom
 
 
 def decimals_of_cents(cents: np.ndarray) -> list[Decimal]:
@@ -251,18 +261,11 @@ def ratio_texts(keys: list[str], groups: np.ndarray, params: Sequence[tuple],
     for g in np.unique(groups).tolist():
         (_, w_text, _, _), scorer = params[g]
         words = scorer.words
-        t, cap = scorer.target, scorer.max_share
-        if words is None or t is None or t <= 0:
+        # the percentage in hundredths: 10,000 × a / t
+        found = _ratio_group(scorer, unit, largest, 10_000, 1)
+        if words is None or found is None:
             return None
-        (cn, cd), (tn, td) = cap.as_integer_ratio(), t.as_integer_ratio()
-        threshold[g] = -((-cn * tn * unit) // (cd * td))
-        # the percentage in hundredths: a × 100 / t × 100, a = digits / unit
-        top, bottom = 10_000 * td, tn * unit
-        common = gcd(top, bottom)
-        top, bottom = top // common, bottom // common
-        if largest * top * 2 + bottom >= _LIMIT or abs(threshold[g]) >= _LIMIT:
-            return None
-        numerator[g], denominator[g] = top, bottom
+        threshold[g], numerator[g], denominator[g] = found
         heads[g] = words["before"]
         plain_tails[g] = f"%{words['after']} × {w_text} = "
         capped_tails[g] = f"%{words['after']}{words['capped']} × {w_text} = "
