@@ -312,18 +312,6 @@ class _Run:
         weighted = [ind for ind in self.indicators.values() if ind.weighted]
         # whether a weighted indicator applies, per (department, position): all it depends on
         applies: dict[tuple[str, str], bool] = {}
-        employees = list(employees)
-        eids = list(map(_employee_id, employees))
-        by_id = dict(zip(eids, employees, strict=True))
-        if len(by_id) == len(eids) and all(map(str.strip, map(str, eids))):
-            # the usual roster (ids given once each): checked by the column, in C; else the
-            # loop below says which row is wrong
-            for where, emp in dict(zip(map(_where_of, employees), employees,
-                                       strict=True)).items():
-                applies[where] = any(ind.applies_to(emp) for ind in weighted)
-            if not weighted or all(applies.values()):
-                self.employees.update(by_id)
-                return
         for emp in employees:
             eid = emp.employee_id
             if not str(eid).strip():
@@ -397,9 +385,6 @@ class _Run:
                 facts_of[eid][code] = fact
 
     def _index_overrides(self, overrides: Iterable) -> None:
-        overrides = tuple(overrides)
-        if overrides and self._index_clean_overrides(overrides):
-            return
         seen = set()
         built: dict[tuple, Scorer] = {}
         own_issues: dict[str, set[str]] = {}
@@ -454,46 +439,6 @@ class _Run:
             if not issues and code in self.scorers:
                 scorer = built[cache_key] = build_scorer(ind, merged, self.lang)
                 self.personal[(eid, code)] = scorer
-
-    def _index_clean_overrides(self, overrides: tuple) -> bool:
-        """_index_overrides for the usual table (everyone on the roster, known indicators
-        that apply to them, each (employee, indicator) once, valid parameters): each check
-        made over the whole column and each distinct parameter set compiled once. False
-        (nothing recorded) when one check fails: the loop then says where."""
-        employees, indicators = self.employees, self.indicators
-        eids = list(map(_employee_id, overrides))
-        codes = list(map(_indicator_of, overrides))
-        pairs = list(zip(eids, codes, strict=True))
-        if not (all(map(employees.__contains__, eids)) and all(map(indicators.__contains__,
-                                                                    codes))
-                and len(set(pairs)) == len(pairs)):
-            return False
-        people = list(map(employees.__getitem__, eids))
-        wheres = zip(codes, map(_where_of, people), strict=True)
-        for (code, _), emp in dict(zip(wheres, people, strict=True)).items():
-            if not indicators[code].applies_to(emp):
-                return False
-        params = list(map(_params_of, overrides))
-        if set(map(len, params)) == {1}:  # one parameter each: its text is the key, in C
-            keys: list = list(zip(codes, map(repr, params), strict=True))
-        else:
-            keys = list(map(_override_key, codes, params))
-        built: dict[tuple, Scorer | None] = {}
-        for key, (code, own) in dict(zip(keys, zip(codes, params, strict=True),
-                                         strict=True)).items():
-            ind = indicators[code]
-            merged = {**ind.params, **own}
-            if params_issues(ind.rule, ind.kind, merged):
-                return False
-            built[key] = (build_scorer(ind, merged, self.lang) if code in self.scorers
-                          else None)
-        scorers = map(built.__getitem__, keys)
-        if None in built.values():  # an indicator whose own rule is broken: no scorer
-            self.personal.update((pair, scorer) for pair, scorer in
-                                 zip(pairs, scorers, strict=True) if scorer is not None)
-        else:
-            self.personal.update(zip(pairs, scorers, strict=True))
-        return True
 
     def _index_adjustments(self, adjustments: Iterable[Adjustment]) -> None:
         for adj in adjustments:
@@ -998,8 +943,6 @@ def _frozen(params: Mapping[str, object]) -> tuple:
 
 
 _first, _second, _third, _fourth = (itemgetter(k) for k in range(4))
-_employee_id, _where_of = attrgetter("employee_id"), attrgetter("department", "position")
-_indicator_of, _params_of = attrgetter("indicator"), attrgetter("params")
 
 
 def _override_key(code: str, params: Mapping[str, object]) -> tuple:
