@@ -29,7 +29,7 @@ import copy
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 _value_of, _stale_of = attrgetter("value"), attrgetter("stale")
+_where_of = attrgetter("department", "position")
+_first, _second = itemgetter(0), itemgetter(1)
 _CENTS_LIMIT = 10**15  # per line; the sum of a row's lines then stays far inside int64
 
 
@@ -188,18 +190,18 @@ class ColumnRun:
 
         # one plan per (department, position), as in the per-line path (raw entries: each
         # indicator at its nominal weight), and its applicable weight sum
-        plan_index: dict[tuple[str, str], int] = {}
+        wheres = list(map(_where_of, employees))
+        first_of: dict[tuple[str, str], object] = {}
+        for where, emp in zip(wheres, employees, strict=True):
+            if where not in first_of:
+                first_of[where] = emp
+        plan_index = {where: p for p, where in enumerate(first_of)}
         plans: list[tuple] = []
-        plan_of = np.empty(n, dtype=np.int64)
-        for i, emp in enumerate(employees):
-            where = (emp.department, emp.position)
-            p = plan_index.get(where)
-            if p is None:
-                p = plan_index[where] = len(plans)
-                entries, applicable_sum, _, has_weighted, _ = run._plan(
-                    emp, indicators, policies, weights, full_sum)
-                plans.append((entries, applicable_sum, has_weighted))
-            plan_of[i] = p
+        for emp in first_of.values():
+            entries, applicable_sum, _, has_weighted, _ = run._plan(
+                emp, indicators, policies, weights, full_sum)
+            plans.append((entries, applicable_sum, has_weighted))
+        plan_of = np.fromiter(map(plan_index.__getitem__, wheres), dtype=np.int64, count=n)
         if any(len(entries) != width for entries, _, _ in plans):
             return False  # a line left out (a broken rule): the per-line path reports it
 
@@ -246,17 +248,12 @@ class ColumnRun:
         dropped = missing & drops & ~special[:, None]
         variant_index: dict[tuple[int, Decimal], int] = {}
         variants: list[tuple] = []  # (entries, kept sum) of each
-        variant_of = np.empty(n, dtype=np.int64)
         weight_cache: dict[Decimal, dict] = {}
         some_dropped = dropped.any(axis=1)
         drop_rows = set(np.flatnonzero(some_dropped).tolist())
-        for i, p in enumerate(plan_of.tolist()):
-            entries, applicable_sum, has_weighted = plans[p]
-            kept_sum, renormalised = applicable_sum, applicable_sum != full_sum
-            if i in drop_rows:
-                for k in np.flatnonzero(dropped[i]).tolist():
-                    kept_sum -= weights[codes[k]]
-                renormalised = True
+
+        def variant(p: int, kept_sum: Decimal, renormalised: bool) -> int:
+            entries, _, has_weighted = plans[p]
             key = (p, kept_sum)
             v = variant_index.get(key)
             if v is None:
@@ -272,9 +269,21 @@ class ColumnRun:
                         entries = tuple((*entry[:6], *eff[entry[0]]) if entry[2] is not None
                                         and entry[1].weighted else entry for entry in entries)
                     variants.append((entries, kept_sum))
-            variant_of[i] = v
-            if variants[v][0] is None:
-                special[i] = True
+            return v
+
+        # everyone without dropped data: the plan's own weighting; the others one by one
+        plan_variant = np.fromiter(
+            (variant(p, plan[1], plan[1] != full_sum) for p, plan in enumerate(plans)),
+            dtype=np.int64, count=len(plans))
+        variant_of = plan_variant[plan_of]
+        for i in sorted(drop_rows):
+            p = int(plan_of[i])
+            kept_sum = plans[p][1]
+            for k in np.flatnonzero(dropped[i]).tolist():
+                kept_sum -= weights[codes[k]]
+            variant_of[i] = variant(p, kept_sum, True)
+        unweighted = np.array([entries is None for entries, _ in variants], dtype=bool)
+        special |= unweighted[variant_of]
         odd &= ~special[:, None]
         self.special = {eids[i] for i in np.flatnonzero(special).tolist()}
         self.odd_rows = set(np.flatnonzero(odd.any(axis=1)).tolist())
@@ -282,14 +291,23 @@ class ColumnRun:
         # personal scorers: per column, 0 for the indicator's own, else 1 + its index
         personal = np.zeros((n, width), dtype=np.int64)
         scorers_of: list[list] = [[run.scorers[code]] for code in codes]
-        number_of: list[dict[int, int]] = [{} for _ in codes]
-        for (eid, code), scorer in run.personal.items():
-            k = column_of[code]
-            number = number_of[k].get(id(scorer))
-            if number is None:
-                number = number_of[k][id(scorer)] = len(scorers_of[k])
-                scorers_of[k].append(scorer)
-            personal[row_of[eid], k] = number
+        if run.personal:
+            pairs = list(run.personal)
+            at = np.fromiter(map(row_of.__getitem__, map(_first, pairs)), dtype=np.int64,
+                             count=len(pairs)) * width
+            at += np.fromiter(map(column_of.__getitem__, map(_second, pairs)),
+                              dtype=np.int64, count=len(pairs))
+            scorers = list(run.personal.values())
+            # one number per distinct (column, scorer): a scorer is shared by everyone
+            # with the same personal parameters (engine._index_overrides)
+            number_of: dict[tuple[int, int], int] = {}
+            which = list(zip((at % width).tolist(), map(id, scorers), strict=True))
+            for (k, key), scorer in zip(which, scorers, strict=True):
+                if (k, key) not in number_of:
+                    number_of[(k, key)] = len(scorers_of[k])
+                    scorers_of[k].append(scorer)
+            personal.ravel()[at] = np.fromiter(map(number_of.__getitem__, which),
+                                               dtype=np.int64, count=len(which))
         grid, cents = self.grid, self.cents
         ok = LineStatus.OK
         plain_lines = applies & ~missing & ~odd & ~special[:, None]
@@ -371,17 +389,20 @@ class ColumnRun:
         made = decimals_of_cents(row_cents[rows])
         if self.odd_rows:  # added up as the per-line path does: their exponents may differ
             points = grid["points"]
-            for j, i in enumerate(rows.tolist()):
-                if i in self.odd_rows:
-                    made[j] = sum((x for x in points[i * width:(i + 1) * width].tolist()
-                                   if x is not None), ZERO)
+            odd_rows = sorted(self.odd_rows)
+            for j, i in zip(np.searchsorted(rows, odd_rows).tolist(), odd_rows, strict=True):
+                made[j] = sum((x for x in points[i * width:(i + 1) * width].tolist()
+                               if x is not None), ZERO)
         total_cap = rules.total_cap
         self.total_capped = total_cap is not None
         if total_cap is not None:
             made = [total_cap if total > total_cap else total for total in made]
-        totals = self.plain_totals
-        for i, total in zip(rows.tolist(), made, strict=True):
-            totals[i] = total
+        if len(rows) == n:
+            self.plain_totals = made
+        else:
+            totals = np.array(self.plain_totals, dtype=object)
+            totals[rows] = _objects(made, len(made))
+            self.plain_totals = totals.tolist()
         return True
 
     def _score_odd(self, run: _Run, indicators: list, variants: list, variant_of: np.ndarray,
@@ -454,10 +475,14 @@ class ColumnRun:
         or None when one is not a whole number of cents (a total cap such as 99.995)."""
         cents = self.row_cents.copy()  # a plain row's total: its lines' cents, uncapped
         scored = np.ones(self.n, dtype=bool)
-        for i, (emp, total, _, _) in enumerate(self.totals):
-            if (emp.employee_id not in self.special and i not in self.odd_rows
-                    and not self.total_capped):
-                continue
+        totals = self.totals
+        if self.total_capped:
+            rows: Iterable[int] = range(self.n)
+        else:
+            row_of = {eid: i for i, eid in enumerate(self.eids)} if self.special else {}
+            rows = sorted(self.odd_rows | {row_of[eid] for eid in self.special})
+        for i in rows:
+            total = totals[i][1]
             if total is None:
                 scored[i] = False
                 continue

@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
@@ -387,33 +388,41 @@ class _Run:
         seen = set()
         built: dict[tuple, Scorer] = {}
         own_issues: dict[str, set[str]] = {}
+        employees, indicators, personal = self.employees, self.indicators, self.personal
+        applies: dict[tuple, bool] = {}  # (code, department, position) -> applies_to
         for ov in overrides:
             eid, code = ov.employee_id, ov.indicator
-            if eid not in self.employees:
+            emp = employees.get(eid)
+            if emp is None:
                 self.problem("kb_targets", "employee_id", message("data.not_on_roster", eid=eid),
                              (eid, code))
                 continue
-            ind = self.indicators.get(code)
+            ind = indicators.get(code)
             if ind is None:
                 self.problem("kb_targets", "indicator", message("data.not_in_rules", code=code),
                              (eid, code))
                 continue
-            if (eid, code) in seen:
+            key = (eid, code)
+            if key in seen:
                 self.problem("kb_targets", "indicator",
                              about(f"{eid} {code}", message("targets.twice")), (eid, code))
                 continue
-            seen.add((eid, code))
-            if not ind.applies_to(self.employees[eid]):
+            seen.add(key)
+            where = (code, emp.department, emp.position)
+            applicable = applies.get(where)
+            if applicable is None:
+                applicable = applies[where] = ind.applies_to(emp)
+            if not applicable:
                 self.problem("kb_targets", "indicator",
                              about(f"{eid} {code}", message("targets.not_applicable")),
                              (eid, code))
                 continue
             # Keyed by the override's own parameters (the indicator's are the same for every
             # override of the code): the merged mapping is 2-3 times longer to freeze.
-            cache_key = (code, _frozen(ov.params))
+            cache_key = _override_key(code, ov.params)
             cached = built.get(cache_key)
             if cached is not None:  # same personal parameters as someone else's
-                self.personal[(eid, code)] = cached
+                personal[key] = cached
                 continue
             merged = {**ind.params, **ov.params}
             issues = params_issues(ind.rule, ind.kind, merged)
@@ -850,16 +859,22 @@ class _Run:
                        ) -> ScoreResult:
         """The result: each scored employee's grade and ranks (in the order of the scored
         employees of self.totals), the others' status only, and the lines."""
-        results = []
-        i = 0  # position among the scored: they come in the order of self.totals
-        for emp, total, status, missing in self.totals:
-            if total is None:
-                results.append(EmployeeResult(emp.employee_id, None, None, None, None, status,
-                                              missing))
-            else:
-                results.append(EmployeeResult(emp.employee_id, total, grade[i], rank[i],
-                                              group_rank[i], status, missing))
-                i += 1
+        totals = self.totals
+        eids = [emp.employee_id for emp, _, _, _ in totals]
+        if len(grade) == len(totals):  # everyone scored: one call per field, in C
+            results = list(map(EmployeeResult, eids, map(_second, totals), grade, rank,
+                               group_rank, map(_third, totals), map(_fourth, totals)))
+        else:
+            results = []
+            i = 0  # position among the scored: they come in the order of self.totals
+            for eid, (_, total, status, missing) in zip(eids, totals, strict=True):
+                if total is None:
+                    results.append(EmployeeResult(eid, None, None, None, None, status,
+                                                  missing))
+                else:
+                    results.append(EmployeeResult(eid, total, grade[i], rank[i],
+                                                  group_rank[i], status, missing))
+                    i += 1
         lines = self.columns.table() if self.columns is not None else LineTable(self.lines)
         return ScoreResult(lines, tuple(results))
 
@@ -873,10 +888,10 @@ class _Run:
         if whole:
             group = np.zeros(n, dtype=np.int64)
         else:
-            numbers: dict[object, int] = {}
             attr = rules.distribution_group
-            group = np.fromiter((numbers.setdefault(getattr(emp, attr), len(numbers))
-                                 for emp, _ in scored), dtype=np.int64, count=n)
+            keys = list(map(attrgetter(attr), map(_first, scored)))
+            numbers = {key: g for g, key in enumerate(dict.fromkeys(keys))}
+            group = np.fromiter(map(numbers.__getitem__, keys), dtype=np.int64, count=n)
         rank, _, _ = _ranks_within(cents, np.zeros(n, dtype=np.int64))
         group_rank, order, start = _ranks_within(cents, group)
         grade: list[str | None] = [None] * n
@@ -925,6 +940,18 @@ def _frozen(params: Mapping[str, object]) -> tuple:
         ((key, value),) = params.items()
         return ((key, repr(value)),)
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
+
+
+_first, _second, _third, _fourth = (itemgetter(k) for k in range(4))
+
+
+def _override_key(code: str, params: Mapping[str, object]) -> tuple:
+    """The key personal scorers are shared by: the indicator and the override's own
+    parameters (the indicator's are the same for every override of the code)."""
+    if len(params) == 1:  # the usual personal target: one parameter, nothing to sort
+        ((name, value),) = params.items()
+        return (code, ((name, repr(value)),))
+    return (code, _frozen(params))
 
 
 class _NoFact:

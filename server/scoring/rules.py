@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+import numpy as np
+
 from server.scoring.formula import Formula, compile_formula
 from server.scoring.messages import Message, MessageError, about, message, seq, why_of
 from server.scoring.model import Indicator, IndicatorKind
@@ -35,6 +37,9 @@ HUNDRED = Decimal(100)
 # fields: the further fact fields of (employee, indicator) for formula rules, else None
 RunFunction = Callable[[object, Decimal, str, Mapping[str, object] | None], tuple[Decimal, str]]
 PointsFunction = Callable[[object, Decimal | Fraction, Mapping[str, object] | None], Decimal]
+# (values, fields, weights) of a column -> the exact points as (numerators, denominators)
+# object arrays, or None when the column is not for it
+ColumnsFunction = Callable[[list, list, list], tuple | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,12 @@ class Scorer:
     # the fixed words of the explanation, for a column kernel that writes them itself
     # (kernels.ratio_texts); None: run writes every line's
     words: Mapping[str, str] | None = None
+    # (rule, its parameters) for kernels.py's scaled-integer kernel of that rule; None: the
+    # column path runs the rule once per distinct value
+    kernel: tuple[str, tuple[Decimal, ...]] | None = None
+    # a formula's exact points over a whole column (formula.Formula.evaluate_columns);
+    # None: points line by line
+    columns: ColumnsFunction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,16 +247,9 @@ def build_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return ZERO, f"{before}{pct_of(a, t)}{after}{not_below} × {wt}"
         return w * a / t, f"{before}{pct_of(a, t)}{after} × {wt}"
 
-    def points(v, w, fields):  # run's figure alone
-        a = number_value(v)
-        if a >= cap_t:
-            return w * cap
-        if a <= 0:
-            return ZERO
-        return w * a / t
-
-    return Scorer(run, cap, None, frozenset({"actual"}), t, points=points,
-                  words={"before": before, "after": after, "capped": capped})
+    return Scorer(run, cap, None, frozenset({"actual"}), t,
+                  words={"before": before, "after": after, "capped": capped},
+                  kernel=("ratio", (t, cap)))
 
 
 def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
@@ -265,15 +269,8 @@ def build_reverse_ratio(params: Mapping[str, object], ctx: RuleContext) -> Score
         head = f"{W['target']} {t_text} / {W['actual']} {show(a)} = {pct_of(t, a)}"
         return w * t / a, f"{head} × {wt}"
 
-    def points(v, w, fields):  # run's figure alone
-        a = number_value(v)
-        if a < 0:
-            raise MessageError("value.reverse_negative", value=show(a))
-        if a == 0 or t >= cap * a:
-            return w * cap
-        return w * t / a
-
-    return Scorer(run, cap, None, frozenset({"actual"}), t, points=points)
+    return Scorer(run, cap, None, frozenset({"actual"}), t,
+                  kernel=("reverse_ratio", (t, cap)))
 
 
 def build_reverse_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
@@ -291,15 +288,8 @@ def build_reverse_linear(params: Mapping[str, object], ctx: RuleContext) -> Scor
         head = f"({f_text} − {show(a)}) / ({f_text} − {t_text})"
         return w * (f - a) / span, f"{head} = {share} × {wt}"
 
-    def points(v, w, fields):  # run's figure alone
-        a = number_value(v)
-        if a <= t:
-            return w
-        if a >= f:
-            return ZERO
-        return w * (f - a) / span
-
-    return Scorer(run, ONE, None, frozenset({"actual"}), t, points=points)
+    return Scorer(run, ONE, None, frozenset({"actual"}), t,
+                  kernel=("reverse_linear", (t, f)))
 
 
 def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
@@ -317,15 +307,7 @@ def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return w * cap, f"{head} = {pct((a - f) / span)}{capped} × {wt}"
         return w * (a - f) / span, f"{head} = {pct_of(a - f, span)} × {wt}"
 
-    def points(v, w, fields):  # run's figure alone
-        a = number_value(v)
-        if a <= f:
-            return ZERO
-        if a - f >= cap_span:
-            return w * cap
-        return w * (a - f) / span
-
-    return Scorer(run, cap, None, frozenset({"actual"}), t, points=points)
+    return Scorer(run, cap, None, frozenset({"actual"}), t, kernel=("linear", (f, t, cap)))
 
 
 def build_band(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
@@ -344,15 +326,8 @@ def build_band(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         share = pct_of(zero_at - d, span)
         return w * (zero_at - d) / span, f"{head}: ({zero_text} − {show(d)}) / ({zero_text} − {tol_text}) = {share} × {wt}"  # noqa: E501
 
-    def points(v, w, fields):  # run's figure alone
-        d = abs(number_value(v) - t)
-        if d <= tol:
-            return w
-        if d >= zero_at:
-            return ZERO
-        return w * (zero_at - d) / span
-
-    return Scorer(run, ONE, None, frozenset({"actual"}), t, points=points)
+    return Scorer(run, ONE, None, frozenset({"actual"}), t,
+                  kernel=("band", (t, tol, zero_at)))
 
 
 def step_table(params: Mapping[str, object]) -> list[tuple[Decimal, str, Decimal]]:
@@ -563,8 +538,40 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return decimal_of_ratio(top_n, top_d)
         return decimal_of_ratio(n, d)
 
+    def columns(values, fields, w):
+        # points over a column of lines at one weight, as exact (numerators, denominators):
+        # the facts converted as `exact` converts them, the formula evaluated over the
+        # column (formula.Formula.evaluate_columns), then held within [0, weight × cap]
+        size = len(values)
+        env = {k: (np.full(size, n, dtype=object), np.full(size, d, dtype=object))
+               for k, (n, d) in exact_constants.items()}
+        for name in fact_names:
+            ratios = []
+            for v, f in zip(values, fields, strict=True):
+                value = number_value(f[name] if f else v)
+                exact = exact_of.get(value)
+                if exact is None:
+                    exact = exact_of[value] = value.as_integer_ratio()
+                ratios.append(exact)
+            env[name] = (np.fromiter((r[0] for r in ratios), dtype=object, count=size),
+                         np.fromiter((r[1] for r in ratios), dtype=object, count=size))
+        wn, wd = (w.numerator, w.denominator) if type(w) is Fraction else w.as_integer_ratio()
+        env["weight"] = (np.full(size, wn, dtype=object), np.full(size, wd, dtype=object))
+        found = formula.evaluate_columns(env, size)
+        if found is None:
+            return None
+        n, d = found
+        top_n, top_d = wn * cap_n, wd * cap_d
+        above = np.asarray(n * top_d > top_n * d, dtype=bool)
+        below = np.asarray(n < 0, dtype=bool)
+        if above.any():
+            n, d = np.where(above, top_n, n), np.where(above, top_d, d)
+        if below.any():
+            n, d = np.where(below, 0, n), np.where(below, 1, d)
+        return n, d
+
     return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"), linear=False,
-                  points=points)
+                  points=points, columns=columns)
 
 
 # ---------------------------------------------------------------------------------------------

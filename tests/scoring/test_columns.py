@@ -160,6 +160,9 @@ def test_scaled_reads_plain_decimals_and_refuses_what_does_not_fit():
     digits, unit, largest = _scaled(["12.5", "-3", "0.0012", "100"])
     assert unit == 10**4 and digits.tolist() == [125000, -30000, 12, 1000000]
     assert largest == 1000000
+    repeated, unit, largest = _scaled(["1.5", "2", "1.5", "-3", "2", "0.25"])  # read once each
+    assert unit == 100 and repeated.tolist() == [150, 200, 150, -300, 200, 25] and largest == 300
+    assert _scaled(["1.5", "1.5", "1E+2"]) is None
     assert _scaled(["1E+2"]) is None
     assert _scaled(["0.0000001"]) is None  # 7 places
     assert _scaled(["12345678901234567.5"]) is None
@@ -201,3 +204,165 @@ def test_a_result_holds_no_reference_cycle_and_lets_its_run_go_once_worded():
         assert run() is None
     finally:
         gc.enable()
+
+
+# -- the other scaled-integer kernels and the formula kernel against the rules themselves -------
+
+def _expected(scorer, value, w_run, divisor, fields=None):
+    raw, _ = scorer.run(value, w_run, "10", fields)
+    if divisor is not None:
+        raw = raw / divisor
+    return raw.quantize(D("0.01"), "ROUND_HALF_UP")
+
+
+def _assert_lines(found, expected):
+    assert found is not None
+    points, cents = found
+    assert [repr(p) for p in points] == [repr(e) for e in expected]
+    assert cents.tolist() == [int(e.scaleb(2)) for e in expected]
+
+
+KERNEL_PARAMS = {
+    "reverse_ratio": ["target=3; cap=1.5", "target=100; cap=1.2", "target=0.07",
+                      "target=0; cap=2", "target=12345.678; cap=1.05"],
+    "linear": ["floor=50; target=100; cap=1.1", "floor=0.9; target=0.98; cap=1.1",
+               "floor=-20; target=7.5; cap=1", "floor=0; target=0.003; cap=3"],
+    "reverse_linear": ["target=2; floor=10", "target=0.05; floor=0.2", "target=-3; floor=4.25"],
+    "band": ["target=100; tolerance=5; zero_at=30", "target=0.95; tolerance=0.02; zero_at=0.1",
+             "target=-1.5; tolerance=0; zero_at=0.004"],
+}
+WEIGHTINGS = [(D(15), None), (D(1500), D(90)), (D(1000), D(73)), (D("12.5"), None),
+              (D(700), D("99.99")), (D(1000), D(3))]
+
+
+@FAST
+@given(st.sampled_from(sorted(KERNEL_PARAMS)), st.data(),
+       st.lists(st.tuples(st.integers(-10**6, 10**7), st.integers(0, 6)), min_size=1,
+                max_size=40),
+       st.lists(st.sampled_from(WEIGHTINGS), min_size=1, max_size=3))
+def test_scaled_kernels_equal_the_rules_line_by_line(rule, data, numbers, weightings):
+    """Every line of a reverse_ratio, linear, reverse_linear or band column, in several groups
+    (weightings, a personal target's scorer), is the rule's own figure; the boundaries
+    (target, floor, cap, tolerance, zero_at) and their neighbours are drawn on purpose."""
+    from server.scoring.kernels import _scaled_rule
+
+    scorers = [build_scorer(ind("K", rule, 10, p))
+               for p in data.draw(st.lists(st.sampled_from(KERNEL_PARAMS[rule]), min_size=1,
+                                           max_size=2))]
+    bounds = []
+    for scorer in scorers:
+        parts = scorer.kernel[1]
+        bounds += [*parts, *(-p for p in parts), *(parts[0] + p for p in parts),
+                   *(parts[0] - p for p in parts)]
+        if rule == "linear":  # where the cap starts
+            bounds.append(parts[0] + parts[2] * (parts[1] - parts[0]))
+        if rule == "reverse_ratio" and parts[0]:
+            bounds.append((parts[0] / parts[1]).quantize(D("0.000001")))
+    edges = [b + d for b in bounds for d in (0, D("0.000001"), D("-0.000001"), D("0.01"))]
+    values = [D(n).scaleb(-places) for n, places in numbers]
+    values += data.draw(st.lists(st.sampled_from(edges), max_size=20))
+    if rule == "reverse_ratio":
+        values = [abs(v) for v in values]  # a negative actual is refused: below
+    params = [(w, s) for w in weightings for s in scorers]
+    params = [((D(10), "10", w_run, divisor), s) for (w_run, divisor), s in params]
+    groups = np.array([data.draw(st.integers(0, len(params) - 1)) for _ in values])
+    found = _scaled_rule(rule, list(map(str, values)), groups, params)
+    expected = [_expected(params[g][1], v, params[g][0][2], params[g][0][3])
+                for v, g in zip(values, groups.tolist(), strict=True)]
+    _assert_lines(found, expected)
+
+
+def test_scaled_kernels_decline_what_does_not_fit_and_the_engine_still_scores_it():
+    from server.scoring.kernels import _scaled_rule
+
+    band = build_scorer(ind("B", "band", 10, "target=100; tolerance=5; zero_at=30"))
+    one = [((D(10), "10", D(1000), None), band)]
+    zeros = np.zeros(1, dtype=np.int64)
+    assert _scaled_rule("band", ["1E+3"], zeros, one) is None  # exponent form
+    assert _scaled_rule("band", ["0.0000001"], zeros, one) is None  # 7 places
+    assert _scaled_rule("band", ["99999999999999999"], zeros, one) is None  # 17 digits, 6 more
+    fine = build_scorer(ind("B", "band", 10, "target=100.1234567; tolerance=5; zero_at=30"))
+    assert _scaled_rule("band", ["100"], zeros, [((D(10), "10", D(1000), None), fine)]) is None
+    huge = [((D(10), "10", D(10) ** 12, None), band)]  # points beyond the kernel's bound
+    assert _scaled_rule("band", ["100"], zeros, huge) is None
+    reverse = build_scorer(ind("R", "reverse_ratio", 10, "target=3"))
+    assert _scaled_rule("reverse_ratio", ["-1"], zeros, [((D(10), "10", D(1000), None),
+                                                          reverse)]) is None
+    # through the engine: huge actuals, 7 places and a negative cost, as the per-line path
+    rs = rules(ind("A", "band", 40, "target=100; tolerance=5; zero_at=30"),
+               ind("B", "linear", 30, "floor=50; target=100"),
+               ind("C", "reverse_ratio", 30, "target=3"))
+    people = tuple(emp(f"E{i}", "Sales") for i in range(6))
+    odd = [D("1E+20"), D("0.0000001"), D("123456789012345678"), D("-7"), D(0), D("100.5")]
+    facts = [fact(p.employee_id, code, value) for p, value in zip(people, odd, strict=True)
+             for code in ("A", "B")]
+    facts += [fact(p.employee_id, "C", abs(value)) for p, value in zip(people, odd, strict=True)]
+    inp = ScoreInput(rs, people, tuple(facts))
+    for lang in ("en", "zh"):
+        assert both(inp, lang)[0] == "scored"
+    negative = facts[:-1] + [fact("E5", "C", D("-1"))]
+    assert both(dataclasses.replace(inp, facts=tuple(negative)))[0] == "problems"
+    beyond = [fact("E0", "A", D("1E+30")), *facts[1:]]  # quantize refuses the line's figure
+    assert both(dataclasses.replace(inp, facts=tuple(beyond)))[0] == "problems"
+
+
+FORMULAS = [
+    workload.TICK_EXPR + "; cap=1",
+    "expr=weight * actual / target; target=80; cap=1.3",
+    "expr=min(actual, target) / target * weight - abs(actual - target) / 10; target=50",
+    "expr=clamp(round(actual / 3, 2), 0, 1) * weight if actual > 0 and not actual == 7 "
+    "else weight / 2; cap=1.2",
+    "expr=max(actual, 0) * 0.5 + (actual >= 10) * weight / 4; cap=2",
+    "expr=weight * (1 if 0 <= actual < 100 else 2) / 3; cap=1",
+    "expr=round(actual * weight / 7, -1) + 0.005; cap=1.5",
+]
+
+
+@FAST
+@given(st.sampled_from(FORMULAS), st.data(),
+       st.lists(st.tuples(st.integers(-500, 500), st.integers(1, 400), st.integers(0, 3)),
+                min_size=1, max_size=30),
+       st.lists(st.sampled_from([D(15), D(10), D("12.5"), D(1500)]), min_size=1, max_size=2))
+def test_the_formula_kernel_equals_the_rule_line_by_line(params, data, numbers, weights):
+    """A formula column evaluated at once (formula.Formula.evaluate_columns) gives each
+    line's figure exactly; a re-normalised weight comes as a Fraction."""
+    from fractions import Fraction
+
+    from server.scoring.kernels import _formula
+
+    if params.startswith("weight if"):
+        params = "expr=" + params
+    scorer = build_scorer(ind("F", "formula", 10, params))
+    runs = [w if data.draw(st.booleans()) else Fraction(w * 100) / Fraction(data.draw(
+        st.sampled_from([90, 73, 7]))) for w in weights]
+    values, fields = [], []
+    for a, b, places in numbers:
+        actual = D(a).scaleb(-places)
+        values.append(actual)
+        fields.append({"actual": actual, "resolved": D(min(a % 400, b)), "total": D(b)})
+    params_of = [((D(10), "10", w, None), scorer) for w in runs]
+    groups = np.array([data.draw(st.integers(0, len(params_of) - 1)) for _ in values])
+    found = _formula(values, fields, groups, params_of)
+    expected = [_expected(scorer, v, runs[g], None, f)
+                for v, f, g in zip(values, fields, groups.tolist(), strict=True)]
+    _assert_lines(found, expected)
+
+
+def test_the_formula_kernel_declines_what_the_rule_would_refuse():
+    from server.scoring.kernels import _formula
+
+    def points(expr, actual):
+        scorer = build_scorer(ind("F", "formula", 10, f"expr={expr}"))
+        return _formula([D(actual)], [{"actual": D(actual)}], np.zeros(1, dtype=np.int64),
+                        [((D(10), "10", D(10), None), scorer)])
+
+    assert points("weight / actual", 0) is None  # division by zero
+    assert points("actual > 1", 5) is None  # true/false, not a number
+    assert points("round(actual, 0.5)", 5) is None  # round to half a place
+    assert points("weight if actual > 1 else actual > 2", 5) is not None  # the taken branch
+    rs = rules(ind("F", "formula", 100, "expr=weight * 10 / actual"))
+    people = tuple(emp(f"E{i}", "Sales") for i in range(3))
+    inp = ScoreInput(rs, people, tuple(fact(p.employee_id, "F", D(i))
+                                       for i, p in enumerate(people)))
+    assert both(inp)[0] == "problems"  # E0's division by zero, said by the per-line path
+
