@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import compress, repeat
 from operator import eq, is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from server.scoring.model import (
     Adjustment,
     Employee,
     Fact,
+    FactColumns,
     GradeBand,
     GradeQuota,
     GradingMethod,
@@ -1182,71 +1184,119 @@ _DATA_KEYS = ("employee_id", "indicator", "field", "fetched_at", "period", "valu
 
 
 def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[str] | None,
-                ids: set[str] | None, period: str, where: _Located) -> list[Fact] | None:
-    """`_read_data` of a table with nothing to report; None otherwise."""
-    has_fetched = frame.has("fetched_at")
-    rating = {code: ind.rule == "rating" for code, ind in indicators.items()}
-    number = _number_reader()
-    # Cells already seen to be fine. Only text and datetimes go in: a set cannot tell
-    # True from 1 (a bool is a problem where a serial number is fine).
-    fine_moments: set[object] = set()
-    fine_periods: set[object] = set()
-    stale_of: dict[object, bool] = {}  # status cell -> stale? (text cells only, as above)
-    first: dict[tuple, int] = {}
-    facts = []
-    for i, (eid, code, name, moment, cell, raw, status, source) in enumerate(
-            _records(frame, _DATA_KEYS)):
-        eid = eid.strip() if eid.__class__ is str else _clean_text(eid)
-        code = code.strip() if code.__class__ is str else _clean_text(code)
-        name = name.strip() if name.__class__ is str else _clean_text(name)
-        if not eid or not code or name is None or (ids is not None and eid not in ids) \
-                or (codes is not None and code not in codes):
-            return None  # a blank, non-text or unknown key
-        key = (eid, code, name or "actual")
-        first[key] = i
-        if has_fetched and moment not in fine_moments:
-            cls = moment.__class__
-            if cls not in _PLAIN_CELLS or _moment(moment) is _BAD:
-                return None
-            if cls is str or cls is datetime:
-                fine_moments.add(moment)
-        if cell not in fine_periods:
-            cls = cell.__class__
-            row_period = _clean_period(cell) if cls in _PLAIN_CELLS else None
-            if row_period is None or (period and row_period and row_period != period):
-                return None
-            if cls is str or cls is datetime:
-                fine_periods.add(cell)
-        is_rating = rating.get(code)
-        if is_rating is None:
-            continue  # a known code whose rule is unreadable (reported in kb_rules)
-        if is_rating:  # ratings stay labels: `_Reader.text` of the cell
-            value = _clean_text(raw)
-            if value is None:  # an error, a date, TRUE ...: the reader decides
-                return None
-            value = value or None  # blank: missing data
-        else:
-            value = number(raw)
-            if value is _BAD:  # text, an error, a date, NaN ...: the reader decides
-                return None
-        if value is None:
-            continue  # blank value: missing data, handled by the indicator's policy
-        source = source.strip() if source.__class__ is str else _clean_text(source)
-        stale = stale_of.get(status)
-        if stale is None:
-            text = _clean_text(status)
-            if text is None or source is None:
-                return None
-            stale = bool(text) and _lookup(_STALE, text) == "stale"
-            if status.__class__ is str:
-                stale_of[status] = stale
-        elif source is None:
-            return None
-        facts.append(Fact(eid, code, value, key[2], source, stale))
-    if len(first) != len(frame):
+                ids: set[str] | None, period: str, where: _Located) -> FactColumns | None:
+    """`_read_data` of a table with nothing to report; None otherwise.
+
+    Column by column, no object per row until the facts: keys through `_key_column` (a
+    distinct-value map, set differences for unknown ids and codes), a value given twice by
+    the size of the key dict, dates, periods, statuses and sources checked once per
+    distinct cell, numbers converted once per distinct number. A check made on every row
+    where `_read_data` makes it only on the rows that become facts (status, source) can
+    only send more tables to the per-cell reader, never let a problem through."""
+    n = len(frame)
+    eids = _key_column(frame, "employee_id", ids)
+    code_col = _key_column(frame, "indicator", codes) if eids is not None else None
+    found = _text_column(frame.column("field")) if code_col is not None else None
+    if eids is None or code_col is None or found is None:
+        return None  # a blank, non-text or unknown key, or a field that is not text
+    names, distinct_names = found
+    if "" in distinct_names:  # no field: the measured value
+        names = [name or "actual" for name in names]
+    first = dict(zip(zip(eids, code_col, names, strict=True), range(n), strict=True))
+    if len(first) != n:
         return None  # a value given twice
+    if frame.has("fetched_at") and not _fine_cells(frame.column("fetched_at"), _fine_moment):
+        return None
+    if not _fine_cells(frame.column("period"), partial(_fine_period, period)):
+        return None
+    values = _data_values(frame.column("value"), list(map(_rule_kinds(indicators).get,
+                                                          code_col)))
+    if values is None:
+        return None
+    sources = _text_column(frame.column("source"))
+    statuses = _text_column(frame.column("status"))
+    if sources is None or statuses is None:
+        return None  # an error, a date, TRUE ...: the reader decides
+    stale_of = {text: bool(text) and _lookup(_STALE, text) == "stale" for text in statuses[1]}
+    columns = [eids, code_col, values, names, sources[0], list(map(stale_of.__getitem__,
+                                                                    statuses[0]))]
+    if None in values:  # blank values, or rows of a rule that could not be read: no fact
+        keep = list(map(is_not, values, repeat(None)))
+        columns = [list(compress(column, keep)) for column in columns]
     where.data = first
-    return facts
+    return FactColumns(*columns)
+
+
+def _fine_cells(column: list[object], fine: Callable[[object], bool]) -> bool:
+    """Whether `fine` holds for every cell of a column of plain cells, asked once per
+    distinct cell (equal numbers give the same date or period whatever their class)."""
+    distinct = set(column)
+    return _classes(column, distinct) <= _PLAIN_CLASSES and all(map(fine, distinct))
+
+
+def _fine_moment(cell: object) -> bool:
+    return _moment(cell) is not _BAD
+
+
+def _fine_period(period: str, cell: object) -> bool:
+    row_period = _clean_period(cell)
+    return row_period is not None and not (period and row_period and row_period != period)
+
+
+def _rule_kinds(indicators: dict[str, Indicator]) -> dict[str, bool]:
+    """Indicator code -> whether its values are ratings (labels, not numbers)."""
+    return {code: ind.rule == "rating" for code, ind in indicators.items()}
+
+
+_NUMBER_CELLS = frozenset({float, int})
+_VALUE_CELLS = frozenset({float, int, str, _NONE_TYPE})
+
+
+def _data_values(column: list[object], ratings: list[bool | None]) -> list[object] | None:
+    """The value of each kb_data row as `_read_data` reads it -- a Decimal, a rating's label,
+    or None for no fact (a blank cell; a row whose indicator's rule could not be read, whose
+    cell is not even looked at: `ratings[i]` is None) -- or None when a cell would be
+    reported. `ratings[i]`: whether row i's indicator is a rating.
+
+    Numbers are converted once per distinct number (a month's 45,000 values hold ~7,500
+    distinct ones), by one memo keyed by the cell itself; that needs no int to equal a
+    float in the column (1 and 1.0 make one key but two Decimals), else each cell is
+    converted by the class-aware `_number_reader`."""
+    distinct = set(column)
+    classes = _classes(column, distinct)
+    if not classes <= _VALUE_CELLS:
+        return None  # an error, a date, TRUE ...: the reader decides
+    number = _number_reader()
+    if classes >= _NUMBER_CELLS and _int_equals_float(column):
+        numbers = list(map(number, column))
+    else:
+        memo = {cell: number(cell) for cell in distinct}
+        numbers = list(map(memo.__getitem__, column))
+        if float in classes and 0.0 in memo:  # -0.0 and 0.0 make one key but two Decimals
+            for i in compress(range(len(column)), map(eq, column, repeat(0.0))):
+                numbers[i] = number(column[i])
+    if True not in ratings and None not in ratings:  # every row's value is a number
+        values = numbers
+    else:
+        values = [found if rating is False else (_rating_value(cell) if rating else None)
+                  for rating, found, cell in zip(ratings, numbers, column, strict=True)]
+    if any(map(is_, values, repeat(_BAD))):
+        return None  # text where a number belongs, NaN, too big ...: the reader decides
+    return values
+
+
+def _int_equals_float(column: list[object]) -> bool:
+    """Whether an int cell of `column` equals a float cell (C speed)."""
+    kinds = list(map(type, column))
+    return bool(set(compress(column, map(is_, kinds, repeat(float))))
+                & set(compress(column, map(is_, kinds, repeat(int)))))
+
+
+def _rating_value(cell: object) -> object:
+    """`_fact_value` of a rating cell with nothing to report: its label, None when blank;
+    _BAD for an error, a date ..."""
+    text = _clean_text(cell)
+    return _BAD if text is None else text or None
 
 
 def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:
