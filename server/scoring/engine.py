@@ -19,8 +19,6 @@ from contextlib import suppress
 from dataclasses import fields as dataclass_fields
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from itertools import compress, repeat
-from operator import is_, not_
 
 import numpy as np
 
@@ -34,7 +32,6 @@ from server.scoring.model import (
     Employee,
     EmployeeResult,
     Fact,
-    FactColumns,
     GradingMethod,
     Indicator,
     IndicatorKind,
@@ -343,8 +340,6 @@ class _Run:
         for eid in employees:
             facts_of[eid] = {}
         formula_codes = {c for c, ind in indicators.items() if ind.rule == "formula"}
-        if facts.__class__ is FactColumns and self._index_fact_columns(facts, formula_codes):
-            return
         plain_codes = indicators.keys() - formula_codes
         for fact in facts:
             eid, code = fact.employee_id, fact.indicator
@@ -387,60 +382,6 @@ class _Run:
                              (eid, code, name))
             else:
                 facts_of[eid][code] = fact
-
-    def _index_fact_columns(self, facts: FactColumns, formula_codes: set[str]) -> bool:
-        """`_index_facts` of facts read column by column (the workbook's kb_data) when none
-        is to be reported or skipped: everyone on the roster and every code in the rules
-        (set differences on whole columns), no blank value, only 'actual' values for the
-        rules that read no named fields, nothing given twice (told by the size of what was
-        indexed). False, with nothing indexed, otherwise: the per-fact loop then reports."""
-        eids, codes, values, names = facts.columns[:4]
-        code_set = set(codes)
-        if not (self.employees.keys() >= set(eids) and self.indicators.keys() >= code_set):
-            return False
-        kinds = set(map(type, values))
-        if not kinds <= _FACT_VALUES or (str in kinds and not all(map(str.strip, set(
-                compress(values, map(is_, map(type, values), repeat(str))))))):
-            return False  # a blank label (no data) or another kind of value
-        facts_of = self.facts_of
-        formula = list(map(formula_codes.__contains__, codes)) if code_set & formula_codes \
-            else None
-        plain = list(map(not_, formula)) if formula is not None else None
-        plain_rows = [eids, codes, facts] if plain is None else [
-            list(compress(column, plain)) for column in (eids, codes, facts)]
-        shown = set(names) if plain is None else set(compress(names, plain))
-        if not shown <= _ACTUAL_NAMES:
-            return False  # a named field of a rule that reads none
-        for eid, code, fact in zip(*plain_rows, strict=True):
-            facts_of[eid][code] = fact
-        if sum(map(len, facts_of.values())) != len(plain_rows[0]):
-            return self._unindexed()  # a value given twice
-        if formula is None:
-            return True
-        fields, stale_inputs = self.fields, self.stale_inputs
-        for eid, code, name, fact in zip(*(compress(column, formula) for column in (
-                eids, codes, names, facts)), strict=True):
-            key = (eid, code)
-            inputs = fields.get(key)
-            if inputs is None:
-                inputs = fields[key] = {}
-            name = name or "actual"
-            if name in inputs:
-                return self._unindexed()  # a field given twice
-            inputs[name] = fact.value
-            if name == "actual":
-                facts_of[eid][code] = fact
-            if fact.stale:
-                stale_inputs.add(key)
-        return True
-
-    def _unindexed(self) -> bool:
-        """Forget what `_index_fact_columns` indexed (False: for it to return)."""
-        for eid in self.employees:
-            self.facts_of[eid] = {}
-        self.fields.clear()
-        self.stale_inputs.clear()
-        return False
 
     def _index_overrides(self, overrides: Iterable) -> None:
         seen = set()
@@ -995,8 +936,6 @@ class _NoFact:
 
 _NO_FACT = _NoFact()
 _NOTHING: frozenset[str] = frozenset()
-_FACT_VALUES = frozenset({Decimal, str})  # what a fact holds (engine._Run._index_fact_columns)
-_ACTUAL_NAMES = frozenset({"actual", ""})  # the field names of a measured value
 
 
 def rank_order(totals: list[Decimal]) -> list[int]:

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import compress, repeat
-from operator import eq, is_, is_not, itemgetter
+from operator import call, eq, is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from server.gcpause import cycle_collector_paused
@@ -835,7 +835,8 @@ def _to_score_input(tables: Tables, lang: str) -> ScoreInput:
     adjustments = _read_adjustments(tables.get("kb_adjustments"), known_codes, known_ids,
                                     problems, where)
     rules = RuleSet(indicators=tuple(indicators), **settings)
-    inp = ScoreInput(rules, tuple(employees), tuple(facts), tuple(overrides), tuple(adjustments))
+    inp = ScoreInput(rules, tuple(employees), facts if isinstance(facts, tuple) else tuple(facts),
+                     tuple(overrides), tuple(adjustments))  # FactColumns: a tuple already
     if problems:
         # Every problem at once (issue #14): the engine's checks of what did parse go in the
         # same report, except those a cell problem already explains.
@@ -1220,8 +1221,9 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
     stale_of = {text: bool(text) and _lookup(_STALE, text) == "stale" for text in statuses[1]}
     columns = [eids, code_col, values, names, sources[0], list(map(stale_of.__getitem__,
                                                                     statuses[0]))]
-    if None in values:  # blank values, or rows of a rule that could not be read: no fact
-        keep = list(map(is_not, values, repeat(None)))
+    keep = list(map(is_not, values, repeat(None)))  # not `None in values`: a Decimal
+    if not all(keep):  # compared with None asks numbers.Rational, per value
+        # blank values, or rows of a rule that could not be read: no fact
         columns = [list(compress(column, keep)) for column in columns]
     where.data = first
     return FactColumns(*columns)
@@ -1259,37 +1261,34 @@ def _data_values(column: list[object], ratings: list[bool | None]) -> list[objec
     reported. `ratings[i]`: whether row i's indicator is a rating.
 
     Numbers are converted once per distinct number (a month's 45,000 values hold ~7,500
-    distinct ones), by one memo keyed by the cell itself; that needs no int to equal a
-    float in the column (1 and 1.0 make one key but two Decimals), else each cell is
-    converted by the class-aware `_number_reader`."""
-    distinct = set(column)
-    classes = _classes(column, distinct)
+    distinct ones), by one memo per class of cell (1 and 1.0 are one key of a dict but two
+    Decimals), each cell looked up in its class's memo at C speed."""
+    kinds = list(map(type, column))
+    classes = set(kinds)
     if not classes <= _VALUE_CELLS:
         return None  # an error, a date, TRUE ...: the reader decides
     number = _number_reader()
-    if classes >= _NUMBER_CELLS and _int_equals_float(column):
-        numbers = list(map(number, column))
-    else:
-        memo = {cell: number(cell) for cell in distinct}
-        numbers = list(map(memo.__getitem__, column))
-        if float in classes and 0.0 in memo:  # -0.0 and 0.0 make one key but two Decimals
-            for i in compress(range(len(column)), map(eq, column, repeat(0.0))):
-                numbers[i] = number(column[i])
-    if True not in ratings and None not in ratings:  # every row's value is a number
-        values = numbers
-    else:
-        values = [found if rating is False else (_rating_value(cell) if rating else None)
-                  for rating, found, cell in zip(ratings, numbers, column, strict=True)]
+    memos: dict[type, dict[object, object]] = {}
+    for cls in classes:
+        cells = set(column) if len(classes) == 1 else set(
+            compress(column, map(is_, kinds, repeat(cls))))
+        memos[cls] = {cell: number(cell) for cell in cells}
+    getters = {cls: memo.__getitem__ for cls, memo in memos.items()}
+    numbers = list(map(call, map(getters.__getitem__, kinds), column))
+    if 0.0 in memos.get(float, ()):  # -0.0 and 0.0 make one key but two Decimals
+        for i in compress(range(len(column)), map(eq, column, repeat(0.0))):
+            numbers[i] = number(column[i])  # (an int 0 reads the same either way)
+    rows = range(len(column))
+    if True in ratings:  # labels (a few rows: only the rating indicators')
+        for i in compress(rows, map(is_, ratings, repeat(True))):
+            numbers[i] = _rating_value(column[i])
+    if None in ratings:
+        for i in compress(rows, map(is_, ratings, repeat(None))):
+            numbers[i] = None
+    values = numbers
     if any(map(is_, values, repeat(_BAD))):
         return None  # text where a number belongs, NaN, too big ...: the reader decides
     return values
-
-
-def _int_equals_float(column: list[object]) -> bool:
-    """Whether an int cell of `column` equals a float cell (C speed)."""
-    kinds = list(map(type, column))
-    return bool(set(compress(column, map(is_, kinds, repeat(float))))
-                & set(compress(column, map(is_, kinds, repeat(int)))))
 
 
 def _rating_value(cell: object) -> object:
