@@ -117,7 +117,9 @@ def fingerprint_json(obj: object) -> bytes:
 
 
 def _rows_of_records(obj: object) -> object:
-    if obj.__class__ is FactColumns and obj:
+    if obj.__class__ is FactColumns:
+        if not obj:
+            return []  # as the empty tuple
         # the rows straight from the columns, each value already as the text `_fingerprint_
         # default` would make of it (a Decimal's str; a label is its own): no Python call
         # per fact, nor one per value from orjson
