@@ -268,9 +268,16 @@ def _data_values_cell_by_cell(column: list[object], ratings: list[bool | None]
     return None if any(v is contract._BAD for v in out) else out
 
 
+value_cell = st.one_of(  # mostly what a value column holds, so the memo path runs
+    st.none(), st.integers(-3, 3), st.sampled_from([0, 0.0, -0.0, 1, 1.0, 2.5, 0.1, 1e20,
+                                                     10 ** 20, float("nan"), float("inf"),
+                                                     "", " ", "A", " B ", "★★☆"]),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=2))
+
+
 @settings(max_examples=500, deadline=None)
-@given(cells=st.lists(st.tuples(any_cell, st.sampled_from([False, False, True, None])),
-                      max_size=25))
+@given(cells=st.lists(st.tuples(st.one_of(value_cell, value_cell, value_cell, any_cell),
+                                st.sampled_from([False, False, True, None])), max_size=25))
 def test_data_values_are_read_as_cell_by_cell(cells) -> None:
     """The kb_data value column read by class memo is each cell read on its own, exactly
     (1 and 1.0, 0.0 and -0.0 apart); a column the per-cell reading would report is never
