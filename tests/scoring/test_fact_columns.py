@@ -52,7 +52,7 @@ def test_fact_columns_are_the_tuple_of_their_facts(items) -> None:
     for other in (copy.copy(columns), copy.deepcopy(columns),
                   pickle.loads(pickle.dumps(columns))):
         assert type(other) is FactColumns and other == plain
-        assert other.columns == columns.columns
+        assert list(map(list, other.columns)) == list(map(list, columns.columns))
     # a ScoreInput holding them is the ScoreInput holding the tuple, to == and to digests
     with_columns = ScoreInput(RuleSet(()), (), columns)
     with_tuple = ScoreInput(RuleSet(()), (), plain)
