@@ -140,46 +140,6 @@ class Fact:
     stale: bool = False  # last good value kept after a failed pull
 
 
-FACT_FIELDS: tuple[str, ...] = tuple(Fact.__dataclass_fields__)
-"""The fields of a fact, in order: what each column of a `FactColumns` holds."""
-
-
-class FactColumns(tuple):  # tuple[Fact, ...]
-    """Facts read column by column (the workbook's kb_data): a tuple of `Fact` like any
-    other -- equal to, hashed and sliced like the plain tuple of the same facts, so every
-    reader of `ScoreInput.facts` is unchanged -- that also keeps its columns (`columns`: one
-    tuple per field of `FACT_FIELDS`, a value per fact), so the engine can index 45,000
-    facts with set operations on whole columns instead of reading them one by one.
-
-    The Facts are made at once (at C speed, one `map`): the engine keeps them per employee
-    and indicator anyway. Lists given as columns are kept as they are, not copied (the
-    contract's key columns are its table's own: 180,000 rows at 20,000 managers), so they
-    must not be edited afterwards. Read-only, like a tuple."""
-
-    columns: tuple[Sequence, ...]
-
-    def __new__(cls, employee_ids: Iterable[str], indicators: Iterable[str],
-                values: Iterable[Decimal | str], fields: Iterable[str],
-                sources: Iterable[str], stale: Iterable[bool]) -> FactColumns:
-        columns = tuple(c if c.__class__ is list or c.__class__ is tuple else tuple(c)
-                        for c in (employee_ids, indicators, values, fields, sources, stale))
-        if len(set(map(len, columns))) > 1:
-            raise ValueError("the columns of FactColumns must be of one length")
-        self = super().__new__(cls, map(Fact, *columns))
-        self.columns = columns
-        return self
-
-    def column(self, field_name: str) -> Sequence:
-        """The values of one field of `FACT_FIELDS`, one per fact (do not edit them)."""
-        return self.columns[FACT_FIELDS.index(field_name)]
-
-    def __reduce__(self) -> tuple:  # copy and pickle: from the columns, not the Facts
-        return (FactColumns, self.columns)
-
-    def __repr__(self) -> str:
-        return f"FactColumns({len(self)} facts)"
-
-
 @dataclass(frozen=True, slots=True)
 class TargetOverride:
     """Per-employee parameters that replace the indicator's (target, floor, cap, ...)."""

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from server.models import Period, PeriodState, Template, User, scorecard_code
 from server.periodcode import PeriodCodeError, month_of, parse_period_code
 from server.scoring.messages import both, msg, word
-from server.scoring.model import FACT_FIELDS, FactColumns, ScoreInput
+from server.scoring.model import ScoreInput
 from server.services.errors import BadRequest, Conflict
 
 # States in which a button may be used at all (closed periods are frozen); what each
@@ -117,16 +117,6 @@ def fingerprint_json(obj: object) -> bytes:
 
 
 def _rows_of_records(obj: object) -> object:
-    if obj.__class__ is FactColumns:
-        if not obj:
-            return []  # as the empty tuple
-        # the rows straight from the columns, each value already as the text `_fingerprint_
-        # default` would make of it (a Decimal's str; a label is its own): no Python call
-        # per fact, nor one per value from orjson
-        columns = list(obj.columns)
-        if set(map(type, columns[2])) <= _TEXT_OF_ITSELF:
-            columns[2] = list(map(str, columns[2]))
-        return {"fields": list(FACT_FIELDS), "rows": list(zip(*columns, strict=True))}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _rows_of_records(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (tuple, list)) and obj and len(kinds := set(map(type, obj))) == 1:
@@ -137,9 +127,6 @@ def _rows_of_records(obj: object) -> object:
                 item, names[0]),))
             return {"fields": names, "rows": list(map(pick, obj))}
     return obj
-
-
-_TEXT_OF_ITSELF = frozenset({Decimal, str})  # classes whose str is their fingerprint
 
 
 def _fingerprint_default(value: object) -> object:

@@ -10,7 +10,7 @@ either a complete `ScoreInput` comes back or a `ValidationError` carrying all pr
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +26,6 @@ from server.scoring.model import (
     Adjustment,
     Employee,
     Fact,
-    FactColumns,
     GradeBand,
     GradeQuota,
     GradingMethod,
@@ -645,13 +644,13 @@ def _clean_period(value: object) -> str | None:
 # returns None, and the per-cell reader runs instead: every problem is reported by the same
 # code, in the same words and order, as before.
 #
-# kb_roster and kb_targets are read column by column: each distinct value is checked and
-# converted once, ids and codes are checked with set operations, the objects are built by
-# zipping columns. kb_data is read in one pass over its rows (`_records`), converting each
-# repeated value once: measured in the server's process at 5,000 managers, the same checks
-# made column by column cost ~30 ms more than the row pass (each of a dozen passes over
-# 50,000 cells scattered through a large heap misses the cache, where the row pass touches
-# each cell once while its row is at hand); in a small process the columns were faster.
+# Each is read column by column: each distinct value is checked and converted once, ids and
+# codes are checked with set operations, duplicates told by the size of a dict of keys, and
+# the objects are built by zipping (or mapping over) the columns, at C speed. kb_data, the
+# biggest table (45,000 rows at 5,000 managers), was read in one pass over its rows until
+# 2026-12-08: a dozen column passes *inside that loop's structure* cost ~30 ms more, but
+# without any Python work per row (`_clean_data`, `_data_values`) it takes ~60 ms instead
+# of ~90 (docs/benchmarks.md).
 
 _NONE_TYPE = type(None)
 _TEXT_CELLS = frozenset({str, int, float, _NONE_TYPE})  # what `_clean_text` reads as text
@@ -724,19 +723,6 @@ def _number_column(column: list[object]) -> list[object] | None:
     would be reported. Keyed by class: Decimal(1) and Decimal("1.0") differ."""
     number = _number_reader()
     return _mapped(list(zip(map(type, column), column, strict=True)), lambda k: number(k[1]))
-
-
-def _records(frame: TableFrame, keys: tuple[str, ...]) -> Iterable[tuple]:
-    """One tuple per row with the raw cells of `keys` (None for an absent column).
-
-    Straight from the sheet rows with one C-level itemgetter per row when every column is
-    there and no row is short; that reads each cell once, where a list per column would walk
-    all the rows once per column."""
-    cols = [frame.columns[k][1] if k in frame.columns else None for k in keys]
-    rows = frame.rows
-    if None not in cols and (not rows or min(map(len, rows)) > max(cols)):  # type: ignore[type-var]
-        return map(itemgetter(*cols), rows)
-    return zip(*(frame.column(k) for k in keys), strict=True)
 
 
 def _number_reader() -> Callable[[object], object]:
@@ -836,7 +822,7 @@ def _to_score_input(tables: Tables, lang: str) -> ScoreInput:
                                     problems, where)
     rules = RuleSet(indicators=tuple(indicators), **settings)
     inp = ScoreInput(rules, tuple(employees), facts if isinstance(facts, tuple) else tuple(facts),
-                     tuple(overrides), tuple(adjustments))  # FactColumns: a tuple already
+                     tuple(overrides), tuple(adjustments))  # `_clean_data`: a tuple already
     if problems:
         # Every problem at once (issue #14): the engine's checks of what did parse go in the
         # same report, except those a cell problem already explains.
@@ -1185,7 +1171,7 @@ _DATA_KEYS = ("employee_id", "indicator", "field", "fetched_at", "period", "valu
 
 
 def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[str] | None,
-                ids: set[str] | None, period: str, where: _Located) -> FactColumns | None:
+                ids: set[str] | None, period: str, where: _Located) -> tuple[Fact, ...] | None:
     """`_read_data` of a table with nothing to report; None otherwise.
 
     Column by column, no object per row until the facts: keys through `_key_column` (a
@@ -1226,7 +1212,7 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
         # blank values, or rows of a rule that could not be read: no fact
         columns = [list(compress(column, keep)) for column in columns]
     where.data = first
-    return FactColumns(*columns)
+    return tuple(map(Fact, *columns))  # at C speed: no Python frame per fact
 
 
 def _fine_cells(column: list[object], fine: Callable[[object], bool]) -> bool:
@@ -1250,7 +1236,6 @@ def _rule_kinds(indicators: dict[str, Indicator]) -> dict[str, bool]:
     return {code: ind.rule == "rating" for code, ind in indicators.items()}
 
 
-_NUMBER_CELLS = frozenset({float, int})
 _VALUE_CELLS = frozenset({float, int, str, _NONE_TYPE})
 
 
@@ -1298,7 +1283,7 @@ def _rating_value(cell: object) -> object:
     return _BAD if text is None else text or None
 
 
-def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:
+def _read_data(frame, indicators, codes, ids, period, problems, where) -> Sequence[Fact]:
     if frame is None:
         return []
     try:

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from server.scoring.model import FactColumns, ValidationError
+from server.scoring.model import ValidationError
 from server.workbook import contract
 from server.workbook.contract import read_tables, to_score_input
 from server.xlwire.snapshot import BookSnapshot, CellError, RangeRef, SheetSnapshot
@@ -137,7 +137,7 @@ def test_clean_paths_run_on_clean_tables(monkeypatch) -> None:
         monkeypatch.setattr(contract, name, spy)
     inp = to_score_input(read_tables(book), "en")
     assert ran == {"_clean_roster": True, "_clean_targets": True, "_clean_data": True}
-    assert type(inp.facts) is FactColumns  # the engine gets the columns too
+    assert type(inp.facts) is tuple  # as `_clean_data` made it: not copied again
     assert [(f.employee_id, f.indicator, f.field, str(f.value), f.stale) for f in inp.facts] == [
         ("E1", "OUT", "actual", "87.5", False), ("E1", "TEAM", "actual", "A", True),
         ("E2", "OUT", "actual", "1", True), ("E3", "OUT", "actual", "-0.0", False)]
