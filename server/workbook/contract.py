@@ -1205,12 +1205,14 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
     if sources is None or statuses is None:
         return None  # an error, a date, TRUE ...: the reader decides
     stale_of = {text: bool(text) and _lookup(_STALE, text) == "stale" for text in statuses[1]}
-    columns = [eids, code_col, values, names, sources[0], list(map(stale_of.__getitem__,
-                                                                    statuses[0]))]
-    keep = list(map(is_not, values, repeat(None)))  # not `None in values`: a Decimal
-    if not all(keep):  # compared with None asks numbers.Rational, per value
-        # blank values, or rows of a rule that could not be read: no fact
-        columns = [list(compress(column, keep)) for column in columns]
+    # iterators, not lists: 180,000 rows at 20,000 managers, and the facts hold it all
+    columns: list[Iterable] = [eids, code_col, values, names, sources[0],
+                               map(stale_of.__getitem__, statuses[0])]
+    if any(map(is_, values, repeat(None))):  # not `None in values`: a Decimal compared
+        # with None asks numbers.Rational. Blank values, or rows of a rule that could not
+        # be read: no fact.
+        keep = list(map(is_not, values, repeat(None)))
+        columns = [compress(column, keep) for column in columns]
     where.data = first
     return tuple(map(Fact, *columns))  # at C speed: no Python frame per fact
 
