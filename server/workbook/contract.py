@@ -111,6 +111,17 @@ class TableFrame:
             values = self._columns[key] = _sheet_column(self.rows, found[1])
         return values
 
+    def passing_column(self, key: str) -> list[object]:
+        """`column(key)`, not kept when it was not cut out before: for a column read once
+        (kb_data's periods, dates and statuses: 180,000 rows at 20,000 managers)."""
+        values = self._columns.get(key)
+        if values is not None:
+            return values
+        found = self.columns.get(key)
+        if found is None:
+            return [None] * len(self.excel_rows)
+        return _sheet_column(self.rows, found[1])
+
     def has(self, key: str) -> bool:
         return key in self.columns
 
@@ -1192,16 +1203,17 @@ def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[
     first = dict(zip(zip(eids, code_col, names, strict=True), range(n), strict=True))
     if len(first) != n:
         return None  # a value given twice
-    if frame.has("fetched_at") and not _fine_cells(frame.column("fetched_at"), _fine_moment):
+    if frame.has("fetched_at") and not _fine_cells(frame.passing_column("fetched_at"),
+                                                   _fine_moment):
         return None
-    if not _fine_cells(frame.column("period"), partial(_fine_period, period)):
+    if not _fine_cells(frame.passing_column("period"), partial(_fine_period, period)):
         return None
     values = _data_values(frame.column("value"), list(map(_rule_kinds(indicators).get,
                                                           code_col)))
     if values is None:
         return None
     sources = _text_column(frame.column("source"))
-    statuses = _text_column(frame.column("status"))
+    statuses = _text_column(frame.passing_column("status"))
     if sources is None or statuses is None:
         return None  # an error, a date, TRUE ...: the reader decides
     stale_of = {text: bool(text) and _lookup(_STALE, text) == "stale" for text in statuses[1]}
