@@ -10,12 +10,13 @@ either a complete `ScoreInput` comes back or a `ValidationError` carrying all pr
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import compress, repeat
-from operator import eq, is_, is_not, itemgetter
+from operator import call, eq, is_, is_not, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from server.gcpause import cycle_collector_paused
@@ -109,6 +110,17 @@ class TableFrame:
                 return [None] * len(self.excel_rows)
             values = self._columns[key] = _sheet_column(self.rows, found[1])
         return values
+
+    def passing_column(self, key: str) -> list[object]:
+        """`column(key)`, not kept when it was not cut out before: for a column read once
+        (kb_data's periods, dates and statuses: 180,000 rows at 20,000 managers)."""
+        values = self._columns.get(key)
+        if values is not None:
+            return values
+        found = self.columns.get(key)
+        if found is None:
+            return [None] * len(self.excel_rows)
+        return _sheet_column(self.rows, found[1])
 
     def has(self, key: str) -> bool:
         return key in self.columns
@@ -643,13 +655,13 @@ def _clean_period(value: object) -> str | None:
 # returns None, and the per-cell reader runs instead: every problem is reported by the same
 # code, in the same words and order, as before.
 #
-# kb_roster and kb_targets are read column by column: each distinct value is checked and
-# converted once, ids and codes are checked with set operations, the objects are built by
-# zipping columns. kb_data is read in one pass over its rows (`_records`), converting each
-# repeated value once: measured in the server's process at 5,000 managers, the same checks
-# made column by column cost ~30 ms more than the row pass (each of a dozen passes over
-# 50,000 cells scattered through a large heap misses the cache, where the row pass touches
-# each cell once while its row is at hand); in a small process the columns were faster.
+# Each is read column by column: each distinct value is checked and converted once, ids and
+# codes are checked with set operations, duplicates told by the size of a dict of keys, and
+# the objects are built by zipping (or mapping over) the columns, at C speed. kb_data, the
+# biggest table (45,000 rows at 5,000 managers), was read in one pass over its rows until
+# 2026-12-08: a dozen column passes *inside that loop's structure* cost ~30 ms more, but
+# without any Python work per row (`_clean_data`, `_data_values`) it takes ~60 ms instead
+# of ~90 (docs/benchmarks.md).
 
 _NONE_TYPE = type(None)
 _TEXT_CELLS = frozenset({str, int, float, _NONE_TYPE})  # what `_clean_text` reads as text
@@ -722,19 +734,6 @@ def _number_column(column: list[object]) -> list[object] | None:
     would be reported. Keyed by class: Decimal(1) and Decimal("1.0") differ."""
     number = _number_reader()
     return _mapped(list(zip(map(type, column), column, strict=True)), lambda k: number(k[1]))
-
-
-def _records(frame: TableFrame, keys: tuple[str, ...]) -> Iterable[tuple]:
-    """One tuple per row with the raw cells of `keys` (None for an absent column).
-
-    Straight from the sheet rows with one C-level itemgetter per row when every column is
-    there and no row is short; that reads each cell once, where a list per column would walk
-    all the rows once per column."""
-    cols = [frame.columns[k][1] if k in frame.columns else None for k in keys]
-    rows = frame.rows
-    if None not in cols and (not rows or min(map(len, rows)) > max(cols)):  # type: ignore[type-var]
-        return map(itemgetter(*cols), rows)
-    return zip(*(frame.column(k) for k in keys), strict=True)
 
 
 def _number_reader() -> Callable[[object], object]:
@@ -833,7 +832,8 @@ def _to_score_input(tables: Tables, lang: str) -> ScoreInput:
     adjustments = _read_adjustments(tables.get("kb_adjustments"), known_codes, known_ids,
                                     problems, where)
     rules = RuleSet(indicators=tuple(indicators), **settings)
-    inp = ScoreInput(rules, tuple(employees), tuple(facts), tuple(overrides), tuple(adjustments))
+    inp = ScoreInput(rules, tuple(employees), facts if isinstance(facts, tuple) else tuple(facts),
+                     tuple(overrides), tuple(adjustments))  # `_clean_data`: a tuple already
     if problems:
         # Every problem at once (issue #14): the engine's checks of what did parse go in the
         # same report, except those a cell problem already explains.
@@ -1182,74 +1182,122 @@ _DATA_KEYS = ("employee_id", "indicator", "field", "fetched_at", "period", "valu
 
 
 def _clean_data(frame: TableFrame, indicators: dict[str, Indicator], codes: set[str] | None,
-                ids: set[str] | None, period: str, where: _Located) -> list[Fact] | None:
-    """`_read_data` of a table with nothing to report; None otherwise."""
-    has_fetched = frame.has("fetched_at")
-    rating = {code: ind.rule == "rating" for code, ind in indicators.items()}
-    number = _number_reader()
-    # Cells already seen to be fine. Only text and datetimes go in: a set cannot tell
-    # True from 1 (a bool is a problem where a serial number is fine).
-    fine_moments: set[object] = set()
-    fine_periods: set[object] = set()
-    stale_of: dict[object, bool] = {}  # status cell -> stale? (text cells only, as above)
-    first: dict[tuple, int] = {}
-    facts = []
-    for i, (eid, code, name, moment, cell, raw, status, source) in enumerate(
-            _records(frame, _DATA_KEYS)):
-        eid = eid.strip() if eid.__class__ is str else _clean_text(eid)
-        code = code.strip() if code.__class__ is str else _clean_text(code)
-        name = name.strip() if name.__class__ is str else _clean_text(name)
-        if not eid or not code or name is None or (ids is not None and eid not in ids) \
-                or (codes is not None and code not in codes):
-            return None  # a blank, non-text or unknown key
-        key = (eid, code, name or "actual")
-        first[key] = i
-        if has_fetched and moment not in fine_moments:
-            cls = moment.__class__
-            if cls not in _PLAIN_CELLS or _moment(moment) is _BAD:
-                return None
-            if cls is str or cls is datetime:
-                fine_moments.add(moment)
-        if cell not in fine_periods:
-            cls = cell.__class__
-            row_period = _clean_period(cell) if cls in _PLAIN_CELLS else None
-            if row_period is None or (period and row_period and row_period != period):
-                return None
-            if cls is str or cls is datetime:
-                fine_periods.add(cell)
-        is_rating = rating.get(code)
-        if is_rating is None:
-            continue  # a known code whose rule is unreadable (reported in kb_rules)
-        if is_rating:  # ratings stay labels: `_Reader.text` of the cell
-            value = _clean_text(raw)
-            if value is None:  # an error, a date, TRUE ...: the reader decides
-                return None
-            value = value or None  # blank: missing data
-        else:
-            value = number(raw)
-            if value is _BAD:  # text, an error, a date, NaN ...: the reader decides
-                return None
-        if value is None:
-            continue  # blank value: missing data, handled by the indicator's policy
-        source = source.strip() if source.__class__ is str else _clean_text(source)
-        stale = stale_of.get(status)
-        if stale is None:
-            text = _clean_text(status)
-            if text is None or source is None:
-                return None
-            stale = bool(text) and _lookup(_STALE, text) == "stale"
-            if status.__class__ is str:
-                stale_of[status] = stale
-        elif source is None:
-            return None
-        facts.append(Fact(eid, code, value, key[2], source, stale))
-    if len(first) != len(frame):
+                ids: set[str] | None, period: str, where: _Located) -> tuple[Fact, ...] | None:
+    """`_read_data` of a table with nothing to report; None otherwise.
+
+    Column by column, no object per row until the facts: keys through `_key_column` (a
+    distinct-value map, set differences for unknown ids and codes), a value given twice by
+    the size of the key dict, dates, periods, statuses and sources checked once per
+    distinct cell, numbers converted once per distinct number. A check made on every row
+    where `_read_data` makes it only on the rows that become facts (status, source) can
+    only send more tables to the per-cell reader, never let a problem through."""
+    n = len(frame)
+    eids = _key_column(frame, "employee_id", ids)
+    code_col = _key_column(frame, "indicator", codes) if eids is not None else None
+    found = _text_column(frame.column("field")) if code_col is not None else None
+    if eids is None or code_col is None or found is None:
+        return None  # a blank, non-text or unknown key, or a field that is not text
+    names, distinct_names = found
+    if "" in distinct_names:  # no field: the measured value
+        names = [name or "actual" for name in names]
+    first = dict(zip(zip(eids, code_col, names, strict=True), range(n), strict=True))
+    if len(first) != n:
         return None  # a value given twice
+    if frame.has("fetched_at") and not _fine_cells(frame.passing_column("fetched_at"),
+                                                   _fine_moment):
+        return None
+    if not _fine_cells(frame.passing_column("period"), partial(_fine_period, period)):
+        return None
+    values = _data_values(frame.column("value"), list(map(_rule_kinds(indicators).get,
+                                                          code_col)))
+    if values is None:
+        return None
+    sources = _text_column(frame.column("source"))
+    statuses = _text_column(frame.passing_column("status"))
+    if sources is None or statuses is None:
+        return None  # an error, a date, TRUE ...: the reader decides
+    stale_of = {text: bool(text) and _lookup(_STALE, text) == "stale" for text in statuses[1]}
+    # iterators, not lists: 180,000 rows at 20,000 managers, and the facts hold it all
+    columns: list[Iterable] = [eids, code_col, values, names, sources[0],
+                               map(stale_of.__getitem__, statuses[0])]
+    if any(map(is_, values, repeat(None))):  # not `None in values`: a Decimal compared
+        # with None asks numbers.Rational. Blank values, or rows of a rule that could not
+        # be read: no fact.
+        keep = list(map(is_not, values, repeat(None)))
+        columns = [compress(column, keep) for column in columns]
     where.data = first
-    return facts
+    return tuple(map(Fact, *columns))  # at C speed: no Python frame per fact
 
 
-def _read_data(frame, indicators, codes, ids, period, problems, where) -> list[Fact]:
+def _fine_cells(column: list[object], fine: Callable[[object], bool]) -> bool:
+    """Whether `fine` holds for every cell of a column of plain cells, asked once per
+    distinct cell (equal numbers give the same date or period whatever their class)."""
+    distinct = set(column)
+    return _classes(column, distinct) <= _PLAIN_CLASSES and all(map(fine, distinct))
+
+
+def _fine_moment(cell: object) -> bool:
+    return _moment(cell) is not _BAD
+
+
+def _fine_period(period: str, cell: object) -> bool:
+    row_period = _clean_period(cell)
+    return row_period is not None and not (period and row_period and row_period != period)
+
+
+def _rule_kinds(indicators: dict[str, Indicator]) -> dict[str, bool]:
+    """Indicator code -> whether its values are ratings (labels, not numbers)."""
+    return {code: ind.rule == "rating" for code, ind in indicators.items()}
+
+
+_VALUE_CELLS = frozenset({float, int, str, _NONE_TYPE})
+
+
+def _data_values(column: list[object], ratings: list[bool | None]) -> list[object] | None:
+    """The value of each kb_data row as `_read_data` reads it -- a Decimal, a rating's label,
+    or None for no fact (a blank cell; a row whose indicator's rule could not be read, whose
+    cell is not even looked at: `ratings[i]` is None) -- or None when a cell would be
+    reported. `ratings[i]`: whether row i's indicator is a rating.
+
+    Numbers are converted once per distinct number (a month's 45,000 values hold ~7,500
+    distinct ones), by one memo per class of cell (1 and 1.0 are one key of a dict but two
+    Decimals), each cell looked up in its class's memo at C speed."""
+    kinds = list(map(type, column))
+    classes = set(kinds)
+    if not classes <= _VALUE_CELLS:
+        return None  # an error, a date, TRUE ...: the reader decides
+    number = _number_reader()
+    memos: dict[type, dict[object, object]] = {}
+    for cls in classes:
+        cells = set(column) if len(classes) == 1 else set(
+            compress(column, map(is_, kinds, repeat(cls))))
+        memos[cls] = {cell: number(cell) for cell in cells}
+    getters = {cls: memo.__getitem__ for cls, memo in memos.items()}
+    numbers = list(map(call, map(getters.__getitem__, kinds), column))
+    if 0.0 in memos.get(float, ()):  # -0.0 and 0.0 make one key but two Decimals
+        for i in compress(range(len(column)), map(eq, column, repeat(0.0))):
+            numbers[i] = number(column[i])  # (an int 0 reads the same either way)
+    rows = range(len(column))
+    if True in ratings:  # labels (a few rows: only the rating indicators')
+        for i in compress(rows, map(is_, ratings, repeat(True))):
+            numbers[i] = _rating_value(column[i])
+    if None in ratings:
+        for i in compress(rows, map(is_, ratings, repeat(None))):
+            numbers[i] = None
+    values = numbers
+    if any(map(is_, values, repeat(_BAD))):
+        return None  # text where a number belongs, NaN, too big ...: the reader decides
+    return values
+
+
+def _rating_value(cell: object) -> object:
+    """`_fact_value` of a rating cell with nothing to report: its label, None when blank;
+    _BAD for an error, a date ..."""
+    text = _clean_text(cell)
+    return _BAD if text is None else text or None
+
+
+def _read_data(frame, indicators, codes, ids, period, problems, where) -> Sequence[Fact]:
     if frame is None:
         return []
     try:

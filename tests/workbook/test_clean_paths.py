@@ -14,7 +14,7 @@ import datetime as dt
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from server.scoring.model import ValidationError
@@ -137,6 +137,7 @@ def test_clean_paths_run_on_clean_tables(monkeypatch) -> None:
         monkeypatch.setattr(contract, name, spy)
     inp = to_score_input(read_tables(book), "en")
     assert ran == {"_clean_roster": True, "_clean_targets": True, "_clean_data": True}
+    assert type(inp.facts) is tuple  # as `_clean_data` made it: not copied again
     assert [(f.employee_id, f.indicator, f.field, str(f.value), f.stale) for f in inp.facts] == [
         ("E1", "OUT", "actual", "87.5", False), ("E1", "TEAM", "actual", "A", True),
         ("E2", "OUT", "actual", "1", True), ("E3", "OUT", "actual", "-0.0", False)]
@@ -246,6 +247,57 @@ def test_number_column_is_the_number_reader_of_each_cell(column) -> None:
     if any(v is contract._BAD for v in want):
         assert got is None
     else:
+        assert _exact(got) == _exact(want)
+
+
+def _data_values_cell_by_cell(column: list[object], ratings: list[bool | None]
+                              ) -> list[object] | None:
+    """What `_read_data` makes of each kb_data value cell with nothing to report (None when
+    a cell would be reported): no fact for a rule that could not be read (the cell is not
+    looked at), a rating's label (None when blank), else the number reader's Decimal."""
+    number = contract._number_reader()
+    out: list[object] = []
+    for cell, rating in zip(column, ratings, strict=True):
+        if rating is None:
+            out.append(None)
+        elif rating:
+            text = contract._clean_text(cell)
+            out.append(contract._BAD if text is None else text or None)
+        else:
+            out.append(number(cell))
+    return None if any(v is contract._BAD for v in out) else out
+
+
+number_cell = st.one_of(
+    st.none(), st.integers(-3, 3), st.sampled_from([0, 0.0, -0.0, 1, 1.0, 2.5, 0.1, 1e20,
+                                                     10 ** 20]),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6))
+label_cell = st.one_of(st.none(), st.sampled_from(["", " ", "A", " B ", "★★☆", 1, 1.0]),
+                       st.text(max_size=2))
+value_row = st.one_of(  # mostly rows a value column holds, so the memo path runs
+    *[st.tuples(number_cell, st.just(False))] * 6, st.tuples(label_cell, st.just(True)),
+    st.tuples(any_cell, st.sampled_from([False, True, None])))
+
+
+@settings(max_examples=500, deadline=None)
+@given(cells=st.lists(value_row, max_size=25))
+@example(cells=[(0.0, False), (-0.0, False), (1, False), (1.0, False), (" A ", True)])
+@example(cells=[(-0.0, False), (0, False), (0.0, True), (float("nan"), None)])
+def test_data_values_are_read_as_cell_by_cell(cells) -> None:
+    """The kb_data value column read by class memo is each cell read on its own, exactly
+    (1 and 1.0, 0.0 and -0.0 apart); a column the per-cell reading would report is never
+    taken (it may give up on more: a TRUE in a row of an unreadable rule, say)."""
+    column = [cell for cell, _ in cells]
+    ratings = [rating for _, rating in cells]
+    if _unhashable(column):
+        return
+    got = contract._data_values(column, ratings)
+    want = _data_values_cell_by_cell(column, ratings)
+    if want is None:
+        assert got is None
+    elif set(map(type, column)) <= contract._VALUE_CELLS:
+        assert got is not None and _exact(got) == _exact(want)
+    elif got is not None:
         assert _exact(got) == _exact(want)
 
 
