@@ -62,7 +62,8 @@ class TableFrame:
     C-level pass and kept, so columns nobody reads (the ones the server writes back, HR's
     notes) are never touched. (`frame` gives the same as a pandas DataFrame, built on first
     use: reading 100,000 cells one by one through pandas cost seconds, plain lists
-    microseconds.)
+    microseconds.) When the sheet is the server's copy of a sheet sent by digest, its
+    columns are there already (`SheetSnapshot.columns`): a column is a slice of one.
     """
 
     spec: TableSpec
@@ -75,6 +76,10 @@ class TableFrame:
     rows: list[list[object]]  # the non-blank body rows, whole sheet rows
     excel_rows: list[int]
     n_body_rows: int = 0  # data rows in the table, blank ones included
+    # The sheet's own columns and the body's first sheet row, when `rows` are that sheet's
+    # rows from there on, none left out (a stored copy without blank rows)
+    sheet_columns: list[list[object]] | None = field(default=None, repr=False, compare=False)
+    first_row: int = 0
     _columns: dict[str, list[object]] = field(default_factory=dict, repr=False, compare=False)
     _frame: Any = field(default=None, repr=False, compare=False)
 
@@ -108,8 +113,15 @@ class TableFrame:
             found = self.columns.get(key)
             if found is None:
                 return [None] * len(self.excel_rows)
-            values = self._columns[key] = _sheet_column(self.rows, found[1])
+            values = self._columns[key] = self._cut(found[1])
         return values
+
+    def _cut(self, col: int) -> list[object]:
+        """Sheet column `col` over the frame's rows."""
+        source = self.sheet_columns
+        if source is not None and col < len(source):
+            return source[col][self.first_row: self.first_row + len(self.rows)]
+        return _sheet_column(self.rows, col)
 
     def passing_column(self, key: str) -> list[object]:
         """`column(key)`, not kept when it was not cut out before: for a column read once
@@ -120,7 +132,7 @@ class TableFrame:
         found = self.columns.get(key)
         if found is None:
             return [None] * len(self.excel_rows)
-        return _sheet_column(self.rows, found[1])
+        return self._cut(found[1])
 
     def has(self, key: str) -> bool:
         return key in self.columns
@@ -271,7 +283,11 @@ def _read_table(spec, sheet_name, sheet_index, sheet, table, lang: str = "zh"
     rows = sheet.values[first: first + n_body]  # rows the client did not send are blank
     # HR's extra columns count too: a row with only a note in it is not blank.
     cols = [*(col for _, col in columns.values()), *extra.values()]
-    blank, first_column = _blank_rows(rows, cols)
+    # a stored copy's columns are as long as its rows, each row as wide as the widest
+    copied = sheet.columns if sheet.columns is not None and len(rows) == n_body else None
+    blank, first_column = _blank_rows(
+        rows, cols, copied[cols[0]][first: first + n_body] if copied and cols
+        and cols[0] < len(copied) else None)
     if blank:  # wholly blank rows are spacing, not data
         keep = [i for i in range(len(rows)) if i not in blank]
         rows = [rows[i] for i in keep]
@@ -279,7 +295,8 @@ def _read_table(spec, sheet_name, sheet_index, sheet, table, lang: str = "zh"
     else:
         excel_rows = list(range(first + 1, first + 1 + len(rows)))
     frame = TableFrame(spec, sheet_name, sheet_index, header_ref.row, table.range.col,
-                       columns, extra, rows, excel_rows, n_body)
+                       columns, extra, rows, excel_rows, n_body,
+                       sheet_columns=None if blank else copied, first_row=first)
     if not blank and columns and first_column is not None:
         # the first column, cut out to find blank rows, is the frame's column as it is
         frame._columns[next(iter(columns))] = first_column
@@ -364,7 +381,7 @@ def _sheet_column(rows: list[list[object]], col: int) -> list[object]:
         return [row[col] if len(row) > col else None for row in rows]
 
 
-def _blank_rows(rows: list[list[object]], cols: list[int]
+def _blank_rows(rows: list[list[object]], cols: list[int], first: list[object] | None = None
                 ) -> tuple[set[int], list[object] | None]:
     """Indexes of the rows whose cells in `cols` are all None or blank text, and column
     `cols[0]` of `rows` (None when `cols` is empty).
@@ -374,7 +391,8 @@ def _blank_rows(rows: list[list[object]], cols: list[int]
     rows still blank so far."""
     if not cols:
         return set(range(len(rows))), None
-    first = _sheet_column(rows, cols[0])
+    if first is None:
+        first = _sheet_column(rows, cols[0])
     try:
         if not _has_blank(set(first)):
             return set(), first

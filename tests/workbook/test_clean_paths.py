@@ -433,3 +433,49 @@ def test_negative_zero_keeps_its_sign_in_every_column_reader() -> None:
 def test_has_blank_is_the_per_value_blank_test(values) -> None:
     assert contract._has_blank(values) == any(
         v is None or (v.__class__ is str and not v.strip()) for v in values)
+
+
+TEMPLATE = __import__("pathlib").Path(__file__).resolve().parents[2] / "workbook_templates" \
+    / "manufacturing.xlsx"
+
+
+@pytest.mark.skipif(not TEMPLATE.is_file(), reason="templates not built yet")
+@pytest.mark.parametrize("blank_row", [None, 3], ids=["copies as they are", "a blank row"])
+def test_tables_read_from_stored_copies_are_the_tables_sent(blank_row):
+    """A sheet sent by digest is the server's copy (server/xlwire/digest.py), whose columns
+    the frames slice instead of cutting them out of the rows: every table reads as it does
+    from the same sheets sent with values, blank rows (left out) and all."""
+    import json
+
+    from addin.headless import workbook_to_payload
+    from server.xlwire import digest as wire_digest
+    from server.xlwire.protocol import parse_payload
+
+    payload = workbook_to_payload(TEMPLATE)
+    if blank_row is not None:  # a wholly blank row in each digested table's body
+        for sheet in payload["sheets"]:
+            if any(t["name"] in wire_digest.DIGESTED_TABLES for t in sheet["tables"]) \
+                    and len(sheet["values"]) > blank_row:
+                sheet["values"][blank_row] = [""] * len(sheet["values"][blank_row])
+    sent = json.dumps(payload, ensure_ascii=False).encode()
+    copies = {}
+    for copy in wire_digest.AfterAnswer(parse_payload(bytearray(sent)), {}).apply([]):
+        copy.compute_digest()
+        copies[copy.name] = bytearray(copy.to_bytes())
+    assert len(copies) == 4
+    for sheet in payload["sheets"]:
+        if sheet["name"] in copies:
+            sheet["values"], sheet["tables"], sheet["pictures"] = [[]], [], []
+    by_digest = parse_payload(bytearray(json.dumps(payload, ensure_ascii=False).encode()),
+                              copies)
+    assert sum(s.columns is not None for s in by_digest.sheets) == 4
+    mine, theirs = read_tables(by_digest), read_tables(parse_payload(bytearray(sent)))
+    assert set(mine.frames) == set(theirs.frames) and mine.problems == theirs.problems
+    for name, frame in theirs.frames.items():
+        other = mine.frames[name]
+        if name in ("kb_data", "kb_adjustments"):  # sliced from the copy's columns
+            assert (other.sheet_columns is not None) == (blank_row is None)
+        assert other.excel_rows == frame.excel_rows, name
+        assert {k: list(map(repr, v)) for k, v in other.data.items()} == \
+            {k: list(map(repr, v)) for k, v in frame.data.items()}, name
+        assert other.passing_column("status") == frame.passing_column("status")
