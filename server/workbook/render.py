@@ -198,24 +198,24 @@ def _shown(value: object) -> object:
     return value
 
 
-_FEW_DISTINCT_SAMPLE = 256
 _HASHED_BY_VALUE = frozenset({Decimal, str, type(None)})  # no two of these types compare equal
 
 
 def _shown_column(values: list[object]) -> list[object]:
-    """`_shown` over a column (a new list). A column of few distinct objects (the engine
-    shares weights, targets and zero adjustments between lines) is converted once per
-    distinct value: a Decimal caches its hash, so the lookups are cheap, while hashing fresh
-    Decimals once each would cost more than converting them, cell by cell."""
-    sample = values[:_FEW_DISTINCT_SAMPLE]
-    if 4 * len(set(map(id, sample))) <= len(sample) and \
-            set(map(type, values)) <= _HASHED_BY_VALUE:
-        try:  # equal Decimals (1.0, 1.00; 0, -0) convert to the same float
-            of = {v: _shown(v) for v in set(values)}
-        except TypeError:  # a signalling NaN cannot be hashed: cell by cell, as before
+    """`_shown` over a column (a new list). A column of repeated values (weights, targets,
+    the zero adjustment; the contract's figures, which the engine's lines share) is
+    converted once per distinct value: equal Decimals (1.0, 1.00; 0, -0) convert to the same
+    float, and a float from a Decimal costs ~5x a hash lookup. A column of values mostly
+    distinct, or of other types (1 == 1.0 == True would share a conversion), cell by cell."""
+    if set(map(type, values)) <= _HASHED_BY_VALUE:
+        try:
+            distinct = set(values)
+        except TypeError:  # a signalling NaN cannot be hashed: cell by cell
             pass
         else:
-            return list(map(of.__getitem__, values))
+            if 2 * len(distinct) <= len(values):
+                of = {v: _shown(v) for v in distinct}
+                return list(map(of.__getitem__, values))
     D, shown = Decimal, _shown
     return [float(v) or 0.0 if v.__class__ is D else shown(v) for v in values]  # inlined
 

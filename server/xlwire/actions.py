@@ -310,7 +310,8 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
         held = {k for k in keys if k in write.unchanged}
         keys = [k for k in keys if k not in held]
         have = _sheet_columns(current, target, keys, n)
-        held |= {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]])}
+        held |= {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]],
+                                           _stored_classes(current, target.column_of[k]))}
     sent = [k for k in write.columns if k not in held]
     if clear_rows > 0:  # old links go with the values they were on (rangeClear)
         for key in write.hyperlinks:
@@ -410,10 +411,21 @@ def _excel_kind(cls: type) -> type:
     return float if cls is int else cls
 
 
-def _holds(have: list[object] | None, values: list[object], classes: set[type]) -> bool:
+def _stored_classes(sheet: SheetSnapshot, col: int) -> set[type] | None:
+    """The classes of every cell of column `col` of a sheet read from its stored copy (its
+    distinct values': a few), None for a sheet sent with values."""
+    stored = sheet.stored_columns
+    if stored is None or sheet.columns is None or col >= len(stored):
+        return None
+    return set(map(type, stored[col][2]))
+
+
+def _holds(have: list[object] | None, values: list[object], classes: set[type],
+           around: set[type] | None = None) -> bool:
     """Does the sheet hold exactly `values` (same values, same kinds of cell)? `have`: what
     it holds there (`_sheet_columns`; None for a new column or a short row), `classes`: the
-    set of the value classes. Checked at C speed."""
+    set of the value classes, `around`: when known, a set of classes that includes those of
+    `have` (`_stored_classes`: the whole column's). Checked at C speed."""
     if have is None or len(have) != len(values) or not values or have != values:
         return False
     # Equal text is text on both sides (a str equals nothing else); numbers are one kind of
@@ -421,6 +433,8 @@ def _holds(have: list[object] | None, values: list[object], classes: set[type]) 
     # kinds are compared cell by cell only when a bool is on either side.
     if classes <= _TEXT_OR_EMPTY:
         return True
+    if around is not None and (classes | around) - _TEXT_OR_EMPTY <= _NUMBERS:
+        return True  # no bool on either side: without a pass over `have`
     held = set(map(type, have))
     if (classes | held) - _TEXT_OR_EMPTY <= _NUMBERS:
         return True
@@ -480,7 +494,7 @@ def check_writable(book: BookSnapshot, plan: WritePlan,
                 f"This workbook has no table named {_label(spec, write.table)}. Use a kpibook "
                 "template, or restore the table (Table Design > Table Name).")
     meta = dict(plan.meta)
-    if _links_stamp(plan.tables) is not None:
+    if any(write.hyperlinks for write in plan.tables):  # a stamp is written: not its digest
         meta[LINKS_KEY] = ""
     if meta:
         _meta_actions(_meta_table(book), meta, [])

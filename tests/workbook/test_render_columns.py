@@ -359,6 +359,8 @@ SHARED = [Decimal("1.0"), Decimal("1.00"), Decimal("-0"), Decimal("0.00"), Decim
 @pytest.mark.parametrize("column", [
     SHARED * 100,  # few distinct objects: converted once per value
     [Decimal(n) / 7 for n in range(300)],  # fresh objects: cell by cell
+    # fresh objects of repeated values (a contract's figures): once per value
+    [Decimal(n % 40 - 20) / 8 for n in range(400)] + [Decimal("-0.0"), Decimal("0E+2")] * 3,
     [*SHARED, 1, 1.0, True] * 100,  # 1 == 1.0 == True == Decimal(1): never by value
     [Decimal("sNaN"), *SHARED[:1] * 300],  # a signalling NaN cannot be hashed
     [], [None] * 5,
