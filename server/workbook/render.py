@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import chain, compress, repeat
+from itertools import chain, compress, islice, repeat
 from operator import and_, attrgetter, is_, is_not, itemgetter, not_
 
 from server.gcpause import cycle_collector_paused
@@ -358,12 +358,18 @@ def _explanation_links(lines: _Lines, fact_link: Callable[[str, str | None], str
     """One URL (or None) per kb_scores row (`lines`: its lines), in `_scores_write`'s row
     order; a line with no explanation text gets no link (a hyperlink needs text to click).
     None when more than LINE_LINK_LIMIT rows would get one: they are not built at all."""
-    keys = list(zip(lines.column("employee_id"), lines.column("indicator"), strict=True))
-    wanted = list(map(bool, lines.column("explanation")))  # a line with text, at C speed
+    eids, codes = lines.column("employee_id"), lines.column("indicator")
+    texts = lines.column("explanation")
+    # More than the limit? Counted until one past it (a month of 43,000 linked lines: its
+    # first 5,001 keys only), at C speed: a line with text, then its key among `linked`.
+    with_text = compress(zip(eids, codes, strict=True), texts)
+    some = with_text if linked is None else filter(linked.__contains__, with_text)
+    if next(islice(some, LINE_LINK_LIMIT, None), None) is not None:
+        return None
+    keys = list(zip(eids, codes, strict=True))
+    wanted = list(map(bool, texts))  # a line with text
     if linked is not None:
         wanted = list(map(and_, wanted, map(linked.__contains__, keys)))
-    if sum(wanted) > LINE_LINK_LIMIT:
-        return None
     return [fact_link(*key) if ok else None for key, ok in zip(keys, wanted, strict=True)]
 
 
