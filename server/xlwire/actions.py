@@ -311,7 +311,7 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
         keys = [k for k in keys if k not in held]
         have = _sheet_columns(current, target, keys, n)
         held |= {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]],
-                                           _stored_classes(current, target.column_of[k]))}
+                                           current, target.column_of[k])}
     sent = [k for k in write.columns if k not in held]
     if clear_rows > 0:  # old links go with the values they were on (rangeClear)
         for key in write.hyperlinks:
@@ -421,11 +421,11 @@ def _stored_classes(sheet: SheetSnapshot, col: int) -> set[type] | None:
 
 
 def _holds(have: list[object] | None, values: list[object], classes: set[type],
-           around: set[type] | None = None) -> bool:
+           sheet: SheetSnapshot | None = None, col: int = 0) -> bool:
     """Does the sheet hold exactly `values` (same values, same kinds of cell)? `have`: what
     it holds there (`_sheet_columns`; None for a new column or a short row), `classes`: the
-    set of the value classes, `around`: when known, a set of classes that includes those of
-    `have` (`_stored_classes`: the whole column's). Checked at C speed."""
+    set of the value classes; `sheet`, `col`: where `have` comes from (a stored copy tells
+    the classes of a column's cells without a pass over them). Checked at C speed."""
     if have is None or len(have) != len(values) or not values or have != values:
         return False
     # Equal text is text on both sides (a str equals nothing else); numbers are one kind of
@@ -433,8 +433,9 @@ def _holds(have: list[object] | None, values: list[object], classes: set[type],
     # kinds are compared cell by cell only when a bool is on either side.
     if classes <= _TEXT_OR_EMPTY:
         return True
+    around = _stored_classes(sheet, col) if sheet is not None else None
     if around is not None and (classes | around) - _TEXT_OR_EMPTY <= _NUMBERS:
-        return True  # no bool on either side: without a pass over `have`
+        return True  # no bool on either side (`around` includes `have`'s classes)
     held = set(map(type, have))
     if (classes | held) - _TEXT_OR_EMPTY <= _NUMBERS:
         return True
@@ -693,7 +694,10 @@ def _links_stamp(writes: Iterable[TableWrite]) -> str | None:
     digest = hashlib.sha256()
     for table, key, links in sorted(linked, key=itemgetter(0, 1)):
         digest.update(f"{table}\x1f{key}\x1f{len(links)}\x1e".encode())
-        digest.update("\n".join(map(str, links)).encode())  # None -> "None": no URL
+        if links.count(None) == len(links):  # no URL on any row: the same text, at once
+            digest.update("\n".join(["None"] * len(links)).encode())
+        else:
+            digest.update("\n".join(map(str, links)).encode())  # None -> "None": no URL
         digest.update(b"\x1d")
     return digest.hexdigest()[:32]
 

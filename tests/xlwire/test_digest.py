@@ -148,12 +148,12 @@ def test_a_column_copy_parses_to_the_cells_of_the_json_copy(rows):
         # and holds the same answer columns: from the copy, the classes of the cells come
         # from its distinct values (`_stored_classes`), never a pass over the cells
         for key, have in old_cols.items():
-            around = _stored_classes(new, target.column_of[key])
-            assert around is not None and _stored_classes(old, target.column_of[key]) is None
+            col = target.column_of[key]
+            assert _stored_classes(new, col) is not None and _stored_classes(old, col) is None
             for values in _answer_columns(have):
                 classes = set(map(type, values))
-                assert _holds(new_cols[key], values, classes, around) == \
-                    _holds(have, values, classes)
+                assert _holds(new_cols[key], values, classes, new, col) == \
+                    _holds(have, values, classes, old, col) == _holds(have, values, classes)
 
 
 def _answer_columns(have: list) -> list[list]:
