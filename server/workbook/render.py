@@ -100,9 +100,10 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
             all_points = [None] * len(applicable)
             deque(map(all_points.__setitem__, compress(range(len(applicable)), applicable),
                       done), maxlen=0)
-        points = every.column("points")
-        for n in compress(range(len(applicable)), map(not_, applicable)):  # n/a: a few
-            all_points[n] = _shown(points[n])
+        # the lines that do not apply (a few thousand at 5,000 managers), set at C speed
+        not_applicable = list(compress(range(len(applicable)), map(not_, applicable)))
+        shown = _shown_column(list(map(every.column("points").__getitem__, not_applicable)))
+        deque(map(all_points.__setitem__, not_applicable, shown), maxlen=0)
     summary = _summary_write(result, inp, lang, all_points)
     if fact_link is not None:
         links = _explanation_links(lines, fact_link, linked)
@@ -364,8 +365,11 @@ def _explanation_links(lines: _Lines, fact_link: Callable[[str, str | None], str
     # first 5,001 keys only), at C speed: a line with text, then its key among `linked`.
     with_text = compress(zip(eids, codes, strict=True), texts)
     some = with_text if linked is None else filter(linked.__contains__, with_text)
-    if next(islice(some, LINE_LINK_LIMIT, None), None) is not None:
+    found = len(list(islice(some, LINE_LINK_LIMIT + 1)))
+    if found > LINE_LINK_LIMIT:
         return None
+    if not found:  # no line links (no facts stored for the month): no key made
+        return [None] * len(texts)
     keys = list(zip(eids, codes, strict=True))
     wanted = list(map(bool, texts))  # a line with text
     if linked is not None:
@@ -455,8 +459,12 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
             extra = [k for k in existing if k not in wanted_set]  # never drop typed input
         data = [list(have[k]) for k in ("employee_id", "name", "department", "indicator",
                                          "indicator_name", "base_points", "points")]
-        data.append([adjusted if a else s for a, s in
-                     zip(line_adjustments, have["status"], strict=True)])
+        status = list(have["status"])
+        if len(line_adjustments) != len(status):
+            raise ValueError("one adjustment per kb_scores row")
+        for n in compress(range(len(status)), line_adjustments):  # the adjusted lines: few
+            status[n] = adjusted
+        data.append(status)
         fills = list(scores.row_fills or [None] * len(line_adjustments))
     else:
         typed_eids, typed_codes, typed_points, typed_reasons = _typed_rows(tables)
