@@ -182,10 +182,11 @@ def _as_javascript_reads(payload: dict) -> dict:
     return payload
 
 
-def child_flask(n: int, runs: int) -> dict:
-    """POST /xl/score through Flask at `n` in this process: New period, a first Score by a
-    client that speaks digests (its answer stamps kb_meta `sheet_digests`), then `runs`
-    presses again by digest and `runs` with values, CPU and wall per press."""
+def flask_rescore(n: int) -> tuple:
+    """A Flask test client at `n` with the month's re-score bodies as the product's clients
+    send them: New period, a first Score by a client that speaks digests (its answer stamps
+    kb_meta `sheet_digests`), then one more. Returns (client, headers, base, bodies) where
+    bodies maps "digest" and "values" to (request body, extra headers)."""
     import copy
 
     import bench_protocol as bp
@@ -217,7 +218,16 @@ def child_flask(n: int, runs: int) -> dict:
     bodies = {"digest": (json.dumps(by_digest, ensure_ascii=False).encode(),
                          {wire_digest.DIGESTS_HEADER: digests}),
               "values": (json.dumps(payload, ensure_ascii=False).encode(), {})}
-    del payload, by_digest
+    return client, headers, base, bodies
+
+
+def child_flask(n: int, runs: int) -> dict:
+    """POST /xl/score through Flask at `n` in this process (flask_rescore): `runs` presses
+    again by digest and `runs` with values, CPU and wall per press."""
+    from server.xlwire import digest as wire_digest
+
+    client, headers, base, bodies = flask_rescore(n)
+    digests = bodies["digest"][1][wire_digest.DIGESTS_HEADER]
     out: dict[str, object] = {"digested_sheets": digests.count("=")}
     for mode, (data, extra) in bodies.items():
         cpus, walls = [], []

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from itertools import chain, compress, repeat
+from itertools import chain, compress, islice, repeat
 from operator import and_, attrgetter, is_, is_not, itemgetter, not_
 
 from server.gcpause import cycle_collector_paused
@@ -100,9 +100,10 @@ def _score_plan(result: ScoreResult, inp: ScoreInput, tables: Tables, lang: str,
             all_points = [None] * len(applicable)
             deque(map(all_points.__setitem__, compress(range(len(applicable)), applicable),
                       done), maxlen=0)
-        points = every.column("points")
-        for n in compress(range(len(applicable)), map(not_, applicable)):  # n/a: a few
-            all_points[n] = _shown(points[n])
+        # the lines that do not apply (a few thousand at 5,000 managers), set at C speed
+        not_applicable = list(compress(range(len(applicable)), map(not_, applicable)))
+        shown = _shown_column(list(map(every.column("points").__getitem__, not_applicable)))
+        deque(map(all_points.__setitem__, not_applicable, shown), maxlen=0)
     summary = _summary_write(result, inp, lang, all_points)
     if fact_link is not None:
         links = _explanation_links(lines, fact_link, linked)
@@ -198,24 +199,24 @@ def _shown(value: object) -> object:
     return value
 
 
-_FEW_DISTINCT_SAMPLE = 256
 _HASHED_BY_VALUE = frozenset({Decimal, str, type(None)})  # no two of these types compare equal
 
 
 def _shown_column(values: list[object]) -> list[object]:
-    """`_shown` over a column (a new list). A column of few distinct objects (the engine
-    shares weights, targets and zero adjustments between lines) is converted once per
-    distinct value: a Decimal caches its hash, so the lookups are cheap, while hashing fresh
-    Decimals once each would cost more than converting them, cell by cell."""
-    sample = values[:_FEW_DISTINCT_SAMPLE]
-    if 4 * len(set(map(id, sample))) <= len(sample) and \
-            set(map(type, values)) <= _HASHED_BY_VALUE:
-        try:  # equal Decimals (1.0, 1.00; 0, -0) convert to the same float
-            of = {v: _shown(v) for v in set(values)}
-        except TypeError:  # a signalling NaN cannot be hashed: cell by cell, as before
+    """`_shown` over a column (a new list). A column of repeated values (weights, targets,
+    the zero adjustment; the contract's figures, which the engine's lines share) is
+    converted once per distinct value: equal Decimals (1.0, 1.00; 0, -0) convert to the same
+    float, and a float from a Decimal costs ~5x a hash lookup. A column of values mostly
+    distinct, or of other types (1 == 1.0 == True would share a conversion), cell by cell."""
+    if set(map(type, values)) <= _HASHED_BY_VALUE:
+        try:
+            distinct = set(values)
+        except TypeError:  # a signalling NaN cannot be hashed: cell by cell
             pass
         else:
-            return list(map(of.__getitem__, values))
+            if 2 * len(distinct) <= len(values):
+                of = {v: _shown(v) for v in distinct}
+                return list(map(of.__getitem__, values))
     D, shown = Decimal, _shown
     return [float(v) or 0.0 if v.__class__ is D else shown(v) for v in values]  # inlined
 
@@ -358,12 +359,21 @@ def _explanation_links(lines: _Lines, fact_link: Callable[[str, str | None], str
     """One URL (or None) per kb_scores row (`lines`: its lines), in `_scores_write`'s row
     order; a line with no explanation text gets no link (a hyperlink needs text to click).
     None when more than LINE_LINK_LIMIT rows would get one: they are not built at all."""
-    keys = list(zip(lines.column("employee_id"), lines.column("indicator"), strict=True))
-    wanted = list(map(bool, lines.column("explanation")))  # a line with text, at C speed
+    eids, codes = lines.column("employee_id"), lines.column("indicator")
+    texts = lines.column("explanation")
+    # More than the limit? Counted until one past it (a month of 43,000 linked lines: its
+    # first 5,001 keys only), at C speed: a line with text, then its key among `linked`.
+    with_text = compress(zip(eids, codes, strict=True), texts)
+    some = with_text if linked is None else filter(linked.__contains__, with_text)
+    found = len(list(islice(some, LINE_LINK_LIMIT + 1)))
+    if found > LINE_LINK_LIMIT:
+        return None
+    if not found:  # no line links (no facts stored for the month): no key made
+        return [None] * len(texts)
+    keys = list(zip(eids, codes, strict=True))
+    wanted = list(map(bool, texts))  # a line with text
     if linked is not None:
         wanted = list(map(and_, wanted, map(linked.__contains__, keys)))
-    if sum(wanted) > LINE_LINK_LIMIT:
-        return None
     return [fact_link(*key) if ok else None for key, ok in zip(keys, wanted, strict=True)]
 
 
@@ -449,8 +459,12 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
             extra = [k for k in existing if k not in wanted_set]  # never drop typed input
         data = [list(have[k]) for k in ("employee_id", "name", "department", "indicator",
                                          "indicator_name", "base_points", "points")]
-        data.append([adjusted if a else s for a, s in
-                     zip(line_adjustments, have["status"], strict=True)])
+        status = list(have["status"])
+        if len(line_adjustments) != len(status):
+            raise ValueError("one adjustment per kb_scores row")
+        for n in compress(range(len(status)), line_adjustments):  # the adjusted lines: few
+            status[n] = adjusted
+        data.append(status)
         fills = list(scores.row_fills or [None] * len(line_adjustments))
     else:
         typed_eids, typed_codes, typed_points, typed_reasons = _typed_rows(tables)

@@ -310,7 +310,8 @@ def _body_actions(write: TableWrite, target: _Target, actions: list[Action],
         held = {k for k in keys if k in write.unchanged}
         keys = [k for k in keys if k not in held]
         have = _sheet_columns(current, target, keys, n)
-        held |= {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]])}
+        held |= {k for k in keys if _holds(have.get(k), columns[index[k]], classes[index[k]],
+                                           current, target.column_of[k])}
     sent = [k for k in write.columns if k not in held]
     if clear_rows > 0:  # old links go with the values they were on (rangeClear)
         for key in write.hyperlinks:
@@ -410,10 +411,21 @@ def _excel_kind(cls: type) -> type:
     return float if cls is int else cls
 
 
-def _holds(have: list[object] | None, values: list[object], classes: set[type]) -> bool:
+def _stored_classes(sheet: SheetSnapshot, col: int) -> set[type] | None:
+    """The classes of every cell of column `col` of a sheet read from its stored copy (its
+    distinct values': a few), None for a sheet sent with values."""
+    stored = sheet.stored_columns
+    if stored is None or sheet.columns is None or col >= len(stored):
+        return None
+    return set(map(type, stored[col][2]))
+
+
+def _holds(have: list[object] | None, values: list[object], classes: set[type],
+           sheet: SheetSnapshot | None = None, col: int = 0) -> bool:
     """Does the sheet hold exactly `values` (same values, same kinds of cell)? `have`: what
     it holds there (`_sheet_columns`; None for a new column or a short row), `classes`: the
-    set of the value classes. Checked at C speed."""
+    set of the value classes; `sheet`, `col`: where `have` comes from (a stored copy tells
+    the classes of a column's cells without a pass over them). Checked at C speed."""
     if have is None or len(have) != len(values) or not values or have != values:
         return False
     # Equal text is text on both sides (a str equals nothing else); numbers are one kind of
@@ -421,6 +433,9 @@ def _holds(have: list[object] | None, values: list[object], classes: set[type]) 
     # kinds are compared cell by cell only when a bool is on either side.
     if classes <= _TEXT_OR_EMPTY:
         return True
+    around = _stored_classes(sheet, col) if sheet is not None else None
+    if around is not None and (classes | around) - _TEXT_OR_EMPTY <= _NUMBERS:
+        return True  # no bool on either side (`around` includes `have`'s classes)
     held = set(map(type, have))
     if (classes | held) - _TEXT_OR_EMPTY <= _NUMBERS:
         return True
@@ -443,14 +458,20 @@ def _fill_actions(write: TableWrite, target: _Target, n: int, actions: list[Acti
                     ref = RangeRef(target.first_body_row + r, start, end - r, length)
                     actions.append(set_range_color(target.sheet, ref, color))
     by_cell: dict[tuple[str, int], list[int]] = {}
+    column_of = target.column_of
     for (row, key), color in write.cell_fills.items():
-        if key not in target.column_of or not 0 <= row < n:
+        if key not in column_of or not 0 <= row < n:
             raise ValueError(f"{write.table}: cell fill for unknown cell ({row}, {key!r})")
-        by_cell.setdefault((color, target.column_of[key]), []).append(row)
+        by_cell.setdefault((color, column_of[key]), []).append(row)
+    # kb_summary's grade cells: thousands of ranges, each action made straight (the dict
+    # `set_range_color` makes, without a RangeRef each)
+    sheet, first = target.sheet, target.first_body_row
     for (color, col), rows in sorted(by_cell.items()):
-        for start, length in _runs(sorted(rows)):
-            ref = RangeRef(target.first_body_row + start, col, length, 1)
-            actions.append(set_range_color(target.sheet, ref, color))
+        args = [_hex_color(color)]
+        actions.extend({"func": "setRangeColor", "args": list(args), "values": None,
+                        "sheet_position": sheet, "start_row": first + start,
+                        "start_column": col, "row_count": length, "column_count": 1}
+                       for start, length in _runs(sorted(rows)))
 
 
 def _caption(spec: TableSpec, write: TableWrite, key: str) -> str:
@@ -480,7 +501,7 @@ def check_writable(book: BookSnapshot, plan: WritePlan,
                 f"This workbook has no table named {_label(spec, write.table)}. Use a kpibook "
                 "template, or restore the table (Table Design > Table Name).")
     meta = dict(plan.meta)
-    if _links_stamp(plan.tables) is not None:
+    if any(write.hyperlinks for write in plan.tables):  # a stamp is written: not its digest
         meta[LINKS_KEY] = ""
     if meta:
         _meta_actions(_meta_table(book), meta, [])
@@ -679,7 +700,10 @@ def _links_stamp(writes: Iterable[TableWrite]) -> str | None:
     digest = hashlib.sha256()
     for table, key, links in sorted(linked, key=itemgetter(0, 1)):
         digest.update(f"{table}\x1f{key}\x1f{len(links)}\x1e".encode())
-        digest.update("\n".join(map(str, links)).encode())  # None -> "None": no URL
+        if links.count(None) == len(links):  # no URL on any row: the same text, at once
+            digest.update("\n".join(["None"] * len(links)).encode())
+        else:
+            digest.update("\n".join(map(str, links)).encode())  # None -> "None": no URL
         digest.update(b"\x1d")
     return digest.hexdigest()[:32]
 

@@ -128,3 +128,22 @@ def test_per_employee_links_are_held_too(scored, monkeypatch) -> None:
     assert _links(path) == {}
     again = _press(path, linked)
     assert not any(a["func"] in ("addHyperlink", "rangeClear") for a in again)
+
+
+@pytest.mark.parametrize("links", [[None] * 7, [], ["http://x/a", None, "http://x/b"],
+                                   ["http://x/a"] * 3, [None, "None"]])
+def test_the_stamp_of_links_without_any_url_is_that_of_every_link_spelt_out(links):
+    """Differential: the stamp of a column without a URL (counted at once) is the digest of
+    its links spelt out one by one, as every earlier answer stamped it."""
+    import hashlib
+
+    from server.xlwire.actions import _links_stamp
+    from server.xlwire.plan import TableWrite
+
+    write = TableWrite.from_columns("kb_scores", ["explanation"], [["t"] * len(links)])
+    write.hyperlinks = {"explanation": links}
+    digest = hashlib.sha256()
+    digest.update(f"kb_scores\x1fexplanation\x1f{len(links)}\x1e".encode())
+    digest.update("\n".join(str(link) for link in links).encode())
+    digest.update(b"\x1d")
+    assert _links_stamp([write]) == digest.hexdigest()[:32]

@@ -359,6 +359,8 @@ SHARED = [Decimal("1.0"), Decimal("1.00"), Decimal("-0"), Decimal("0.00"), Decim
 @pytest.mark.parametrize("column", [
     SHARED * 100,  # few distinct objects: converted once per value
     [Decimal(n) / 7 for n in range(300)],  # fresh objects: cell by cell
+    # fresh objects of repeated values (a contract's figures): once per value
+    [Decimal(n % 40 - 20) / 8 for n in range(400)] + [Decimal("-0.0"), Decimal("0E+2")] * 3,
     [*SHARED, 1, 1.0, True] * 100,  # 1 == 1.0 == True == Decimal(1): never by value
     [Decimal("sNaN"), *SHARED[:1] * 300],  # a signalling NaN cannot be hashed
     [], [None] * 5,
@@ -374,3 +376,41 @@ def test_shown_column_is_shown_cell_by_cell(column):
     bases = column[::-1]
     assert [repr(v) for v in _shown_like(column, bases, _shown_column(bases))] == want
     assert [repr(v) for v in _shown_like(column, column, _shown_column(column))] == want
+
+
+def _links_by_line(eids, codes, texts, fact_link, linked, limit):
+    """The reference of `_explanation_links`: every line looked at, then counted."""
+    keys = list(zip(eids, codes, strict=True))
+    wanted = [bool(t) and (linked is None or k in linked) for k, t in zip(keys, texts,
+                                                                          strict=True)]
+    if sum(wanted) > limit:
+        return None
+    return [fact_link(*k) if ok else None for k, ok in zip(keys, wanted, strict=True)]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_explanation_links_stop_counting_past_the_limit_with_the_same_answer(seed,
+                                                                            monkeypatch):
+    """Differential: the links (or None above LINE_LINK_LIMIT) are those of the reference,
+    at limits below, at and above the number of linked lines with text."""
+    from server.workbook import render
+    from server.workbook.render import _explanation_links, _Lines
+
+    rng = random.Random(seed)
+    n = rng.randint(0, 30)
+    eids = [f"E{rng.randint(1, 6)}" for _ in range(n)]
+    codes = [rng.choice(["K1", "K2", "K3"]) for _ in range(n)]
+    texts = [rng.choice(["", None, "why", "因为"]) for _ in range(n)]
+    pairs = set(zip(eids, codes, strict=True))
+    linked = rng.choice([None, set(), pairs, {p for p in pairs if rng.random() < 0.5}])
+    lines = _Lines(None, {"employee_id": eids, "indicator": codes, "explanation": texts}, n)
+
+    def fact_link(eid, code):
+        return f"/facts/{eid}/{code}"
+
+    counted = _links_by_line(eids, codes, texts, fact_link, linked, 10 ** 9)
+    k = sum(v is not None for v in counted)
+    for limit in sorted({0, max(k - 1, 0), k, k + 1, n}):
+        monkeypatch.setattr(render, "LINE_LINK_LIMIT", limit)
+        assert _explanation_links(lines, fact_link, linked) == \
+            _links_by_line(eids, codes, texts, fact_link, linked, limit)

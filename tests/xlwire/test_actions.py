@@ -219,3 +219,30 @@ def test_large_plan_is_split_into_client_sized_writes() -> None:
     writes = [a for a in actions if a["func"] == "setValues"]
     assert len(writes) == n // MAX_ROWS_PER_SETVALUES
     assert sum(a["row_count"] for a in writes) == n
+
+
+def test_cell_fills_are_the_actions_set_range_color_makes() -> None:
+    """Differential: the grade cells' colour actions, made straight as dicts, are those of
+    `set_range_color` for each run of rows of one colour in one column."""
+    import random
+
+    from server.xlwire.actions import _fill_actions, _runs, _Target, set_range_color
+    from server.xlwire.plan import TableWrite
+    from server.xlwire.snapshot import RangeRef
+
+    rng = random.Random(7)
+    n = 60
+    write = TableWrite.from_columns("kb_summary", ["employee_id", "grade", "total"],
+                                    [[f"E{i}" for i in range(n)], ["A"] * n, [1.0] * n])
+    write.cell_fills = {(r, k): rng.choice(["#C6E0B4", "#e2efda", "#DDEBF7"])
+                        for r in range(n) for k in ("grade", "total") if rng.random() < 0.7}
+    target = _Target(2, 5, {"employee_id": 0, "grade": 3, "total": 4})
+    got: list = []
+    _fill_actions(write, target, n, got)
+    by_cell: dict = {}
+    for (row, key), color in write.cell_fills.items():
+        by_cell.setdefault((color, target.column_of[key]), []).append(row)
+    want = [set_range_color(2, RangeRef(5 + start, col, length, 1), color)
+            for (color, col), rows in sorted(by_cell.items())
+            for start, length in _runs(sorted(rows))]
+    assert got == want and len(want) > 10

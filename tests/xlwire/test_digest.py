@@ -94,7 +94,7 @@ def test_stamp_placeholder_is_replaced_in_the_meta_write():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from server.xlwire.actions import _sheet_columns, _Target  # noqa: E402
+from server.xlwire.actions import _holds, _sheet_columns, _stored_classes, _Target  # noqa: E402
 from server.xlwire.digest import _read_back, _read_back_block  # noqa: E402
 
 _CELLS = st.one_of(st.booleans(), st.integers(-3, 3), st.sampled_from([0.0, 1.0, -2.5, 1e300]),
@@ -145,6 +145,28 @@ def test_a_column_copy_parses_to_the_cells_of_the_json_copy(rows):
         assert new_cols == old_cols
         assert {k: list(map(type, v)) for k, v in new_cols.items()} == \
             {k: list(map(type, v)) for k, v in old_cols.items()}
+        # and holds the same answer columns: from the copy, the classes of the cells come
+        # from its distinct values (`_stored_classes`), never a pass over the cells
+        for key, have in old_cols.items():
+            col = target.column_of[key]
+            assert _stored_classes(new, col) is not None and _stored_classes(old, col) is None
+            for values in _answer_columns(have):
+                classes = set(map(type, values))
+                assert _holds(new_cols[key], values, classes, new, col) == \
+                    _holds(have, values, classes, old, col) == _holds(have, values, classes)
+
+
+def _answer_columns(have: list) -> list[list]:
+    """Columns an answer might hold up against `have`: the very cells, and cells equal to
+    them of another kind (2 for 2.0, 1.0 for True, True for 1)."""
+    def other(v):
+        if v.__class__ is bool or v.__class__ is int:
+            return float(v)
+        if v.__class__ is float and v in (0.0, 1.0):
+            return bool(v)
+        return v
+    return [list(have), list(map(other, have)),
+            [int(v) if v.__class__ is float and v.is_integer() else v for v in have]]
 
 
 def test_a_copy_with_rows_of_different_widths_or_odd_cells_stays_json():
