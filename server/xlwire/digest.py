@@ -42,7 +42,7 @@ import orjson
 
 from server.workbook import schema
 from server.xlwire.cells import ERROR_CODES, has_dates, parse_iso_datetime
-from server.xlwire.snapshot import BookSnapshot, CellError, RangeRef, TableSnapshot
+from server.xlwire.snapshot import BookSnapshot, CellError, ColumnRows, RangeRef, TableSnapshot
 from server.xlwire.textsafe import from_wire_text, to_wire
 
 DIGESTS_HEADER = "Kpibook-Digests"
@@ -395,11 +395,12 @@ columns an answer leaves alone (`SheetCopy.to_bytes`)."""
 
 
 def decode_columns(stored: bytes | bytearray) -> tuple[
-        list[list[object]], list[list[object]], list[Any], list[StoredColumn]]:
+        ColumnRows, list[list[object]], list[Any], list[StoredColumn]]:
     """(rows, columns, tables, stored columns) of a copy `encode_columns` stored. Every cell
     of a column is its distinct value's object, and row r's cell c is column c's r-th: the
-    rows are built from the columns (one transposition), and the columns are kept for the
-    answer to compare its own columns with (server/xlwire/actions.py `_sheet_columns`)."""
+    rows are a view of the columns, each built when read (`ColumnRows`), and the columns are
+    what the contract slices its tables from and the answer compares its own columns with
+    (server/xlwire/actions.py `_sheet_columns`)."""
     start = len(COLUMNS_MAGIC)
     n_head = int.from_bytes(stored[start:start + 4], "little")
     start += 4
@@ -424,7 +425,7 @@ def decode_columns(stored: bytes | bytearray) -> tuple[
         kept.append((code, packed, distinct))
     if len(columns[0]) != head["n_rows"] or any(len(c) != head["n_rows"] for c in columns):
         raise ValueError("a stored copy's columns differ in length")
-    return list(map(list, zip(*columns, strict=True))), columns, head["tables"], kept
+    return ColumnRows(columns), columns, head["tables"], kept
 
 
 def is_columns(stored: bytes | bytearray) -> bool:
