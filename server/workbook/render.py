@@ -274,6 +274,10 @@ class _Lines:
                              for name in LINE_FIELDS}, sum(mask))
 
 
+def _same(values: list) -> list:
+    return values
+
+
 def _applicable(result: ScoreResult) -> list[IndicatorScore]:
     """The lines that get a kb_scores / kb_adjustments row, in result order."""
     return list(compress(result.lines, _Lines.of(result.lines).applicable()))
@@ -457,8 +461,11 @@ def _adjustments_write(result: ScoreResult, inp: ScoreInput, tables: Tables, lan
             existing = _first_wins(typed_eids, typed_codes, typed_points, typed_reasons)
             wanted_set = set(zip(have["employee_id"], have["indicator"], strict=True))
             extra = [k for k in existing if k not in wanted_set]  # never drop typed input
-        data = [list(have[k]) for k in ("employee_id", "name", "department", "indicator",
-                                         "indicator_name", "base_points", "points")]
+        # kb_scores' very lists when no row is added (a plan's lists are not edited; the
+        # actions look at a list two tables share once), copies to append rows to
+        copy = list if extra else _same
+        data = [copy(have[k]) for k in ("employee_id", "name", "department", "indicator",
+                                        "indicator_name", "base_points", "points")]
         status = list(have["status"])
         if len(line_adjustments) != len(status):
             raise ValueError("one adjustment per kb_scores row")
