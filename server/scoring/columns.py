@@ -37,6 +37,7 @@ import numpy as np
 from server.scoring.kernels import (
     column_points,
     decimals_of_cents,
+    formula_texts,
     per_distinct,
     ratio_texts,
     value_keys,
@@ -88,7 +89,8 @@ class _Column:
                  fields: list | None, groups: np.ndarray, params: list[tuple], scorers: int,
                  stale: list[bool], kernel: str | None = None,
                  cents: np.ndarray | None = None) -> None:
-        # kernel: "ratio" when every value is a Decimal of a ratio column (ratio_texts);
+        # kernel: "ratio" when every value is a Decimal of a ratio column (ratio_texts),
+        # "formula" for a formula column (formula_texts);
         # cents: the lines' points
         # group number g: weighting g // scorers, scorer g % scorers (0: the indicator's)
         self.positions, self.values, self.keys, self.fields = positions, values, keys, fields
@@ -112,6 +114,8 @@ class _Column:
         made = None
         if self.kernel == "ratio":
             made = ratio_texts(self.keys, self.groups, params, self.cents)
+        elif self.kernel == "formula":
+            made = formula_texts(values, fields, self.groups, params, self.cents)
         if made is not None:
             texts = made
             rest = np.flatnonzero(np.equal(made, None)).tolist()  # actual <= 0: the rule's
@@ -375,7 +379,8 @@ class ColumnRun:
             if any(stale):  # else False, as the grid starts
                 grid["stale"][positions] = _objects(stale, m)
             cents[positions] = line_cents
-            kernel = "ratio" if ind.rule == "ratio" and kinds == {Decimal} else None
+            kernel = ("ratio" if ind.rule == "ratio" and kinds == {Decimal}
+                      else "formula" if line_fields is not None else None)
             self.columns.append(_Column(positions, values, keys, line_fields, groups, params,
                                         len(line_scorers), stale, kernel, line_cents))
         # totals: a row's rounded lines added up, in cents (every line is quantized to the

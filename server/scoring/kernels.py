@@ -285,6 +285,43 @@ def ratio_texts(keys: list[str], groups: np.ndarray, params: Sequence[tuple],
     return np.array(out, dtype=object)
 
 
+def formula_texts(values: Sequence, fields: Sequence, groups: np.ndarray,
+                  params: Sequence[tuple], cents: np.ndarray) -> np.ndarray | None:
+    """The explanations of a formula column's lines, or None when a group's cannot be made
+    this way (the rule then words each line): per group, the rule's words over the column
+    (Scorer.texts, one evaluation of the expression), " = " and the line's points
+    (`cents`, never negative here: the formula's points are held at 0 or above)."""
+    m = len(values)
+    if not m or bool((cents < 0).any()):
+        return None
+    out = np.empty(m, dtype=object)
+    used = np.unique(groups).tolist()
+    for g in used:
+        (_, w_text, w_run, divisor), scorer = params[g]
+        if scorer.texts is None or divisor is not None:
+            return None
+        if len(used) == 1:
+            lines, group_values, group_fields = None, list(values), list(fields)
+        else:
+            lines = np.flatnonzero(groups == g)
+            group_values = [values[i] for i in lines.tolist()]
+            group_fields = [fields[i] for i in lines.tolist()]
+        try:
+            words = scorer.texts(group_values, group_fields, w_run, w_text)
+        except (ValueError, ArithmeticError):
+            return None
+        if words is None:
+            return None
+        group_cents = (cents if lines is None else cents[lines]).tolist()
+        made = _objects_of([f"{text} = {c // 100}.{c % 100:02d}"
+                            for text, c in zip(words, group_cents, strict=True)])
+        if lines is None:
+            out = made
+        else:
+            out[lines] = made
+    return out
+
+
 # -- the other rules of one number: scaled-integer kernels ------------------------------------
 # Each works like `_ratio`: the values as integers A at a common number of places P (a =
 # A / 10^P), the rule's parameters at the same places (exact, or the column declines), each

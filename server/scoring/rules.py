@@ -67,6 +67,9 @@ class Scorer:
     # a formula's exact points over a whole column (formula.Formula.evaluate_columns);
     # None: points line by line
     columns: ColumnsFunction | None = None
+    # a formula's explanations over a whole column at one weight, (values, fields, weight,
+    # its text) -> the words of each line as run writes them, or None; None: line by line
+    texts: Callable[[list, list, Decimal | Fraction, str], list[str] | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,21 +541,26 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return decimal_of_ratio(top_n, top_d)
         return decimal_of_ratio(n, d)
 
-    def columns(values, fields, w):
-        # points over a column of lines at one weight, as exact (numerators, denominators):
-        # the facts converted as `exact` converts them, the formula evaluated over the
-        # column (formula.Formula.evaluate_columns), then held within [0, weight × cap]
+    def unclamped(values, fields, w, shown=None):
+        # the formula's exact value over a column of lines at one weight, before it is held
+        # within [0, weight × cap]: (numerators, denominators, top_n, top_d), or None; the
+        # facts converted as `exact` converts them (into `shown`, name -> the line's
+        # Decimals, when given), the formula evaluated over the column
+        # (formula.Formula.evaluate_columns)
         size = len(values)
         env = {k: (np.full(size, n, dtype=object), np.full(size, d, dtype=object))
                for k, (n, d) in exact_constants.items()}
         for name in fact_names:
             ratios = []
-            for v, f in zip(values, fields, strict=True):
-                value = number_value(f[name] if f else v)
+            facts = [number_value(f[name] if f else v)
+                     for v, f in zip(values, fields, strict=True)]
+            for value in facts:
                 exact = exact_of.get(value)
                 if exact is None:
                     exact = exact_of[value] = value.as_integer_ratio()
                 ratios.append(exact)
+            if shown is not None:
+                shown[name] = facts
             env[name] = (np.fromiter((r[0] for r in ratios), dtype=object, count=size),
                          np.fromiter((r[1] for r in ratios), dtype=object, count=size))
         wn, wd = (w.numerator, w.denominator) if type(w) is Fraction else w.as_integer_ratio()
@@ -560,8 +568,44 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         found = formula.evaluate_columns(env, size)
         if found is None:
             return None
-        n, d = found
-        top_n, top_d = wn * cap_n, wd * cap_d
+        return found[0], found[1], wn * cap_n, wd * cap_d
+
+    def texts(values, fields, w, wt):
+        # run's words over a column of lines at one weight (the engine's column path, when
+        # the lines are shown), or None when the column is not for it: the formula
+        # evaluated once over the column, each line's words as run writes them
+        shown: dict[str, list[Decimal]] = {}
+        found = unclamped(values, fields, w, shown)
+        if found is None:
+            return None
+        n_column, d_column, top_n, top_d = found
+        if top_n < 0 or any(t is None and name not in shown for name, t in shown_texts):
+            return None  # a negative cap's points, a name with no value: run words them
+        columns = [(name, shown[name] if t is None else None, t) for name, t in shown_texts]
+        head, tail = f"{formula.text} [", f", weight={wt}] = "
+        capped = f"{W['sep']}{W['capped']} {cap_text} × {wt}"
+        below = f"{W['sep']}{W['not_below']}"
+        out = []
+        append = out.append
+        for i, (n, d) in enumerate(zip(n_column.tolist(), d_column.tolist(), strict=True)):
+            values_text = ", ".join([f"{name}={num_text(facts[i]) if t is None else t}"
+                                     for name, facts, t in columns])
+            text = f"{head}{values_text}{tail}{num_text(decimal_of_ratio(n, d))}"
+            if n < 0:
+                append(f"{text}{below}")
+            elif n * top_d > top_n * d:
+                append(f"{text}{capped}")
+            else:
+                append(text)
+        return out
+
+    def columns(values, fields, w):
+        # points over a column of lines at one weight, as exact (numerators, denominators):
+        # the formula's value (unclamped) held within [0, weight × cap]
+        found = unclamped(values, fields, w)
+        if found is None:
+            return None
+        n, d, top_n, top_d = found
         above = np.asarray(n * top_d > top_n * d, dtype=bool)
         below = np.asarray(n < 0, dtype=bool)
         if above.any():
@@ -571,7 +615,7 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         return n, d
 
     return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"), linear=False,
-                  points=points, columns=columns)
+                  points=points, columns=columns, texts=texts)
 
 
 # ---------------------------------------------------------------------------------------------
