@@ -154,6 +154,43 @@ def num_text(x: Decimal) -> str:
     return text
 
 
+_PLACES = 24  # numbers.decimal_of_ratio's
+_TEXT_LIMIT = 10**20  # below this a ratio's text is worked in integers (ratio_text)
+
+
+def ratio_text(n: int, d: int) -> str:
+    """num_text(decimal_of_ratio(n, d)) for d > 0, worked in integers: the formula rule's
+    value, written once per shown line. decimal_of_ratio is exact when n / d has at most 24
+    places (trailing zeros dropped) and is then written as it is unless that is long or in
+    exponent form; otherwise it has 25 places and num_text cuts it to 4 (fmt_short), which
+    its sticky last digit rounds exactly as n / d."""
+    size = abs(n)
+    if size >= _TEXT_LIMIT * d:  # beyond what is tested here: the Decimals themselves
+        return num_text(decimal_of_ratio(n, d))
+    sign = "-" if n < 0 else ""
+    whole, rest = divmod(size * 10**_PLACES, d)
+    if not rest:  # exact: as decimal_of_ratio writes it, if num_text keeps that
+        head, tail = divmod(whole, 10**_PLACES)
+        if not tail:
+            text = f"{sign}{head}"
+            if len(text) <= 12:
+                return text
+        else:
+            digits = f"{tail:024d}".rstrip("0")
+            # str() of a Decimal below 1E-6 takes the exponent form: fmt_short below
+            if len(digits) - len(digits.lstrip("0")) < 6 or head:
+                text = f"{sign}{head}.{digits}"
+                if len(text) <= 12:
+                    return text
+    # fmt_short: half away from zero at 4 places, trailing zeros dropped, never "-0"
+    q = (2 * size * 10**4 + d) // (2 * d)
+    if not q:
+        return "0"
+    head, tail = divmod(q, 10**4)
+    digits = f"{tail:04d}".rstrip("0")
+    return f"{sign}{head}.{digits}" if digits else f"{sign}{head}"
+
+
 def share_text(x: Decimal) -> str:
     """A parameter share: 1.2 -> "120%"."""
     return fmt_short(x * HUNDRED, 2) + "%"
@@ -590,7 +627,7 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         for i, (n, d) in enumerate(zip(n_column.tolist(), d_column.tolist(), strict=True)):
             values_text = ", ".join([f"{name}={num_text(facts[i]) if t is None else t}"
                                      for name, facts, t in columns])
-            text = f"{head}{values_text}{tail}{num_text(decimal_of_ratio(n, d))}"
+            text = f"{head}{values_text}{tail}{ratio_text(n, d)}"
             if n < 0:
                 append(f"{text}{below}")
             elif n * top_d > top_n * d:

@@ -382,3 +382,41 @@ def test_the_formula_kernel_declines_what_the_rule_would_refuse():
                                        for i, p in enumerate(people)))
     assert both(inp)[0] == "problems"  # E0's division by zero, said by the per-line path
 
+
+
+@FAST
+@given(st.one_of(st.integers(-10**6, 10**6), st.integers(-10**30, 10**30),
+                 st.sampled_from([0, 1, -1, 5, 99995, -99995, 123456789012, 1234567890123,
+                                  -12345678901, 10**20 - 1, 10**20, -(10**20)])),
+       st.one_of(st.integers(1, 10**9), st.sampled_from([1, 2, 3, 7, 16, 20000, 200000,
+                                                         10**6, 10**7, 2**30, 10**24])),
+       st.integers(0, 8))
+def test_a_formula_value_is_written_as_its_decimal(n, d, shift):
+    """rules.ratio_text (the formula's value in its explanation, worked in integers) writes
+    exactly what num_text writes for decimal_of_ratio: exact and cut, long and short, below
+    1E-6 (exponent form), at the integer bound, negative and zero."""
+    from server.scoring.numbers import decimal_of_ratio
+    from server.scoring.rules import num_text, ratio_text
+
+    d *= 10**shift
+    try:
+        expected = num_text(decimal_of_ratio(n, d))
+    except ArithmeticError:  # too many digits to cut to 4 places: the same error
+        with pytest.raises(ArithmeticError):
+            ratio_text(n, d)
+        return
+    assert ratio_text(n, d) == expected
+
+
+def test_a_formula_value_is_written_as_its_decimal_at_the_edges():
+    from server.scoring.numbers import decimal_of_ratio
+    from server.scoring.rules import num_text, ratio_text
+
+    edges = [(1, 10**6), (1, 10**7), (-1, 10**7), (12, 10**8), (1, 2 * 10**6),  # 1E-6 and below
+             (123456700005, 10**5), (-123456700005, 10**5), (123456700004, 10**5),  # halves
+             (1234567890125, 10**4), (1, 20000), (-1, 20000), (1, 3), (-2, 3), (0, 7),
+             (99999999999, 1), (999999999999, 1), (-99999999999, 1), (10**12, 1),  # 12 chars
+             (123456789, 10**3), (-12345678, 10**3), (12345678901, 10**6),
+             (-1234567891, 10**6), (10**20 - 1, 1), (10**20, 1)]
+    for n, d in edges:
+        assert ratio_text(n, d) == num_text(decimal_of_ratio(n, d)), (n, d)
