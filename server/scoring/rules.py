@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from itertools import repeat
 
 import numpy as np
 
@@ -618,15 +619,19 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         n_column, d_column, top_n, top_d = found
         if top_n < 0 or any(t is None and name not in shown for name, t in shown_texts):
             return None  # a negative cap's points, a name with no value: run words them
-        columns = [(name, shown[name] if t is None else None, t) for name, t in shown_texts]
+        size = len(values)
+        # "name=value" of each shown name, a column each, joined line by line
+        columns = [[f"{name}={x}" for x in map(num_text, shown[name])] if t is None
+                   else repeat(f"{name}={t}", size) for name, t in shown_texts]
+        values_texts = (list(map(", ".join, zip(*columns, strict=True))) if columns
+                        else [""] * size)
         head, tail = f"{formula.text} [", f", weight={wt}] = "
         capped = f"{W['sep']}{W['capped']} {cap_text} × {wt}"
         below = f"{W['sep']}{W['not_below']}"
         out = []
         append = out.append
-        for i, (n, d) in enumerate(zip(n_column.tolist(), d_column.tolist(), strict=True)):
-            values_text = ", ".join([f"{name}={num_text(facts[i]) if t is None else t}"
-                                     for name, facts, t in columns])
+        for values_text, n, d in zip(values_texts, n_column.tolist(), d_column.tolist(),
+                                     strict=True):
             text = f"{head}{values_text}{tail}{ratio_text(n, d)}"
             if n < 0:
                 append(f"{text}{below}")
