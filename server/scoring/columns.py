@@ -102,11 +102,15 @@ class _Column:
         text, " = " and the rounded points, made once per value text, then the personal
         target and stale notes)."""
         params, values, fields = self.params, self.values, self.fields
+        cents = self.cents.tolist() if self.cents is not None else None
 
         def text(group: int, line: int) -> str:
             (_, w_text, w_run, divisor), scorer = params[group]
             raw, words = scorer.run(values[line], w_run, w_text,
                                     fields[line] if fields is not None else None)
+            c = cents[line] if cents is not None else 0
+            if c > 0:  # the line's points, as quantize writes them (0 and below: quantize)
+                return f"{words} = {c // 100}.{c % 100:02d}"
             if divisor is not None:
                 raw = raw / divisor
             return f"{words} = {raw.quantize(CENT, ROUND_HALF_UP)!s}"
