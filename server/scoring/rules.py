@@ -155,39 +155,40 @@ def num_text(x: Decimal) -> str:
     return text
 
 
-_PLACES = 24  # numbers.decimal_of_ratio's
 _TEXT_LIMIT = 10**20  # below this a ratio's text is worked in integers (ratio_text)
+_SHORT_PLACES = 10**10  # a text of at most 12 characters has at most 10 places
+_CUT = 10**4  # fmt_short's 4 places
 
 
 def ratio_text(n: int, d: int) -> str:
     """num_text(decimal_of_ratio(n, d)) for d > 0, worked in integers: the formula rule's
     value, written once per shown line. decimal_of_ratio is exact when n / d has at most 24
-    places (trailing zeros dropped) and is then written as it is unless that is long or in
-    exponent form; otherwise it has 25 places and num_text cuts it to 4 (fmt_short), which
-    its sticky last digit rounds exactly as n / d."""
+    places (trailing zeros dropped) and is then written as it is unless that is longer than
+    12 characters (so more than 10 places) or in exponent form; otherwise num_text cuts it
+    to 4 places (fmt_short), which its sticky 25th digit rounds exactly as n / d."""
     size = abs(n)
     if size >= _TEXT_LIMIT * d:  # beyond what is tested here: the Decimals themselves
         return num_text(decimal_of_ratio(n, d))
     sign = "-" if n < 0 else ""
-    whole, rest = divmod(size * 10**_PLACES, d)
-    if not rest:  # exact: as decimal_of_ratio writes it, if num_text keeps that
-        head, tail = divmod(whole, 10**_PLACES)
+    whole, rest = divmod(size * _SHORT_PLACES, d)
+    if not rest:  # at most 10 places: as decimal_of_ratio writes it, if num_text keeps that
+        head, tail = divmod(whole, _SHORT_PLACES)
         if not tail:
             text = f"{sign}{head}"
             if len(text) <= 12:
                 return text
         else:
-            digits = f"{tail:024d}".rstrip("0")
+            digits = f"{tail:010d}".rstrip("0")
             # str() of a Decimal below 1E-6 takes the exponent form: fmt_short below
             if len(digits) - len(digits.lstrip("0")) < 6 or head:
                 text = f"{sign}{head}.{digits}"
                 if len(text) <= 12:
                     return text
     # fmt_short: half away from zero at 4 places, trailing zeros dropped, never "-0"
-    q = (2 * size * 10**4 + d) // (2 * d)
+    q = (2 * size * _CUT + d) // (2 * d)
     if not q:
         return "0"
-    head, tail = divmod(q, 10**4)
+    head, tail = divmod(q, _CUT)
     digits = f"{tail:04d}".rstrip("0")
     return f"{sign}{head}.{digits}" if digits else f"{sign}{head}"
 
