@@ -272,17 +272,25 @@ def ratio_texts(keys: list[str], groups: np.ndarray, params: Sequence[tuple],
     q = denominator[groups]
     hundredths = (2 * a * numerator[groups] + q) // (2 * q)
     at_cap = a >= threshold[groups]
-    # f-strings beat numpy's string ufuncs here (texts of ~80 characters)
+    # f-strings beat numpy's string ufuncs here (texts of ~80 characters); the whole and
+    # hundredth parts split by numpy (floor division, as Python's), the hundredths looked up
+    h_whole, h_part = np.divmod(hundredths, 100)
+    c_whole, c_part = np.divmod(cents, 100)
+    two = _TWO_DIGITS
     out: list[str | None] = []
     append = out.append
-    for h, c, g, top, positive in zip(hundredths.tolist(), cents.tolist(), groups.tolist(),
-                                      at_cap.tolist(), (a > 0).tolist(), strict=True):
+    for hw, hp, cw, cp, g, top, positive in zip(
+            h_whole.tolist(), h_part.tolist(), c_whole.tolist(), c_part.tolist(),
+            groups.tolist(), at_cap.tolist(), (a > 0).tolist(), strict=True):
         if not positive:
             append(None)  # the rule's own words: a sign of zero, "not below 0"
             continue
         tail = capped_tails[g] if top else plain_tails[g]
-        append(f"{heads[g]}{h // 100}.{h % 100:02d}{tail}{c // 100}.{c % 100:02d}")
+        append(f"{heads[g]}{hw}.{two[hp]}{tail}{cw}.{two[cp]}")
     return np.array(out, dtype=object)
+
+
+_TWO_DIGITS = [f"{i:02d}" for i in range(100)]  # 0 -> "00", 7 -> "07"
 
 
 def formula_texts(values: Sequence, fields: Sequence, groups: np.ndarray,
