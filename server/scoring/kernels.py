@@ -320,9 +320,10 @@ def formula_texts(values: Sequence, fields: Sequence, groups: np.ndarray,
             return None
         if words is None:
             return None
-        group_cents = (cents if lines is None else cents[lines]).tolist()
-        made = _objects_of([f"{text} = {c // 100}.{c % 100:02d}"
-                            for text, c in zip(words, group_cents, strict=True)])
+        whole, part = np.divmod(cents if lines is None else cents[lines], 100)
+        two = _TWO_DIGITS
+        made = _objects_of([f"{text} = {cw}.{two[cp]}" for text, cw, cp in zip(
+            words, whole.tolist(), part.tolist(), strict=True)])
         if lines is None:
             out = made
         else:
