@@ -341,9 +341,10 @@ def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
 
     def run(v, w, wt, fields):
         a = number_value(v)
-        head = f"({show(a)} − {f_text}) / ({t_text} − {f_text})"
+        a_text = show(a)
         if a <= f:
-            return ZERO, f"{W['actual']} {show(a)} ≤ {W['floor']} {f_text}: 0 × {wt}"
+            return ZERO, f"{W['actual']} {a_text} ≤ {W['floor']} {f_text}: 0 × {wt}"
+        head = f"({a_text} − {f_text}) / ({t_text} − {f_text})"
         if a - f >= cap_span:
             capped = f"{W['sep']}{W['capped']} {cap_text}"
             return w * cap, f"{head} = {pct((a - f) / span)}{capped} × {wt}"
@@ -360,13 +361,14 @@ def build_band(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     def run(v, w, wt, fields):
         a = number_value(v)
         d = abs(a - t)
-        head = f"|{show(a)} − {t_text}| = {show(d)}"
+        d_text = show(d)
+        head = f"|{show(a)} − {t_text}| = {d_text}"
         if d <= tol:
             return w, f"{head} ≤ {tol_text}: {W['full']} × {wt}"
         if d >= zero_at:
             return ZERO, f"{head} ≥ {zero_text}: 0 × {wt}"
         share = pct_of(zero_at - d, span)
-        return w * (zero_at - d) / span, f"{head}: ({zero_text} − {show(d)}) / ({zero_text} − {tol_text}) = {share} × {wt}"  # noqa: E501
+        return w * (zero_at - d) / span, f"{head}: ({zero_text} − {d_text}) / ({zero_text} − {tol_text}) = {share} × {wt}"  # noqa: E501
 
     return Scorer(run, ONE, None, frozenset({"actual"}), t,
                   kernel=("band", (t, tol, zero_at)))
