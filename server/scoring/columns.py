@@ -37,6 +37,7 @@ import numpy as np
 from server.scoring.kernels import (
     column_points,
     decimals_of_cents,
+    formula_texts,
     per_distinct,
     ratio_texts,
     value_keys,
@@ -88,7 +89,8 @@ class _Column:
                  fields: list | None, groups: np.ndarray, params: list[tuple], scorers: int,
                  stale: list[bool], kernel: str | None = None,
                  cents: np.ndarray | None = None) -> None:
-        # kernel: "ratio" when every value is a Decimal of a ratio column (ratio_texts);
+        # kernel: "ratio" when every value is a Decimal of a ratio column (ratio_texts),
+        # "formula" for a formula column (formula_texts);
         # cents: the lines' points
         # group number g: weighting g // scorers, scorer g % scorers (0: the indicator's)
         self.positions, self.values, self.keys, self.fields = positions, values, keys, fields
@@ -100,11 +102,15 @@ class _Column:
         text, " = " and the rounded points, made once per value text, then the personal
         target and stale notes)."""
         params, values, fields = self.params, self.values, self.fields
+        cents = self.cents.tolist() if self.cents is not None else None
 
         def text(group: int, line: int) -> str:
             (_, w_text, w_run, divisor), scorer = params[group]
             raw, words = scorer.run(values[line], w_run, w_text,
                                     fields[line] if fields is not None else None)
+            c = cents[line] if cents is not None else 0
+            if c > 0:  # the line's points, as quantize writes them (0 and below: quantize)
+                return f"{words} = {c // 100}.{c % 100:02d}"
             if divisor is not None:
                 raw = raw / divisor
             return f"{words} = {raw.quantize(CENT, ROUND_HALF_UP)!s}"
@@ -112,6 +118,8 @@ class _Column:
         made = None
         if self.kernel == "ratio":
             made = ratio_texts(self.keys, self.groups, params, self.cents)
+        elif self.kernel == "formula":
+            made = formula_texts(values, fields, self.groups, params, self.cents)
         if made is not None:
             texts = made
             rest = np.flatnonzero(np.equal(made, None)).tolist()  # actual <= 0: the rule's
@@ -375,7 +383,8 @@ class ColumnRun:
             if any(stale):  # else False, as the grid starts
                 grid["stale"][positions] = _objects(stale, m)
             cents[positions] = line_cents
-            kernel = "ratio" if ind.rule == "ratio" and kinds == {Decimal} else None
+            kernel = ("ratio" if ind.rule == "ratio" and kinds == {Decimal}
+                      else "formula" if line_fields is not None else None)
             self.columns.append(_Column(positions, values, keys, line_fields, groups, params,
                                         len(line_scorers), stale, kernel, line_cents))
         # totals: a row's rounded lines added up, in cents (every line is quantized to the

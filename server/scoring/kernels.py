@@ -272,17 +272,63 @@ def ratio_texts(keys: list[str], groups: np.ndarray, params: Sequence[tuple],
     q = denominator[groups]
     hundredths = (2 * a * numerator[groups] + q) // (2 * q)
     at_cap = a >= threshold[groups]
-    # f-strings beat numpy's string ufuncs here (texts of ~80 characters)
+    # f-strings beat numpy's string ufuncs here (texts of ~80 characters); the whole and
+    # hundredth parts split by numpy (floor division, as Python's), the hundredths looked up
+    h_whole, h_part = np.divmod(hundredths, 100)
+    c_whole, c_part = np.divmod(cents, 100)
+    two = _TWO_DIGITS
     out: list[str | None] = []
     append = out.append
-    for h, c, g, top, positive in zip(hundredths.tolist(), cents.tolist(), groups.tolist(),
-                                      at_cap.tolist(), (a > 0).tolist(), strict=True):
+    for hw, hp, cw, cp, g, top, positive in zip(
+            h_whole.tolist(), h_part.tolist(), c_whole.tolist(), c_part.tolist(),
+            groups.tolist(), at_cap.tolist(), (a > 0).tolist(), strict=True):
         if not positive:
             append(None)  # the rule's own words: a sign of zero, "not below 0"
             continue
         tail = capped_tails[g] if top else plain_tails[g]
-        append(f"{heads[g]}{h // 100}.{h % 100:02d}{tail}{c // 100}.{c % 100:02d}")
+        append(f"{heads[g]}{hw}.{two[hp]}{tail}{cw}.{two[cp]}")
     return np.array(out, dtype=object)
+
+
+_TWO_DIGITS = [f"{i:02d}" for i in range(100)]  # 0 -> "00", 7 -> "07"
+
+
+def formula_texts(values: Sequence, fields: Sequence, groups: np.ndarray,
+                  params: Sequence[tuple], cents: np.ndarray) -> np.ndarray | None:
+    """The explanations of a formula column's lines, or None when a group's cannot be made
+    this way (the rule then words each line): per group, the rule's words over the column
+    (Scorer.texts, one evaluation of the expression), " = " and the line's points
+    (`cents`, never negative here: the formula's points are held at 0 or above)."""
+    m = len(values)
+    if not m or bool((cents < 0).any()):
+        return None
+    out = np.empty(m, dtype=object)
+    used = np.unique(groups).tolist()
+    for g in used:
+        (_, w_text, w_run, divisor), scorer = params[g]
+        if scorer.texts is None or divisor is not None:
+            return None
+        if len(used) == 1:
+            lines, group_values, group_fields = None, list(values), list(fields)
+        else:
+            lines = np.flatnonzero(groups == g)
+            group_values = [values[i] for i in lines.tolist()]
+            group_fields = [fields[i] for i in lines.tolist()]
+        try:
+            words = scorer.texts(group_values, group_fields, w_run, w_text)
+        except (ValueError, ArithmeticError):
+            return None
+        if words is None:
+            return None
+        whole, part = np.divmod(cents if lines is None else cents[lines], 100)
+        two = _TWO_DIGITS
+        made = _objects_of([f"{text} = {cw}.{two[cp]}" for text, cw, cp in zip(
+            words, whole.tolist(), part.tolist(), strict=True)])
+        if lines is None:
+            out = made
+        else:
+            out[lines] = made
+    return out
 
 
 # -- the other rules of one number: scaled-integer kernels ------------------------------------

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from itertools import repeat
 
 import numpy as np
 
@@ -67,6 +68,9 @@ class Scorer:
     # a formula's exact points over a whole column (formula.Formula.evaluate_columns);
     # None: points line by line
     columns: ColumnsFunction | None = None
+    # a formula's explanations over a whole column at one weight, (values, fields, weight,
+    # its text) -> the words of each line as run writes them, or None; None: line by line
+    texts: Callable[[list, list, Decimal | Fraction, str], list[str] | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +153,44 @@ def num_text(x: Decimal) -> str:
     if len(text) > 12 or "E" in text:
         return fmt_short(x)
     return text
+
+
+_TEXT_LIMIT = 10**20  # below this a ratio's text is worked in integers (ratio_text)
+_SHORT_PLACES = 10**10  # a text of at most 12 characters has at most 10 places
+_CUT = 10**4  # fmt_short's 4 places
+
+
+def ratio_text(n: int, d: int) -> str:
+    """num_text(decimal_of_ratio(n, d)) for d > 0, worked in integers: the formula rule's
+    value, written once per shown line. decimal_of_ratio is exact when n / d has at most 24
+    places (trailing zeros dropped) and is then written as it is unless that is longer than
+    12 characters (so more than 10 places) or in exponent form; otherwise num_text cuts it
+    to 4 places (fmt_short), which its sticky 25th digit rounds exactly as n / d."""
+    size = abs(n)
+    if size >= _TEXT_LIMIT * d:  # beyond what is tested here: the Decimals themselves
+        return num_text(decimal_of_ratio(n, d))
+    sign = "-" if n < 0 else ""
+    whole, rest = divmod(size * _SHORT_PLACES, d)
+    if not rest:  # at most 10 places: as decimal_of_ratio writes it, if num_text keeps that
+        head, tail = divmod(whole, _SHORT_PLACES)
+        if not tail:
+            text = f"{sign}{head}"
+            if len(text) <= 12:
+                return text
+        else:
+            digits = f"{tail:010d}".rstrip("0")
+            # str() of a Decimal below 1E-6 takes the exponent form: fmt_short below
+            if len(digits) - len(digits.lstrip("0")) < 6 or head:
+                text = f"{sign}{head}.{digits}"
+                if len(text) <= 12:
+                    return text
+    # fmt_short: half away from zero at 4 places, trailing zeros dropped, never "-0"
+    q = (2 * size * _CUT + d) // (2 * d)
+    if not q:
+        return "0"
+    head, tail = divmod(q, _CUT)
+    digits = f"{tail:04d}".rstrip("0")
+    return f"{sign}{head}.{digits}" if digits else f"{sign}{head}"
 
 
 def share_text(x: Decimal) -> str:
@@ -299,9 +341,10 @@ def build_linear(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
 
     def run(v, w, wt, fields):
         a = number_value(v)
-        head = f"({show(a)} − {f_text}) / ({t_text} − {f_text})"
+        a_text = show(a)
         if a <= f:
-            return ZERO, f"{W['actual']} {show(a)} ≤ {W['floor']} {f_text}: 0 × {wt}"
+            return ZERO, f"{W['actual']} {a_text} ≤ {W['floor']} {f_text}: 0 × {wt}"
+        head = f"({a_text} − {f_text}) / ({t_text} − {f_text})"
         if a - f >= cap_span:
             capped = f"{W['sep']}{W['capped']} {cap_text}"
             return w * cap, f"{head} = {pct((a - f) / span)}{capped} × {wt}"
@@ -318,13 +361,14 @@ def build_band(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
     def run(v, w, wt, fields):
         a = number_value(v)
         d = abs(a - t)
-        head = f"|{show(a)} − {t_text}| = {show(d)}"
+        d_text = show(d)
+        head = f"|{show(a)} − {t_text}| = {d_text}"
         if d <= tol:
             return w, f"{head} ≤ {tol_text}: {W['full']} × {wt}"
         if d >= zero_at:
             return ZERO, f"{head} ≥ {zero_text}: 0 × {wt}"
         share = pct_of(zero_at - d, span)
-        return w * (zero_at - d) / span, f"{head}: ({zero_text} − {show(d)}) / ({zero_text} − {tol_text}) = {share} × {wt}"  # noqa: E501
+        return w * (zero_at - d) / span, f"{head}: ({zero_text} − {d_text}) / ({zero_text} − {tol_text}) = {share} × {wt}"  # noqa: E501
 
     return Scorer(run, ONE, None, frozenset({"actual"}), t,
                   kernel=("band", (t, tol, zero_at)))
@@ -538,21 +582,26 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
             return decimal_of_ratio(top_n, top_d)
         return decimal_of_ratio(n, d)
 
-    def columns(values, fields, w):
-        # points over a column of lines at one weight, as exact (numerators, denominators):
-        # the facts converted as `exact` converts them, the formula evaluated over the
-        # column (formula.Formula.evaluate_columns), then held within [0, weight × cap]
+    def unclamped(values, fields, w, shown=None):
+        # the formula's exact value over a column of lines at one weight, before it is held
+        # within [0, weight × cap]: (numerators, denominators, top_n, top_d), or None; the
+        # facts converted as `exact` converts them (into `shown`, name -> the line's
+        # Decimals, when given), the formula evaluated over the column
+        # (formula.Formula.evaluate_columns)
         size = len(values)
         env = {k: (np.full(size, n, dtype=object), np.full(size, d, dtype=object))
                for k, (n, d) in exact_constants.items()}
         for name in fact_names:
             ratios = []
-            for v, f in zip(values, fields, strict=True):
-                value = number_value(f[name] if f else v)
+            facts = [number_value(f[name] if f else v)
+                     for v, f in zip(values, fields, strict=True)]
+            for value in facts:
                 exact = exact_of.get(value)
                 if exact is None:
                     exact = exact_of[value] = value.as_integer_ratio()
                 ratios.append(exact)
+            if shown is not None:
+                shown[name] = facts
             env[name] = (np.fromiter((r[0] for r in ratios), dtype=object, count=size),
                          np.fromiter((r[1] for r in ratios), dtype=object, count=size))
         wn, wd = (w.numerator, w.denominator) if type(w) is Fraction else w.as_integer_ratio()
@@ -560,8 +609,48 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         found = formula.evaluate_columns(env, size)
         if found is None:
             return None
-        n, d = found
-        top_n, top_d = wn * cap_n, wd * cap_d
+        return found[0], found[1], wn * cap_n, wd * cap_d
+
+    def texts(values, fields, w, wt):
+        # run's words over a column of lines at one weight (the engine's column path, when
+        # the lines are shown), or None when the column is not for it: the formula
+        # evaluated once over the column, each line's words as run writes them
+        shown: dict[str, list[Decimal]] = {}
+        found = unclamped(values, fields, w, shown)
+        if found is None:
+            return None
+        n_column, d_column, top_n, top_d = found
+        if top_n < 0 or any(t is None and name not in shown for name, t in shown_texts):
+            return None  # a negative cap's points, a name with no value: run words them
+        size = len(values)
+        # "name=value" of each shown name, a column each, joined line by line
+        columns = [[f"{name}={x}" for x in map(num_text, shown[name])] if t is None
+                   else repeat(f"{name}={t}", size) for name, t in shown_texts]
+        values_texts = (list(map(", ".join, zip(*columns, strict=True))) if columns
+                        else [""] * size)
+        head, tail = f"{formula.text} [", f", weight={wt}] = "
+        capped = f"{W['sep']}{W['capped']} {cap_text} × {wt}"
+        below = f"{W['sep']}{W['not_below']}"
+        out = []
+        append = out.append
+        for values_text, n, d in zip(values_texts, n_column.tolist(), d_column.tolist(),
+                                     strict=True):
+            text = f"{head}{values_text}{tail}{ratio_text(n, d)}"
+            if n < 0:
+                append(f"{text}{below}")
+            elif n * top_d > top_n * d:
+                append(f"{text}{capped}")
+            else:
+                append(text)
+        return out
+
+    def columns(values, fields, w):
+        # points over a column of lines at one weight, as exact (numerators, denominators):
+        # the formula's value (unclamped) held within [0, weight × cap]
+        found = unclamped(values, fields, w)
+        if found is None:
+            return None
+        n, d, top_n, top_d = found
         above = np.asarray(n * top_d > top_n * d, dtype=bool)
         below = np.asarray(n < 0, dtype=bool)
         if above.any():
@@ -571,7 +660,7 @@ def build_formula(params: Mapping[str, object], ctx: RuleContext) -> Scorer:
         return n, d
 
     return Scorer(run, cap, None, frozenset(fact_names), constants.get("target"), linear=False,
-                  points=points, columns=columns)
+                  points=points, columns=columns, texts=texts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -322,17 +322,19 @@ FORMULAS = [
 @given(st.sampled_from(FORMULAS), st.data(),
        st.lists(st.tuples(st.integers(-500, 500), st.integers(1, 400), st.integers(0, 3)),
                 min_size=1, max_size=30),
-       st.lists(st.sampled_from([D(15), D(10), D("12.5"), D(1500)]), min_size=1, max_size=2))
-def test_the_formula_kernel_equals_the_rule_line_by_line(params, data, numbers, weights):
+       st.lists(st.sampled_from([D(15), D(10), D("12.5"), D(1500)]), min_size=1, max_size=2),
+       st.sampled_from(["en", "zh"]))
+def test_the_formula_kernel_equals_the_rule_line_by_line(params, data, numbers, weights, lang):
     """A formula column evaluated at once (formula.Formula.evaluate_columns) gives each
-    line's figure exactly; a re-normalised weight comes as a Fraction."""
+    line's figure exactly, and each line's words (kernels.formula_texts: below 0, capped,
+    between, facts written several ways); a re-normalised weight comes as a Fraction."""
     from fractions import Fraction
 
-    from server.scoring.kernels import _formula
+    from server.scoring.kernels import _formula, formula_texts
 
     if params.startswith("weight if"):
         params = "expr=" + params
-    scorer = build_scorer(ind("F", "formula", 10, params))
+    scorer = build_scorer(ind("F", "formula", 10, params), lang=lang)
     runs = [w if data.draw(st.booleans()) else Fraction(w * 100) / Fraction(data.draw(
         st.sampled_from([90, 73, 7]))) for w in weights]
     values, fields = [], []
@@ -346,10 +348,15 @@ def test_the_formula_kernel_equals_the_rule_line_by_line(params, data, numbers, 
     expected = [_expected(scorer, v, runs[g], None, f)
                 for v, f, g in zip(values, fields, groups.tolist(), strict=True)]
     _assert_lines(found, expected)
+    texts = formula_texts(values, fields, groups, params_of, found[1])
+    assert texts is not None
+    worded = [f"{scorer.run(v, runs[g], '10', f)[1]} = {e}"
+              for v, f, g, e in zip(values, fields, groups.tolist(), expected, strict=True)]
+    assert texts.tolist() == worded
 
 
 def test_the_formula_kernel_declines_what_the_rule_would_refuse():
-    from server.scoring.kernels import _formula
+    from server.scoring.kernels import _formula, formula_texts
 
     def points(expr, actual):
         scorer = build_scorer(ind("F", "formula", 10, f"expr={expr}"))
@@ -360,9 +367,57 @@ def test_the_formula_kernel_declines_what_the_rule_would_refuse():
     assert points("actual > 1", 5) is None  # true/false, not a number
     assert points("round(actual, 0.5)", 5) is None  # round to half a place
     assert points("weight if actual > 1 else actual > 2", 5) is not None  # the taken branch
+    # the words decline with the figures, and for points below 0 (a negative cap)
+    scorer = build_scorer(ind("F", "formula", 10, "expr=weight / actual"))
+    one = [((D(10), "10", D(10), None), scorer)]
+    zeros = np.zeros(1, dtype=np.int64)
+    assert formula_texts([D(0)], [{"actual": D(0)}], zeros, one, zeros) is None
+    negative = build_scorer(ind("F", "formula", 10, "expr=weight * actual; cap=-1"))
+    assert formula_texts([D(2)], [{"actual": D(2)}], zeros,
+                         [((D(10), "10", D(10), None), negative)], zeros) is None
+    assert formula_texts([D(2)], [{"actual": D(2)}], zeros, one, np.array([-1])) is None
     rs = rules(ind("F", "formula", 100, "expr=weight * 10 / actual"))
     people = tuple(emp(f"E{i}", "Sales") for i in range(3))
     inp = ScoreInput(rs, people, tuple(fact(p.employee_id, "F", D(i))
                                        for i, p in enumerate(people)))
     assert both(inp)[0] == "problems"  # E0's division by zero, said by the per-line path
 
+
+
+@FAST
+@given(st.one_of(st.integers(-10**6, 10**6), st.integers(-10**30, 10**30),
+                 st.sampled_from([0, 1, -1, 5, 99995, -99995, 123456789012, 1234567890123,
+                                  -12345678901, 10**20 - 1, 10**20, -(10**20)])),
+       st.one_of(st.integers(1, 10**9), st.sampled_from([1, 2, 3, 7, 16, 20000, 200000,
+                                                         10**6, 10**7, 2**30, 10**24])),
+       st.integers(0, 8))
+def test_a_formula_value_is_written_as_its_decimal(n, d, shift):
+    """rules.ratio_text (the formula's value in its explanation, worked in integers) writes
+    exactly what num_text writes for decimal_of_ratio: exact and cut, long and short, below
+    1E-6 (exponent form), at the integer bound, negative and zero."""
+    from server.scoring.numbers import decimal_of_ratio
+    from server.scoring.rules import num_text, ratio_text
+
+    d *= 10**shift
+    try:
+        expected = num_text(decimal_of_ratio(n, d))
+    except ArithmeticError:  # too many digits to cut to 4 places: the same error
+        with pytest.raises(ArithmeticError):
+            ratio_text(n, d)
+        return
+    assert ratio_text(n, d) == expected
+
+
+def test_a_formula_value_is_written_as_its_decimal_at_the_edges():
+    from server.scoring.numbers import decimal_of_ratio
+    from server.scoring.rules import num_text, ratio_text
+
+    edges = [(1, 10**6), (1, 10**7), (-1, 10**7), (12, 10**8), (1, 2 * 10**6),  # 1E-6 and below
+             (123456700005, 10**5), (-123456700005, 10**5), (123456700004, 10**5),  # halves
+             (1234567890125, 10**4), (1, 20000), (-1, 20000), (1, 3), (-2, 3), (0, 7),
+             (99999999999, 1), (999999999999, 1), (-99999999999, 1), (10**12, 1),  # 12 chars
+             (123456789, 10**3), (-12345678, 10**3), (12345678901, 10**6),
+             (-1234567891, 10**6), (123456789, 10**10), (-123456789, 10**10),
+             (123456789012, 10**11), (10**20 - 1, 1), (10**20, 1)]
+    for n, d in edges:
+        assert ratio_text(n, d) == num_text(decimal_of_ratio(n, d)), (n, d)
