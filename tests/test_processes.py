@@ -110,11 +110,16 @@ def test_a_server_dies_with_the_test_process_however_it_dies():
     try:
         # setpriv sets the parent-death signal and then execs the server: a parent killed
         # before that (a loaded machine) leaves a child that was never told. Kill it once the
-        # child runs the server's own command line, as a harness' timeout would.
+        # child runs the server's own command line, exactly, as a harness' timeout would.
+        # Not merely a command line holding "time.sleep(600)": setpriv's holds it, and so
+        # does the forked child's before any exec (it is the parent's, whose script has it),
+        # so a loaded run could kill the parent before setpriv had set the signal.
+        server = b"\0".join([sys.executable.encode(), b"-c", b"import time; time.sleep(600)", b""])
         for _ in range(600):  # bounded: up to ~60 s under load
-            if b"time.sleep(600)" in _cmdline(child):
+            if _cmdline(child) == server:
                 break
             time.sleep(0.1)
+        assert _cmdline(child) == server, _cmdline(child)
         parent.kill()
         parent.wait(timeout=30)
         for _ in range(300):  # bounded: the kernel signals at once; up to ~30 s under load
