@@ -26,7 +26,7 @@ Two ways, the same figures:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import count
 from math import gcd
@@ -303,17 +303,10 @@ def formula_texts(values: Sequence, fields: Sequence, groups: np.ndarray,
     if not m or bool((cents < 0).any()):
         return None
     out = np.empty(m, dtype=object)
-    used = np.unique(groups).tolist()
-    for g in used:
+    for g, lines, group_values, group_fields in _formula_groups(values, fields, groups):
         (_, w_text, w_run, divisor), scorer = params[g]
         if scorer.texts is None or divisor is not None:
             return None
-        if len(used) == 1:
-            lines, group_values, group_fields = None, list(values), list(fields)
-        else:
-            lines = np.flatnonzero(groups == g)
-            group_values = [values[i] for i in lines.tolist()]
-            group_fields = [fields[i] for i in lines.tolist()]
         try:
             words = scorer.texts(group_values, group_fields, w_run, w_text)
         except (ValueError, ArithmeticError):
@@ -515,6 +508,20 @@ _KERNEL_OF = {"reverse_ratio": _reverse_ratio, "linear": _linear,
 
 # -- formula: the expression over the column ----------------------------------------------------
 
+def _formula_groups(values: Sequence, fields: Sequence, groups: np.ndarray
+                    ) -> Iterator[tuple[int, np.ndarray | None, list, list]]:
+    """(group, its lines or None for all, their values, their fields) per group of a
+    formula column: what the points and the texts each evaluate the expression over."""
+    used = np.unique(groups).tolist()
+    if len(used) == 1:
+        yield used[0], None, list(values), list(fields)
+        return
+    for g in used:
+        lines = np.flatnonzero(groups == g)
+        yield (g, lines, [values[i] for i in lines.tolist()],
+               [fields[i] for i in lines.tolist()])
+
+
 def _formula(values: Sequence, fields: Sequence, groups: np.ndarray, params: Sequence[tuple]
              ) -> tuple[list[Decimal], np.ndarray] | None:
     """A formula column's points by Scorer.columns, one evaluation per group; None when a
@@ -522,17 +529,10 @@ def _formula(values: Sequence, fields: Sequence, groups: np.ndarray, params: Seq
     if not len(values):
         return None
     cents = np.zeros(len(values), dtype=np.int64)
-    used = np.unique(groups).tolist()
-    for g in used:
+    for g, lines, group_values, group_fields in _formula_groups(values, fields, groups):
         (_, _, w_run, divisor), scorer = params[g]
         if scorer.columns is None or divisor is not None:
             return None
-        if len(used) == 1:
-            lines, group_values, group_fields = None, list(values), list(fields)
-        else:
-            lines = np.flatnonzero(groups == g)
-            group_values = [values[i] for i in lines.tolist()]
-            group_fields = [fields[i] for i in lines.tolist()]
         found = scorer.columns(group_values, group_fields, w_run)
         if found is None:
             return None
