@@ -88,16 +88,26 @@ def response_body(actions: list[Action]) -> bytes:
 
 def _action(func: str, args: list[Any] | None = None, *, sheet: int | None = None,
             ref: RangeRef | None = None, values: list[list[Any]] | None = None) -> Action:
+    if ref is None:
+        return _action_at(func, args, sheet, None, None, None, None, values)
+    return _action_at(func, args, sheet, ref.row, ref.col, ref.n_rows, ref.n_cols, values)
+
+
+def _action_at(func: str, args: list[Any] | None, sheet: int | None, row: int | None,
+               col: int | None, n_rows: int | None, n_cols: int | None,
+               values: list[list[Any]] | None = None) -> Action:
+    """The action's dict, its range given as numbers: for the thousands of kb_summary's
+    grade colours, made without a RangeRef each."""
     assert func in ALLOWED_ACTIONS, func
     return {
         "func": func,
         "args": [None] if args is None else list(args),
         "values": values,
         "sheet_position": sheet,
-        "start_row": None if ref is None else ref.row,
-        "start_column": None if ref is None else ref.col,
-        "row_count": None if ref is None else ref.n_rows,
-        "column_count": None if ref is None else ref.n_cols,
+        "start_row": row,
+        "start_column": col,
+        "row_count": n_rows,
+        "column_count": n_cols,
     }
 
 
@@ -483,14 +493,11 @@ def _fill_actions(write: TableWrite, target: _Target, n: int, actions: list[Acti
         if key not in column_of or not 0 <= row < n:
             raise ValueError(f"{write.table}: cell fill for unknown cell ({row}, {key!r})")
         by_cell.setdefault((color, column_of[key]), []).append(row)
-    # kb_summary's grade cells: thousands of ranges, each action made straight (the dict
-    # `set_range_color` makes, without a RangeRef each)
+    # kb_summary's grade cells: thousands of ranges, each without a RangeRef
     sheet, first = target.sheet, target.first_body_row
     for (color, col), rows in sorted(by_cell.items()):
         args = [_hex_color(color)]
-        actions.extend({"func": "setRangeColor", "args": list(args), "values": None,
-                        "sheet_position": sheet, "start_row": first + start,
-                        "start_column": col, "row_count": length, "column_count": 1}
+        actions.extend(_action_at("setRangeColor", args, sheet, first + start, col, length, 1)
                        for start, length in _runs(sorted(rows)))
 
 
