@@ -71,7 +71,7 @@ _RAW_TIME = re.compile(rb'T[0-9:.+\-Z]{8,30}"')
 _DATE_PART = 11  # '"YYYY-MM-DD' before the T
 
 
-def _lookup_with_dates(raw: bytes) -> dict[object, object]:
+def lookup_with_dates(raw: bytes) -> dict[object, object]:
     """`_SPECIAL` plus every distinct ISO datetime string of the raw body, pre-parsed.
 
     With it one dict lookup per cell converts empties, errors and dates alike; finding the
@@ -95,4 +95,4 @@ def _lookup_with_dates(raw: bytes) -> dict[object, object]:
 
 def has_dates(raw: bytes | bytearray) -> bool:
     """Does the raw JSON hold an ISO datetime string the parse would convert?"""
-    return len(_lookup_with_dates(raw)) > len(_SPECIAL)
+    return len(lookup_with_dates(raw)) > len(_SPECIAL)

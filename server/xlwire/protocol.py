@@ -21,7 +21,7 @@ import orjson
 
 from server.gcpause import cycle_collector_paused
 from server.workbook import schema
-from server.xlwire.cells import _lookup_with_dates, convert_row
+from server.xlwire.cells import convert_row, lookup_with_dates
 from server.xlwire.digest import decode_columns, is_columns
 from server.xlwire.snapshot import (
     BookSnapshot,
@@ -262,7 +262,7 @@ def _with_copies(payload: dict[str, Any], copies: Mapping[str, bytes | bytearray
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
             raise DamagedCopy(sheet["name"]) from None
         if lookup is not None and not parsed:
-            lookup.update(_lookup_with_dates(stored))
+            lookup.update(lookup_with_dates(stored))
         if isinstance(stored, bytearray):
             stored.clear()
         del stored
@@ -313,7 +313,7 @@ def _parse_payload(data: dict[str, Any] | bytes | bytearray | str,
     lookup: dict[object, object] | None = None
     if isinstance(data, (bytes, bytearray, str)):
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-        lookup = _lookup_with_dates(raw)
+        lookup = lookup_with_dates(raw)
         del raw
     decoded_here = lookup is not None
     payload = load_json(data)

@@ -19,7 +19,7 @@ from server.xlwire.cells import (
     _RAW_ISO,
     _SPECIAL,
     ERROR_CODES,
-    _lookup_with_dates,
+    lookup_with_dates,
     parse_iso_datetime,
 )
 from server.xlwire.protocol import PayloadError, parse_payload
@@ -43,7 +43,7 @@ def test_dates_found_are_the_matches_of_the_iso_pattern(parts: list[bytes]) -> N
     raw = b"".join(parts)
     expected = {text for m in _RAW_ISO.findall(raw)
                 if parse_iso_datetime(text := m.decode("ascii")) is not None}
-    found = set(_lookup_with_dates(raw)) - set(_SPECIAL)
+    found = set(lookup_with_dates(raw)) - set(_SPECIAL)
     # findall does not overlap its matches: a closing quote that opens the next date is
     # consumed; the time-part search finds that second date too (a harmless extra entry:
     # only a cell that is exactly such a text is converted, and JSON never puts two
