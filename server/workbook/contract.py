@@ -110,10 +110,9 @@ class TableFrame:
         """Raw values of column `key`, one per row (all None when the column is absent)."""
         values = self._columns.get(key)
         if values is None:
-            found = self.columns.get(key)
-            if found is None:
-                return [None] * len(self.excel_rows)
-            values = self._columns[key] = self._cut(found[1])
+            values = self.passing_column(key)
+            if key in self.columns:
+                self._columns[key] = values
         return values
 
     def _cut(self, col: int) -> list[object]:
